@@ -1,0 +1,203 @@
+"""The IR: one flat, typed SSA list of primitive ops that every backend reads.
+
+An op's id is its index in the list; its args are ids of earlier ops, so the
+list is already in a valid evaluation order. Leaves are `input`, `param` and
+`const`; every other kind is defined exactly in `docs/semantics.md` and
+executed by `violet.compile.semantics`. No backend ever calls a node's Python
+function: the IR is the contract.
+
+Two hashes identify a graph:
+- `content_hash`: everything that can change a result (ops, constants,
+  parameter values, inputs, refinements, outputs and their names). It is
+  stable across processes and across formatting and ordering of the file.
+- `code_hash`: the same without parameter values and refinements, because
+  parameters are kernel arguments: changing one must not recompile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from violet.dag.types import BOOL, F64, I64, DType, InputSpec, ValueType
+
+Scalar = float | int | bool
+
+# kind -> number of args (leaves have none)
+ARITY: dict[str, int] = {
+    "input": 0, "param": 0, "const": 0,
+    "add": 2, "sub": 2, "mul": 2, "div": 2, "min": 2, "max": 2,
+    "neg": 1, "abs": 1, "floor": 1, "ceil": 1,
+    "eq": 2, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2,
+    "and": 2, "or": 2, "not": 1,
+    "select": 3, "i2f": 1, "f2i": 1,
+}
+ARITH = frozenset({"add", "sub", "mul", "div", "min", "max", "neg", "abs"})
+COMPARE = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+LOGIC = frozenset({"and", "or", "not"})
+
+
+def result_type(kind: str, args: list[ValueType]) -> ValueType | str:
+    """Type of `kind` applied to `args`, or a sentence saying why it is ill-typed."""
+    dts = [a.dtype for a in args]
+    if kind in ARITH:
+        if any(a.is_enum for a in args):
+            return f"'{kind}' is not defined on enums"
+        if len(set(dts)) != 1 or dts[0] == DType.BOOL:
+            return f"'{kind}' needs two float64 or two int64 operands, got {_names(args)}"
+        if kind == "div" and dts[0] != DType.F64:
+            return "'div' is float64 division: convert int64 operands with float(x)"
+        return F64 if dts[0] == DType.F64 else I64
+    if kind in ("floor", "ceil"):
+        return F64 if dts == [DType.F64] else f"'{kind}' needs float64, got {_names(args)}"
+    if kind in COMPARE:
+        return _compare_type(kind, args)
+    if kind in LOGIC:
+        return BOOL if all(d == DType.BOOL for d in dts) else f"'{kind}' needs bool operands, got {_names(args)}"
+    if kind == "select":
+        if args[0] != BOOL:
+            return f"select's condition must be bool, got {args[0]}"
+        return args[1] if args[1] == args[2] else f"select's branches differ: {args[1]} vs {args[2]}"
+    if kind == "i2f":
+        return F64 if dts == [DType.I64] else f"'i2f' needs int64, got {_names(args)}"
+    if kind == "f2i":
+        return I64 if dts == [DType.F64] else f"'f2i' needs float64, got {_names(args)}"
+    return f"unknown op kind '{kind}'"
+
+
+def _compare_type(kind: str, args: list[ValueType]) -> ValueType | str:
+    a, b = args
+    if a.dtype != b.dtype:
+        return f"cannot compare {a} with {b}: convert explicitly with float(x) or int(x)"
+    if a.is_enum or a.dtype == DType.BOOL:
+        if kind not in ("eq", "ne"):
+            return f"only == and != are defined on {a}"
+        if a.enum != b.enum:
+            return f"cannot compare {a} with {b}"
+    return BOOL
+
+
+def _names(args: list[ValueType]) -> str:
+    return ", ".join(str(a) for a in args)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One SSA value: `%id = kind(args...)` of type `type`.
+
+    `value` holds a const's value, `name` an input's or param's name, and
+    `node` the path of the graph node that produced it (for attribution:
+    `sz/base` is node `base` inside the composed graph instance `sz`).
+    """
+
+    id: int
+    kind: str
+    type: ValueType
+    args: tuple[int, ...] = ()
+    value: Scalar | None = None
+    name: str = ""
+    node: str = ""
+
+    def render(self) -> str:
+        """One line of IR text, e.g. `%7 = mul f64 %5, %6    ; sz/base`."""
+        if self.kind == "const":
+            rhs = f"const {self.type} {literal_text(self.value)}"
+        elif self.kind in ("input", "param"):
+            rhs = f"{self.kind} {self.type} {self.name}"
+        else:
+            rhs = f"{self.kind} {self.type} " + ", ".join(f"%{a}" for a in self.args)
+        return f"%{self.id} = {rhs}" + (f"    ; {self.node}" if self.node else "")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A parameter: a named run-time constant with a default value."""
+
+    name: str
+    type: ValueType
+    default: Scalar
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class IR:
+    """A lowered graph: inputs, params, ops in evaluation order, named outputs."""
+
+    name: str
+    inputs: tuple[InputSpec, ...]
+    params: tuple[ParamSpec, ...]
+    ops: tuple[Op, ...]
+    outputs: tuple[tuple[str, int], ...]
+    source: str = ""
+    _hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def canonical_outputs(self) -> list[tuple[str, int]]:
+        """Outputs sorted by name: the order kernels return them in (file order is display only)."""
+        return sorted(self.outputs)
+
+    @property
+    def output_names(self) -> list[str]:
+        return [name for name, _ in self.outputs]
+
+    def output_type(self, name: str) -> ValueType:
+        return self.ops[dict(self.outputs)[name]].type
+
+    @property
+    def param_defaults(self) -> dict[str, Scalar]:
+        return {p.name: p.default for p in self.params}
+
+    def with_params(self, values: dict[str, Scalar]) -> IR:
+        """The same IR with some parameter defaults replaced (values already typed)."""
+        params = tuple(replace(p, default=values.get(p.name, p.default)) for p in self.params)
+        return replace(self, params=params, _hashes={})
+
+    @property
+    def content_hash(self) -> str:
+        return self._hash("content", with_values=True)
+
+    @property
+    def code_hash(self) -> str:
+        return self._hash("code", with_values=False)
+
+    def _hash(self, key: str, *, with_values: bool) -> str:
+        if key not in self._hashes:
+            text = json.dumps(self._canonical(with_values), separators=(",", ":"))
+            self._hashes[key] = hashlib.sha256(text.encode()).hexdigest()
+        return self._hashes[key]
+
+    def _canonical(self, with_values: bool) -> dict[str, Any]:
+        """A plain-data form independent of dict order and float repr."""
+        ops = [[o.kind, str(o.type), list(o.args), literal_text(o.value), o.name] for o in self.ops]
+        data: dict[str, Any] = {
+            "ops": ops,
+            "inputs": sorted([i.name, str(i.type)] for i in self.inputs),
+            "params": sorted([p.name, str(p.type)] for p in self.params),
+            "outputs": [list(o) for o in self.canonical_outputs],
+        }
+        if with_values:
+            data["name"] = self.name
+            data["param_values"] = sorted([p.name, literal_text(p.default)] for p in self.params)
+            data["refine"] = sorted([i.name, repr(i.refine)] for i in self.inputs)
+            data["nodes"] = [o.node for o in self.ops]
+        return data
+
+    def render(self) -> str:
+        """The whole IR as text, one op per line."""
+        lines = [f"; graph {self.name}  content {self.content_hash[:16]}"]
+        lines += [op.render() for op in self.ops]
+        lines += [f"out {name} = %{i}" for name, i in self.outputs]
+        return "\n".join(lines)
+
+
+def literal_text(value: Scalar | None) -> str:
+    """Exact text of a constant: floats by their hex form, so no digit is lost."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return value.hex()
+    return str(value)

@@ -1,0 +1,427 @@
+"""Lower a validated Graph to the IR, checking the type of every edge.
+
+Expressions, library node bodies and composed graphs all end up as one flat
+SSA list. Library nodes and composed graphs are inlined; each op remembers
+the graph node it came from (`sz.base` is node `base` of instance `sz`).
+
+The op order is canonical: inputs and params by name, then nodes in
+lexicographic topological order, then outputs by name. So the file's
+formatting and the order of its tables never change the IR or its hash.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from violet.compile.ir import IR, Op, ParamSpec, Scalar, literal_text, result_type
+from violet.dag.expr import BINOPS, CMPOPS
+from violet.dag.graph import Bound, Graph, NodeInstance, literal_type
+from violet.dag.types import BOOL, F64, I64, INT64_MAX, INT64_MIN, DType, ValueType
+from violet.errors import GraphError, where
+from violet.nodes.registry import NodeDef, lookup
+
+MAX_POWER = 8  # x ** n is lowered as a multiply chain for 1 <= n <= MAX_POWER
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A lowered value: its op id and type, and its value if it is a literal."""
+
+    id: int
+    type: ValueType
+    literal: Scalar | None = None
+
+
+Value = Ref | dict[str, Ref]  # a single value, or the outputs of a multi-output node
+
+
+class Builder:
+    """Appends ops to the SSA list; constants are shared by value (bit pattern)."""
+
+    def __init__(self) -> None:
+        self.ops: list[Op] = []
+        self.params: list[ParamSpec] = []
+        self._consts: dict[tuple[str, str], Ref] = {}
+
+    def leaf(self, kind: str, vtype: ValueType, name: str) -> Ref:
+        self.ops.append(Op(len(self.ops), kind, vtype, name=name, node=name))
+        return Ref(len(self.ops) - 1, vtype)
+
+    def const(self, value: Scalar, vtype: ValueType) -> Ref:
+        key = (str(vtype), literal_text(value))
+        if key not in self._consts:
+            self.ops.append(Op(len(self.ops), "const", vtype, value=value))
+            self._consts[key] = Ref(len(self.ops) - 1, vtype, value)
+        return self._consts[key]
+
+    def emit(self, kind: str, args: list[Ref], node: str, at: str) -> Ref:
+        vtype = result_type(kind, [a.type for a in args])
+        if isinstance(vtype, str):
+            raise GraphError(f"type error: {vtype}", where=at, fix="convert explicitly, or bind a value of the right type")
+        self.ops.append(Op(len(self.ops), kind, vtype, tuple(a.id for a in args), node=node))
+        return Ref(len(self.ops) - 1, vtype)
+
+
+@dataclass
+class Scope:
+    """What names mean while lowering one expression, and where errors point."""
+
+    builder: Builder
+    values: dict[str, Value]
+    node: str
+    locate: Callable[[ast.AST], str]
+    children: dict[str, Scope] = field(default_factory=dict)
+
+    def emit(self, kind: str, args: list[Ref], at: ast.AST) -> Ref:
+        return self.builder.emit(kind, args, self.node, self.locate(at))
+
+    def error(self, what: str, at: ast.AST, fix: str = "") -> GraphError:
+        return GraphError(what, where=self.locate(at), fix=fix)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def lower_expr(e: ast.expr, s: Scope) -> Ref:
+    """Lower one checked expression to ops; return the value it denotes."""
+    if isinstance(e, ast.Constant):
+        return _constant(e, s)
+    if isinstance(e, (ast.Name, ast.Attribute)):
+        return _name(e, s)
+    if isinstance(e, ast.UnaryOp):
+        return _unary(e, s)
+    if isinstance(e, ast.BinOp):
+        return _binop(e, s)
+    if isinstance(e, ast.BoolOp):
+        kind = "and" if isinstance(e.op, ast.And) else "or"
+        return _fold(kind, [lower_expr(v, s) for v in e.values], e, s)
+    if isinstance(e, ast.Compare):
+        return _compare(CMPOPS[type(e.ops[0])], e.left, e.comparators[0], e, s)
+    if isinstance(e, ast.IfExp):
+        return _select(lower_expr(e.test, s), lower_expr(e.body, s), lower_expr(e.orelse, s), e, s)
+    if isinstance(e, ast.Call):
+        return _call(e, s)
+    raise s.error(f"cannot lower {type(e).__name__}", e)
+
+
+def _constant(e: ast.Constant, s: Scope) -> Ref:
+    v = e.value
+    if isinstance(v, str):
+        raise s.error(f"the string {v!r} is only meaningful as an enum value",
+                      e, "compare it with an enum (posture == \"STALKER\") or use it as a match(...) key")
+    if isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX:
+        raise s.error(f"integer literal {v} does not fit in int64", e)
+    return s.builder.const(v, literal_type(v))
+
+
+def _name(e: ast.Name | ast.Attribute, s: Scope) -> Ref:
+    if isinstance(e, ast.Name):
+        value = s.values.get(e.id)
+        if isinstance(value, dict):
+            raise s.error(f"node '{e.id}' has several outputs ({', '.join(value)})", e,
+                          f"name one of them: {e.id}.{next(iter(value))}")
+        if value is None:
+            raise s.error(f"unknown name '{e.id}'", e)
+        return value
+    assert isinstance(e.value, ast.Name)
+    group = s.values.get(e.value.id)
+    if not isinstance(group, dict) or e.attr not in group:
+        outs = ", ".join(group) if isinstance(group, dict) else "none: it is a single value"
+        raise s.error(f"'{e.value.id}' has no output '{e.attr}'", e, f"its outputs: {outs}")
+    return group[e.attr]
+
+
+def _unary(e: ast.UnaryOp, s: Scope) -> Ref:
+    x = lower_expr(e.operand, s)
+    if isinstance(e.op, ast.UAdd):
+        return x
+    if isinstance(e.op, ast.Not):
+        return s.emit("not", [x], e)
+    if x.literal is not None and not isinstance(x.literal, bool) and x.literal != INT64_MIN:
+        return s.builder.const(-x.literal, x.type)  # negating a literal is exact
+    return s.emit("neg", [x], e)
+
+
+def _binop(e: ast.BinOp, s: Scope) -> Ref:
+    kind = BINOPS[type(e.op)]
+    a = lower_expr(e.left, s)
+    if kind == "pow":
+        return _power(a, e, s)
+    b = lower_expr(e.right, s)
+    if kind == "div":
+        return s.emit("div", [to_float(a, e, s), to_float(b, e, s)], e)
+    return s.emit(kind, list(promote(a, b, e, s)), e)
+
+
+def _power(base: Ref, e: ast.BinOp, s: Scope) -> Ref:
+    n = e.right.value if isinstance(e.right, ast.Constant) else None
+    if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_POWER):
+        raise s.error("'**' needs a literal integer exponent from 1 to 8", e,
+                      "it is lowered as a multiply chain (x**3 is (x*x)*x); write other powers out")
+    result = base
+    for _ in range(n - 1):
+        result = s.emit("mul", [result, base], e)
+    return result
+
+
+def _fold(kind: str, refs: list[Ref], e: ast.AST, s: Scope) -> Ref:
+    """Left fold: min(a, b, c) is min(min(a, b), c), as Python's min is."""
+    result = refs[0]
+    for r in refs[1:]:
+        result = s.emit(kind, list(promote(result, r, e, s)), e)
+    return result
+
+
+def _compare(kind: str, left: ast.expr, right: ast.expr, e: ast.AST, s: Scope) -> Ref:
+    if isinstance(right, ast.Constant) and isinstance(right.value, str):
+        a = lower_expr(left, s)
+        return s.emit(kind, [a, enum_code(a, right.value, right, s)], e)
+    if isinstance(left, ast.Constant) and isinstance(left.value, str):
+        b = lower_expr(right, s)
+        return s.emit(kind, [enum_code(b, left.value, left, s), b], e)
+    a, b = lower_expr(left, s), lower_expr(right, s)
+    return s.emit(kind, list(promote(a, b, e, s, literals_only=True)), e)
+
+
+def enum_code(enum: Ref, name: str, at: ast.AST, s: Scope) -> Ref:
+    """The const code of enum value `name` in `enum`'s type."""
+    values = enum.type.enum
+    if values is None:
+        raise s.error(f"compared with the string {name!r}, but the value is {enum.type}, not an enum", at)
+    if name not in values:
+        raise s.error(f"{name!r} is not a value of {enum.type}", at, f"use one of: {', '.join(values)}")
+    return s.builder.const(values.index(name), enum.type)
+
+
+def _select(c: Ref, a: Ref, b: Ref, e: ast.AST, s: Scope) -> Ref:
+    return s.emit("select", [c, *promote(a, b, e, s)], e)
+
+
+def promote(a: Ref, b: Ref, e: ast.AST, s: Scope, *, literals_only: bool = False) -> tuple[Ref, Ref]:
+    """Mixed int64/float64 operands: the int64 one becomes float64 (exactly, for a literal)."""
+    if {a.type.dtype, b.type.dtype} != {DType.F64, DType.I64} or a.type.is_enum or b.type.is_enum:
+        return a, b
+    if literals_only and (a if a.type.dtype == DType.I64 else b).literal is None:
+        return a, b  # the op's type check names the mismatch
+    return (to_float(a, e, s), b) if a.type.dtype == DType.I64 else (a, to_float(b, e, s))
+
+
+def to_float(r: Ref, e: ast.AST, s: Scope) -> Ref:
+    """r as float64: literals converted exactly, int64 values through `i2f`."""
+    if r.type == F64:
+        return r
+    if r.type != I64:
+        raise s.error(f"cannot use {r.type} as a number", e, "compare it, or convert with select(c, 1.0, 0.0)")
+    if r.literal is not None:
+        if float(r.literal) != r.literal:
+            raise s.error(f"integer literal {r.literal} has no exact float64 value", e)
+        return s.builder.const(float(r.literal), F64)
+    return s.emit("i2f", [r], e)
+
+
+# ---------------------------------------------------------------- calls
+
+
+def _call(e: ast.Call, s: Scope) -> Ref:
+    if isinstance(e.func, ast.Attribute):
+        assert isinstance(e.func.value, ast.Name)
+        nd = lookup(f"{e.func.value.id}.{e.func.attr}", s.locate(e))
+        if not nd.single:
+            raise s.error(f"node {nd.name} has several outputs; use it as a [nodes.<name>] entry", e)
+        if len(e.args) != len(nd.ports):
+            raise s.error(f"{nd.name} takes {len(nd.ports)} argument(s), got {len(e.args)}", e,
+                          f"its ports: {', '.join(nd.port_names)}")
+        args = {p: lower_expr(a, s) for p, a in zip(nd.port_names, e.args)}
+        return inline_node(nd, args, s.node, s.builder, s.locate(e))[0]
+    assert isinstance(e.func, ast.Name)
+    name = e.func.id
+    if name == "match":
+        return _match(e, s)
+    args = [lower_expr(a, s) for a in e.args]
+    arity = {"abs": 1, "floor": 1, "ceil": 1, "float": 1, "int": 1, "clamp": 3, "select": 3}
+    if name in ("min", "max") and len(args) < 2 or name in arity and len(args) != arity[name]:
+        want = "at least 2" if name in ("min", "max") else str(arity[name])
+        raise s.error(f"{name}() takes {want} argument(s), got {len(args)}", e)
+    return _builtin(name, args, e, s)
+
+
+def _builtin(name: str, args: list[Ref], e: ast.Call, s: Scope) -> Ref:
+    if name in ("min", "max"):
+        return _fold(name, args, e, s)
+    if name == "clamp":
+        x, lo, hi = args
+        return _fold("min", [_fold("max", [x, lo], e, s), hi], e, s)
+    if name == "select":
+        return _select(args[0], args[1], args[2], e, s)
+    x = args[0]
+    if name == "abs":
+        return s.emit("abs", [x], e)
+    if name in ("floor", "ceil"):
+        return x if x.type == I64 else s.emit("f2i", [s.emit(name, [x], e)], e)
+    if name == "float":
+        return to_float(x, e, s)
+    assert name == "int"
+    if x.type.dtype == DType.BOOL:
+        return _select(x, s.builder.const(1, I64), s.builder.const(0, I64), e, s)
+    return s.emit("f2i", [x], e) if x.type == F64 else Ref(x.id, I64, x.literal)
+
+
+def _match(e: ast.Call, s: Scope) -> Ref:
+    """match(enum, A=x, B=y, ...): one value per enum name, all names covered."""
+    if len(e.args) != 1:
+        raise s.error("match() takes one enum and one keyword per value: match(e, A=x, B=y)", e)
+    subject = lower_expr(e.args[0], s)
+    values = subject.type.enum
+    if values is None:
+        raise s.error(f"match() needs an enum, got {subject.type}", e)
+    given = [k.arg for k in e.keywords]
+    missing = [v for v in values if v not in given]
+    unknown = [g for g in given if g not in values]
+    if missing or unknown:
+        raise s.error(f"match() must give each value of {subject.type} exactly once "
+                      f"(missing: {', '.join(missing) or '-'}; unknown: {', '.join(map(str, unknown)) or '-'})", e)
+    cases = {k.arg: lower_expr(k.value, s) for k in e.keywords}
+    if any(c.type == F64 for c in cases.values()):
+        cases = {k: to_float(c, e, s) for k, c in cases.items()}
+    result = cases[values[-1]]
+    for code in range(len(values) - 2, -1, -1):
+        hit = s.emit("eq", [subject, s.builder.const(code, subject.type)], e)
+        result = _select(hit, cases[values[code]], result, e, s)
+    return result
+
+
+# ---------------------------------------------------------------- nodes and graphs
+
+
+def inline_node(nd: NodeDef, args: dict[str, Ref], node: str, builder: Builder, at: str) -> list[Ref]:
+    """Inline a library node's body with its ports bound to `args`."""
+    for (port, ptype), ref in zip(nd.ports, args.values()):
+        args[port] = check_edge(ref, ptype, builder, f"port '{port}' of node {nd.name}", at)
+
+    def locate(n: ast.AST) -> str:
+        return f"{nd.file}:{nd.line + getattr(n, 'lineno', 1) - 1}: node '{nd.name}'"
+
+    scope = Scope(builder, dict(args), node, locate)
+    for target, expr in nd.assigns:
+        scope.values[target] = lower_expr(expr, scope)
+    outs = [lower_expr(r, scope) for r in nd.returns]
+    for (oname, otype), ref, expr in zip(nd.outputs, outs, nd.returns):
+        if ref.type != otype:
+            raise GraphError(f"returns {ref.type} for output '{oname}', but declares {otype}", where=locate(expr),
+                             fix="fix the return annotation or convert the value")
+    return outs
+
+
+def check_edge(ref: Ref, want: ValueType, builder: Builder, what: str, at: str) -> Ref:
+    """A value flowing into a typed port: same type, or an int literal into float64."""
+    if ref.type == want:
+        return ref
+    if want == F64 and ref.type == I64 and ref.literal is not None and float(ref.literal) == ref.literal:
+        return builder.const(float(ref.literal), F64)
+    raise GraphError(f"type mismatch on edge: {what} is {want}, but the value bound to it is {ref.type}",
+                     where=at, fix=_edge_fix(ref.type, want))
+
+
+def _edge_fix(got: ValueType, want: ValueType) -> str:
+    if want == F64 and got == I64:
+        return "convert explicitly: float(x)"
+    if want == I64 and got == F64:
+        return "convert explicitly: int(x), floor(x) or ceil(x)"
+    return "bind a value of the port's type"
+
+
+def _lower_nodes(graph: Graph, builder: Builder, values: dict[str, Value], prefix: str) -> None:
+    for name in graph.order():
+        inst = graph.nodes[name]
+        path = prefix + name
+        at = where(graph.file, inst.key)
+        scope = Scope(builder, values, path, lambda n, at=at: at)
+        if inst.expr is not None:
+            values[name] = lower_expr(inst.expr, _expr_scope(scope, graph.file, f"{inst.key}.expr"))
+        elif inst.library is not None:
+            args = {p: _bound(inst.bindings[p], scope, graph.file, f"{inst.key}.in.{p}") for p in inst.library.port_names}
+            outs = inline_node(inst.library, args, path, builder, where(graph.file, f"{inst.key}.in"))
+            values[name] = outs[0] if inst.library.single else dict(zip([o for o, _ in inst.library.outputs], outs))
+        else:
+            values[name] = _lower_subgraph(inst, graph.file, scope, path)
+
+
+def _expr_scope(scope: Scope, file: str, key: str) -> Scope:
+    def locate(n: ast.AST) -> str:
+        col = getattr(n, "col_offset", None)
+        return where(file, key) + (f" (column {col + 1})" if col is not None else "")
+
+    return Scope(scope.builder, scope.values, scope.node, locate)
+
+
+def _bound(b: Bound, scope: Scope, file: str, key: str) -> Ref:
+    if isinstance(b, ast.AST):
+        return lower_expr(b, _expr_scope(scope, file, key))
+    return scope.builder.const(b, literal_type(b))
+
+
+def _lower_subgraph(inst: NodeInstance, file: str, outer: Scope, path: str) -> dict[str, Ref]:
+    """Inline a composed graph: its inputs bound in the outer scope, its params bound or hoisted."""
+    sub = inst.subgraph
+    assert sub is not None
+    b = outer.builder
+    values: dict[str, Value] = {}
+    for spec in sorted(sub.inputs, key=lambda i: i.name):
+        key = f"{inst.key}.in.{spec.name}"
+        ref = _bound(inst.bindings[spec.name], outer, file, key)
+        values[spec.name] = check_edge(ref, spec.type, b, f"input '{spec.name}' of graph {sub.name}", where(file, key))
+    for pname in sorted(sub.params):
+        ptype, default, doc = sub.params[pname]
+        if pname in inst.param_bindings:
+            values[pname] = _param_binding(inst, pname, ptype, file, outer)
+        else:
+            values[pname] = _param(b, f"{path}.{pname}", ptype, default, doc)
+    for cname, v in sorted(sub.consts.items()):
+        values[cname] = b.const(v, literal_type(v))
+    _lower_nodes(sub, b, values, path + ".")
+    return {name: _output(sub, name, values, b, path + ".") for name in sorted(sub.outputs)}
+
+
+def _param_binding(inst: NodeInstance, pname: str, ptype: ValueType, file: str, outer: Scope) -> Ref:
+    key = f"{inst.key}.params.{pname}"
+    ref = check_edge(_bound(inst.param_bindings[pname], outer, file, key), ptype, outer.builder,
+                     f"parameter '{pname}'", where(file, key))
+    if outer.builder.ops[ref.id].kind not in ("param", "const"):
+        raise GraphError("a parameter must be bound to a parameter, a const or a literal", where=where(file, key),
+                         fix="parameters are run-time constants: computed values go to inputs")
+    return ref
+
+
+def _param(b: Builder, name: str, ptype: ValueType, default: Scalar, doc: str) -> Ref:
+    b.params.append(ParamSpec(name, ptype, default, doc))
+    return b.leaf("param", ptype, name)
+
+
+def _output(graph: Graph, name: str, values: dict[str, Value], b: Builder, prefix: str) -> Ref:
+    scope = Scope(b, values, f"{prefix}out.{name}", lambda n: "")
+    return lower_expr(graph.outputs[name], _expr_scope(scope, graph.file, f"outputs.{name}"))
+
+
+def lower(graph: Graph) -> IR:
+    """Lower a validated graph (and every graph it composes) to one IR."""
+    b = Builder()
+    values: dict[str, Value] = {}
+    for spec in sorted(graph.inputs, key=lambda i: i.name):
+        values[spec.name] = b.leaf("input", spec.type, spec.name)
+    for pname in sorted(graph.params):
+        ptype, default, doc = graph.params[pname]
+        values[pname] = _param(b, pname, ptype, default, doc)
+    for cname, v in sorted(graph.consts.items()):
+        values[cname] = b.const(v, literal_type(v))
+    _lower_nodes(graph, b, values, "")
+    outs = {name: _output(graph, name, values, b, "") for name in sorted(graph.outputs)}
+    return IR(
+        name=graph.name,
+        inputs=tuple(sorted(graph.inputs, key=lambda i: i.name)),
+        params=tuple(sorted(b.params, key=lambda p: p.name)),
+        ops=tuple(b.ops),
+        outputs=tuple((name, outs[name].id) for name in graph.outputs),
+        source=graph.file,
+    )

@@ -1,0 +1,125 @@
+"""The executable definition of every IR op (see docs/semantics.md).
+
+Floats are Python floats: IEEE-754 binary64, round to nearest even, one
+rounding per op, no fused multiply-add, no reassociation. Ints are Python
+ints kept in int64 by two's-complement wrap-around after every op. Where
+Python itself would raise (float division by zero) or differ from a machine
+(int overflow), the function says what the IR does instead. The Numba
+backend and the fixed-point lowering must reproduce these functions bit for
+bit; the tests hold them to hand-computed values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from violet.dag.types import DType, INT64_MAX, INT64_MIN
+
+TWO_63 = 9223372036854775808.0  # 2**63 as a float64, exactly
+
+
+def wrap64(x: int) -> int:
+    """Two's-complement int64 wrap-around of a Python int."""
+    return ((x + 2**63) % 2**64) - 2**63
+
+
+def fdiv(a: float, b: float) -> float:
+    """IEEE division: x/0 is +-inf by the signs, 0/0 and nan/0 are NaN."""
+    if b != 0.0:
+        return a / b
+    if a != a or a == 0.0:
+        return math.nan
+    negative = (math.copysign(1.0, a) < 0) != (math.copysign(1.0, b) < 0)
+    return -math.inf if negative else math.inf
+
+
+def vmin(a: float | int, b: float | int) -> float | int:
+    """Python's `min(a, b)`: b only if b < a. NaN in b is never taken; NaN in a
+    is kept; min(0.0, -0.0) is 0.0 and min(-0.0, 0.0) is -0.0 (the first)."""
+    return b if b < a else a
+
+
+def vmax(a: float | int, b: float | int) -> float | int:
+    """Python's `max(a, b)`: b only if b > a; same NaN and signed-zero rules as vmin."""
+    return b if b > a else a
+
+
+def f2i(x: float) -> int:
+    """float64 -> int64: truncate toward zero, saturate at the int64 bounds, NaN -> 0."""
+    if x != x:
+        return 0
+    if x >= TWO_63:
+        return INT64_MAX
+    if x < -TWO_63:
+        return INT64_MIN
+    return int(x)
+
+
+def _integral(x: float, fn: Callable[[float], int]) -> float:
+    """Apply math.floor/ceil in float64 the IEEE way: +-inf and NaN pass
+    through, and a zero result keeps the sign of x (ceil(-0.5) is -0.0)."""
+    if x != x or math.isinf(x):
+        return x
+    r = float(fn(x))
+    return math.copysign(r, x) if r == 0.0 else r
+
+
+def ffloor(x: float) -> float:
+    """IEEE floor in float64 (see `_integral`)."""
+    return _integral(x, math.floor)
+
+
+def fceil(x: float) -> float:
+    """IEEE ceil in float64 (see `_integral`)."""
+    return _integral(x, math.ceil)
+
+
+Fn = Callable[..., float | int | bool]
+
+FLOAT_OPS: dict[str, Fn] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": fdiv,
+    "min": vmin,
+    "max": vmax,
+    "neg": lambda a: -a,
+    "abs": lambda a: math.fabs(a),
+    "floor": ffloor,
+    "ceil": fceil,
+    "f2i": f2i,
+}
+
+INT_OPS: dict[str, Fn] = {
+    "add": lambda a, b: wrap64(a + b),
+    "sub": lambda a, b: wrap64(a - b),
+    "mul": lambda a, b: wrap64(a * b),
+    "min": vmin,
+    "max": vmax,
+    "neg": lambda a: wrap64(-a),
+    "abs": lambda a: wrap64(abs(a)),
+    "i2f": float,  # round to nearest even, exact for |x| <= 2**53
+}
+
+SHARED_OPS: dict[str, Fn] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "and": lambda a, b: a and b,
+    "or": lambda a, b: a or b,
+    "not": lambda a: not a,
+    "select": lambda c, a, b: a if c else b,
+}
+
+
+def op_function(kind: str, first_arg: DType) -> Fn:
+    """The function defining `kind` when its first argument has dtype `first_arg`."""
+    table = FLOAT_OPS if first_arg == DType.F64 else INT_OPS if first_arg == DType.I64 else {}
+    fn = table.get(kind) or SHARED_OPS.get(kind)
+    if fn is None:
+        raise KeyError(f"no semantics for {kind} on {first_arg.value}")
+    return fn

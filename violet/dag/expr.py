@@ -1,0 +1,109 @@
+"""The restricted expression language shared by graph files and node bodies.
+
+Text is parsed with Python's own parser (`ast.parse`, which never runs the
+code) and then checked against a whitelist: arithmetic, comparisons, boolean
+logic, conditional expressions, literals, names, `node.output` references and
+calls of the built-ins and library nodes. Anything else is refused naming the
+construct and where it stands. Nothing is ever evaluated by Python.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from violet.errors import NodeSubsetError
+
+BUILTINS = frozenset({"min", "max", "abs", "clamp", "select", "floor", "ceil", "float", "int", "match"})
+
+BINOPS: dict[type, str] = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+CMPOPS: dict[type, str] = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
+
+ALLOWED = (
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call,
+    ast.Name, ast.Attribute, ast.Constant, ast.keyword, ast.Load,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
+    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
+)
+
+# what to call a refused construct, and what to write instead
+REFUSED: dict[type, str] = {
+    ast.FloorDiv: "'//' (floor division): write floor(a / b)",
+    ast.Mod: "'%' (modulo)",
+    ast.Subscript: "subscripts (x[i])",
+    ast.Lambda: "lambda",
+    ast.ListComp: "list comprehensions",
+    ast.GeneratorExp: "generator expressions",
+    ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets",
+    ast.JoinedStr: "f-strings",
+    ast.NamedExpr: "':=' (assignment expressions)",
+    ast.Starred: "'*' unpacking",
+    ast.BitAnd: "'&' (use 'and')", ast.BitOr: "'|' (use 'or')", ast.BitXor: "'^'",
+    ast.Invert: "'~' (use 'not')", ast.LShift: "'<<'", ast.RShift: "'>>'",
+    ast.Is: "'is' (use ==)", ast.IsNot: "'is not' (use !=)", ast.In: "'in'", ast.NotIn: "'not in'",
+    ast.MatMult: "'@'", ast.Await: "await", ast.Yield: "yield",
+}
+
+Locate = Callable[[ast.AST], str]
+
+
+def construct_name(node: ast.AST) -> str:
+    """A reader's name for an AST construct."""
+    return REFUSED.get(type(node), f"'{type(node).__name__}'")
+
+
+def check_subset(tree: ast.AST, locate: Locate) -> None:
+    """Raise NodeSubsetError at the first construct outside the subset."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ALLOWED):
+            raise NodeSubsetError(f"{construct_name(node)} is outside the expression subset",
+                                  where=locate(node), fix=SUBSET_FIX)
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str)):
+            raise NodeSubsetError(f"the literal {node.value!r} is outside the expression subset",
+                                  where=locate(node), fix=SUBSET_FIX)
+        if isinstance(node, ast.Compare) and len(node.ops) > 1:
+            raise NodeSubsetError("chained comparisons (a < b < c) are outside the subset",
+                                  where=locate(node), fix="write (a < b) and (b < c)")
+        if isinstance(node, ast.Call):
+            _check_call(node, locate)
+
+
+def _check_call(node: ast.Call, locate: Locate) -> None:
+    func = node.func
+    dotted = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+    if not (isinstance(func, ast.Name) or dotted):
+        raise NodeSubsetError("only built-ins and library nodes (module.name) can be called",
+                              where=locate(node), fix=SUBSET_FIX)
+    if isinstance(func, ast.Name) and func.id not in BUILTINS:
+        raise NodeSubsetError(f"'{func.id}' is not a built-in function", where=locate(node),
+                              fix=f"built-ins are {', '.join(sorted(BUILTINS))}; library nodes are called as module.name(...)")
+    if node.keywords and not (isinstance(func, ast.Name) and func.id == "match"):
+        raise NodeSubsetError("keyword arguments are only for match(...)", where=locate(node), fix=SUBSET_FIX)
+
+
+SUBSET_FIX = ("use arithmetic (+ - * / and ** by a small integer), comparisons, and/or/not, "
+              "'a if c else b', and the built-ins min, max, abs, clamp, select, floor, ceil, float, int, match")
+
+
+def parse_expr(text: str, locate_text: str) -> ast.expr:
+    """Parse and check one expression from a graph file; `locate_text` is its file and key."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise NodeSubsetError(f"cannot parse expression {text!r}: {exc.msg} at column {exc.offset}",
+                              where=locate_text, fix="check the parentheses and operators") from None
+
+    def locate(node: ast.AST) -> str:
+        col = getattr(node, "col_offset", None)
+        return f"{locate_text} (column {col + 1})" if col is not None else locate_text
+
+    check_subset(tree, locate)
+    return tree.body
+
+
+def references(tree: ast.AST) -> set[str]:
+    """Names an expression reads (for `a.b`, the `a`), excluding called functions."""
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    called |= {id(n.func.value) for n in ast.walk(tree)
+               if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called}

@@ -1,0 +1,209 @@
+"""Load a graph file into a validated `Graph`: names, bindings, dependencies, no cycles.
+
+Reading order: TOML syntax -> schema (pydantic) -> expressions parsed ->
+library nodes and composed graphs resolved -> bindings matched to ports ->
+dependency DAG (networkx) checked for unknown names and cycles. Types are
+checked next, by the lowering (violet.compile.lower), which knows every
+edge's type. Nothing in the file is executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from violet.dag.expr import parse_expr, references
+from violet.dag.schema import GraphFile, InputModel, NodeModel, ParamModel, parse_graph_file
+from violet.dag.types import BOOL, F64, I64, DType, InputSpec, Refinement, ValueType
+from violet.errors import GraphError, where
+from violet.nodes.registry import NodeDef, lookup
+
+Literal = float | int | bool
+Bound = ast.expr | Literal  # a binding: a parsed expression or a literal
+
+
+@dataclass
+class NodeInstance:
+    """One entry of `[nodes]`: an expression, a library node, or a composed graph."""
+
+    name: str
+    key: str  # "nodes.<name>", for errors
+    expr: ast.expr | None = None
+    library: NodeDef | None = None
+    subgraph: Graph | None = None
+    bindings: dict[str, Bound] = field(default_factory=dict)
+    param_bindings: dict[str, Bound] = field(default_factory=dict)
+    doc: str = ""
+
+    def sources(self) -> list[ast.expr | Literal]:
+        values = list(self.bindings.values()) + list(self.param_bindings.values())
+        return [self.expr] if self.expr is not None else values
+
+
+@dataclass
+class Graph:
+    """A validated graph file: what it declares, and its dependency DAG."""
+
+    file: str
+    name: str
+    doc: str
+    inputs: list[InputSpec]
+    params: dict[str, tuple[ValueType, Literal, str]]
+    consts: dict[str, Literal]
+    nodes: dict[str, NodeInstance]
+    outputs: dict[str, ast.expr]
+    deps: nx.DiGraph
+
+    def order(self) -> list[str]:
+        """Nodes in a deterministic topological order (independent of file order)."""
+        return [n for n in nx.lexicographical_topological_sort(self.deps) if n in self.nodes]
+
+    def unused_nodes(self) -> list[str]:
+        """Nodes that no output depends on."""
+        used: set[str] = set()
+        for expr in self.outputs.values():
+            for ref in references(expr) & set(self.nodes):
+                used |= {ref} | nx.ancestors(self.deps, ref)
+        return sorted(set(self.nodes) - used)
+
+
+def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
+    """Read, validate and resolve a graph file (and the graphs it composes)."""
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise GraphError("no such graph file", where=file, fix="check the path")
+    resolved = str(path.resolve())
+    if resolved in _stack:
+        chain = " -> ".join(Path(p).name for p in (*_stack, resolved))
+        raise GraphError(f"graph composes itself: {chain}", where=file, fix="remove one `graph =` link of the chain")
+    model = parse_graph_file(_read_toml(path), file)
+    inputs = [_input_spec(name, m) for name, m in model.inputs.items()]
+    params = {name: _param(name, m, file) for name, m in model.params.items()}
+    nodes = {name: _instance(name, m, path, (*_stack, resolved)) for name, m in model.nodes.items()}
+    outputs = {name: parse_expr(text, where(file, f"outputs.{name}")) for name, text in model.outputs.items()}
+    if not outputs:
+        raise GraphError("a graph needs at least one output", where=where(file, "outputs"),
+                         fix="add `[outputs]` with `name = \"node\"` lines")
+    graph = Graph(file, model.graph.name, model.graph.doc, inputs, params, dict(model.consts), nodes, outputs,
+                  nx.DiGraph())
+    graph.deps = _dependencies(graph)
+    return graph
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise GraphError(f"bad TOML: {exc}", where=str(path), fix="fix the TOML syntax at that line") from None
+    except UnicodeDecodeError as exc:
+        raise GraphError(f"not UTF-8 text: {exc.reason}", where=str(path), fix="save the file as UTF-8") from None
+
+
+def _input_spec(name: str, m: InputModel) -> InputSpec:
+    vtype = ValueType(DType.I64, tuple(m.values)) if m.type == "enum" else ValueType(DType(m.type))
+    refine = Refinement(m.finite, m.ge, m.gt, m.le, m.lt, tuple(m.typical) if m.typical else None)
+    return InputSpec(name, vtype, refine)
+
+
+def literal_type(value: Literal) -> ValueType:
+    """The type of a TOML literal: bool, int64 or float64."""
+    return BOOL if isinstance(value, bool) else I64 if isinstance(value, int) else F64
+
+
+def _param(name: str, m: ParamModel, file: str) -> tuple[ValueType, Literal, str]:
+    vtype = literal_type(m.default)
+    if m.type is not None and m.type != vtype.dtype.value:
+        if m.type == "float64" and vtype == I64:
+            return F64, float(m.default), m.doc
+        raise GraphError(f"default {m.default!r} is not a {m.type}", where=where(file, f"params.{name}"),
+                         fix=f"write a {m.type} default, or drop `type`")
+    return vtype, m.default, m.doc
+
+
+def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...]) -> NodeInstance:
+    file = str(path)
+    key = f"nodes.{name}"
+    inst = NodeInstance(name, key, doc=m.doc)
+    if m.expr is not None:
+        inst.expr = parse_expr(m.expr, where(file, f"{key}.expr"))
+        return inst
+    inst.bindings = {port: _binding(v, file, f"{key}.in.{port}") for port, v in m.in_.items()}
+    if m.node is not None:
+        inst.library = lookup(m.node, where(file, f"{key}.node"))
+        _match_ports(inst.bindings, inst.library.port_names, f"node {m.node}", file, key)
+        return inst
+    assert m.graph is not None
+    inst.subgraph = load_graph(path.parent / m.graph, stack)
+    _match_ports(inst.bindings, [i.name for i in inst.subgraph.inputs], f"graph {m.graph}", file, key)
+    inst.param_bindings = {p: _binding(v, file, f"{key}.params.{p}") for p, v in m.params.items()}
+    for p in inst.param_bindings:
+        if p not in inst.subgraph.params:
+            raise GraphError(f"unknown parameter '{p}' of graph {m.graph}", where=where(file, f"{key}.params.{p}"),
+                             fix=f"its parameters are: {', '.join(inst.subgraph.params) or '(none)'}")
+    return inst
+
+
+def _binding(value: str | Literal, file: str, key: str) -> Bound:
+    return parse_expr(value, where(file, key)) if isinstance(value, str) else value
+
+
+def _match_ports(bindings: dict[str, Bound], ports: list[str], what: str, file: str, key: str) -> None:
+    """Every port bound exactly once: name the missing and the extra ones."""
+    missing = [p for p in ports if p not in bindings]
+    extra = [b for b in bindings if b not in ports]
+    if extra:
+        hint = _did_you_mean(extra[0], ports)
+        raise GraphError(f"'{extra[0]}' is not a port of {what}{hint}", where=where(file, f"{key}.in"),
+                         fix=f"its ports are: {', '.join(ports)}")
+    if missing:
+        raise GraphError(f"missing binding for port(s) {', '.join(missing)} of {what}",
+                         where=where(file, f"{key}.in"), fix=f"add `{missing[0]} = \"<source>\"` to {key}.in")
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _dependencies(graph: Graph) -> nx.DiGraph:
+    """The DAG of node -> node reads; unknown names and cycles are errors."""
+    known = {i.name for i in graph.inputs} | set(graph.params) | set(graph.consts) | set(graph.nodes)
+    deps = nx.DiGraph()
+    deps.add_nodes_from(graph.nodes)
+    for inst in graph.nodes.values():
+        for source in inst.sources():
+            for ref in _refs(source):
+                _check_known(ref, known, graph.file, inst.key)
+                if ref in graph.nodes:
+                    deps.add_edge(ref, inst.name)
+    for name, expr in graph.outputs.items():
+        for ref in _refs(expr):
+            _check_known(ref, known, graph.file, f"outputs.{name}")
+    _check_acyclic(deps, graph.file)
+    return deps
+
+
+def _refs(source: ast.expr | Literal) -> set[str]:
+    return references(source) if isinstance(source, ast.AST) else set()
+
+
+def _check_known(ref: str, known: set[str], file: str, key: str) -> None:
+    if ref not in known:
+        raise GraphError(f"unknown name '{ref}'{_did_you_mean(ref, sorted(known))}", where=where(file, key),
+                         fix="refer to an input, param, const or node defined in this file")
+
+
+def _check_acyclic(deps: nx.DiGraph, file: str) -> None:
+    try:
+        cycle = nx.find_cycle(deps)
+    except nx.NetworkXNoCycle:
+        return
+    path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
+    raise GraphError(f"cycle: {path}", where=where(file, f"nodes.{cycle[0][0]}"),
+                     fix="a graph is a DAG: break the loop, or carry the value as explicit state")

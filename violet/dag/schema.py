@@ -1,0 +1,153 @@
+"""The pydantic schema of a graph file (TOML), and its errors in plain words.
+
+The schema checks shape only: which tables and keys exist and what kind of
+value each holds. Names, references, types and cycles are checked by the
+loader and the lowering, which know the whole graph.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from violet.errors import GraphError, where
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# names an expression already gives a meaning to
+RESERVED = frozenset(
+    {"min", "max", "abs", "clamp", "select", "floor", "ceil", "float", "int", "match", "true", "false"}
+)
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, (bool, int, float)):
+        return value
+    raise ValueError(f"must be a number or true/false, got {type(value).__name__} {value!r}")
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
+
+
+Scalar = Annotated[Any, AfterValidator(_scalar)]
+Number = Annotated[Any, AfterValidator(_number)]
+Binding = Annotated[Any, AfterValidator(lambda v: v if isinstance(v, str) else _scalar(v))]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class GraphMeta(_Strict):
+    name: str
+    doc: str = ""
+
+
+class InputModel(_Strict):
+    type: Literal["float64", "int64", "bool", "enum"]
+    values: list[str] | None = None
+    finite: bool = False
+    ge: Number | None = None
+    gt: Number | None = None
+    le: Number | None = None
+    lt: Number | None = None
+    typical: tuple[Number, Number] | None = None
+    doc: str = ""
+
+    @model_validator(mode="after")
+    def _enum_values(self) -> InputModel:
+        if (self.type == "enum") != (self.values is not None):
+            raise ValueError("an enum input needs `values = [...]`, and only an enum input has them")
+        if self.values is not None and (not self.values or len(set(self.values)) != len(self.values)):
+            raise ValueError("enum `values` must be a non-empty list of distinct names")
+        return self
+
+
+class ParamModel(_Strict):
+    default: Scalar
+    type: Literal["float64", "int64", "bool"] | None = None
+    doc: str = ""
+
+
+class NodeModel(_Strict):
+    expr: str | None = None
+    node: str | None = None
+    graph: str | None = None
+    in_: dict[str, Binding] = Field(default_factory=dict, alias="in")
+    params: dict[str, Binding] = Field(default_factory=dict)
+    doc: str = ""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> NodeModel:
+        kinds = [k for k in ("expr", "node", "graph") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"a node needs exactly one of `expr`, `node`, `graph` (found {kinds or 'none'})")
+        if self.expr is not None and self.in_:
+            raise ValueError("an `expr` node names its sources inside the expression; remove `in`")
+        if self.graph is None and self.params:
+            raise ValueError("only a composed `graph` node takes `params`")
+        return self
+
+
+class GraphFile(_Strict):
+    graph: GraphMeta
+    inputs: dict[str, InputModel]
+    params: dict[str, ParamModel] = Field(default_factory=dict)
+    consts: dict[str, Scalar] = Field(default_factory=dict)
+    nodes: dict[str, NodeModel] = Field(default_factory=dict)
+    outputs: dict[str, str]
+
+
+def parse_graph_file(data: dict[str, Any], file: str) -> GraphFile:
+    """Validate raw TOML data; raise one GraphError listing every problem."""
+    data = dict(data)
+    if isinstance(data.get("params"), dict):
+        data["params"] = {k: v if isinstance(v, dict) else {"default": v} for k, v in data["params"].items()}
+    try:
+        model = GraphFile.model_validate(data)
+    except ValidationError as exc:
+        raise GraphError(_explain(exc), where=file, fix=_SCHEMA_FIX) from None
+    _check_names(model, file)
+    return model
+
+
+_SCHEMA_FIX = "see docs/graph-files.md for the tables and keys a graph file may hold"
+
+
+def _explain(exc: ValidationError) -> str:
+    """Turn pydantic's errors into one line per problem, keyed by TOML path."""
+    lines = []
+    for err in exc.errors()[:10]:
+        key = ".".join("in" if p == "in_" else str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{key}: {msg}" if key else msg)
+    more = len(exc.errors()) - 10
+    return "invalid graph file:\n    " + "\n    ".join(lines) + (f"\n    ... and {more} more" if more > 0 else "")
+
+
+def _check_names(model: GraphFile, file: str) -> None:
+    """Every name is an identifier, not reserved, and used once across tables."""
+    seen: dict[str, str] = {}
+    for table in ("inputs", "params", "consts", "nodes"):
+        for name in getattr(model, table):
+            key = f"{table}.{name}"
+            if not NAME_RE.match(name) or keyword.iskeyword(name):
+                raise GraphError(f"'{name}' is not a valid name", where=where(file, key),
+                                 fix="use letters, digits and _, not starting with a digit")
+            if name in RESERVED:
+                raise GraphError(f"'{name}' is a built-in function name", where=where(file, key),
+                                 fix="rename it, e.g. '{name}_value'")
+            if name in seen:
+                raise GraphError(f"duplicate name '{name}': already defined as {seen[name]}",
+                                 where=where(file, key), fix="give each input, param, const and node its own name")
+            seen[name] = key

@@ -1,0 +1,105 @@
+"""Value types of the graph language.
+
+Three machine types flow on edges: float64, int64 and bool. An enum is an
+int64 code with its list of names attached, so `posture == "STALKER"` can be
+checked and lowered to an integer compare. Refinements (finite, bounds) live
+on graph *inputs* only: they are checked at the boundary, row by row, and
+feed the samplers of `violet diff`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+
+class DType(str, Enum):
+    """A machine type: what one value is made of in every backend."""
+
+    F64 = "float64"
+    I64 = "int64"
+    BOOL = "bool"
+
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ValueType:
+    """The type of an edge: a machine type, plus the names if it is an enum."""
+
+    dtype: DType
+    enum: tuple[str, ...] | None = None
+
+    def __str__(self) -> str:
+        if self.enum is not None:
+            return "enum{" + ",".join(self.enum) + "}"
+        return self.dtype.value
+
+    @property
+    def is_enum(self) -> bool:
+        return self.enum is not None
+
+
+F64 = ValueType(DType.F64)
+I64 = ValueType(DType.I64)
+BOOL = ValueType(DType.BOOL)
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """Constraints an input value must meet at the boundary.
+
+    `finite` rules out NaN and +-inf; `ge/gt/le/lt` are inclusive or strict
+    bounds. `typical` is a sampling hint for `violet diff`, never a check.
+    """
+
+    finite: bool = False
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    typical: tuple[float, float] | None = None
+
+    def violation(self, value: float | int) -> str | None:
+        """Return why `value` breaks this refinement, or None if it holds."""
+        if isinstance(value, float) and math.isnan(value):
+            return "is NaN" if self.finite or self._bounded else None
+        if self.finite and isinstance(value, float) and math.isinf(value):
+            return f"is {value}, not finite"
+        for bound, ok, text in (
+            (self.ge, lambda b: value >= b, ">="),
+            (self.gt, lambda b: value > b, ">"),
+            (self.le, lambda b: value <= b, "<="),
+            (self.lt, lambda b: value < b, "<"),
+        ):
+            if bound is not None and not ok(bound):
+                return f"is {value!r}, must be {text} {bound!r}"
+        return None
+
+    @property
+    def _bounded(self) -> bool:
+        return any(b is not None for b in (self.ge, self.gt, self.le, self.lt))
+
+    def describe(self) -> str:
+        parts = ["finite"] if self.finite else []
+        for name, bound in (("ge", self.ge), ("gt", self.gt), ("le", self.le), ("lt", self.lt)):
+            if bound is not None:
+                parts.append(f"{name} {bound!r}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One graph input: its name, type and boundary refinement."""
+
+    name: str
+    type: ValueType
+    refine: Refinement = Refinement()
+
+    def describe(self) -> str:
+        text = str(self.type)
+        extra = self.refine.describe()
+        return f"{text} ({extra})" if extra else text

@@ -1,0 +1,1 @@
+"""The node library: pure functions in a documented subset (see registry.py)."""
