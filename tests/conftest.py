@@ -1,0 +1,28 @@
+"""Shared test setup: one kernel cache per test session, and helpers to build graphs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# One cache per session: tests compile real kernels, but never reuse a stale one.
+os.environ.setdefault("VIOLET_CACHE_DIR", tempfile.mkdtemp(prefix="violet-test-cache-"))
+
+REPO = Path(__file__).resolve().parent.parent
+GRAPHS = REPO / "graphs"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def write_graph(tmp_path: Path):
+    """Write a graph file from TOML text and return its path."""
+
+    def write(text: str, name: str = "g.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
