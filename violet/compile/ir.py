@@ -131,6 +131,7 @@ class IR:
     ops: tuple[Op, ...]
     outputs: tuple[tuple[str, int], ...]
     source: str = ""
+    labels: tuple[tuple[str, str], ...] = ()  # node path -> what it is (display only, not hashed)
     _hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property

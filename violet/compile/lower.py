@@ -43,6 +43,7 @@ class Builder:
     def __init__(self) -> None:
         self.ops: list[Op] = []
         self.params: list[ParamSpec] = []
+        self.labels: dict[str, str] = {}
         self._consts: dict[tuple[str, str], Ref] = {}
 
     def leaf(self, kind: str, vtype: ValueType, name: str) -> Ref:
@@ -338,6 +339,7 @@ def _lower_nodes(graph: Graph, builder: Builder, values: dict[str, Value], prefi
         path = prefix + name
         at = where(graph.file, inst.key)
         scope = Scope(builder, values, path, lambda n, at=at: at)
+        builder.labels[path] = describe_instance(inst)
         if inst.expr is not None:
             values[name] = lower_expr(inst.expr, _expr_scope(scope, graph.file, f"{inst.key}.expr"))
         elif inst.library is not None:
@@ -346,6 +348,16 @@ def _lower_nodes(graph: Graph, builder: Builder, values: dict[str, Value], prefi
             values[name] = outs[0] if inst.library.single else dict(zip([o for o, _ in inst.library.outputs], outs))
         else:
             values[name] = _lower_subgraph(inst, graph.file, scope, path)
+
+
+def describe_instance(inst: NodeInstance) -> str:
+    """A one-line description of a node instance, for views of the graph."""
+    if inst.expr is not None:
+        return ast.unparse(inst.expr)
+    if inst.library is not None:
+        return inst.library.name
+    assert inst.subgraph is not None
+    return f"graph {inst.subgraph.name}"
 
 
 def _expr_scope(scope: Scope, file: str, key: str) -> Scope:
@@ -424,4 +436,5 @@ def lower(graph: Graph) -> IR:
         ops=tuple(b.ops),
         outputs=tuple((name, outs[name].id) for name in graph.outputs),
         source=graph.file,
+        labels=tuple(sorted(b.labels.items())),
     )

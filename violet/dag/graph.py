@@ -87,6 +87,10 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     params = {name: _param(name, m, file) for name, m in model.params.items()}
     nodes = {name: _instance(name, m, path, (*_stack, resolved)) for name, m in model.nodes.items()}
     outputs = {name: parse_expr(text, where(file, f"outputs.{name}")) for name, text in model.outputs.items()}
+    for name in outputs:
+        if name in model.inputs:
+            raise GraphError(f"output '{name}' has the name of an input", where=where(file, f"outputs.{name}"),
+                             fix="give the output its own name; output tables hold inputs and outputs side by side")
     if not outputs:
         raise GraphError("a graph needs at least one output", where=where(file, "outputs"),
                          fix="add `[outputs]` with `name = \"node\"` lines")

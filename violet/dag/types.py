@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
+
 
 class DType(str, Enum):
     """A machine type: what one value is made of in every backend."""
@@ -78,6 +80,21 @@ class Refinement:
             if bound is not None and not ok(bound):
                 return f"is {value!r}, must be {text} {bound!r}"
         return None
+
+    def violations(self, values: np.ndarray) -> np.ndarray:
+        """Vectorized `violation`: a mask of the values that break this refinement."""
+        bad = np.zeros(values.shape, dtype=bool)
+        if values.dtype.kind == "f":
+            if self.finite:
+                bad |= ~np.isfinite(values)
+            elif self._bounded:
+                bad |= np.isnan(values)
+        with np.errstate(invalid="ignore"):
+            for bound, ok in ((self.ge, np.greater_equal), (self.gt, np.greater),
+                              (self.le, np.less_equal), (self.lt, np.less)):
+                if bound is not None:
+                    bad |= ~ok(values, bound)
+        return bad
 
     @property
     def _bounded(self) -> bool:

@@ -1,0 +1,96 @@
+"""Graphviz views of a lowered graph: nodes, typed edges, composed graphs as clusters.
+
+The view is derived from the IR alone: every op knows the graph node it came
+from, so an edge is drawn wherever an op of one node reads a value produced
+by another, labelled with that value's type. Node paths with a dot
+(`sz.base`) sit inside the cluster of their composed graph (`sz`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import graphviz
+
+from violet.compile.ir import IR
+from violet.errors import VioletError
+
+STYLE = {
+    "input": {"shape": "ellipse", "style": "filled", "fillcolor": "#dbeafe"},
+    "param": {"shape": "note", "style": "filled", "fillcolor": "#f3f4f6", "fontsize": "10"},
+    "node": {"shape": "box", "style": "rounded,filled", "fillcolor": "#ede9fe"},
+    "output": {"shape": "doubleoctagon", "style": "filled", "fillcolor": "#dcfce7"},
+}
+
+
+def to_dot(ir: IR, *, params: bool = True) -> graphviz.Digraph:
+    """The graph of `ir` as a graphviz Digraph."""
+    dot = graphviz.Digraph(ir.name, graph_attr={"rankdir": "LR", "label": f"{ir.name}  {ir.content_hash[:12]}",
+                                                "labelloc": "t", "fontname": "Helvetica"},
+                           node_attr={"fontname": "Helvetica"}, edge_attr={"fontname": "Helvetica", "fontsize": "9"})
+    kinds = _vertex_kinds(ir, params)
+    labels = dict(ir.labels)
+    clusters: dict[str, list[str]] = {}
+    for vertex, kind in kinds.items():
+        clusters.setdefault(vertex.rpartition(".")[0], []).append(vertex)
+    _add_cluster(dot, "", clusters, kinds, labels)
+    for (src, dst), vtype in sorted(_edges(ir, kinds).items()):
+        dot.edge(src, dst, label=vtype)
+    for name, op_id in ir.outputs:
+        dot.node(f"{name} (output)", name, **STYLE["output"])
+        src = ir.ops[op_id].node
+        if src in kinds:
+            dot.edge(src, f"{name} (output)", label=str(ir.ops[op_id].type))
+    return dot
+
+
+def _vertex_kinds(ir: IR, params: bool) -> dict[str, str]:
+    kinds: dict[str, str] = {}
+    for op in ir.ops:
+        if op.kind in ("input", "param"):
+            if op.kind == "input" or params:
+                kinds[op.name] = op.kind
+        elif op.node and not op.node.rpartition(".")[2].startswith("out."):
+            kinds.setdefault(op.node, "node")
+    return kinds
+
+
+def _add_cluster(dot: graphviz.Digraph, prefix: str, clusters: dict[str, list[str]],
+                 kinds: dict[str, str], labels: dict[str, str]) -> None:
+    for vertex in clusters.get(prefix, []):
+        short = vertex.rpartition(".")[2]
+        text = f"{short}\n{labels[vertex]}" if vertex in labels and kinds[vertex] == "node" else short
+        dot.node(vertex, text, **STYLE[kinds[vertex]])
+    for child in sorted(c for c in clusters if c and c.rpartition(".")[0] == prefix):
+        with dot.subgraph(name=f"cluster_{child}") as sub:
+            sub.attr(label=f"{child.rpartition('.')[2]}: {labels.get(child, '')}", style="rounded", color="#7c3aed")
+            _add_cluster(sub, child, clusters, kinds, labels)
+
+
+def _edges(ir: IR, kinds: dict[str, str]) -> dict[tuple[str, str], str]:
+    edges: dict[tuple[str, str], str] = {}
+    for op in ir.ops:
+        dst = op.node
+        for arg in op.args:
+            src = ir.ops[arg].node
+            if src in kinds and dst in kinds and src != dst:
+                edges[(src, dst)] = str(ir.ops[arg].type)
+    return edges
+
+
+def write_dot(ir: IR, out: Path | None, *, params: bool = True) -> str:
+    """Render to `out` (.dot, .svg or .png) or return DOT text when `out` is None."""
+    dot = to_dot(ir, params=params)
+    if out is None or out.suffix == ".dot":
+        text = dot.source
+        if out is not None:
+            out.write_text(text)
+        return text
+    if out.suffix not in (".svg", ".png"):
+        raise VioletError(f"unknown output format '{out.suffix}'", where=str(out), fix="use .dot, .svg or .png")
+    try:
+        out.write_bytes(dot.pipe(format=out.suffix[1:]))
+    except graphviz.ExecutableNotFound:
+        raise VioletError("SVG and PNG need Graphviz's `dot` program, which is not installed", where=str(out),
+                          fix="apt-get install -y graphviz (or write .dot text, which needs nothing)") from None
+    return str(out)

@@ -1,0 +1,105 @@
+"""Draw input rows from a graph's input types, for `violet diff`.
+
+Random rows mix three distributions per float input (the `typical` range
+when the file gives one, log-uniform magnitudes from 1e-12 to 1e12, and
+uniform over the allowed domain clipped to +-1e6), so both realistic values
+and wide magnitudes are covered. Extreme rows pick, independently per input,
+from the edge values the type admits: its bounds and their neighbours, 0,
+-0.0, the smallest subnormal and normal, +-1, huge values, +-inf and NaN.
+Every drawn value satisfies the input's refinement.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from violet.dag.types import INT64_MAX, INT64_MIN, DType, InputSpec, Refinement
+
+FMAX = float(np.finfo(np.float64).max)
+FLOAT_EDGES = (0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, -2.2250738585072014e-308,
+               1e-300, -1e-300, 1.0, -1.0, 0.5, -0.5, 1e300, -1e300, FMAX, -FMAX, math.inf, -math.inf, math.nan)
+INT_EDGES = (0, 1, -1, 2, -2, INT64_MIN, INT64_MIN + 1, INT64_MAX, INT64_MAX - 1)
+
+
+def float_domain(r: Refinement) -> tuple[float, float]:
+    """The closed interval of finite floats an input admits."""
+    lo = -FMAX if r.ge is None and r.gt is None else float(r.ge if r.ge is not None else math.nextafter(r.gt, math.inf))
+    hi = FMAX if r.le is None and r.lt is None else float(r.le if r.le is not None else math.nextafter(r.lt, -math.inf))
+    return lo, hi
+
+
+def int_domain(r: Refinement) -> tuple[int, int]:
+    """The closed interval of int64 values an input admits."""
+    lo = INT64_MIN if r.ge is None and r.gt is None else (math.ceil(r.ge) if r.ge is not None else math.floor(r.gt) + 1)
+    hi = INT64_MAX if r.le is None and r.lt is None else (math.floor(r.le) if r.le is not None else math.ceil(r.lt) - 1)
+    return int(lo), int(hi)
+
+
+def random_column(spec: InputSpec, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n random values of one input's type."""
+    t = spec.type
+    if t.enum is not None:
+        return rng.integers(0, len(t.enum), n, dtype=np.int64)
+    if t.dtype == DType.BOOL:
+        return rng.integers(0, 2, n).astype(bool)
+    if t.dtype == DType.I64:
+        return _random_ints(spec.refine, n, rng)
+    return _random_floats(spec.refine, n, rng)
+
+
+def _random_floats(r: Refinement, n: int, rng: np.random.Generator) -> np.ndarray:
+    lo, hi = float_domain(r)
+    tlo, thi = r.typical or (max(lo, -1.0), min(hi, 1.0))
+    wide_lo, wide_hi = max(lo, -1e6), min(hi, 1e6)
+    typical = rng.uniform(max(lo, tlo), min(hi, thi), n)
+    magnitude = 10.0 ** rng.uniform(-12, 12, n) * rng.choice([-1.0, 1.0], n)
+    wide = rng.uniform(wide_lo, wide_hi, n) if wide_lo < wide_hi else np.full(n, wide_lo)
+    pick = rng.integers(0, 3, n)
+    return np.clip(np.select([pick == 0, pick == 1], [typical, magnitude], wide), lo, hi)
+
+
+def _random_ints(r: Refinement, n: int, rng: np.random.Generator) -> np.ndarray:
+    lo, hi = int_domain(r)
+    tlo, thi = (int(r.typical[0]), int(r.typical[1])) if r.typical else (max(lo, -1000), min(hi, 1000))
+    typical = rng.integers(max(lo, tlo), min(hi, thi), n, endpoint=True)
+    wide = rng.integers(max(lo, -(10**12)), min(hi, 10**12), n, endpoint=True)
+    return np.where(rng.integers(0, 2, n) == 0, typical, wide).astype(np.int64)
+
+
+def edge_values(spec: InputSpec) -> list[float | int | bool]:
+    """The edge values one input admits (bounds, neighbours, zeros, tiny, huge, specials)."""
+    t, r = spec.type, spec.refine
+    if t.enum is not None:
+        return list(range(len(t.enum)))
+    if t.dtype == DType.BOOL:
+        return [False, True]
+    if t.dtype == DType.I64:
+        lo, hi = int_domain(r)
+        candidates = [*INT_EDGES, lo, hi, lo + 1, hi - 1]
+        return sorted({c for c in candidates if lo <= c <= hi and r.violation(c) is None})
+    lo, hi = float_domain(r)
+    bounds = [lo, hi, math.nextafter(lo, math.inf), math.nextafter(hi, -math.inf)]
+    typical = list(r.typical) if r.typical else []
+    candidates = [*FLOAT_EDGES, *bounds, *map(float, typical)]
+    keep = [c for c in candidates if r.violation(c) is None and (math.isnan(c) or math.isinf(c) or lo <= c <= hi)]
+    return list({_key(c): c for c in keep}.values())
+
+
+def _key(x: float) -> int:
+    return int(np.float64(x).view(np.uint64))
+
+
+def extreme_column(spec: InputSpec, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n values picked at random from the input's edge values."""
+    edges = edge_values(spec)
+    dtype = bool if spec.type.dtype == DType.BOOL else spec.type.dtype.value
+    return np.array(edges, dtype=dtype)[rng.integers(0, len(edges), n)]
+
+
+def sample(inputs: tuple[InputSpec, ...], n_random: int, n_extreme: int, seed: int) -> dict[str, np.ndarray]:
+    """Columns of n_random random rows followed by n_extreme extreme rows."""
+    rng = np.random.default_rng(seed)
+    return {spec.name: np.concatenate([random_column(spec, n_random, rng), extreme_column(spec, n_extreme, rng)])
+            for spec in inputs}
