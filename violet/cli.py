@@ -1,0 +1,174 @@
+"""The `violet` command: check, view, compile, run and diff graph files.
+
+Every user error (bad graph file, bad input row, unknown parameter) is one
+message naming where, what and how to fix it, with exit code 2; a diff that
+finds a mismatch exits with 1. Only a bug in VIOLET itself prints a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from violet.compile.dot import write_dot
+from violet.compile.ir import IR, Scalar
+from violet.compile.lower import lower
+from violet.compile.numba_backend import compile_ir
+from violet.dag.graph import load_graph
+from violet.dag.types import DType
+from violet.errors import InputError, VioletError
+from violet.tools.diff import diff_interpreter, diff_reference, load_reference
+from violet.tools.sampling import sample
+from violet.tools.table_io import input_columns, output_columns, read_table, write_table
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  help="VIOLET: typed dataflow graphs of pure nodes, compiled to Numba, proven bit-identical.")
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+
+GraphArg = Annotated[Path, typer.Argument(help="a graph file (TOML)", show_default=False)]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a parameter: name=value (repeatable)")]
+
+
+def load_ir(graph: Path, sets: list[str] | None = None) -> IR:
+    """Load, validate and lower a graph file, with parameter overrides applied."""
+    ir = lower(load_graph(graph))
+    return ir.with_params(parse_sets(ir, sets or [])) if sets else ir
+
+
+def parse_sets(ir: IR, sets: list[str]) -> dict[str, Scalar]:
+    """`name=value` strings -> typed parameter values; unknown names and bad values are errors."""
+    types = {p.name: p.type.dtype for p in ir.params}
+    values: dict[str, Scalar] = {}
+    for item in sets:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise InputError(f"bad --set {item!r}", where="--set", fix="write --set name=value")
+        if name not in types:
+            raise InputError(f"unknown parameter '{name}'", where="--set",
+                             fix=f"parameters of this graph: {', '.join(types) or '(none)'}")
+        values[name] = _typed(text.strip(), types[name], name)
+    return values
+
+
+def _typed(text: str, dtype: DType, name: str) -> Scalar:
+    try:
+        if dtype == DType.BOOL:
+            if text.lower() not in ("true", "false"):
+                raise ValueError
+            return text.lower() == "true"
+        return int(text) if dtype == DType.I64 else float(text)
+    except ValueError:
+        raise InputError(f"parameter '{name}' is {dtype.value}, got {text!r}", where="--set",
+                         fix=f"write a {dtype.value} value") from None
+
+
+@app.command()
+def check(graph: GraphArg, sets: SetOpt = None,
+          ir_text: Annotated[bool, typer.Option("--ir", help="also print the IR")] = False) -> None:
+    """Validate a graph file: print its inputs, outputs, params, op count and hash."""
+    g = load_graph(graph)
+    ir = lower(g)
+    ir = ir.with_params(parse_sets(ir, sets)) if sets else ir
+    out.print(f"[bold]{ir.name}[/bold]  ({graph})  {g.doc}")
+    table = Table("", "name", "type", "value / constraint", box=None, pad_edge=False)
+    for spec in g.inputs:
+        table.add_row("input", spec.name, str(spec.type), spec.refine.describe())
+    for name in ir.output_names:
+        table.add_row("output", name, str(ir.output_type(name)), "")
+    for p in ir.params:
+        table.add_row("param", p.name, str(p.type), repr(p.default))
+    out.print(table)
+    out.print(f"ops: {len(ir.ops)}    content hash: {ir.content_hash}    code hash: {ir.code_hash[:16]}")
+    for name in g.unused_nodes():
+        out.print(f"[yellow]warning[/yellow]: node '{name}' reaches no output")
+    if ir_text:
+        out.print(ir.render(), markup=False)
+
+
+@app.command()
+def dot(graph: GraphArg,
+        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="FILE.dot, .svg or .png")] = None,
+        params: Annotated[bool, typer.Option(help="draw parameters")] = True) -> None:
+    """Draw the graph: typed edges, composed graphs as clusters (DOT text to stdout without -o)."""
+    text = write_dot(load_ir(graph), output, params=params)
+    print(text if output is None else f"wrote {text}")
+
+
+@app.command("compile")
+def compile_cmd(graph: GraphArg) -> None:
+    """Compile to Numba kernels (cached on disk by content): op count, time, cache hit or miss."""
+    ir = load_ir(graph)
+    cg = compile_ir(ir)
+    out.print(f"{ir.name}: {len(ir.ops)} ops, content hash {ir.content_hash[:16]}, code hash {ir.code_hash[:16]}")
+    out.print(f"kernels {'loaded from cache (hit)' if cg.cache_hit else 'compiled (miss)'} in {cg.seconds:.2f} s: "
+              f"{cg.path}")
+
+
+@app.command()
+def run(graph: GraphArg,
+        input: Annotated[Path, typer.Option("--input", "-i", help="IN.parquet or IN.csv")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="OUT.parquet or OUT.csv")],
+        sets: SetOpt = None) -> None:
+    """Run the compiled graph over a table: one output row per input row."""
+    ir = load_ir(graph, sets)
+    columns = input_columns(ir, read_table(input), str(input))
+    cg = compile_ir(ir)
+    start = time.perf_counter()
+    results = cg.batch(columns)
+    seconds = time.perf_counter() - start
+    write_table(output_columns(ir, columns, results), output,
+                {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash})
+    rows = len(next(iter(columns.values()))) if columns else 0
+    out.print(f"{rows:,} rows -> {output} in {seconds:.3f} s (graph {ir.name} {ir.content_hash[:16]})")
+
+
+@app.command()
+def diff(graph: GraphArg,
+         reference: Annotated[Optional[str], typer.Option(help="module:function (or file.py:function) taking "
+                                                          "the inputs as keywords, returning a mapping of outputs")] = None,
+         samples: Annotated[int, typer.Option(help="random rows drawn from the input types")] = 100_000,
+         extreme: Annotated[int, typer.Option(help="rows of edge values (bounds, 0, -0.0, tiny, huge, ...)")] = 20_000,
+         seed: Annotated[int, typer.Option(help="random seed")] = 0,
+         sets: SetOpt = None) -> None:
+    """Prove the compiled graph bit-identical to the interpreter, or to a reference; exit 1 on any mismatch."""
+    ir = load_ir(graph, sets)
+    if reference and sets:
+        raise InputError("a reference receives only the inputs, not --set parameters", where="--set",
+                         fix="drop --set, or diff against the interpreter (no --reference)")
+    cg = compile_ir(ir)
+    columns = sample(ir.inputs, samples, extreme, seed)
+    if reference:
+        report = diff_reference(cg, columns, load_reference(reference), reference)
+    else:
+        report = diff_interpreter(cg, columns)
+    out.print(f"{ir.name} {ir.content_hash[:16]}: {samples:,} random + {extreme:,} extreme rows, seed {seed}")
+    out.print(report.render(), markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: user errors -> one message and exit 2; mismatches -> exit 1."""
+    try:
+        code = app(standalone_mode=False)
+    except VioletError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
