@@ -1,7 +1,8 @@
 """The reference interpreter: the IR's semantics, executed one op at a time in Python.
 
 It is deliberately plain: a loop over the SSA list calling the functions of
-`violet.compile.semantics`. It is the definition every other backend is
+`violet.compile.semantics`, vectors as Python lists, state carried from one
+row to the next in a dict. It is the definition every other backend is
 measured against, and `trace` gives every intermediate value, which is how
 `violet diff` names the first op whose values differ.
 """
@@ -9,76 +10,113 @@ measured against, and `trace` gives every intermediate value, which is how
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
 
 import numpy as np
 
-from violet.compile.ir import IR, Scalar
-from violet.compile.semantics import op_function
-from violet.dag.types import DType
+from violet.compile import semantics as sem
+from violet.compile.ir import IR, REDUCE, Op, Scalar
+from violet.dag.types import DType, ValueType
 
-Program = list[tuple[int, Callable[..., Scalar], tuple[int, ...]]]
+Program = list[tuple[int, Callable[..., Any], tuple[int, ...]]]
+Values = Mapping[str, Any]
 
 
-def python_value(value: Scalar | np.generic, dtype: DType) -> Scalar:
-    """A value as the interpreter holds it: a Python float, int or bool."""
-    if dtype == DType.F64:
+def python_value(value: Any, vtype: ValueType) -> Any:
+    """A value as the interpreter holds it: a Python float, int or bool, or a list of them."""
+    if vtype.vector:
+        return np.asarray(value, dtype=np.dtype(vtype.dtype.value)).tolist()
+    if vtype.dtype == DType.F64:
         return float(value)
-    if dtype == DType.I64:
-        return int(value)
-    return bool(value)
+    return int(value) if vtype.dtype == DType.I64 else bool(value)
+
+
+def op_callable(ir: IR, op: Op) -> Callable[..., Any]:
+    """The function computing `op` from its argument values."""
+    if op.kind == "gather":
+        return partial(sem.gather, default=sem.ZERO[op.type.dtype])
+    if op.kind in REDUCE:
+        return {"argmax": sem.argmax, "any": sem.any_true, "all": sem.all_true}[op.kind]
+    args = [ir.ops[a].type for a in op.args]
+    fn = sem.op_function(op.kind, args[0].dtype)
+    return sem.lift(fn, tuple(a.vector for a in args)) if op.type.vector else fn
 
 
 class Interpreter:
-    """Evaluates one IR row by row; build once, call many times."""
+    """Evaluates one IR row by row (scan by scan); build once, call many times."""
 
     def __init__(self, ir: IR) -> None:
         self.ir = ir
-        self._program: Program = [
-            (op.id, op_function(op.kind, ir.ops[op.args[0]].type.dtype), op.args)
-            for op in ir.ops if op.kind not in ("input", "param", "const")
-        ]
+        self._program: Program = [(op.id, op_callable(ir, op), op.args) for op in ir.ops if op.kind not in
+                                  ("input", "param", "const", "state")]
         self._consts = [op.value if op.kind == "const" else None for op in ir.ops]
-        self._inputs = [(op.id, op.name, op.type.dtype) for op in ir.ops if op.kind == "input"]
-        self._params = [(op.id, op.name, op.type.dtype) for op in ir.ops if op.kind == "param"]
 
-    def trace(self, inputs: Mapping[str, Scalar], params: Mapping[str, Scalar] | None = None) -> list[Scalar]:
-        """Every op's value for one row of inputs (params default to the IR's)."""
-        v = self._with_params(params)
-        for i, name, dtype in self._inputs:
-            v[i] = python_value(inputs[name], dtype)
+    def trace(self, inputs: Values, params: Values | None = None, state: Values | None = None) -> list[Any]:
+        """Every op's value for one row (params and state default to the IR's)."""
+        v = self._base(params, state)
+        self._load(v, inputs, "input")
         return self._run(v)
 
-    def step(self, inputs: Mapping[str, Scalar], params: Mapping[str, Scalar] | None = None) -> dict[str, Scalar]:
-        """The outputs for one row."""
-        v = self.trace(inputs, params)
-        return {name: v[i] for name, i in self.ir.outputs}
+    def advance(self, inputs: Values, state: Values | None = None, params: Values | None = None
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One scan: the outputs and the next state."""
+        v = self.trace(inputs, params, state)
+        return self._outputs(v), {name: v[i] for name, i in self.ir.next_state}
 
-    def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Scalar] | None = None
-              ) -> dict[str, np.ndarray]:
-        """The outputs for every row of equal-length input columns."""
-        base = self._with_params(params)
-        slots = [i for i, _, _ in self._inputs]
-        cols = [[python_value(x, dtype) for x in columns[name].tolist()] for _, name, dtype in self._inputs]
-        n = len(cols[0]) if cols else 0
-        results = [[] for _ in self.ir.outputs]
-        for row in zip(*cols):
+    def step(self, inputs: Values, params: Values | None = None, state: Values | None = None) -> dict[str, Any]:
+        """The outputs for one row."""
+        return self._outputs(self.trace(inputs, params, state))
+
+    def scan(self, columns: Mapping[str, np.ndarray], params: Values | None = None, state: Values | None = None
+             ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Run T rows in order, carrying the state; universe inputs are given once (length N)."""
+        base = self._base(params, None)
+        per_run = [op for op in self.ir.leaves("input") if self.ir.input_spec(op.name).universe]
+        per_row = [op for op in self.ir.leaves("input") if not self.ir.input_spec(op.name).universe]
+        self._load(base, {op.name: columns[op.name] for op in per_run}, "input")
+        rows = [[python_value(x, op.type.scalar) for x in columns[op.name].tolist()] if not op.type.vector
+                else columns[op.name].tolist() for op in per_row]
+        current = {**self.ir.state_init, **(state or {})}
+        results: list[list[Any]] = [[] for _ in self.ir.outputs]
+        for row in zip(*rows):
             v = list(base)
-            for i, x in zip(slots, row):
-                v[i] = x
+            for op, x in zip(per_row, row):
+                v[op.id] = x
+            for op in self.ir.leaves("state"):
+                v[op.id] = python_value(current[op.name], op.type)
             self._run(v)
             for out, (_, i) in zip(results, self.ir.outputs):
                 out.append(v[i])
-        return {name: np.array(vals, dtype=self.ir.output_type(name).dtype.value).reshape(n)
-                for (name, _), vals in zip(self.ir.outputs, results)}
+            current = {name: v[i] for name, i in self.ir.next_state}
+        n = len(rows[0]) if rows else 0
+        outs = {name: _array(vals, self.ir.output_type(name), n) for (name, _), vals in zip(self.ir.outputs, results)}
+        return outs, current
 
-    def _with_params(self, params: Mapping[str, Scalar] | None) -> list[Scalar]:
-        values = {**self.ir.param_defaults, **(params or {})}
+    def batch(self, columns: Mapping[str, np.ndarray], params: Values | None = None) -> dict[str, np.ndarray]:
+        """The outputs for every row (a stateful graph starts from its initial state)."""
+        return self.scan(columns, params)[0]
+
+    def _base(self, params: Values | None, state: Values | None) -> list[Any]:
         v = list(self._consts)
-        for i, name, dtype in self._params:
-            v[i] = python_value(values[name], dtype)
+        self._load(v, {**self.ir.param_defaults, **(params or {})}, "param")
+        self._load(v, {**self.ir.state_init, **(state or {})}, "state")
         return v
 
-    def _run(self, v: list[Scalar]) -> list[Scalar]:
+    def _load(self, v: list[Any], values: Values, kind: str) -> None:
+        for op in self.ir.leaves(kind):
+            if op.name in values:
+                v[op.id] = python_value(values[op.name], op.type)
+
+    def _run(self, v: list[Any]) -> list[Any]:
         for i, fn, args in self._program:
             v[i] = fn(*[v[a] for a in args])
         return v
+
+    def _outputs(self, v: list[Any]) -> dict[str, Any]:
+        return {name: v[i] for name, i in self.ir.outputs}
+
+
+def _array(values: list[Any], vtype: ValueType, n: int) -> np.ndarray:
+    arr = np.array(values, dtype=np.dtype(vtype.dtype.value))
+    return arr if vtype.vector else arr.reshape(n)

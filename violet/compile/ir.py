@@ -27,20 +27,51 @@ Scalar = float | int | bool
 
 # kind -> number of args (leaves have none)
 ARITY: dict[str, int] = {
-    "input": 0, "param": 0, "const": 0,
+    "input": 0, "param": 0, "const": 0, "state": 0,
     "add": 2, "sub": 2, "mul": 2, "div": 2, "min": 2, "max": 2,
     "neg": 1, "abs": 1, "floor": 1, "ceil": 1,
     "eq": 2, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2,
     "and": 2, "or": 2, "not": 1,
     "select": 3, "i2f": 1, "f2i": 1,
+    "gather": 2, "argmax": 2, "any": 1, "all": 1,
 }
+LEAVES = frozenset({"input", "param", "const", "state"})
 ARITH = frozenset({"add", "sub", "mul", "div", "min", "max", "neg", "abs"})
 COMPARE = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 LOGIC = frozenset({"and", "or", "not"})
+ELEMENTWISE = ARITH | COMPARE | LOGIC | {"floor", "ceil", "select", "i2f", "f2i"}
+REDUCE = frozenset({"gather", "argmax", "any", "all"})
 
 
 def result_type(kind: str, args: list[ValueType]) -> ValueType | str:
-    """Type of `kind` applied to `args`, or a sentence saying why it is ill-typed."""
+    """Type of `kind` applied to `args`, or a sentence saying why it is ill-typed.
+
+    Elementwise ops apply per asset when any operand is a vector; a scalar
+    operand is then used for every asset.
+    """
+    if kind in REDUCE:
+        return _reduce_type(kind, args)
+    result = _scalar_type(kind, [a.scalar for a in args])
+    if isinstance(result, str) or not any(a.vector for a in args):
+        return result
+    return result.as_vector()
+
+
+def _reduce_type(kind: str, args: list[ValueType]) -> ValueType | str:
+    if kind == "gather":
+        vec, idx = args
+        if not vec.vector or idx != I64:
+            return f"x[i] needs a vector and an int64 index, got {vec} and {idx}"
+        return vec.scalar
+    if kind == "argmax":
+        vals, mask = args
+        if not (vals.vector and vals.dtype in (DType.F64, DType.I64) and not vals.is_enum):
+            return f"argmax needs a float64 or int64 vector, got {vals}"
+        return I64 if mask == BOOL.as_vector() else f"argmax's mask must be bool[N], got {mask}"
+    return BOOL if args[0] == BOOL.as_vector() else f"{kind}() needs a bool[N] vector, got {args[0]}"
+
+
+def _scalar_type(kind: str, args: list[ValueType]) -> ValueType | str:
     dts = [a.dtype for a in args]
     if kind in ARITH:
         if any(a.is_enum for a in args):
@@ -104,7 +135,7 @@ class Op:
         """One line of IR text, e.g. `%7 = mul f64 %5, %6    ; sz/base`."""
         if self.kind == "const":
             rhs = f"const {self.type} {literal_text(self.value)}"
-        elif self.kind in ("input", "param"):
+        elif self.kind in ("input", "param", "state"):
             rhs = f"{self.kind} {self.type} {self.name}"
         else:
             rhs = f"{self.kind} {self.type} " + ", ".join(f"%{a}" for a in self.args)
@@ -122,6 +153,16 @@ class ParamSpec:
 
 
 @dataclass(frozen=True)
+class StateSpec:
+    """A state field: carried from one scan to the next, starting at `init`."""
+
+    name: str
+    type: ValueType
+    init: Scalar
+    doc: str = ""
+
+
+@dataclass(frozen=True)
 class IR:
     """A lowered graph: inputs, params, ops in evaluation order, named outputs."""
 
@@ -130,6 +171,8 @@ class IR:
     params: tuple[ParamSpec, ...]
     ops: tuple[Op, ...]
     outputs: tuple[tuple[str, int], ...]
+    state: tuple[StateSpec, ...] = ()
+    next_state: tuple[tuple[str, int], ...] = ()  # state field -> op computing its next value
     source: str = ""
     labels: tuple[tuple[str, str], ...] = ()  # node path -> what it is (display only, not hashed)
     _hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -145,6 +188,25 @@ class IR:
 
     def output_type(self, name: str) -> ValueType:
         return self.ops[dict(self.outputs)[name]].type
+
+    @property
+    def stateful(self) -> bool:
+        return bool(self.state)
+
+    @property
+    def state_init(self) -> dict[str, Scalar]:
+        return {s.name: s.init for s in self.state}
+
+    def input_spec(self, name: str) -> InputSpec:
+        return next(spec for spec in self.inputs if spec.name == name)
+
+    @property
+    def has_vectors(self) -> bool:
+        return any(op.type.vector for op in self.ops)
+
+    def leaves(self, kind: str) -> list[Op]:
+        """The leaf ops of one kind (input, param, state), in op order."""
+        return [op for op in self.ops if op.kind == kind]
 
     @property
     def param_defaults(self) -> dict[str, Scalar]:
@@ -177,11 +239,15 @@ class IR:
             "inputs": sorted([i.name, str(i.type)] for i in self.inputs),
             "params": sorted([p.name, str(p.type)] for p in self.params),
             "outputs": [list(o) for o in self.canonical_outputs],
+            "state": sorted([s.name, str(s.type)] for s in self.state),
+            "next_state": sorted(list(n) for n in self.next_state),
+            "universe": sorted(i.name for i in self.inputs if i.universe),
         }
         if with_values:
             data["name"] = self.name
             data["param_values"] = sorted([p.name, literal_text(p.default)] for p in self.params)
             data["refine"] = sorted([i.name, repr(i.refine)] for i in self.inputs)
+            data["state_init"] = sorted([s.name, literal_text(s.init)] for s in self.state)
             data["nodes"] = [o.node for o in self.ops]
         return data
 
@@ -190,6 +256,7 @@ class IR:
         lines = [f"; graph {self.name}  content {self.content_hash[:16]}"]
         lines += [op.render() for op in self.ops]
         lines += [f"out {name} = %{i}" for name, i in self.outputs]
+        lines += [f"next {name} = %{i}" for name, i in self.next_state]
         return "\n".join(lines)
 
 

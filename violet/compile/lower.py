@@ -15,7 +15,7 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from violet.compile.ir import IR, Op, ParamSpec, Scalar, literal_text, result_type
+from violet.compile.ir import IR, Op, ParamSpec, Scalar, StateSpec, literal_text, result_type
 from violet.dag.expr import BINOPS, CMPOPS
 from violet.dag.graph import Bound, Graph, NodeInstance, literal_type
 from violet.dag.types import BOOL, F64, I64, INT64_MAX, INT64_MIN, DType, ValueType
@@ -44,6 +44,8 @@ class Builder:
         self.ops: list[Op] = []
         self.params: list[ParamSpec] = []
         self.labels: dict[str, str] = {}
+        self.state: list[StateSpec] = []
+        self.next_state: list[tuple[str, int]] = []
         self._consts: dict[tuple[str, str], Ref] = {}
 
     def leaf(self, kind: str, vtype: ValueType, name: str) -> Ref:
@@ -104,6 +106,8 @@ def lower_expr(e: ast.expr, s: Scope) -> Ref:
         return _select(lower_expr(e.test, s), lower_expr(e.body, s), lower_expr(e.orelse, s), e, s)
     if isinstance(e, ast.Call):
         return _call(e, s)
+    if isinstance(e, ast.Subscript):
+        return s.emit("gather", [lower_expr(e.value, s), lower_expr(e.slice, s)], e)
     raise s.error(f"cannot lower {type(e).__name__}", e)
 
 
@@ -211,9 +215,9 @@ def promote(a: Ref, b: Ref, e: ast.AST, s: Scope, *, literals_only: bool = False
 
 def to_float(r: Ref, e: ast.AST, s: Scope) -> Ref:
     """r as float64: literals converted exactly, int64 values through `i2f`."""
-    if r.type == F64:
+    if r.type.scalar == F64:
         return r
-    if r.type != I64:
+    if r.type.scalar != I64:
         raise s.error(f"cannot use {r.type} as a number", e, "compare it, or convert with select(c, 1.0, 0.0)")
     if r.literal is not None:
         if float(r.literal) != r.literal:
@@ -241,7 +245,8 @@ def _call(e: ast.Call, s: Scope) -> Ref:
     if name == "match":
         return _match(e, s)
     args = [lower_expr(a, s) for a in e.args]
-    arity = {"abs": 1, "floor": 1, "ceil": 1, "float": 1, "int": 1, "clamp": 3, "select": 3}
+    arity = {"abs": 1, "floor": 1, "ceil": 1, "float": 1, "int": 1, "clamp": 3, "select": 3,
+             "argmax": 2, "any": 1, "all": 1}
     if name in ("min", "max") and len(args) < 2 or name in arity and len(args) != arity[name]:
         want = "at least 2" if name in ("min", "max") else str(arity[name])
         raise s.error(f"{name}() takes {want} argument(s), got {len(args)}", e)
@@ -256,17 +261,19 @@ def _builtin(name: str, args: list[Ref], e: ast.Call, s: Scope) -> Ref:
         return _fold("min", [_fold("max", [x, lo], e, s), hi], e, s)
     if name == "select":
         return _select(args[0], args[1], args[2], e, s)
+    if name in ("argmax", "any", "all"):
+        return s.emit(name, args, e)
     x = args[0]
     if name == "abs":
         return s.emit("abs", [x], e)
     if name in ("floor", "ceil"):
-        return x if x.type == I64 else s.emit("f2i", [s.emit(name, [x], e)], e)
+        return x if x.type.scalar == I64 else s.emit("f2i", [s.emit(name, [x], e)], e)
     if name == "float":
         return to_float(x, e, s)
     assert name == "int"
     if x.type.dtype == DType.BOOL:
         return _select(x, s.builder.const(1, I64), s.builder.const(0, I64), e, s)
-    return s.emit("f2i", [x], e) if x.type == F64 else Ref(x.id, I64, x.literal)
+    return s.emit("f2i", [x], e) if x.type.scalar == F64 else Ref(x.id, ValueType(DType.I64, vector=x.type.vector), x.literal)
 
 
 def _match(e: ast.Call, s: Scope) -> Ref:
@@ -284,7 +291,7 @@ def _match(e: ast.Call, s: Scope) -> Ref:
         raise s.error(f"match() must give each value of {subject.type} exactly once "
                       f"(missing: {', '.join(missing) or '-'}; unknown: {', '.join(map(str, unknown)) or '-'})", e)
     cases = {k.arg: lower_expr(k.value, s) for k in e.keywords}
-    if any(c.type == F64 for c in cases.values()):
+    if any(c.type.dtype == DType.F64 for c in cases.values()):
         cases = {k: to_float(c, e, s) for k, c in cases.items()}
     result = cases[values[-1]]
     for code in range(len(values) - 2, -1, -1):
@@ -299,7 +306,8 @@ def _match(e: ast.Call, s: Scope) -> Ref:
 def inline_node(nd: NodeDef, args: dict[str, Ref], node: str, builder: Builder, at: str) -> list[Ref]:
     """Inline a library node's body with its ports bound to `args`."""
     for (port, ptype), ref in zip(nd.ports, args.values()):
-        args[port] = check_edge(ref, ptype, builder, f"port '{port}' of node {nd.name}", at)
+        want = ptype.as_vector() if ref.type.vector else ptype  # a node applies per asset to vectors
+        args[port] = check_edge(ref, want, builder, f"port '{port}' of node {nd.name}", at)
 
     def locate(n: ast.AST) -> str:
         return f"{nd.file}:{nd.line + getattr(n, 'lineno', 1) - 1}: node '{nd.name}'"
@@ -309,7 +317,7 @@ def inline_node(nd: NodeDef, args: dict[str, Ref], node: str, builder: Builder, 
         scope.values[target] = lower_expr(expr, scope)
     outs = [lower_expr(r, scope) for r in nd.returns]
     for (oname, otype), ref, expr in zip(nd.outputs, outs, nd.returns):
-        if ref.type != otype:
+        if ref.type.scalar != otype:
             raise GraphError(f"returns {ref.type} for output '{oname}', but declares {otype}", where=locate(expr),
                              fix="fix the return annotation or convert the value")
     return outs
@@ -326,9 +334,9 @@ def check_edge(ref: Ref, want: ValueType, builder: Builder, what: str, at: str) 
 
 
 def _edge_fix(got: ValueType, want: ValueType) -> str:
-    if want == F64 and got == I64:
+    if want.scalar == F64 and got.scalar == I64:
         return "convert explicitly: float(x)"
-    if want == I64 and got == F64:
+    if want.scalar == I64 and got.scalar == F64:
         return "convert explicitly: int(x), floor(x) or ceil(x)"
     return "bind a value of the port's type"
 
@@ -392,8 +400,11 @@ def _lower_subgraph(inst: NodeInstance, file: str, outer: Scope, path: str) -> d
             values[pname] = _param(b, f"{path}.{pname}", ptype, default, doc)
     for cname, v in sorted(sub.consts.items()):
         values[cname] = b.const(v, literal_type(v))
+    _declare_state(sub, b, values, path + ".")
     _lower_nodes(sub, b, values, path + ".")
-    return {name: _output(sub, name, values, b, path + ".") for name in sorted(sub.outputs)}
+    outs = {name: _output(sub, name, values, b, path + ".") for name in sorted(sub.outputs)}
+    _lower_next_state(sub, b, values, path + ".")
+    return outs
 
 
 def _param_binding(inst: NodeInstance, pname: str, ptype: ValueType, file: str, outer: Scope) -> Ref:
@@ -409,6 +420,24 @@ def _param_binding(inst: NodeInstance, pname: str, ptype: ValueType, file: str, 
 def _param(b: Builder, name: str, ptype: ValueType, default: Scalar, doc: str) -> Ref:
     b.params.append(ParamSpec(name, ptype, default, doc))
     return b.leaf("param", ptype, name)
+
+
+def _declare_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: str) -> None:
+    """State fields as leaves; a composed graph's fields are named `<instance>.<field>`."""
+    for name in sorted(graph.state):
+        vtype, init, doc = graph.state[name]
+        b.state.append(StateSpec(prefix + name, vtype, init, doc))
+        values[name] = b.leaf("state", vtype, prefix + name)
+
+
+def _lower_next_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: str) -> None:
+    for name in sorted(graph.next_state):
+        vtype = graph.state[name][0]
+        scope = Scope(b, values, f"{prefix}next.{name}", lambda n: "")
+        at = where(graph.file, f"next_state.{name}")
+        ref = lower_expr(graph.next_state[name], _expr_scope(scope, graph.file, f"next_state.{name}"))
+        ref = check_edge(ref, vtype, b, f"state field '{name}'", at)
+        b.next_state.append((prefix + name, ref.id))
 
 
 def _output(graph: Graph, name: str, values: dict[str, Value], b: Builder, prefix: str) -> Ref:
@@ -427,14 +456,18 @@ def lower(graph: Graph) -> IR:
         values[pname] = _param(b, pname, ptype, default, doc)
     for cname, v in sorted(graph.consts.items()):
         values[cname] = b.const(v, literal_type(v))
+    _declare_state(graph, b, values, "")
     _lower_nodes(graph, b, values, "")
     outs = {name: _output(graph, name, values, b, "") for name in sorted(graph.outputs)}
+    _lower_next_state(graph, b, values, "")
     return IR(
         name=graph.name,
         inputs=tuple(sorted(graph.inputs, key=lambda i: i.name)),
         params=tuple(sorted(b.params, key=lambda p: p.name)),
         ops=tuple(b.ops),
         outputs=tuple((name, outs[name].id) for name in graph.outputs),
+        state=tuple(sorted(b.state, key=lambda st: st.name)),
+        next_state=tuple(sorted(b.next_state)),
         source=graph.file,
         labels=tuple(sorted(b.labels.items())),
     )

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -25,9 +26,9 @@ from types import ModuleType
 import numpy as np
 
 from violet.compile.interp import python_value
-from violet.compile.ir import IR, Scalar
+from violet.compile.ir import IR
 from violet.compile.numba_codegen import generate
-from violet.dag.types import DType
+from violet.dag.types import DType, ValueType
 
 
 def cache_dir() -> Path:
@@ -48,35 +49,85 @@ class CompiledGraph:
     seconds: float
     cache_hit: bool
 
-    def _params(self, params: Mapping[str, Scalar] | None) -> list[Scalar]:
-        values = {**self.ir.param_defaults, **(params or {})}
-        return [python_value(values[op.name], op.type.dtype) for op in self.ir.ops if op.kind == "param"]
+    def _leaves(self, kind: str, values: Mapping[str, Any]) -> list[Any]:
+        return [kernel_value(values[op.name], op.type) for op in self.ir.leaves(kind)]
 
-    def _inputs(self, inputs: Mapping[str, Scalar]) -> list[Scalar]:
-        return [python_value(inputs[op.name], op.type.dtype) for op in self.ir.ops if op.kind == "input"]
+    def _args(self, inputs: Mapping[str, Any], params: Mapping[str, Any] | None,
+              state: Mapping[str, Any] | None) -> list[Any]:
+        args = self._leaves("input", inputs) + self._leaves("param", {**self.ir.param_defaults, **(params or {})})
+        return args + self._leaves("state", {**self.ir.state_init, **(state or {})})
 
-    def step(self, inputs: Mapping[str, Scalar], params: Mapping[str, Scalar] | None = None) -> dict[str, Scalar]:
+    def _assets(self, values: Mapping[str, Any]) -> int:
+        vectors = [op for op in self.ir.leaves("input") if op.type.vector]
+        return len(values[vectors[0].name]) if vectors else 0
+
+    def advance(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None,
+                params: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One row/scan through the compiled step kernel: the outputs and the next state."""
+        values = self.module.step(self._assets(inputs), *self._args(inputs, params, state))
+        names = [n for n, _ in self.ir.canonical_outputs]
+        outs = dict(zip(names, values[:len(names)]))
+        return {n: outs[n] for n in self.ir.output_names}, dict(zip([n for n, _ in self.ir.next_state],
+                                                                    values[len(names):]))
+
+    def step(self, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
+             state: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The outputs for one row, computed by the compiled step kernel."""
-        values = self.module.step(*self._inputs(inputs), *self._params(params))
-        return dict(zip([n for n, _ in self.ir.canonical_outputs], values))
+        return self.advance(inputs, state, params)[0]
 
-    def trace(self, inputs: Mapping[str, Scalar], params: Mapping[str, Scalar] | None = None) -> list[Scalar]:
+    def trace(self, inputs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
+              state: Mapping[str, Any] | None = None) -> list[Any]:
         """Every op's value for one row, as the compiled code computes it."""
-        n = len(self.ir.ops)
-        fbuf, ibuf = np.zeros(n, np.float64), np.zeros(n, np.int64)
-        self.module.trace(*self._inputs(inputs), *self._params(params), fbuf, ibuf)
-        return [float(fbuf[op.id]) if op.type.dtype == DType.F64
-                else bool(ibuf[op.id]) if op.type.dtype == DType.BOOL else int(ibuf[op.id]) for op in self.ir.ops]
+        n_assets = self._assets(inputs)
+        width = max(n_assets, 1)
+        fbuf, ibuf = np.zeros((len(self.ir.ops), width)), np.zeros((len(self.ir.ops), width), np.int64)
+        self.module.trace(n_assets, *self._args(inputs, params, state), fbuf, ibuf)
+        return [_traced(op, fbuf, ibuf, n_assets) for op in self.ir.ops]
 
-    def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Scalar] | None = None
+    def scan(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
+             state: Mapping[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """T rows in one compiled loop: per-row inputs are columns (T,) or (T, N); universe inputs (N,)."""
+        ir = self.ir
+        rows = [op for op in ir.leaves("input") if not ir.input_spec(op.name).universe]
+        per_run = [op for op in ir.leaves("input") if ir.input_spec(op.name).universe]
+        arrays = [np.ascontiguousarray(columns[op.name], dtype=op.type.dtype.value) for op in rows]
+        n_rows = len(arrays[0]) if arrays else 0
+        n_assets = _assets_of(ir, columns)
+        outs = {name: np.empty((n_rows, n_assets) if ir.ops[i].type.vector else n_rows,
+                               dtype=ir.ops[i].type.dtype.value) for name, i in ir.canonical_outputs}
+        universe = [kernel_value(columns[op.name], op.type) for op in per_run]
+        params_ = self._leaves("param", {**ir.param_defaults, **(params or {})})
+        state_ = self._leaves("state", {**ir.state_init, **(state or {})})
+        final = self.module.scan(n_rows, n_assets, *arrays, *universe, *params_, *state_, *outs.values())
+        names = [op.name for op in ir.leaves("state")]
+        return {name: outs[name] for name in ir.output_names}, dict(zip(names, final))
+
+    def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None
               ) -> dict[str, np.ndarray]:
-        """The outputs for every row of equal-length input columns (enums as int64 codes)."""
-        ins = [op for op in self.ir.ops if op.kind == "input"]
-        arrays = [np.ascontiguousarray(columns[op.name], dtype=op.type.dtype.value) for op in ins]
-        n = len(arrays[0]) if arrays else int(columns.get("__rows__", 1))
-        outs = {name: np.empty(n, dtype=self.ir.ops[i].type.dtype.value) for name, i in self.ir.canonical_outputs}
-        self.module.batch(n, *arrays, *self._params(params), *outs.values())
-        return {name: outs[name] for name in self.ir.output_names}
+        """The outputs for every row (a stateful graph starts from its initial state); enums as int64 codes."""
+        return self.scan(columns, params)[0]
+
+
+def kernel_value(value: Any, vtype: ValueType) -> Any:
+    """A value as a kernel argument: a Python scalar, or a contiguous array for a vector."""
+    if vtype.vector:
+        return np.ascontiguousarray(value, dtype=vtype.dtype.value)
+    return python_value(value, vtype)
+
+
+def _assets_of(ir: IR, columns: Mapping[str, np.ndarray]) -> int:
+    for op in ir.leaves("input"):
+        if op.type.vector:
+            arr = np.asarray(columns[op.name])
+            return arr.shape[-1]
+    return 0
+
+
+def _traced(op: Any, fbuf: np.ndarray, ibuf: np.ndarray, n_assets: int) -> Any:
+    buf = fbuf if op.type.dtype == DType.F64 else ibuf
+    if op.type.vector:
+        return python_value(buf[op.id, :n_assets], op.type)
+    return python_value(buf[op.id, 0], op.type)
 
 
 def compile_ir(ir: IR) -> CompiledGraph:

@@ -1,13 +1,17 @@
 """Generate the Python source of the Numba kernels for one IR.
 
-Each op becomes one assignment `v<id> = <expr>` in SSA order, so the code
-reads like the IR and LLVM sees exactly the operations the IR defines, in
-the same order. Three kernels share that body:
-- `step(v<inputs>..., v<params>...)` returns the outputs (sorted by name);
-- `batch(n, a<inputs>..., v<params>..., o<outputs>...)` loops over rows of
-  column arrays and writes output arrays;
-- `trace(v<inputs>..., v<params>..., fbuf, ibuf)` stores every op's value
-  (float64 in fbuf, int64 and bool in ibuf) for `violet diff`'s attribution.
+Each op becomes one assignment `v<id> = <expr>` in SSA order (a per-asset
+loop for a vector op), so the code reads like the IR and LLVM sees exactly
+the operations the IR defines, in the same order. Three kernels share that
+body:
+- `step(N, inputs..., params..., state...)` returns the outputs (sorted by
+  name) followed by the next state (sorted by name), for one row/scan;
+- `scan(T, N, a<row inputs>..., universe..., params..., s<state>..., o<outputs>...)`
+  runs T rows in one compiled loop, carrying the state in locals, writing the
+  output columns, and returns the final state;
+- `trace(N, inputs..., params..., state..., fbuf, ibuf)` stores every op's
+  value (float64 in fbuf, int64 and bool in ibuf; one row per op, one column
+  per asset) for `violet diff`'s attribution.
 
 All use `error_model="numpy"` (IEEE division, no ZeroDivisionError) and never
 fastmath, so no reassociation and no FMA contraction can happen.
@@ -17,10 +21,12 @@ from __future__ import annotations
 
 import math
 
-from violet.compile.ir import IR, Op
-from violet.dag.types import DType
+from violet.compile.ir import ELEMENTWISE, IR, Op
+from violet.dag.types import DType, ValueType
 
 NUMBA_TYPE = {DType.F64: "float64", DType.I64: "int64", DType.BOOL: "boolean"}
+NP_DTYPE = {DType.F64: "np.float64", DType.I64: "np.int64", DType.BOOL: "np.bool_"}
+ZERO = {DType.F64: "0.0", DType.I64: "0", DType.BOOL: "False"}
 BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/",
           "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 JIT = 'cache=True, error_model="numpy", nogil=True'
@@ -48,6 +54,38 @@ def f2i(x):
     if x < -TWO_63:
         return INT64_MIN
     return int(x)
+
+
+@njit(inline="always", {jit})
+def gather(vec, i, zero):
+    """vec[i], or the type's zero outside [0, N)."""
+    return vec[i] if 0 <= i < vec.shape[0] else zero
+
+
+@njit({jit})
+def argmax(values, mask):
+    """Index of the largest masked value, ties to the lowest index, -1 if none."""
+    best = -1
+    for k in range(values.shape[0]):
+        if mask[k] and (best < 0 or values[k] > values[best]):
+            best = k
+    return best
+
+
+@njit({jit})
+def any_true(mask):
+    for k in range(mask.shape[0]):
+        if mask[k]:
+            return True
+    return False
+
+
+@njit({jit})
+def all_true(mask):
+    for k in range(mask.shape[0]):
+        if not mask[k]:
+            return False
+    return True
 '''
 
 
@@ -59,9 +97,8 @@ def const_text(op: Op) -> str:
     return repr(v)
 
 
-def op_expr(op: Op) -> str:
-    """The right-hand side computing `op` from earlier SSA values."""
-    a = [f"v{i}" for i in op.args]
+def op_expr(op: Op, a: list[str]) -> str:
+    """The right-hand side computing `op` from its rendered arguments `a`."""
     if op.kind in BINARY:
         return f"{a[0]} {BINARY[op.kind]} {a[1]}"
     table = {
@@ -77,58 +114,103 @@ def op_expr(op: Op) -> str:
         "or": lambda: f"{a[0]} or {a[1]}",
         "not": lambda: f"not {a[0]}",
         "select": lambda: f"{a[1]} if {a[0]} else {a[2]}",
+        "gather": lambda: f"gather({a[0]}, {a[1]}, {ZERO[op.type.dtype]})",
+        "argmax": lambda: f"argmax({a[0]}, {a[1]})",
+        "any": lambda: f"any_true({a[0]})",
+        "all": lambda: f"all_true({a[0]})",
     }
     return table[op.kind]()
 
 
+def _comment(op: Op) -> str:
+    return f"  # {op.kind} {op.type}" + (f" ; {op.node}" if op.node else "")
+
+
 def body(ir: IR, indent: str) -> list[str]:
-    """The SSA body: one line per computed op, with its IR line as a comment."""
-    return [f"{indent}v{op.id} = {op_expr(op)}  # {op.kind} {op.type}" + (f" ; {op.node}" if op.node else "")
-            for op in ir.ops if op.kind not in ("input", "param", "const")]
+    """The SSA body: one line per computed op (a per-asset loop for vector ops)."""
+    lines = []
+    for op in ir.ops:
+        if op.kind in ("input", "param", "const", "state"):
+            continue
+        if op.type.vector and op.kind in ELEMENTWISE:
+            args = [f"v{i}[k]" if ir.ops[i].type.vector else f"v{i}" for i in op.args]
+            lines += [f"{indent}v{op.id} = np.empty(N, {NP_DTYPE[op.type.dtype]}){_comment(op)}",
+                      f"{indent}for k in range(N):",
+                      f"{indent}    v{op.id}[k] = {op_expr(op, args)}"]
+        else:
+            lines.append(f"{indent}v{op.id} = {op_expr(op, [f'v{i}' for i in op.args])}{_comment(op)}")
+    return lines
+
+
+def array_type(vtype: ValueType, rows: bool) -> str:
+    """Numba type of a column: one value per row, or a row of assets per row."""
+    base = NUMBA_TYPE[vtype.dtype]
+    dims = int(rows) + int(vtype.vector)
+    return base if dims == 0 else base + ("[::1]" if dims == 1 else "[:, ::1]")
 
 
 def generate(ir: IR) -> str:
     """The whole kernel module for `ir`."""
-    ins = [op for op in ir.ops if op.kind == "input"]
-    pars = [op for op in ir.ops if op.kind == "param"]
-    outs = ir.canonical_outputs
     consts = [f"v{op.id} = {const_text(op)}  # const {op.type}" for op in ir.ops if op.kind == "const"]
     lines = [HEADER.format(name=ir.name, source=ir.source, code_hash=ir.code_hash, jit=JIT), *consts, ""]
-    lines += _step(ir, ins, pars, outs) + _batch(ir, ins, pars, outs) + _trace(ir, ins, pars)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _step(ir) + _scan(ir) + _trace(ir)) + "\n"
 
 
 def _sig(types: list[str]) -> str:
     return "(" + "".join(f"{t}, " for t in types) + ")"
 
 
-def _step(ir: IR, ins: list[Op], pars: list[Op], outs: list[tuple[str, int]]) -> list[str]:
-    args = [f"v{op.id}" for op in ins + pars]
-    sig = _sig([NUMBA_TYPE[op.type.dtype] for op in ins + pars])
-    ret = ", ".join(f"v{i}" for _, i in outs)
-    return ["", f"@njit({sig}, {JIT})", f"def step({', '.join(args)}):",
-            f'    """Outputs ({", ".join(n for n, _ in outs)}) for one row."""',
-            *body(ir, "    "), f"    return ({ret},)", ""]
+def _scalar_leaves(ir: IR) -> list[Op]:
+    """Inputs, params and state in kernel argument order."""
+    return ir.leaves("input") + ir.leaves("param") + ir.leaves("state")
 
 
-def _batch(ir: IR, ins: list[Op], pars: list[Op], outs: list[tuple[str, int]]) -> list[str]:
-    args = ["n"] + [f"a{op.id}" for op in ins] + [f"v{op.id}" for op in pars] + [f"o{k}" for k in range(len(outs))]
-    types = (["int64"] + [NUMBA_TYPE[op.type.dtype] + "[::1]" for op in ins]
-             + [NUMBA_TYPE[op.type.dtype] for op in pars]
-             + [NUMBA_TYPE[ir.ops[i].type.dtype] + "[::1]" for _, i in outs])
-    loads = [f"        v{op.id} = a{op.id}[r]" for op in ins]
-    stores = [f"        o{k}[r] = v{i}  # {name}" for k, (name, i) in enumerate(outs)]
-    return ["", f"@njit({_sig(types)}, {JIT})", f"def batch({', '.join(args)}):",
-            '    """Outputs for rows 0..n-1 of the input columns, written into the output columns."""',
-            "    for r in range(n):", *loads, *body(ir, "        "), *stores, ""]
+def _returned(ir: IR) -> list[int]:
+    return [i for _, i in ir.canonical_outputs] + [i for _, i in ir.next_state]
 
 
-def _trace(ir: IR, ins: list[Op], pars: list[Op]) -> list[str]:
-    args = [f"v{op.id}" for op in ins + pars] + ["fbuf", "ibuf"]
+def _step(ir: IR) -> list[str]:
+    leaves = _scalar_leaves(ir)
+    sig = _sig(["int64"] + [array_type(op.type, rows=False) for op in leaves])
+    args = ", ".join(["N"] + [f"v{op.id}" for op in leaves])
+    ret = "".join(f"v{i}, " for i in _returned(ir))
+    return ["", f"@njit({sig}, {JIT})", f"def step({args}):",
+            '    """Outputs (sorted by name), then the next state (sorted by name), for one row."""',
+            *body(ir, "    "), f"    return ({ret})", ""]
+
+
+def _scan(ir: IR) -> list[str]:
+    rows = [op for op in ir.leaves("input") if not ir.input_spec(op.name).universe]
+    per_run = [op for op in ir.leaves("input") if ir.input_spec(op.name).universe]
+    params, state = ir.leaves("param"), ir.leaves("state")
+    outs = ir.canonical_outputs
+    args = (["T", "N"] + [f"a{op.id}" for op in rows] + [f"v{op.id}" for op in per_run + params]
+            + [f"s{op.id}" for op in state] + [f"o{k}" for k in range(len(outs))])
+    types = (["int64", "int64"] + [array_type(op.type, rows=True) for op in rows]
+             + [array_type(op.type, rows=False) for op in per_run + params]
+             + [array_type(op.type, rows=False) for op in state]
+             + [array_type(ir.ops[i].type, rows=True) for _, i in outs])
+    carry = [f"    c{op.id} = s{op.id}" for op in state]
+    loads = [f"        v{op.id} = a{op.id}[t]" for op in rows] + [f"        v{op.id} = c{op.id}" for op in state]
+    stores = [f"        o{k}[t] = v{i}  # {name}" for k, (name, i) in enumerate(outs)]
+    nexts = {name: i for name, i in ir.next_state}
+    advance = [f"        c{op.id} = v{nexts[op.name]}  # next {op.name}" for op in state]
+    ret = "".join(f"c{op.id}, " for op in state)
+    return ["", f"@njit({_sig(types)}, {JIT})", f"def scan({', '.join(args)}):",
+            '    """Rows 0..T-1 in order, state carried in locals; returns the final state."""',
+            *carry, "    for t in range(T):", *loads, *body(ir, "        "), *stores, *advance,
+            f"    return ({ret})", ""]
+
+
+def _trace(ir: IR) -> list[str]:
+    args = ["N"] + [f"v{op.id}" for op in _scalar_leaves(ir)] + ["fbuf", "ibuf"]
     stores = []
     for op in ir.ops:
         buf = "fbuf" if op.type.dtype == DType.F64 else "ibuf"
-        stores.append(f"    {buf}[{op.id}] = v{op.id}")
+        if op.type.vector:
+            stores += [f"    for k in range(N):", f"        {buf}[{op.id}, k] = v{op.id}[k]"]
+        else:
+            stores.append(f"    {buf}[{op.id}, 0] = v{op.id}")
     return ["", f"@njit({JIT})", f"def trace({', '.join(args)}):",
             '    """Every op\'s value for one row (float64 in fbuf, int64 and bool in ibuf)."""',
             *body(ir, "    "), *stores, ""]

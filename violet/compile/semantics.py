@@ -123,3 +123,45 @@ def op_function(kind: str, first_arg: DType) -> Fn:
     if fn is None:
         raise KeyError(f"no semantics for {kind} on {first_arg.value}")
     return fn
+
+
+# ---------------------------------------------------------------- vectors over the universe
+
+ZERO = {DType.F64: 0.0, DType.I64: 0, DType.BOOL: False}
+
+
+def gather(vec: list, i: int, default: float | int | bool) -> float | int | bool:
+    """vec[i]; an index outside [0, N) gives the type's zero (0.0, 0, false), never an error."""
+    return vec[i] if 0 <= i < len(vec) else default
+
+
+def argmax(values: list, mask: list) -> int:
+    """Index of the largest value among assets whose mask is true; ties go to the
+    lowest index; -1 when no asset is eligible. Scanning upward, an asset replaces
+    the best so far only if its value is strictly greater (`>`), so a NaN never
+    replaces a number, and a NaN that comes first is never replaced."""
+    best = -1
+    for k, (v, m) in enumerate(zip(values, mask)):
+        if m and (best < 0 or v > values[best]):
+            best = k
+    return best
+
+
+def any_true(mask: list) -> bool:
+    """True when at least one asset's mask is true (false for an empty universe)."""
+    return any(mask)
+
+
+def all_true(mask: list) -> bool:
+    """True when every asset's mask is true (true for an empty universe)."""
+    return all(mask)
+
+
+def lift(fn: Fn, vector_args: tuple[bool, ...]) -> Callable[..., list]:
+    """An elementwise op on vectors: fn per asset, scalar operands shared by every asset."""
+
+    def per_asset(*args: object) -> list:
+        n = len(next(a for a, v in zip(args, vector_args) if v))  # type: ignore[arg-type]
+        return [fn(*[a[k] if v else a for a, v in zip(args, vector_args)]) for k in range(n)]  # type: ignore[index]
+
+    return per_asset

@@ -14,14 +14,15 @@ from collections.abc import Callable
 
 from violet.errors import NodeSubsetError
 
-BUILTINS = frozenset({"min", "max", "abs", "clamp", "select", "floor", "ceil", "float", "int", "match"})
+BUILTINS = frozenset({"min", "max", "abs", "clamp", "select", "floor", "ceil", "float", "int", "match",
+                      "argmax", "any", "all"})
 
 BINOPS: dict[type, str] = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 CMPOPS: dict[type, str] = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
 
 ALLOWED = (
     ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call,
-    ast.Name, ast.Attribute, ast.Constant, ast.keyword, ast.Load,
+    ast.Name, ast.Attribute, ast.Constant, ast.keyword, ast.Load, ast.Subscript,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
 )
@@ -30,7 +31,7 @@ ALLOWED = (
 REFUSED: dict[type, str] = {
     ast.FloorDiv: "'//' (floor division): write floor(a / b)",
     ast.Mod: "'%' (modulo)",
-    ast.Subscript: "subscripts (x[i])",
+    ast.Slice: "slices (x[a:b])",
     ast.Lambda: "lambda",
     ast.ListComp: "list comprehensions",
     ast.GeneratorExp: "generator expressions",
@@ -66,6 +67,8 @@ def check_subset(tree: ast.AST, locate: Locate) -> None:
                                   where=locate(node), fix="write (a < b) and (b < c)")
         if isinstance(node, ast.Call):
             _check_call(node, locate)
+        if isinstance(node, ast.Subscript) and not isinstance(node.value, (ast.Name, ast.Attribute)):
+            raise NodeSubsetError("only a named vector can be indexed (x[i])", where=locate(node), fix=SUBSET_FIX)
 
 
 def _check_call(node: ast.Call, locate: Locate) -> None:
@@ -82,7 +85,8 @@ def _check_call(node: ast.Call, locate: Locate) -> None:
 
 
 SUBSET_FIX = ("use arithmetic (+ - * / and ** by a small integer), comparisons, and/or/not, "
-              "'a if c else b', and the built-ins min, max, abs, clamp, select, floor, ceil, float, int, match")
+              "'a if c else b', vector[index], and the built-ins min, max, abs, clamp, select, floor, ceil, "
+              "float, int, match, argmax, any, all")
 
 
 def parse_expr(text: str, locate_text: str) -> ast.expr:

@@ -18,7 +18,7 @@ from pathlib import Path
 import networkx as nx
 
 from violet.dag.expr import parse_expr, references
-from violet.dag.schema import GraphFile, InputModel, NodeModel, ParamModel, parse_graph_file
+from violet.dag.schema import InputModel, NodeModel, parse_graph_file
 from violet.dag.types import BOOL, F64, I64, DType, InputSpec, Refinement, ValueType
 from violet.errors import GraphError, where
 from violet.nodes.registry import NodeDef, lookup
@@ -58,6 +58,8 @@ class Graph:
     nodes: dict[str, NodeInstance]
     outputs: dict[str, ast.expr]
     deps: nx.DiGraph
+    state: dict[str, tuple[ValueType, Literal, str]] = field(default_factory=dict)
+    next_state: dict[str, ast.expr] = field(default_factory=dict)
 
     def order(self) -> list[str]:
         """Nodes in a deterministic topological order (independent of file order)."""
@@ -66,7 +68,7 @@ class Graph:
     def unused_nodes(self) -> list[str]:
         """Nodes that no output depends on."""
         used: set[str] = set()
-        for expr in self.outputs.values():
+        for expr in [*self.outputs.values(), *self.next_state.values()]:
             for ref in references(expr) & set(self.nodes):
                 used |= {ref} | nx.ancestors(self.deps, ref)
         return sorted(set(self.nodes) - used)
@@ -84,7 +86,7 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
         raise GraphError(f"graph composes itself: {chain}", where=file, fix="remove one `graph =` link of the chain")
     model = parse_graph_file(_read_toml(path), file)
     inputs = [_input_spec(name, m) for name, m in model.inputs.items()]
-    params = {name: _param(name, m, file) for name, m in model.params.items()}
+    params = {name: _typed_default(name, m.default, m.type, m.doc, file, "params") for name, m in model.params.items()}
     nodes = {name: _instance(name, m, path, (*_stack, resolved)) for name, m in model.nodes.items()}
     outputs = {name: parse_expr(text, where(file, f"outputs.{name}")) for name, text in model.outputs.items()}
     for name in outputs:
@@ -94,8 +96,10 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     if not outputs:
         raise GraphError("a graph needs at least one output", where=where(file, "outputs"),
                          fix="add `[outputs]` with `name = \"node\"` lines")
+    state = {name: _typed_default(name, m.init, m.type, m.doc, file, "state") for name, m in model.state.items()}
+    next_state = {name: parse_expr(text, where(file, f"next_state.{name}")) for name, text in model.next_state.items()}
     graph = Graph(file, model.graph.name, model.graph.doc, inputs, params, dict(model.consts), nodes, outputs,
-                  nx.DiGraph())
+                  nx.DiGraph(), state, next_state)
     graph.deps = _dependencies(graph)
     return graph
 
@@ -110,9 +114,10 @@ def _read_toml(path: Path) -> dict:
 
 
 def _input_spec(name: str, m: InputModel) -> InputSpec:
-    vtype = ValueType(DType.I64, tuple(m.values)) if m.type == "enum" else ValueType(DType(m.type))
+    dtype = DType.I64 if m.type == "enum" else DType(m.type)
+    vtype = ValueType(dtype, tuple(m.values) if m.values else None, m.vector)
     refine = Refinement(m.finite, m.ge, m.gt, m.le, m.lt, tuple(m.typical) if m.typical else None)
-    return InputSpec(name, vtype, refine)
+    return InputSpec(name, vtype, refine, m.universe)
 
 
 def literal_type(value: Literal) -> ValueType:
@@ -120,14 +125,16 @@ def literal_type(value: Literal) -> ValueType:
     return BOOL if isinstance(value, bool) else I64 if isinstance(value, int) else F64
 
 
-def _param(name: str, m: ParamModel, file: str) -> tuple[ValueType, Literal, str]:
-    vtype = literal_type(m.default)
-    if m.type is not None and m.type != vtype.dtype.value:
-        if m.type == "float64" and vtype == I64:
-            return F64, float(m.default), m.doc
-        raise GraphError(f"default {m.default!r} is not a {m.type}", where=where(file, f"params.{name}"),
-                         fix=f"write a {m.type} default, or drop `type`")
-    return vtype, m.default, m.doc
+def _typed_default(name: str, value: Literal, declared: str | None, doc: str, file: str, table: str
+                   ) -> tuple[ValueType, Literal, str]:
+    """A param default or state init: its type from the literal, or from `type` if given."""
+    vtype = literal_type(value)
+    if declared is not None and declared != vtype.dtype.value:
+        if declared == "float64" and vtype == I64:
+            return F64, float(value), doc
+        raise GraphError(f"{value!r} is not a {declared}", where=where(file, f"{table}.{name}"),
+                         fix=f"write a {declared} value, or drop `type`")
+    return vtype, value, doc
 
 
 def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...]) -> NodeInstance:
@@ -177,7 +184,7 @@ def _did_you_mean(name: str, known: list[str]) -> str:
 
 def _dependencies(graph: Graph) -> nx.DiGraph:
     """The DAG of node -> node reads; unknown names and cycles are errors."""
-    known = {i.name for i in graph.inputs} | set(graph.params) | set(graph.consts) | set(graph.nodes)
+    known = {i.name for i in graph.inputs} | set(graph.params) | set(graph.consts) | set(graph.nodes) | set(graph.state)
     deps = nx.DiGraph()
     deps.add_nodes_from(graph.nodes)
     for inst in graph.nodes.values():
@@ -186,9 +193,10 @@ def _dependencies(graph: Graph) -> nx.DiGraph:
                 _check_known(ref, known, graph.file, inst.key)
                 if ref in graph.nodes:
                     deps.add_edge(ref, inst.name)
-    for name, expr in graph.outputs.items():
-        for ref in _refs(expr):
-            _check_known(ref, known, graph.file, f"outputs.{name}")
+    for table, exprs in (("outputs", graph.outputs), ("next_state", graph.next_state)):
+        for name, expr in exprs.items():
+            for ref in _refs(expr):
+                _check_known(ref, known, graph.file, f"{table}.{name}")
     _check_acyclic(deps, graph.file)
     return deps
 
@@ -200,7 +208,7 @@ def _refs(source: ast.expr | Literal) -> set[str]:
 def _check_known(ref: str, known: set[str], file: str, key: str) -> None:
     if ref not in known:
         raise GraphError(f"unknown name '{ref}'{_did_you_mean(ref, sorted(known))}", where=where(file, key),
-                         fix="refer to an input, param, const or node defined in this file")
+                         fix="refer to an input, param, const, state field or node defined in this file")
 
 
 def _check_acyclic(deps: nx.DiGraph, file: str) -> None:

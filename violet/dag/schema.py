@@ -19,7 +19,8 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # names an expression already gives a meaning to
 RESERVED = frozenset(
-    {"min", "max", "abs", "clamp", "select", "floor", "ceil", "float", "int", "match", "true", "false"}
+    {"min", "max", "abs", "clamp", "select", "floor", "ceil", "float", "int", "match", "argmax", "any", "all",
+     "true", "false"}
 )
 
 
@@ -58,10 +59,14 @@ class InputModel(_Strict):
     le: Number | None = None
     lt: Number | None = None
     typical: tuple[Number, Number] | None = None
+    vector: bool = False
+    universe: bool = False
     doc: str = ""
 
     @model_validator(mode="after")
     def _enum_values(self) -> InputModel:
+        if self.universe and not self.vector:
+            raise ValueError("a `universe` input is a vector: add `vector = true`")
         if (self.type == "enum") != (self.values is not None):
             raise ValueError("an enum input needs `values = [...]`, and only an enum input has them")
         if self.values is not None and (not self.values or len(set(self.values)) != len(self.values)):
@@ -71,6 +76,12 @@ class InputModel(_Strict):
 
 class ParamModel(_Strict):
     default: Scalar
+    type: Literal["float64", "int64", "bool"] | None = None
+    doc: str = ""
+
+
+class StateModel(_Strict):
+    init: Scalar
     type: Literal["float64", "int64", "bool"] | None = None
     doc: str = ""
 
@@ -102,13 +113,16 @@ class GraphFile(_Strict):
     consts: dict[str, Scalar] = Field(default_factory=dict)
     nodes: dict[str, NodeModel] = Field(default_factory=dict)
     outputs: dict[str, str]
+    state: dict[str, StateModel] = Field(default_factory=dict)
+    next_state: dict[str, str] = Field(default_factory=dict)
 
 
 def parse_graph_file(data: dict[str, Any], file: str) -> GraphFile:
     """Validate raw TOML data; raise one GraphError listing every problem."""
     data = dict(data)
-    if isinstance(data.get("params"), dict):
-        data["params"] = {k: v if isinstance(v, dict) else {"default": v} for k, v in data["params"].items()}
+    for table, key in (("params", "default"), ("state", "init")):
+        if isinstance(data.get(table), dict):
+            data[table] = {k: v if isinstance(v, dict) else {key: v} for k, v in data[table].items()}
     try:
         model = GraphFile.model_validate(data)
     except ValidationError as exc:
@@ -138,7 +152,7 @@ def _explain(exc: ValidationError) -> str:
 def _check_names(model: GraphFile, file: str) -> None:
     """Every name is an identifier, not reserved, and used once across tables."""
     seen: dict[str, str] = {}
-    for table in ("inputs", "params", "consts", "nodes"):
+    for table in ("inputs", "params", "consts", "state", "nodes"):
         for name in getattr(model, table):
             key = f"{table}.{name}"
             if not NAME_RE.match(name) or keyword.iskeyword(name):
@@ -151,3 +165,9 @@ def _check_names(model: GraphFile, file: str) -> None:
                 raise GraphError(f"duplicate name '{name}': already defined as {seen[name]}",
                                  where=where(file, key), fix="give each input, param, const and node its own name")
             seen[name] = key
+    fields, nexts = set(model.state), set(model.next_state)
+    if fields != nexts:
+        missing, extra = sorted(fields - nexts), sorted(nexts - fields)
+        what = f"state field '{missing[0]}' has no next_state" if missing else f"'{extra[0]}' is not a state field"
+        raise GraphError(what, where=where(file, "next_state"),
+                         fix="give each [state] field exactly one `name = \"expression\"` line in [next_state]")

@@ -30,19 +30,28 @@ INT64_MAX = 2**63 - 1
 
 @dataclass(frozen=True)
 class ValueType:
-    """The type of an edge: a machine type, plus the names if it is an enum."""
+    """The type of an edge: a machine type, the names if it is an enum, and
+    whether it is one value or a vector with one value per universe asset."""
 
     dtype: DType
     enum: tuple[str, ...] | None = None
+    vector: bool = False
 
     def __str__(self) -> str:
-        if self.enum is not None:
-            return "enum{" + ",".join(self.enum) + "}"
-        return self.dtype.value
+        base = "enum{" + ",".join(self.enum) + "}" if self.enum is not None else self.dtype.value
+        return base + "[N]" if self.vector else base
 
     @property
     def is_enum(self) -> bool:
         return self.enum is not None
+
+    @property
+    def scalar(self) -> ValueType:
+        """The type of one element."""
+        return ValueType(self.dtype, self.enum) if self.vector else self
+
+    def as_vector(self) -> ValueType:
+        return ValueType(self.dtype, self.enum, vector=True)
 
 
 F64 = ValueType(DType.F64)
@@ -110,11 +119,16 @@ class Refinement:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One graph input: its name, type and boundary refinement."""
+    """One graph input: its name, type and boundary refinement.
+
+    A `universe` input is a vector fixed for a whole run (a column of the
+    universe table, e.g. the stablecoin mask); other inputs change per row/scan.
+    """
 
     name: str
     type: ValueType
     refine: Refinement = Refinement()
+    universe: bool = False
 
     def describe(self) -> str:
         text = str(self.type)
