@@ -34,7 +34,14 @@ class Ref:
     literal: Scalar | None = None
 
 
-Value = Ref | dict[str, Ref]  # a single value, or the outputs of a multi-output node
+@dataclass(frozen=True)
+class EnumType:
+    """A name of [enums]: `reason.TAKE_PROFIT` is a constant of this type."""
+
+    type: ValueType
+
+
+Value = Ref | dict[str, Ref] | EnumType  # a value, the outputs of a multi-output node, or an enum
 
 
 class Builder:
@@ -124,6 +131,8 @@ def _constant(e: ast.Constant, s: Scope) -> Ref:
 def _name(e: ast.Name | ast.Attribute, s: Scope) -> Ref:
     if isinstance(e, ast.Name):
         value = s.values.get(e.id)
+        if isinstance(value, EnumType):
+            raise s.error(f"'{e.id}' is an enum type, not a value", e, f"name one of its values: {e.id}.{value.type.enum[0]}")
         if isinstance(value, dict):
             raise s.error(f"node '{e.id}' has several outputs ({', '.join(value)})", e,
                           f"name one of them: {e.id}.{next(iter(value))}")
@@ -132,6 +141,10 @@ def _name(e: ast.Name | ast.Attribute, s: Scope) -> Ref:
         return value
     assert isinstance(e.value, ast.Name)
     group = s.values.get(e.value.id)
+    if isinstance(group, EnumType):
+        if e.attr not in group.type.enum:
+            raise s.error(f"'{e.attr}' is not a value of enum {e.value.id}", e, f"use one of: {', '.join(group.type.enum)}")
+        return s.builder.const(group.type.enum.index(e.attr), group.type)
     if not isinstance(group, dict) or e.attr not in group:
         outs = ", ".join(group) if isinstance(group, dict) else "none: it is a single value"
         raise s.error(f"'{e.value.id}' has no output '{e.attr}'", e, f"its outputs: {outs}")
@@ -371,7 +384,8 @@ def describe_instance(inst: NodeInstance) -> str:
 def _expr_scope(scope: Scope, file: str, key: str) -> Scope:
     def locate(n: ast.AST) -> str:
         col = getattr(n, "col_offset", None)
-        return where(file, key) + (f" (column {col + 1})" if col is not None else "")
+        line = getattr(n, "lineno", 2) - 1
+        return where(file, key) + (f" ({f'line {line}, ' if line > 1 else ''}column {col + 1})" if col is not None else "")
 
     return Scope(scope.builder, scope.values, scope.node, locate)
 
@@ -400,6 +414,7 @@ def _lower_subgraph(inst: NodeInstance, file: str, outer: Scope, path: str) -> d
             values[pname] = _param(b, f"{path}.{pname}", ptype, default, doc)
     for cname, v in sorted(sub.consts.items()):
         values[cname] = b.const(v, literal_type(v))
+    values.update({name: EnumType(t) for name, t in sub.enums.items()})
     _declare_state(sub, b, values, path + ".")
     _lower_nodes(sub, b, values, path + ".")
     outs = {name: _output(sub, name, values, b, path + ".") for name in sorted(sub.outputs)}
@@ -456,6 +471,7 @@ def lower(graph: Graph) -> IR:
         values[pname] = _param(b, pname, ptype, default, doc)
     for cname, v in sorted(graph.consts.items()):
         values[cname] = b.const(v, literal_type(v))
+    values.update({name: EnumType(t) for name, t in graph.enums.items()})
     _declare_state(graph, b, values, "")
     _lower_nodes(graph, b, values, "")
     outs = {name: _output(graph, name, values, b, "") for name in sorted(graph.outputs)}

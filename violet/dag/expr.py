@@ -90,16 +90,24 @@ SUBSET_FIX = ("use arithmetic (+ - * / and ** by a small integer), comparisons, 
 
 
 def parse_expr(text: str, locate_text: str) -> ast.expr:
-    """Parse and check one expression from a graph file; `locate_text` is its file and key."""
+    """Parse and check one expression from a graph file; `locate_text` is its file and key.
+
+    The text is parsed inside parentheses, so an expression may span lines.
+    """
+    multiline = "\n" in text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse("(\n" + text.strip() + "\n)", mode="eval")
     except SyntaxError as exc:
-        raise NodeSubsetError(f"cannot parse expression {text!r}: {exc.msg} at column {exc.offset}",
+        line = f"line {exc.lineno - 1}, " if multiline and exc.lineno else ""
+        raise NodeSubsetError(f"cannot parse expression {text.strip()!r}: {exc.msg} at {line}column {exc.offset}",
                               where=locate_text, fix="check the parentheses and operators") from None
 
     def locate(node: ast.AST) -> str:
         col = getattr(node, "col_offset", None)
-        return f"{locate_text} (column {col + 1})" if col is not None else locate_text
+        if col is None:
+            return locate_text
+        line = f"line {node.lineno - 1}, " if multiline else ""  # type: ignore[attr-defined]
+        return f"{locate_text} ({line}column {col + 1})"
 
     check_subset(tree, locate)
     return tree.body

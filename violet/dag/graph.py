@@ -60,6 +60,7 @@ class Graph:
     deps: nx.DiGraph
     state: dict[str, tuple[ValueType, Literal, str]] = field(default_factory=dict)
     next_state: dict[str, ast.expr] = field(default_factory=dict)
+    enums: dict[str, ValueType] = field(default_factory=dict)
 
     def order(self) -> list[str]:
         """Nodes in a deterministic topological order (independent of file order)."""
@@ -89,17 +90,15 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     params = {name: _typed_default(name, m.default, m.type, m.doc, file, "params") for name, m in model.params.items()}
     nodes = {name: _instance(name, m, path, (*_stack, resolved)) for name, m in model.nodes.items()}
     outputs = {name: parse_expr(text, where(file, f"outputs.{name}")) for name, text in model.outputs.items()}
-    for name in outputs:
-        if name in model.inputs:
-            raise GraphError(f"output '{name}' has the name of an input", where=where(file, f"outputs.{name}"),
-                             fix="give the output its own name; output tables hold inputs and outputs side by side")
     if not outputs:
         raise GraphError("a graph needs at least one output", where=where(file, "outputs"),
                          fix="add `[outputs]` with `name = \"node\"` lines")
-    state = {name: _typed_default(name, m.init, m.type, m.doc, file, "state") for name, m in model.state.items()}
+    enums = {name: ValueType(DType.I64, tuple(values)) for name, values in model.enums.items()}
+    state = {name: (enums[m.enum], 0, m.doc) if m.enum else _typed_default(name, m.init, m.type, m.doc, file, "state")
+             for name, m in model.state.items()}
     next_state = {name: parse_expr(text, where(file, f"next_state.{name}")) for name, text in model.next_state.items()}
     graph = Graph(file, model.graph.name, model.graph.doc, inputs, params, dict(model.consts), nodes, outputs,
-                  nx.DiGraph(), state, next_state)
+                  nx.DiGraph(), state, next_state, enums)
     graph.deps = _dependencies(graph)
     return graph
 
@@ -184,7 +183,8 @@ def _did_you_mean(name: str, known: list[str]) -> str:
 
 def _dependencies(graph: Graph) -> nx.DiGraph:
     """The DAG of node -> node reads; unknown names and cycles are errors."""
-    known = {i.name for i in graph.inputs} | set(graph.params) | set(graph.consts) | set(graph.nodes) | set(graph.state)
+    known = ({i.name for i in graph.inputs} | set(graph.params) | set(graph.consts) | set(graph.nodes)
+             | set(graph.state) | set(graph.enums))
     deps = nx.DiGraph()
     deps.add_nodes_from(graph.nodes)
     for inst in graph.nodes.values():

@@ -81,7 +81,8 @@ class ParamModel(_Strict):
 
 
 class StateModel(_Strict):
-    init: Scalar
+    init: Scalar | None = None
+    enum: str | None = None
     type: Literal["float64", "int64", "bool"] | None = None
     doc: str = ""
 
@@ -115,6 +116,7 @@ class GraphFile(_Strict):
     outputs: dict[str, str]
     state: dict[str, StateModel] = Field(default_factory=dict)
     next_state: dict[str, str] = Field(default_factory=dict)
+    enums: dict[str, list[str]] = Field(default_factory=dict)
 
 
 def parse_graph_file(data: dict[str, Any], file: str) -> GraphFile:
@@ -152,7 +154,7 @@ def _explain(exc: ValidationError) -> str:
 def _check_names(model: GraphFile, file: str) -> None:
     """Every name is an identifier, not reserved, and used once across tables."""
     seen: dict[str, str] = {}
-    for table in ("inputs", "params", "consts", "state", "nodes"):
+    for table in ("inputs", "params", "consts", "state", "enums", "nodes"):
         for name in getattr(model, table):
             key = f"{table}.{name}"
             if not NAME_RE.match(name) or keyword.iskeyword(name):
@@ -165,6 +167,16 @@ def _check_names(model: GraphFile, file: str) -> None:
                 raise GraphError(f"duplicate name '{name}': already defined as {seen[name]}",
                                  where=where(file, key), fix="give each input, param, const and node its own name")
             seen[name] = key
+    for name, values in model.enums.items():
+        if not values or len(set(values)) != len(values):
+            raise GraphError(f"enum '{name}' needs a non-empty list of distinct names", where=where(file, f"enums.{name}"),
+                             fix='write e.g. reason = ["NONE", "TAKE_PROFIT"]')
+    for name, st in model.state.items():
+        if (st.init is None) == (st.enum is None):
+            raise GraphError("a state field needs `init` (a literal) or `enum` (a name of [enums]; starts at its first value)",
+                             where=where(file, f"state.{name}"), fix="write e.g. `open = false` or `{ enum = \"side\" }`")
+        if st.enum is not None and st.enum not in model.enums:
+            raise GraphError(f"unknown enum '{st.enum}'", where=where(file, f"state.{name}"), fix="declare it in [enums]")
     fields, nexts = set(model.state), set(model.next_state)
     if fields != nexts:
         missing, extra = sorted(fields - nexts), sorted(nexts - fields)

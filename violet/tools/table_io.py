@@ -106,7 +106,7 @@ def _why(spec: InputSpec, values: np.ndarray, row: int, table: pa.Table) -> str:
 
 def output_columns(ir: IR, inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]
                    ) -> dict[str, np.ndarray | list]:
-    """Inputs then outputs, enums turned back into their names."""
+    """Inputs then outputs, enums turned back into their names (an output named like an input replaces it)."""
     result: dict[str, np.ndarray | list] = {}
     for spec in ir.inputs:
         result[spec.name] = _named(inputs[spec.name], spec.type.enum)
