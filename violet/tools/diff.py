@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -22,7 +23,7 @@ import numpy as np
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op, Scalar
 from violet.compile.numba_backend import CompiledGraph
-from violet.dag.types import DType
+from violet.dag.types import DType, ValueType
 from violet.errors import InputError
 
 Reference = Callable[..., Mapping[str, Any]]
@@ -48,7 +49,9 @@ def same(a: Scalar, b: Scalar, dtype: DType) -> bool:
     return float_bits(a) == float_bits(b) if dtype == DType.F64 else a == b
 
 
-def describe(value: Scalar, dtype: DType) -> str:
+def describe(value: Any, dtype: DType) -> str:
+    if isinstance(value, (list, np.ndarray)):
+        return _short([describe(x, dtype) for x in list(value)]).replace("'", "")
     if dtype == DType.F64:
         return f"{value!r} (0x{float_bits(value):016x})"
     return repr(value)
@@ -76,7 +79,7 @@ class Attribution:
         if dtype == DType.F64:
             ulp = ulp_distance(float(self.left), float(self.right))
             lines.append(f"  ULP distance: {ulp if ulp is not None else 'n/a (NaN)'}")
-        lines.append("  inputs: " + ", ".join(f"{k}={v!r}" for k, v in self.inputs.items()))
+        lines.append("  inputs: " + ", ".join(f"{k}={_short(v)}" for k, v in self.inputs.items()))
         return "\n".join(lines)
 
 
@@ -93,10 +96,11 @@ class DiffReport:
     first_error: str = ""
     seconds: float = 0.0
     against: str = "interpreter"
+    trades: TradeReport | None = None
 
     @property
     def ok(self) -> bool:
-        return self.mismatched_rows == 0
+        return self.mismatched_rows == 0 and (self.trades is None or self.trades.ok)
 
     def render(self) -> str:
         lines = [f"compared {self.rows:,} rows x {len(self.compared)} outputs: compiled vs {self.against}",
@@ -104,51 +108,90 @@ class DiffReport:
         lines += [f"  {name}: {count:,}" for name, count in self.per_output.items() if count]
         if self.errors:
             lines.append(f"  the reference raised on {self.errors:,} rows; first: {self.first_error}")
+        if self.trades is not None:
+            lines.append(self.trades.render())
         if self.first is not None:
             lines.append(self.first.render())
         return "\n".join(lines)
 
 
-def row_inputs(ir: IR, columns: Mapping[str, np.ndarray], row: int) -> dict[str, Scalar]:
-    return {spec.name: columns[spec.name][row].item() for spec in ir.inputs}
+def _short(value: Any) -> str:
+    """A value for a report line: long vectors abbreviated."""
+    if isinstance(value, list) and len(value) > 6:
+        return "[" + ", ".join(repr(x) for x in value[:6]) + f", ... ({len(value)} assets)]"
+    return repr(value)
 
 
-def first_divergence(ir: IR, left: list[Scalar], right: list[Scalar]) -> Op | None:
+def row_inputs(ir: IR, columns: Mapping[str, np.ndarray], row: int) -> dict[str, Any]:
+    """One row's inputs as Python values (universe inputs whole)."""
+    return {spec.name: (columns[spec.name] if spec.universe else columns[spec.name][row]).tolist()
+            for spec in ir.inputs}
+
+
+def rows_before(ir: IR, columns: Mapping[str, np.ndarray], row: int) -> dict[str, np.ndarray]:
+    """The first `row` rows of the columns (universe inputs whole)."""
+    return {spec.name: columns[spec.name] if spec.universe else columns[spec.name][:row] for spec in ir.inputs}
+
+
+def first_divergence(ir: IR, left: list[Any], right: list[Any]) -> Op | None:
     """The first op, in evaluation order, whose two values differ."""
-    return next((op for op in ir.ops if not same(left[op.id], right[op.id], op.type.dtype)), None)
+    return next((op for op in ir.ops if not same_value(left[op.id], right[op.id], op.type.dtype)), None)
+
+
+def same_value(a: Any, b: Any, dtype: DType) -> bool:
+    """Bit-equal scalars, or bit-equal vectors element by element."""
+    if isinstance(a, (list, np.ndarray)) or isinstance(b, (list, np.ndarray)):
+        return len(a) == len(b) and all(same(x, y, dtype) for x, y in zip(a, b))
+    return same(a, b, dtype)
 
 
 def diff_interpreter(cg: CompiledGraph, columns: Mapping[str, np.ndarray],
                      params: Mapping[str, Scalar] | None = None) -> DiffReport:
-    """Compiled batch kernel vs the reference interpreter, every output, every row."""
+    """Compiled kernel vs the reference interpreter, every output of every row (state carried)."""
     start = time.perf_counter()
     interp = Interpreter(cg.ir)
     expected = interp.batch(columns, params)
-    report = _compare(cg, cg.batch(columns, params), expected, "interpreter")
-    row = report.first_row
+    result = _compare(cg.batch(columns, params), expected, "interpreter")
+    row = result.first_row
     if row is not None:
+        state = interp.scan(rows_before(cg.ir, columns, row), params)[1]
         inputs = row_inputs(cg.ir, columns, row)
-        left, right = cg.trace(inputs, params), interp.trace(inputs, params)
+        left, right = cg.trace(inputs, params, state), interp.trace(inputs, params, state)
         op = first_divergence(cg.ir, left, right)
         if op is not None:
-            report.report.first = Attribution(row, inputs, op, op.render(), left[op.id], right[op.id],
+            result.report.first = Attribution(row, inputs, op, op.render(), left[op.id], right[op.id],
                                               "compiled", "interpreter")
-    report.report.seconds = time.perf_counter() - start
-    return report.report
+    result.report.seconds = time.perf_counter() - start
+    return result.report
 
 
 def diff_reference(cg: CompiledGraph, columns: Mapping[str, np.ndarray], reference: Reference,
                    name: str = "reference") -> DiffReport:
-    """Compiled batch kernel vs a Python callable taking the inputs as keyword arguments."""
+    """Compiled kernel vs a Python reference.
+
+    A function is called once per row with the inputs as keyword arguments; a
+    class is an engine: built with the universe inputs as keywords, fed each row
+    through `on_scan(**inputs)` in order, its `trades` compared with the graph's
+    trade stream. Either returns a mapping keyed by output names; enums as names.
+    """
     start = time.perf_counter()
-    expected, errors, first_error = call_reference(cg.ir, columns, reference)
-    compared = [n for n in cg.ir.output_names if n in expected]
+    ir = cg.ir
+    if ir.stateful and not inspect.isclass(reference):
+        raise InputError(f"{ir.name} carries state, so its reference must be an engine class with on_scan()",
+                         where=name, fix="point --reference at a class, e.g. violet.legacy.engine:BlueEngine")
+    engine = _engine(ir, columns, reference) if inspect.isclass(reference) else None
+    call = engine.on_scan if engine is not None else reference
+    expected, errors, first_error = call_reference(ir, columns, call)
+    compared = [n for n in ir.output_names if n in expected]
     if not compared:
-        raise InputError(f"the reference returned none of the graph's outputs ({', '.join(cg.ir.output_names)})",
+        raise InputError(f"the reference returned none of the graph's outputs ({', '.join(ir.output_names)})",
                          where=name, fix="return a mapping keyed by the graph's output names")
-    result = _compare(cg, cg.batch(columns), {n: expected[n] for n in compared}, name, errors)
+    got = cg.batch(columns)
+    result = _compare(got, {n: expected[n] for n in compared}, name, errors)
     report = result.report
     report.errors, report.first_error = int(errors.sum()), first_error
+    if engine is not None and "trade" in ir.output_names:
+        report.trades = compare_trades(ir, got, getattr(engine, "trades", []))
     row = result.first_row
     if row is not None and not errors[row]:
         report.first = _output_attribution(cg, columns, row, {n: expected[n][row] for n in compared}, name)
@@ -156,15 +199,22 @@ def diff_reference(cg: CompiledGraph, columns: Mapping[str, np.ndarray], referen
     return report
 
 
+def _engine(ir: IR, columns: Mapping[str, np.ndarray], cls: Any) -> Any:
+    universe = {spec.name: columns[spec.name].tolist() for spec in ir.inputs if spec.universe}
+    return cls(**universe)
+
+
 def _output_attribution(cg: CompiledGraph, columns: Mapping[str, np.ndarray], row: int,
                         ref: dict[str, Any], name: str) -> Attribution | None:
     """First differing output in evaluation order; the graph cannot see inside the reference."""
-    inputs = row_inputs(cg.ir, columns, row)
-    values = cg.trace(inputs)
-    producer = dict(cg.ir.outputs)
-    for out_name in sorted(ref, key=lambda n: producer[n]):
-        op = cg.ir.ops[producer[out_name]]
-        if not same(values[op.id], ref[out_name], op.type.dtype):
+    ir = cg.ir
+    state = Interpreter(ir).scan(rows_before(ir, columns, row))[1] if ir.stateful else None
+    inputs = row_inputs(ir, columns, row)
+    values = cg.trace(inputs, None, state)
+    producer = dict(ir.outputs)
+    for out_name in sorted(ref, key=lambda n: (producer[n], n)):
+        op = ir.ops[producer[out_name]]
+        if not same_value(values[op.id], ref[out_name], op.type.dtype):
             return Attribution(row, inputs, op, f"{op.render()}   (output '{out_name}')",
                                values[op.id], ref[out_name], "compiled", name)
     return None
@@ -172,14 +222,15 @@ def _output_attribution(cg: CompiledGraph, columns: Mapping[str, np.ndarray], ro
 
 def call_reference(ir: IR, columns: Mapping[str, np.ndarray], reference: Reference
                    ) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
-    """Call the reference once per row; enums are passed as their names."""
-    names = [spec.name for spec in ir.inputs]
+    """Call the reference once per row, in order; enums are passed and returned as names."""
+    per_row = [spec for spec in ir.inputs if not spec.universe]
+    names = [spec.name for spec in per_row]
     cols = []
-    for spec in ir.inputs:
+    for spec in per_row:
         values = columns[spec.name].tolist()
         cols.append([spec.type.enum[v] for v in values] if spec.type.enum else values)
     n = len(cols[0]) if cols else 0
-    out = {name: np.zeros(n, dtype=ir.output_type(name).dtype.value) for name in ir.output_names}
+    out = {name: np.zeros(n, dtype=ir.ops[i].type.dtype.value) for name, i in ir.outputs if not ir.ops[i].type.vector}
     errors = np.zeros(n, dtype=bool)
     first_error = ""
     returned: set[str] = set()
@@ -188,7 +239,7 @@ def call_reference(ir: IR, columns: Mapping[str, np.ndarray], reference: Referen
             result = reference(**dict(zip(names, row)))
             for key, value in result.items():
                 if key in out:
-                    _store(out[key], r, value, key)
+                    _store(out[key], r, value, key, ir.output_type(key))
             returned |= set(result)
         except Exception as exc:  # the reference's failure is data for the report, not a crash
             errors[r] = True
@@ -196,11 +247,56 @@ def call_reference(ir: IR, columns: Mapping[str, np.ndarray], reference: Referen
     return {k: v for k, v in out.items() if k in returned or not returned}, errors, first_error
 
 
-def _store(column: np.ndarray, row: int, value: Any, key: str) -> None:
-    """Store a reference value; an int64 output must come back as an int, not a float."""
-    if column.dtype == np.int64 and not isinstance(value, (int, np.integer)):
+def _store(column: np.ndarray, row: int, value: Any, key: str, vtype: ValueType) -> None:
+    """Store a reference value: enums by name, an int64 output only from an int."""
+    if vtype.enum is not None:
+        if value not in vtype.enum:
+            raise TypeError(f"output '{key}' is {vtype}, the reference returned {value!r}")
+        value = vtype.enum.index(value)
+    elif column.dtype == np.int64 and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
         raise TypeError(f"output '{key}' is int64 in the graph, the reference returned {type(value).__name__} {value!r}")
     column[row] = value
+
+
+TRADE_FIELDS_FIX = "the engine's trades are dicts keyed like the graph's trade_* outputs, without the prefix"
+
+
+def compare_trades(ir: IR, got: Mapping[str, np.ndarray], trades: list[Mapping[str, Any]]) -> TradeReport:
+    """The graph's trade stream (rows with trade = true) vs the engine's list of trades, field by field."""
+    rows = np.flatnonzero(got["trade"])
+    fields = [n.removeprefix("trade_") for n in ir.output_names if n.startswith("trade_")]
+    report = TradeReport(len(rows), len(trades))
+    for k, (row, trade) in enumerate(zip(rows, trades)):
+        for field in fields:
+            vtype = ir.output_type(f"trade_{field}")
+            mine = got[f"trade_{field}"][row].item()
+            theirs = trade.get(field)
+            if vtype.enum is not None:
+                mine = vtype.enum[mine]
+            ok = theirs is not None and (mine == theirs if vtype.dtype != DType.F64 or vtype.enum else same(mine, theirs, DType.F64))
+            if not ok:
+                report.mismatches += 1
+                report.first = report.first or f"trade {k} (graph row {row}) field {field}: graph {mine!r}, reference {theirs!r}"
+                break
+    return report
+
+
+@dataclass
+class TradeReport:
+    """Trades: how many each side closed, and how many differ."""
+
+    graph: int
+    reference: int
+    mismatches: int = 0
+    first: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0 and self.graph == self.reference
+
+    def render(self) -> str:
+        head = f"trades: {self.graph:,} (graph) vs {self.reference:,} (reference), {self.mismatches:,} differ"
+        return head + (f"\n  first: {self.first}" if self.first else "")
 
 
 @dataclass
@@ -209,17 +305,20 @@ class _Compared:
     first_row: int | None
 
 
-def _compare(cg: CompiledGraph, got: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
+def _compare(got: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
              against: str, errors: np.ndarray | None = None) -> _Compared:
-    bad = np.zeros(len(next(iter(got.values()))), dtype=bool) if errors is None else errors.copy()
+    n = len(next(iter(got.values())))
+    bad = np.zeros(n, dtype=bool) if errors is None else errors.copy()
     per_output = {}
     for name, want in expected.items():
         have = got[name]
         differ = have.view(np.uint64) != want.view(np.uint64) if have.dtype == np.float64 else have != want
+        if differ.ndim > 1:
+            differ = differ.any(axis=1)
         per_output[name] = int(differ.sum())
         bad |= differ
     rows = np.flatnonzero(bad)
-    report = DiffReport(len(bad), list(expected), int(bad.sum()), per_output, against=against)
+    report = DiffReport(n, list(expected), int(bad.sum()), per_output, against=against)
     return _Compared(report, int(rows[0]) if len(rows) else None)
 
 

@@ -98,8 +98,20 @@ def extreme_column(spec: InputSpec, n: int, rng: np.random.Generator) -> np.ndar
     return np.array(edges, dtype=dtype)[rng.integers(0, len(edges), n)]
 
 
-def sample(inputs: tuple[InputSpec, ...], n_random: int, n_extreme: int, seed: int) -> dict[str, np.ndarray]:
-    """Columns of n_random random rows followed by n_extreme extreme rows."""
+def sample(inputs: tuple[InputSpec, ...], n_random: int, n_extreme: int, seed: int, assets: int = 8
+           ) -> dict[str, np.ndarray]:
+    """Columns of n_random random rows followed by n_extreme extreme rows.
+
+    A vector input gets `assets` values per row; a universe input is drawn once
+    (one value per asset) for the whole sequence, as a run has one universe.
+    """
     rng = np.random.default_rng(seed)
-    return {spec.name: np.concatenate([random_column(spec, n_random, rng), extreme_column(spec, n_extreme, rng)])
-            for spec in inputs}
+    columns = {}
+    for spec in inputs:
+        if spec.universe:
+            columns[spec.name] = random_column(spec, assets, rng)
+            continue
+        width = assets if spec.type.vector else 1
+        col = np.concatenate([random_column(spec, n_random * width, rng), extreme_column(spec, n_extreme * width, rng)])
+        columns[spec.name] = col.reshape(n_random + n_extreme, assets) if spec.type.vector else col
+    return columns

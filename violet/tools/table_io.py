@@ -10,6 +10,7 @@ written, so no partial output can be mistaken for a whole one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,47 +53,95 @@ def write_table(columns: Mapping[str, np.ndarray | list], path: str | Path, meta
         raise InputError(f"unknown table format '{path.suffix}'", where=str(path), fix="use a .parquet or .csv file")
 
 
-def input_columns(ir: IR, table: pa.Table, file: str) -> dict[str, np.ndarray]:
-    """The graph's input columns as numpy arrays (enums as int64 codes), every row type-checked."""
-    missing = [spec.name for spec in ir.inputs if spec.name not in table.column_names]
+@dataclass
+class Rejections:
+    """Rows refused at the boundary: their 0-based numbers and, per row, the first reason."""
+
+    rows: list[int]
+    reasons: dict[int, str]
+
+    def render(self, limit: int = MAX_LISTED) -> str:
+        listed = "\n    ".join(f"row {r}, {self.reasons[r]}" for r in self.rows[:limit])
+        more = f"\n    ... {len(self.rows) - limit} more" if len(self.rows) > limit else ""
+        return f"{len(self.rows)} row(s) break the graph's input types (rows are 0-based):\n    {listed}{more}"
+
+
+def input_columns(ir: IR, table: pa.Table, file: str, universe: pa.Table | None = None, *, skip_bad: bool = False
+                  ) -> tuple[dict[str, np.ndarray], Rejections]:
+    """The graph's input columns as numpy arrays (enums as int64 codes, vectors as (rows, N)).
+
+    Per-row inputs come from `table`, universe inputs from `universe`. Every row is
+    checked against its input's refined type. A bad row refuses the whole table
+    (nothing computed, nothing written) unless `skip_bad`, which drops it and
+    returns it among the rejections. A bad universe always refuses.
+    """
+    per_row = [spec for spec in ir.inputs if not spec.universe]
+    per_run = [spec for spec in ir.inputs if spec.universe]
+    columns, problems = _checked(per_row, table, file)
+    if per_run:
+        if universe is None:
+            raise InputError(f"the graph reads the universe table ({', '.join(s.name for s in per_run)})",
+                             where=file, fix="give --universe UNIVERSE.parquet (written beside the scans by `violet scans build`)")
+        uni, bad_uni = _checked(per_run, universe, "universe table")
+        if bad_uni:
+            raise InputError(_listing(bad_uni).render(), where="universe table", fix="fix the universe table")
+        columns.update(uni)
+    if "scan_id" in table.column_names and problems:
+        ids = table.column("scan_id").to_pylist()
+        problems = [(r, f"scan_id {ids[r]}, {why}") for r, why in problems]
+    rejected = _listing(problems)
+    if rejected.rows and not skip_bad:
+        raise InputError(rejected.render(), where=file, fix="fix or drop those rows (or --skip-bad-rows); nothing was computed or written")
+    if rejected.rows:
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[rejected.rows] = False
+        columns = {name: col if ir.input_spec(name).universe else col[keep] for name, col in columns.items()}
+    return columns, rejected
+
+
+def _checked(specs: list[InputSpec], table: pa.Table, file: str) -> tuple[dict[str, np.ndarray], list[tuple[int, str]]]:
+    missing = [spec.name for spec in specs if spec.name not in table.column_names]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", where=file,
-                         fix=f"the graph's inputs are: {', '.join(s.name for s in ir.inputs)}")
+                         fix=f"the table needs: {', '.join(s.name for s in specs)}")
     columns, problems = {}, []
-    for spec in ir.inputs:
+    for spec in specs:
         values, bad = _column(spec, table.column(spec.name), file)
         columns[spec.name] = values
-        problems += [(int(r), spec.name, _why(spec, values, int(r), table)) for r in np.flatnonzero(bad)]
-    if problems:
-        problems.sort()
-        listed = "\n    ".join(f"row {r}, field {f}: {why}" for r, f, why in problems[:MAX_LISTED])
-        more = f"\n    ... {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        rows = len({r for r, _, _ in problems})
-        raise InputError(f"{rows} row(s) break the graph's input types (rows are 0-based):\n    {listed}{more}",
-                         where=file, fix="fix or drop those rows; nothing was computed or written")
-    return columns
+        problems += [(int(r), f"field {spec.name}: {_why(spec, values, int(r), table)}") for r in np.flatnonzero(bad)]
+    return columns, problems
+
+
+def _listing(problems: list[tuple[int, str]]) -> Rejections:
+    reasons: dict[int, str] = {}
+    for row, why in sorted(problems):
+        reasons.setdefault(row, why)
+    return Rejections(sorted(reasons), reasons)
 
 
 def _column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert one column; return it and the mask of rows that break the input's type."""
-    nulls = col.is_null().to_numpy(zero_copy_only=False)
-    t = spec.type
-    if t.enum is not None:
-        if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
-            raise InputError(f"column '{spec.name}' is {col.type}, but the input is {t} (names as strings)", where=file)
-        names = np.array(col.fill_null("").to_pylist(), dtype=object)
-        codes = np.full(len(names), -1, dtype=np.int64)
-        for code, name in enumerate(t.enum):
-            codes[names == name] = code
-        return codes, nulls | (codes < 0)
-    want = {DType.F64: pa.float64(), DType.I64: pa.int64(), DType.BOOL: pa.bool_()}[t.dtype]
-    allowed = (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)) if t.dtype == DType.F64 \
-        else pa.types.is_integer(col.type) if t.dtype == DType.I64 else pa.types.is_boolean(col.type)
-    if not allowed:
-        raise InputError(f"column '{spec.name}' is {col.type}, but the input is {t}", where=file,
-                         fix="store the column with the input's type")
-    values = col.cast(want).fill_null(0 if t.dtype != DType.BOOL else False).to_numpy(zero_copy_only=False)
-    return values, nulls | spec.refine.violations(values) if t.dtype != DType.BOOL else nulls
+    if spec.type.vector:
+        return _vector_column(spec, col, file)
+    return _scalar_column(spec, col, file)
+
+
+def _vector_column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np.ndarray, np.ndarray]:
+    """A list column (one list of N values per row) as a (rows, N) array; a universe column as (N,)."""
+    if spec.universe:
+        return _scalar_column(spec, col, file)
+    if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type) or pa.types.is_fixed_size_list(col.type)):
+        raise InputError(f"column '{spec.name}' is {col.type}, but the input is {spec.type} (a list per row)", where=file)
+    arr = col.combine_chunks()
+    lengths = np.asarray(arr.value_lengths().fill_null(-1))
+    if len(lengths) and (lengths != lengths[0]).any():
+        raise InputError(f"column '{spec.name}' has rows of different lengths ({lengths.min()} to {lengths.max()})",
+                         where=file, fix="every row lists one value per universe asset")
+    n = int(lengths[0]) if len(lengths) else 0
+    flat_spec = InputSpec(spec.name, spec.type.scalar, spec.refine)
+    values, bad = _scalar_column(flat_spec, pa.chunked_array([arr.flatten()]), file)
+    rows = len(arr)
+    return values.reshape(rows, n), bad.reshape(rows, n).any(axis=1) if n else np.zeros(rows, dtype=bool)
 
 
 def _why(spec: InputSpec, values: np.ndarray, row: int, table: pa.Table) -> str:
@@ -101,19 +150,40 @@ def _why(spec: InputSpec, values: np.ndarray, row: int, table: pa.Table) -> str:
         return "is empty (null)"
     if spec.type.enum is not None:
         return f"{raw!r} is not one of {', '.join(spec.type.enum)}"
+    if spec.type.vector and not spec.universe:
+        for k, x in enumerate(values[row].tolist()):
+            why = spec.refine.violation(x) if x is not None else "is empty (null)"
+            if why:
+                return f"asset {k}: {why}"
     return spec.refine.violation(values[row].item()) or "breaks the input's type"
 
 
 def output_columns(ir: IR, inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]
                    ) -> dict[str, np.ndarray | list]:
-    """Inputs then outputs, enums turned back into their names (an output named like an input replaces it)."""
+    """Per-row scalar inputs, then the outputs; enums as their names, vector outputs as lists.
+
+    Vector and universe inputs stay in the input files they came from. An
+    output named like an input replaces that column.
+    """
     result: dict[str, np.ndarray | list] = {}
     for spec in ir.inputs:
-        result[spec.name] = _named(inputs[spec.name], spec.type.enum)
+        if not spec.type.vector:
+            result[spec.name] = _named(inputs[spec.name], spec.type.enum)
     for name in ir.output_names:
         result[name] = _named(outputs[name], ir.output_type(name).enum)
     return result
 
 
+def trade_rows(ir: IR, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray | list] | None:
+    """The trade stream a graph declares: rows whose `trade` output is true, fields `trade_*` (prefix dropped)."""
+    if "trade" not in outputs:
+        return None
+    rows = np.flatnonzero(outputs["trade"])
+    return {name.removeprefix("trade_"): _named(outputs[name][rows], ir.output_type(name).enum)
+            for name in ir.output_names if name.startswith("trade_")}
+
+
 def _named(values: np.ndarray, enum: tuple[str, ...] | None) -> np.ndarray | list:
-    return [enum[c] for c in values.tolist()] if enum is not None else values
+    if enum is not None:
+        return [enum[c] for c in values.tolist()]
+    return list(values) if values.ndim == 2 else values

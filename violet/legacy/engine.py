@@ -1,0 +1,129 @@
+"""BLUE's per-scan decision as the legacy engine writes it: a class with mutable position state.
+
+This is the reference for `violet diff graphs/blue_decision.toml --reference
+violet.legacy.engine:BlueEngine`. It shares no code with the compiler or the
+node library (only the legacy sizer beside it), and keeps the habits of the
+original: a position dict mutated in place, plain loops over the universe,
+`_check_exit` before `_try_entry`, trades appended to a list.
+
+Protocol used by `violet diff` for stateful graphs: the class is built with
+the universe columns as keyword arguments; `on_scan(**scan)` takes one scan
+(vectors as lists, enums as names) and returns its decision record; `trades`
+lists the closed trades.
+"""
+
+from __future__ import annotations
+
+import math
+
+from violet.legacy.sizing import VD_THRESHOLD, size
+
+TP_PCT = 0.0095
+MAX_HOLD_BARS = 120
+SL_ENABLED = False
+SL_PCT = 0.05
+TRAIL_ENABLED = False
+TRAIL_ACTIVATE = 0.006
+TRAIL_DISTANCE = 0.003
+
+SIZING_FIELDS = ("s", "base", "dc", "regime", "esof", "raw", "cmax", "leverage", "notional", "margin")
+
+
+class BlueEngine:
+    """One short at a time over a fixed universe; decides every scan."""
+
+    def __init__(self, stable, exchange_max_leverage):
+        self.stable = list(stable)
+        self.exchange_max_leverage = list(exchange_max_leverage)
+        self.position = None
+        self.trades = []
+
+    def on_scan(self, scan_id, ts_us, vel_div, price, score, acb_boost, acb_beta, mc_scale, ob_mult, esof_score,
+                dc_status, posture, capital):
+        rec = {"action": "NONE", "reason": None, "asset": -1, "exit": False, "exit_reason": "NONE",
+               "pnl": math.nan, "bars_held": 0, "peak_pnl": math.nan,
+               "pos_asset": self.position["asset"] if self.position else -1}
+        had_position = self.position is not None
+        exited = self._check_exit(scan_id, price, rec)
+        self._try_entry(scan_id, vel_div, price, score, acb_boost, acb_beta, mc_scale, ob_mult, esof_score,
+                        dc_status, posture, capital, rec, slot_free=not had_position)
+        if exited:
+            rec["action"] = "EXIT"
+            rec["reason"] = rec["exit_reason"]
+        return rec
+
+    def _check_exit(self, scan_id, price, rec):
+        pos = self.position
+        if pos is None:
+            return False
+        px = price[pos["asset"]]
+        pnl = (pos["entry_price"] - px) / pos["entry_price"]
+        pos["bars_held"] += 1
+        pos["peak_pnl"] = max(pos["peak_pnl"], pnl)
+
+        reason = None
+        if SL_ENABLED and pnl <= -SL_PCT:
+            reason = "STOP_LOSS"
+        elif pnl >= TP_PCT:
+            reason = "TAKE_PROFIT"
+        elif TRAIL_ENABLED and pos["peak_pnl"] >= TRAIL_ACTIVATE and pos["peak_pnl"] - pnl >= TRAIL_DISTANCE:
+            reason = "TRAILING"
+        elif pos["bars_held"] >= MAX_HOLD_BARS:
+            reason = "MAX_HOLD"
+
+        rec["pnl"] = pnl
+        rec["bars_held"] = pos["bars_held"]
+        rec["peak_pnl"] = pos["peak_pnl"]
+        if reason is None:
+            return False
+        rec["exit"] = True
+        rec["exit_reason"] = reason
+        rec["asset"] = pos["asset"]
+        self.trades.append({"entry_scan": pos["entry_scan"], "exit_scan": scan_id, "asset": pos["asset"],
+                            "reason": reason, "leverage": pos["leverage"], "notional": pos["notional"], "pnl": pnl})
+        self.position = None
+        return True
+
+    def _try_entry(self, scan_id, vel_div, price, score, acb_boost, acb_beta, mc_scale, ob_mult, esof_score,
+                   dc_status, posture, capital, rec, slot_free):
+        best = -1
+        for i in range(len(score)):
+            if self.stable[i]:
+                continue
+            if best == -1 or score[i] > score[best]:
+                best = i
+        rec["selected"] = best
+
+        for field in SIZING_FIELDS:
+            rec[field] = math.nan
+        rec["ob_mult"] = math.nan
+        rec["exch_lev"] = 0
+
+        if posture == "HIBERNATE":
+            reason = "POSTURE_HIBERNATE"
+        elif vel_div > VD_THRESHOLD:
+            reason = "NO_SIGNAL"
+        elif best == -1:
+            reason = "NO_ELIGIBLE_ASSET"
+        else:
+            reason = "ENTER_SHORT"
+        rec["entry_reason"] = reason
+        if reason != "ENTER_SHORT":
+            rec["reason"] = reason
+            return
+
+        sized = size(vel_div, acb_boost, acb_beta, mc_scale, ob_mult, esof_score, dc_status, posture, capital,
+                     self.exchange_max_leverage[best])
+        for field in SIZING_FIELDS:
+            rec[field] = sized[field]
+        rec["ob_mult"] = ob_mult
+        rec["exch_lev"] = sized["exch_lev"]
+
+        if not slot_free:
+            rec["reason"] = "POSITION_OPEN"
+            return
+        rec["action"] = "ENTER_SHORT"
+        rec["reason"] = "ENTER_SHORT"
+        rec["asset"] = best
+        self.position = {"asset": best, "entry_price": price[best], "entry_scan": scan_id, "bars_held": 0,
+                         "peak_pnl": 0.0, "leverage": sized["leverage"], "notional": sized["notional"]}
