@@ -26,7 +26,7 @@ from violet.dag.types import DType
 from violet.errors import InputError, VioletError
 from violet.tools.diff import diff_interpreter, diff_reference, load_reference
 from violet.tools.sampling import sample
-from violet.tools.table_io import input_columns, output_columns, read_table, write_table
+from violet.tools.table_io import Rejections, input_columns, output_columns, read_table, trade_rows, write_table
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   help="VIOLET: typed dataflow graphs of pure nodes, compiled to Numba, proven bit-identical.")
@@ -112,46 +112,87 @@ def compile_cmd(graph: GraphArg) -> None:
               f"{cg.path}")
 
 
+InputOpt = Annotated[Optional[Path], typer.Option("--input", "-i", help="IN.parquet or IN.csv (vectors as list columns)")]
+UniverseOpt = Annotated[Optional[Path], typer.Option(
+    help="universe table for the graph's universe inputs (default: <input>.universe.parquet beside the input)")]
+
+
+def read_inputs(ir: IR, path: Path, universe: Path | None, skip_bad: bool) -> tuple[dict, Rejections]:
+    """Read and type-check an input table (and the universe table if the graph reads one)."""
+    uni_table = None
+    if any(spec.universe for spec in ir.inputs):
+        uni_path = universe or path.with_name(path.name.removesuffix(path.suffix) + ".universe.parquet")
+        uni_table = read_table(uni_path)
+    return input_columns(ir, read_table(path), str(path), uni_table, skip_bad=skip_bad)
+
+
 @app.command()
 def run(graph: GraphArg,
-        input: Annotated[Path, typer.Option("--input", "-i", help="IN.parquet or IN.csv")],
+        input: Annotated[Path, typer.Option("--input", "-i", help="IN.parquet or IN.csv (vectors as list columns)")],
         output: Annotated[Path, typer.Option("--output", "-o", help="OUT.parquet or OUT.csv")],
+        trades: Annotated[Optional[Path], typer.Option(help="also write the graph's trade stream here")] = None,
+        universe: UniverseOpt = None,
+        skip_bad_rows: Annotated[bool, typer.Option(help="drop rows that break an input's type (listed, counted) "
+                                                    "instead of refusing the table")] = False,
         sets: SetOpt = None) -> None:
-    """Run the compiled graph over a table: one output row per input row."""
+    """Run the compiled graph over a table: one output row per input row, state carried in order."""
     ir = load_ir(graph, sets)
-    columns = input_columns(ir, read_table(input), str(input))
+    columns, rejected = read_inputs(ir, input, universe, skip_bad_rows)
+    if rejected.rows:
+        print(f"warning: rejected {rejected.render()}", file=sys.stderr)
     cg = compile_ir(ir)
     start = time.perf_counter()
     results = cg.batch(columns)
     seconds = time.perf_counter() - start
-    write_table(output_columns(ir, columns, results), output,
-                {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash})
-    rows = len(next(iter(columns.values()))) if columns else 0
-    out.print(f"{rows:,} rows -> {output} in {seconds:.3f} s (graph {ir.name} {ir.content_hash[:16]})")
+    meta = {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash}
+    write_table(output_columns(ir, columns, results), output, meta)
+    rows = len(next(iter(results.values()))) if results else 0
+    out.print(f"{rows:,} rows -> {output} in {seconds:.3f} s (graph {ir.name} {ir.content_hash[:16]}); "
+              f"{len(rejected.rows):,} rejected")
+    if trades is not None:
+        stream = trade_rows(ir, results)
+        if stream is None:
+            raise InputError(f"graph {ir.name} has no trade stream (a `trade` output and trade_* outputs)",
+                             where="--trades", fix="drop --trades")
+        write_table(stream, trades, meta)
+        out.print(f"{len(next(iter(stream.values()))):,} trades -> {trades}")
 
 
 @app.command()
 def diff(graph: GraphArg,
-         reference: Annotated[Optional[str], typer.Option(help="module:function (or file.py:function) taking "
-                                                          "the inputs as keywords, returning a mapping of outputs")] = None,
+         reference: Annotated[Optional[str], typer.Option(help="module:function (or file.py:function) taking the "
+                                                          "inputs as keywords and returning a mapping of outputs; for a "
+                                                          "stateful graph an engine class with on_scan()")] = None,
+         input: InputOpt = None,
+         universe: UniverseOpt = None,
          samples: Annotated[int, typer.Option(help="random rows drawn from the input types")] = 100_000,
          extreme: Annotated[int, typer.Option(help="rows of edge values (bounds, 0, -0.0, tiny, huge, ...)")] = 20_000,
+         assets: Annotated[int, typer.Option(help="universe size of the drawn rows, for graphs with vectors")] = 8,
          seed: Annotated[int, typer.Option(help="random seed")] = 0,
          sets: SetOpt = None) -> None:
-    """Prove the compiled graph bit-identical to the interpreter, or to a reference; exit 1 on any mismatch."""
+    """Prove the compiled graph bit-identical to the interpreter, or to a reference; exit 1 on any mismatch.
+
+    With --input the rows of that table are compared too (scan by scan, state carried)."""
     ir = load_ir(graph, sets)
     if reference and sets:
         raise InputError("a reference receives only the inputs, not --set parameters", where="--set",
                          fix="drop --set, or diff against the interpreter (no --reference)")
     cg = compile_ir(ir)
-    columns = sample(ir.inputs, samples, extreme, seed)
-    if reference:
-        report = diff_reference(cg, columns, load_reference(reference), reference)
-    else:
-        report = diff_interpreter(cg, columns)
-    out.print(f"{ir.name} {ir.content_hash[:16]}: {samples:,} random + {extreme:,} extreme rows, seed {seed}")
-    out.print(report.render(), markup=False)
-    if not report.ok:
+    ref = load_reference(reference) if reference else None
+    runs = []
+    if input is not None:
+        columns, _ = read_inputs(ir, input, universe, skip_bad=False)
+        runs.append((f"{input}", columns))
+    if samples + extreme > 0:
+        runs.append((f"{samples:,} random + {extreme:,} extreme rows, seed {seed}",
+                     sample(ir.inputs, samples, extreme, seed, assets)))
+    ok = True
+    for label, columns in runs:
+        report = diff_reference(cg, columns, ref, reference) if ref else diff_interpreter(cg, columns)
+        out.print(f"{ir.name} {ir.content_hash[:16]}: {label}")
+        out.print(report.render(), markup=False)
+        ok &= report.ok
+    if not ok:
         raise typer.Exit(1)
 
 

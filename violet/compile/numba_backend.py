@@ -90,7 +90,7 @@ class CompiledGraph:
         ir = self.ir
         rows = [op for op in ir.leaves("input") if not ir.input_spec(op.name).universe]
         per_run = [op for op in ir.leaves("input") if ir.input_spec(op.name).universe]
-        arrays = [np.ascontiguousarray(columns[op.name], dtype=op.type.dtype.value) for op in rows]
+        arrays = [kernel_array(columns[op.name], op.type) for op in rows]
         n_rows = len(arrays[0]) if arrays else 0
         n_assets = _assets_of(ir, columns)
         outs = {name: np.empty((n_rows, n_assets) if ir.ops[i].type.vector else n_rows,
@@ -110,9 +110,13 @@ class CompiledGraph:
 
 def kernel_value(value: Any, vtype: ValueType) -> Any:
     """A value as a kernel argument: a Python scalar, or a contiguous array for a vector."""
-    if vtype.vector:
-        return np.ascontiguousarray(value, dtype=vtype.dtype.value)
-    return python_value(value, vtype)
+    return kernel_array(value, vtype) if vtype.vector else python_value(value, vtype)
+
+
+def kernel_array(value: Any, vtype: ValueType) -> np.ndarray:
+    """A C-contiguous, writeable array of the type's dtype (the kernels' signatures require both;
+    Arrow hands out read-only views, which are copied)."""
+    return np.require(value, dtype=vtype.dtype.value, requirements=["C_CONTIGUOUS", "WRITEABLE"])
 
 
 def _assets_of(ir: IR, columns: Mapping[str, np.ndarray]) -> int:

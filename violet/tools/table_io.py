@@ -144,6 +144,29 @@ def _vector_column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np
     return values.reshape(rows, n), bad.reshape(rows, n).any(axis=1) if n else np.zeros(rows, dtype=bool)
 
 
+def _scalar_column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np.ndarray, np.ndarray]:
+    nulls = col.is_null().to_numpy(zero_copy_only=False)
+    t = spec.type
+    if t.enum is not None:
+        if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+            raise InputError(f"column '{spec.name}' is {col.type}, but the input is {t} (names as strings)", where=file)
+        names = np.array(col.fill_null("").to_pylist(), dtype=object)
+        codes = np.full(len(names), -1, dtype=np.int64)
+        for code, name in enumerate(t.enum):
+            codes[names == name] = code
+        return codes, nulls | (codes < 0)
+    want = {DType.F64: pa.float64(), DType.I64: pa.int64(), DType.BOOL: pa.bool_()}[t.dtype]
+    allowed = (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)) if t.dtype == DType.F64 \
+        else pa.types.is_integer(col.type) if t.dtype == DType.I64 else pa.types.is_boolean(col.type)
+    if not allowed:
+        raise InputError(f"column '{spec.name}' is {col.type}, but the input is {t}", where=file,
+                         fix="store the column with the input's type")
+    values = col.cast(want).fill_null(0 if t.dtype != DType.BOOL else False).to_numpy(zero_copy_only=False)
+    if t.dtype == DType.BOOL:
+        return values, nulls
+    return values, nulls | spec.refine.violations(values)
+
+
 def _why(spec: InputSpec, values: np.ndarray, row: int, table: pa.Table) -> str:
     raw = table.column(spec.name)[row].as_py()
     if raw is None:
