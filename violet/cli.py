@@ -21,6 +21,7 @@ from violet.compile.dot import write_dot
 from violet.compile.ir import IR, Scalar
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
+from violet.compile.ranges import analyze, ranges_by_node
 from violet.dag.graph import load_graph
 from violet.dag.types import DType
 from violet.errors import InputError, VioletError
@@ -72,7 +73,9 @@ def _typed(text: str, dtype: DType, name: str) -> Scalar:
 
 @app.command()
 def check(graph: GraphArg, sets: SetOpt = None,
-          ir_text: Annotated[bool, typer.Option("--ir", help="also print the IR")] = False) -> None:
+          ir_text: Annotated[bool, typer.Option("--ir", help="also print the IR")] = False,
+          ranges: Annotated[bool, typer.Option("--ranges", help="also print every value's proven range")] = False
+          ) -> None:
     """Validate a graph file: print its inputs, outputs, params, op count and hash."""
     g = load_graph(graph)
     ir = lower(g)
@@ -91,6 +94,11 @@ def check(graph: GraphArg, sets: SetOpt = None,
         out.print(f"[yellow]warning[/yellow]: node '{name}' reaches no output")
     if ir_text:
         out.print(ir.render(), markup=False)
+    if ranges:
+        table = Table("value", "type", "range (interval analysis)", box=None, pad_edge=False)
+        for name, vtype, interval in ranges_by_node(ir, analyze(ir)):
+            table.add_row(name, vtype, str(interval))
+        out.print(table)
 
 
 @app.command()
