@@ -35,7 +35,9 @@ from violet.errors import VioletError
 
 DDL_DIR = Path(__file__).resolve().parents[2] / "ddl"
 logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)  # failures are counted and reported by the journal
-TABLES = ("runs", "scans", "decisions", "orders", "trades", "divergences")
+# Insert order within a batch: a scan's `scans` row goes last, so a scans row in the
+# database means every other row of that scan is in too (the resume point after a kill).
+TABLES = ("runs", "decisions", "orders", "trades", "divergences", "scans")
 
 
 class JournalError(VioletError):
@@ -167,11 +169,11 @@ class Journal:
     def _write(self, batch: Mapping[str, list[dict[str, Any]]]) -> None:
         with self._lock:
             if batch and not self._replay_locked():
-                for table, rows in batch.items():
-                    self._spill(table, rows)
+                for table in sorted(batch, key=TABLES.index):
+                    self._spill(table, batch[table])
                 return
-            for table, rows in batch.items():
-                self._insert_or_spill(table, rows)
+            for table in sorted(batch, key=TABLES.index):
+                self._insert_or_spill(table, batch[table])
 
     def _insert_or_spill(self, table: str, rows: list[dict[str, Any]]) -> None:
         try:

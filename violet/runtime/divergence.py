@@ -1,0 +1,91 @@
+"""The divergence monitor: shadow decisions and trades against a reference stream.
+
+The reference is the legacy engine run in lockstep (or any object with
+`on_scan(**scan)` and `trades`), or a recorded trades table. For each scan the
+first breakdown field (in record order) whose float64 bits or value differ is
+recorded with both values and their bit patterns; trades are compared one by
+one on every field.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+DECISION_FIELDS = ("action", "reason", "entry_reason", "asset", "selected", "pos_asset", "s", "base", "dc", "regime",
+                   "ob_mult", "esof", "raw", "cmax", "leverage", "notional", "exch_lev", "margin", "exit",
+                   "exit_reason", "pnl", "bars_held", "peak_pnl")
+TRADE_FIELDS = ("entry_scan", "exit_scan", "asset", "reason", "leverage", "notional", "pnl")
+
+
+def bits(value: Any) -> str:
+    """A value's bit pattern as hex (floats) or its text."""
+    if isinstance(value, float):
+        return f"0x{struct.unpack('<Q', struct.pack('<d', value))[0]:016x}"
+    return str(value)
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and bits(float(a)) == bits(float(b))
+    return a == b
+
+
+@dataclass(frozen=True)
+class Divergence:
+    scan_id: int
+    kind: str  # DECISION or TRADE
+    field: str
+    shadow: Any
+    reference: Any
+
+    def row(self, run_id: str) -> dict[str, Any]:
+        return {"run_id": run_id, "scan_id": self.scan_id, "kind": self.kind, "field": self.field,
+                "shadow_value": repr(self.shadow), "reference_value": repr(self.reference),
+                "shadow_bits": bits(self.shadow), "reference_bits": bits(self.reference)}
+
+
+@dataclass
+class DivergenceMonitor:
+    """Compares as the run goes; `divergences` holds one entry per differing scan or trade."""
+
+    reference: Any = None  # an engine with on_scan(**scan) and trades, or None
+    reference_trades: Sequence[Mapping[str, Any]] | None = None
+    divergences: list[Divergence] = field(default_factory=list)
+    compared_scans: int = 0
+
+    def on_decision(self, scan_id: int, scan: Mapping[str, Any], record: Mapping[str, Any]) -> Divergence | None:
+        if self.reference is None:
+            return None
+        expected = self.reference.on_scan(**scan)
+        self.compared_scans += 1
+        for name in DECISION_FIELDS:
+            if name in expected and not same(record[name], expected[name]):
+                found = Divergence(scan_id, "DECISION", name, record[name], expected[name])
+                self.divergences.append(found)
+                return found
+        return None
+
+    def on_trades_done(self, shadow: Sequence[Mapping[str, Any]]) -> list[Divergence]:
+        """Compare the whole trade streams at the end of a run."""
+        reference = self.reference_trades
+        if reference is None and self.reference is not None:
+            reference = self.reference.trades
+        if reference is None:
+            return []
+        found = []
+        for k in range(max(len(shadow), len(reference))):
+            mine = shadow[k] if k < len(shadow) else None
+            theirs = reference[k] if k < len(reference) else None
+            where = int((mine or theirs)["exit_scan"])
+            if mine is None or theirs is None:
+                found.append(Divergence(where, "TRADE", "count", len(shadow), len(reference)))
+                break
+            for name in TRADE_FIELDS:
+                if not same(mine[name], theirs[name]):
+                    found.append(Divergence(where, "TRADE", name, mine[name], theirs[name]))
+                    break
+        self.divergences += found
+        return found

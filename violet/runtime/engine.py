@@ -1,0 +1,70 @@
+"""The decision engine: a compiled stateful graph hosted between scans.
+
+It calls the graph's compiled step kernel once per scan with the scan's inputs,
+the universe and the state it holds, keeps the next state, and returns the
+decision record (enums as names). It decides every scan; what executes is the
+execution layer's business. `check_exit` runs the exit graph alone between
+scans (a finer exit cadence) on the same position state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from violet.compile.ir import IR
+from violet.compile.numba_backend import CompiledGraph, kernel_value
+
+EXIT_PREFIX = "pos."  # the exit graph's instance name inside blue_decision.toml
+
+
+def named(value: Any, ir: IR, name: str) -> Any:
+    """An output value as a record holds it: enum codes as names, numpy scalars as Python."""
+    enum = ir.output_type(name).enum
+    value = value.item() if isinstance(value, np.generic) else value
+    return enum[value] if enum is not None else value
+
+
+class DecisionEngine:
+    """Hosts one compiled stateful graph and its state."""
+
+    def __init__(self, cg: CompiledGraph, universe: Mapping[str, np.ndarray],
+                 params: Mapping[str, Any] | None = None, exit_graph: CompiledGraph | None = None) -> None:
+        ir = cg.ir
+        self.cg, self.ir = cg, ir
+        self.state = dict(ir.state_init)
+        self._inputs = [(op.name, op.type, ir.input_spec(op.name).universe) for op in ir.leaves("input")]
+        self._universe = {name: kernel_value(universe[name], vtype) for name, vtype, uni in self._inputs if uni}
+        values = {**ir.param_defaults, **(params or {})}
+        self._params = [kernel_value(values[op.name], op.type) for op in ir.leaves("param")]
+        self._state_names = [op.name for op in ir.leaves("state")]
+        self._outputs = [name for name, _ in ir.canonical_outputs]
+        self._assets = len(next(iter(self._universe.values()))) if self._universe else 0
+        self.exit_graph = exit_graph
+        self.latencies_us: list[float] = []
+
+    def decide(self, scan: Mapping[str, Any]) -> dict[str, Any]:
+        """One scan's decision record; the state advances."""
+        start = time.perf_counter_ns()
+        args = [self._universe[name] if uni else kernel_value(scan[name], vtype) for name, vtype, uni in self._inputs]
+        state = [self.state[name] for name in self._state_names]
+        result = self.cg.module.step(self._assets, *args, *self._params, *state)
+        n = len(self._outputs)
+        self.state = dict(zip(self._state_names, result[n:]))
+        record = {name: named(v, self.ir, name) for name, v in zip(self._outputs, result[:n])}
+        self.latencies_us.append((time.perf_counter_ns() - start) / 1000)
+        return record
+
+    def check_exit(self, scan_id: int, price: np.ndarray) -> dict[str, Any]:
+        """An intra-bar exit check at `price`: the exit graph alone, on this engine's position state."""
+        assert self.exit_graph is not None, "no exit graph hosted"
+        eg = self.exit_graph
+        state = {name: self.state[EXIT_PREFIX + name] for name in eg.ir.state_init}
+        inputs = {"scan_id": scan_id, "price": price, "want_entry": False, "entry_asset": -1,
+                  "entry_leverage": 0.0, "entry_notional": 0.0, "bar_close": False}
+        outputs, next_state = eg.advance(inputs, state)
+        self.state.update({EXIT_PREFIX + name: value for name, value in next_state.items()})
+        return {name: named(v, eg.ir, name) for name, v in outputs.items()}

@@ -1,0 +1,260 @@
+"""The reactor: one event loop for replay and live, in shadow (observe-only) mode.
+
+Events are processed in time order: scans (and price ticks) from the source,
+venue answers, and timers (order TTLs, exit checks at a finer cadence). Before
+each event the loop advances the clock to the earliest pending venue event or
+timer and handles it, so order TTLs and acks interleave with scans exactly as
+their times say. Replay and live differ only in the clock (simulated or
+monotonic) and the source; `pace_us` spaces scans in live time.
+
+Per accepted scan: the decision engine decides (latency measured around the
+compiled step alone), the record is journaled (a queue put: the writer thread
+does the I/O), the divergence monitor compares it with the reference, and the
+execution driver turns ENTER_SHORT / EXIT into order intents. A rejected scan
+is journaled as rejected and goes no further.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from violet.runtime.cadence import Cadence
+from violet.runtime.clock import Clock
+from violet.runtime.divergence import DivergenceMonitor
+from violet.runtime.engine import DecisionEngine
+from violet.runtime.execution import ExecutionDriver
+from violet.runtime.journal import Journal
+from violet.runtime.scheduler import DeadlineScheduler
+from violet.runtime.source import PriceTick, ScanEvent
+from violet.runtime.venues import OrderIntent
+
+TRADE_FIELDS = ("entry_scan", "exit_scan", "asset", "reason", "leverage", "notional", "pnl")
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the closing report."""
+
+    run_id: str
+    scans: int = 0
+    rejected: int = 0
+    decisions: int = 0
+    intents: int = 0
+    trades: int = 0
+    intrabar_exits: int = 0
+    divergences: int = 0
+    skipped_resume: int = 0
+    latencies_us: list[float] = field(default_factory=list)
+    orders: dict[str, int] = field(default_factory=dict)
+    timer_lateness_us: dict[str, list[int]] = field(default_factory=dict)
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_us, q)) if self.latencies_us else float("nan")
+
+    def render(self) -> str:
+        lines = [f"run {self.run_id}: {self.scans:,} scans, {self.rejected:,} rejected, {self.decisions:,} decisions, "
+                 f"{self.intents:,} intents, {self.trades:,} trades ({self.intrabar_exits:,} intra-bar exits), "
+                 f"{self.divergences:,} divergences",
+                 f"decision latency: p50 {self.percentile(50):.1f} us, p99 {self.percentile(99):.1f} us, "
+                 f"max {max(self.latencies_us, default=float('nan')):.1f} us",
+                 "orders: " + (", ".join(f"{k} {v:,}" for k, v in sorted(self.orders.items())) or "none")]
+        for name, late in sorted(self.timer_lateness_us.items()):
+            lines.append(f"timer {name}: {len(late):,} fired, lateness p99 {np.percentile(late, 99):.0f} us")
+        if self.skipped_resume:
+            lines.append(f"resumed: {self.skipped_resume:,} scans were already journaled and were not written again")
+        return "\n".join(lines)
+
+
+@dataclass
+class Reactor:
+    """Hosts the decision engine on a clock, a source, a venue and a journal."""
+
+    clock: Clock
+    engine: DecisionEngine
+    driver: ExecutionDriver
+    run_id: str
+    symbols: list[str]
+    graph_hash: str
+    monitor: DivergenceMonitor = field(default_factory=DivergenceMonitor)
+    journal: Journal | None = None
+    cadence: Cadence = field(default_factory=Cadence)
+    resume_after: int = -1  # scans with scan_id < this were journaled by an earlier process
+    pace_us: int | None = None
+    on_scan: Callable[[ScanEvent], None] | None = None
+    summary: RunSummary = field(init=False)
+    shadow_trades: list[dict[str, Any]] = field(default_factory=list)
+    _price: np.ndarray | None = None
+    _last_scan: int = -1
+
+    def __post_init__(self) -> None:
+        self.summary = RunSummary(self.run_id)
+        self.driver.record = self._order_row
+
+    @property
+    def scheduler(self) -> DeadlineScheduler:
+        return self.driver.scheduler
+
+    def run(self, events: Iterable[ScanEvent | PriceTick]) -> RunSummary:
+        start = self.clock.now_us()
+        k = 0
+        for event in events:
+            due = start + k * self.pace_us if self.pace_us is not None and isinstance(event, ScanEvent) else event.ts_us
+            self._advance_to(due)
+            if isinstance(event, PriceTick):
+                self._price = event.price
+                continue
+            self._on_scan(event)
+            k += 1
+        self._advance_to(self.clock.now_us() + self.driver.ttl_us)  # let pending TTLs and acks resolve
+        self._finish()
+        return self.summary
+
+    # ------------------------------------------------------------ time
+
+    def _advance_to(self, t_us: int) -> None:
+        """Handle every venue answer and timer due up to t_us, in time order, then move the clock there."""
+        while True:
+            pending = [t for t in (self.driver.venue.next_event_us(), self.scheduler.next_deadline()) if t is not None]
+            nxt = min(pending, default=None)
+            if nxt is None or nxt > t_us:
+                break
+            self.clock.sleep_until(nxt)
+            self.driver.poll_venue()
+            self.scheduler.run_due()
+        self.clock.sleep_until(t_us)
+
+    # ------------------------------------------------------------ scans
+
+    def _on_scan(self, event: ScanEvent) -> None:
+        s = self.summary
+        s.scans += 1
+        replayed = event.scan_id < self.resume_after
+        s.skipped_resume += int(replayed)
+        if event.inputs is None:
+            s.rejected += 1
+            self._journal(replayed, "scans", scan_row(self.run_id, event))
+            return
+        record = self.engine.decide(event.inputs)
+        s.decisions += 1
+        self._last_scan, self._price = event.scan_id, np.asarray(event.inputs["price"])
+        divergence = None
+        if self.monitor.reference is not None:
+            divergence = self.monitor.on_decision(event.scan_id, legacy_scan(self.engine, event.inputs), record)
+        self._journal(replayed, "decisions", self._decision_row(event, record))
+        if divergence is not None:
+            s.divergences += 1
+            self._journal(replayed, "divergences", divergence.row(self.run_id))
+        if record["action"] in ("ENTER_SHORT", "EXIT"):
+            self._intent(event.scan_id, event.ts_us, record)
+        if record.get("trade"):
+            self._trade({f: record[f"trade_{f}"] for f in TRADE_FIELDS}, replayed)
+        self._journal(replayed, "scans", scan_row(self.run_id, event))
+        if self.cadence.exit_q_us is not None:
+            self._schedule_exit_check(event.ts_us)
+        if self.on_scan is not None:
+            self.on_scan(event)
+
+    def _decision_row(self, event: ScanEvent, record: dict[str, Any]) -> dict[str, Any]:
+        row = {name: record[name] for name in DECISION_COLUMNS}
+        row.update(run_id=self.run_id, scan_id=event.scan_id, ts_us=event.ts_us, graph_hash=self.graph_hash,
+                   symbol=self.symbol(record["asset"]), latency_us=self.engine.latencies_us[-1])
+        return row
+
+    def symbol(self, asset: int) -> str:
+        return self.symbols[asset] if 0 <= asset < len(self.symbols) else ""
+
+    def _intent(self, scan_id: int, ts_us: int, record: dict[str, Any]) -> None:
+        exiting = record["action"] == "EXIT"
+        asset = int(record["asset"])
+        intent = OrderIntent(f"{self.run_id}-{scan_id}-{'close' if exiting else 'open'}", scan_id, ts_us,
+                             "BUY_TO_CLOSE" if exiting else "SELL_SHORT", asset, self.symbol(asset),
+                             float(record["trade_leverage"] if exiting else record["leverage"]),
+                             float(record["trade_notional"] if exiting else record["notional"]))
+        self.summary.intents += 1
+        self.driver.submit(intent)
+
+    def _order_row(self, row: dict[str, Any]) -> None:
+        self._journal(row["scan_id"] < self.resume_after, "orders", {"run_id": self.run_id, **row})
+
+    def _trade(self, trade: dict[str, Any], replayed: bool) -> None:
+        trade = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in trade.items()}
+        self.shadow_trades.append(trade)
+        self.summary.trades += 1
+        self._journal(replayed, "trades", {"run_id": self.run_id, "source": "shadow",
+                                           "symbol": self.symbol(trade["asset"]), **trade})
+
+    # ------------------------------------------------------------ finer exit cadence
+
+    def _schedule_exit_check(self, after_us: int) -> None:
+        deadline = self.cadence.next_exit_check(after_us)
+        assert deadline is not None
+        self.scheduler.at(deadline, "exit_check", self._exit_check)
+
+    def _exit_check(self, now_us: int) -> None:
+        """An intra-bar exit check on the latest prices; reschedules itself until the position closes."""
+        if not self.engine.state["pos.open"] or self._price is None:
+            return
+        out = self.engine.check_exit(self._last_scan, self._price)
+        if out["exit"]:
+            self.summary.intrabar_exits += 1
+            record = {"action": "EXIT", "asset": out["pos_asset"], "trade_leverage": out["pos_leverage"],
+                      "trade_notional": out["pos_notional"]}
+            self._intent(self._last_scan, now_us, record)
+            self._trade({"entry_scan": out["pos_entry_scan"], "exit_scan": self._last_scan, "asset": out["pos_asset"],
+                         "reason": out["exit_reason"], "leverage": out["pos_leverage"],
+                         "notional": out["pos_notional"], "pnl": out["pnl"]}, replayed=False)
+            return
+        self._schedule_exit_check(now_us)
+
+    # ------------------------------------------------------------ the end
+
+    def _finish(self) -> None:
+        for d in self.monitor.on_trades_done(self.shadow_trades):
+            self.summary.divergences += 1
+            self._journal(False, "divergences", d.row(self.run_id))
+        reference = self.monitor.reference_trades or getattr(self.monitor.reference, "trades", None) or []
+        for trade in reference:
+            self._journal(False, "trades", {"run_id": self.run_id, "source": "reference",
+                                            "symbol": self.symbol(trade["asset"]), **trade})
+        self.summary.latencies_us = list(self.engine.latencies_us)
+        self.summary.orders = dict(self.driver.counts)
+        self.summary.timer_lateness_us = {k: list(v) for k, v in self.scheduler.lateness_us.items()}
+
+    def _journal(self, replayed: bool, table: str, row: dict[str, Any]) -> None:
+        if self.journal is not None and not replayed:
+            self.journal.append(table, row)
+
+
+DECISION_COLUMNS = ("action", "reason", "entry_reason", "asset", "selected", "pos_asset", "s", "base", "dc", "regime",
+                    "ob_mult", "esof", "raw", "cmax", "leverage", "notional", "exch_lev", "margin", "exit",
+                    "exit_reason", "pnl", "bars_held", "peak_pnl")
+
+
+def scan_row(run_id: str, event: ScanEvent) -> dict[str, Any]:
+    """The journal's scans row: the scan as it arrived, accepted or not (a missing number as NaN)."""
+    raw = event.raw
+    floats = {k: _number(raw.get(k)) for k in ("vel_div", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
+                                               "esof_score", "capital")}
+    return {"run_id": run_id, "scan_id": event.scan_id, "ts_us": event.ts_us, **floats,
+            "price": [_number(x) for x in raw.get("price") or []], "score": [_number(x) for x in raw.get("score") or []],
+            "dc_status": raw.get("dc_status") or "", "posture": raw.get("posture") or "",
+            "rejected": int(bool(event.rejected)), "reject_reason": event.rejected}
+
+
+def _number(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def legacy_scan(engine: DecisionEngine, inputs: dict[str, Any]) -> dict[str, Any]:
+    """A scan as a legacy engine takes it: vectors as lists, enums as names."""
+    out = {}
+    for spec in engine.ir.inputs:
+        if spec.universe:
+            continue
+        value = inputs[spec.name]
+        out[spec.name] = spec.type.enum[int(value)] if spec.type.enum else np.asarray(value).tolist()
+    return out

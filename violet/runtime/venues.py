@@ -1,0 +1,112 @@
+"""Venues: where order intents would go. Observe-only is the default and the guard.
+
+`ObserveOnlyVenue` never sends anything: it records each attempt. It also
+wraps any other venue when no keys are configured (DARK mode), so whatever
+the inner venue would do, no order leaves. `ScriptedVenue` plays a script of
+acks, fills, rejects and latencies, for tests of the execution driver.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """What the decision wants done: open a short, or close one."""
+
+    intent_id: str
+    scan_id: int
+    ts_us: int
+    side: str  # SELL_SHORT or BUY_TO_CLOSE
+    asset: int
+    symbol: str
+    leverage: float
+    notional: float
+
+
+@dataclass(frozen=True, order=True)
+class VenueEvent:
+    """A venue's answer to an intent: ACK, FILL or REJECT, at a time."""
+
+    at_us: int
+    intent_id: str
+    kind: str
+    detail: str = ""
+
+
+class Venue(Protocol):
+    sends: bool  # False for a venue that never sends (observe-only)
+
+    def submit(self, intent: OrderIntent, now_us: int) -> None: ...
+
+    def next_event_us(self) -> int | None: ...
+
+    def poll(self, now_us: int) -> list[VenueEvent]: ...
+
+
+@dataclass
+class ObserveOnlyVenue:
+    """Records every attempt and sends nothing; `inner` is the venue it keeps orders away from."""
+
+    inner: Venue | None = None
+    attempts: list[OrderIntent] = field(default_factory=list)
+    sends: bool = False
+
+    def submit(self, intent: OrderIntent, now_us: int) -> None:
+        self.attempts.append(intent)
+
+    def next_event_us(self) -> int | None:
+        return None
+
+    def poll(self, now_us: int) -> list[VenueEvent]:
+        return []
+
+
+@dataclass(frozen=True)
+class ScriptStep:
+    """How the venue answers one order: ack after ack_us (None: never), then FILL or REJECT after done_us."""
+
+    ack_us: int | None = 5_000
+    outcome: str = "FILL"  # FILL, REJECT, or NONE (acked, never done)
+    done_us: int = 10_000
+    detail: str = ""
+
+
+class ScriptedVenue:
+    """Answers the n-th order with the n-th step of the script (the last step repeats)."""
+
+    sends = True
+
+    def __init__(self, script: list[ScriptStep]) -> None:
+        self.script = script or [ScriptStep()]
+        self.submitted: list[OrderIntent] = []
+        self._events: list[VenueEvent] = []
+        self._seq = itertools.count()
+
+    def submit(self, intent: OrderIntent, now_us: int) -> None:
+        step = self.script[min(len(self.submitted), len(self.script) - 1)]
+        self.submitted.append(intent)
+        if step.ack_us is None:
+            return
+        heapq.heappush(self._events, VenueEvent(now_us + step.ack_us, intent.intent_id, "ACK"))
+        if step.outcome != "NONE":
+            heapq.heappush(self._events, VenueEvent(now_us + step.ack_us + step.done_us, intent.intent_id,
+                                                    step.outcome, step.detail))
+
+    def next_event_us(self) -> int | None:
+        return self._events[0].at_us if self._events else None
+
+    def poll(self, now_us: int) -> list[VenueEvent]:
+        due = []
+        while self._events and self._events[0].at_us <= now_us:
+            due.append(heapq.heappop(self._events))
+        return due
+
+
+def guarded(venue: Venue, keys_configured: bool) -> Venue:
+    """The DARK guard: without keys, every venue is observe-only, whatever it is."""
+    return venue if keys_configured and venue.sends else ObserveOnlyVenue(inner=venue)
