@@ -204,6 +204,47 @@ def diff(graph: GraphArg,
         raise typer.Exit(1)
 
 
+journal_app = typer.Typer(no_args_is_help=True, help="Read the ClickHouse journal.")
+app.add_typer(journal_app, name="journal")
+DEFAULT_JOURNAL = "chdb://" + str(Path("out/journal").resolve())
+JournalOpt = Annotated[str, typer.Option("--journal", help="chdb:///abs/dir (embedded ClickHouse) or http://host:8123")]
+
+
+@app.command()
+def replay(graph: GraphArg,
+           input: Annotated[Path, typer.Option("--input", "-i", help="SCANS.parquet (from `violet scans build`)")],
+           universe: UniverseOpt = None,
+           journal: JournalOpt = DEFAULT_JOURNAL,
+           database: Annotated[str, typer.Option(help="journal database")] = "violet",
+           run_id: Annotated[Optional[str], typer.Option(help="name of the run; an existing run resumes")] = None,
+           reference: Annotated[Optional[str], typer.Option(help="engine class compared scan by scan "
+                                                            "(divergence monitor)")] = "violet.legacy.engine:BlueEngine",
+           exit_q: Annotated[Optional[float], typer.Option(help="exit-check cadence in seconds (default: one scan)")] = None,
+           live_pace: Annotated[Optional[float], typer.Option(help="run on the live monotonic clock, one scan "
+                                                             "every this many seconds")] = None,
+           progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+           sets: SetOpt = None) -> None:
+    """Replay scans through the reactor in DARK mode (observe-only): journal every decision, report divergences."""
+    from violet.runtime.session import ReplaySettings, run_replay
+
+    settings = ReplaySettings(graph=graph, scans=input, universe=universe, journal=journal, database=database,
+                              run_id=run_id, reference=reference, exit_q_s=exit_q, live_pace_s=live_pace,
+                              params=parse_sets(load_ir(graph), sets or []))
+    summary = run_replay(settings, out, progress)
+    if summary.divergences:
+        raise typer.Exit(1)
+
+
+@journal_app.command("report")
+def journal_report(journal: JournalOpt = DEFAULT_JOURNAL,
+                   database: Annotated[str, typer.Option(help="journal database")] = "violet",
+                   run_id: Annotated[Optional[str], typer.Option(help="the run (default: the latest)")] = None) -> None:
+    """Summarise a run from the journal: scans, rejections, decisions by action and reason, orders, trades, divergences."""
+    from violet.runtime.report import journal_report as report
+
+    out.print(report(journal, database, run_id), markup=False)
+
+
 def main() -> None:
     """Entry point: user errors -> one message and exit 2; mismatches -> exit 1."""
     try:
