@@ -26,3 +26,10 @@ def write_graph(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory) -> Path:
+    """The one embedded ClickHouse data directory of this test process (chdb opens one per process);
+    tests keep apart by using a database each."""
+    return tmp_path_factory.mktemp("chdb") / "db"

@@ -13,15 +13,9 @@ from violet.runtime.journal import Journal, JournalError
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(scope="module")
-def shared_dir(tmp_path_factory):
-    """One chdb data directory for this module (chdb allows one per process)."""
-    return tmp_path_factory.mktemp("chdb") / "db"
-
-
 @pytest.fixture
-def journal(shared_dir, tmp_path):
-    j = Journal(f"chdb://{shared_dir}", database=f"t_{uuid.uuid4().hex[:10]}", spill_dir=tmp_path / "spill")
+def journal(chdb_dir, tmp_path):
+    j = Journal(f"chdb://{chdb_dir}", database=f"t_{uuid.uuid4().hex[:10]}", spill_dir=tmp_path / "spill")
     yield j
     j.close()
 
@@ -65,16 +59,16 @@ def test_failure_mid_run_spills_and_replays_every_row_once(journal):
     assert journal.query("SELECT count() FROM {db}.decisions")[0][0] == 300  # not even a merge-pending duplicate
 
 
-def test_rows_spilled_at_close_are_replayed_by_the_next_journal(shared_dir, tmp_path):
+def test_rows_spilled_at_close_are_replayed_by_the_next_journal(chdb_dir, tmp_path):
     database = f"t_{uuid.uuid4().hex[:10]}"
-    first = Journal(f"chdb://{shared_dir}", database=database, spill_dir=tmp_path / "spill")
+    first = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "spill")
     first.client.command(f"DETACH TABLE {database}.decisions")
     for k in range(50):
         first.append("decisions", decision_row(first, k))
     first.close()
     assert first.pending_spill_rows() == 50  # nothing lost: all on disk
     first.client.command(f"ATTACH TABLE {database}.decisions")
-    second = Journal(f"chdb://{shared_dir}", database=database, spill_dir=tmp_path / "spill", client=first.client)
+    second = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "spill", client=first.client)
     assert second.stats.replayed_rows == 50 and second.pending_spill_rows() == 0
     assert second.count("decisions", "run") == 50
 

@@ -1,0 +1,213 @@
+"""The reactor in shadow mode, end to end, against the real embedded ClickHouse (a database per test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from violet.compile.lower import lower
+from violet.compile.numba_backend import compile_ir
+from violet.dag.graph import load_graph
+from violet.legacy.engine import BlueEngine
+from violet.runtime.cadence import Cadence
+from violet.runtime.clock import ReplayClock
+from violet.runtime.divergence import DivergenceMonitor
+from violet.runtime.engine import DecisionEngine
+from violet.runtime.execution import ExecutionDriver
+from violet.runtime.journal import Journal
+from violet.runtime.reactor import Reactor
+from violet.runtime.scheduler import DeadlineScheduler
+from violet.runtime.session import EXIT_GRAPH
+from violet.runtime.source import PriceTick, replay_source
+from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, guarded
+
+from conftest import GRAPHS
+
+HOUR = 3_600_000_000
+COUNT_SCRIPT = """
+import json, sys
+from violet.runtime.journal import Journal
+j = Journal(sys.argv[1], "violet")
+tables = ("scans", "decisions", "divergences")
+final = {t: j.count(t, "killed") for t in tables}
+for t in tables:
+    j.client.command(f"OPTIMIZE TABLE violet.{t} FINAL")
+raw = {t: j.query(f"SELECT count() FROM {{db}}.{t} WHERE run_id = 'killed'")[0][0] for t in tables}
+print(json.dumps([final, raw]))
+"""
+
+
+def write_scans(path: Path, n_scans: int = 240, n_assets: int = 6, seed: int = 7, bad: dict | None = None) -> Path:
+    """A scans file and its universe: random-walk prices, a stablecoin at index 0, signal most scans."""
+    rng = np.random.default_rng(seed)
+    price = 100.0 * np.cumprod(1 + rng.normal(0, 0.006, (n_scans, n_assets)), axis=0)
+    for (row, asset), value in (bad or {}).items():
+        price[row, asset] = value
+    table = pa.table({
+        "scan_id": np.arange(n_scans), "ts_us": 1_700_000_000_000_000 + np.arange(n_scans) * HOUR,
+        "vel_div": rng.uniform(-0.08, 0.01, n_scans), "price": list(price), "score": list(rng.normal(size=(n_scans, n_assets))),
+        "acb_boost": np.ones(n_scans), "acb_beta": np.full(n_scans, 0.5), "mc_scale": np.ones(n_scans),
+        "ob_mult": np.ones(n_scans), "esof_score": rng.normal(size=n_scans),
+        "dc_status": rng.choice(["CONFIRM", "NEUTRAL", "CONTRADICT"], n_scans),
+        "posture": rng.choice(["APEX", "STALKER", "TURTLE"], n_scans), "capital": np.full(n_scans, 10_000.0)})
+    pq.write_table(table, path)
+    universe = pa.table({"symbol": ["USDCUSDT"] + [f"A{k}USDT" for k in range(1, n_assets)],
+                         "stable": [True] + [False] * (n_assets - 1), "exchange_max_leverage": [20] * n_assets})
+    pq.write_table(universe, path.with_name(path.stem + ".universe.parquet"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    ir = lower(load_graph(GRAPHS / "blue_decision.toml"))
+    return ir, compile_ir(ir)
+
+
+def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, exit_graph=None):
+    ir, cg = compiled
+    source = replay_source(ir, scans)
+    clock = ReplayClock(source.events[0].ts_us)
+    monitor = DivergenceMonitor(reference=BlueEngine(**{k: v.tolist() for k, v in source.universe.items()}))
+    driver = ExecutionDriver(venue or ObserveOnlyVenue(), DeadlineScheduler(clock), record=lambda row: None)
+    engine = DecisionEngine(cg, source.universe, exit_graph=exit_graph)
+    reactor = Reactor(clock, engine, driver, f"run-{uuid.uuid4().hex[:8]}", source.symbols, ir.content_hash,
+                      monitor, journal, cadence or Cadence())
+    return reactor, source
+
+
+def test_end_to_end_replay_journals_every_row_with_no_divergence(compiled, chdb_dir, tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", bad={(30, 2): float("nan"), (31, 4): -1.0})
+    journal = Journal(f"chdb://{chdb_dir}", f"t_{uuid.uuid4().hex[:8]}", spill_dir=tmp_path / "spill").start()
+    reactor, source = make_reactor(compiled, scans, journal=journal)
+    summary = reactor.run(source)
+    journal.close()
+    assert summary.scans == 240 and summary.rejected == 2 and summary.decisions == 238
+    assert summary.divergences == 0 and summary.trades > 0 and summary.trades == len(reactor.monitor.reference.trades)
+    run = reactor.run_id
+    assert journal.count("scans", run) == 240
+    assert journal.count("decisions", run) == 238
+    assert journal.count("orders", run) == summary.intents
+    assert journal.count("trades", run) == 2 * summary.trades  # shadow and reference
+    assert journal.count("divergences", run) == 0
+    # the NaN scan is journaled as rejected, naming scan and field, and never reached the graph
+    rejected = journal.query("SELECT scan_id, reject_reason FROM {db}.scans FINAL WHERE run_id = %(r)s AND rejected = 1 "
+                             "ORDER BY scan_id", r=run)
+    assert [r[0] for r in rejected] == [30, 31]
+    assert "field price: asset 2: is NaN" in rejected[0][1] and "must be > 0.0" in rejected[1][1]
+    assert journal.query("SELECT count() FROM {db}.decisions FINAL WHERE run_id = %(r)s AND scan_id IN (30, 31)",
+                         r=run)[0][0] == 0
+    # every float of the breakdown journaled bit for bit: leverage of the first entry equals the engine's
+    first_entry = next(t for t in reactor.monitor.reference.trades)
+    lev = journal.query("SELECT leverage FROM {db}.decisions FINAL WHERE run_id = %(r)s AND scan_id = %(s)s",
+                        r=run, s=first_entry["entry_scan"])[0][0]
+    assert lev == first_entry["leverage"]
+
+
+def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir, tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=300)
+    db = f"t_{uuid.uuid4().hex[:8]}"
+    journal = Journal(f"chdb://{chdb_dir}", db, spill_dir=tmp_path / "spill", flush_seconds=0.01).start()
+    reactor, source = make_reactor(compiled, scans, journal=journal)
+
+    def sabotage(event):
+        if event.scan_id == 80:
+            time.sleep(0.05)
+            journal.client.command(f"DETACH TABLE {db}.decisions")  # the journal fails for real
+        if event.scan_id == 200:
+            time.sleep(0.05)
+            journal.client.command(f"ATTACH TABLE {db}.decisions")
+
+    reactor.on_scan = sabotage
+    summary = reactor.run(source)
+    journal.close()
+    assert journal.stats.failures > 0 and journal.stats.spilled_rows > 0
+    assert journal.stats.replayed_rows == journal.stats.spilled_rows and journal.pending_spill_rows() == 0
+    assert journal.count("decisions", reactor.run_id) == summary.decisions == 300
+    assert journal.query("SELECT count() FROM {db}.decisions")[0][0] == 300  # no duplicate, even before merges
+
+
+def test_killed_process_resumes_without_duplicates(tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=200)
+    dsn = f"chdb://{tmp_path / 'db'}"
+    cmd = [sys.executable, "-m", "violet.cli", "replay", str(GRAPHS / "blue_decision.toml"), "--input", str(scans),
+           "--journal", dsn, "--run-id", "killed", "--no-progress"]
+    proc = subprocess.Popen(cmd + ["--live-pace", "0.02"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ}, start_new_session=True)
+    time.sleep(4.0)  # compile/load, then about 100 scans at 20 ms each
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "resuming after scan" in done.stdout
+    # this test process holds its own chdb directory, so the counting runs in a third process
+    counts = subprocess.run([sys.executable, "-c", COUNT_SCRIPT, dsn], capture_output=True, text=True, check=True)
+    final, raw = json.loads(counts.stdout)
+    assert final == {"scans": 200, "decisions": 200, "divergences": 0}
+    assert raw == final  # after merging, no row is there twice
+
+
+def test_dark_guard_lets_no_order_leave_whatever_the_script(compiled, tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet")
+    scripted = ScriptedVenue([ScriptStep(ack_us=1_000, outcome="FILL"), ScriptStep(ack_us=None)])
+    reactor, source = make_reactor(compiled, scans, venue=guarded(scripted, keys_configured=False))
+    summary = reactor.run(source)
+    assert summary.intents > 0 and scripted.submitted == []
+    assert summary.orders == {"RECORDED_NOT_SENT": summary.intents}
+    assert len(reactor.driver.venue.attempts) == summary.intents
+    # with keys, the same venue does receive the orders: the guard is what held them back
+    keyed = ScriptedVenue([ScriptStep(ack_us=1_000)])
+    reactor, source = make_reactor(compiled, scans, venue=guarded(keyed, keys_configured=True))
+    assert reactor.run(source).intents == len(keyed.submitted) > 0
+
+
+def test_order_ttl_expires_with_a_slow_venue(compiled, tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=60)
+    slow = ScriptedVenue([ScriptStep(ack_us=150_000, outcome="FILL", done_us=1_000)])  # ack after 150 ms > TTL
+    reactor, source = make_reactor(compiled, scans, venue=slow)
+    summary = reactor.run(source)
+    assert summary.intents > 0
+    assert summary.orders["EXPIRED"] == summary.intents
+    assert summary.orders["ACK_AFTER_EXPIRY"] == summary.intents and "ACKED" not in summary.orders
+    assert summary.timer_lateness_us["order_ttl"] == [0] * summary.intents  # the replay clock fires exactly on time
+    fast = ScriptedVenue([ScriptStep(ack_us=20_000, outcome="FILL", done_us=5_000)])
+    reactor, source = make_reactor(compiled, scans, venue=fast)
+    summary = reactor.run(source)
+    assert summary.orders.get("EXPIRED", 0) == 0 and summary.orders["FILLED"] == summary.intents
+
+
+def test_finer_exit_cadence_exits_between_scans(compiled, tmp_path):
+    """Q(exit) = 1 minute: a price tick 10 minutes after the entry scan takes profit before the next scan."""
+    n_assets = 3
+    table = pa.table({
+        "scan_id": [0, 1], "ts_us": [0, HOUR], "vel_div": [-0.05, 0.0], "price": [[1.0, 1.0, 100.0]] * 2,
+        "score": [[0.0, 1.0, 2.0]] * 2, "acb_boost": [1.0, 1.0], "acb_beta": [0.0, 0.0], "mc_scale": [1.0, 1.0],
+        "ob_mult": [1.0, 1.0], "esof_score": [0.0, 0.0], "dc_status": ["NEUTRAL"] * 2, "posture": ["APEX"] * 2,
+        "capital": [10_000.0, 10_000.0]})
+    path = tmp_path / "s.parquet"
+    pq.write_table(table, path)
+    pq.write_table(pa.table({"symbol": ["USDC", "A", "B"], "stable": [True, False, False],
+                             "exchange_max_leverage": [20] * n_assets}), tmp_path / "s.universe.parquet")
+    exit_graph = compile_ir(lower(load_graph(EXIT_GRAPH)))
+    reactor, source = make_reactor(compiled, path, cadence=Cadence(exit_q_us=60_000_000), exit_graph=exit_graph)
+    source.events.append(PriceTick(10 * 60_000_000 + 5, np.array([1.0, 1.0, 99.0])))  # pnl 0.01 >= tp 0.0095
+    summary = reactor.run(source)
+    assert summary.intrabar_exits == 1 and summary.trades == 1
+    trade = reactor.shadow_trades[0]
+    assert trade["reason"] == "TAKE_PROFIT" and trade["pnl"] == (100.0 - 99.0) / 100.0 and trade["exit_scan"] == 0
+    assert not reactor.engine.state["pos.open"] or reactor.engine.state["pos.entry_scan"] == 1  # re-entered on scan 1
+    # at scan cadence the same data has no exit before scan 1 (whose price is back at 100)
+    reactor, source = make_reactor(compiled, path)
+    source.events.append(PriceTick(10 * 60_000_000 + 5, np.array([1.0, 1.0, 99.0])))
+    assert reactor.run(source).trades == 0
