@@ -204,6 +204,38 @@ def diff(graph: GraphArg,
         raise typer.Exit(1)
 
 
+scans_app = typer.Typer(no_args_is_help=True, help="Build scans from a close-price panel.")
+app.add_typer(scans_app, name="scans")
+
+
+@scans_app.command("build")
+def scans_build(
+        output: Annotated[Path, typer.Option("--output", "-o", help="SCANS.parquet (the universe goes beside it)")],
+        prices: Annotated[Optional[Path], typer.Option(help="close-price panel (Parquet: ts index, one column per "
+                                                       "symbol); default: the shared Binance panel if present")] = None,
+        generate: Annotated[bool, typer.Option(help="use the generated universe instead of a file")] = False,
+        fast: Annotated[int, typer.Option(help="fast correlation window (bars)")] = 50,
+        slow: Annotated[int, typer.Option(help="slow correlation window (bars)")] = 150,
+        score_lookback: Annotated[int, typer.Option(help="bars of the trailing return behind the score")] = 24,
+        spike: Annotated[float, typer.Option(help="|log return| above this is a listing artefact")] = 1.0,
+        capital: Annotated[float, typer.Option(help="account equity on every scan")] = 10_000.0,
+        factors: Annotated[Optional[Path], typer.Option(help="factors table keyed by ts_us")] = None,
+        leverage_limits: Annotated[Optional[Path], typer.Option(help="symbol,max_leverage table")] = None) -> None:
+    """Scans from closes: vel_div from the correlation eigenvalues, per-asset scores, factors, and the universe."""
+    from violet.scans.build import ScanSettings, build_scans, read_factors, write_scans
+    from violet.scans.panel import default_panel, generate_panel, read_panel
+
+    panel = generate_panel() if generate else read_panel(prices) if prices else default_panel()
+    start = time.perf_counter()
+    scans, universe = build_scans(panel, ScanSettings(fast, slow, spike, score_lookback, capital),
+                                  read_factors(factors), leverage_limits)
+    uni_path = write_scans(scans, universe, output)
+    vd = scans.column("vel_div").to_numpy()
+    out.print(f"{panel.source}: {panel.close.shape[0]:,} bars x {len(panel.symbols)} symbols -> {scans.num_rows:,} scans "
+              f"in {time.perf_counter() - start:.1f} s (warm-up {slow + 1} bars); vel_div in [{vd.min():.4g}, {vd.max():.4g}]")
+    out.print(f"wrote {output} and {uni_path} ({sum(universe.column('stable').to_pylist())} stablecoins)")
+
+
 journal_app = typer.Typer(no_args_is_help=True, help="Read the ClickHouse journal.")
 app.add_typer(journal_app, name="journal")
 DEFAULT_JOURNAL = "chdb://" + str(Path("out/journal").resolve())

@@ -1,0 +1,115 @@
+"""The upstream scan builder: eigenvalues against direct computation, warm-up, real-data hazards, universe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from violet.scans.build import ScanSettings, build_scans, lambda_max, log_returns, scores
+from violet.scans.panel import SHARED_PANEL, Panel, default_panel, generate_panel
+from violet.scans.universe import is_stable, universe_table
+
+
+def direct_lambda(r: np.ndarray) -> float:
+    """The largest eigenvalue of np.corrcoef, flat columns left out (an independent computation)."""
+    keep = r.std(axis=0) > 0
+    return float(np.linalg.eigvalsh(np.corrcoef(r[:, keep].T))[-1])
+
+
+def test_gram_trick_equals_the_correlation_matrix_eigenvalue():
+    rng = np.random.default_rng(3)
+    r = rng.normal(size=(40, 25)) + rng.normal(size=(40, 1))
+    r[:, 7] = 0.0  # a flat asset
+    lam = lambda_max(r, 12)
+    for k in (11, 20, 39):
+        assert lam[k] == pytest.approx(direct_lambda(r[k - 11:k + 1]), rel=1e-10)
+    assert np.isnan(lam[:11]).all()
+
+
+def test_two_perfectly_correlated_assets_by_hand():
+    # assets 0 and 1 move together, asset 2 is orthogonal to both: the correlation matrix is
+    # [[1, 1, 0], [1, 1, 0], [0, 0, 1]] whose eigenvalues are 2, 1, 0: lambda_max = 2
+    a = np.array([1.0, -1.0, 1.0, -1.0])
+    b = np.array([1.0, 1.0, -1.0, -1.0])
+    r = np.column_stack([a, 2 * a, b])
+    assert lambda_max(r, 4)[3] == pytest.approx(2.0, abs=1e-12)
+
+
+def test_spikes_and_bad_closes_count_as_zero_returns():
+    close = np.array([[1.0, 1.0], [np.e ** 1.5, 2.0], [np.e ** 1.5, -3.0]])
+    r = log_returns(close, spike=1.0)
+    assert r[0, 0] == 0.0 and r[0, 1] == pytest.approx(np.log(2.0))  # 1.5 > spike: an artefact
+    assert r[1, 1] == 0.0  # non-positive close
+
+
+def test_scores_are_relative_to_the_universe_median():
+    close = np.array([[1.0, 1.0, 1.0], [2.0, 1.0, 0.5]])
+    s = scores(close, lookback=1)
+    assert np.isnan(s[0]).all()
+    np.testing.assert_allclose(s[1], [np.log(2.0), 0.0, np.log(0.5)])  # the median asset scores 0
+
+
+def test_warm_up_and_the_first_scan():
+    panel = generate_panel(12, 80, seed=1)
+    scans, universe = build_scans(panel, ScanSettings(fast=5, slow=20, score_lookback=3))
+    assert scans.num_rows == 80 - 21  # first scan: bar slow + 1, both slow windows full
+    assert scans.column("ts_us")[0].as_py() == panel.ts_us[21]
+    lam = lambda_max(log_returns(panel.close, 1.0), 20)  # by return index: bar t ends return t - 1
+    vd = scans.column("vel_div").to_numpy()
+    lam_fast = lambda_max(log_returns(panel.close, 1.0), 5)
+    expected = (lam_fast[20] - lam_fast[19]) - (lam[20] - lam[19])
+    assert vd[0] == expected
+    assert universe.column("stable").to_pylist()[:3] == [True, True, True]
+
+
+def test_generated_universe_has_what_real_data_has_and_builds_finite_scans():
+    panel = generate_panel()
+    r = np.diff(np.log(panel.close), axis=0)
+    assert (np.abs(r) > 1.0).sum() == 1 and (panel.close[:, 4] == 7.0).all()
+    scans, _ = build_scans(panel)
+    assert np.isfinite(scans.column("vel_div").to_numpy()).all()
+    assert scans.num_rows == panel.close.shape[0] - 151
+
+
+def test_default_panel_is_the_shared_data_when_present():
+    panel = default_panel()
+    if SHARED_PANEL.is_file():
+        assert panel.close.shape == (4248, 453) and panel.source == str(SHARED_PANEL)
+    else:
+        assert panel.source.startswith("generated universe")
+
+
+@pytest.mark.parametrize("symbol, stable", [("USDCUSDT", True), ("FDUSDUSDT", True), ("USDEUSDT", True),
+                                            ("BTCUSDT", False), ("TUSDT", False), ("BUSDT", False),
+                                            ("1000SHIBUSDT", False), ("DAIUSDT", True)])
+def test_stablecoin_rule(symbol, stable):
+    assert is_stable(symbol) is stable
+
+
+def test_leverage_limits_table(tmp_path):
+    path = tmp_path / "limits.csv"
+    path.write_text("symbol,max_leverage\nBTCUSDT,125\nETHUSDT,100\n")
+    table = universe_table(["BTCUSDT", "XUSDT", "ETHUSDT"], path)
+    assert table.column("exchange_max_leverage").to_pylist() == [125, 20, 100]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(3, 8))
+def test_lambda_max_is_bounded_by_the_universe_size(seed, n):
+    """For any returns, 1 <= lambda_max <= number of non-flat assets (a correlation matrix's trace)."""
+    r = np.random.default_rng(seed).normal(size=(30, n))
+    lam = lambda_max(r, 10)[9:]
+    assert (lam >= 1.0 - 1e-9).all() and (lam <= n + 1e-9).all()
+
+
+def test_factors_file_joins_on_ts(tmp_path):
+    panel = generate_panel(8, 200, seed=2)
+    ts = panel.ts_us[160]
+    factors = pa.table({"ts_us": [ts], "acb_boost": [1.7], "posture": ["STALKER"]})
+    scans, _ = build_scans(panel, ScanSettings(fast=10, slow=50), factors)
+    row = scans.column("ts_us").to_pylist().index(ts)
+    assert scans.column("acb_boost")[row].as_py() == 1.7 and scans.column("posture")[row].as_py() == "STALKER"
+    assert scans.column("acb_boost")[row + 1].as_py() == 1.0 and scans.column("posture")[row + 1].as_py() == "APEX"

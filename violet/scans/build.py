@@ -1,0 +1,157 @@
+"""Build scans from a close-price panel (ALPHA_SPEC.md, "The upstream scan").
+
+For each bar t: log returns r[t] = log(close[t] / close[t-1]); over the last W
+returns, the largest eigenvalue lambda_max(t) of the assets' correlation
+matrix, for a fast (50) and a slow (150) window; each one's one-bar velocity
+v(t) = lambda_max(t) - lambda_max(t-1); and vel_div = v_fast - v_slow. The
+first scan is the first bar whose slow window and previous slow window are
+full (bar W_slow + 1): no scan is built during the warm-up.
+
+lambda_max of the N x N correlation matrix Z'Z/(W-1) (Z: the window's returns,
+each column standardised) equals the largest eigenvalue of the W x W Gram
+matrix ZZ'/(W-1), which is what is computed (W <= 150 << N = 453).
+
+Rules for what real data has (docs/scans.md):
+- a flat asset (zero variance in the window) has no correlation: its column is
+  left out of that window's matrix (zeroed, which adds only a zero eigenvalue);
+- a listing spike (|log return| above `spike`, 1.0 by default) is a listing
+  artefact, not co-movement: that return counts as 0 in the correlation;
+- a non-finite or non-positive close gives a non-finite return, counted as 0
+  in the correlation; the scan still carries the bad price, so the boundary
+  check rejects that scan rather than the builder hiding it.
+
+The per-asset score: the log return over the last `score_lookback` bars minus
+the universe median of the same (finite values only); higher = the asset rose
+most against the market = the best short candidate. A non-finite score (from a
+bad close) is left as is, and the boundary rejects that scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.lib.stride_tricks import sliding_window_view
+
+from violet.errors import InputError
+from violet.scans.panel import Panel
+from violet.scans.universe import universe_table
+from violet.tools.table_io import read_table
+
+NEUTRAL = {"acb_boost": 1.0, "acb_beta": 0.0, "mc_scale": 1.0, "ob_mult": 1.0, "esof_score": 0.0,
+           "dc_status": "NEUTRAL", "posture": "APEX"}
+FACTORS = tuple(NEUTRAL)
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    fast: int = 50
+    slow: int = 150
+    spike: float = 1.0
+    score_lookback: int = 24
+    capital: float = 10_000.0
+
+
+def log_returns(close: np.ndarray, spike: float) -> np.ndarray:
+    """Returns as the correlation sees them: spikes and non-finite returns as 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.diff(np.log(np.where(close > 0, close, np.nan)), axis=0)
+    return np.where(np.isfinite(r) & (np.abs(r) <= spike), r, 0.0)
+
+
+def lambda_max(r: np.ndarray, window: int, chunk: int = 256) -> np.ndarray:
+    """lambda_max of the window's correlation matrix ending at each return; NaN before the window is full.
+
+    Index k of the result is the window r[k-window+1 .. k] (k indexes returns)."""
+    n_ret = r.shape[0]
+    out = np.full(n_ret, np.nan)
+    if n_ret < window:
+        return out
+    windows = sliding_window_view(r, window, axis=0)  # (n_ret - window + 1, N, window)
+    for start in range(0, windows.shape[0], chunk):
+        z = windows[start:start + chunk].transpose(0, 2, 1)  # (c, window, N)
+        z = z - z.mean(axis=1, keepdims=True)
+        sd = np.sqrt((z * z).sum(axis=1, keepdims=True) / (window - 1))
+        z = np.divide(z, sd, out=np.zeros_like(z), where=sd > 1e-15)  # flat columns left out
+        gram = z @ z.transpose(0, 2, 1) / (window - 1)
+        out[start + window - 1: start + window - 1 + len(gram)] = np.linalg.eigvalsh(gram)[:, -1]
+    return out
+
+
+def scores(close: np.ndarray, lookback: int) -> np.ndarray:
+    """Trailing log return over `lookback` bars minus that bar's universe median (NaN before `lookback`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.log(np.where(close > 0, close, np.nan))
+    trailing = np.full(close.shape, np.nan)
+    trailing[lookback:] = logp[lookback:] - logp[:-lookback]
+    median = np.full((close.shape[0], 1), np.nan)
+    known = ~np.isnan(trailing).all(axis=1)
+    median[known, 0] = np.nanmedian(trailing[known], axis=1)
+    return trailing - median
+
+
+def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: pa.Table | None = None,
+                limits: Path | None = None) -> tuple[pa.Table, pa.Table]:
+    """(scans, universe) tables for a panel."""
+    s = settings
+    if not 2 <= s.fast <= s.slow:
+        raise InputError(f"windows must satisfy 2 <= fast <= slow (got {s.fast}, {s.slow})", where="scans build")
+    bars = panel.close.shape[0]
+    first = s.slow + 1  # bar index: slow window at t and at t-1 both full
+    if bars <= first:
+        raise InputError(f"the panel has {bars} bars; the slow window needs more than {first}", where=panel.source,
+                         fix="use a longer panel or a shorter --slow window")
+    r = log_returns(panel.close, s.spike)
+    lam_fast = np.concatenate([[np.nan], lambda_max(r, s.fast)])  # index by bar: bar t ends return t-1
+    lam_slow = np.concatenate([[np.nan], lambda_max(r, s.slow)])
+    v_fast = lam_fast[first:] - lam_fast[first - 1:-1]
+    v_slow = lam_slow[first:] - lam_slow[first - 1:-1]
+    n = bars - first
+    score = scores(panel.close, s.score_lookback)[first:]
+    ts = panel.ts_us[first:]
+    columns: dict[str, object] = {
+        "scan_id": np.arange(n, dtype=np.int64), "ts_us": ts, "vel_div": v_fast - v_slow,
+        "lambda_fast": lam_fast[first:], "lambda_slow": lam_slow[first:], "v_fast": v_fast, "v_slow": v_slow,
+        "price": list(panel.close[first:]), "score": list(score),
+        **_factor_columns(ts, factors), "capital": np.full(n, s.capital)}
+    table = pa.table(columns).replace_schema_metadata({b"violet.symbols": ",".join(panel.symbols).encode(),
+                                                       b"violet.source": panel.source.encode()})
+    return table, universe_table(panel.symbols, limits)
+
+
+def _factor_columns(ts: np.ndarray, factors: pa.Table | None) -> dict[str, object]:
+    """Neutral factors, or the factors file's values joined on ts_us (missing rows neutral)."""
+    n = len(ts)
+    out: dict[str, object] = {name: (np.full(n, value) if isinstance(value, float) else [value] * n)
+                              for name, value in NEUTRAL.items()}
+    if factors is None:
+        return out
+    if "ts_us" not in factors.column_names:
+        raise InputError("a factors table needs a ts_us column", where="--factors", fix="key each row by ts_us")
+    position = {t: k for k, t in enumerate(ts.tolist())}
+    rows = [position.get(t) for t in factors.column("ts_us").to_pylist()]
+    for name in FACTORS:
+        if name not in factors.column_names:
+            continue
+        target = list(out[name]) if isinstance(out[name], list) else np.array(out[name])
+        for row, value in zip(rows, factors.column(name).to_pylist()):
+            if row is not None and value is not None:
+                target[row] = value
+        out[name] = target
+    return out
+
+
+def write_scans(scans: pa.Table, universe: pa.Table, path: Path) -> Path:
+    """SCANS.parquet, and SCANS.universe.parquet beside it; returns the universe's path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(scans, path)
+    uni_path = path.with_name(path.name.removesuffix(path.suffix) + ".universe.parquet")
+    pq.write_table(universe, uni_path)
+    return uni_path
+
+
+def read_factors(path: Path | None) -> pa.Table | None:
+    return read_table(path) if path is not None else None

@@ -1,0 +1,50 @@
+"""The universe table: symbols, the stablecoin mask and each symbol's exchange leverage limit.
+
+A symbol is a stablecoin when its base asset (the symbol less its USDT/USDC
+quote) is one of ALPHA_SPEC.md's stablecoins, or when it is a pair of two of
+them (USDCUSDT). Leverage limits come from an optional file of
+`symbol,max_leverage`; a symbol not in it gets the default (20).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from violet.errors import InputError
+from violet.tools.table_io import read_table
+
+STABLECOINS = ("USDT", "USDC", "BUSD", "TUSD", "DAI", "FDUSD", "USDP", "USDD", "PYUSD", "USDE")
+QUOTES = ("USDT", "USDC", "BUSD")
+DEFAULT_MAX_LEVERAGE = 20
+
+
+def base_asset(symbol: str) -> str:
+    """The symbol less its quote currency (BTCUSDT -> BTC); a leading 1000 multiplier is kept."""
+    for quote in QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol[: -len(quote)]
+    return symbol
+
+
+def is_stable(symbol: str) -> bool:
+    return base_asset(symbol.upper()) in STABLECOINS
+
+
+def universe_table(symbols: list[str], limits: Path | None = None) -> pa.Table:
+    """index, symbol, stable, exchange_max_leverage for each symbol, in panel order."""
+    max_lev = {s: DEFAULT_MAX_LEVERAGE for s in symbols}
+    if limits is not None:
+        table = read_table(limits)
+        if not {"symbol", "max_leverage"} <= set(table.column_names):
+            raise InputError("a leverage-limits table needs columns symbol, max_leverage", where=str(limits))
+        for s, m in zip(table.column("symbol").to_pylist(), table.column("max_leverage").to_pylist()):
+            if s in max_lev:
+                if not isinstance(m, int) or m < 1:
+                    raise InputError(f"max_leverage of {s} is {m!r}, not an integer >= 1", where=str(limits))
+                max_lev[s] = m
+    return pa.table({"index": np.arange(len(symbols), dtype=np.int64), "symbol": symbols,
+                     "stable": [is_stable(s) for s in symbols],
+                     "exchange_max_leverage": np.array([max_lev[s] for s in symbols], dtype=np.int64)})
