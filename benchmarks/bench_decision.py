@@ -6,8 +6,8 @@ Measured in one run, on the same scans:
 - the legacy engine's `on_scan`, one call per scan;
 - the whole history replayed by the scan loop (scans/s).
 
-Scans come from the shared real panel when it is there (`violet scans build`),
-otherwise from the generated universe; `--scans FILE` uses a scans file.
+Scans are built from the shared real panel when it is there, otherwise from
+the generated universe; `--scans FILE` uses a scans file.
 Usage: python benchmarks/bench_decision.py [--scans SCANS.parquet] [--repeat 5]
 """
 
@@ -15,31 +15,34 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from violet.compile.ir import IR
 from violet.compile.lower import lower
-from violet.compile.numba_backend import compile_ir, kernel_value
+from violet.compile.numba_backend import compile_ir, kernel_array, kernel_value
 from violet.dag.graph import load_graph
 from violet.legacy.engine import BlueEngine
+from violet.runtime.source import universe_path
+from violet.scans.build import build_scans
+from violet.scans.panel import default_panel
 from violet.tools.table_io import input_columns, read_table
 
 REPO = Path(__file__).resolve().parent.parent
-PANEL = REPO.parent / "shared" / "data" / "binance_perp_1h_close.parquet"
 
 
-def load_scans(path: Path | None, ir):  # noqa: ANN001, ANN201 - script helper
-    """Scan columns for the decision graph: from a file, or built from the panel (real or generated)."""
-    from violet.upstream.scans import build_scans_columns
-
+def load_scans(path: Path | None, ir: IR) -> tuple[dict[str, np.ndarray], str]:
+    """Scan columns for the decision graph: from a file, or built from the panel (real, else generated)."""
     if path is not None:
-        uni = read_table(path.with_name(path.name.removesuffix(".parquet") + ".universe.parquet"))
-        return input_columns(ir, read_table(path), str(path), uni)[0], str(path)
-    return build_scans_columns(ir, PANEL if PANEL.exists() else None)
+        return input_columns(ir, read_table(path), str(path), read_table(universe_path(path)))[0], str(path)
+    panel = default_panel()
+    scans, universe = build_scans(panel)
+    return input_columns(ir, scans, panel.source, universe)[0], panel.source
 
 
-def time_per_call(fn, calls: int, repeat: int) -> float:  # noqa: ANN001
+def time_per_call(fn: Callable[[], object], calls: int, repeat: int) -> float:
     """Best-of-`repeat` seconds per call of `fn` over `calls` calls."""
     best = []
     for _ in range(repeat):
@@ -78,7 +81,8 @@ def main() -> None:
             state = list(result[n_out:])
 
     step_s = time_per_call(step_loop, n_scans, args.repeat)
-    scan_s = time_per_call(lambda: cg.scan(cols), n_scans, args.repeat)
+    kernel_args = scan_arguments(ir, cols, params, state0, n_scans, n_assets)
+    scan_s = time_per_call(lambda: cg.module.scan(*kernel_args), n_scans, args.repeat)
 
     legacy_n = min(args.legacy_scans, n_scans)
     scans_py = legacy_rows(ir, cols, legacy_n)
@@ -93,13 +97,22 @@ def main() -> None:
 
     print(f"{'':34}{'us/decision':>12}{'vs legacy':>11}")
     for label, sec in (("legacy engine on_scan", legacy_s), ("compiled step called from Python", step_s),
-                       ("compiled, inside the scan loop", scan_s)):
+                       ("compiled, inside the scan kernel", scan_s)):
         print(f"{label:34}{sec * 1e6:12.2f}{legacy_s / sec:10.1f}x")
     print(f"whole history: {n_scans:,} scans in {whole * 1e3:.1f} ms = {n_scans / whole:,.0f} scans/s "
           f"(after compilation; compile/load {cg.seconds:.2f} s, cache {'hit' if cg.cache_hit else 'miss'})")
 
 
-def legacy_rows(ir, cols, n: int) -> list[dict]:  # noqa: ANN001
+def scan_arguments(ir: IR, cols: dict[str, np.ndarray], params: list, state0: list, n_scans: int,
+                   n_assets: int) -> list:
+    """The scan kernel's arguments, prepared once: the loop alone is timed, not the wrapper's allocations."""
+    rows = [kernel_array(cols[op.name], op.type) for op in ir.leaves("input") if not ir.input_spec(op.name).universe]
+    universe = [kernel_value(cols[op.name], op.type) for op in ir.leaves("input") if ir.input_spec(op.name).universe]
+    outs = [np.empty((n_scans,), dtype=ir.ops[i].type.dtype.value) for _, i in ir.canonical_outputs]
+    return [n_scans, n_assets, *rows, *universe, *params, *state0, *outs]
+
+
+def legacy_rows(ir: IR, cols: dict[str, np.ndarray], n: int) -> list[dict]:
     """The first n scans as the legacy engine takes them: lists and enum names."""
     names = [spec for spec in ir.inputs if not spec.universe]
     out = []

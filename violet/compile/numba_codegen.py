@@ -126,11 +126,24 @@ def _comment(op: Op) -> str:
     return f"  # {op.kind} {op.type}" + (f" ; {op.node}" if op.node else "")
 
 
-def body(ir: IR, indent: str) -> list[str]:
-    """The SSA body: one line per computed op (a per-asset loop for vector ops)."""
+def per_run_ops(ir: IR) -> set[int]:
+    """Ops whose value is the same on every row: they read only params, consts and universe inputs.
+
+    The scan kernel computes them once, before its loop (loop-invariant hoisting)."""
+    invariant: set[int] = set()
+    for op in ir.ops:
+        if op.kind in ("param", "const") or (op.kind == "input" and ir.input_spec(op.name).universe):
+            invariant.add(op.id)
+        elif op.kind not in ("input", "state") and all(a in invariant for a in op.args):
+            invariant.add(op.id)
+    return invariant
+
+
+def body(ir: IR, indent: str, only: set[int] | None = None, skip: set[int] = frozenset()) -> list[str]:
+    """The SSA body: one line per computed op (a per-asset loop for vector ops), optionally a subset."""
     lines = []
     for op in ir.ops:
-        if op.kind in ("input", "param", "const", "state"):
+        if op.kind in ("input", "param", "const", "state") or op.id in skip or (only is not None and op.id not in only):
             continue
         if op.type.vector and op.kind in ELEMENTWISE:
             args = [f"v{i}[k]" if ir.ops[i].type.vector else f"v{i}" for i in op.args]
@@ -196,10 +209,11 @@ def _scan(ir: IR) -> list[str]:
     nexts = {name: i for name, i in ir.next_state}
     advance = [f"        c{op.id} = v{nexts[op.name]}  # next {op.name}" for op in state]
     ret = "".join(f"c{op.id}, " for op in state)
+    hoisted = per_run_ops(ir)
     return ["", f"@njit({_sig(types)}, {JIT})", f"def scan({', '.join(args)}):",
             '    """Rows 0..T-1 in order, state carried in locals; returns the final state."""',
-            *carry, "    for t in range(T):", *loads, *body(ir, "        "), *stores, *advance,
-            f"    return ({ret})", ""]
+            *body(ir, "    ", only=hoisted), *carry, "    for t in range(T):", *loads,
+            *body(ir, "        ", skip=hoisted), *stores, *advance, f"    return ({ret})", ""]
 
 
 def _trace(ir: IR) -> list[str]:

@@ -10,7 +10,7 @@ scans (a finer exit cadence) on the same position state.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,11 +21,18 @@ from violet.compile.numba_backend import CompiledGraph, kernel_value
 EXIT_PREFIX = "pos."  # the exit graph's instance name inside blue_decision.toml
 
 
-def named(value: Any, ir: IR, name: str) -> Any:
-    """An output value as a record holds it: enum codes as names, numpy scalars as Python."""
-    enum = ir.output_type(name).enum
-    value = value.item() if isinstance(value, np.generic) else value
-    return enum[value] if enum is not None else value
+def namer(ir: IR, names: list[str]) -> Callable[[tuple], dict[str, Any]]:
+    """A function turning kernel output values into a record: enum codes as names, numpy scalars as Python."""
+    enums = [ir.output_type(name).enum for name in names]
+
+    def record(values: tuple) -> dict[str, Any]:
+        out = {}
+        for name, enum, value in zip(names, enums, values):
+            value = value.item() if isinstance(value, np.generic) else value
+            out[name] = enum[value] if enum is not None else value
+        return out
+
+    return record
 
 
 class DecisionEngine:
@@ -42,6 +49,7 @@ class DecisionEngine:
         self._params = [kernel_value(values[op.name], op.type) for op in ir.leaves("param")]
         self._state_names = [op.name for op in ir.leaves("state")]
         self._outputs = [name for name, _ in ir.canonical_outputs]
+        self._record = namer(ir, self._outputs)
         self._assets = len(next(iter(self._universe.values()))) if self._universe else 0
         self.exit_graph = exit_graph
         self.latencies_us: list[float] = []
@@ -54,7 +62,7 @@ class DecisionEngine:
         result = self.cg.module.step(self._assets, *args, *self._params, *state)
         n = len(self._outputs)
         self.state = dict(zip(self._state_names, result[n:]))
-        record = {name: named(v, self.ir, name) for name, v in zip(self._outputs, result[:n])}
+        record = self._record(result[:n])
         self.latencies_us.append((time.perf_counter_ns() - start) / 1000)
         return record
 
@@ -67,4 +75,4 @@ class DecisionEngine:
                   "entry_leverage": 0.0, "entry_notional": 0.0, "bar_close": False}
         outputs, next_state = eg.advance(inputs, state)
         self.state.update({EXIT_PREFIX + name: value for name, value in next_state.items()})
-        return {name: named(v, eg.ir, name) for name, v in outputs.items()}
+        return namer(eg.ir, list(outputs))(tuple(outputs.values()))

@@ -16,6 +16,7 @@ is journaled as rejected and goes no further.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +100,20 @@ class Reactor:
         return self.driver.scheduler
 
     def run(self, events: Iterable[ScanEvent | PriceTick]) -> RunSummary:
+        """Process every event in time order; the cyclic garbage collector is paused meanwhile.
+
+        Its collections stopped the decision thread for 10 to 150 ms a few times per
+        history (measured: benchmarks/RESULTS.md); the loop creates no reference
+        cycles, so reference counting frees everything, and the collector resumes after."""
+        gc.freeze()
+        gc.disable()
+        try:
+            return self._run(events)
+        finally:
+            gc.enable()
+            gc.unfreeze()
+
+    def _run(self, events: Iterable[ScanEvent | PriceTick]) -> RunSummary:
         start = self.clock.now_us()
         k = 0
         for event in events:

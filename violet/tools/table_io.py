@@ -161,7 +161,8 @@ def _scalar_column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np
     if not allowed:
         raise InputError(f"column '{spec.name}' is {col.type}, but the input is {t}", where=file,
                          fix="store the column with the input's type")
-    values = col.cast(want).fill_null(0 if t.dtype != DType.BOOL else False).to_numpy(zero_copy_only=False)
+    # a writeable copy: Arrow hands out read-only views, which the kernels would copy on every call
+    values = np.array(col.cast(want).fill_null(0 if t.dtype != DType.BOOL else False).to_numpy(zero_copy_only=False))
     if t.dtype == DType.BOOL:
         return values, nulls
     return values, nulls | spec.refine.violations(values)
