@@ -24,12 +24,21 @@ def wrap64(x: int) -> int:
     return ((x + 2**63) % 2**64) - 2**63
 
 
+# The machine's default NaN, as its invalid operations produce it (0xFFF8000000000000 on
+# x86-64, 0x7FF8000000000000 on ARM): computed here by the hardware, never written down.
+_INF = float("inf")
+DEFAULT_NAN = _INF - _INF
+
+
 def fdiv(a: float, b: float) -> float:
-    """IEEE division: x/0 is +-inf by the signs, 0/0 and nan/0 are NaN."""
-    if b != 0.0:
+    """IEEE division, as the hardware does it where Python would raise on b == 0:
+    x/0 is +-inf by the signs, 0/0 is the machine's default NaN, NaN/0 is that NaN."""
+    if b != 0.0:  # includes a NaN divisor
         return a / b
-    if a != a or a == 0.0:
-        return math.nan
+    if a != a:
+        return a
+    if a == 0.0:
+        return DEFAULT_NAN
     negative = (math.copysign(1.0, a) < 0) != (math.copysign(1.0, b) < 0)
     return -math.inf if negative else math.inf
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from violet.tools.diff import identity_bits
+
 DECISION_FIELDS = ("action", "reason", "entry_reason", "asset", "selected", "pos_asset", "s", "base", "dc", "regime",
                    "ob_mult", "esof", "raw", "cmax", "leverage", "notional", "exch_lev", "margin", "exit",
                    "exit_reason", "pnl", "bars_held", "peak_pnl")
@@ -28,8 +30,11 @@ def bits(value: Any) -> str:
 
 
 def same(a: Any, b: Any) -> bool:
+    """Equal values; floats by bit pattern, every NaN one value (as `violet diff` compares)."""
     if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and bits(float(a)) == bits(float(b))
+        if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+            return False
+        return identity_bits(float(a)) == identity_bits(float(b))
     return a == b
 
 

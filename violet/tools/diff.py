@@ -1,7 +1,9 @@
 """Bit-identity checking: compiled kernels vs the interpreter, or vs any Python reference.
 
-Floats are compared by their 64-bit patterns (so -0.0 differs from 0.0 and
-every NaN bit counts), ints exactly. On a mismatch the report names the first
+Floats are compared by their 64-bit patterns, so -0.0 differs from 0.0 and
+one ULP is a mismatch; every NaN is one value (IEEE 754 leaves the sign and
+payload of an arithmetic NaN unspecified, and LLVM uses that freedom, see
+docs/semantics.md). Ints are compared exactly. On a mismatch the report names the first
 IR op, in evaluation order, whose values differ, the graph node that op came
 from, both values, their hex bits and the ULP distance between them.
 """
@@ -45,8 +47,21 @@ def ulp_distance(a: float, b: float) -> int | None:
     return abs(ordered(a) - ordered(b))
 
 
+CANONICAL_NAN = 0x7FF8000000000000
+
+
+def identity_bits(x: float) -> int:
+    """The bits identity compares: the float's own, with every NaN as the canonical quiet NaN."""
+    return CANONICAL_NAN if x != x else float_bits(x)
+
+
+def identity_view(values: np.ndarray) -> np.ndarray:
+    """identity_bits over a float64 array."""
+    return np.where(np.isnan(values), np.uint64(CANONICAL_NAN), values.view(np.uint64))
+
+
 def same(a: Scalar, b: Scalar, dtype: DType) -> bool:
-    return float_bits(a) == float_bits(b) if dtype == DType.F64 else a == b
+    return identity_bits(float(a)) == identity_bits(float(b)) if dtype == DType.F64 else a == b
 
 
 def describe(value: Any, dtype: DType) -> str:
@@ -312,7 +327,7 @@ def _compare(got: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
     per_output = {}
     for name, want in expected.items():
         have = got[name]
-        differ = have.view(np.uint64) != want.view(np.uint64) if have.dtype == np.float64 else have != want
+        differ = identity_view(have) != identity_view(want) if have.dtype == np.float64 else have != want
         if differ.ndim > 1:
             differ = differ.any(axis=1)
         per_output[name] = int(differ.sum())
