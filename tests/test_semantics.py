@@ -1,0 +1,191 @@
+"""Each rule of docs/semantics.md, on hand-computed values, in the interpreter and in the compiled kernels."""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+import pytest
+
+from violet.compile.interp import Interpreter
+from violet.compile.lower import lower
+from violet.compile.numba_backend import compile_ir
+from violet.dag.graph import load_graph
+
+GRAPH = """
+[graph]
+name = "semantics"
+[inputs]
+a = { type = "float64" }
+b = { type = "float64" }
+c = { type = "float64" }
+i = { type = "int64" }
+j = { type = "int64" }
+e = { type = "enum", values = ["LOW", "MID", "HIGH"] }
+[outputs]
+mn = "min(a, b)"
+mx = "max(a, b)"
+clamped = "clamp(a, 0.0, 1.0)"
+cube = "a ** 3"
+chain = "a * b * c"
+fused = "a * b + c"
+q = "a / b"
+neg = "-a"
+ab = "abs(a)"
+fl = "floor(a)"
+ce = "ceil(a)"
+tr = "int(a)"
+iadd = "i + j"
+imul = "i * j"
+ineg = "-i"
+iabs = "abs(i)"
+tofloat = "float(i)"
+idiv = "i / j"
+high = "e == 'HIGH'"
+picked = "match(e, LOW=1.5, MID=2.5, HIGH=3.5)"
+"""
+
+INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
+NAN = float("nan")
+BASE = dict(a=1.0, b=1.0, c=0.0, i=0, j=1, e=0)
+
+
+def bits(x: float) -> int:
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+@pytest.fixture(scope="module")
+def backends(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sem") / "g.toml"
+    path.write_text(GRAPH)
+    ir = lower(load_graph(path))
+    return ir, Interpreter(ir), compile_ir(ir)
+
+
+def evaluate(backends, **row) -> list[dict]:
+    """The outputs for one row from the interpreter, the compiled step and the compiled scan kernel."""
+    ir, interp, cg = backends
+    row = {**BASE, **row}
+    cols = {k: np.array([v], dtype=np.float64 if k in "abc" else np.int64) for k, v in row.items()}
+    batch = {k: v[0].item() for k, v in cg.batch(cols).items()}
+    return [interp.step(row), cg.step(row), batch]
+
+
+def check(backends, output: str, expected, **row) -> None:
+    for result in evaluate(backends, **row):
+        got = result[output]
+        if isinstance(expected, float):
+            assert bits(got) == bits(expected) or (math.isnan(got) and math.isnan(expected)), (output, row, got)
+        else:
+            assert got == expected and type(got) is type(expected), (output, row, got)
+
+
+@pytest.mark.parametrize("a, b, mn, mx", [
+    (NAN, 1.0, NAN, NAN),        # the first argument is kept against NaN
+    (1.0, NAN, 1.0, 1.0),
+    (0.0, -0.0, 0.0, 0.0),       # -0.0 < 0.0 is false: the first argument
+    (-0.0, 0.0, -0.0, -0.0),
+    (2.0, 3.0, 2.0, 3.0),
+])
+def test_min_max_python_rule(backends, a, b, mn, mx):
+    check(backends, "mn", mn, a=a, b=b)
+    check(backends, "mx", mx, a=a, b=b)
+
+
+def test_min_max_signed_zero_bits(backends):
+    for result in evaluate(backends, a=-0.0, b=0.0):
+        assert bits(result["mn"]) == 0x8000000000000000 and bits(result["mx"]) == 0x8000000000000000
+
+
+@pytest.mark.parametrize("a, expected", [(NAN, NAN), (-0.0, -0.0), (-3.0, 0.0), (0.25, 0.25), (7.0, 1.0)])
+def test_clamp(backends, a, expected):
+    check(backends, "clamp" + "ed", expected, a=a)
+
+
+def test_cube_is_a_left_multiply_chain(backends):
+    # 1.1**3 by hand: 1.1*1.1 = 1.2100000000000002 (0x3FF35C28F5C28F5D); times 1.1 = 1.3310000000000004
+    check(backends, "cube", 1.3310000000000004, a=1.1)
+    # and a*b*c is (a*b)*c: with a=1e308, b=10, c=0.1 the product a*b overflows first
+    check(backends, "chain", math.inf, a=1e308, b=10.0, c=0.1)
+
+
+def test_no_fused_multiply_add(backends):
+    # a*b = 1 - 2**-60 exactly, which rounds to 1.0; + (-1) gives 0.0. A fused a*b+c would give -2**-60.
+    check(backends, "fused", 0.0, a=1.0 + 2.0**-30, b=1.0 - 2.0**-30, c=-1.0)
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    (1.0, 0.0, math.inf), (-1.0, 0.0, -math.inf), (1.0, -0.0, -math.inf), (-1.0, -0.0, math.inf),
+    (0.0, 0.0, NAN), (NAN, 0.0, NAN), (1.0, 4.0, 0.25),
+])
+def test_division(backends, a, b, expected):
+    check(backends, "q", expected, a=a, b=b)
+
+
+def test_zero_over_zero_is_the_machines_default_nan(backends):
+    ir, interp, cg = backends
+    machine = np.array([0.0]) / np.array([0.0])  # the hardware's own answer
+    assert bits(interp.step({**BASE, "a": 0.0, "b": 0.0})["q"]) == bits(machine[0])
+
+
+def test_neg_and_abs_on_signs(backends):
+    check(backends, "neg", -0.0, a=0.0)
+    check(backends, "ab", 0.0, a=-0.0)
+    for result in evaluate(backends, a=-0.0):
+        assert bits(result["ab"]) == 0 and bits(result["neg"]) == 0
+
+
+@pytest.mark.parametrize("a, fl, ce, tr", [
+    (-0.5, -1, 0, 0), (2.5, 2, 3, 2), (-2.9, -3, -2, -2),
+    (math.inf, INT64_MAX, INT64_MAX, INT64_MAX), (-math.inf, INT64_MIN, INT64_MIN, INT64_MIN),
+    (NAN, 0, 0, 0), (2.0**63, INT64_MAX, INT64_MAX, INT64_MAX), (-(2.0**63), INT64_MIN, INT64_MIN, INT64_MIN),
+    (1e300, INT64_MAX, INT64_MAX, INT64_MAX),
+])
+def test_floor_ceil_and_float_to_int_saturate(backends, a, fl, ce, tr):
+    check(backends, "fl", fl, a=a)
+    check(backends, "ce", ce, a=a)
+    check(backends, "tr", tr, a=a)
+
+
+def test_float_ceil_keeps_the_sign_of_zero(backends):
+    """The IR's float64 ceil (inside `ceil(x)`): ceil(-0.5) is -0.0, seen through the trace of each backend."""
+    ir, interp, cg = backends
+    op = next(o for o in ir.ops if o.kind == "ceil")
+    for trace in (interp.trace({**BASE, "a": -0.5}), cg.trace({**BASE, "a": -0.5})):
+        assert bits(trace[op.id]) == 0x8000000000000000
+
+
+@pytest.mark.parametrize("i, j, add, mul", [
+    (INT64_MAX, 1, INT64_MIN, INT64_MAX),          # wraps around
+    (INT64_MIN, -1, INT64_MAX, INT64_MIN),         # INT64_MIN * -1 wraps to itself
+    (2**62, 4, 2**62 + 4, 0),                      # 2**64 wraps to 0
+    (-7, 3, -4, -21),
+])
+def test_int64_wraps(backends, i, j, add, mul):
+    check(backends, "iadd", add, i=i, j=j)
+    check(backends, "imul", mul, i=i, j=j)
+
+
+def test_int64_neg_and_abs_of_the_minimum(backends):
+    check(backends, "ineg", INT64_MIN, i=INT64_MIN)
+    check(backends, "iabs", INT64_MIN, i=INT64_MIN)
+    check(backends, "iabs", 5, i=-5)
+
+
+def test_int_to_float_rounds_to_nearest_even(backends):
+    check(backends, "tofloat", 9007199254740992.0, i=2**53 + 1)   # 2**53 + 1 ties to even: 2**53
+    check(backends, "tofloat", 9007199254740996.0, i=2**53 + 3)   # ties to even: 2**53 + 4
+    check(backends, "tofloat", 9.223372036854775808e18, i=INT64_MAX)
+
+
+def test_int_division_is_float_division(backends):
+    check(backends, "idiv", 2.5, i=5, j=2)
+    check(backends, "idiv", -math.inf, i=-1, j=0)
+
+
+def test_enums(backends):
+    check(backends, "high", True, e=2)
+    check(backends, "high", False, e=1)
+    for code, value in enumerate((1.5, 2.5, 3.5)):
+        check(backends, "picked", value, e=code)
