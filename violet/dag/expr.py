@@ -29,7 +29,7 @@ ALLOWED = (
 
 # what to call a refused construct, and what to write instead
 REFUSED: dict[type, str] = {
-    ast.FloorDiv: "'//' (floor division): write floor(a / b)",
+    ast.FloorDiv: "'//' (floor division)",
     ast.Mod: "'%' (modulo)",
     ast.Slice: "slices (x[a:b])",
     ast.Lambda: "lambda",
@@ -39,10 +39,16 @@ REFUSED: dict[type, str] = {
     ast.JoinedStr: "f-strings",
     ast.NamedExpr: "':=' (assignment expressions)",
     ast.Starred: "'*' unpacking",
-    ast.BitAnd: "'&' (use 'and')", ast.BitOr: "'|' (use 'or')", ast.BitXor: "'^'",
-    ast.Invert: "'~' (use 'not')", ast.LShift: "'<<'", ast.RShift: "'>>'",
-    ast.Is: "'is' (use ==)", ast.IsNot: "'is not' (use !=)", ast.In: "'in'", ast.NotIn: "'not in'",
+    ast.BitAnd: "'&'", ast.BitOr: "'|'", ast.BitXor: "'^'",
+    ast.Invert: "'~'", ast.LShift: "'<<'", ast.RShift: "'>>'",
+    ast.Is: "'is'", ast.IsNot: "'is not'", ast.In: "'in'", ast.NotIn: "'not in'",
     ast.MatMult: "'@'", ast.Await: "await", ast.Yield: "yield",
+}
+
+# what to write instead, where there is a direct replacement
+INSTEAD: dict[type, str] = {
+    ast.FloorDiv: "write floor(a / b)", ast.BitAnd: "write 'and'", ast.BitOr: "write 'or'",
+    ast.Invert: "write 'not'", ast.Is: "write ==", ast.IsNot: "write !=",
 }
 
 Locate = Callable[[ast.AST], str]
@@ -58,7 +64,7 @@ def check_subset(tree: ast.AST, locate: Locate) -> None:
     for node in ast.walk(tree):
         if not isinstance(node, ALLOWED):
             raise NodeSubsetError(f"{construct_name(node)} is outside the expression subset",
-                                  where=locate(node), fix=SUBSET_FIX)
+                                  where=locate(node), fix=INSTEAD.get(type(node), SUBSET_FIX))
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str)):
             raise NodeSubsetError(f"the literal {node.value!r} is outside the expression subset",
                                   where=locate(node), fix=SUBSET_FIX)
@@ -98,8 +104,10 @@ def parse_expr(text: str, locate_text: str) -> ast.expr:
     try:
         tree = ast.parse("(\n" + text.strip() + "\n)", mode="eval")
     except SyntaxError as exc:
-        line = f"line {exc.lineno - 1}, " if multiline and exc.lineno else ""
-        raise NodeSubsetError(f"cannot parse expression {text.strip()!r}: {exc.msg} at {line}column {exc.offset}",
+        last = text.strip().count("\n") + 3  # the line of the closing parenthesis added above
+        at = ("the end of the expression" if exc.lineno in (None, last) else
+              f"{f'line {exc.lineno - 1}, ' if multiline else ''}column {exc.offset}")
+        raise NodeSubsetError(f"cannot parse expression {text.strip()!r}: {exc.msg} at {at}",
                               where=locate_text, fix="check the parentheses and operators") from None
 
     def locate(node: ast.AST) -> str:

@@ -217,5 +217,5 @@ def _check_acyclic(deps: nx.DiGraph, file: str) -> None:
     except nx.NetworkXNoCycle:
         return
     path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
-    raise GraphError(f"cycle: {path}", where=where(file, f"nodes.{cycle[0][0]}"),
+    raise GraphError(f"cycle: {path} (each node feeds the next)", where=where(file, f"nodes.{cycle[0][0]}"),
                      fix="a graph is a DAG: break the loop, or carry the value as explicit state")

@@ -165,7 +165,7 @@ def _check_names(model: GraphFile, file: str) -> None:
                                  fix="rename it, e.g. '{name}_value'")
             if name in seen:
                 raise GraphError(f"duplicate name '{name}': already defined as {seen[name]}",
-                                 where=where(file, key), fix="give each input, param, const and node its own name")
+                                 where=where(file, key), fix="give each input, param, const, state field, enum and node its own name")
             seen[name] = key
     for name, values in model.enums.items():
         if not values or len(set(values)) != len(values):

@@ -33,8 +33,8 @@ def read_table(path: str | Path) -> pa.Table:
     try:
         if path.suffix == ".parquet":
             return pq.read_table(path)
-        if path.suffix == ".csv":
-            return pacsv.read_csv(path)
+        if path.suffix == ".csv":  # only an empty field is missing: "nan" is the float NaN, as in Python
+            return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(null_values=[""]))
     except pa.ArrowException as exc:
         raise InputError(f"cannot read the table: {exc}", where=str(path), fix="check the file's format") from None
     raise InputError(f"unknown table format '{path.suffix}'", where=str(path), fix="use a .parquet or .csv file")
