@@ -68,8 +68,9 @@ def describe(value: Any, dtype: DType) -> str:
     if isinstance(value, (list, np.ndarray)):
         return _short([describe(x, dtype) for x in list(value)]).replace("'", "")
     if dtype == DType.F64:
+        value = float(value)
         return f"{value!r} (0x{float_bits(value):016x})"
-    return repr(value)
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Attribution:
     right: Scalar
     left_name: str
     right_name: str
+    shown: dict[str, Any] = field(default_factory=dict)  # the inputs as a person reads them (enum names)
 
     def render(self) -> str:
         dtype = self.op.type.dtype
@@ -94,7 +96,7 @@ class Attribution:
         if dtype == DType.F64:
             ulp = ulp_distance(float(self.left), float(self.right))
             lines.append(f"  ULP distance: {ulp if ulp is not None else 'n/a (NaN)'}")
-        lines.append("  inputs: " + ", ".join(f"{k}={_short(v)}" for k, v in self.inputs.items()))
+        lines.append("  inputs: " + ", ".join(f"{k}={_short(v)}" for k, v in self.shown.items()))
         return "\n".join(lines)
 
 
@@ -137,6 +139,12 @@ def _short(value: Any) -> str:
     return repr(value)
 
 
+def shown_inputs(ir: IR, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Inputs for a report: enum codes as their names."""
+    return {spec.name: spec.type.enum[inputs[spec.name]] if spec.type.enum and not spec.type.vector
+            else inputs[spec.name] for spec in ir.inputs}
+
+
 def row_inputs(ir: IR, columns: Mapping[str, np.ndarray], row: int) -> dict[str, Any]:
     """One row's inputs as Python values (universe inputs whole)."""
     return {spec.name: (columns[spec.name] if spec.universe else columns[spec.name][row]).tolist()
@@ -175,7 +183,7 @@ def diff_interpreter(cg: CompiledGraph, columns: Mapping[str, np.ndarray],
         op = first_divergence(cg.ir, left, right)
         if op is not None:
             result.report.first = Attribution(row, inputs, op, op.render(), left[op.id], right[op.id],
-                                              "compiled", "interpreter")
+                                              "compiled", "interpreter", shown_inputs(cg.ir, inputs))
     result.report.seconds = time.perf_counter() - start
     return result.report
 
@@ -231,7 +239,7 @@ def _output_attribution(cg: CompiledGraph, columns: Mapping[str, np.ndarray], ro
         op = ir.ops[producer[out_name]]
         if not same_value(values[op.id], ref[out_name], op.type.dtype):
             return Attribution(row, inputs, op, f"{op.render()}   (output '{out_name}')",
-                               values[op.id], ref[out_name], "compiled", name)
+                               values[op.id], ref[out_name], "compiled", name, shown_inputs(ir, inputs))
     return None
 
 
