@@ -404,7 +404,8 @@ def _lower_subgraph(inst: NodeInstance, file: str, outer: Scope, path: str) -> d
     values: dict[str, Value] = {}
     for spec in sorted(sub.inputs, key=lambda i: i.name):
         key = f"{inst.key}.in.{spec.name}"
-        ref = _bound(inst.bindings[spec.name], outer, file, key)
+        ref = _enum_literal(inst.bindings[spec.name], spec.type, outer, file, key) or \
+            _bound(inst.bindings[spec.name], outer, file, key)
         values[spec.name] = check_edge(ref, spec.type, b, f"input '{spec.name}' of graph {sub.name}", where(file, key))
     for pname in sorted(sub.params):
         ptype, default, doc = sub.params[pname]
@@ -420,6 +421,16 @@ def _lower_subgraph(inst: NodeInstance, file: str, outer: Scope, path: str) -> d
     outs = {name: _output(sub, name, values, b, path + ".") for name in sorted(sub.outputs)}
     _lower_next_state(sub, b, values, path + ".")
     return outs
+
+
+def _enum_literal(b: Bound, want: ValueType, outer: Scope, file: str, key: str) -> Ref | None:
+    """A string bound to an enum input is that enum's value: `dc_status = "'NEUTRAL'"`."""
+    if not (want.enum is not None and isinstance(b, ast.Constant) and isinstance(b.value, str)):
+        return None
+    if b.value not in want.enum:
+        raise GraphError(f"{b.value!r} is not a value of {want}", where=where(file, key),
+                         fix=f"use one of: {', '.join(want.enum)}")
+    return outer.builder.const(want.enum.index(b.value), want)
 
 
 def _param_binding(inst: NodeInstance, pname: str, ptype: ValueType, file: str, outer: Scope) -> Ref:
