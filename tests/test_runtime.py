@@ -211,3 +211,39 @@ def test_finer_exit_cadence_exits_between_scans(compiled, tmp_path):
     reactor, source = make_reactor(compiled, path)
     source.events.append(PriceTick(10 * 60_000_000 + 5, np.array([1.0, 1.0, 99.0])))
     assert reactor.run(source).trades == 0
+
+
+def test_a_reference_trades_table_and_an_attributed_divergence(compiled, chdb_dir, tmp_path):
+    """The monitor against a trades table: equal streams agree; one changed pnl is one TRADE divergence, journaled."""
+    from violet.runtime.session import ReplaySettings, build_reactor
+
+    scans = write_scans(tmp_path / "scans.parquet")
+    ir, cg = compiled
+    trades = cg.scan(replay_columns(ir, scans))[0]
+    rows = np.flatnonzero(trades["trade"])
+    table = {f: trades[f"trade_{f}"][rows].tolist() for f in ("entry_scan", "exit_scan", "asset", "leverage",
+                                                              "notional", "pnl")}
+    table["reason"] = [ir.output_type("trade_reason").enum[c] for c in trades["trade_reason"][rows]]
+    good, bad = tmp_path / "good.parquet", tmp_path / "bad.parquet"
+    pq.write_table(pa.table(table), good)
+    table["pnl"][1] = np.nextafter(table["pnl"][1], 1.0)  # one ULP off, on the second trade
+    pq.write_table(pa.table(table), bad)
+    for path, expected in ((good, 0), (bad, 1)):
+        db = f"t_{uuid.uuid4().hex[:8]}"
+        settings = ReplaySettings(GRAPHS / "blue_decision.toml", scans, journal=f"chdb://{chdb_dir}", database=db,
+                                  reference_trades=path)
+        reactor, source, journal = build_reactor(settings)
+        summary = reactor.run(source)
+        journal.close()
+        assert summary.divergences == expected
+        if expected:
+            row = journal.query("SELECT kind, field, scan_id, shadow_bits, reference_bits FROM {db}.divergences FINAL")
+            assert row[0][:3] == ("TRADE", "pnl", table["exit_scan"][1])
+            assert int(row[0][3], 16) + 1 == int(row[0][4], 16) or int(row[0][3], 16) - 1 == int(row[0][4], 16)
+
+
+def replay_columns(ir, scans: Path) -> dict:
+    source = replay_source(ir, scans)
+    rows = [e.inputs for e in source.events if e.inputs is not None]
+    cols = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    return {**cols, **source.universe}

@@ -111,9 +111,11 @@ def dot(graph: GraphArg,
 
 
 @app.command("compile")
-def compile_cmd(graph: GraphArg) -> None:
-    """Compile to Numba kernels (cached on disk by content): op count, time, cache hit or miss."""
-    ir = load_ir(graph)
+def compile_cmd(graph: GraphArg, sets: SetOpt = None) -> None:
+    """Compile to Numba kernels (cached on disk by content): op count, time, cache hit or miss.
+
+    Parameters are kernel arguments: --set changes the content hash, never the kernels."""
+    ir = load_ir(graph, sets)
     cg = compile_ir(ir)
     out.print(f"{ir.name}: {len(ir.ops)} ops, content hash {ir.content_hash[:16]}, code hash {ir.code_hash[:16]}")
     out.print(f"kernels {'loaded from cache (hit)' if cg.cache_hit else 'compiled (miss)'} in {cg.seconds:.2f} s: "
@@ -250,7 +252,9 @@ def replay(graph: GraphArg,
            database: Annotated[str, typer.Option(help="journal database")] = "violet",
            run_id: Annotated[Optional[str], typer.Option(help="name of the run; an existing run resumes")] = None,
            reference: Annotated[Optional[str], typer.Option(help="engine class compared scan by scan "
-                                                            "(divergence monitor)")] = "violet.legacy.engine:BlueEngine",
+                                                            "(divergence monitor); 'none' for no engine")] = "violet.legacy.engine:BlueEngine",
+           reference_trades: Annotated[Optional[Path], typer.Option(help="a trades table (e.g. from `violet run "
+                                                                   "--trades`) compared with the shadow's trades")] = None,
            exit_q: Annotated[Optional[float], typer.Option(help="exit-check cadence in seconds (default: one scan)")] = None,
            live_pace: Annotated[Optional[float], typer.Option(help="run on the live monotonic clock, one scan "
                                                              "every this many seconds")] = None,
@@ -260,7 +264,8 @@ def replay(graph: GraphArg,
     from violet.runtime.session import ReplaySettings, run_replay
 
     settings = ReplaySettings(graph=graph, scans=input, universe=universe, journal=journal, database=database,
-                              run_id=run_id, reference=reference, exit_q_s=exit_q, live_pace_s=live_pace,
+                              run_id=run_id, reference=None if reference in (None, "none") else reference,
+                              reference_trades=reference_trades, exit_q_s=exit_q, live_pace_s=live_pace,
                               params=parse_sets(load_ir(graph), sets or []))
     summary = run_replay(settings, out, progress)
     if summary.divergences:

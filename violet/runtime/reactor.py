@@ -231,7 +231,9 @@ class Reactor:
         for d in self.monitor.on_trades_done(self.shadow_trades):
             self.summary.divergences += 1
             self._journal(False, "divergences", d.row(self.run_id))
-        reference = self.monitor.reference_trades or getattr(self.monitor.reference, "trades", None) or []
+        reference = self.monitor.reference_trades
+        if reference is None:
+            reference = getattr(self.monitor.reference, "trades", None) or []
         for trade in reference:
             self._journal(False, "trades", {"run_id": self.run_id, "source": "reference",
                                             "symbol": self.symbol(trade["asset"]), **trade})

@@ -26,11 +26,13 @@ from violet.runtime.divergence import DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
 from violet.runtime.journal import Journal
-from violet.runtime.reactor import Reactor, RunSummary
+from violet.errors import InputError
+from violet.runtime.reactor import TRADE_FIELDS, Reactor, RunSummary
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
 from violet.runtime.venues import ObserveOnlyVenue, Venue
 from violet.tools.diff import load_reference
+from violet.tools.table_io import read_table
 
 EXIT_GRAPH = Path(__file__).resolve().parents[2] / "graphs" / "blue_exit.toml"
 
@@ -44,6 +46,7 @@ class ReplaySettings:
     database: str = "violet"
     run_id: str | None = None
     reference: str | None = None
+    reference_trades: Path | None = None
     exit_q_s: float | None = None
     live_pace_s: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -60,6 +63,16 @@ def resume_point(journal: Journal, run_id: str) -> int:
     return int(last) if count else -1
 
 
+def read_trades(path: Path) -> list[dict[str, Any]]:
+    """A trades table (entry_scan, exit_scan, asset, reason, leverage, notional, pnl) as a reference stream."""
+    table = read_table(path)
+    missing = [c for c in TRADE_FIELDS if c not in table.column_names]
+    if missing:
+        raise InputError(f"the trades table lacks {', '.join(missing)}", where=str(path),
+                         fix="write it with `violet run ... --trades` or give those columns")
+    return table.select(list(TRADE_FIELDS)).to_pylist()
+
+
 def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Reactor, Any, Journal | None]:
     ir = lower(load_graph(s.graph)).with_params(s.params) if s.params else lower(load_graph(s.graph))
     cg = compile_ir(ir)
@@ -72,7 +85,7 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     cadence = Cadence(exit_q_us=int(s.exit_q_s * 1e6) if s.exit_q_s else None)
     journal = Journal(s.journal, s.database, flush_seconds=cadence.flush_q_us / 1e6).start() if s.journal else None
     resume = resume_point(journal, run_id) if journal else -1
-    monitor = DivergenceMonitor()
+    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades) if s.reference_trades else None)
     if s.reference:
         cls = load_reference(s.reference)
         monitor.reference = cls(**{k: v.tolist() for k, v in source.universe.items()})
