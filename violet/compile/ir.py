@@ -200,10 +200,6 @@ class IR:
     def input_spec(self, name: str) -> InputSpec:
         return next(spec for spec in self.inputs if spec.name == name)
 
-    @property
-    def has_vectors(self) -> bool:
-        return any(op.type.vector for op in self.ops)
-
     def leaves(self, kind: str) -> list[Op]:
         """The leaf ops of one kind (input, param, state), in op order."""
         return [op for op in self.ops if op.kind == kind]

@@ -23,8 +23,3 @@ def lerp(lo: float, hi: float, t: float) -> float:
     """lo + (hi - lo) * t, evaluated in that order."""
     return lo + (hi - lo) * t
 
-
-@node
-def safe_ratio(num: float, den: float, fallback: float) -> float:
-    """num / den, or `fallback` when den is zero."""
-    return fallback if den == 0.0 else num / den

@@ -281,9 +281,6 @@ def _store(column: np.ndarray, row: int, value: Any, key: str, vtype: ValueType)
     column[row] = value
 
 
-TRADE_FIELDS_FIX = "the engine's trades are dicts keyed like the graph's trade_* outputs, without the prefix"
-
-
 def compare_trades(ir: IR, got: Mapping[str, np.ndarray], trades: list[Mapping[str, Any]]) -> TradeReport:
     """The graph's trade stream (rows with trade = true) vs the engine's list of trades, field by field."""
     rows = np.flatnonzero(got["trade"])
