@@ -39,6 +39,7 @@ tr = "int(a)"
 iadd = "i + j"
 imul = "i * j"
 ineg = "-i"
+shifted_abs = "abs(i + -1)"
 iabs = "abs(i)"
 tofloat = "float(i)"
 idiv = "i / j"
@@ -166,6 +167,13 @@ def test_float_ceil_keeps_the_sign_of_zero(backends):
 def test_int64_wraps(backends, i, j, add, mul):
     check(backends, "iadd", add, i=i, j=j)
     check(backends, "imul", mul, i=i, j=j)
+
+
+def test_int64_overflow_is_not_assumed_away(backends):
+    """Numba's `add nsw` let LLVM rewrite abs(i - 1) as if i - 1 could not wrap (found by hypothesis):
+    at i = INT64_MIN, i - 1 wraps to INT64_MAX, whose abs is INT64_MAX."""
+    check(backends, "shifted_abs", INT64_MAX, i=INT64_MIN)
+    check(backends, "shifted_abs", INT64_MIN, i=INT64_MIN + 1)  # i - 1 = INT64_MIN; abs wraps to itself
 
 
 def test_int64_neg_and_abs_of_the_minimum(backends):

@@ -38,6 +38,7 @@ path is not written here, so the same graph from another file shares this module
 """
 import numpy as np
 from numba import njit, float64, int64, boolean
+from violet.compile.numba_intrinsics import wrapping_add, wrapping_sub, wrapping_mul, wrapping_neg, wrapping_abs
 
 INT64_MIN = -9223372036854775808
 INT64_MAX = 9223372036854775807
@@ -97,8 +98,14 @@ def const_text(op: Op) -> str:
     return repr(v)
 
 
+WRAPPING = {"add": "wrapping_add", "sub": "wrapping_sub", "mul": "wrapping_mul", "neg": "wrapping_neg",
+            "abs": "wrapping_abs"}
+
+
 def op_expr(op: Op, a: list[str]) -> str:
     """The right-hand side computing `op` from its rendered arguments `a`."""
+    if op.type.dtype == DType.I64 and op.kind in WRAPPING:  # int64 overflow wraps: no nsw for LLVM to exploit
+        return f"{WRAPPING[op.kind]}({', '.join(a)})"
     if op.kind in BINARY:
         return f"{a[0]} {BINARY[op.kind]} {a[1]}"
     table = {
