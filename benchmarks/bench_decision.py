@@ -55,7 +55,7 @@ def time_per_call(fn: Callable[[], object], calls: int, repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scans", type=Path, default=None)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--legacy-scans", type=int, default=1000, help="scans timed for the legacy engine")
     args = parser.parse_args()
 
