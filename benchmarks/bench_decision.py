@@ -25,6 +25,7 @@ from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir, kernel_array, kernel_value
 from violet.dag.graph import load_graph
 from violet.legacy.engine import BlueEngine
+from violet.runtime.reactor import python_scan
 from violet.runtime.source import universe_path
 from violet.scans.build import build_scans
 from violet.scans.panel import default_panel
@@ -85,7 +86,8 @@ def main() -> None:
     scan_s = time_per_call(lambda: cg.module.scan(*kernel_args), n_scans, args.repeat)
 
     legacy_n = min(args.legacy_scans, n_scans)
-    scans_py = legacy_rows(ir, cols, legacy_n)
+    per_row = [spec.name for spec in ir.inputs if not spec.universe]
+    scans_py = [python_scan(ir, {name: cols[name][t] for name in per_row}) for t in range(legacy_n)]
 
     def legacy_loop() -> None:
         engine = BlueEngine(cols["stable"].tolist(), cols["exchange_max_leverage"].tolist())
@@ -110,19 +112,6 @@ def scan_arguments(ir: IR, cols: dict[str, np.ndarray], params: list, state0: li
     universe = [kernel_value(cols[op.name], op.type) for op in ir.leaves("input") if ir.input_spec(op.name).universe]
     outs = [np.empty((n_scans,), dtype=ir.ops[i].type.dtype.value) for _, i in ir.canonical_outputs]
     return [n_scans, n_assets, *rows, *universe, *params, *state0, *outs]
-
-
-def legacy_rows(ir: IR, cols: dict[str, np.ndarray], n: int) -> list[dict]:
-    """The first n scans as the legacy engine takes them: lists and enum names."""
-    names = [spec for spec in ir.inputs if not spec.universe]
-    out = []
-    for t in range(n):
-        row = {}
-        for spec in names:
-            value = cols[spec.name][t]
-            row[spec.name] = spec.type.enum[int(value)] if spec.type.enum else value.tolist()
-        out.append(row)
-    return out
 
 
 if __name__ == "__main__":

@@ -7,14 +7,13 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+from conftest import GRAPHS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from violet.compile.lower import lower
 from violet.dag.graph import load_graph
 from violet.tools.table_io import input_columns
-
-from conftest import GRAPHS
 
 N_ASSETS = 4
 FACTORS = ("acb_boost", "acb_beta", "mc_scale", "ob_mult", "esof_score", "capital", "vel_div")

@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from conftest import GRAPHS
 
 from violet.compile.lower import lower
 from violet.dag.graph import load_graph
-
-from conftest import GRAPHS
 
 SIZING = GRAPHS / "blue_sizing.toml"
 ROWS = [  # hand-checked below

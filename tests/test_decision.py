@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import GRAPHS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +21,6 @@ from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.legacy.engine import BlueEngine
 from violet.tools.diff import compare_trades, diff_interpreter, diff_reference, identity_view
-
-from conftest import GRAPHS
 
 ACTION = ["NONE", "ENTER_SHORT", "EXIT"]
 REASON = ["ENTER_SHORT", "POSTURE_HIBERNATE", "NO_SIGNAL", "NO_ELIGIBLE_ASSET", "POSITION_OPEN",

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import GRAPHS
 
 from violet.cli import main
 from violet.errors import NodeSubsetError
 from violet.nodes.registry import parse_node
-
-from conftest import GRAPHS
 
 HEAD = """[graph]
 name = "g"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import GRAPHS
 
 from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
@@ -11,8 +12,6 @@ from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.errors import GraphError
 from violet.nodes.registry import node
-
-from conftest import GRAPHS
 
 
 @node(outputs=("lo", "hi"))

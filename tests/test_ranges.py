@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from conftest import GRAPHS
 
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.compile.ranges import Interval, analyze
 from violet.dag.graph import load_graph
 from violet.tools.sampling import sample
-
-from conftest import GRAPHS
 
 GRAPH = """
 [graph]

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import GRAPHS
 
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
@@ -16,8 +17,6 @@ from violet.scans.build import build_scans, write_scans
 from violet.scans.panel import SHARED_PANEL, default_panel
 from violet.tools.diff import diff_reference
 from violet.tools.table_io import input_columns, read_table
-
-from conftest import GRAPHS
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import GRAPHS
 
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
@@ -31,8 +32,6 @@ from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.session import EXIT_GRAPH
 from violet.runtime.source import PriceTick, replay_source
 from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, guarded
-
-from conftest import GRAPHS
 
 HOUR = 3_600_000_000
 COUNT_SCRIPT = """

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from violet.scans.build import ScanSettings, build_scans, lambda_max, log_returns, scores
-from violet.scans.panel import SHARED_PANEL, Panel, default_panel, generate_panel
+from violet.scans.panel import SHARED_PANEL, default_panel, generate_panel
 from violet.scans.universe import is_stable, universe_table
 
 

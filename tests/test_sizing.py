@@ -9,14 +9,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import GRAPHS
 
 from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.legacy.sizing import size
-
-from conftest import GRAPHS
 
 NEUTRAL = dict(vel_div=-0.05, acb_boost=1.0, acb_beta=0.0, mc_scale=1.0, ob_mult=1.0, esof_score=0.0,
                dc_status="NEUTRAL", posture="APEX", capital=10000.0, exchange_max_leverage=20)

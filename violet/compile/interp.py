@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from violet.compile import semantics as sem
-from violet.compile.ir import IR, REDUCE, Op, Scalar
+from violet.compile.ir import IR, REDUCE, Op
 from violet.dag.types import DType, ValueType
 
 Program = list[tuple[int, Callable[..., Any], tuple[int, ...]]]

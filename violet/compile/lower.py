@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from violet.compile.ir import IR, Op, ParamSpec, Scalar, StateSpec, literal_text, result_type
 from violet.dag.expr import BINOPS, CMPOPS
 from violet.dag.graph import Bound, Graph, NodeInstance, literal_type
-from violet.dag.types import BOOL, F64, I64, INT64_MAX, INT64_MIN, DType, ValueType
+from violet.dag.types import F64, I64, INT64_MAX, INT64_MIN, DType, ValueType
 from violet.errors import GraphError, where
 from violet.nodes.registry import NodeDef, lookup
 

@@ -229,7 +229,7 @@ def _trace(ir: IR) -> list[str]:
     for op in ir.ops:
         buf = "fbuf" if op.type.dtype == DType.F64 else "ibuf"
         if op.type.vector:
-            stores += [f"    for k in range(N):", f"        {buf}[{op.id}, k] = v{op.id}[k]"]
+            stores += ["    for k in range(N):", f"        {buf}[{op.id}, k] = v{op.id}[k]"]
         else:
             stores.append(f"    {buf}[{op.id}, 0] = v{op.id}")
     return ["", f"@njit({JIT})", f"def trace({', '.join(args)}):",

@@ -68,14 +68,8 @@ def input_interval(spec: InputSpec) -> Interval:
     if t.dtype == DType.BOOL:
         return BOOL
     if t.dtype == DType.I64:
-        lo = INT64_MIN if r.ge is None and r.gt is None else (math.ceil(r.ge) if r.ge is not None else math.floor(r.gt) + 1)
-        hi = INT64_MAX if r.le is None and r.lt is None else (math.floor(r.le) if r.le is not None else math.ceil(r.lt) - 1)
-        return Interval(lo, hi)
-    edge = FMAX if r.finite else INF
-    lo = r.ge if r.ge is not None else math.nextafter(r.gt, INF) if r.gt is not None else -edge
-    hi = r.le if r.le is not None else math.nextafter(r.lt, -INF) if r.lt is not None else edge
-    return Interval(float(lo), float(hi), nan=not (r.finite or r.ge is not None or r.gt is not None
-                                                   or r.le is not None or r.lt is not None))
+        return Interval(*r.int_bounds())
+    return Interval(*r.float_bounds(FMAX if r.finite else INF), nan=not (r.finite or r.bounded))
 
 
 def type_interval(op: Op) -> Interval:

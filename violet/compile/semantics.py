@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from violet.dag.types import DType, INT64_MAX, INT64_MIN
+from violet.dag.types import INT64_MAX, INT64_MIN, DType
 
 TWO_63 = 9223372036854775808.0  # 2**63 as a float64, exactly
 

@@ -77,7 +77,7 @@ class Refinement:
     def violation(self, value: float | int) -> str | None:
         """Return why `value` breaks this refinement, or None if it holds."""
         if isinstance(value, float) and math.isnan(value):
-            return "is NaN" if self.finite or self._bounded else None
+            return "is NaN" if self.finite or self.bounded else None
         if self.finite and isinstance(value, float) and math.isinf(value):
             return f"is {value}, not finite"
         for bound, ok, text in (
@@ -96,7 +96,7 @@ class Refinement:
         if values.dtype.kind == "f":
             if self.finite:
                 bad |= ~np.isfinite(values)
-            elif self._bounded:
+            elif self.bounded:
                 bad |= np.isnan(values)
         with np.errstate(invalid="ignore"):
             for bound, ok in ((self.ge, np.greater_equal), (self.gt, np.greater),
@@ -106,8 +106,21 @@ class Refinement:
         return bad
 
     @property
-    def _bounded(self) -> bool:
+    def bounded(self) -> bool:
         return any(b is not None for b in (self.ge, self.gt, self.le, self.lt))
+
+    def float_bounds(self, unbounded: float) -> tuple[float, float]:
+        """[lo, hi] of the floats admitted (a strict bound moves one ULP in); `unbounded` stands
+        for a missing bound (the largest finite float, or infinity)."""
+        lo = self.ge if self.ge is not None else math.nextafter(self.gt, math.inf) if self.gt is not None else -unbounded
+        hi = self.le if self.le is not None else math.nextafter(self.lt, -math.inf) if self.lt is not None else unbounded
+        return float(lo), float(hi)
+
+    def int_bounds(self) -> tuple[int, int]:
+        """[lo, hi] of the int64 values admitted."""
+        lo = math.ceil(self.ge) if self.ge is not None else math.floor(self.gt) + 1 if self.gt is not None else INT64_MIN
+        hi = math.floor(self.le) if self.le is not None else math.ceil(self.lt) - 1 if self.lt is not None else INT64_MAX
+        return int(lo), int(hi)
 
     def describe(self) -> str:
         parts = ["finite"] if self.finite else []

@@ -17,23 +17,22 @@ is journaled as rejected and goes no further.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from violet.compile.ir import IR
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import Clock
-from violet.runtime.divergence import DivergenceMonitor
+from violet.runtime.divergence import DECISION_FIELDS, TRADE_FIELDS, DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
 from violet.runtime.journal import Journal
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import PriceTick, ScanEvent
 from violet.runtime.venues import OrderIntent
-
-TRADE_FIELDS = ("entry_scan", "exit_scan", "asset", "reason", "leverage", "notional", "pnl")
 
 
 @dataclass
@@ -158,7 +157,7 @@ class Reactor:
         self._last_scan, self._price = event.scan_id, np.asarray(event.inputs["price"])
         divergence = None
         if self.monitor.reference is not None:
-            divergence = self.monitor.on_decision(event.scan_id, legacy_scan(self.engine, event.inputs), record)
+            divergence = self.monitor.on_decision(event.scan_id, python_scan(self.engine.ir, event.inputs), record)
         self._journal(replayed, "decisions", self._decision_row(event, record))
         if divergence is not None:
             s.divergences += 1
@@ -174,7 +173,7 @@ class Reactor:
             self.on_scan(event)
 
     def _decision_row(self, event: ScanEvent, record: dict[str, Any]) -> dict[str, Any]:
-        row = {name: record[name] for name in DECISION_COLUMNS}
+        row = {name: record[name] for name in DECISION_FIELDS}
         row.update(run_id=self.run_id, scan_id=event.scan_id, ts_us=event.ts_us, graph_hash=self.graph_hash,
                    symbol=self.symbol(record["asset"]), latency_us=self.engine.latencies_us[-1])
         return row
@@ -246,11 +245,6 @@ class Reactor:
             self.journal.append(table, row)
 
 
-DECISION_COLUMNS = ("action", "reason", "entry_reason", "asset", "selected", "pos_asset", "s", "base", "dc", "regime",
-                    "ob_mult", "esof", "raw", "cmax", "leverage", "notional", "exch_lev", "margin", "exit",
-                    "exit_reason", "pnl", "bars_held", "peak_pnl")
-
-
 def scan_row(run_id: str, event: ScanEvent) -> dict[str, Any]:
     """The journal's scans row: the scan as it arrived, accepted or not (a missing number as NaN)."""
     raw = event.raw
@@ -266,10 +260,10 @@ def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def legacy_scan(engine: DecisionEngine, inputs: dict[str, Any]) -> dict[str, Any]:
-    """A scan as a legacy engine takes it: vectors as lists, enums as names."""
+def python_scan(ir: IR, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """One scan's per-row inputs as a Python reference takes them: vectors as lists, enums as names."""
     out = {}
-    for spec in engine.ir.inputs:
+    for spec in ir.inputs:
         if spec.universe:
             continue
         value = inputs[spec.name]

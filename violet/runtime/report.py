@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from violet.runtime.journal import Journal
 from violet.errors import VioletError
+from violet.runtime.journal import Journal
 
 
 def journal_report(dsn: str, database: str, run_id: str | None) -> str:

@@ -20,14 +20,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
+from violet.errors import InputError
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import LiveClock, ReplayClock
-from violet.runtime.divergence import DivergenceMonitor
+from violet.runtime.divergence import TRADE_FIELDS, DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
 from violet.runtime.journal import Journal
-from violet.errors import InputError
-from violet.runtime.reactor import TRADE_FIELDS, Reactor, RunSummary
+from violet.runtime.reactor import Reactor, RunSummary
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
 from violet.runtime.venues import ObserveOnlyVenue, Venue

@@ -287,16 +287,16 @@ def compare_trades(ir: IR, got: Mapping[str, np.ndarray], trades: list[Mapping[s
     fields = [n.removeprefix("trade_") for n in ir.output_names if n.startswith("trade_")]
     report = TradeReport(len(rows), len(trades))
     for k, (row, trade) in enumerate(zip(rows, trades)):
-        for field in fields:
-            vtype = ir.output_type(f"trade_{field}")
-            mine = got[f"trade_{field}"][row].item()
-            theirs = trade.get(field)
+        for name in fields:
+            vtype = ir.output_type(f"trade_{name}")
+            mine = got[f"trade_{name}"][row].item()
+            theirs = trade.get(name)
             if vtype.enum is not None:
                 mine = vtype.enum[mine]
             ok = theirs is not None and (mine == theirs if vtype.dtype != DType.F64 or vtype.enum else same(mine, theirs, DType.F64))
             if not ok:
                 report.mismatches += 1
-                report.first = report.first or f"trade {k} (graph row {row}) field {field}: graph {mine!r}, reference {theirs!r}"
+                report.first = report.first or f"trade {k} (graph row {row}) field {name}: graph {mine!r}, reference {theirs!r}"
                 break
     return report
 

@@ -23,20 +23,6 @@ FLOAT_EDGES = (0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, -2.225073858
 INT_EDGES = (0, 1, -1, 2, -2, INT64_MIN, INT64_MIN + 1, INT64_MAX, INT64_MAX - 1)
 
 
-def float_domain(r: Refinement) -> tuple[float, float]:
-    """The closed interval of finite floats an input admits."""
-    lo = -FMAX if r.ge is None and r.gt is None else float(r.ge if r.ge is not None else math.nextafter(r.gt, math.inf))
-    hi = FMAX if r.le is None and r.lt is None else float(r.le if r.le is not None else math.nextafter(r.lt, -math.inf))
-    return lo, hi
-
-
-def int_domain(r: Refinement) -> tuple[int, int]:
-    """The closed interval of int64 values an input admits."""
-    lo = INT64_MIN if r.ge is None and r.gt is None else (math.ceil(r.ge) if r.ge is not None else math.floor(r.gt) + 1)
-    hi = INT64_MAX if r.le is None and r.lt is None else (math.floor(r.le) if r.le is not None else math.ceil(r.lt) - 1)
-    return int(lo), int(hi)
-
-
 def random_column(spec: InputSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     """n random values of one input's type."""
     t = spec.type
@@ -50,7 +36,7 @@ def random_column(spec: InputSpec, n: int, rng: np.random.Generator) -> np.ndarr
 
 
 def _random_floats(r: Refinement, n: int, rng: np.random.Generator) -> np.ndarray:
-    lo, hi = float_domain(r)
+    lo, hi = r.float_bounds(FMAX)
     tlo, thi = r.typical or (max(lo, -1.0), min(hi, 1.0))
     wide_lo, wide_hi = max(lo, -1e6), min(hi, 1e6)
     typical = rng.uniform(max(lo, tlo), min(hi, thi), n)
@@ -61,7 +47,7 @@ def _random_floats(r: Refinement, n: int, rng: np.random.Generator) -> np.ndarra
 
 
 def _random_ints(r: Refinement, n: int, rng: np.random.Generator) -> np.ndarray:
-    lo, hi = int_domain(r)
+    lo, hi = r.int_bounds()
     tlo, thi = (int(r.typical[0]), int(r.typical[1])) if r.typical else (max(lo, -1000), min(hi, 1000))
     typical = rng.integers(max(lo, tlo), min(hi, thi), n, endpoint=True)
     wide = rng.integers(max(lo, -(10**12)), min(hi, 10**12), n, endpoint=True)
@@ -76,10 +62,10 @@ def edge_values(spec: InputSpec) -> list[float | int | bool]:
     if t.dtype == DType.BOOL:
         return [False, True]
     if t.dtype == DType.I64:
-        lo, hi = int_domain(r)
+        lo, hi = r.int_bounds()
         candidates = [*INT_EDGES, lo, hi, lo + 1, hi - 1]
         return sorted({c for c in candidates if lo <= c <= hi and r.violation(c) is None})
-    lo, hi = float_domain(r)
+    lo, hi = r.float_bounds(FMAX)
     bounds = [lo, hi, math.nextafter(lo, math.inf), math.nextafter(hi, -math.inf)]
     typical = list(r.typical) if r.typical else []
     candidates = [*FLOAT_EDGES, *bounds, *map(float, typical)]
