@@ -1,0 +1,77 @@
+"""The fixed-point model: formats from ranges, round half up, saturation, and its error against float64."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import GRAPHS
+
+from violet.compile.fixed import (
+    FixedConfig,
+    FixedModel,
+    Fmt,
+    LoweringError,
+    error_report,
+    int_bits_for,
+    monte_carlo_rows,
+    quantize,
+    shift_round,
+)
+from violet.compile.lower import lower
+from violet.compile.ranges import Interval
+from violet.dag.graph import load_graph
+
+
+@pytest.mark.parametrize("x, k, expected", [
+    (5, 1, 3),     # 2.5 -> 3
+    (-5, 1, -2),   # -2.5 -> -2: a tie goes toward +infinity
+    (-7, 2, -2),   # -1.75 -> -2
+    (-6, 2, -1),   # -1.5 -> -1 (tie)
+    (6, 2, 2),     # 1.5 -> 2 (tie)
+    (-1, 1, 0),    # -0.5 -> 0 (tie)
+])
+def test_round_half_up_on_right_shifts(x, k, expected):
+    assert shift_round(x, k) == expected
+
+
+def test_quantize_rounds_and_saturates():
+    q = Fmt(int_bits=2, frac_bits=2)  # [-4, 3.75] in steps of 0.25
+    assert (q.lo, q.hi, q.width) == (-16, 15, 5)
+    assert quantize(1.125, q) == 5          # 4.5 quarters -> 5 (tie up)
+    assert quantize(-1.125, q) == -4        # -4.5 quarters -> -4 (tie toward +inf)
+    assert quantize(100.0, q) == 15 and quantize(-100.0, q) == -16
+    assert quantize(float("inf"), q) == 15
+    with pytest.raises(LoweringError, match="NaN has no fixed-point value"):
+        quantize(float("nan"), q)
+
+
+@pytest.mark.parametrize("lo, hi, frac, bits", [
+    (0.0, 1.0, 24, 1), (0.0, 0.99, 24, 0), (-1.0, 0.5, 24, 0), (-1.0, 1.0, 0, 1), (1, 200, 0, 8),
+    (0.5, 8.0, 24, 4), (-9.0, 0.0, 8, 4),
+])
+def test_integer_bits_from_a_range(lo, hi, frac, bits):
+    assert int_bits_for(Interval(lo, hi), frac) == bits
+
+
+def test_unbounded_ranges_saturate_at_the_cap():
+    ir = lower(load_graph(GRAPHS / "blue_sizing.toml"))
+    model = FixedModel(ir, FixedConfig(frac_bits=16, max_int_bits=20))
+    formats = {name: model.formats[i] for name, i in ir.outputs}
+    assert str(formats["s"]) == "Q1.16" and str(formats["esof"]) == "Q1.16" and str(formats["exch_lev"]) == "Q8.0"
+    assert formats["regime"].saturates and formats["regime"].int_bits == 20
+
+
+def test_sizing_error_against_float64_is_small():
+    ir = lower(load_graph(GRAPHS / "blue_sizing.toml"))
+    model = FixedModel(ir, FixedConfig(frac_bits=24))
+    report = error_report(model, monte_carlo_rows(model, 1500, seed=3))
+    # each rounding is at most 2**-25; a few dozen ops on values below 10 stay well under 1e-4 absolute
+    assert report.max_abs["exch_lev"] == 0 and report.max_abs["dc"] == 0
+    for name in ("s", "base", "esof", "cmax", "leverage"):
+        assert report.max_abs[name] < 1e-4, (name, report.render())
+    assert report.max_rel["notional"] < 1e-4 and report.max_rel["margin"] < 1e-4
+
+
+def test_vectors_are_refused_with_the_node():
+    ir = lower(load_graph(GRAPHS / "blue_selector.toml"))
+    with pytest.raises(LoweringError, match="vectors are not lowered to fixed point yet"):
+        FixedModel(ir)

@@ -1,0 +1,252 @@
+"""Fixed-point formats from the interval analysis, and the fixed-point model of the IR.
+
+The model is the definition the FPGA lowering must match bit for bit: every
+value is a Python int (arbitrary width: nothing wraps silently) in a signed
+two's-complement format Q(m.n), read as raw / 2**n. One rule everywhere:
+
+- rounding: round half up on every right shift, `(x + 2**(k-1)) >> k` with an
+  arithmetic (flooring) shift, so a tie goes toward +infinity: -2.5 -> -2;
+- saturation: a value outside its format clamps to the format's bounds. A
+  format is sized from the value's proven range, so saturation happens only
+  where no range could be proven (then the format has `max_int_bits`).
+
+Float64 values share one fractional precision (`frac_bits`); int64 values are
+integers (n = 0) sized from their range; bools are one bit. Parameters are
+constants of the hardware: they are quantized with the same rounding.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from violet.compile.interp import Interpreter
+from violet.compile.ir import IR, Op
+from violet.compile.ranges import Interval, analyze
+from violet.dag.types import DType
+from violet.errors import VioletError
+
+
+@dataclass(frozen=True)
+class Fmt:
+    """Signed Q(int_bits.frac_bits); width = 1 + int_bits + frac_bits (a bool is 1 unsigned bit)."""
+
+    int_bits: int
+    frac_bits: int
+    saturates: bool = False  # no range was proven: the format is capped and values clamp
+    boolean: bool = False
+
+    @property
+    def width(self) -> int:
+        return 1 if self.boolean else 1 + self.int_bits + self.frac_bits
+
+    @property
+    def lo(self) -> int:
+        return 0 if self.boolean else -(1 << (self.int_bits + self.frac_bits))
+
+    @property
+    def hi(self) -> int:
+        return 1 if self.boolean else (1 << (self.int_bits + self.frac_bits)) - 1
+
+    def __str__(self) -> str:
+        if self.boolean:
+            return "bool"
+        return f"Q{self.int_bits}.{self.frac_bits}" + (" (saturating)" if self.saturates else "")
+
+
+@dataclass(frozen=True)
+class FixedConfig:
+    frac_bits: int = 24
+    max_int_bits: int = 24
+
+
+class LoweringError(VioletError):
+    """An op of the graph cannot be lowered to fixed point / hardware."""
+
+
+def int_bits_for(interval: Interval, frac_bits: int) -> int | None:
+    """The fewest integer bits m with -2**m <= lo and hi <= 2**m - 2**-n (None if unbounded or only NaN)."""
+    if interval.lo > interval.hi or math.isinf(interval.lo) or math.isinf(interval.hi):
+        return None
+    lo, hi, ulp = Fraction(interval.lo), Fraction(interval.hi), Fraction(1, 1 << frac_bits)
+    bits = 0
+    while lo < -(1 << bits) or hi > (1 << bits) - ulp:
+        bits += 1
+    return bits
+
+
+def choose_formats(ir: IR, ranges: list[Interval], cfg: FixedConfig) -> list[Fmt]:
+    """A format for every op: from its proven range, capped and saturating where none is proven."""
+    formats = []
+    for op in ir.ops:
+        if op.type.vector:
+            raise LoweringError(f"vectors are not lowered to fixed point yet (op {op.render()})",
+                                where=f"node '{op.node}'", fix="lower the scalar graphs (blue_sizing, blue_exit)")
+        if op.type.dtype == DType.BOOL:
+            formats.append(Fmt(0, 0, boolean=True))
+            continue
+        frac = cfg.frac_bits if op.type.dtype == DType.F64 else 0
+        bits = int_bits_for(ranges[op.id], frac)
+        if bits is None or bits > cfg.max_int_bits:
+            formats.append(Fmt(cfg.max_int_bits, frac, saturates=True))
+        else:
+            formats.append(Fmt(bits, frac))
+    return formats
+
+
+def shift_round(x: int, k: int) -> int:
+    """x / 2**k rounded half up (ties toward +infinity)."""
+    return (x + (1 << (k - 1))) >> k if k > 0 else x
+
+
+def quantize(value: float | int | bool, fmt: Fmt) -> int:
+    """A number as a raw value of `fmt`: round half up, then saturate (NaN is refused)."""
+    if fmt.boolean:
+        return int(bool(value))
+    if isinstance(value, float) and math.isnan(value):
+        raise LoweringError("NaN has no fixed-point value", fix="the hardware path takes finite inputs only")
+    if isinstance(value, float) and math.isinf(value):
+        return fmt.hi if value > 0 else fmt.lo
+    scaled = Fraction(value) * (1 << fmt.frac_bits)
+    return saturate(math.floor(scaled + Fraction(1, 2)), fmt)
+
+
+def saturate(raw: int, fmt: Fmt) -> int:
+    return min(max(raw, fmt.lo), fmt.hi)
+
+
+def to_number(raw: int, fmt: Fmt) -> float | int | bool:
+    if fmt.boolean:
+        return bool(raw)
+    return raw / (1 << fmt.frac_bits) if fmt.frac_bits else raw
+
+
+class FixedModel:
+    """The IR evaluated in fixed point, with the formats chosen for it."""
+
+    def __init__(self, ir: IR, cfg: FixedConfig = FixedConfig(), params: Mapping[str, Any] | None = None) -> None:
+        self.ir, self.cfg = ir, cfg
+        self.params = {**ir.param_defaults, **(params or {})}
+        self.ranges = analyze(ir, self.params)
+        self.formats = choose_formats(ir, self.ranges, cfg)
+
+    def trace(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> list[int]:
+        """Every op's raw value for one row of (float) inputs."""
+        state = {**self.ir.state_init, **(state or {})}
+        v: list[int] = []
+        for op in self.ir.ops:
+            fmt = self.formats[op.id]
+            if op.kind == "input":
+                v.append(quantize(inputs[op.name], fmt))
+            elif op.kind == "param":
+                v.append(quantize(self.params[op.name], fmt))
+            elif op.kind == "const":
+                v.append(quantize(op.value, fmt))
+            elif op.kind == "state":
+                v.append(quantize(state[op.name], fmt))
+            else:
+                v.append(self._op(op, [v[a] for a in op.args], [self.formats[a] for a in op.args], fmt))
+        return v
+
+    def step(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Outputs as numbers (raw / 2**frac_bits), for comparison with the float interpreter."""
+        v = self.trace(inputs, state)
+        return {name: to_number(v[i], self.formats[i]) for name, i in self.ir.outputs}
+
+    def _op(self, op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
+        k = op.kind
+        if k in ("add", "sub"):
+            return saturate(a[0] + a[1] if k == "add" else a[0] - a[1], out)
+        if k == "mul":
+            return saturate(shift_round(a[0] * a[1], fa[1].frac_bits), out)
+        if k == "div":
+            return saturate(_divide(a[0] << fa[1].frac_bits, a[1], out), out)
+        if k in ("min", "max"):
+            pick = a[1] < a[0] if k == "min" else a[1] > a[0]
+            return a[1] if pick else a[0]
+        if k == "neg":
+            return saturate(-a[0], out)
+        if k == "abs":
+            return saturate(abs(a[0]), out)
+        if k in ("eq", "ne", "lt", "le", "gt", "ge"):
+            return int({"eq": a[0] == a[1], "ne": a[0] != a[1], "lt": a[0] < a[1], "le": a[0] <= a[1],
+                        "gt": a[0] > a[1], "ge": a[0] >= a[1]}[k])
+        if k in ("and", "or"):
+            return int(bool(a[0]) and bool(a[1])) if k == "and" else int(bool(a[0]) or bool(a[1]))
+        if k == "not":
+            return int(not a[0])
+        if k == "select":
+            return a[1] if a[0] else a[2]
+        one = 1 << fa[0].frac_bits
+        if k == "floor":
+            return saturate((a[0] >> fa[0].frac_bits) * one, out)
+        if k == "ceil":
+            return saturate(-((-a[0]) >> fa[0].frac_bits) * one, out)
+        if k == "f2i":  # truncate toward zero
+            q = a[0] >> fa[0].frac_bits if a[0] >= 0 else -((-a[0]) >> fa[0].frac_bits)
+            return saturate(q, out)
+        if k == "i2f":
+            return saturate(a[0] << out.frac_bits, out)
+        raise LoweringError(f"op '{k}' has no fixed-point lowering", where=f"node '{op.node}'", fix=op.render())
+
+
+def _divide(num: int, den: int, out: Fmt) -> int:
+    """num / den rounded half up; a zero divisor saturates by the numerator's sign (0 / 0 is 0)."""
+    if den == 0:
+        return out.hi if num > 0 else out.lo if num < 0 else 0
+    if den < 0:
+        num, den = -num, -den
+    return (2 * num + den) // (2 * den)
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """Fixed point against float64 over Monte-Carlo inputs: the worst errors per output."""
+
+    rows: int
+    max_abs: dict[str, float]
+    max_rel: dict[str, float]
+
+    def render(self) -> str:
+        lines = [f"fixed point vs float64 over {self.rows:,} random rows: max error per output"]
+        lines += [f"  {name:<10} abs {self.max_abs[name]:.3e}  rel {self.max_rel[name]:.3e}" for name in self.max_abs]
+        return "\n".join(lines)
+
+
+def error_report(model: FixedModel, rows: list[dict[str, Any]]) -> ErrorReport:
+    interp = Interpreter(model.ir)
+    names = [n for n, i in model.ir.outputs if not model.formats[i].boolean]
+    max_abs = dict.fromkeys(names, 0.0)
+    max_rel = dict.fromkeys(names, 0.0)
+    for row in rows:
+        want, got = interp.step(row, model.params), model.step(row)
+        for n in names:
+            diff = abs(float(got[n]) - float(want[n]))
+            max_abs[n] = max(max_abs[n], diff)
+            max_rel[n] = max(max_rel[n], diff / abs(want[n]) if want[n] else 0.0)
+    return ErrorReport(len(rows), max_abs, max_rel)
+
+
+def monte_carlo_rows(model: FixedModel, n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Random rows inside each input's representable (and typical, where given) range."""
+    rnd = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        row = {}
+        for spec in model.ir.inputs:
+            fmt = model.formats[next(op.id for op in model.ir.ops if op.kind == "input" and op.name == spec.name)]
+            if spec.type.enum is not None:
+                row[spec.name] = rnd.randrange(len(spec.type.enum))
+            elif fmt.boolean:
+                row[spec.name] = rnd.random() < 0.5
+            else:
+                lo, hi = spec.refine.typical or (fmt.lo / (1 << fmt.frac_bits), fmt.hi / (1 << fmt.frac_bits))
+                iv = model.ranges[next(op.id for op in model.ir.ops if op.kind == "input" and op.name == spec.name)]
+                lo, hi = max(lo, iv.lo), min(hi, iv.hi)
+                row[spec.name] = rnd.randint(int(lo), int(hi)) if spec.type.dtype == DType.I64 else rnd.uniform(lo, hi)
+        rows.append(row)
+    return rows
