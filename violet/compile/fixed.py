@@ -111,8 +111,10 @@ def quantize(value: float | int | bool, fmt: Fmt) -> int:
         raise LoweringError("NaN has no fixed-point value", fix="the hardware path takes finite inputs only")
     if isinstance(value, float) and math.isinf(value):
         return fmt.hi if value > 0 else fmt.lo
-    scaled = Fraction(value) * (1 << fmt.frac_bits)
-    return saturate(math.floor(scaled + Fraction(1, 2)), fmt)
+    scaled = math.ldexp(value, fmt.frac_bits) if isinstance(value, float) else value << fmt.frac_bits
+    if isinstance(scaled, int) or scaled.is_integer():  # exact already (ldexp only moves the exponent)
+        return saturate(int(scaled), fmt)
+    return saturate(math.floor(Fraction(value) * (1 << fmt.frac_bits) + Fraction(1, 2)), fmt)
 
 
 def saturate(raw: int, fmt: Fmt) -> int:
@@ -142,15 +144,18 @@ class FixedModel:
             fmt = self.formats[op.id]
             if op.kind == "input":
                 v.append(quantize(inputs[op.name], fmt))
-            elif op.kind == "param":
-                v.append(quantize(self.params[op.name], fmt))
-            elif op.kind == "const":
-                v.append(quantize(op.value, fmt))
+            elif op.kind in ("param", "const"):
+                v.append(self.constant(op))
             elif op.kind == "state":
                 v.append(quantize(state[op.name], fmt))
             else:
                 v.append(self._op(op, [v[a] for a in op.args], [self.formats[a] for a in op.args], fmt))
         return v
+
+    def constant(self, op: Op) -> int:
+        """The raw value of a param or const op (parameters are constants of the hardware)."""
+        value = self.params[op.name] if op.kind == "param" else op.value
+        return quantize(value, self.formats[op.id])
 
     def step(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Outputs as numbers (raw / 2**frac_bits), for comparison with the float interpreter."""

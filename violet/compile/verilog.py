@@ -1,0 +1,237 @@
+"""Verilog from the IR: one combinational module whose outputs equal the fixed-point model bit for bit.
+
+Every value is a `wire signed [W-1:0]` of its format's width (bools are 1-bit
+unsigned wires). Each op is computed in a wire wide enough for its exact result
+(`t<id>`), then rounded (round half up: add half an ULP, arithmetic shift) and
+saturated into its format only where the format cannot hold every result.
+Signedness is kept by construction: every arithmetic operand is a signed wire
+or `$signed(...)`, and constants are `localparam signed` of explicit width,
+never bare sized literals in a signed expression (which would make it unsigned).
+
+Division (`a / b` in Q format) is a combinational divider built from Verilog's
+`/`, which truncates toward zero; the floor the model uses is recovered by
+subtracting one when the remainder is nonzero and the signs differ. A divisor
+of zero saturates by the numerator's sign, as in the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from violet.compile.fixed import Fmt, FixedModel, LoweringError
+from violet.compile.ir import Op
+
+
+def ident(name: str) -> str:
+    return name.replace(".", "__")
+
+
+def lit(value: int, width: int) -> str:
+    """A signed constant of explicit width (two's complement hex)."""
+    return f"{width}'sh{value & ((1 << width) - 1):x}"
+
+
+@dataclass
+class Emitter:
+    model: FixedModel
+    lines: list[str]
+    counts: dict[str, int]
+    constants: set[str] = field(default_factory=set)
+
+    def fmt(self, i: int) -> Fmt:
+        return self.model.formats[i]
+
+    def w(self, i: int) -> int:
+        return self.fmt(i).width
+
+    def ext(self, i: int, width: int) -> str:
+        """v<i> sign-extended to exactly `width` bits, as a signed expression (never a bare concatenation)."""
+        return self.resize(f"v{i}", self.w(i), width)
+
+    def decl(self, name: str, width: int, expr: str, signed: bool = True) -> None:
+        sign = "signed " if signed else ""
+        self.lines.append(f"    wire {sign}[{width - 1}:0] {name} = {expr};")
+
+    def localparam(self, name: str, value: int, width: int) -> str:
+        self.lines.append(f"    localparam signed [{width - 1}:0] {name} = {lit(value, width)};")
+        return name
+
+    def fit(self, op: Op, tname: str, lo: int, hi: int, twidth: int) -> None:
+        """v<id> from t<id>: saturate only if the exact result range [lo, hi] can leave the format."""
+        out = self.fmt(op.id)
+        if out.boolean:
+            self.decl(f"v{op.id}", 1, tname, signed=False)
+            return
+        if lo >= out.lo and hi <= out.hi:
+            if twidth > out.width:  # the dropped upper bits of t are sign copies: the range is proven
+                self.waive_unused(tname)
+            self.decl(f"v{op.id}", out.width, self.resize(tname, twidth, out.width))
+            return
+        width = max(twidth, out.width)
+        t = self.resize(tname, twidth, width)
+        top = self.localparam(f"hi{op.id}", out.hi, width)
+        bottom = self.localparam(f"lo{op.id}", out.lo, width)
+        self.counts["saturations"] += 1
+        self.decl(f"v{op.id}", out.width, f"({t} > {top}) ? {top}[{out.width - 1}:0] : ({t} < {bottom}) ? "
+                                          f"{bottom}[{out.width - 1}:0] : {self.resize(tname, twidth, out.width)}")
+
+    def waive_unused(self, name: str) -> None:
+        """Tell the linter that `name`'s upper bits are unused on purpose (they only repeat the sign)."""
+        k = next(j for j, line in enumerate(self.lines) if f"] {name} = " in line)
+        self.lines[k:k + 1] = ["    /* verilator lint_off UNUSEDSIGNAL */", self.lines[k],
+                               "    /* verilator lint_on UNUSEDSIGNAL */"]
+
+    @staticmethod
+    def resize(name: str, width: int, to: int) -> str:
+        """A signed wire `name` of `width` bits as exactly `to` bits: sign-extended or its low bits
+        (only where the value is proven to fit)."""
+        if width == to:
+            return name
+        if width > to:
+            return f"$signed({name}[{to - 1}:0])"
+        return f"$signed({{{{{to - width}{{{name}[{width - 1}]}}}}, {name}}})"
+
+    def emit(self, op: Op) -> None:
+        a = op.args
+        f = [self.fmt(x) for x in a]
+        k = op.kind
+        if k in ("add", "sub"):
+            width = max(f[0].width, f[1].width) + 1
+            self.decl(f"t{op.id}", width, f"{self.ext(a[0], width)} {'+' if k == 'add' else '-'} {self.ext(a[1], width)}")
+            lo = f[0].lo + f[1].lo if k == "add" else f[0].lo - f[1].hi
+            hi = f[0].hi + f[1].hi if k == "add" else f[0].hi - f[1].lo
+            self.counts["adders"] += 1
+            self.fit(op, f"t{op.id}", lo, hi, width)
+        elif k == "mul":
+            width = f[0].width + f[1].width
+            shift = f[1].frac_bits
+            self.decl(f"p{op.id}", width, f"{self.ext(a[0], width)} * {self.ext(a[1], width)}")
+            corners = [x * y for x in (f[0].lo, f[0].hi) for y in (f[1].lo, f[1].hi)]
+            self.counts["multipliers"] += 1
+            if shift:
+                half = self.localparam(f"half{op.id}", 1 << (shift - 1), width + 1)
+                self.decl(f"t{op.id}", width + 1, f"($signed({{p{op.id}[{width - 1}], p{op.id}}}) + {half}) >>> {shift}")
+                lo, hi = (min(corners) + (1 << (shift - 1))) >> shift, (max(corners) + (1 << (shift - 1))) >> shift
+                self.fit(op, f"t{op.id}", lo, hi, width + 1)
+            else:
+                self.fit(op, f"p{op.id}", min(corners), max(corners), width)
+        elif k == "div":
+            self._divide(op, f)
+        elif k in ("min", "max"):
+            cmp = "<" if k == "min" else ">"
+            width = max(f[0].width, f[1].width)
+            x, y = self.ext(a[0], width), self.ext(a[1], width)
+            self.counts["comparators"] += 1
+            self.decl(f"t{op.id}", width, f"({y} {cmp} {x}) ? {y} : {x}")
+            self.fit(op, f"t{op.id}", min(f[0].lo, f[1].lo), max(f[0].hi, f[1].hi), width)
+        elif k in ("neg", "abs"):
+            width = f[0].width + 1
+            x = self.ext(a[0], width)
+            expr = f"-{x}" if k == "neg" else f"({x} < {self.const(0, width)}) ? -{x} : {x}"
+            self.decl(f"t{op.id}", width, expr)
+            lo, hi = (-f[0].hi, -f[0].lo) if k == "neg" else (0, max(-f[0].lo, f[0].hi))
+            self.fit(op, f"t{op.id}", lo, hi, width)
+        elif k in ("eq", "ne", "lt", "le", "gt", "ge"):
+            sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[k]
+            self.counts["comparators"] += 1
+            if f[0].boolean:
+                self.decl(f"v{op.id}", 1, f"v{a[0]} {sym} v{a[1]}", signed=False)
+            else:
+                width = max(f[0].width, f[1].width)
+                self.decl(f"v{op.id}", 1, f"{self.ext(a[0], width)} {sym} {self.ext(a[1], width)}", signed=False)
+        elif k in ("and", "or", "not"):
+            expr = f"!v{a[0]}" if k == "not" else f"v{a[0]} {'&&' if k == 'and' else '||'} v{a[1]}"
+            self.decl(f"v{op.id}", 1, expr, signed=False)
+        elif k == "select":
+            if self.fmt(op.id).boolean:
+                self.decl(f"v{op.id}", 1, f"v{a[0]} ? v{a[1]} : v{a[2]}", signed=False)
+            else:
+                width = max(f[1].width, f[2].width)
+                self.decl(f"t{op.id}", width, f"v{a[0]} ? {self.ext(a[1], width)} : {self.ext(a[2], width)}")
+                self.fit(op, f"t{op.id}", min(f[1].lo, f[2].lo), max(f[1].hi, f[2].hi), width)
+        elif k in ("floor", "ceil", "f2i", "i2f"):
+            self._rescale(op, f[0])
+        else:
+            raise LoweringError(f"op '{k}' cannot be lowered to Verilog", where=f"node '{op.node}'", fix=op.render())
+
+    def _rescale(self, op: Op, src: Fmt) -> None:
+        """floor, ceil (float to float), f2i (truncate toward zero), i2f: shifts by the fractional bits."""
+        i, n, k = op.args[0], src.frac_bits, op.kind
+        if k == "i2f":
+            n = self.fmt(op.id).frac_bits
+            width = src.width + n
+            self.decl(f"t{op.id}", width, f"{self.ext(i, width)} <<< {n}")
+            self.fit(op, f"t{op.id}", src.lo << n, src.hi << n, width)
+            return
+        width = src.width + 1
+        x = self.ext(i, width)
+        expr = {"floor": f"({x} >>> {n}) <<< {n}", "ceil": f"-(((-{x}) >>> {n}) <<< {n})",
+                "f2i": f"({x} < {self.const(0, width)}) ? -((-{x}) >>> {n}) : ({x} >>> {n})"}[k]
+        self.decl(f"t{op.id}", width, expr)
+        ends = [{"floor": (e >> n) << n, "ceil": -(((-e) >> n) << n),
+                 "f2i": -((-e) >> n) if e < 0 else e >> n}[k] for e in (src.lo, src.hi)]
+        self.fit(op, f"t{op.id}", min(ends), max(ends), width)
+
+    def _divide(self, op: Op, f: list[Fmt]) -> None:
+        """floor((2 * (a << n) + b) / (2 * b)) after moving b's sign to a: the model's round half up."""
+        a, b = op.args
+        i, shift = op.id, f[1].frac_bits
+        w = f[0].width + shift + 3  # room for 2 * (a << n) + |b|, and its sign
+        an, bn = self.ext(a, w), self.ext(b, w)
+        zero, one = self.const(0, w), self.const(1, w)
+        negative = f"(v{b} < {self.const(0, f[1].width)})"
+        self.counts["dividers"] += 1
+        self.decl(f"sn{i}", w, f"{negative} ? -({an} <<< {shift}) : ({an} <<< {shift})")
+        self.decl(f"sd{i}", w, f"{negative} ? -{bn} : {bn}")
+        self.decl(f"n{i}", w, f"(sn{i} <<< 1) + sd{i}")
+        self.decl(f"d{i}", w, f"sd{i} <<< 1")
+        self.decl(f"q{i}", w, f"(d{i} == {zero}) ? {zero} : n{i} / d{i}")
+        self.decl(f"r{i}", w, f"(d{i} == {zero}) ? {zero} : n{i} % d{i}")
+        self.decl(f"fl{i}", w, f"((r{i} != {zero}) && (n{i} < {zero})) ? q{i} - {one} : q{i}")  # floor, d > 0
+        out = self.fmt(i)
+        top, bottom = self.localparam(f"dhi{i}", out.hi, w), self.localparam(f"dlo{i}", out.lo, w)
+        a_zero = self.const(0, f[0].width)
+        self.decl(f"t{i}", w, f"(sd{i} != {zero}) ? fl{i} : (v{a} > {a_zero}) ? {top} : (v{a} < {a_zero}) ? {bottom} : {zero}")
+        self.fit(op, f"t{i}", -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+
+    def const(self, value: int, width: int) -> str:
+        """A named signed constant of exact width (declared once), for width-clean comparisons."""
+        name = f"c{'m' if value < 0 else ''}{abs(value)}_w{width}"
+        if name not in self.constants:
+            self.constants.add(name)
+            self.localparam(name, value, width)
+        return name
+
+
+def emit_module(model: FixedModel, name: str) -> tuple[str, dict[str, int]]:
+    """The Verilog module text and a summary of what it holds."""
+    ir = model.ir
+    if ir.stateful:
+        raise LoweringError("state is not lowered to Verilog yet", where=ir.name, fix="lower a stateless graph")
+    em = Emitter(model, [], {"adders": 0, "multipliers": 0, "dividers": 0, "comparators": 0, "saturations": 0})
+    ports = []
+    for op in ir.leaves("input"):
+        fmt = model.formats[op.id]
+        sign = "" if fmt.boolean else "signed "
+        ports.append(f"    input  wire {sign}[{fmt.width - 1}:0] in_{ident(op.name)},  // {fmt}")
+        em.decl(f"v{op.id}", fmt.width, f"in_{ident(op.name)}", signed=not fmt.boolean)
+    for op in ir.ops:
+        if op.kind in ("param", "const"):
+            fmt = model.formats[op.id]
+            value = model.constant(op)
+            if fmt.boolean:
+                em.lines.append(f"    wire [0:0] v{op.id} = 1'b{value};")
+            else:
+                em.localparam(f"v{op.id}", value, fmt.width)
+        elif op.kind != "input":
+            em.emit(op)
+    for out_name, i in ir.outputs:
+        fmt = model.formats[i]
+        sign = "" if fmt.boolean else "signed "
+        ports.append(f"    output wire {sign}[{fmt.width - 1}:0] out_{ident(out_name)},  // {fmt}")
+        em.lines.append(f"    assign out_{ident(out_name)} = v{i};")
+    ports[-1] = ports[-1].replace(",  //", "   //", 1)
+    header = [f"// Generated by VIOLET from graph {ir.name!r}, content hash {ir.content_hash[:16]}.",
+              f"// Fixed point: {model.cfg.frac_bits} fractional bits; round half up; saturation where no range"
+              " is proven.", "`default_nettype none", f"module {name} ("]
+    return "\n".join(header + ports + [");"] + em.lines + ["endmodule", "`default_nettype wire", ""]), em.counts
