@@ -135,6 +135,7 @@ class FixedModel:
         self.params = {**ir.param_defaults, **(params or {})}
         self.ranges = analyze(ir, self.params)
         self.formats = choose_formats(ir, self.ranges, cfg)
+        self._constants: dict[int, int] = {}
 
     def trace(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> list[int]:
         """Every op's raw value for one row of (float) inputs."""
@@ -154,8 +155,10 @@ class FixedModel:
 
     def constant(self, op: Op) -> int:
         """The raw value of a param or const op (parameters are constants of the hardware)."""
-        value = self.params[op.name] if op.kind == "param" else op.value
-        return quantize(value, self.formats[op.id])
+        if op.id not in self._constants:
+            value = self.params[op.name] if op.kind == "param" else op.value
+            self._constants[op.id] = quantize(value, self.formats[op.id])
+        return self._constants[op.id]
 
     def step(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Outputs as numbers (raw / 2**frac_bits), for comparison with the float interpreter."""
