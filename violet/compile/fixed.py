@@ -80,12 +80,10 @@ def int_bits_for(interval: Interval, frac_bits: int) -> int | None:
 
 
 def choose_formats(ir: IR, ranges: list[Interval], cfg: FixedConfig) -> list[Fmt]:
-    """A format for every op: from its proven range, capped and saturating where none is proven."""
+    """A format for every op (a vector's elements share it): from its proven range, capped and
+    saturating where none is proven."""
     formats = []
     for op in ir.ops:
-        if op.type.vector:
-            raise LoweringError(f"vectors are not lowered to fixed point yet (op {op.render()})",
-                                where=f"node '{op.node}'", fix="lower the scalar graphs (blue_sizing, blue_exit)")
         if op.type.dtype == DType.BOOL:
             formats.append(Fmt(0, 0, boolean=True))
             continue
@@ -137,21 +135,51 @@ class FixedModel:
         self.formats = choose_formats(ir, self.ranges, cfg)
         self._constants: dict[int, int] = {}
 
-    def trace(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> list[int]:
-        """Every op's raw value for one row of (float) inputs."""
-        state = {**self.ir.state_init, **(state or {})}
-        v: list[int] = []
+    def initial_state(self) -> dict[str, int]:
+        """The state fields' raw initial values (the registers' reset values)."""
+        ids = {op.name: op.id for op in self.ir.leaves("state")}
+        return {s.name: quantize(s.init, self.formats[ids[s.name]]) for s in self.ir.state}
+
+    def trace(self, inputs: Mapping[str, Any], state: Mapping[str, int] | None = None) -> list[Any]:
+        """Every op's raw value (a list for a vector) for one row of (float) inputs and raw state."""
+        state = self.initial_state() if state is None else state
+        v: list[Any] = []
         for op in self.ir.ops:
             fmt = self.formats[op.id]
             if op.kind == "input":
-                v.append(quantize(inputs[op.name], fmt))
+                value = inputs[op.name]
+                v.append([quantize(x, fmt) for x in value] if op.type.vector else quantize(value, fmt))
             elif op.kind in ("param", "const"):
                 v.append(self.constant(op))
             elif op.kind == "state":
-                v.append(quantize(state[op.name], fmt))
+                v.append(state[op.name])
             else:
-                v.append(self._op(op, [v[a] for a in op.args], [self.formats[a] for a in op.args], fmt))
+                v.append(self._apply(op, [v[a] for a in op.args], [self.formats[a] for a in op.args], fmt))
         return v
+
+    def advance(self, inputs: Mapping[str, Any], state: Mapping[str, int] | None = None
+                ) -> tuple[list[Any], dict[str, int]]:
+        """One scan: the trace, and the next raw state."""
+        v = self.trace(inputs, state)
+        return v, {name: v[i] for name, i in self.ir.next_state}
+
+    def _apply(self, op: Op, a: list[Any], fa: list[Fmt], out: Fmt) -> Any:
+        k = op.kind
+        if k == "gather":
+            vec, i = a
+            return vec[i] if 0 <= i < len(vec) else 0
+        if k == "argmax":
+            best = -1
+            for j, (x, m) in enumerate(zip(*a)):
+                if m and (best < 0 or x > a[0][best]):
+                    best = j
+            return best
+        if k in ("any", "all"):
+            return int(any(a[0])) if k == "any" else int(all(a[0]))
+        if op.type.vector:
+            n = len(next(x for x in a if isinstance(x, list)))
+            return [self._op(op, [x[j] if isinstance(x, list) else x for x in a], fa, out) for j in range(n)]
+        return self._op(op, a, fa, out)
 
     def constant(self, op: Op) -> int:
         """The raw value of a param or const op (parameters are constants of the hardware)."""

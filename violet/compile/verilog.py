@@ -37,6 +37,16 @@ class Emitter:
     lines: list[str]
     counts: dict[str, int]
     constants: set[str] = field(default_factory=set)
+    element: int | None = None  # the asset being emitted, inside a vector op
+
+    def ref(self, i: int) -> str:
+        """The wire holding op i's value (its element for the current asset, for a vector)."""
+        vector = self.model.ir.ops[i].type.vector
+        return f"v{i}_{self.element}" if vector and self.element is not None else f"v{i}"
+
+    def name(self, prefix: str, i: int) -> str:
+        """A wire made for op i (per asset inside a vector op)."""
+        return f"{prefix}{i}" if self.element is None else f"{prefix}{i}_{self.element}"
 
     def fmt(self, i: int) -> Fmt:
         return self.model.formats[i]
@@ -46,7 +56,7 @@ class Emitter:
 
     def ext(self, i: int, width: int) -> str:
         """v<i> sign-extended to exactly `width` bits, as a signed expression (never a bare concatenation)."""
-        return self.resize(f"v{i}", self.w(i), width)
+        return self.resize(self.ref(i), self.w(i), width)
 
     def decl(self, name: str, width: int, expr: str, signed: bool = True) -> None:
         sign = "signed " if signed else ""
@@ -59,20 +69,21 @@ class Emitter:
     def fit(self, op: Op, tname: str, lo: int, hi: int, twidth: int) -> None:
         """v<id> from t<id>: saturate only if the exact result range [lo, hi] can leave the format."""
         out = self.fmt(op.id)
+        result = self.name("v", op.id)
         if out.boolean:
-            self.decl(f"v{op.id}", 1, tname, signed=False)
+            self.decl(result, 1, tname, signed=False)
             return
         if lo >= out.lo and hi <= out.hi:
             if twidth > out.width:  # the dropped upper bits of t are sign copies: the range is proven
                 self.waive_unused(tname)
-            self.decl(f"v{op.id}", out.width, self.resize(tname, twidth, out.width))
+            self.decl(result, out.width, self.resize(tname, twidth, out.width))
             return
         width = max(twidth, out.width)
         t = self.resize(tname, twidth, width)
-        top = self.localparam(f"hi{op.id}", out.hi, width)
-        bottom = self.localparam(f"lo{op.id}", out.lo, width)
+        top = self.const(out.hi, width)
+        bottom = self.const(out.lo, width)
         self.counts["saturations"] += 1
-        self.decl(f"v{op.id}", out.width, f"({t} > {top}) ? {top}[{out.width - 1}:0] : ({t} < {bottom}) ? "
+        self.decl(result, out.width, f"({t} > {top}) ? {top}[{out.width - 1}:0] : ({t} < {bottom}) ? "
                                           f"{bottom}[{out.width - 1}:0] : {self.resize(tname, twidth, out.width)}")
 
     def waive_unused(self, name: str) -> None:
@@ -97,24 +108,25 @@ class Emitter:
         k = op.kind
         if k in ("add", "sub"):
             width = max(f[0].width, f[1].width) + 1
-            self.decl(f"t{op.id}", width, f"{self.ext(a[0], width)} {'+' if k == 'add' else '-'} {self.ext(a[1], width)}")
+            self.decl(self.name("t", op.id), width, f"{self.ext(a[0], width)} {'+' if k == 'add' else '-'} {self.ext(a[1], width)}")
             lo = f[0].lo + f[1].lo if k == "add" else f[0].lo - f[1].hi
             hi = f[0].hi + f[1].hi if k == "add" else f[0].hi - f[1].lo
             self.counts["adders"] += 1
-            self.fit(op, f"t{op.id}", lo, hi, width)
+            self.fit(op, self.name("t", op.id), lo, hi, width)
         elif k == "mul":
             width = f[0].width + f[1].width
             shift = f[1].frac_bits
-            self.decl(f"p{op.id}", width, f"{self.ext(a[0], width)} * {self.ext(a[1], width)}")
+            pname = self.name("p", op.id)
+            self.decl(pname, width, f"{self.ext(a[0], width)} * {self.ext(a[1], width)}")
             corners = [x * y for x in (f[0].lo, f[0].hi) for y in (f[1].lo, f[1].hi)]
             self.counts["multipliers"] += 1
             if shift:
-                half = self.localparam(f"half{op.id}", 1 << (shift - 1), width + 1)
-                self.decl(f"t{op.id}", width + 1, f"($signed({{p{op.id}[{width - 1}], p{op.id}}}) + {half}) >>> {shift}")
+                half = self.const(1 << (shift - 1), width + 1)
+                self.decl(self.name("t", op.id), width + 1, f"($signed({{{pname}[{width - 1}], {pname}}}) + {half}) >>> {shift}")
                 lo, hi = (min(corners) + (1 << (shift - 1))) >> shift, (max(corners) + (1 << (shift - 1))) >> shift
-                self.fit(op, f"t{op.id}", lo, hi, width + 1)
+                self.fit(op, self.name("t", op.id), lo, hi, width + 1)
             else:
-                self.fit(op, f"p{op.id}", min(corners), max(corners), width)
+                self.fit(op, self.name("p", op.id), min(corners), max(corners), width)
         elif k == "div":
             self._divide(op, f)
         elif k in ("min", "max"):
@@ -122,33 +134,33 @@ class Emitter:
             width = max(f[0].width, f[1].width)
             x, y = self.ext(a[0], width), self.ext(a[1], width)
             self.counts["comparators"] += 1
-            self.decl(f"t{op.id}", width, f"({y} {cmp} {x}) ? {y} : {x}")
-            self.fit(op, f"t{op.id}", min(f[0].lo, f[1].lo), max(f[0].hi, f[1].hi), width)
+            self.decl(self.name("t", op.id), width, f"({y} {cmp} {x}) ? {y} : {x}")
+            self.fit(op, self.name("t", op.id), min(f[0].lo, f[1].lo), max(f[0].hi, f[1].hi), width)
         elif k in ("neg", "abs"):
             width = f[0].width + 1
             x = self.ext(a[0], width)
             expr = f"-{x}" if k == "neg" else f"({x} < {self.const(0, width)}) ? -{x} : {x}"
-            self.decl(f"t{op.id}", width, expr)
+            self.decl(self.name("t", op.id), width, expr)
             lo, hi = (-f[0].hi, -f[0].lo) if k == "neg" else (0, max(-f[0].lo, f[0].hi))
-            self.fit(op, f"t{op.id}", lo, hi, width)
+            self.fit(op, self.name("t", op.id), lo, hi, width)
         elif k in ("eq", "ne", "lt", "le", "gt", "ge"):
             sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[k]
             self.counts["comparators"] += 1
             if f[0].boolean:
-                self.decl(f"v{op.id}", 1, f"v{a[0]} {sym} v{a[1]}", signed=False)
+                self.decl(self.name("v", op.id), 1, f"{self.ref(a[0])} {sym} {self.ref(a[1])}", signed=False)
             else:
                 width = max(f[0].width, f[1].width)
-                self.decl(f"v{op.id}", 1, f"{self.ext(a[0], width)} {sym} {self.ext(a[1], width)}", signed=False)
+                self.decl(self.name("v", op.id), 1, f"{self.ext(a[0], width)} {sym} {self.ext(a[1], width)}", signed=False)
         elif k in ("and", "or", "not"):
-            expr = f"!v{a[0]}" if k == "not" else f"v{a[0]} {'&&' if k == 'and' else '||'} v{a[1]}"
-            self.decl(f"v{op.id}", 1, expr, signed=False)
+            expr = f"!{self.ref(a[0])}" if k == "not" else f"{self.ref(a[0])} {'&&' if k == 'and' else '||'} {self.ref(a[1])}"
+            self.decl(self.name("v", op.id), 1, expr, signed=False)
         elif k == "select":
             if self.fmt(op.id).boolean:
-                self.decl(f"v{op.id}", 1, f"v{a[0]} ? v{a[1]} : v{a[2]}", signed=False)
+                self.decl(self.name("v", op.id), 1, f"{self.ref(a[0])} ? {self.ref(a[1])} : {self.ref(a[2])}", signed=False)
             else:
                 width = max(f[1].width, f[2].width)
-                self.decl(f"t{op.id}", width, f"v{a[0]} ? {self.ext(a[1], width)} : {self.ext(a[2], width)}")
-                self.fit(op, f"t{op.id}", min(f[1].lo, f[2].lo), max(f[1].hi, f[2].hi), width)
+                self.decl(self.name("t", op.id), width, f"{self.ref(a[0])} ? {self.ext(a[1], width)} : {self.ext(a[2], width)}")
+                self.fit(op, self.name("t", op.id), min(f[1].lo, f[2].lo), max(f[1].hi, f[2].hi), width)
         elif k in ("floor", "ceil", "f2i", "i2f"):
             self._rescale(op, f[0])
         else:
@@ -160,17 +172,17 @@ class Emitter:
         if k == "i2f":
             n = self.fmt(op.id).frac_bits
             width = src.width + n
-            self.decl(f"t{op.id}", width, f"{self.ext(i, width)} <<< {n}")
-            self.fit(op, f"t{op.id}", src.lo << n, src.hi << n, width)
+            self.decl(self.name("t", op.id), width, f"{self.ext(i, width)} <<< {n}")
+            self.fit(op, self.name("t", op.id), src.lo << n, src.hi << n, width)
             return
         width = src.width + 1
         x = self.ext(i, width)
         expr = {"floor": f"({x} >>> {n}) <<< {n}", "ceil": f"-(((-{x}) >>> {n}) <<< {n})",
                 "f2i": f"({x} < {self.const(0, width)}) ? -((-{x}) >>> {n}) : ({x} >>> {n})"}[k]
-        self.decl(f"t{op.id}", width, expr)
+        self.decl(self.name("t", op.id), width, expr)
         ends = [{"floor": (e >> n) << n, "ceil": -(((-e) >> n) << n),
                  "f2i": -((-e) >> n) if e < 0 else e >> n}[k] for e in (src.lo, src.hi)]
-        self.fit(op, f"t{op.id}", min(ends), max(ends), width)
+        self.fit(op, self.name("t", op.id), min(ends), max(ends), width)
 
     def _divide(self, op: Op, f: list[Fmt]) -> None:
         """floor((2 * (a << n) + b) / (2 * b)) after moving b's sign to a: the model's round half up."""
@@ -179,20 +191,20 @@ class Emitter:
         w = f[0].width + shift + 3  # room for 2 * (a << n) + |b|, and its sign
         an, bn = self.ext(a, w), self.ext(b, w)
         zero, one = self.const(0, w), self.const(1, w)
-        negative = f"(v{b} < {self.const(0, f[1].width)})"
+        negative = f"({self.ref(b)} < {self.const(0, f[1].width)})"
         self.counts["dividers"] += 1
-        self.decl(f"sn{i}", w, f"{negative} ? -({an} <<< {shift}) : ({an} <<< {shift})")
-        self.decl(f"sd{i}", w, f"{negative} ? -{bn} : {bn}")
-        self.decl(f"n{i}", w, f"(sn{i} <<< 1) + sd{i}")
-        self.decl(f"d{i}", w, f"sd{i} <<< 1")
-        self.decl(f"q{i}", w, f"(d{i} == {zero}) ? {zero} : n{i} / d{i}")
-        self.decl(f"r{i}", w, f"(d{i} == {zero}) ? {zero} : n{i} % d{i}")
-        self.decl(f"fl{i}", w, f"((r{i} != {zero}) && (n{i} < {zero})) ? q{i} - {one} : q{i}")  # floor, d > 0
+        self.decl(self.name("sn", i), w, f"{negative} ? -({an} <<< {shift}) : ({an} <<< {shift})")
+        self.decl(self.name("sd", i), w, f"{negative} ? -{bn} : {bn}")
+        self.decl(self.name("n", i), w, f"({self.name('sn', i)} <<< 1) + {self.name('sd', i)}")
+        self.decl(self.name("d", i), w, f"{self.name('sd', i)} <<< 1")
+        self.decl(self.name("q", i), w, f"({self.name('d', i)} == {zero}) ? {zero} : {self.name('n', i)} / {self.name('d', i)}")
+        self.decl(self.name("r", i), w, f"({self.name('d', i)} == {zero}) ? {zero} : {self.name('n', i)} % {self.name('d', i)}")
+        self.decl(self.name("fl", i), w, f"(({self.name('r', i)} != {zero}) && ({self.name('n', i)} < {zero})) ? {self.name('q', i)} - {one} : {self.name('q', i)}")  # floor, d > 0
         out = self.fmt(i)
-        top, bottom = self.localparam(f"dhi{i}", out.hi, w), self.localparam(f"dlo{i}", out.lo, w)
+        top, bottom = self.const(out.hi, w), self.const(out.lo, w)
         a_zero = self.const(0, f[0].width)
-        self.decl(f"t{i}", w, f"(sd{i} != {zero}) ? fl{i} : (v{a} > {a_zero}) ? {top} : (v{a} < {a_zero}) ? {bottom} : {zero}")
-        self.fit(op, f"t{i}", -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+        self.decl(self.name("t", i), w, f"({self.name('sd', i)} != {zero}) ? {self.name('fl', i)} : ({self.ref(a)} > {a_zero}) ? {top} : ({self.ref(a)} < {a_zero}) ? {bottom} : {zero}")
+        self.fit(op, self.name("t", i), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
 
     def const(self, value: int, width: int) -> str:
         """A named signed constant of exact width (declared once), for width-clean comparisons."""
