@@ -69,9 +69,3 @@ def test_sizing_error_against_float64_is_small():
     for name in ("s", "base", "esof", "cmax", "leverage"):
         assert report.max_abs[name] < 1e-4, (name, report.render())
     assert report.max_rel["notional"] < 1e-4 and report.max_rel["margin"] < 1e-4
-
-
-def test_vectors_are_refused_with_the_node():
-    ir = lower(load_graph(GRAPHS / "blue_selector.toml"))
-    with pytest.raises(LoweringError, match="vectors are not lowered to fixed point yet"):
-        FixedModel(ir)

@@ -212,30 +212,35 @@ def hdl(graph: GraphArg,
         frac_bits: Annotated[int, typer.Option(help="fractional bits of every float64 value")] = 24,
         int_bits: Annotated[int, typer.Option(help="integer bits where no range is proven (values saturate)")] = 24,
         simulate: Annotated[int, typer.Option(help="co-simulate this many vectors under Icarus (0: none)")] = 0,
+        assets: Annotated[int, typer.Option(help="universe size, for graphs with vectors")] = 0,
         seed: Annotated[int, typer.Option(help="random seed of the vectors")] = 0,
         sets: SetOpt = None) -> None:
-    """Lower a graph to fixed point and Verilog: module, testbench, summary; --simulate co-simulates (exit 1 on a mismatch)."""
-    from violet.compile.cosim import cosim_rows, cosimulate, testbench, verilator_lint
+    """Lower a graph to fixed point and Verilog: module, testbench, summary; --simulate co-simulates (exit 1 on a mismatch).
+
+    Parameters become constants of the hardware (--set changes them); a stateful graph's state becomes
+    registers (clk, rst, en) and its vectors one port per asset (--assets N)."""
+    from violet.compile.cosim import cosim_rows, cosimulate, testbench
     from violet.compile.fixed import FixedConfig, FixedModel, error_report, monte_carlo_rows
     from violet.compile.verilog import emit_module
 
     ir = load_ir(graph, sets)
     model = FixedModel(ir, FixedConfig(frac_bits, int_bits))
     out_dir.mkdir(parents=True, exist_ok=True)
-    module, counts = emit_module(model, ir.name)
+    module, counts = emit_module(model, ir.name, assets)
     (out_dir / f"{ir.name}.v").write_text(module)
-    (out_dir / "tb.v").write_text(testbench(model, ir.name))
+    (out_dir / "tb.v").write_text(testbench(model, ir.name, assets))
     lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (ir.name + '.v')}",
-             "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + ", 0 registers, pipeline depth 0",
+             "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + " (bits), pipeline depth 0",
              "formats:"]
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]
     lines += [f"  output {name}: {model.formats[i]}  range {model.ranges[i]}" for name, i in ir.outputs]
-    lines.append(error_report(model, monte_carlo_rows(model, 2000, seed)).render())
+    if not ir.stateful and not assets:
+        lines.append(error_report(model, monte_carlo_rows(model, 2000, seed)).render())
     summary = "\n".join(lines)
     (out_dir / "summary.txt").write_text(summary + "\n")
     out.print(summary, markup=False)
     if simulate:
-        report = cosimulate(model, cosim_rows(model, simulate, seed), out_dir / "sim", ir.name)
+        report = cosimulate(model, cosim_rows(model, simulate, seed, assets), out_dir / "sim", ir.name, assets)
         out.print(report.render(), markup=False)
         if report.mismatches:
             raise typer.Exit(1)

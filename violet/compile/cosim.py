@@ -21,22 +21,38 @@ from violet.compile.verilog import emit_module, ident
 from violet.errors import VioletError
 
 
-def testbench(model: FixedModel, name: str) -> str:
+def _ports(model: FixedModel, assets: int) -> list[tuple[str, int, bool]]:
+    """The module's input ports in order: (port suffix name, width, signed), vectors one port per asset."""
+    ports = []
+    for op in model.ir.leaves("input"):
+        fmt = model.formats[op.id]
+        for suffix in ([f"_{k}" for k in range(assets)] if op.type.vector else [""]):
+            ports.append((f"{ident(op.name)}{suffix}", fmt.width, not fmt.boolean))
+    return ports
+
+
+def testbench(model: FixedModel, name: str, assets: int = 0) -> str:
+    """Reads a vector per line, lets the logic settle, writes the outputs, then clocks the state (if any)."""
     ir = model.ir
-    ins = ir.leaves("input")
+    ins = _ports(model, assets)
     outs = list(ir.outputs)
     fmt = model.formats
-    regs = [f"    reg {'' if fmt[op.id].boolean else 'signed '}[{fmt[op.id].width - 1}:0] r_{ident(op.name)};"
-            for op in ins]
+    regs = [f"    reg {'signed ' if signed else ''}[{width - 1}:0] r_{port};" for port, width, signed in ins]
     wires = [f"    wire {'' if fmt[i].boolean else 'signed '}[{fmt[i].width - 1}:0] o_{ident(n)};" for n, i in outs]
-    conns = [f".in_{ident(op.name)}(r_{ident(op.name)})" for op in ins] + [f".out_{ident(n)}(o_{ident(n)})" for n, _ in outs]
+    conns = [f".in_{port}(r_{port})" for port, _, _ in ins] + [f".out_{ident(n)}(o_{ident(n)})" for n, _ in outs]
+    clocked = ir.stateful
+    if clocked:
+        conns = [".clk(clk)", ".rst(rst)", ".en(en)"] + conns
     scan = " ".join(["%h"] * len(ins))
-    read = ", ".join(f"r_{ident(op.name)}" for op in ins)
+    read = ", ".join(f"r_{port}" for port, _, _ in ins)
     write = ", ".join(f"o_{ident(n)}" for n, _ in outs)
+    reset = ["        #1 clk = 1;", "        #1 clk = 0;", "        rst = 0;"] if clocked else []
+    tick = ["                en = 1;", "                #1 clk = 1;", "                #1 clk = 0;", "                en = 0;"]
     return "\n".join([
         "`timescale 1ns/1ps", "module tb;", *regs, *wires, "    integer fi, fo, got;",
+        "    reg clk = 0, rst = 1, en = 0;" if clocked else "",
         f"    {name} dut({', '.join(conns)});",
-        "    initial begin",
+        "    initial begin", *reset,
         '        fi = $fopen("vectors.hex", "r");',
         '        fo = $fopen("outputs.hex", "w");',
         "        while (!$feof(fi)) begin",
@@ -44,6 +60,7 @@ def testbench(model: FixedModel, name: str) -> str:
         f"            if (got == {len(ins)}) begin",
         "                #1;",
         f'                $fwrite(fo, "{" ".join(["%h"] * len(outs))}\\n", {write});',
+        *(tick if clocked else []),
         "            end",
         "        end",
         "        $fclose(fi);", "        $fclose(fo);", "        $finish;", "    end", "endmodule", ""])
@@ -69,20 +86,27 @@ class CosimReport:
         return head + (f"\n  first: {self.first}" if self.first else "")
 
 
-def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, name: str) -> CosimReport:
-    """Run the module under Icarus on `rows` and compare every output with the fixed-point model."""
+def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, name: str, assets: int = 0
+               ) -> CosimReport:
+    """Run the module under Icarus on `rows` (one sequence, from reset, for a stateful graph) and compare
+    every output with the fixed-point model."""
     if shutil.which("iverilog") is None:
         raise VioletError("Icarus Verilog is not installed", where="iverilog", fix="apt-get install -y iverilog")
     workdir.mkdir(parents=True, exist_ok=True)
-    module, _ = emit_module(model, name)
+    module, _ = emit_module(model, name, assets)
     (workdir / f"{name}.v").write_text(module)
-    (workdir / "tb.v").write_text(testbench(model, name))
+    (workdir / "tb.v").write_text(testbench(model, name, assets))
     ir = model.ir
     ins = ir.leaves("input")
     expected, lines = [], []
+    state = model.initial_state()
     for row in rows:
-        trace = model.trace(row)
-        lines.append(" ".join(to_hex(trace[op.id], model.formats[op.id].width) for op in ins))
+        trace, state = model.advance(row, state)
+        raw = []
+        for op in ins:
+            value, width = trace[op.id], model.formats[op.id].width
+            raw += [to_hex(x, width) for x in value] if op.type.vector else [to_hex(value, width)]
+        lines.append(" ".join(raw))
         expected.append([trace[i] for _, i in ir.outputs])
     (workdir / "vectors.hex").write_text("\n".join(lines) + "\n")
     subprocess.run(["iverilog", "-g2012", "-o", "sim.vvp", "tb.v", f"{name}.v"], cwd=workdir, check=True,
@@ -104,40 +128,48 @@ def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, nam
     return report
 
 
-def cosim_rows(model: FixedModel, n: int, seed: int = 0) -> list[dict[str, Any]]:
+def cosim_rows(model: FixedModel, n: int, seed: int = 0, assets: int = 0) -> list[dict[str, Any]]:
     """Input rows for co-simulation, each value exactly representable in its input format.
 
-    Per input: the format's bounds (saturations downstream), tiny odd raw values,
-    odd multiples of powers of two (whose products with the constants land exactly
-    on rounding ties, negative ones included), and raw values uniform over the
-    proven range."""
+    Per input (per asset for a vector): the format's bounds (saturations
+    downstream), tiny odd raw values, odd multiples of powers of two (whose
+    products with the constants land exactly on rounding ties, negative ones
+    included), values inside the input's typical range (so a stateful graph's
+    rules fire: entries, exits), and raw values uniform over the proven range."""
     rnd = random.Random(seed)
-    ir = model.ir
     rows = []
     for _ in range(n):
         row: dict[str, Any] = {}
-        for op in ir.leaves("input"):
-            fmt, iv = model.formats[op.id], model.ranges[op.id]
-            scale = 1 << fmt.frac_bits
-            lo = fmt.lo if math.isinf(iv.lo * scale) else max(fmt.lo, math.ceil(iv.lo * scale))
-            hi = fmt.hi if math.isinf(iv.hi * scale) else min(fmt.hi, math.floor(iv.hi * scale))
-            pick = rnd.random()
-            if fmt.boolean:
-                raw = rnd.randint(0, 1)
-            elif pick < 0.06:
-                raw = lo
-            elif pick < 0.12:
-                raw = hi
-            elif pick < 0.25 and fmt.frac_bits:  # an odd number times a power of two: exact rounding ties
-                raw = (2 * rnd.randint(-32, 31) + 1) << rnd.randint(0, fmt.frac_bits)
-            elif pick < 0.4:
-                raw = rnd.randint(-1024, 1024) | 1
-            else:
-                raw = rnd.randint(lo, hi)
-            raw = min(max(raw, lo), hi)
-            row[op.name] = raw / scale if fmt.frac_bits else raw
+        for op in model.ir.leaves("input"):
+            spec = model.ir.input_spec(op.name)
+            draw = [_value(model, op.id, spec.refine.typical, rnd) for _ in range(assets if op.type.vector else 1)]
+            row[op.name] = draw if op.type.vector else draw[0]
         rows.append(row)
     return rows
+
+
+def _value(model: FixedModel, i: int, typical: tuple[float, float] | None, rnd: random.Random) -> float | int:
+    fmt, iv = model.formats[i], model.ranges[i]
+    scale = 1 << fmt.frac_bits
+    lo = fmt.lo if math.isinf(iv.lo * scale) else max(fmt.lo, math.ceil(iv.lo * scale))
+    hi = fmt.hi if math.isinf(iv.hi * scale) else min(fmt.hi, math.floor(iv.hi * scale))
+    pick = rnd.random()
+    if fmt.boolean:
+        raw = rnd.randint(0, 1)
+    elif pick < 0.05:
+        raw = lo
+    elif pick < 0.1:
+        raw = hi
+    elif pick < 0.2 and fmt.frac_bits:  # an odd number times a power of two: exact rounding ties
+        raw = (2 * rnd.randint(-32, 31) + 1) << rnd.randint(0, fmt.frac_bits)
+    elif pick < 0.3:
+        raw = rnd.randint(-1024, 1024) | 1
+    elif pick < 0.75 and typical is not None:
+        raw = round(rnd.uniform(*typical) * scale)
+    else:
+        raw = rnd.randint(lo, hi)
+    raw = min(max(raw, lo), hi)
+    return raw / scale if fmt.frac_bits else raw
 
 
 def verilator_lint(path: Path) -> str:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from violet.compile.fixed import Fmt, FixedModel, LoweringError
-from violet.compile.ir import Op
+from violet.compile.fixed import FixedModel, Fmt, LoweringError
+from violet.compile.ir import ELEMENTWISE, REDUCE, Op
 
 
 def ident(name: str) -> str:
@@ -206,6 +206,36 @@ class Emitter:
         self.decl(self.name("t", i), w, f"({self.name('sd', i)} != {zero}) ? {self.name('fl', i)} : ({self.ref(a)} > {a_zero}) ? {top} : ({self.ref(a)} < {a_zero}) ? {bottom} : {zero}")
         self.fit(op, self.name("t", i), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
 
+    def reduce(self, op: Op, n: int) -> None:
+        """gather (a multiplexer over the assets), any/all (or/and chains), argmax (a comparator chain)."""
+        k, a = op.kind, op.args
+        if k in ("any", "all"):
+            join = " || " if k == "any" else " && "
+            self.decl(self.name("v", op.id), 1, join.join(f"v{a[0]}_{j}" for j in range(n)), signed=False)
+            return
+        if k == "gather":
+            vec, idx = a
+            out, elem, iw = self.fmt(op.id), self.fmt(vec), self.w(idx)
+            width = max(out.width, elem.width)
+            expr = self.const(0, width)
+            for j in reversed(range(n)):
+                expr = f"({self.ref(idx)} == {self.const(j, iw)}) ? {self.resize(f'v{vec}_{j}', elem.width, width)} : {expr}"
+            self.decl(self.name("t", op.id), width, expr)
+            self.fit(op, self.name("t", op.id), min(elem.lo, 0), max(elem.hi, 0), width)
+            return
+        values, mask = a
+        vw, out = self.w(values), self.fmt(op.id)
+        best, best_value = self.const(-1, out.width), f"v{values}_0"
+        for j in range(n):
+            taken = f"{self.name('take', op.id)}_{j}"
+            first = f"({best} == {self.const(-1, out.width)})" if j else "1'b1"
+            self.decl(taken, 1, f"v{mask}_{j} && ({first} || (v{values}_{j} > {best_value}))", signed=False)
+            self.decl(f"{self.name('best', op.id)}_{j}", out.width, f"{taken} ? {self.const(j, out.width)} : {best}")
+            self.decl(f"{self.name('bv', op.id)}_{j}", vw, f"{taken} ? v{values}_{j} : {best_value}")
+            best, best_value = f"{self.name('best', op.id)}_{j}", f"{self.name('bv', op.id)}_{j}"
+            self.counts["comparators"] += 1
+        self.decl(self.name("v", op.id), out.width, best)
+
     def const(self, value: int, width: int) -> str:
         """A named signed constant of exact width (declared once), for width-clean comparisons."""
         name = f"c{'m' if value < 0 else ''}{abs(value)}_w{width}"
@@ -215,18 +245,27 @@ class Emitter:
         return name
 
 
-def emit_module(model: FixedModel, name: str) -> tuple[str, dict[str, int]]:
-    """The Verilog module text and a summary of what it holds."""
+def emit_module(model: FixedModel, name: str, assets: int | None = None) -> tuple[str, dict[str, int]]:
+    """The Verilog module text and a summary of what it holds.
+
+    Vectors become `assets` wires (ports `in_<name>_<k>`); state fields become
+    registers with a synchronous reset to their initial values, advanced on a
+    clock edge when `en` is high; outputs are combinational from inputs and state."""
     ir = model.ir
-    if ir.stateful:
-        raise LoweringError("state is not lowered to Verilog yet", where=ir.name, fix="lower a stateless graph")
-    em = Emitter(model, [], {"adders": 0, "multipliers": 0, "dividers": 0, "comparators": 0, "saturations": 0})
-    ports = []
+    has_vectors = any(op.type.vector for op in ir.ops)
+    if has_vectors and not assets:
+        raise LoweringError(f"graph {ir.name} has vectors over the universe", where=ir.name,
+                            fix="give the universe size: --assets N")
+    em = Emitter(model, [], {"adders": 0, "multipliers": 0, "dividers": 0, "comparators": 0, "saturations": 0,
+                             "registers": 0})
+    ports = ["    input  wire clk,", "    input  wire rst,", "    input  wire en,"] if ir.stateful else []
+    n = assets or 0
     for op in ir.leaves("input"):
         fmt = model.formats[op.id]
         sign = "" if fmt.boolean else "signed "
-        ports.append(f"    input  wire {sign}[{fmt.width - 1}:0] in_{ident(op.name)},  // {fmt}")
-        em.decl(f"v{op.id}", fmt.width, f"in_{ident(op.name)}", signed=not fmt.boolean)
+        for suffix in ([f"_{k}" for k in range(n)] if op.type.vector else [""]):
+            ports.append(f"    input  wire {sign}[{fmt.width - 1}:0] in_{ident(op.name)}{suffix},  // {fmt}")
+            em.decl(f"v{op.id}{suffix}", fmt.width, f"in_{ident(op.name)}{suffix}", signed=not fmt.boolean)
     for op in ir.ops:
         if op.kind in ("param", "const"):
             fmt = model.formats[op.id]
@@ -235,10 +274,28 @@ def emit_module(model: FixedModel, name: str) -> tuple[str, dict[str, int]]:
                 em.lines.append(f"    wire [0:0] v{op.id} = 1'b{value};")
             else:
                 em.localparam(f"v{op.id}", value, fmt.width)
-        elif op.kind != "input":
+        elif op.kind == "state":
+            fmt = model.formats[op.id]
+            em.lines.append(f"    reg {'' if fmt.boolean else 'signed '}[{fmt.width - 1}:0] s{op.id};")
+            em.decl(f"v{op.id}", fmt.width, f"s{op.id}", signed=not fmt.boolean)
+            em.counts["registers"] += fmt.width
+        elif op.kind == "input":
+            continue
+        elif op.type.vector and op.kind in ELEMENTWISE:
+            for k in range(n):
+                em.element = k
+                em.emit(op)
+            em.element = None
+        elif op.kind in REDUCE:
+            em.reduce(op, n)
+        else:
             em.emit(op)
+    if ir.stateful:
+        em.lines += _registers(em)
     for out_name, i in ir.outputs:
         fmt = model.formats[i]
+        if ir.ops[i].type.vector:
+            raise LoweringError(f"output '{out_name}' is a vector", where=ir.name, fix="output one asset's value")
         sign = "" if fmt.boolean else "signed "
         ports.append(f"    output wire {sign}[{fmt.width - 1}:0] out_{ident(out_name)},  // {fmt}")
         em.lines.append(f"    assign out_{ident(out_name)} = v{i};")
@@ -247,3 +304,21 @@ def emit_module(model: FixedModel, name: str) -> tuple[str, dict[str, int]]:
               f"// Fixed point: {model.cfg.frac_bits} fractional bits; round half up; saturation where no range"
               " is proven.", "`default_nettype none", f"module {name} ("]
     return "\n".join(header + ports + [");"] + em.lines + ["endmodule", "`default_nettype wire", ""]), em.counts
+
+
+def _registers(em: Emitter) -> list[str]:
+    """State registers: reset to the initial values, the next state on an enabled clock edge."""
+    ir, model = em.model.ir, em.model
+    init = model.initial_state()
+    nexts = dict(ir.next_state)
+    reset, advance = [], []
+    for op in ir.leaves("state"):
+        fmt, nxt = model.formats[op.id], nexts[op.name]
+        if model.formats[nxt].width > fmt.width:
+            raise LoweringError(f"state '{op.name}' is narrower than its next value", where=ir.name)
+        value = f"1'b{init[op.name]}" if fmt.boolean else lit(init[op.name], fmt.width)
+        reset.append(f"            s{op.id} <= {value};")
+        nxt_ref = f"v{nxt}" if fmt.boolean else em.resize(f"v{nxt}", model.formats[nxt].width, fmt.width)
+        advance.append(f"            s{op.id} <= {nxt_ref};  // next {op.name}")
+    return ["    always @(posedge clk) begin", "        if (rst) begin", *reset, "        end else if (en) begin",
+            *advance, "        end", "    end"]
