@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import GRAPHS
 
-from violet.compile.cosim import cosim_rows, cosimulate, verilator_lint
+from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, verilator_lint
 from violet.compile.fixed import FixedConfig, FixedModel, LoweringError, shift_round
 from violet.compile.lower import lower
 from violet.compile.verilog import emit_module
@@ -24,8 +24,9 @@ def sizing_model():
 
 def test_sizing_rtl_equals_the_fixed_point_model_on_100k_vectors(sizing_model, tmp_path):
     rows = cosim_rows(sizing_model, 100_000, seed=11)
-    report = cosimulate(sizing_model, rows, tmp_path, "blue_sizing")
-    assert report.vectors == 100_000 and report.mismatches == 0, report.render()
+    for simulator in SIMULATORS:
+        report = cosimulate(sizing_model, rows, tmp_path / simulator, "blue_sizing", simulator=simulator)
+        assert report.vectors == 100_000 and report.mismatches == 0, report.render()
     # the vectors did reach what they are for: exact rounding ties on negative products, and saturation
     ir = sizing_model.ir
     muls = [op for op in ir.ops if op.kind == "mul"]
@@ -98,8 +99,9 @@ def test_exit_graph_rtl_with_state_registers_equals_the_model_over_a_sequence(tm
     one 100,000-scan sequence from reset, every output of every scan equal."""
     model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(frac_bits=24), params)
     rows = cosim_rows(model, 50_000, seed=5, assets=4) + price_walk(model, 50_000, seed=6)
-    report = cosimulate(model, rows, tmp_path, "blue_exit", assets=4)
-    assert report.mismatches == 0, report.render()
+    for simulator in SIMULATORS:
+        report = cosimulate(model, rows, tmp_path / simulator, "blue_exit", assets=4, simulator=simulator)
+        assert report.vectors == 100_000 and report.mismatches == 0, report.render()
     out = dict(model.ir.outputs)
     seen, state = set(), model.initial_state()
     for row in rows[50_000:]:
@@ -121,5 +123,6 @@ def test_cli_hdl_writes_module_testbench_summary_and_simulates(tmp_path):
                            "--frac-bits", "20", "--simulate", "3000"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (out / "blue_sizing.v").is_file() and (out / "tb.v").is_file() and (out / "summary.txt").is_file()
-    assert "3,000 vectors, 0 mismatches" in done.stdout and "multipliers" in done.stdout
+    assert "co-simulation (icarus): 3,000 vectors, 0 mismatches" in done.stdout and "multipliers" in done.stdout
+    assert "co-simulation (verilator): 3,000 vectors, 0 mismatches" in done.stdout
     assert "output leverage: Q24.20 (saturating)" in done.stdout and "output s: Q1.20" in done.stdout

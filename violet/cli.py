@@ -213,6 +213,8 @@ def hdl(graph: GraphArg,
         int_bits: Annotated[int, typer.Option(help="integer bits where no range is proven (values saturate)")] = 24,
         simulate: Annotated[int, typer.Option(help="co-simulate this many vectors under Icarus (0: none)")] = 0,
         assets: Annotated[int, typer.Option(help="universe size, for graphs with vectors")] = 0,
+        simulators: Annotated[list[str], typer.Option("--simulator", help="icarus and/or verilator")] =
+        ["icarus", "verilator"],
         seed: Annotated[int, typer.Option(help="random seed of the vectors")] = 0,
         sets: SetOpt = None) -> None:
     """Lower a graph to fixed point and Verilog: module, testbench, summary; --simulate co-simulates (exit 1 on a mismatch).
@@ -240,9 +242,11 @@ def hdl(graph: GraphArg,
     (out_dir / "summary.txt").write_text(summary + "\n")
     out.print(summary, markup=False)
     if simulate:
-        report = cosimulate(model, cosim_rows(model, simulate, seed, assets), out_dir / "sim", ir.name, assets)
-        out.print(report.render(), markup=False)
-        if report.mismatches:
+        rows = cosim_rows(model, simulate, seed, assets)
+        reports = [cosimulate(model, rows, out_dir / f"sim_{sim}", ir.name, assets, sim) for sim in simulators]
+        for report in reports:
+            out.print(report.render(), markup=False)
+        if any(r.mismatches for r in reports):
             raise typer.Exit(1)
 
 

