@@ -52,7 +52,7 @@ def test_a_wrong_module_is_caught(sizing_model, tmp_path):
     import violet.compile.cosim as cosim
 
     original = cosim.emit_module
-    cosim.emit_module = lambda model, name, assets=0: (broken, {})
+    cosim.emit_module = lambda model, name, assets=0, pipeline=0: (broken, {})
     try:
         report = cosimulate(sizing_model, cosim_rows(sizing_model, 2000, seed=1), tmp_path, "blue_sizing")
     finally:
@@ -111,6 +111,25 @@ def test_exit_graph_rtl_with_state_registers_equals_the_model_over_a_sequence(tm
     assert reasons <= seen, seen  # every exit rule fired in the sequence
 
 
+@pytest.mark.parametrize("stages", [1, 4])
+def test_pipelined_sizing_streams_one_vector_per_clock(sizing_model, tmp_path, stages):
+    """--pipeline N: registers between N + 1 segments of the logic, in_valid carried to out_valid N clocks later;
+    vectors streamed one per clock, the outputs in order and equal to the model."""
+    module, counts = emit_module(sizing_model, "blue_sizing", pipeline=stages)
+    assert counts["registers"] > stages and module.count("_p1 <=") > 0
+    rows = cosim_rows(sizing_model, 20_000, seed=stages)
+    for simulator in SIMULATORS:
+        report = cosimulate(sizing_model, rows, tmp_path / simulator, "blue_sizing", simulator=simulator, pipeline=stages)
+        assert report.vectors == 20_000 and report.mismatches == 0, report.render()
+    (tmp_path / "blue_sizing.v").write_text(module)
+    assert verilator_lint(tmp_path / "blue_sizing.v") == ""
+
+
+def test_a_stateful_graph_is_not_pipelined():
+    with pytest.raises(LoweringError, match="a stateful graph is not pipelined"):
+        emit_module(FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml"))), "blue_exit", 4, pipeline=2)
+
+
 def test_vectors_need_the_universe_size(tmp_path):
     model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")))
     with pytest.raises(LoweringError, match="has vectors over the universe"):
@@ -120,9 +139,9 @@ def test_vectors_need_the_universe_size(tmp_path):
 def test_cli_hdl_writes_module_testbench_summary_and_simulates(tmp_path):
     out = tmp_path / "hdl"
     done = subprocess.run([sys.executable, "-m", "violet.cli", "hdl", str(GRAPHS / "blue_sizing.toml"), "--out", str(out),
-                           "--frac-bits", "20", "--simulate", "3000"], capture_output=True, text=True)
+                           "--frac-bits", "20", "--simulate", "3000", "--pipeline", "2"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (out / "blue_sizing.v").is_file() and (out / "tb.v").is_file() and (out / "summary.txt").is_file()
     assert "co-simulation (icarus): 3,000 vectors, 0 mismatches" in done.stdout and "multipliers" in done.stdout
-    assert "co-simulation (verilator): 3,000 vectors, 0 mismatches" in done.stdout
+    assert "co-simulation (verilator): 3,000 vectors, 0 mismatches" in done.stdout and "pipeline depth 2" in done.stdout
     assert "output leverage: Q24.20 (saturating)" in done.stdout and "output s: Q1.20" in done.stdout

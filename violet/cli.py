@@ -213,6 +213,7 @@ def hdl(graph: GraphArg,
         int_bits: Annotated[int, typer.Option(help="integer bits where no range is proven (values saturate)")] = 24,
         simulate: Annotated[int, typer.Option(help="co-simulate this many vectors under Icarus (0: none)")] = 0,
         assets: Annotated[int, typer.Option(help="universe size, for graphs with vectors")] = 0,
+        pipeline: Annotated[int, typer.Option(help="register stages (stateless graphs), with in_valid/out_valid")] = 0,
         simulators: Annotated[list[str], typer.Option("--simulator", help="icarus and/or verilator")] =
         ["icarus", "verilator"],
         seed: Annotated[int, typer.Option(help="random seed of the vectors")] = 0,
@@ -228,11 +229,11 @@ def hdl(graph: GraphArg,
     ir = load_ir(graph, sets)
     model = FixedModel(ir, FixedConfig(frac_bits, int_bits))
     out_dir.mkdir(parents=True, exist_ok=True)
-    module, counts = emit_module(model, ir.name, assets)
+    module, counts = emit_module(model, ir.name, assets, pipeline)
     (out_dir / f"{ir.name}.v").write_text(module)
-    (out_dir / "tb.v").write_text(testbench(model, ir.name, assets))
+    (out_dir / "tb.v").write_text(testbench(model, ir.name, assets, pipeline))
     lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (ir.name + '.v')}",
-             "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + " (bits), pipeline depth 0",
+             "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {pipeline}",
              "formats:"]
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]
     lines += [f"  output {name}: {model.formats[i]}  range {model.ranges[i]}" for name, i in ir.outputs]
@@ -243,7 +244,7 @@ def hdl(graph: GraphArg,
     out.print(summary, markup=False)
     if simulate:
         rows = cosim_rows(model, simulate, seed, assets)
-        reports = [cosimulate(model, rows, out_dir / f"sim_{sim}", ir.name, assets, sim) for sim in simulators]
+        reports = [cosimulate(model, rows, out_dir / f"sim_{sim}", ir.name, assets, sim, pipeline) for sim in simulators]
         for report in reports:
             out.print(report.render(), markup=False)
         if any(r.mismatches for r in reports):

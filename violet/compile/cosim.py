@@ -31,8 +31,11 @@ def _ports(model: FixedModel, assets: int) -> list[tuple[str, int, bool]]:
     return ports
 
 
-def testbench(model: FixedModel, name: str, assets: int = 0) -> str:
-    """Reads a vector per line, lets the logic settle, writes the outputs, then clocks the state (if any)."""
+def testbench(model: FixedModel, name: str, assets: int = 0, pipeline: int = 0) -> str:
+    """Reads a vector per line, lets the logic settle, writes the outputs, then clocks the state (if any).
+    A pipelined module is streamed instead: one vector per clock, outputs written whenever out_valid."""
+    if pipeline:
+        return _streaming_testbench(model, name, assets, pipeline)
     ir = model.ir
     ins = _ports(model, assets)
     outs = list(ir.outputs)
@@ -66,6 +69,31 @@ def testbench(model: FixedModel, name: str, assets: int = 0) -> str:
         "        $fclose(fi);", "        $fclose(fo);", "        $finish;", "    end", "endmodule", ""])
 
 
+def _streaming_testbench(model: FixedModel, name: str, assets: int, stages: int) -> str:
+    ir = model.ir
+    ins = _ports(model, assets)
+    outs = list(ir.outputs)
+    fmt = model.formats
+    regs = [f"    reg {'signed ' if signed else ''}[{width - 1}:0] r_{port};" for port, width, signed in ins]
+    wires = [f"    wire {'' if fmt[i].boolean else 'signed '}[{fmt[i].width - 1}:0] o_{ident(n)};" for n, i in outs]
+    conns = [".clk(clk)", ".rst(rst)", ".in_valid(in_valid)", ".out_valid(out_valid)"]
+    conns += [f".in_{port}(r_{port})" for port, _, _ in ins] + [f".out_{ident(n)}(o_{ident(n)})" for n, _ in outs]
+    write = f'$fwrite(fo, "{" ".join(["%h"] * len(outs))}\\n", {", ".join(f"o_{ident(n)}" for n, _ in outs)});'
+    clock = ["#1 clk = 1;", "#1 clk = 0;", f"if (out_valid) {write}"]
+    return "\n".join([
+        "`timescale 1ns/1ps", "module tb;", *regs, *wires, "    integer fi, fo, got;",
+        "    reg clk = 0, rst = 1, in_valid = 0;", "    wire out_valid;",
+        f"    {name} dut({', '.join(conns)});",
+        "    initial begin", "        #1 clk = 1;", "        #1 clk = 0;", "        rst = 0;",
+        '        fi = $fopen("vectors.hex", "r");', '        fo = $fopen("outputs.hex", "w");',
+        "        while (!$feof(fi)) begin",
+        f'            got = $fscanf(fi, "{" ".join(["%h"] * len(ins))}\\n", {", ".join(f"r_{p}" for p, _, _ in ins)});',
+        f"            if (got == {len(ins)}) begin", "                in_valid = 1;",
+        *[f"                {c}" for c in clock], "            end", "        end",
+        "        in_valid = 0;", f"        repeat ({stages}) begin", *[f"            {c}" for c in clock], "        end",
+        "        $fclose(fi);", "        $fclose(fo);", "        $finish;", "    end", "endmodule", ""])
+
+
 def to_hex(raw: int, width: int) -> str:
     return f"{raw & ((1 << width) - 1):x}"
 
@@ -91,13 +119,13 @@ SIMULATORS = ("icarus", "verilator")
 
 
 def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, name: str, assets: int = 0,
-               simulator: str = "icarus") -> CosimReport:
+               simulator: str = "icarus", pipeline: int = 0) -> CosimReport:
     """Run the module under a simulator on `rows` (one sequence, from reset, for a stateful graph) and
     compare every output with the fixed-point model."""
     workdir.mkdir(parents=True, exist_ok=True)
-    module, _ = emit_module(model, name, assets)
+    module, _ = emit_module(model, name, assets, pipeline)
     (workdir / f"{name}.v").write_text(module)
-    (workdir / "tb.v").write_text(testbench(model, name, assets))
+    (workdir / "tb.v").write_text(testbench(model, name, assets, pipeline))
     ir = model.ir
     ins = ir.leaves("input")
     expected, lines = [], []

@@ -38,11 +38,28 @@ class Emitter:
     counts: dict[str, int]
     constants: set[str] = field(default_factory=set)
     element: int | None = None  # the asset being emitted, inside a vector op
+    stages: dict[int, int] = field(default_factory=dict)  # op id -> pipeline stage (empty: combinational)
+    stage: int = 0  # the stage of the op being emitted
+    delayed: dict[str, tuple[int, int, int, bool]] = field(default_factory=dict)  # wire -> (from, to, width, signed)
 
     def ref(self, i: int) -> str:
         """The wire holding op i's value (its element for the current asset, for a vector)."""
         vector = self.model.ir.ops[i].type.vector
-        return f"v{i}_{self.element}" if vector and self.element is not None else f"v{i}"
+        return self.at_stage(i, f"v{i}_{self.element}" if vector and self.element is not None else f"v{i}")
+
+    def elem(self, i: int, j: int) -> str:
+        """Element j of vector op i, as seen from the current stage."""
+        return self.at_stage(i, f"v{i}_{j}")
+
+    def at_stage(self, i: int, wire: str) -> str:
+        """`wire` (of op i) as the current stage sees it: itself, or its copy registered at this stage."""
+        produced = self.stages.get(i, 0)
+        if self.model.ir.ops[i].kind in ("param", "const") or produced >= self.stage:
+            return wire
+        fmt = self.fmt(i)
+        needed = self.delayed.get(wire, (produced, 0, 0, False))[1]
+        self.delayed[wire] = (produced, max(needed, self.stage), fmt.width, not fmt.boolean)
+        return f"{wire}_p{self.stage}"
 
     def name(self, prefix: str, i: int) -> str:
         """A wire made for op i (per asset inside a vector op)."""
@@ -211,7 +228,7 @@ class Emitter:
         k, a = op.kind, op.args
         if k in ("any", "all"):
             join = " || " if k == "any" else " && "
-            self.decl(self.name("v", op.id), 1, join.join(f"v{a[0]}_{j}" for j in range(n)), signed=False)
+            self.decl(self.name("v", op.id), 1, join.join(self.elem(a[0], j) for j in range(n)), signed=False)
             return
         if k == "gather":
             vec, idx = a
@@ -219,19 +236,20 @@ class Emitter:
             width = max(out.width, elem.width)
             expr = self.const(0, width)
             for j in reversed(range(n)):
-                expr = f"({self.ref(idx)} == {self.const(j, iw)}) ? {self.resize(f'v{vec}_{j}', elem.width, width)} : {expr}"
+                expr = f"({self.ref(idx)} == {self.const(j, iw)}) ? {self.resize(self.elem(vec, j), elem.width, width)} : {expr}"
             self.decl(self.name("t", op.id), width, expr)
             self.fit(op, self.name("t", op.id), min(elem.lo, 0), max(elem.hi, 0), width)
             return
         values, mask = a
         vw, out = self.w(values), self.fmt(op.id)
-        best, best_value = self.const(-1, out.width), f"v{values}_0"
+        best, best_value = self.const(-1, out.width), self.elem(values, 0)
         for j in range(n):
             taken = f"{self.name('take', op.id)}_{j}"
             first = f"({best} == {self.const(-1, out.width)})" if j else "1'b1"
-            self.decl(taken, 1, f"v{mask}_{j} && ({first} || (v{values}_{j} > {best_value}))", signed=False)
+            self.decl(taken, 1, f"{self.elem(mask, j)} && ({first} || ({self.elem(values, j)} > {best_value}))",
+                      signed=False)
             self.decl(f"{self.name('best', op.id)}_{j}", out.width, f"{taken} ? {self.const(j, out.width)} : {best}")
-            self.decl(f"{self.name('bv', op.id)}_{j}", vw, f"{taken} ? v{values}_{j} : {best_value}")
+            self.decl(f"{self.name('bv', op.id)}_{j}", vw, f"{taken} ? {self.elem(values, j)} : {best_value}")
             best, best_value = f"{self.name('best', op.id)}_{j}", f"{self.name('bv', op.id)}_{j}"
             self.counts["comparators"] += 1
         self.decl(self.name("v", op.id), out.width, best)
@@ -245,13 +263,30 @@ class Emitter:
         return name
 
 
-def emit_module(model: FixedModel, name: str, assets: int | None = None) -> tuple[str, dict[str, int]]:
+def pipeline_stages(model: FixedModel, stages: int) -> dict[int, int]:
+    """Each computed op's stage: its depth (longest path from the inputs) cut into stages + 1 segments."""
+    ir = model.ir
+    level: dict[int, int] = {}
+    for op in ir.ops:
+        level[op.id] = 0 if not op.args else 1 + max(level[a] for a in op.args)
+    deepest = max(level.values(), default=1) or 1
+    return {i: ((lv - 1) * (stages + 1)) // deepest if lv else 0 for i, lv in level.items()}
+
+
+def emit_module(model: FixedModel, name: str, assets: int | None = None, pipeline: int = 0
+                ) -> tuple[str, dict[str, int]]:
     """The Verilog module text and a summary of what it holds.
 
     Vectors become `assets` wires (ports `in_<name>_<k>`); state fields become
     registers with a synchronous reset to their initial values, advanced on a
-    clock edge when `en` is high; outputs are combinational from inputs and state."""
+    clock edge when `en` is high; outputs are combinational from inputs and state.
+    With `pipeline` = N > 0 (stateless graphs), the logic is cut by depth into
+    N + 1 segments with registers between them, and `in_valid` travels with the
+    data to `out_valid` N clocks later."""
     ir = model.ir
+    if pipeline and ir.stateful:
+        raise LoweringError("a stateful graph is not pipelined (its next state needs this scan's result)",
+                            where=ir.name, fix="drop --pipeline, or pipeline a stateless graph")
     has_vectors = any(op.type.vector for op in ir.ops)
     if has_vectors and not assets:
         raise LoweringError(f"graph {ir.name} has vectors over the universe", where=ir.name,
@@ -259,6 +294,9 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None) -> tupl
     em = Emitter(model, [], {"adders": 0, "multipliers": 0, "dividers": 0, "comparators": 0, "saturations": 0,
                              "registers": 0})
     ports = ["    input  wire clk,", "    input  wire rst,", "    input  wire en,"] if ir.stateful else []
+    if pipeline:
+        em.stages = pipeline_stages(model, pipeline)
+        ports = ["    input  wire clk,", "    input  wire rst,", "    input  wire in_valid,", "    output wire out_valid,"]
     n = assets or 0
     for op in ir.leaves("input"):
         fmt = model.formats[op.id]
@@ -281,7 +319,10 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None) -> tupl
             em.counts["registers"] += fmt.width
         elif op.kind == "input":
             continue
-        elif op.type.vector and op.kind in ELEMENTWISE:
+        em.stage = em.stages.get(op.id, 0)
+        if op.kind in ("param", "const", "state"):
+            continue
+        if op.type.vector and op.kind in ELEMENTWISE:
             for k in range(n):
                 em.element = k
                 em.emit(op)
@@ -292,18 +333,35 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None) -> tupl
             em.emit(op)
     if ir.stateful:
         em.lines += _registers(em)
+    em.stage = pipeline
     for out_name, i in ir.outputs:
         fmt = model.formats[i]
         if ir.ops[i].type.vector:
             raise LoweringError(f"output '{out_name}' is a vector", where=ir.name, fix="output one asset's value")
         sign = "" if fmt.boolean else "signed "
         ports.append(f"    output wire {sign}[{fmt.width - 1}:0] out_{ident(out_name)},  // {fmt}")
-        em.lines.append(f"    assign out_{ident(out_name)} = v{i};")
+        em.lines.append(f"    assign out_{ident(out_name)} = {em.ref(i)};")
+    if pipeline:
+        em.lines = _pipeline_registers(em, pipeline) + em.lines
     ports[-1] = ports[-1].replace(",  //", "   //", 1)
     header = [f"// Generated by VIOLET from graph {ir.name!r}, content hash {ir.content_hash[:16]}.",
               f"// Fixed point: {model.cfg.frac_bits} fractional bits; round half up; saturation where no range"
               " is proven.", "`default_nettype none", f"module {name} ("]
     return "\n".join(header + ports + [");"] + em.lines + ["endmodule", "`default_nettype wire", ""]), em.counts
+
+
+def _pipeline_registers(em: Emitter, stages: int) -> list[str]:
+    """The registers between pipeline segments (declared first), and the valid bit's shift register."""
+    decls, moves = [], []
+    for wire, (produced, needed, width, signed) in sorted(em.delayed.items()):
+        for b in range(produced + 1, needed + 1):
+            decls.append(f"    reg {'signed ' if signed else ''}[{width - 1}:0] {wire}_p{b};")
+            moves.append(f"        {wire}_p{b} <= {wire if b == produced + 1 else f'{wire}_p{b - 1}'};")
+    em.counts["registers"] += sum(int(line.split("[")[1].split(":")[0]) + 1 for line in decls) + stages
+    shift = "in_valid" if stages == 1 else f"{{valid_q[{stages - 2}:0], in_valid}}"
+    return [*decls, f"    reg [{stages - 1}:0] valid_q;", f"    assign out_valid = valid_q[{stages - 1}];",
+            "    always @(posedge clk) begin", "        if (rst) valid_q <= 0;", f"        else valid_q <= {shift};",
+            "    end", "    always @(posedge clk) begin", *moves, "    end"]
 
 
 def _registers(em: Emitter) -> list[str]:
