@@ -223,8 +223,9 @@ def hdl(graph: GraphArg,
     Parameters become constants of the hardware (--set changes them); a stateful graph's state becomes
     registers (clk, rst, en) and its vectors one port per asset (--assets N)."""
     from violet.compile.cosim import cosim_rows, cosimulate, testbench
+    from violet.compile.dot import netlist_dot
     from violet.compile.fixed import FixedConfig, FixedModel, error_report, monte_carlo_rows
-    from violet.compile.verilog import emit_module
+    from violet.compile.verilog import emit_module, pipeline_stages
 
     ir = load_ir(graph, sets)
     model = FixedModel(ir, FixedConfig(frac_bits, int_bits))
@@ -232,7 +233,10 @@ def hdl(graph: GraphArg,
     module, counts = emit_module(model, ir.name, assets, pipeline)
     (out_dir / f"{ir.name}.v").write_text(module)
     (out_dir / "tb.v").write_text(testbench(model, ir.name, assets, pipeline))
-    lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (ir.name + '.v')}",
+    stages = pipeline_stages(model, pipeline) if pipeline else None
+    (out_dir / "netlist.dot").write_text(netlist_dot(ir, model.formats, stages).source)
+    lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (ir.name + '.v')} "
+             f"(netlist view: {out_dir / 'netlist.dot'})",
              "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {pipeline}",
              "formats:"]
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]

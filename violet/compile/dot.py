@@ -94,3 +94,31 @@ def write_dot(ir: IR, out: Path | None, *, params: bool = True) -> str:
         raise VioletError("SVG and PNG need Graphviz's `dot` program, which is not installed", where=str(out),
                           fix="apt-get install -y graphviz (or write .dot text, which needs nothing)") from None
     return str(out)
+
+
+def netlist_dot(ir: IR, formats: list, stages: dict[int, int] | None = None) -> graphviz.Digraph:
+    """The lowered netlist: one box per hardware op with its fixed-point format, grouped by pipeline stage."""
+    dot = graphviz.Digraph(f"{ir.name}_netlist", graph_attr={"rankdir": "LR", "label": f"{ir.name} netlist",
+                                                             "labelloc": "t", "fontname": "Helvetica"},
+                           node_attr={"fontname": "Helvetica", "fontsize": "10", "shape": "box"},
+                           edge_attr={"fontsize": "8"})
+    groups: dict[int, list] = {}
+    for op in ir.ops:
+        if op.kind == "const":
+            continue
+        groups.setdefault((stages or {}).get(op.id, 0), []).append(op)
+    for stage, ops in sorted(groups.items()):
+        with dot.subgraph(name=f"cluster_stage{stage}") as sub:
+            sub.attr(label=f"stage {stage}" if stages else "", style="dashed" if stages else "invis")
+            for op in ops:
+                label = op.name if op.kind in ("input", "param", "state") else op.kind
+                sub.node(f"op{op.id}", f"{label}\n{formats[op.id]}",
+                         **({"shape": "ellipse"} if op.kind in ("input", "param", "state") else {}))
+    for op in ir.ops:
+        for arg in op.args:
+            if ir.ops[arg].kind != "const" and op.kind != "const":
+                dot.edge(f"op{arg}", f"op{op.id}")
+    for name, i in ir.outputs:
+        dot.node(f"out_{name}", name, shape="doubleoctagon")
+        dot.edge(f"op{i}", f"out_{name}")
+    return dot
