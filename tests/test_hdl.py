@@ -130,6 +130,26 @@ def test_a_stateful_graph_is_not_pipelined():
         emit_module(FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml"))), "blue_exit", 4, pipeline=2)
 
 
+def test_selector_argmax_over_the_universe(tmp_path):
+    """blue_selector: argmax with ties to the lowest index and any(), as comparator chains over 5 assets."""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_selector.toml")))
+    rows = cosim_rows(model, 20_000, seed=2, assets=5)
+    rows += [{"score": [1.0, 3.0, 3.0, -2.0, 3.0], "stable": [False, False, False, False, True]}]  # a tie: index 1
+    for simulator in SIMULATORS:
+        report = cosimulate(model, rows, tmp_path / simulator, "blue_selector", assets=5, simulator=simulator)
+        assert report.mismatches == 0, report.render()
+    trace = model.trace(rows[-1])
+    assert trace[dict(model.ir.outputs)["asset"]] == 1
+
+
+def test_a_nan_constant_is_refused_naming_its_use():
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_decision.toml")))
+    nan = next(op for op in model.ir.ops if op.kind == "const" and op.value != op.value)
+    with pytest.raises(LoweringError, match=r"is NaN, which has no fixed-point value") as err:
+        model.constant(nan)
+    assert "used by node(s) out." in str(err.value)
+
+
 def test_vectors_need_the_universe_size(tmp_path):
     model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")))
     with pytest.raises(LoweringError, match="has vectors over the universe"):

@@ -185,6 +185,12 @@ class FixedModel:
         """The raw value of a param or const op (parameters are constants of the hardware)."""
         if op.id not in self._constants:
             value = self.params[op.name] if op.kind == "param" else op.value
+            if isinstance(value, float) and math.isnan(value):
+                used = sorted({o.node for o in self.ir.ops if op.id in o.args})
+                raise LoweringError(f"the constant {op.render()} is NaN, which has no fixed-point value",
+                                    where=f"used by node(s) {', '.join(used)}",
+                                    fix="the hardware path takes finite values only: mark missing values with a "
+                                        "bool output instead of NaN")
             self._constants[op.id] = quantize(value, self.formats[op.id])
         return self._constants[op.id]
 
