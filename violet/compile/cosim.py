@@ -31,38 +31,49 @@ def _ports(model: FixedModel, assets: int) -> list[tuple[str, int, bool]]:
     return ports
 
 
+@dataclass(frozen=True)
+class _Bench:
+    """What both testbenches declare: input registers, output wires, port connections, $fscanf and $fwrite."""
+
+    declarations: list[str]
+    connections: list[str]
+    read: str
+    write: str
+
+
+def _bench(model: FixedModel, assets: int) -> _Bench:
+    ins, outs, fmt = _ports(model, assets), list(model.ir.outputs), model.formats
+    regs = [f"    reg {'signed ' if signed else ''}[{width - 1}:0] r_{port};" for port, width, signed in ins]
+    wires = [f"    wire {'' if fmt[i].boolean else 'signed '}[{fmt[i].width - 1}:0] o_{ident(n)};" for n, i in outs]
+    conns = [f".in_{port}(r_{port})" for port, _, _ in ins] + [f".out_{ident(n)}(o_{ident(n)})" for n, _ in outs]
+    read = f'got = $fscanf(fi, "{" ".join(["%h"] * len(ins))}\\n", {", ".join(f"r_{p}" for p, _, _ in ins)});'
+    write = f'$fwrite(fo, "{" ".join(["%h"] * len(outs))}\\n", {", ".join(f"o_{ident(n)}" for n, _ in outs)});'
+    return _Bench(regs + wires + ["    integer fi, fo, got;"], conns, read, write)
+
+
 def testbench(model: FixedModel, name: str, assets: int = 0, pipeline: int = 0) -> str:
     """Reads a vector per line, lets the logic settle, writes the outputs, then clocks the state (if any).
     A pipelined module is streamed instead: one vector per clock, outputs written whenever out_valid."""
     if pipeline:
         return _streaming_testbench(model, name, assets, pipeline)
-    ir = model.ir
-    ins = _ports(model, assets)
-    outs = list(ir.outputs)
-    fmt = model.formats
-    regs = [f"    reg {'signed ' if signed else ''}[{width - 1}:0] r_{port};" for port, width, signed in ins]
-    wires = [f"    wire {'' if fmt[i].boolean else 'signed '}[{fmt[i].width - 1}:0] o_{ident(n)};" for n, i in outs]
-    conns = [f".in_{port}(r_{port})" for port, _, _ in ins] + [f".out_{ident(n)}(o_{ident(n)})" for n, _ in outs]
-    clocked = ir.stateful
-    if clocked:
-        conns = [".clk(clk)", ".rst(rst)", ".en(en)"] + conns
-    scan = " ".join(["%h"] * len(ins))
-    read = ", ".join(f"r_{port}" for port, _, _ in ins)
-    write = ", ".join(f"o_{ident(n)}" for n, _ in outs)
+    b = _bench(model, assets)
+    n_inputs = len(_ports(model, assets))
+    clocked = model.ir.stateful
+    conns = ([".clk(clk)", ".rst(rst)", ".en(en)"] if clocked else []) + b.connections
     reset = ["        #1 clk = 1;", "        #1 clk = 0;", "        rst = 0;"] if clocked else []
     tick = ["                en = 1;", "                #1 clk = 1;", "                #1 clk = 0;", "                en = 0;"]
     return "\n".join([
-        "`timescale 1ns/1ps", "module tb;", *regs, *wires, "    integer fi, fo, got;",
+        "`timescale 1ns/1ps", "module tb;", *b.declarations,
         "    reg clk = 0, rst = 1, en = 0;" if clocked else "",
         f"    {name} dut({', '.join(conns)});",
         "    initial begin", *reset,
         '        fi = $fopen("vectors.hex", "r");',
         '        fo = $fopen("outputs.hex", "w");',
         "        while (!$feof(fi)) begin",
-        f'            got = $fscanf(fi, "{scan}\\n", {read});',
-        f"            if (got == {len(ins)}) begin",
+        f"            {b.read}",
+        f"            if (got == {n_inputs}) begin",
         "                #1;",
-        f'                $fwrite(fo, "{" ".join(["%h"] * len(outs))}\\n", {write});',
+        f"                {b.write}",
         *(tick if clocked else []),
         "            end",
         "        end",
@@ -70,25 +81,18 @@ def testbench(model: FixedModel, name: str, assets: int = 0, pipeline: int = 0) 
 
 
 def _streaming_testbench(model: FixedModel, name: str, assets: int, stages: int) -> str:
-    ir = model.ir
-    ins = _ports(model, assets)
-    outs = list(ir.outputs)
-    fmt = model.formats
-    regs = [f"    reg {'signed ' if signed else ''}[{width - 1}:0] r_{port};" for port, width, signed in ins]
-    wires = [f"    wire {'' if fmt[i].boolean else 'signed '}[{fmt[i].width - 1}:0] o_{ident(n)};" for n, i in outs]
-    conns = [".clk(clk)", ".rst(rst)", ".in_valid(in_valid)", ".out_valid(out_valid)"]
-    conns += [f".in_{port}(r_{port})" for port, _, _ in ins] + [f".out_{ident(n)}(o_{ident(n)})" for n, _ in outs]
-    write = f'$fwrite(fo, "{" ".join(["%h"] * len(outs))}\\n", {", ".join(f"o_{ident(n)}" for n, _ in outs)});'
-    clock = ["#1 clk = 1;", "#1 clk = 0;", f"if (out_valid) {write}"]
+    b = _bench(model, assets)
+    conns = [".clk(clk)", ".rst(rst)", ".in_valid(in_valid)", ".out_valid(out_valid)"] + b.connections
+    clock = ["#1 clk = 1;", "#1 clk = 0;", f"if (out_valid) {b.write}"]
     return "\n".join([
-        "`timescale 1ns/1ps", "module tb;", *regs, *wires, "    integer fi, fo, got;",
+        "`timescale 1ns/1ps", "module tb;", *b.declarations,
         "    reg clk = 0, rst = 1, in_valid = 0;", "    wire out_valid;",
         f"    {name} dut({', '.join(conns)});",
         "    initial begin", "        #1 clk = 1;", "        #1 clk = 0;", "        rst = 0;",
         '        fi = $fopen("vectors.hex", "r");', '        fo = $fopen("outputs.hex", "w");',
         "        while (!$feof(fi)) begin",
-        f'            got = $fscanf(fi, "{" ".join(["%h"] * len(ins))}\\n", {", ".join(f"r_{p}" for p, _, _ in ins)});',
-        f"            if (got == {len(ins)}) begin", "                in_valid = 1;",
+        f"            {b.read}",
+        f"            if (got == {len(_ports(model, assets))}) begin", "                in_valid = 1;",
         *[f"                {c}" for c in clock], "            end", "        end",
         "        in_valid = 0;", f"        repeat ({stages}) begin", *[f"            {c}" for c in clock], "        end",
         "        $fclose(fi);", "        $fclose(fo);", "        $finish;", "    end", "endmodule", ""])
