@@ -108,8 +108,8 @@ def main() -> None:
 def scan_arguments(ir: IR, cols: dict[str, np.ndarray], params: list, state0: list, n_scans: int,
                    n_assets: int) -> list:
     """The scan kernel's arguments, prepared once: the loop alone is timed, not the wrapper's allocations."""
-    rows = [kernel_array(cols[op.name], op.type) for op in ir.leaves("input") if not ir.input_spec(op.name).universe]
-    universe = [kernel_value(cols[op.name], op.type) for op in ir.leaves("input") if ir.input_spec(op.name).universe]
+    rows = [kernel_array(cols[op.name], op.type) for op in ir.input_leaves(universe=False)]
+    universe = [kernel_value(cols[op.name], op.type) for op in ir.input_leaves(universe=True)]
     outs = [np.empty((n_scans,), dtype=ir.ops[i].type.dtype.value) for _, i in ir.canonical_outputs]
     return [n_scans, n_assets, *rows, *universe, *params, *state0, *outs]
 

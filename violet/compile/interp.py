@@ -72,8 +72,7 @@ class Interpreter:
              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Run T rows in order, carrying the state; universe inputs are given once (length N)."""
         base = self._base(params, None)
-        per_run = [op for op in self.ir.leaves("input") if self.ir.input_spec(op.name).universe]
-        per_row = [op for op in self.ir.leaves("input") if not self.ir.input_spec(op.name).universe]
+        per_run, per_row = self.ir.input_leaves(universe=True), self.ir.input_leaves(universe=False)
         self._load(base, {op.name: columns[op.name] for op in per_run}, "input")
         rows = [[python_value(x, op.type.scalar) for x in columns[op.name].tolist()] if not op.type.vector
                 else columns[op.name].tolist() for op in per_row]

@@ -200,6 +200,11 @@ class IR:
     def input_spec(self, name: str) -> InputSpec:
         return next(spec for spec in self.inputs if spec.name == name)
 
+    def input_leaves(self, universe: bool) -> list[Op]:
+        """The input ops read once per run (universe columns) or once per row, in op order."""
+        per_run = {spec.name for spec in self.inputs if spec.universe}
+        return [op for op in self.leaves("input") if (op.name in per_run) == universe]
+
     def leaves(self, kind: str) -> list[Op]:
         """The leaf ops of one kind (input, param, state), in op order."""
         return [op for op in self.ops if op.kind == kind]

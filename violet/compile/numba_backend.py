@@ -88,8 +88,7 @@ class CompiledGraph:
              state: Mapping[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """T rows in one compiled loop: per-row inputs are columns (T,) or (T, N); universe inputs (N,)."""
         ir = self.ir
-        rows = [op for op in ir.leaves("input") if not ir.input_spec(op.name).universe]
-        per_run = [op for op in ir.leaves("input") if ir.input_spec(op.name).universe]
+        rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
         arrays = [kernel_array(columns[op.name], op.type) for op in rows]
         n_rows = len(arrays[0]) if arrays else 0
         n_assets = _assets_of(ir, columns)

@@ -200,8 +200,7 @@ def _step(ir: IR) -> list[str]:
 
 
 def _scan(ir: IR) -> list[str]:
-    rows = [op for op in ir.leaves("input") if not ir.input_spec(op.name).universe]
-    per_run = [op for op in ir.leaves("input") if ir.input_spec(op.name).universe]
+    rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
     params, state = ir.leaves("param"), ir.leaves("state")
     outs = ir.canonical_outputs
     args = (["T", "N"] + [f"a{op.id}" for op in rows] + [f"v{op.id}" for op in per_run + params]
