@@ -38,6 +38,14 @@ def test_check_prints_the_graph(tmp_path):
         assert text in done.stdout, text
 
 
+def test_check_ranges_proves_leverage_within_the_set_limits():
+    done = violet("check", SIZING, "--ranges", "--set", "abs_max_leverage=6.0", "--set", "min_leverage=1.0")
+    assert done.returncode == 0, done.stderr
+    ranges = [line.split() for line in done.stdout.splitlines() if line.startswith("output leverage ")]
+    assert ranges == [["output", "leverage", "float64", "[1,", "6]"]]  # [min_leverage, abs_max_leverage], no NaN
+    assert "by cases on the sign of" in done.stdout and "48 boxes" in done.stdout
+
+
 def test_dot_draws_composed_graphs_as_clusters_with_typed_edges(tmp_path):
     dot = tmp_path / "decision.dot"
     assert violet("dot", GRAPHS / "blue_decision.toml", "-o", dot).returncode == 0

@@ -56,7 +56,9 @@ def test_unbounded_ranges_saturate_at_the_cap():
     ir = lower(load_graph(GRAPHS / "blue_sizing.toml"))
     model = FixedModel(ir, FixedConfig(frac_bits=16, max_int_bits=20))
     formats = {name: model.formats[i] for name, i in ir.outputs}
-    assert str(formats["s"]) == "Q1.16" and str(formats["esof"]) == "Q1.16" and str(formats["exch_lev"]) == "Q8.0"
+    assert str(formats["s"]) == "Q1.16" and str(formats["esof"]) == "Q1.16"
+    # leverage is proven in [0.5, 9], so exch_lev = ceil(leverage) in [1, 9]: 4 integer bits, no clamp
+    assert str(formats["leverage"]) == "Q4.16" and str(formats["exch_lev"]) == "Q4.0"
     assert formats["regime"].saturates and formats["regime"].int_bits == 20
 
 

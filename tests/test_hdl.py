@@ -166,4 +166,4 @@ def test_cli_hdl_writes_module_testbench_summary_and_simulates(tmp_path):
     assert "cluster_stage2" in netlist and "Q4.20" in netlist  # ops grouped by pipeline stage, formats on them
     assert "co-simulation (icarus): 3,000 vectors, 0 mismatches" in done.stdout and "multipliers" in done.stdout
     assert "co-simulation (verilator): 3,000 vectors, 0 mismatches" in done.stdout and "pipeline depth 2" in done.stdout
-    assert "output leverage: Q24.20 (saturating)" in done.stdout and "output s: Q1.20" in done.stdout
+    assert "output leverage: Q4.20" in done.stdout and "output regime: Q24.20 (saturating)" in done.stdout and "output s: Q1.20" in done.stdout

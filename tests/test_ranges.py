@@ -6,10 +6,15 @@ import math
 
 import numpy as np
 from conftest import GRAPHS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_random_graphs import graphs
+
+from violet.compile.interp import Interpreter
 
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
-from violet.compile.ranges import Interval, analyze
+from violet.compile.ranges import Interval, analysis, analyze
 from violet.dag.graph import load_graph
 from violet.tools.sampling import sample
 
@@ -91,8 +96,82 @@ n = "n + 1"
 
 def test_sizing_ranges(write_graph):
     ir = lower(load_graph(GRAPHS / "blue_sizing.toml"))
-    r = outputs(ir, analyze(ir))
+    result = analysis(ir)
+    r = outputs(ir, result.ranges)
     assert r["s"].within(0.0, 1.0) and r["esof"].within(0.8, 1.2) and r["dc"].within(0.75, 1.25)
-    assert r["base"].within(0.5, 8.0) and r["exch_lev"].within(1, 200)
-    assert r["leverage"].lo == 0.5 and not r["leverage"].nan
-    np.testing.assert_equal(r["cmax"].hi, 9.0)
+    assert r["base"].within(0.5, 8.0) and r["exch_lev"].within(1, 9)
+    assert r["leverage"] == Interval(0.5, 9.0)  # [min_leverage, abs_max_leverage], never NaN
+    assert r["regime"].nan and r["raw"].nan and r["cmax"] == Interval(0.0, 9.0, nan=True)  # a NaN regime is real
+    assert {"acb_boost", "mc_scale", "ob_mult"} <= set(result.split)
+
+
+@settings(max_examples=40, deadline=None)
+@given(min_lev=st.floats(0.05, 5.0), spread=st.floats(0.0, 10.0), above=st.floats(0.0, 10.0),
+       cap=st.floats(0.0, 30.0))
+def test_sizing_leverage_is_proven_for_any_limits(min_lev, spread, above, cap):
+    """leverage in [min_leverage, abs_max_leverage] for every ordered choice of the limits (and any STALKER cap)."""
+    ir = lower(load_graph(GRAPHS / "blue_sizing.toml"))
+    limits = {"min_leverage": min_lev, "max_leverage": min_lev + spread,
+              "abs_max_leverage": min_lev + spread + above, "stalker_cap": cap}
+    r = outputs(ir, analyze(ir, limits))
+    assert r["leverage"].within(limits["min_leverage"], limits["abs_max_leverage"]), r["leverage"]
+    assert r["leverage"].lo == min_lev
+
+
+CASES = """
+[graph]
+name = "cases"
+[inputs]
+a = { type = "float64", finite = true, ge = 0.0 }
+b = { type = "float64", finite = true, ge = 0.0 }
+[nodes.x]
+expr = "a * a * b"
+[outputs]
+x = "x"
+lev = "max(0.5, min(x * 2.0, min(x, 9.0)))"
+"""
+
+
+def test_cases_on_zero_prove_what_one_interval_cannot(write_graph):
+    """a * a can overflow to inf and b can be 0: x can be NaN, and a NaN `min(x, 9)` lets the unbounded
+    first argument through. By cases: b = 0 makes x 0 or NaN everywhere (lev = 0.5); b > 0 makes x a number."""
+    ir = lower(load_graph(write_graph(CASES)))
+    one = outputs(ir, analysis(ir, max_boxes=1).ranges)
+    assert one["lev"] == Interval(0.5, math.inf)  # the non-relational answer
+    by_cases = analysis(ir)
+    assert by_cases.split == ("a", "b") and by_cases.boxes == 4
+    r = outputs(ir, by_cases.ranges)
+    assert r["lev"] == Interval(0.5, 9.0) and r["x"] == Interval(0.0, math.inf, nan=True)
+
+
+REFINED = {"a": 'a = { type = "float64", finite = true, ge = 0.0 }',
+           "b": 'b = { type = "float64", finite = true, le = 2.0 }',
+           "c": 'c = { type = "float64", finite = true, ge = -1.0, le = 1.0 }',
+           "i": 'i = { type = "int64", ge = -3, le = 40 }'}
+VALUES = {  # each refined input: its edges, or any value its refinement lets through
+    "a": st.one_of(st.sampled_from([0.0, -0.0, 5e-324, 1.0, 1e308, 1.7976931348623157e308]),
+                   st.floats(0.0, allow_infinity=False)),
+    "b": st.one_of(st.sampled_from([0.0, -0.0, -5e-324, 2.0, -1e308, -1.7976931348623157e308]),
+                   st.floats(max_value=2.0, allow_infinity=False)),
+    "c": st.one_of(st.sampled_from([0.0, -0.0, 5e-324, -5e-324, 1.0, -1.0]), st.floats(-1.0, 1.0)),
+    "i": st.integers(-3, 40), "j": st.integers(-(2**63), 2**63 - 1), "p": st.booleans(), "q": st.booleans()}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(graphs(), st.data())
+def test_ranges_by_cases_are_sound_on_random_graphs(write_graph, text, data):
+    """Every value of random graphs over refined inputs, on edge and random rows, lies in its interval."""
+    for name, line in REFINED.items():
+        text = text.replace(f'{name} = {{ type = "{"int64" if name == "i" else "float64"}" }}', line)
+    ir = lower(load_graph(write_graph(text)))
+    ranges = analyze(ir)
+    interp = Interpreter(ir)
+    for _ in range(12):
+        row = {name: data.draw(values) for name, values in VALUES.items()}
+        for op, value in zip(ir.ops, interp.trace(row)):
+            iv = ranges[op.id]
+            if isinstance(value, float) and math.isnan(value):
+                assert iv.nan, (op.render(), row, iv, text)
+            else:
+                assert iv.lo <= value <= iv.hi, (op.render(), row, value, iv, text)  # int vs float: exact

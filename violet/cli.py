@@ -21,7 +21,7 @@ from violet.compile.dot import write_dot
 from violet.compile.ir import IR, Scalar
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
-from violet.compile.ranges import analyze, ranges_by_node
+from violet.compile.ranges import analysis, ranges_by_node
 from violet.dag.graph import load_graph
 from violet.dag.types import DType
 from violet.errors import InputError, VioletError
@@ -95,10 +95,13 @@ def check(graph: GraphArg, sets: SetOpt = None,
     if ir_text:
         out.print(ir.render(), markup=False)
     if ranges:
+        result = analysis(ir)
         table = Table("value", "type", "range (interval analysis)", box=None, pad_edge=False)
-        for name, vtype, interval in ranges_by_node(ir, analyze(ir)):
+        for name, vtype, interval in ranges_by_node(ir, result.ranges):
             table.add_row(name, vtype, str(interval))
         out.print(table)
+        if result.split:
+            out.print(f"by cases on the sign of {', '.join(result.split)}: {result.boxes} boxes, ranges are their union")
 
 
 @app.command()

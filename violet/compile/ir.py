@@ -205,6 +205,14 @@ class IR:
         per_run = {spec.name for spec in self.inputs if spec.universe}
         return [op for op in self.leaves("input") if (op.name in per_run) == universe]
 
+    def downstream(self, op_id: int) -> set[int]:
+        """The ops that read `op_id`'s value, directly or through others (ops are in SSA order)."""
+        reached = {op_id}
+        for op in self.ops[op_id + 1:]:
+            if reached.intersection(op.args):
+                reached.add(op.id)
+        return reached - {op_id}
+
     def leaves(self, kind: str) -> list[Op]:
         """The leaf ops of one kind (input, param, state), in op order."""
         return [op for op in self.ops if op.kind == kind]
