@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import GRAPHS
 
-from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, verilator_lint
+from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, from_hex, to_hex, verilator_lint
 from violet.compile.fixed import FixedConfig, FixedModel, LoweringError, shift_round
 from violet.compile.lower import lower
 from violet.compile.verilog import emit_module
@@ -167,3 +167,15 @@ def test_cli_hdl_writes_module_testbench_summary_and_simulates(tmp_path):
     assert "co-simulation (icarus): 3,000 vectors, 0 mismatches" in done.stdout and "multipliers" in done.stdout
     assert "co-simulation (verilator): 3,000 vectors, 0 mismatches" in done.stdout and "pipeline depth 2" in done.stdout
     assert "output leverage: Q4.20" in done.stdout and "output regime: Q24.20 (saturating)" in done.stdout and "output s: Q1.20" in done.stdout
+
+
+@pytest.mark.parametrize("text, width, signed, value", [
+    ("1ffffff", 25, True, -1),     # Icarus: exactly the port's 25 bits
+    ("fffffff", 25, True, -1),     # Verilator: a signed value padded with sign copies to whole hex digits
+    ("0ffffff", 25, True, 2**24 - 1),
+    ("1000000", 25, True, -(2**24)),
+    ("1f", 5, False, 31),
+])
+def test_simulator_hex_is_read_as_the_ports_own_bits(text, width, signed, value):
+    assert from_hex(text, width, signed) == value
+    assert from_hex(to_hex(value, width), width, signed) == value

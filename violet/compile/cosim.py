@@ -103,7 +103,9 @@ def to_hex(raw: int, width: int) -> str:
 
 
 def from_hex(text: str, width: int, signed: bool) -> int:
-    value = int(text, 16)
+    """A simulator's %h of a `width`-bit port. Verilator pads a signed value with sign copies to whole
+    hex digits (25-bit -1 prints as fffffff, Icarus prints 1ffffff): only the port's own bits count."""
+    value = int(text, 16) & ((1 << width) - 1)
     return value - (1 << width) if signed and value >> (width - 1) else value
 
 
