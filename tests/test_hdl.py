@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 from conftest import GRAPHS
 
 from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, from_hex, to_hex, verilator_lint
-from violet.compile.fixed import FixedConfig, FixedModel, LoweringError, shift_round
+from violet.compile.fixed import MISSING, FixedConfig, FixedModel, LoweringError, shift_round
 from violet.compile.lower import lower
 from violet.compile.verilog import emit_module
 from violet.dag.graph import load_graph
@@ -142,12 +143,70 @@ def test_selector_argmax_over_the_universe(tmp_path):
     assert trace[dict(model.ir.outputs)["asset"]] == 1
 
 
-def test_a_nan_constant_is_refused_naming_its_use():
+MISSING_GRAPH = """
+[graph]
+name = "flagged"
+[inputs]
+x = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
+p = { type = "bool" }
+q = { type = "bool" }
+[consts]
+missing = nan
+[outputs]
+y = "(x * 0.5 if q else missing) if p else missing"
+z = "x + 1.0"
+"""
+
+
+def test_a_nan_constant_chosen_by_selects_is_a_missing_flag_in_hardware(write_graph, tmp_path):
+    """NaN as "missing": value 0 and out_y_nan = 1 in the RTL, MISSING (NaN) in the model, under both simulators."""
+    model = FixedModel(lower(load_graph(write_graph(MISSING_GRAPH))), FixedConfig(frac_bits=8))
+    y = dict(model.ir.outputs)["y"]
+    assert model.trace({"x": 1.5, "p": False, "q": True})[y] is MISSING
+    assert model.trace({"x": 1.5, "p": True, "q": False})[y] is MISSING
+    assert model.trace({"x": 1.5, "p": True, "q": True})[y] == 192  # 0.75 in Q.8
+    assert math.isnan(model.step({"x": 1.5, "p": True, "q": False})["y"])
+    module, _ = emit_module(model, "flagged")
+    assert "output wire out_y_nan" in module and "out_z_nan" not in module
+    rows = cosim_rows(model, 2_000, seed=4)
+    flags = {model.trace(row)[y] is MISSING for row in rows}
+    assert flags == {True, False}
+    for simulator in SIMULATORS:
+        report = cosimulate(model, rows, tmp_path / simulator, "flagged", simulator=simulator)
+        assert report.vectors == 2_000 and report.mismatches == 0, report.render()
+    (tmp_path / "flagged.v").write_text(module)
+    assert verilator_lint(tmp_path / "flagged.v") == ""
+
+
+@pytest.mark.parametrize("use, where", [
+    ("y = \"missing + 1.0\"", "node 'out.y'"),
+    ("y = \"x if missing > 0.0 else 1.0\"", "node 'out.y'"),
+])
+def test_a_nan_constant_reaching_arithmetic_is_refused_naming_node_and_op(write_graph, use, where):
+    text = MISSING_GRAPH.split("[outputs]")[0] + "[outputs]\n" + use + "\n"
+    with pytest.raises(LoweringError, match="a NaN constant reaches '(add|gt)'") as err:
+        FixedModel(lower(load_graph(write_graph(text))))
+    assert where in str(err.value)
+
+
+def test_the_whole_decision_graph_in_rtl_equals_the_model_over_a_sequence(tmp_path):
+    """blue_decision (exit check, entry decision, selection, sizing, exchange leverage) over 4 assets: one
+    20,000-scan sequence from reset under both simulators, every output and every missing flag equal."""
     model = FixedModel(lower(load_graph(GRAPHS / "blue_decision.toml")))
-    nan = next(op for op in model.ir.ops if op.kind == "const" and op.value != op.value)
-    with pytest.raises(LoweringError, match=r"is NaN, which has no fixed-point value") as err:
-        model.constant(nan)
-    assert "used by node(s) out." in str(err.value)
+    rows = cosim_rows(model, 20_000, seed=9, assets=4)
+    for simulator in SIMULATORS:
+        report = cosimulate(model, rows, tmp_path / simulator, "blue_decision", assets=4, simulator=simulator)
+        assert report.vectors == 20_000 and report.mismatches == 0, report.render()
+    out = dict(model.ir.outputs)
+    actions, missing, state = set(), set(), model.initial_state()
+    for row in rows:
+        trace, state = model.advance(row, state)
+        actions.add(trace[out["action"]])
+        missing.add(trace[out["leverage"]] is MISSING)
+    assert actions == {0, 1, 2} and missing == {True, False}  # NONE, ENTER_SHORT and EXIT all happened
+    module, _ = emit_module(model, "blue_decision", 4)
+    (tmp_path / "blue_decision.v").write_text(module)
+    assert verilator_lint(tmp_path / "blue_decision.v") == ""
 
 
 def test_vectors_need_the_universe_size(tmp_path):

@@ -214,7 +214,7 @@ def hdl(graph: GraphArg,
         out_dir: Annotated[Path, typer.Option("--out", help="directory for the module, testbench and summary")],
         frac_bits: Annotated[int, typer.Option(help="fractional bits of every float64 value")] = 24,
         int_bits: Annotated[int, typer.Option(help="integer bits where no range is proven (values saturate)")] = 24,
-        simulate: Annotated[int, typer.Option(help="co-simulate this many vectors under Icarus (0: none)")] = 0,
+        simulate: Annotated[int, typer.Option(help="co-simulate this many vectors under each --simulator (0: none)")] = 0,
         assets: Annotated[int, typer.Option(help="universe size, for graphs with vectors")] = 0,
         pipeline: Annotated[int, typer.Option(help="register stages (stateless graphs), with in_valid/out_valid")] = 0,
         simulators: Annotated[list[str], typer.Option("--simulator", help="icarus and/or verilator")] =
@@ -243,7 +243,8 @@ def hdl(graph: GraphArg,
              "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {pipeline}",
              "formats:"]
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]
-    lines += [f"  output {name}: {model.formats[i]}  range {model.ranges[i]}" for name, i in ir.outputs]
+    lines += [f"  output {name}: {model.formats[i]}" + (f" + missing flag out_{name}_nan" if i in model.missing else "")
+              + f"  range {model.ranges[i]}" for name, i in ir.outputs]
     if not ir.stateful and not assets:
         lines.append(error_report(model, monte_carlo_rows(model, 2000, seed)).render())
     summary = "\n".join(lines)

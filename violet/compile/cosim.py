@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from violet.compile.fixed import FixedModel
+from violet.compile.fixed import MISSING, FixedModel
 from violet.compile.verilog import emit_module, ident
 from violet.errors import VioletError
 
@@ -32,6 +32,33 @@ def _ports(model: FixedModel, assets: int) -> list[tuple[str, int, bool]]:
 
 
 @dataclass(frozen=True)
+class OutPort:
+    """One output port: an output's value, or its missing flag (`<name>_nan`, 1 when the model says MISSING)."""
+
+    port: str
+    op: int
+    width: int
+    signed: bool
+    flag: bool = False
+
+    def expected(self, value: Any) -> int:
+        """The port's raw value for the model's value (a missing value reads 0 beside a set flag)."""
+        if self.flag:
+            return int(value is MISSING)
+        return 0 if value is MISSING else value
+
+
+def _out_ports(model: FixedModel) -> list[OutPort]:
+    ports = []
+    for name, i in model.ir.outputs:
+        fmt = model.formats[i]
+        ports.append(OutPort(ident(name), i, fmt.width, not fmt.boolean))
+        if i in model.missing:
+            ports.append(OutPort(f"{ident(name)}_nan", i, 1, False, flag=True))
+    return ports
+
+
+@dataclass(frozen=True)
 class _Bench:
     """What both testbenches declare: input registers, output wires, port connections, $fscanf and $fwrite."""
 
@@ -42,12 +69,12 @@ class _Bench:
 
 
 def _bench(model: FixedModel, assets: int) -> _Bench:
-    ins, outs, fmt = _ports(model, assets), list(model.ir.outputs), model.formats
+    ins, outs = _ports(model, assets), _out_ports(model)
     regs = [f"    reg {'signed ' if signed else ''}[{width - 1}:0] r_{port};" for port, width, signed in ins]
-    wires = [f"    wire {'' if fmt[i].boolean else 'signed '}[{fmt[i].width - 1}:0] o_{ident(n)};" for n, i in outs]
-    conns = [f".in_{port}(r_{port})" for port, _, _ in ins] + [f".out_{ident(n)}(o_{ident(n)})" for n, _ in outs]
+    wires = [f"    wire {'signed ' if o.signed else ''}[{o.width - 1}:0] o_{o.port};" for o in outs]
+    conns = [f".in_{port}(r_{port})" for port, _, _ in ins] + [f".out_{o.port}(o_{o.port})" for o in outs]
     read = f'got = $fscanf(fi, "{" ".join(["%h"] * len(ins))}\\n", {", ".join(f"r_{p}" for p, _, _ in ins)});'
-    write = f'$fwrite(fo, "{" ".join(["%h"] * len(outs))}\\n", {", ".join(f"o_{ident(n)}" for n, _ in outs)});'
+    write = f'$fwrite(fo, "{" ".join(["%h"] * len(outs))}\\n", {", ".join(f"o_{o.port}" for o in outs)});'
     return _Bench(regs + wires + ["    integer fi, fo, got;"], conns, read, write)
 
 
@@ -132,8 +159,7 @@ def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, nam
     module, _ = emit_module(model, name, assets, pipeline)
     (workdir / f"{name}.v").write_text(module)
     (workdir / "tb.v").write_text(testbench(model, name, assets, pipeline))
-    ir = model.ir
-    ins = ir.leaves("input")
+    ins, outs = model.ir.leaves("input"), _out_ports(model)
     expected, lines = [], []
     state = model.initial_state()
     for row in rows:
@@ -143,7 +169,7 @@ def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, nam
             value, width = trace[op.id], model.formats[op.id].width
             raw += [to_hex(x, width) for x in value] if op.type.vector else [to_hex(value, width)]
         lines.append(" ".join(raw))
-        expected.append([trace[i] for _, i in ir.outputs])
+        expected.append([o.expected(trace[o.op]) for o in outs])
     (workdir / "vectors.hex").write_text("\n".join(lines) + "\n")
     _simulate(simulator, workdir, name)
     return _compare(model, rows, expected, (workdir / "outputs.hex").read_text().split("\n"), simulator)
@@ -174,15 +200,14 @@ def _run(cmd: list[str], cwd: Path) -> None:
 
 def _compare(model: FixedModel, rows: list[dict[str, Any]], expected: list[list[int]], got_lines: list[str],
              simulator: str) -> CosimReport:
-    ir = model.ir
+    outs = _out_ports(model)
     report = CosimReport(simulator, len(rows), 0)
     for k, (want, line) in enumerate(zip(expected, got_lines)):
-        for (name_, i), w, text in zip(ir.outputs, want, line.split()):
-            fmt = model.formats[i]
-            got = from_hex(text, fmt.width, not fmt.boolean) if "x" not in text.lower() else None
+        for o, w, text in zip(outs, want, line.split()):
+            got = from_hex(text, o.width, o.signed) if "x" not in text.lower() else None
             if got != w:
                 report.mismatches += 1
-                report.first = report.first or f"vector {k}, output {name_}: RTL {text} vs model {w} ({rows[k]})"
+                report.first = report.first or f"vector {k}, output {o.port}: RTL {text} vs model {w} ({rows[k]})"
                 break
     written = len([line for line in got_lines if line.strip()])
     report.mismatches += max(0, len(rows) - written)

@@ -13,6 +13,12 @@ two's-complement format Q(m.n), read as raw / 2**n. One rule everywhere:
 Float64 values share one fractional precision (`frac_bits`); int64 values are
 integers (n = 0) sized from their range; bools are one bit. Parameters are
 constants of the hardware: they are quantized with the same rounding.
+
+NaN has no fixed-point value, but a graph may use a NaN constant to mean
+"missing" (blue_decision's breakdown fields off an entry). Such a constant may
+only be chosen by selects on its way to outputs; there it is the value
+`MISSING` in the model and a one-bit flag beside the output in hardware. A NaN
+constant reaching anything else (arithmetic, a comparison, the state) is refused.
 """
 
 from __future__ import annotations
@@ -68,6 +74,41 @@ class LoweringError(VioletError):
     """An op of the graph cannot be lowered to fixed point / hardware."""
 
 
+class Missing:
+    """The model's value of a NaN constant chosen by selects: no number, flagged in hardware."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = Missing()
+
+
+def missing_ops(ir: IR, values: Mapping[str, Any]) -> frozenset[int]:
+    """The ops that can hold a NaN constant: NaN params and consts, and the scalar selects choosing one.
+    Any other use of them has no hardware meaning and is refused, naming the node and op."""
+    missing: set[int] = set()
+    for op in ir.ops:
+        if op.kind in ("param", "const"):
+            value = values[op.name] if op.kind == "param" else op.value
+            if isinstance(value, float) and math.isnan(value):
+                missing.add(op.id)
+            continue
+        used = [k for k, a in enumerate(op.args) if a in missing]
+        if used and op.kind == "select" and 0 not in used and not op.type.vector:
+            missing.add(op.id)
+        elif used:
+            raise LoweringError(f"a NaN constant reaches '{op.kind}' ({op.render()}), which has no fixed-point NaN",
+                                where=f"node '{op.node}'",
+                                fix="the hardware carries NaN only as a 'missing' flag chosen by selects into "
+                                    "outputs: test a bool instead of computing with NaN")
+    for name, i in ir.next_state:
+        if i in missing:
+            raise LoweringError(f"the next value of state '{name}' can be a NaN constant", where=ir.name,
+                                fix="keep NaN out of the state: a register has no NaN")
+    return frozenset(missing)
+
+
 def int_bits_for(interval: Interval, frac_bits: int) -> int | None:
     """The fewest integer bits m with -2**m <= lo and hi <= 2**m - 2**-n (None if unbounded or only NaN)."""
     if interval.lo > interval.hi or math.isinf(interval.lo) or math.isinf(interval.hi):
@@ -89,7 +130,9 @@ def choose_formats(ir: IR, ranges: list[Interval], cfg: FixedConfig) -> list[Fmt
             continue
         frac = cfg.frac_bits if op.type.dtype == DType.F64 else 0
         bits = int_bits_for(ranges[op.id], frac)
-        if bits is None or bits > cfg.max_int_bits:
+        if ranges[op.id].lo > ranges[op.id].hi:  # only NaN: no number to hold (the flag says missing)
+            formats.append(Fmt(0, frac))
+        elif bits is None or bits > cfg.max_int_bits:
             formats.append(Fmt(cfg.max_int_bits, frac, saturates=True))
         else:
             formats.append(Fmt(bits, frac))
@@ -119,7 +162,9 @@ def saturate(raw: int, fmt: Fmt) -> int:
     return min(max(raw, fmt.lo), fmt.hi)
 
 
-def to_number(raw: int, fmt: Fmt) -> float | int | bool:
+def to_number(raw: int | Missing, fmt: Fmt) -> float | int | bool:
+    if raw is MISSING:
+        return math.nan
     if fmt.boolean:
         return bool(raw)
     return raw / (1 << fmt.frac_bits) if fmt.frac_bits else raw
@@ -133,7 +178,8 @@ class FixedModel:
         self.params = {**ir.param_defaults, **(params or {})}
         self.ranges = analyze(ir, self.params)
         self.formats = choose_formats(ir, self.ranges, cfg)
-        self._constants: dict[int, int] = {}
+        self.missing = missing_ops(ir, self.params)
+        self._constants: dict[int, int | Missing] = {}
 
     def initial_state(self) -> dict[str, int]:
         """The state fields' raw initial values (the registers' reset values)."""
@@ -181,17 +227,11 @@ class FixedModel:
             return [self._op(op, [x[j] if isinstance(x, list) else x for x in a], fa, out) for j in range(n)]
         return self._op(op, a, fa, out)
 
-    def constant(self, op: Op) -> int:
+    def constant(self, op: Op) -> int | Missing:
         """The raw value of a param or const op (parameters are constants of the hardware)."""
         if op.id not in self._constants:
             value = self.params[op.name] if op.kind == "param" else op.value
-            if isinstance(value, float) and math.isnan(value):
-                used = sorted({o.node for o in self.ir.ops if op.id in o.args})
-                raise LoweringError(f"the constant {op.render()} is NaN, which has no fixed-point value",
-                                    where=f"used by node(s) {', '.join(used)}",
-                                    fix="the hardware path takes finite values only: mark missing values with a "
-                                        "bool output instead of NaN")
-            self._constants[op.id] = quantize(value, self.formats[op.id])
+            self._constants[op.id] = MISSING if op.id in self.missing else quantize(value, self.formats[op.id])
         return self._constants[op.id]
 
     def step(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -267,6 +307,10 @@ def error_report(model: FixedModel, rows: list[dict[str, Any]]) -> ErrorReport:
     for row in rows:
         want, got = interp.step(row, model.params), model.step(row)
         for n in names:
+            if math.isnan(got[n]) or math.isnan(want[n]):  # both missing: no error; one: no bound holds
+                diff = 0.0 if math.isnan(got[n]) and math.isnan(want[n]) else math.inf
+                max_abs[n], max_rel[n] = max(max_abs[n], diff), max(max_rel[n], diff)
+                continue
             diff = abs(float(got[n]) - float(want[n]))
             max_abs[n] = max(max_abs[n], diff)
             max_rel[n] = max(max_rel[n], diff / abs(want[n]) if want[n] else 0.0)

@@ -8,6 +8,10 @@ Signedness is kept by construction: every arithmetic operand is a signed wire
 or `$signed(...)`, and constants are `localparam signed` of explicit width,
 never bare sized literals in a signed expression (which would make it unsigned).
 
+A NaN constant that selects carry to outputs ("missing", see fixed.py) is the
+value 0 with a one-bit flag `m<id>` travelling beside it through the selects;
+such an output gets a second port, `out_<name>_nan`.
+
 Division (`a / b` in Q format) is a combinational divider built from Verilog's
 `/`, which truncates toward zero; the floor the model uses is recovered by
 subtracting one when the remainder is nonzero and the signs differ. A divisor
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from violet.compile.fixed import FixedModel, Fmt, LoweringError
+from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError
 from violet.compile.ir import ELEMENTWISE, REDUCE, Op
 
 
@@ -172,6 +176,9 @@ class Emitter:
             expr = f"!{self.ref(a[0])}" if k == "not" else f"{self.ref(a[0])} {'&&' if k == 'and' else '||'} {self.ref(a[1])}"
             self.decl(self.name("v", op.id), 1, expr, signed=False)
         elif k == "select":
+            if op.id in self.model.missing:
+                flag = lambda x: f"m{x}" if x in self.model.missing else "1'b0"  # noqa: E731
+                self.decl(f"m{op.id}", 1, f"{self.ref(a[0])} ? {flag(a[1])} : {flag(a[2])}", signed=False)
             if self.fmt(op.id).boolean:
                 self.decl(self.name("v", op.id), 1, f"{self.ref(a[0])} ? {self.ref(a[1])} : {self.ref(a[2])}", signed=False)
             else:
@@ -249,7 +256,8 @@ class Emitter:
             self.decl(taken, 1, f"{self.elem(mask, j)} && ({first} || ({self.elem(values, j)} > {best_value}))",
                       signed=False)
             self.decl(f"{self.name('best', op.id)}_{j}", out.width, f"{taken} ? {self.const(j, out.width)} : {best}")
-            self.decl(f"{self.name('bv', op.id)}_{j}", vw, f"{taken} ? {self.elem(values, j)} : {best_value}")
+            if j < n - 1:  # the best value so far, for the next comparison (none after the last)
+                self.decl(f"{self.name('bv', op.id)}_{j}", vw, f"{taken} ? {self.elem(values, j)} : {best_value}")
             best, best_value = f"{self.name('best', op.id)}_{j}", f"{self.name('bv', op.id)}_{j}"
             self.counts["comparators"] += 1
         self.decl(self.name("v", op.id), out.width, best)
@@ -287,6 +295,9 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None, pipelin
     if pipeline and ir.stateful:
         raise LoweringError("a stateful graph is not pipelined (its next state needs this scan's result)",
                             where=ir.name, fix="drop --pipeline, or pipeline a stateless graph")
+    if pipeline and model.missing:
+        raise LoweringError("a graph with a NaN ('missing') constant is not pipelined", where=ir.name,
+                            fix="drop --pipeline")
     has_vectors = any(op.type.vector for op in ir.ops)
     if has_vectors and not assets:
         raise LoweringError(f"graph {ir.name} has vectors over the universe", where=ir.name,
@@ -304,10 +315,15 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None, pipelin
         for suffix in ([f"_{k}" for k in range(n)] if op.type.vector else [""]):
             ports.append(f"    input  wire {sign}[{fmt.width - 1}:0] in_{ident(op.name)}{suffix},  // {fmt}")
             em.decl(f"v{op.id}{suffix}", fmt.width, f"in_{ident(op.name)}{suffix}", signed=not fmt.boolean)
+            if not any(op.id in other.args for other in ir.ops):  # an input the logic never reads
+                em.waive_unused(f"v{op.id}{suffix}")
     for op in ir.ops:
         if op.kind in ("param", "const"):
             fmt = model.formats[op.id]
             value = model.constant(op)
+            if value is MISSING:
+                em.lines.append(f"    wire [0:0] m{op.id} = 1'b1;  // {op.render()}: missing")
+                value = 0
             if fmt.boolean:
                 em.lines.append(f"    wire [0:0] v{op.id} = 1'b{value};")
             else:
@@ -341,6 +357,9 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None, pipelin
         sign = "" if fmt.boolean else "signed "
         ports.append(f"    output wire {sign}[{fmt.width - 1}:0] out_{ident(out_name)},  // {fmt}")
         em.lines.append(f"    assign out_{ident(out_name)} = {em.ref(i)};")
+        if i in model.missing:
+            ports.append(f"    output wire out_{ident(out_name)}_nan,  // 1: missing (NaN), the value is 0")
+            em.lines.append(f"    assign out_{ident(out_name)}_nan = m{i};")
     if pipeline:
         em.lines = _pipeline_registers(em, pipeline) + em.lines
     ports[-1] = ports[-1].replace(",  //", "   //", 1)
