@@ -16,23 +16,37 @@ from typing import Any
 import numpy as np
 
 from violet.compile.ir import IR
-from violet.compile.numba_backend import CompiledGraph, kernel_value
+from violet.compile.numba_backend import CompiledGraph, kernel_array, kernel_value
+from violet.dag.types import DType, ValueType
 
 EXIT_PREFIX = "pos."  # the exit graph's instance name inside blue_decision.toml
+CONVERT: dict[DType, Callable[[Any], Any]] = {DType.F64: float, DType.I64: int, DType.BOOL: bool}
 
 
 def namer(ir: IR, names: list[str]) -> Callable[[tuple], dict[str, Any]]:
-    """A function turning kernel output values into a record: enum codes as names, numpy scalars as Python."""
-    enums = [ir.output_type(name).enum for name in names]
+    """A function turning kernel output values (Python scalars, as Numba returns them) into a record,
+    enum codes as names."""
+    enums = [(k, name, ir.output_type(name).enum) for k, name in enumerate(names) if ir.output_type(name).enum]
 
     def record(values: tuple) -> dict[str, Any]:
-        out = {}
-        for name, enum, value in zip(names, enums, values):
-            value = value.item() if isinstance(value, np.generic) else value
-            out[name] = enum[value] if enum is not None else value
+        out = dict(zip(names, values))
+        for k, name, enum in enums:
+            out[name] = enum[values[k]]
         return out
 
     return record
+
+
+def feeder(name: str, vtype: ValueType, universe: Mapping[str, np.ndarray]) -> Callable[[Mapping[str, Any]], Any]:
+    """How the step kernel's argument for one input comes from a scan, decided once (this is the
+    reactor's per-scan path): the universe's array itself, or the scan's value converted."""
+    if name in universe:
+        value = universe[name]
+        return lambda scan: value
+    if vtype.vector:
+        return lambda scan: kernel_array(scan[name], vtype)
+    convert = CONVERT[vtype.dtype]
+    return lambda scan: convert(scan[name])
 
 
 class DecisionEngine:
@@ -43,8 +57,8 @@ class DecisionEngine:
         ir = cg.ir
         self.cg, self.ir = cg, ir
         self.state = dict(ir.state_init)
-        self._inputs = [(op.name, op.type, ir.input_spec(op.name).universe) for op in ir.leaves("input")]
-        self._universe = {name: kernel_value(universe[name], vtype) for name, vtype, uni in self._inputs if uni}
+        self._universe = {op.name: kernel_array(universe[op.name], op.type) for op in ir.input_leaves(universe=True)}
+        self._feeds = [feeder(op.name, op.type, self._universe) for op in ir.leaves("input")]
         values = {**ir.param_defaults, **(params or {})}
         self._params = [kernel_value(values[op.name], op.type) for op in ir.leaves("param")]
         self._state_names = [op.name for op in ir.leaves("state")]
@@ -57,7 +71,7 @@ class DecisionEngine:
     def decide(self, scan: Mapping[str, Any]) -> dict[str, Any]:
         """One scan's decision record; the state advances."""
         start = time.perf_counter_ns()
-        args = [self._universe[name] if uni else kernel_value(scan[name], vtype) for name, vtype, uni in self._inputs]
+        args = [feed(scan) for feed in self._feeds]
         state = [self.state[name] for name in self._state_names]
         result = self.cg.module.step(self._assets, *args, *self._params, *state)
         n = len(self._outputs)
