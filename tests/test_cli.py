@@ -56,6 +56,10 @@ def test_dot_draws_composed_graphs_as_clusters_with_typed_edges(tmp_path):
     done = violet("dot", SIZING, "-o", svg)
     assert done.returncode == 0, done.stderr  # the CI installs Debian's graphviz
     assert "<svg" in svg.read_text()
+    decision_svg = tmp_path / "decision.svg"  # Graphviz 2.43 needs newrank for its clusters
+    done = violet("dot", GRAPHS / "blue_decision.toml", "-o", decision_svg)
+    assert done.returncode == 0 and done.stdout.strip() == f"wrote {decision_svg}", done.stderr
+    assert "<svg" in decision_svg.read_text()
 
 
 def test_compile_misses_then_a_second_process_hits_the_disk_cache(tmp_path):

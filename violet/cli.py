@@ -35,6 +35,9 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 
 GraphArg = Annotated[Path, typer.Argument(help="a graph file (TOML)", show_default=False)]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a parameter: name=value (repeatable)")]
+InputOpt = Annotated[Optional[Path], typer.Option("--input", "-i", help="IN.parquet or IN.csv (vectors as list columns)")]
+UniverseOpt = Annotated[Optional[Path], typer.Option(
+    help="universe table for the graph's universe inputs (default: <input>.universe.parquet beside the input)")]
 
 
 def load_ir(graph: Path, sets: list[str] | None = None) -> IR:
@@ -107,9 +110,30 @@ def check(graph: GraphArg, sets: SetOpt = None,
 @app.command()
 def dot(graph: GraphArg,
         output: Annotated[Optional[Path], typer.Option("-o", "--output", help="FILE.dot, .svg or .png")] = None,
-        params: Annotated[bool, typer.Option(help="draw parameters")] = True) -> None:
-    """Draw the graph: typed edges, composed graphs as clusters (DOT text to stdout without -o)."""
-    text = write_dot(load_ir(graph), output, params=params)
+        params: Annotated[bool, typer.Option(help="draw parameters")] = True,
+        input: InputOpt = None,
+        row: Annotated[Optional[int], typer.Option(help="the row (0-based) whose values are drawn")] = None,
+        universe: UniverseOpt = None,
+        sets: SetOpt = None) -> None:
+    """Draw the graph: typed edges, composed graphs as clusters (DOT text to stdout without -o).
+
+    With --input T --row K every input, parameter, node and output also shows its value at row K (for a
+    stateful graph, with the state the rows before K leave behind)."""
+    ir = load_ir(graph, sets)
+    if (input is None) != (row is None):
+        raise InputError("--input and --row go together", where="--input" if input is None else "--row",
+                         fix="give both to draw one row's values, or neither")
+    values, caption = None, ""
+    if input is not None and row is not None:
+        from violet.tools.explain import values_at, vertex_values
+
+        columns, _ = read_inputs(ir, input, universe, skip_bad=False)
+        at = values_at(compile_ir(ir), columns, row)
+        values = vertex_values(ir, at.values)
+        caption = f"{input.name}, row {row}"
+        if ir.stateful:
+            caption += "; state in: " + ", ".join(f"{k}={v}" for k, v in sorted(at.state.items()))
+    text = write_dot(ir, output, params=params, values=values, caption=caption)
     print(text if output is None else f"wrote {text}")
 
 
@@ -124,10 +148,6 @@ def compile_cmd(graph: GraphArg, sets: SetOpt = None) -> None:
     out.print(f"kernels {'loaded from cache (hit)' if cg.cache_hit else 'compiled (miss)'} in {cg.seconds:.2f} s: "
               f"{cg.path}")
 
-
-InputOpt = Annotated[Optional[Path], typer.Option("--input", "-i", help="IN.parquet or IN.csv (vectors as list columns)")]
-UniverseOpt = Annotated[Optional[Path], typer.Option(
-    help="universe table for the graph's universe inputs (default: <input>.universe.parquet beside the input)")]
 
 
 def read_inputs(ir: IR, path: Path, universe: Path | None, skip_bad: bool) -> tuple[dict, Rejections]:

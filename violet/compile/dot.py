@@ -8,6 +8,7 @@ by another, labelled with that value's type. Node paths with a dot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import graphviz
@@ -23,9 +24,13 @@ STYLE = {
 }
 
 
-def to_dot(ir: IR, *, params: bool = True) -> graphviz.Digraph:
-    """The graph of `ir` as a graphviz Digraph."""
-    dot = graphviz.Digraph(ir.name, graph_attr={"rankdir": "LR", "label": f"{ir.name}  {ir.content_hash[:12]}",
+def to_dot(ir: IR, *, params: bool = True, values: Mapping[str, str] | None = None,
+           caption: str = "") -> graphviz.Digraph:
+    """The graph of `ir` as a graphviz Digraph; with `values` (vertex name -> text, e.g. one row's
+    values from violet.tools.explain), each input, param, node and output shows its value."""
+    title = f"{ir.name}  {ir.content_hash[:12]}" + (f"\n{caption}" if caption else "")
+    # newrank: Graphviz 2.43's default ranking fails ("trouble in init_rank") on blue_decision's clusters
+    dot = graphviz.Digraph(ir.name, graph_attr={"rankdir": "LR", "label": title, "newrank": "true",
                                                 "labelloc": "t", "fontname": "Helvetica"},
                            node_attr={"fontname": "Helvetica"}, edge_attr={"fontname": "Helvetica", "fontsize": "9"})
     kinds = _vertex_kinds(ir, params)
@@ -33,11 +38,12 @@ def to_dot(ir: IR, *, params: bool = True) -> graphviz.Digraph:
     clusters: dict[str, list[str]] = {}
     for vertex, kind in kinds.items():
         clusters.setdefault(vertex.rpartition(".")[0], []).append(vertex)
-    _add_cluster(dot, "", clusters, kinds, labels)
+    _add_cluster(dot, "", clusters, kinds, labels, values or {})
     for (src, dst), vtype in sorted(_edges(ir, kinds).items()):
         dot.edge(src, dst, label=vtype)
     for name, op_id in ir.outputs:
-        dot.node(f"{name} (output)", name, **STYLE["output"])
+        shown = (values or {}).get(f"{name} (output)")
+        dot.node(f"{name} (output)", name + (f"\n= {shown}" if shown else ""), **STYLE["output"])
         src = ir.ops[op_id].node
         if src in kinds:
             dot.edge(src, f"{name} (output)", label=str(ir.ops[op_id].type))
@@ -56,15 +62,16 @@ def _vertex_kinds(ir: IR, params: bool) -> dict[str, str]:
 
 
 def _add_cluster(dot: graphviz.Digraph, prefix: str, clusters: dict[str, list[str]],
-                 kinds: dict[str, str], labels: dict[str, str]) -> None:
+                 kinds: dict[str, str], labels: dict[str, str], values: Mapping[str, str]) -> None:
     for vertex in clusters.get(prefix, []):
         short = vertex.rpartition(".")[2]
         text = f"{short}\n{labels[vertex]}" if vertex in labels and kinds[vertex] == "node" else short
+        text += f"\n= {values[vertex]}" if vertex in values else ""
         dot.node(vertex, text, **STYLE[kinds[vertex]])
     for child in sorted(c for c in clusters if c and c.rpartition(".")[0] == prefix):
         with dot.subgraph(name=f"cluster_{child}") as sub:
             sub.attr(label=f"{child.rpartition('.')[2]}: {labels.get(child, '')}", style="rounded", color="#7c3aed")
-            _add_cluster(sub, child, clusters, kinds, labels)
+            _add_cluster(sub, child, clusters, kinds, labels, values)
 
 
 def _edges(ir: IR, kinds: dict[str, str]) -> dict[tuple[str, str], str]:
@@ -78,14 +85,15 @@ def _edges(ir: IR, kinds: dict[str, str]) -> dict[tuple[str, str], str]:
     return edges
 
 
-def write_dot(ir: IR, out: Path | None, *, params: bool = True) -> str:
+def write_dot(ir: IR, out: Path | None, *, params: bool = True, values: Mapping[str, str] | None = None,
+              caption: str = "") -> str:
     """Render to `out` (.dot, .svg or .png) or return DOT text when `out` is None."""
-    dot = to_dot(ir, params=params)
-    if out is None or out.suffix == ".dot":
-        text = dot.source
-        if out is not None:
-            out.write_text(text)
-        return text
+    dot = to_dot(ir, params=params, values=values, caption=caption)
+    if out is None:
+        return dot.source
+    if out.suffix == ".dot":
+        out.write_text(dot.source)
+        return str(out)
     if out.suffix not in (".svg", ".png"):
         raise VioletError(f"unknown output format '{out.suffix}'", where=str(out), fix="use .dot, .svg or .png")
     try:
@@ -93,6 +101,10 @@ def write_dot(ir: IR, out: Path | None, *, params: bool = True) -> str:
     except graphviz.ExecutableNotFound:
         raise VioletError("SVG and PNG need Graphviz's `dot` program, which is not installed", where=str(out),
                           fix="apt-get install -y graphviz (or write .dot text, which needs nothing)") from None
+    except graphviz.CalledProcessError as err:
+        raise VioletError(f"Graphviz failed to lay the graph out: {err.stderr.decode(errors='replace')[:300]}",
+                          where=str(out), fix="write .dot text instead and lay it out with another engine "
+                                              "(e.g. `fdp -Tsvg`)") from None
     return str(out)
 
 
