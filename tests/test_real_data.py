@@ -50,3 +50,16 @@ def test_readme_diff_command_on_real_scans(real_scans):
                            "--samples", "2000", "--extreme", "500"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("mismatches: 0 rows") == 2 and "0 differ" in done.stdout
+
+
+def test_readme_main_job_as_written(tmp_path):
+    """The README's main job, parsed from the README (all but its `pip install`), in a fresh directory:
+    scans, the reactor replay into the embedded journal, the report and the journal's verification."""
+    readme = (GRAPHS.parent / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if line.startswith("pip install -e . && violet"))
+    steps = command.split(" && ")[1:]
+    (tmp_path / "graphs").symlink_to(GRAPHS)
+    for step in steps:
+        done = subprocess.run(step, shell=True, cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, f"{step}\n{done.stdout}\n{done.stderr}"
+    assert steps[-1].startswith("violet journal verify") and "verified: the journal is exactly" in done.stdout

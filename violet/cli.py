@@ -355,6 +355,23 @@ def journal_report(journal: JournalOpt = DEFAULT_JOURNAL,
     out.print(report(journal, database, run_id), markup=False)
 
 
+@journal_app.command("verify")
+def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
+                   database: Annotated[str, typer.Option(help="journal database")] = "violet",
+                   run_id: Annotated[Optional[str], typer.Option(help="the run (default: the latest)")] = None) -> None:
+    """Recompute a run from the journal alone (its scans, parameters, universe) with GRAPH and compare every
+    decision and shadow trade bit for bit; exit 1 on any difference, missing or extra row."""
+    from violet.runtime.audit import verify_run
+    from violet.runtime.journal import Journal
+    from violet.runtime.report import pick_run
+
+    j = Journal(journal, database)
+    audit = verify_run(j, pick_run(j, run_id), graph)
+    out.print(audit.render(), markup=False)
+    if not audit.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point: user errors -> one message and exit 2; mismatches -> exit 1."""
     try:

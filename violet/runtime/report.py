@@ -6,15 +6,21 @@ from violet.errors import VioletError
 from violet.runtime.journal import Journal
 
 
+def pick_run(journal: Journal, run_id: str | None) -> str:
+    """`run_id`, or the latest run in the journal."""
+    if run_id is not None:
+        return run_id
+    rows = journal.query("SELECT run_id FROM {db}.runs FINAL ORDER BY started_us DESC LIMIT 1")
+    if not rows:
+        raise VioletError("the journal holds no run", where=f"{journal.dsn} database {journal.database}",
+                          fix="run `violet replay` first")
+    return rows[0][0]
+
+
 def journal_report(dsn: str, database: str, run_id: str | None) -> str:
     journal = Journal(dsn, database)
     q = journal.query
-    if run_id is None:
-        rows = q("SELECT run_id FROM {db}.runs FINAL ORDER BY started_us DESC LIMIT 1")
-        if not rows:
-            raise VioletError("the journal holds no run", where=f"{dsn} database {database}",
-                              fix="run `violet replay` first")
-        run_id = rows[0][0]
+    run_id = pick_run(journal, run_id)
     run = q("SELECT graph, graph_hash, source, mode, started_us, length(universe) FROM {db}.runs FINAL "
             "WHERE run_id = %(r)s", r=run_id)
     if not run:

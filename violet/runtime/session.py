@@ -95,7 +95,9 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     if journal is not None:
         journal.append("runs", {"run_id": run_id, "started_us": int(time.time() * 1e6), "graph": ir.name,
                                 "graph_hash": ir.content_hash, "source": str(s.scans), "mode": "DARK",
-                                "params": json.dumps(ir.param_defaults), "universe": source.symbols})
+                                "params": json.dumps(ir.param_defaults), "universe": source.symbols,
+                                "universe_inputs": json.dumps({k: v.tolist() for k, v in source.universe.items()}),
+                                "exit_q_us": cadence.exit_q_us or 0})
     if console is not None:
         console.print(f"graph {ir.name} {ir.content_hash[:16]} ({len(ir.ops)} ops, kernels "
                       f"{'cached' if cg.cache_hit else 'compiled'} in {cg.seconds:.2f} s); "

@@ -1,0 +1,129 @@
+"""`violet journal verify`: a run recomputed from the journal alone and compared with what it journaled.
+
+The journal holds every scan the reactor accepted (its inputs, bit for bit), the
+run's parameters and universe, and every decision and trade. Verification reads
+only those, runs the graph over the accepted scans in one compiled loop from the
+initial state (what the reactor did, scan by scan), and compares every decision
+field (float64 by bit pattern, every NaN one value) and every shadow trade. It
+also checks that each accepted scan has exactly one decision and no decision
+lacks its scan. The graph file must be the one that decided: its content hash
+(with the journaled parameters) must equal the run's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from violet.compile.lower import lower
+from violet.compile.numba_backend import compile_ir
+from violet.dag.graph import load_graph
+from violet.errors import VioletError
+from violet.runtime.divergence import DECISION_FIELDS, TRADE_FIELDS, bits, same
+from violet.runtime.journal import Journal
+from violet.tools.table_io import input_columns, output_columns, trade_rows
+
+MAX_LISTED = 5
+
+
+@dataclass
+class Audit:
+    """What verification found for one run."""
+
+    run_id: str
+    graph_hash: str
+    scans: int = 0
+    decisions: int = 0
+    missing: list[int] = field(default_factory=list)  # accepted scans with no decision
+    extra: list[int] = field(default_factory=list)  # decisions with no accepted scan
+    mismatches: list[str] = field(default_factory=list)  # one line per differing decision (first field)
+    trades: tuple[int, int] = (0, 0)  # journaled shadow trades, recomputed trades
+    trade_mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra or self.mismatches or self.trade_mismatches)
+
+    def render(self) -> str:
+        lines = [f"run {self.run_id}: graph {self.graph_hash[:16]} recomputed from the journal alone",
+                 f"scans: {self.scans:,} accepted; decisions: {self.decisions:,} journaled, "
+                 f"{len(self.mismatches):,} differ, {len(self.missing):,} missing, {len(self.extra):,} without a scan",
+                 f"shadow trades: {self.trades[0]:,} journaled, {self.trades[1]:,} recomputed, "
+                 f"{len(self.trade_mismatches):,} differ"]
+        lines += [f"  missing decision: scan {s}" for s in self.missing[:MAX_LISTED]]
+        lines += [f"  decision without a scan: scan {s}" for s in self.extra[:MAX_LISTED]]
+        lines += [f"  {m}" for m in (self.mismatches + self.trade_mismatches)[:MAX_LISTED]]
+        lines.append("verified: the journal is exactly what the graph decides" if self.ok else "NOT VERIFIED")
+        return "\n".join(lines)
+
+
+def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
+    """Recompute run `run_id` from the journal with `graph` and compare (see the module's doc)."""
+    where = f"run {run_id}"
+    run = journal.query("SELECT graph_hash, params, universe_inputs, exit_q_us FROM {db}.runs FINAL "
+                        "WHERE run_id = %(r)s", r=run_id)
+    if not run:
+        raise VioletError(f"no run '{run_id}' in the journal", where=journal.database, fix="omit --run-id for the latest")
+    graph_hash, params, universe_inputs, exit_q_us = run[0]
+    if exit_q_us:
+        raise VioletError(f"exits were also checked between scans (every {exit_q_us / 1e6:g} s): the position state "
+                          "changed outside the journaled scans, so scans alone cannot recompute it", where=where,
+                          fix="verify a run replayed with exits on scans only (no --exit-q)")
+    if not universe_inputs:
+        raise VioletError("the run predates journaled universe inputs", where=where, fix="replay it again to verify")
+    ir = lower(load_graph(graph)).with_params(json.loads(params))
+    if ir.content_hash != graph_hash:
+        raise VioletError(f"{graph} is graph {ir.content_hash[:16]}, the run was decided by {graph_hash[:16]}",
+                          where=where, fix="give the graph file of the version that ran")
+    per_row = [spec.name for spec in ir.inputs if not spec.universe]
+    scans = journal.query(f"SELECT {', '.join(per_row)} FROM {{db}}.scans FINAL "
+                          "WHERE run_id = %(r)s AND rejected = 0 ORDER BY scan_id", r=run_id)
+    table = pa.table({name: [row[k] for row in scans] for k, name in enumerate(per_row)})
+    universe = pa.table(json.loads(universe_inputs))
+    columns, _ = input_columns(ir, table, f"journal scans of {where}", universe)
+    results = compile_ir(ir).batch(columns)
+    audit = Audit(run_id, graph_hash, scans=len(scans))
+    _compare_decisions(journal, run_id, columns["scan_id"].tolist(), output_columns(ir, columns, results), audit)
+    _compare_trades(journal, run_id, trade_rows(ir, results) or {}, audit)
+    return audit
+
+
+def _compare_decisions(journal: Journal, run_id: str, scan_ids: list[int], want: dict[str, Any], audit: Audit) -> None:
+    rows = journal.query(f"SELECT scan_id, {', '.join(DECISION_FIELDS)} FROM {{db}}.decisions FINAL "
+                         "WHERE run_id = %(r)s ORDER BY scan_id", r=run_id)
+    audit.decisions = len(rows)
+    journaled = {row[0]: row[1:] for row in rows}
+    audit.missing = [s for s in scan_ids if s not in journaled]
+    audit.extra = sorted(set(journaled) - set(scan_ids))
+    for k, scan_id in enumerate(scan_ids):
+        got = journaled.get(scan_id)
+        if got is None:
+            continue
+        for name, value in zip(DECISION_FIELDS, got):
+            expected = _plain(want[name][k])
+            if not same(_plain(value), expected):
+                audit.mismatches.append(f"scan {scan_id}, {name}: journal {value!r} ({bits(_plain(value))}), "
+                                        f"recomputed {expected!r} ({bits(expected)})")
+                break
+
+
+def _compare_trades(journal: Journal, run_id: str, want: dict[str, Any], audit: Audit) -> None:
+    rows = journal.query(f"SELECT {', '.join(TRADE_FIELDS)} FROM {{db}}.trades FINAL "
+                         "WHERE run_id = %(r)s AND source = 'shadow' ORDER BY entry_scan", r=run_id)
+    n = len(want.get("entry_scan", []))
+    audit.trades = (len(rows), n)
+    recomputed = [tuple(_plain(want[f][k]) for f in TRADE_FIELDS) for k in range(n)]
+    for k in range(max(len(rows), n)):
+        got, expected = (rows[k] if k < len(rows) else None), (recomputed[k] if k < n else None)
+        if got is None or expected is None or not all(same(_plain(a), b) for a, b in zip(got, expected)):
+            audit.trade_mismatches.append(f"trade {k}: journal {got}, recomputed {expected}")
+
+
+def _plain(value: Any) -> Any:
+    """A recomputed numpy scalar as the Python value the journal hands back (a UInt8 flag 1 == True)."""
+    return value.item() if isinstance(value, np.generic) else value
