@@ -10,24 +10,19 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from violet.compile.dot import write_dot
-from violet.compile.ir import IR, Scalar
-from violet.compile.lower import lower
-from violet.compile.numba_backend import compile_ir
-from violet.compile.ranges import analysis, ranges_by_node
-from violet.dag.graph import load_graph
-from violet.dag.types import DType
 from violet.errors import InputError, VioletError
-from violet.tools.diff import diff_interpreter, diff_reference, load_reference
-from violet.tools.sampling import sample
-from violet.tools.table_io import Rejections, input_columns, output_columns, read_table, trade_rows, write_table
+
+if TYPE_CHECKING:
+    from violet.compile.ir import IR, Scalar
+    from violet.tools.table_io import Rejections
+
+# Each command imports what it uses (numpy, networkx, numba, pyarrow, the journal client) when it runs, so
+# `violet --help` and the usage errors answer at once: see "CLI start-up" in benchmarks/RESULTS.md.
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   help="VIOLET: typed dataflow graphs of pure nodes, compiled to Numba, proven bit-identical.")
@@ -42,27 +37,46 @@ UniverseOpt = Annotated[Optional[Path], typer.Option(
 
 def load_ir(graph: Path, sets: list[str] | None = None) -> IR:
     """Load, validate and lower a graph file, with parameter overrides applied."""
+    from violet.compile.lower import lower
+    from violet.dag.graph import load_graph
+
     ir = lower(load_graph(graph))
     return ir.with_params(parse_sets(ir, sets or [])) if sets else ir
 
 
 def parse_sets(ir: IR, sets: list[str]) -> dict[str, Scalar]:
     """`name=value` strings -> typed parameter values; unknown names and bad values are errors."""
-    types = {p.name: p.type.dtype for p in ir.params}
-    values: dict[str, Scalar] = {}
-    for item in sets:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep:
-            raise InputError(f"bad --set {item!r}", where="--set", fix="write --set name=value")
-        if name not in types:
-            raise InputError(f"unknown parameter '{name}'", where="--set",
-                             fix=f"parameters of this graph: {', '.join(types) or '(none)'}")
-        values[name] = _typed(text.strip(), types[name], name)
-    return values
+    return {name: _typed(text, ir, name, "--set") for name, text in (_named(ir, item, "--set") for item in sets)}
 
 
-def _typed(text: str, dtype: DType, name: str) -> Scalar:
+def parse_grid(ir: IR, items: list[str]) -> dict[str, list[Scalar]]:
+    """`name=a,b,c` or `name=lo:hi:n` strings -> each parameter's typed values, for `violet sweep`."""
+    from violet.tools.sweep import grid_values
+
+    grid: dict[str, list[Scalar]] = {}
+    for item in items:
+        name, text = _named(ir, item, "--grid")
+        dtype = next(p.type.dtype for p in ir.params if p.name == name)
+        grid[name] = [_typed(value, ir, name, "--grid") for value in grid_values(name, text, dtype)]
+    return grid
+
+
+def _named(ir: IR, item: str, option: str) -> tuple[str, str]:
+    """`name=text` split, the name checked against the graph's parameters."""
+    name, sep, text = item.partition("=")
+    name = name.strip()
+    if not sep:
+        raise InputError(f"bad {option} {item!r}", where=option, fix=f"write {option} name=value")
+    if name not in {p.name for p in ir.params}:
+        raise InputError(f"unknown parameter '{name}'", where=option,
+                         fix=f"parameters of this graph: {', '.join(p.name for p in ir.params) or '(none)'}")
+    return name, text.strip()
+
+
+def _typed(text: str, ir: IR, name: str, option: str) -> Scalar:
+    from violet.dag.types import DType
+
+    dtype = next(p.type.dtype for p in ir.params if p.name == name)
     try:
         if dtype == DType.BOOL:
             if text.lower() not in ("true", "false"):
@@ -70,7 +84,7 @@ def _typed(text: str, dtype: DType, name: str) -> Scalar:
             return text.lower() == "true"
         return int(text) if dtype == DType.I64 else float(text)
     except ValueError:
-        raise InputError(f"parameter '{name}' is {dtype.value}, got {text!r}", where="--set",
+        raise InputError(f"parameter '{name}' is {dtype.value}, got {text!r}", where=option,
                          fix=f"write a {dtype.value} value") from None
 
 
@@ -80,6 +94,12 @@ def check(graph: GraphArg, sets: SetOpt = None,
           ranges: Annotated[bool, typer.Option("--ranges", help="also print every value's proven range")] = False
           ) -> None:
     """Validate a graph file: print its inputs, outputs, params, op count and hash."""
+    from rich.table import Table
+
+    from violet.compile.lower import lower
+    from violet.compile.ranges import analysis, ranges_by_node
+    from violet.dag.graph import load_graph
+
     g = load_graph(graph)
     ir = lower(g)
     ir = ir.with_params(parse_sets(ir, sets)) if sets else ir
@@ -119,12 +139,15 @@ def dot(graph: GraphArg,
 
     With --input T --row K every input, parameter, node and output also shows its value at row K (for a
     stateful graph, with the state the rows before K leave behind)."""
+    from violet.compile.dot import write_dot
+
     ir = load_ir(graph, sets)
     if (input is None) != (row is None):
         raise InputError("--input and --row go together", where="--input" if input is None else "--row",
                          fix="give both to draw one row's values, or neither")
     values, caption = None, ""
     if input is not None and row is not None:
+        from violet.compile.numba_backend import compile_ir
         from violet.tools.explain import values_at, vertex_values
 
         columns, _ = read_inputs(ir, input, universe, skip_bad=False)
@@ -142,6 +165,8 @@ def compile_cmd(graph: GraphArg, sets: SetOpt = None) -> None:
     """Compile to Numba kernels (cached on disk by content): op count, time, cache hit or miss.
 
     Parameters are kernel arguments: --set changes the content hash, never the kernels."""
+    from violet.compile.numba_backend import compile_ir
+
     ir = load_ir(graph, sets)
     cg = compile_ir(ir)
     out.print(f"{ir.name}: {len(ir.ops)} ops, content hash {ir.content_hash[:16]}, code hash {ir.code_hash[:16]}")
@@ -152,6 +177,8 @@ def compile_cmd(graph: GraphArg, sets: SetOpt = None) -> None:
 
 def read_inputs(ir: IR, path: Path, universe: Path | None, skip_bad: bool) -> tuple[dict, Rejections]:
     """Read and type-check an input table (and the universe table if the graph reads one)."""
+    from violet.tools.table_io import input_columns, read_table
+
     uni_table = None
     if any(spec.universe for spec in ir.inputs):
         uni_path = universe or path.with_name(path.name.removesuffix(path.suffix) + ".universe.parquet")
@@ -169,6 +196,9 @@ def run(graph: GraphArg,
                                                     "instead of refusing the table")] = False,
         sets: SetOpt = None) -> None:
     """Run the compiled graph over a table: one output row per input row, state carried in order."""
+    from violet.compile.numba_backend import compile_ir
+    from violet.tools.table_io import output_columns, trade_rows, write_table
+
     ir = load_ir(graph, sets)
     columns, rejected = read_inputs(ir, input, universe, skip_bad_rows)
     if rejected.rows:
@@ -192,6 +222,34 @@ def run(graph: GraphArg,
 
 
 @app.command()
+def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", help="IN.parquet or IN.csv")],
+          grid: Annotated[list[str], typer.Option("--grid", help="name=a,b,c or name=lo:hi:n (repeatable)")],
+          output: Annotated[Path, typer.Option("--output", "-o", help="OUT.parquet or OUT.csv: a row per set")],
+          universe: UniverseOpt = None,
+          threads: Annotated[int, typer.Option(help="parameter sets run at once (the kernel releases the GIL)")] = 2,
+          sets: SetOpt = None) -> None:
+    """Run the whole table once per parameter set of a grid (every combination), each in one compiled loop;
+    write one summary row per set: its parameters, trades and pnl (for a trade stream), output means."""
+    from violet.compile.numba_backend import compile_ir
+    from violet.tools.sweep import parameter_sets
+    from violet.tools.sweep import sweep as run_sweep
+    from violet.tools.table_io import write_table
+
+    ir = load_ir(graph, sets)
+    columns, _ = read_inputs(ir, input, universe, skip_bad=False)
+    combos = parameter_sets(parse_grid(ir, grid))
+    cg = compile_ir(ir)
+    start = time.perf_counter()
+    rows = run_sweep(cg, columns, combos, threads)
+    seconds = time.perf_counter() - start
+    n_rows = len(columns[next(spec.name for spec in ir.inputs if not spec.universe)])
+    write_table({name: [row[name] for row in rows] for name in rows[0]}, output,
+                {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash})
+    out.print(f"{len(rows):,} parameter sets x {n_rows:,} rows in {seconds:.2f} s "
+              f"({len(rows) * n_rows / seconds:,.0f} rows/s, {threads} threads) -> {output}")
+
+
+@app.command()
 def diff(graph: GraphArg,
          reference: Annotated[Optional[str], typer.Option(help="module:function (or file.py:function) taking the "
                                                           "inputs as keywords and returning a mapping of outputs; for a "
@@ -206,6 +264,10 @@ def diff(graph: GraphArg,
     """Prove the compiled graph bit-identical to the interpreter, or to a reference; exit 1 on any mismatch.
 
     With --input the rows of that table are compared too (scan by scan, state carried)."""
+    from violet.compile.numba_backend import compile_ir
+    from violet.tools.diff import diff_interpreter, diff_reference, load_reference
+    from violet.tools.sampling import sample
+
     ir = load_ir(graph, sets)
     if reference and sets:
         raise InputError("a reference receives only the inputs, not --set parameters", where="--set",
@@ -373,18 +435,17 @@ def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
 
 
 def main() -> None:
-    """Entry point: user errors -> one message and exit 2; mismatches -> exit 1."""
+    """Entry point: user errors -> one message and exit 2; mismatches -> exit 1.
+
+    Typer runs in its standalone mode, so its own usage errors (an unknown option or command, a bad
+    value) are printed by Typer with exit 2 through its public API; VIOLET's errors come out here."""
     try:
-        code = app(standalone_mode=False)
+        app()
     except VioletError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except KeyboardInterrupt:
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,10 @@ class Emitter:
         self.decl(result, out.width, f"({t} > {top}) ? {top}[{out.width - 1}:0] : ({t} < {bottom}) ? "
                                           f"{bottom}[{out.width - 1}:0] : {self.resize(tname, twidth, out.width)}")
 
+    def missing_flag(self, i: int) -> str:
+        """Op i's missing flag: its wire if it can hold a NaN constant, else a constant 0."""
+        return f"m{i}" if i in self.model.missing else "1'b0"
+
     def waive_unused(self, name: str) -> None:
         """Tell the linter that `name`'s upper bits are unused on purpose (they only repeat the sign)."""
         k = next(j for j, line in enumerate(self.lines) if f"] {name} = " in line)
@@ -177,8 +181,8 @@ class Emitter:
             self.decl(self.name("v", op.id), 1, expr, signed=False)
         elif k == "select":
             if op.id in self.model.missing:
-                flag = lambda x: f"m{x}" if x in self.model.missing else "1'b0"  # noqa: E731
-                self.decl(f"m{op.id}", 1, f"{self.ref(a[0])} ? {flag(a[1])} : {flag(a[2])}", signed=False)
+                self.decl(f"m{op.id}", 1, f"{self.ref(a[0])} ? {self.missing_flag(a[1])} : {self.missing_flag(a[2])}",
+                          signed=False)
             if self.fmt(op.id).boolean:
                 self.decl(self.name("v", op.id), 1, f"{self.ref(a[0])} ? {self.ref(a[1])} : {self.ref(a[2])}", signed=False)
             else:
