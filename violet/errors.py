@@ -39,3 +39,14 @@ class InputError(VioletError):
 def where(file: str, key: str = "") -> str:
     """Join a file name and a dotted key into the `where` of an error."""
     return f"{file}: {key}" if key else file
+
+
+QUOTE_LIMIT = 200
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """`repr(value)`, cut to about `limit` characters: an error names a hostile value, never floods with it.
+
+    repr also makes control characters visible, so a newline in a name cannot forge a second message line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
