@@ -142,13 +142,21 @@ def compile_ir(ir: IR) -> CompiledGraph:
     source = generate(ir)
     digest = hashlib.sha256(source.encode()).hexdigest()[:12]
     path = cache_dir() / f"violet_{ir.code_hash[:20]}_{digest}.py"
-    if not path.exists():
+    if not _holds(path, source):  # missing, or not what this generator writes (torn, edited, planted)
         _write_atomic(path, source)
     start = time.perf_counter()
     module = _import(path)
     seconds = time.perf_counter() - start
     hit = bool(module.step.stats.cache_hits) and not module.step.stats.cache_misses
     return CompiledGraph(ir, module, path, seconds, hit)
+
+
+def _holds(path: Path, source: str) -> bool:
+    """True if the cached module is exactly `source`: only generated text is ever imported."""
+    try:
+        return path.read_text() == source
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _write_atomic(path: Path, text: str) -> None:

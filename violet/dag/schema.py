@@ -13,9 +13,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from violet.errors import GraphError, where
+from violet.errors import GraphError, quote, where
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Every name a graph file gives (the graph, inputs, params, consts, state, enums and their values, nodes,
+# ports, outputs) must match this whole, so a name can reach generated Python or Verilog, a column or a
+# file name only as an identifier: a newline, a quote, a dot or a slash can never be in one.
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+NAME_FIX = "use 1 to 64 letters, digits and _, not starting with a digit"
 
 # names an expression already gives a meaning to
 RESERVED = frozenset(
@@ -27,13 +31,24 @@ RESERVED = frozenset(
 def _scalar(value: Any) -> Any:
     if isinstance(value, (bool, int, float)):
         return value
-    raise ValueError(f"must be a number or true/false, got {type(value).__name__} {value!r}")
+    raise ValueError(f"must be a number or true/false, got {type(value).__name__} {quote(value)}")
 
 
 def _number(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
-    raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
+    raise ValueError(f"must be a number, got {type(value).__name__} {quote(value)}")
+
+
+def is_name(text: str) -> bool:
+    """True if `text` is a valid graph-file name: an identifier of at most 64 characters, not a keyword."""
+    return NAME_RE.fullmatch(text) is not None and not keyword.iskeyword(text)
+
+
+def check_name(name: str, file: str, key: str) -> None:
+    """Refuse a name that is not an identifier, naming it (quoted, cut) and where it is."""
+    if not is_name(name):
+        raise GraphError(f"{quote(name)} is not a valid name", where=where(file, key), fix=NAME_FIX)
 
 
 Scalar = Annotated[Any, AfterValidator(_scalar)]
@@ -133,6 +148,24 @@ def parse_graph_file(data: dict[str, Any], file: str) -> GraphFile:
     return model
 
 
+def _check_identifiers(model: GraphFile, file: str) -> None:
+    """Every string of the file that names something is an identifier (see NAME_RE), table by table."""
+    check_name(model.graph.name, file, "graph.name")
+    for table in ("inputs", "params", "consts", "state", "enums", "nodes", "outputs", "next_state"):
+        for name in getattr(model, table):
+            check_name(name, file, table)
+    for name, spec in model.inputs.items():
+        for k, value in enumerate(spec.values or []):
+            check_name(value, file, f"inputs.{name}.values[{k}]")
+    for name, values in model.enums.items():
+        for k, value in enumerate(values):
+            check_name(value, file, f"enums.{name}[{k}]")
+    for name, node in model.nodes.items():
+        for table, ports in (("in", node.in_), ("params", node.params)):
+            for port in ports:
+                check_name(port, file, f"nodes.{name}.{table}")
+
+
 _SCHEMA_FIX = "see docs/graph-files.md for the tables and keys a graph file may hold"
 
 
@@ -140,7 +173,7 @@ def _explain(exc: ValidationError) -> str:
     """Turn pydantic's errors into one line per problem, keyed by TOML path."""
     lines = []
     for err in exc.errors()[:10]:
-        key = ".".join("in" if p == "in_" else str(p) for p in err["loc"])
+        key = ".".join("in" if p == "in_" else str(p) if is_name(str(p)) else quote(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -153,13 +186,11 @@ def _explain(exc: ValidationError) -> str:
 
 def _check_names(model: GraphFile, file: str) -> None:
     """Every name is an identifier, not reserved, and used once across tables."""
+    _check_identifiers(model, file)
     seen: dict[str, str] = {}
     for table in ("inputs", "params", "consts", "state", "enums", "nodes"):
         for name in getattr(model, table):
             key = f"{table}.{name}"
-            if not NAME_RE.match(name) or keyword.iskeyword(name):
-                raise GraphError(f"'{name}' is not a valid name", where=where(file, key),
-                                 fix="use letters, digits and _, not starting with a digit")
             if name in RESERVED:
                 raise GraphError(f"'{name}' is a built-in function name", where=where(file, key),
                                  fix="rename it, e.g. '{name}_value'")
