@@ -19,7 +19,7 @@ from violet.compile.ir import IR, Op, ParamSpec, Scalar, StateSpec, literal_text
 from violet.dag.expr import BINOPS, CMPOPS
 from violet.dag.graph import Bound, Graph, NodeInstance, literal_type
 from violet.dag.types import F64, I64, INT64_MAX, INT64_MIN, DType, ValueType
-from violet.errors import GraphError, where
+from violet.errors import GraphError, quote, where
 from violet.nodes.registry import NodeDef, lookup
 
 MAX_POWER = 8  # x ** n is lowered as a multiply chain for 1 <= n <= MAX_POWER
@@ -207,9 +207,9 @@ def enum_code(enum: Ref, name: str, at: ast.AST, s: Scope) -> Ref:
     """The const code of enum value `name` in `enum`'s type."""
     values = enum.type.enum
     if values is None:
-        raise s.error(f"compared with the string {name!r}, but the value is {enum.type}, not an enum", at)
+        raise s.error(f"compared with the string {quote(name)}, but the value is {enum.type}, not an enum", at)
     if name not in values:
-        raise s.error(f"{name!r} is not a value of {enum.type}", at, f"use one of: {', '.join(values)}")
+        raise s.error(f"{quote(name)} is not a value of {enum.type}", at, f"use one of: {', '.join(values)}")
     return s.builder.const(values.index(name), enum.type)
 
 

@@ -20,7 +20,7 @@ import networkx as nx
 from violet.dag.expr import parse_expr, references
 from violet.dag.schema import InputModel, NodeModel, parse_graph_file
 from violet.dag.types import BOOL, F64, I64, DType, InputSpec, Refinement, ValueType
-from violet.errors import GraphError, where
+from violet.errors import GraphError, quote, where
 from violet.nodes.registry import NodeDef, lookup
 
 Literal = float | int | bool
@@ -149,7 +149,7 @@ def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...]) -> No
         _match_ports(inst.bindings, inst.library.port_names, f"node {m.node}", file, key)
         return inst
     assert m.graph is not None
-    inst.subgraph = load_graph(path.parent / m.graph, stack)
+    inst.subgraph = load_graph(_composed_path(path, m.graph, where(file, f"{key}.graph")), stack)
     _match_ports(inst.bindings, [i.name for i in inst.subgraph.inputs], f"graph {m.graph}", file, key)
     inst.param_bindings = {p: _binding(v, file, f"{key}.params.{p}") for p, v in m.params.items()}
     for p in inst.param_bindings:
@@ -157,6 +157,14 @@ def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...]) -> No
             raise GraphError(f"unknown parameter '{p}' of graph {m.graph}", where=where(file, f"{key}.params.{p}"),
                              fix=f"its parameters are: {', '.join(inst.subgraph.params) or '(none)'}")
     return inst
+
+
+def _composed_path(path: Path, text: str, at: str) -> Path:
+    """The file a `graph = "..."` names, relative to the composing file: a .toml path of printable characters."""
+    if len(text) > 1024 or not text.endswith(".toml") or not text.isprintable():
+        raise GraphError(f"{quote(text)} is not a graph file path", where=at,
+                         fix='name a .toml file of at most 1024 printable characters, e.g. graph = "blue_sizing.toml"')
+    return path.parent / text
 
 
 def _binding(value: str | Literal, file: str, key: str) -> Bound:
@@ -207,7 +215,7 @@ def _refs(source: ast.expr | Literal) -> set[str]:
 
 def _check_known(ref: str, known: set[str], file: str, key: str) -> None:
     if ref not in known:
-        raise GraphError(f"unknown name '{ref}'{_did_you_mean(ref, sorted(known))}", where=where(file, key),
+        raise GraphError(f"unknown name {quote(ref)}{_did_you_mean(ref, sorted(known))}", where=where(file, key),
                          fix="refer to an input, param, const, state field or node defined in this file")
 
 

@@ -207,7 +207,7 @@ def _check_names(model: GraphFile, file: str) -> None:
             raise GraphError("a state field needs `init` (a literal) or `enum` (a name of [enums]; starts at its first value)",
                              where=where(file, f"state.{name}"), fix="write e.g. `open = false` or `{ enum = \"side\" }`")
         if st.enum is not None and st.enum not in model.enums:
-            raise GraphError(f"unknown enum '{st.enum}'", where=where(file, f"state.{name}"), fix="declare it in [enums]")
+            raise GraphError(f"unknown enum {quote(st.enum)}", where=where(file, f"state.{name}"), fix="declare it in [enums]")
     fields, nexts = set(model.state), set(model.next_state)
     if fields != nexts:
         missing, extra = sorted(fields - nexts), sorted(nexts - fields)

@@ -15,6 +15,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from typing import Any, TypeVar
 
 from violet.dag.expr import check_subset, construct_name, references
 from violet.dag.types import BOOL, F64, I64, ValueType
-from violet.errors import GraphError, NodeSubsetError
+from violet.errors import GraphError, NodeSubsetError, quote
+
+NODE_REF = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\.[A-Za-z_][A-Za-z0-9_]{0,63}")  # module.function
 
 ANNOTATIONS: dict[str, ValueType] = {"float": F64, "int": I64, "bool": BOOL}
 
@@ -176,7 +179,10 @@ def _return_types(func: ast.FunctionDef, locate: Callable[[ast.AST], str], n_out
 
 
 def lookup(name: str, where: str) -> NodeDef:
-    """The library node `module.function`, importing its module from violet.nodes."""
+    """The library node `module.function`, importing its module from violet.nodes (and nothing else)."""
+    if not NODE_REF.fullmatch(name):
+        raise GraphError(f"{quote(name)} is not a library node name", where=where,
+                         fix="write `module.function`, e.g. sizing.conviction (see `violet check` of a library graph)")
     if name not in REGISTRY and "." in name:
         module = name.rsplit(".", 1)[0]
         if module in library_modules():
