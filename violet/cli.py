@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.console import Console
 
-from violet.errors import InputError, VioletError
+from violet.errors import InputError, VioletError, quote
 
 if TYPE_CHECKING:
     from violet.compile.ir import IR, Scalar
@@ -36,12 +36,11 @@ UniverseOpt = Annotated[Optional[Path], typer.Option(
 
 
 def load_ir(graph: Path, sets: list[str] | None = None) -> IR:
-    """Load, validate and lower a graph file, with parameter overrides applied."""
-    from violet.compile.lower import lower
-    from violet.dag.graph import load_graph
+    """Load, validate and lower a graph file, with `--set name=value` overrides applied."""
+    from violet.api import load
 
-    ir = lower(load_graph(graph))
-    return ir.with_params(parse_sets(ir, sets or [])) if sets else ir
+    ir = load(graph)
+    return ir.with_params(parse_sets(ir, sets)) if sets else ir
 
 
 def parse_sets(ir: IR, sets: list[str]) -> dict[str, Scalar]:
@@ -51,41 +50,46 @@ def parse_sets(ir: IR, sets: list[str]) -> dict[str, Scalar]:
 
 def parse_grid(ir: IR, items: list[str]) -> dict[str, list[Scalar]]:
     """`name=a,b,c` or `name=lo:hi:n` strings -> each parameter's typed values, for `violet sweep`."""
+    from violet.api import param_type
     from violet.tools.sweep import grid_values
 
     grid: dict[str, list[Scalar]] = {}
     for item in items:
         name, text = _named(ir, item, "--grid")
-        dtype = next(p.type.dtype for p in ir.params if p.name == name)
+        dtype = param_type(ir, name, "--grid")
         grid[name] = [_typed(value, ir, name, "--grid") for value in grid_values(name, text, dtype)]
     return grid
 
 
 def _named(ir: IR, item: str, option: str) -> tuple[str, str]:
     """`name=text` split, the name checked against the graph's parameters."""
+    from violet.api import param_type
+
     name, sep, text = item.partition("=")
     name = name.strip()
     if not sep:
-        raise InputError(f"bad {option} {item!r}", where=option, fix=f"write {option} name=value")
-    if name not in {p.name for p in ir.params}:
-        raise InputError(f"unknown parameter '{name}'", where=option,
-                         fix=f"parameters of this graph: {', '.join(p.name for p in ir.params) or '(none)'}")
+        raise InputError(f"bad {option} {quote(item)}", where=option, fix=f"write {option} name=value")
+    param_type(ir, name, option)
     return name, text.strip()
 
 
 def _typed(text: str, ir: IR, name: str, option: str) -> Scalar:
+    """`text` read as parameter `name`'s type, then checked as the facade checks every parameter value."""
+    from violet.api import param_type, param_value
     from violet.dag.types import DType
 
-    dtype = next(p.type.dtype for p in ir.params if p.name == name)
+    dtype = param_type(ir, name, option)
     try:
         if dtype == DType.BOOL:
             if text.lower() not in ("true", "false"):
                 raise ValueError
-            return text.lower() == "true"
-        return int(text) if dtype == DType.I64 else float(text)
+            value: bool | int | float = text.lower() == "true"
+        else:
+            value = int(text) if dtype == DType.I64 else float(text)
     except ValueError:
-        raise InputError(f"parameter '{name}' is {dtype.value}, got {text!r}", where=option,
+        raise InputError(f"parameter '{name}' is {dtype.value}, got {quote(text)}", where=option,
                          fix=f"write a {dtype.value} value") from None
+    return param_value(ir, name, value, option)
 
 
 @app.command()

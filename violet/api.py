@@ -1,0 +1,79 @@
+"""The facade: a graph file in, its IR or its compiled kernels out, parameters bound and checked.
+
+The CLI, the runtime and the audit all load graphs through here, so a graph is read, validated,
+lowered and given parameters one way only. Its functions check their arguments' types at the call
+(beartype): a notebook calling `load("g.toml", {"k": "3"})` gets a clear error, not a late one deep
+in a kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from beartype import beartype
+
+from violet.compile.ir import IR, Scalar
+from violet.compile.numba_backend import CompiledGraph
+from violet.dag.types import DType
+from violet.errors import InputError, quote
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@beartype
+def load(path: str | Path, params: Mapping[str, bool | int | float] | None = None) -> IR:
+    """Read, validate and lower a graph file (and the graphs it composes), with parameters bound."""
+    from violet.compile.lower import lower
+    from violet.dag.graph import load_graph
+
+    ir = lower(load_graph(path))
+    return bind(ir, params) if params else ir
+
+
+@beartype
+def compile_graph(path: str | Path, params: Mapping[str, bool | int | float] | None = None) -> CompiledGraph:
+    """`load`, then the Numba kernels (from the disk cache when they were compiled before)."""
+    from violet.compile.numba_backend import compile_ir
+
+    return compile_ir(load(path, params))
+
+
+def bind(ir: IR, params: Mapping[str, bool | int | float], where: str = "params") -> IR:
+    """`ir` with parameter defaults replaced; an unknown name or a value of the wrong type is an error."""
+    return ir.with_params({name: param_value(ir, name, value, where) for name, value in params.items()})
+
+
+def param_type(ir: IR, name: str, where: str) -> DType:
+    """The type of parameter `name`; an unknown name is an error listing the graph's parameters."""
+    dtype = {p.name: p.type.dtype for p in ir.params}.get(name)
+    if dtype is None:
+        raise InputError(f"unknown parameter {quote(name)}", where=where,
+                         fix=f"parameters of this graph: {', '.join(p.name for p in ir.params) or '(none)'}")
+    return dtype
+
+
+def param_value(ir: IR, name: str, value: bool | int | float, where: str) -> Scalar:
+    """`value` as parameter `name`'s type: bool only for bool, an int64 for int64, an exact float for float64."""
+    dtype = param_type(ir, name, where)
+    if dtype == DType.BOOL and isinstance(value, bool):
+        return value
+    if dtype == DType.I64 and isinstance(value, int) and not isinstance(value, bool):
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+        raise InputError(f"parameter '{name}' = {quote(value)} is outside int64", where=where,
+                         fix=f"write an integer in [{INT64_MIN}, {INT64_MAX}]")
+    if dtype == DType.F64 and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) or _exact_float(value):
+            return float(value)
+        raise InputError(f"parameter '{name}' = {quote(value)} has no exact float64 value", where=where,
+                         fix="write it as a float literal, rounded as you intend")
+    raise InputError(f"parameter '{name}' is {dtype.value}, got {type(value).__name__} {quote(value)}", where=where,
+                     fix=f"write a {dtype.value} value")
+
+
+def _exact_float(value: int) -> bool:
+    try:
+        return float(value) == value
+    except OverflowError:
+        return False
