@@ -100,8 +100,9 @@ def _both(first: Callable[[Doc, str], None], second: Callable[[Doc, str], None])
     return put
 
 
-# every place a string of the file goes, and its kind: a name, free text (any string is allowed, never
-# code), or an expression (read by the restricted parser, where a trailing `# ...` is a comment)
+# every place a string of the file goes, and its kind: a name, a reference (a library node, a file path),
+# free text (any string is allowed, never code), or an expression (read by the restricted parser, where
+# a trailing `# ...` is a comment)
 POSITIONS: dict[str, tuple[Callable[[Doc, str], None], str]] = {
     "graph.name": (_set("graph", "name"), "name"),
     "graph.doc": (_set("graph", "doc"), "text"),
@@ -118,12 +119,12 @@ POSITIONS: dict[str, tuple[Callable[[Doc, str], None], str]] = {
     "nodes key": (_rename("nodes", "w"), "name"),
     "nodes.w.expr": (_set("nodes", "w", "expr"), "expr"),
     "nodes.w.doc": (_set("nodes", "w", "doc"), "text"),
-    "nodes.s.graph": (_set("nodes", "s", "graph"), "name"),
+    "nodes.s.graph": (_set("nodes", "s", "graph"), "ref"),
     "nodes.s.in key": (_rename_in("s", "in", "y"), "name"),
     "nodes.s.in value": (_set("nodes", "s", "in", "y"), "expr"),
     "nodes.s.params key": (_rename_in("s", "params", "m"), "name"),
     "nodes.s.params value": (_set("nodes", "s", "params", "m"), "expr"),
-    "library node": (lambda doc, p: doc["nodes"].__setitem__("lib", {"node": p, "in": {}}), "name"),
+    "library node": (lambda doc, p: doc["nodes"].__setitem__("lib", {"node": p, "in": {}}), "ref"),
     "outputs key": (_rename("outputs", "w"), "name"),
     "outputs expr": (_set("outputs", "w"), "expr"),
     "enum string in expr": (_set("nodes", "w", "expr"), "name"),  # payload wrapped as e == '<payload>'

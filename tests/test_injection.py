@@ -95,3 +95,11 @@ def test_hdl_never_writes_outside_out(capsys, tmp_path, name):
     assert code == 2 and "graph.name" in err and "is not a valid name" in err
     assert files_under(tmp_path) == {Path("g.toml"), Path("sub.toml")}
     assert not Path(os.sep, "abs").exists()
+
+
+def test_hdl_refuses_a_simulator_that_would_name_a_directory_outside_out(capsys, tmp_path):
+    graph = write_pair(tmp_path, hostile("graph.doc", "plain"))
+    code, err = violet(capsys, "hdl", graph, "--out", tmp_path / "out", "--simulate", "10",
+                       "--simulator", "../../escape")
+    assert code == 2 and "unknown simulator '../../escape'" in err
+    assert files_under(tmp_path) == {Path("g.toml"), Path("sub.toml")}

@@ -311,11 +311,15 @@ def hdl(graph: GraphArg,
 
     Parameters become constants of the hardware (--set changes them); a stateful graph's state becomes
     registers (clk, rst, en) and its vectors one port per asset (--assets N)."""
-    from violet.compile.cosim import cosim_rows, cosimulate, testbench
+    from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, testbench
     from violet.compile.dot import netlist_dot
     from violet.compile.fixed import FixedConfig, FixedModel, error_report, monte_carlo_rows
     from violet.compile.verilog import emit_module, pipeline_stages
 
+    for simulator in simulators:  # each names a directory under --out: only known names
+        if simulator not in SIMULATORS:
+            raise InputError(f"unknown simulator {quote(simulator)}", where="--simulator",
+                             fix=f"use {' and/or '.join(SIMULATORS)}")
     ir = load_ir(graph, sets)
     model = FixedModel(ir, FixedConfig(frac_bits, int_bits))
     out_dir.mkdir(parents=True, exist_ok=True)
