@@ -31,7 +31,7 @@ from violet.runtime.reactor import Reactor
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.session import EXIT_GRAPH
 from violet.runtime.source import PriceTick, replay_source
-from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, guarded
+from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, VenueKeys, guarded
 
 HOUR = 3_600_000_000
 COUNT_SCRIPT = """
@@ -160,14 +160,14 @@ def test_killed_process_resumes_without_duplicates(tmp_path):
 def test_dark_guard_lets_no_order_leave_whatever_the_script(compiled, tmp_path):
     scans = write_scans(tmp_path / "scans.parquet")
     scripted = ScriptedVenue([ScriptStep(ack_us=1_000, outcome="FILL"), ScriptStep(ack_us=None)])
-    reactor, source = make_reactor(compiled, scans, venue=guarded(scripted, keys_configured=False))
+    reactor, source = make_reactor(compiled, scans, venue=guarded(scripted, keys=None))
     summary = reactor.run(source)
     assert summary.intents > 0 and scripted.submitted == []
     assert summary.orders == {"RECORDED_NOT_SENT": summary.intents}
     assert len(reactor.driver.venue.attempts) == summary.intents
     # with keys, the same venue does receive the orders: the guard is what held them back
     keyed = ScriptedVenue([ScriptStep(ack_us=1_000)])
-    reactor, source = make_reactor(compiled, scans, venue=guarded(keyed, keys_configured=True))
+    reactor, source = make_reactor(compiled, scans, venue=guarded(keyed, keys=VenueKeys("key", "secret")))
     assert reactor.run(source).intents == len(keyed.submitted) > 0
 
 
