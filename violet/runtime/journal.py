@@ -106,6 +106,12 @@ def server_options(dsn: str) -> dict[str, Any]:
             "password": url.password or "", "secure": url.scheme == "https"}
 
 
+def check_dsn(dsn: str) -> None:
+    """Refuse a DSN that is not exactly one of the two forms, before anything is read, compiled or opened."""
+    if embedded_directory(dsn) is None:
+        server_options(dsn)
+
+
 def connect(dsn: str) -> Any:
     """A clickhouse-connect client: `chdb:///abs/dir` (embedded) or `http://host:8123` (server)."""
     directory = embedded_directory(dsn)

@@ -31,7 +31,7 @@ from violet.runtime.clock import LiveClock, ReplayClock
 from violet.runtime.divergence import TRADE_FIELDS, DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
-from violet.runtime.journal import Journal, JournalError, identifier
+from violet.runtime.journal import Journal, JournalError, check_dsn, identifier
 from violet.runtime.reactor import Reactor, RunSummary, check_decision_graph
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
@@ -77,6 +77,8 @@ def check_settings(s: ReplaySettings) -> None:
     check_seconds(s.exit_q_s, "--exit-q")
     check_seconds(s.live_pace_s, "--live-pace")
     identifier(s.database, "--database")
+    if s.journal is not None:
+        check_dsn(s.journal)
     if s.run_id is not None and not (isinstance(s.run_id, str) and RUN_ID.fullmatch(s.run_id)):
         raise InputError(f"{quote(s.run_id)} is not a run id", where="--run-id",
                          fix="letters, digits and _ . : - (not first), at most 128 characters")
