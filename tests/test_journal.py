@@ -256,8 +256,11 @@ def test_a_full_spill_disk_stops_the_writer_and_keeps_every_acknowledged_row(chd
         assert again.stats.replayed_rows == kept and again.count("decisions", "run") == kept and not notices
 
 
-def test_a_failed_spill_write_leaves_no_partial_file(journal, monkeypatch):
-    """ENOSPC injected at the write call, after half the bytes: the temp file goes, no spill file appears."""
+def test_a_failed_spill_write_leaves_no_partial_file_and_stops_the_journal(chdb_dir, tmp_path, monkeypatch):
+    """ENOSPC injected at the write call, after half the bytes: the temp file goes, no spill file appears, and the
+    journal refuses every later row (the caller's thread writes here: no writer thread involved)."""
+    database = f"t_{uuid.uuid4().hex[:10]}"
+    journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "spill")
     real = journal_module._write_durably
 
     def half_then_full(path, data):
@@ -265,12 +268,15 @@ def test_a_failed_spill_write_leaves_no_partial_file(journal, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(journal_module, "_write_durably", half_then_full)
-    journal.client.command(f"DETACH TABLE {journal.database}.decisions")
+    journal.client.command(f"DETACH TABLE {database}.decisions")
     journal.append("decisions", decision_row(journal, 0))
     with pytest.raises(JournalError, match="cannot keep 1 decisions rows: .*No space left on device"):
         journal.flush()
     assert list(journal.spill_dir.iterdir()) == []
-    journal.client.command(f"ATTACH TABLE {journal.database}.decisions")
+    for stopped in (lambda: journal.append("decisions", decision_row(journal, 1)), journal.close):
+        with pytest.raises(JournalError, match="No space left on device"):
+            stopped()
+    journal.client.command(f"ATTACH TABLE {database}.decisions")
 
 
 def test_replay_on_a_full_disk_exits_2_and_resumes_to_a_verified_run(tmp_path):
@@ -295,3 +301,23 @@ def test_replay_on_a_full_disk_exits_2_and_resumes_to_a_verified_run(tmp_path):
 
 def violet(*args: object) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "violet.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_a_temp_file_of_a_killed_spill_is_set_aside_not_replayed(chdb_dir, tmp_path):
+    """A process killed mid-spill leaves a hidden temp file: its rows were never acknowledged (the run resumes
+    before them), so it is not replayed; it is moved to torn/ and reported. A live process's temp file is left."""
+    database = f"t_{uuid.uuid4().hex[:10]}"
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    probe = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "probe")
+    orphan = spill / f".{database}.decisions.00000000000000000001-{dead.stdout.strip()}-000001.spill.jsonl.tmp"
+    orphan.write_bytes(spill_lines(probe, 3)[:-7])
+    live = spill / f".{database}.decisions.00000000000000000002-{os.getpid()}-000001.spill.jsonl.tmp"
+    live.write_bytes(spill_lines(probe, 1))
+    notices: list[str] = []
+    journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=spill, client=probe.client,
+                      notice=notices.append)
+    assert journal.count("decisions", "run") == 0 and not orphan.exists() and live.exists()
+    assert [p.read_bytes() for p in (spill / "torn").iterdir()] == [spill_lines(probe, 3)[:-7]]
+    assert len(notices) == 1 and str(orphan) in notices[0]

@@ -187,16 +187,9 @@ class SpillDir:
 
     def write(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Keep `rows` on disk, whole or not at all; JournalError if they cannot be kept."""
-        self._counter += 1
-        name = f"{self.database}.{table}.{time.time_ns():020d}-{os.getpid()}-{self._counter:06d}{SPILL_SUFFIX}"
-        data = "".join(json.dumps(row, default=_jsonable) + "\n" for row in rows).encode()
-        tmp = self.directory / f".{name}.tmp"
         try:
-            _write_durably(tmp, data)
-            os.replace(tmp, self.directory / name)
-            _fsync_directory(self.directory)
+            self._place(table, rows, None)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise JournalError(f"cannot keep {len(rows):,} {table} rows: the insert failed and spilling them to "
                                f"{self.directory} failed too: {exc.strerror or exc}", where=str(self.directory),
                                fix="free space on that disk (or fix the journal), then run the same replay with "
@@ -213,7 +206,7 @@ class SpillDir:
                 found.append((TABLES.index(table), path.name, table, path))
         return [(table, path) for _, _, table, path in sorted(found)]
 
-    def read(self, path: Path, columns: list[str]) -> list[dict[str, Any]]:
+    def read(self, table: str, path: Path, columns: list[str]) -> list[dict[str, Any]]:
         """The whole rows of one file (a JSON object with exactly the table's columns); any other line
         (a torn last line, damage) is set aside and the file rewritten with the whole rows alone."""
         rows, bad = [], []
@@ -221,24 +214,45 @@ class SpillDir:
             row = _row(line, columns)
             (rows if row is not None else bad).append(row if row is not None else line)
         if bad:
-            self._set_aside(path, b"".join(bad), len(rows))
-            if rows:
-                self._rewrite(path, rows)
+            try:
+                self._set_aside(path, b"".join(bad), len(rows))
+                if rows:
+                    self._place(table, rows, path)
+                else:
+                    path.unlink()
+            except OSError as exc:  # the file stays as it is: nothing is lost, the next start tries again
+                raise JournalError(f"spill file {path} is not whole, and its torn part cannot be set aside: "
+                                   f"{exc.strerror or exc}", where=str(self.directory),
+                                   fix="free space on that disk, then run the command again") from None
         return rows
 
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)
 
     def pending_rows(self, columns: Mapping[str, list[str]]) -> int:
-        return sum(len(self.read(path, columns[table])) for table, path in self.files())
+        return sum(len(self.read(table, path, columns[table])) for table, path in self.files())
 
     def set_aside_orphans(self) -> None:
         """Temp files of dead processes (killed while spilling: their rows were never acknowledged) go to torn/."""
         for tmp in self.directory.glob(f".{self.database}.*{SPILL_SUFFIX}.tmp"):
-            pid = tmp.name.split("-")[-2] if tmp.name.count("-") >= 2 else ""
+            parts = tmp.name.split("-")
+            pid = parts[-2] if len(parts) >= 3 else ""
             if not pid.isdigit() or not _alive(int(pid)):
                 self._set_aside(tmp, tmp.read_bytes(), 0)
                 tmp.unlink()
+
+    def _place(self, table: str, rows: list[dict[str, Any]], target: Path | None) -> None:
+        """Write rows to a hidden temp file, fsync, rename it to `target` (default: a new batch file), fsync
+        the directory: the file at the final name is always whole. A temp file is removed if anything fails."""
+        self._counter += 1
+        name = f"{self.database}.{table}.{time.time_ns():020d}-{os.getpid()}-{self._counter:06d}{SPILL_SUFFIX}"
+        tmp = self.directory / f".{name}.tmp"
+        try:
+            _write_durably(tmp, "".join(json.dumps(row, default=_jsonable) + "\n" for row in rows).encode())
+            os.replace(tmp, target or self.directory / name)
+            _fsync_directory(self.directory)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _set_aside(self, path: Path, data: bytes, kept: int) -> None:
         torn = self.directory / TORN_DIR
@@ -247,12 +261,6 @@ class SpillDir:
         _write_durably(dest, data)
         self.notice(f"spill file {path} was not whole (cut short or damaged): {len(data):,} bytes that are not whole "
                     f"rows were moved to {dest}; its {kept:,} whole rows are kept")
-
-    def _rewrite(self, path: Path, rows: list[dict[str, Any]]) -> None:
-        tmp = path.with_name(f".{path.name}.rewrite.tmp")
-        _write_durably(tmp, "".join(json.dumps(row, default=_jsonable) + "\n" for row in rows).encode())
-        os.replace(tmp, path)
-        _fsync_directory(self.directory)
 
 
 def _row(line: bytes, columns: list[str]) -> dict[str, Any] | None:
@@ -388,8 +396,8 @@ class Journal:
                 self._write(batch)
                 if stop:
                     return
-        except JournalError as exc:
-            self._stopped = exc
+        except JournalError:
+            return  # _write recorded why; append and close raise it
         except Exception as exc:  # a bug; still, the run must stop rather than go on unjournaled
             self._stopped = JournalError(f"the journal writer stopped: {type(exc).__name__}: {exc}", where=self.dsn,
                                          fix="report this; then resume the run with the same --run-id")
@@ -413,6 +421,13 @@ class Journal:
         return batch
 
     def _write(self, batch: Mapping[str, list[dict[str, Any]]]) -> None:
+        try:
+            self._write_batch(batch)
+        except JournalError as exc:  # rows that could be neither inserted nor kept: the journal stops here
+            self._stopped = exc
+            raise
+
+    def _write_batch(self, batch: Mapping[str, list[dict[str, Any]]]) -> None:
         with self._lock:
             if batch and not self._replay_locked():
                 for table in sorted(batch, key=TABLES.index):
@@ -459,7 +474,7 @@ class Journal:
 
     def _replay_locked(self) -> bool:
         for table, path in self.spills.files():
-            rows = self.spills.read(path, self._columns[table])
+            rows = self.spills.read(table, path, self._columns[table])
             try:
                 if rows:
                     self._insert(table, rows)
