@@ -1,13 +1,25 @@
-"""The ClickHouse journal against the real embedded engine (chdb), a database per test."""
+"""The ClickHouse journal against the real embedded engine (chdb), a database per test: what it writes, what it
+refuses (database names, DSNs), and what it does when the disk is full or a spill file was cut short."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import math
-import time
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
+from conftest import GRAPHS
+from test_runtime import write_scans
+from waiting import wait_for
 
+from violet.errors import InputError
+from violet.runtime import journal as journal_module
 from violet.runtime.journal import Journal, JournalError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -46,10 +58,10 @@ def test_failure_mid_run_spills_and_replays_every_row_once(journal):
     for k in range(300):
         journal.append("decisions", decision_row(journal, k))
         if k == 100:
-            time.sleep(0.15)
+            wait_for(lambda: journal.stats.inserted.get("decisions", 0) == 101, "rows 0..100 inserted")
             journal.client.command(f"DETACH TABLE {journal.database}.decisions")  # a real failure of the engine
         if k == 200:
-            time.sleep(0.15)
+            wait_for(lambda: journal.stats.spilled_rows > 0, "a failed insert spilled")
             journal.client.command(f"ATTACH TABLE {journal.database}.decisions")
     journal.close()
     assert journal.stats.failures >= 1 and journal.stats.spilled_rows > 0
@@ -88,3 +100,224 @@ def test_a_row_that_does_not_match_its_table_is_refused_loudly(journal):
         journal.append("decisions", row)
     with pytest.raises(JournalError, match="unknown journal table 'fills'"):
         journal.append("fills", {})
+
+
+# ------------------------------------------------------------------ values that reach SQL
+
+def test_a_database_name_that_is_not_an_identifier_is_refused_and_nothing_is_dropped(journal, chdb_dir):
+    journal.append("decisions", decision_row(journal, 0))
+    journal.flush()
+    for name in (f"{journal.database}; DROP DATABASE {journal.database}", "1abc", "a" * 64, "violet\n", "", "a-b"):
+        with pytest.raises(InputError, match="is not a plain identifier") as caught:
+            Journal(f"chdb://{chdb_dir}", database=name, client=journal.client)
+        assert caught.value.where == "--database" and caught.value.fix
+    assert journal.count("decisions", "run") == 1  # the database is still there, with its row
+    Journal(f"chdb://{chdb_dir}", database="A_" + "b" * 61, client=journal.client)  # 63 characters: fine
+
+
+def test_run_ids_are_bound_as_parameters_not_pasted(journal):
+    hostile = f"x' OR 1=1; DROP DATABASE {journal.database} --"
+    journal.append("decisions", decision_row(journal, 0))
+    journal.append("decisions", decision_row(journal, 0, run_id=hostile))
+    journal.flush()
+    assert journal.count("decisions", hostile) == 1 and journal.count("decisions", "run") == 1
+    assert journal.query("SELECT run_id FROM {db}.decisions FINAL WHERE run_id = {r:String}", r=hostile) == [(hostile,)]
+
+
+# ------------------------------------------------------------------ DSNs and directories
+
+@contextlib.contextmanager
+def tmpfs(directory: Path, options: str):
+    """A real tmpfs at `directory` (root only): a small disk fills for real, a read-only one refuses writes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here ({done.stderr.strip()}): needs root")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=True)
+
+
+@pytest.mark.parametrize("dsn, message", [
+    ("chdb:", "does not name an absolute directory"),
+    ("chdb:relative/dir", "does not name an absolute directory"),
+    ("chdb:///tmp/x?path=/etc", "does not name an absolute directory"),
+    ("chdb://relative/dir", "names 'relative' as a host, and would write to '/dir'"),
+    ("chdb:///dev/null", "the journal directory /dev/null is not a directory"),
+    ("http://[::1", "is not a valid address: Invalid IPv6 URL"),
+    ("http://host:99999", "is not a valid address: Port out of range"),
+    ("ftp://host", "is not a journal address"),
+    ("out/journal", "is not a journal address"),
+])
+def test_a_bad_dsn_is_one_clear_message(dsn, message):
+    existed = Path("/dir").exists()
+    with pytest.raises(JournalError) as caught:
+        Journal(dsn)
+    assert message in caught.value.what and caught.value.fix, caught.value
+    assert Path("/dir").exists() == existed  # chdb://relative/dir no longer writes to /dir
+
+
+def test_a_read_only_journal_directory_is_not_reported_as_held(tmp_path):
+    with tmpfs(tmp_path / "ro", "size=1m,ro") as ro:
+        for directory in (ro, ro / "journal"):  # the directory itself, or a parent it cannot be created in
+            with pytest.raises(JournalError, match="cannot be written: Read-only file system") as caught:
+                Journal(f"chdb://{directory}")
+            assert "another process" not in str(caught.value)
+
+
+def test_a_journal_directory_held_by_another_process_says_so(tmp_path):
+    directory = tmp_path / "held"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, clickhouse_connect\n"
+                               f"c = clickhouse_connect.get_client(dsn='chdb://{directory}')\n"
+                               "print('open', flush=True)\nsys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(JournalError, match="another process has the embedded ClickHouse at .* open"):
+            Journal(f"chdb://{directory}")
+    finally:
+        holder.stdin.close()
+        holder.wait()
+
+
+# ------------------------------------------------------------------ spill files
+
+def spill_lines(j: Journal, n: int, first: int = 0) -> bytes:
+    return "".join(json.dumps(decision_row(j, k)) + "\n" for k in range(first, first + n)).encode()
+
+
+def test_a_torn_spill_file_keeps_its_whole_rows_and_sets_the_rest_aside(chdb_dir, tmp_path):
+    """A real truncated file, as an older writer left it when the disk filled mid-line: no later command crashes."""
+    database = f"t_{uuid.uuid4().hex[:10]}"
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    probe = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "probe")
+    legacy, cut = spill / "decisions.spill.jsonl", spill_lines(probe, 11)
+    cut = cut[: len(cut) - 40]  # the 11th row loses its last 40 bytes (and its newline)
+    legacy.write_bytes(cut)
+    batch = spill / f"{database}.decisions.00000000000000000001-1-000001.spill.jsonl"
+    batch.write_bytes(spill_lines(probe, 5, first=100)[:-1] + b"\n{\"run_id\": \"ru")  # whole rows, then a torn one
+    notices: list[str] = []
+    journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=spill, client=probe.client,
+                      notice=notices.append)
+    assert journal.count("decisions", "run") == 15 and journal.stats.replayed_rows == 15
+    assert journal.pending_spill_rows() == 0 and not list(spill.glob("*.spill.jsonl"))
+    torn = sorted((spill / "torn").iterdir())
+    assert len(torn) == 2 and len(notices) == 2
+    kept_tail = cut[cut.rindex(b"\n") + 1:]
+    assert kept_tail in [t.read_bytes() for t in torn]  # the torn bytes are kept, exactly
+    assert all("was not whole" in n and "moved to" in n for n in notices)
+    assert any("its 10 whole rows are kept" in n for n in notices) and any("its 5 whole rows" in n for n in notices)
+
+
+def test_journal_report_on_a_directory_with_a_torn_spill_file_does_not_crash(tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=30)
+    dsn = f"chdb://{tmp_path / 'journal'}"
+    replay = violet("replay", GRAPHS / "blue_decision.toml", "--input", scans, "--journal", dsn, "--run-id", "r1",
+                    "--no-progress")
+    assert replay.returncode == 0, replay.stderr
+    torn = tmp_path / "journal.spill" / "scans.spill.jsonl"
+    torn.write_text('{"run_id": "r1", "scan_id": 5, "ts_us": 1, "vel_')  # a line cut short, nothing else
+    report = violet("journal", "report", "--journal", dsn)
+    assert report.returncode == 0 and "scans: 30 (0 rejected)" in report.stdout, report.stderr
+    assert "was not whole" in report.stderr and "Traceback" not in report.stderr
+    assert not torn.exists() and len(list((tmp_path / "journal.spill" / "torn").iterdir())) == 1
+
+
+def test_a_full_spill_disk_stops_the_writer_and_keeps_every_acknowledged_row(chdb_dir, tmp_path):
+    """ENOSPC for real: the database is down, the spill disk (a 256 KiB tmpfs) fills; the writer stops, every later
+    append raises, no file on that disk is torn, and every row it did spill is inserted once space is back."""
+    database = f"t_{uuid.uuid4().hex[:10]}"
+    with tmpfs(tmp_path / "small", "size=256k") as small:
+        journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=small, batch_rows=50,
+                          flush_seconds=0.01).start()
+        journal.client.command(f"DETACH TABLE {database}.decisions")
+        k = 0
+        with pytest.raises(JournalError, match="No space left on device") as caught:
+            while k < 1_000_000:  # far more than the disk holds; the writer stops long before
+                journal.append("decisions", decision_row(journal, k))
+                k += 1
+                if k % 50 == 0:
+                    wait_for(lambda: journal._queue.empty() or journal._stopped is not None, "the writer to catch up")
+        assert "spilling them to" in caught.value.what and "--run-id" in caught.value.fix
+        with pytest.raises(JournalError, match="No space left on device"):
+            journal.close()
+        kept = journal.stats.spilled_rows
+        assert kept > 0 and not list(small.glob(".*.tmp"))  # no temp file left behind
+        assert sum(len(p.read_bytes().splitlines()) for p in small.glob("*.spill.jsonl")) == kept
+        for path in small.glob("*.spill.jsonl"):
+            assert all(json.loads(line) for line in path.read_bytes().splitlines())  # every file whole
+        subprocess.run(["mount", "-o", "remount,size=8m", str(small)], check=True)
+        journal.client.command(f"ATTACH TABLE {database}.decisions")
+        notices: list[str] = []
+        again = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=small, client=journal.client,
+                        notice=notices.append)
+        assert again.stats.replayed_rows == kept and again.count("decisions", "run") == kept and not notices
+
+
+def test_a_failed_spill_write_leaves_no_partial_file_and_stops_the_journal(chdb_dir, tmp_path, monkeypatch):
+    """ENOSPC injected at the write call, after half the bytes: the temp file goes, no spill file appears, and the
+    journal refuses every later row (the caller's thread writes here: no writer thread involved)."""
+    database = f"t_{uuid.uuid4().hex[:10]}"
+    journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "spill")
+    real = journal_module._write_durably
+
+    def half_then_full(path, data):
+        real(path, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(journal_module, "_write_durably", half_then_full)
+    journal.client.command(f"DETACH TABLE {database}.decisions")
+    journal.append("decisions", decision_row(journal, 0))
+    with pytest.raises(JournalError, match="cannot keep 1 decisions rows: .*No space left on device"):
+        journal.flush()
+    assert list(journal.spill_dir.iterdir()) == []
+    for stopped in (lambda: journal.append("decisions", decision_row(journal, 1)), journal.close):
+        with pytest.raises(JournalError, match="No space left on device"):
+            stopped()
+    journal.client.command(f"ATTACH TABLE {database}.decisions")
+
+
+def test_replay_on_a_full_disk_exits_2_and_resumes_to_a_verified_run(tmp_path):
+    """The whole journal (engine and spill files) on a 1 MiB tmpfs: the replay stops with exit 2 and one message;
+    with the disk grown, the same command resumes, and `journal verify` recomputes every decision."""
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=3000)
+    with tmpfs(tmp_path / "disk", "size=1m") as disk:
+        dsn = f"chdb://{disk / 'journal'}"
+        args = ("replay", GRAPHS / "blue_decision.toml", "--input", scans, "--journal", dsn, "--run-id", "full",
+                "--no-progress")
+        full = violet(*args)
+        assert full.returncode == 2, full.stdout + full.stderr
+        assert "run full stopped" in full.stderr and "No space left on device" in full.stderr
+        assert "Traceback" not in full.stderr and "(--run-id full)" in full.stderr
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        resumed = violet(*args)
+        assert resumed.returncode == 0 and "resuming after scan" in resumed.stdout, resumed.stderr
+        verify = violet("journal", "verify", GRAPHS / "blue_decision.toml", "--journal", dsn, "--run-id", "full")
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert "scans: 3,000 accepted; decisions: 3,000 journaled, 0 differ, 0 missing" in verify.stdout
+
+
+def violet(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "violet.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_a_temp_file_of_a_killed_spill_is_set_aside_not_replayed(chdb_dir, tmp_path):
+    """A process killed mid-spill leaves a hidden temp file: its rows were never acknowledged (the run resumes
+    before them), so it is not replayed; it is moved to torn/ and reported. A live process's temp file is left."""
+    database = f"t_{uuid.uuid4().hex[:10]}"
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    probe = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "probe")
+    orphan = spill / f".{database}.decisions.00000000000000000001-{dead.stdout.strip()}-000001.spill.jsonl.tmp"
+    orphan.write_bytes(spill_lines(probe, 3)[:-7])
+    live = spill / f".{database}.decisions.00000000000000000002-{os.getpid()}-000001.spill.jsonl.tmp"
+    live.write_bytes(spill_lines(probe, 1))
+    notices: list[str] = []
+    journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=spill, client=probe.client,
+                      notice=notices.append)
+    assert journal.count("decisions", "run") == 0 and not orphan.exists() and live.exists()
+    assert [p.read_bytes() for p in (spill / "torn").iterdir()] == [spill_lines(probe, 3)[:-7]]
+    assert len(notices) == 1 and str(orphan) in notices[0]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import GRAPHS
+from waiting import LineReader, wait_for
 
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
@@ -31,7 +32,7 @@ from violet.runtime.reactor import Reactor
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.session import EXIT_GRAPH
 from violet.runtime.source import PriceTick, replay_source
-from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, guarded
+from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, VenueKeys, guarded
 
 HOUR = 3_600_000_000
 COUNT_SCRIPT = """
@@ -121,10 +122,10 @@ def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir
 
     def sabotage(event):
         if event.scan_id == 80:
-            time.sleep(0.05)
+            wait_for(lambda: journal.stats.inserted.get("decisions", 0) == 81, "decisions 0..80 inserted")
             journal.client.command(f"DETACH TABLE {db}.decisions")  # the journal fails for real
         if event.scan_id == 200:
-            time.sleep(0.05)
+            wait_for(lambda: journal.stats.spilled_rows > 0, "a failed insert spilled")
             journal.client.command(f"ATTACH TABLE {db}.decisions")
 
     reactor.on_scan = sabotage
@@ -141,12 +142,14 @@ def test_killed_process_resumes_without_duplicates(tmp_path):
     dsn = f"chdb://{tmp_path / 'db'}"
     cmd = [sys.executable, "-m", "violet.cli", "replay", str(GRAPHS / "blue_decision.toml"), "--input", str(scans),
            "--journal", dsn, "--run-id", "killed", "--no-progress"]
-    proc = subprocess.Popen(cmd + ["--live-pace", "0.02"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ}, start_new_session=True)
-    time.sleep(4.0)  # compile/load, then about 100 scans at 20 ms each
-    assert proc.poll() is None, proc.communicate()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc = subprocess.Popen(cmd + ["--live-pace", "0.02"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    try:  # killed once the journal holds 50 scans (a line says so), whatever the machine's speed
+        line = LineReader(proc).wait_line(lambda text: scans_written(text) >= 50, "50 scans journaled")
+        assert scans_written(line) < 200 and proc.poll() is None, "the run ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "resuming after scan" in done.stdout
@@ -157,17 +160,23 @@ def test_killed_process_resumes_without_duplicates(tmp_path):
     assert raw == final  # after merging, no row is there twice
 
 
+def scans_written(line: str) -> int:
+    """N from a live replay's per-scan line '... journal: N scans written', else -1."""
+    found = re.search(r"journal: ([\d,]+) scans written", line)
+    return int(found.group(1).replace(",", "")) if found else -1
+
+
 def test_dark_guard_lets_no_order_leave_whatever_the_script(compiled, tmp_path):
     scans = write_scans(tmp_path / "scans.parquet")
     scripted = ScriptedVenue([ScriptStep(ack_us=1_000, outcome="FILL"), ScriptStep(ack_us=None)])
-    reactor, source = make_reactor(compiled, scans, venue=guarded(scripted, keys_configured=False))
+    reactor, source = make_reactor(compiled, scans, venue=guarded(scripted, keys=None))
     summary = reactor.run(source)
     assert summary.intents > 0 and scripted.submitted == []
     assert summary.orders == {"RECORDED_NOT_SENT": summary.intents}
     assert len(reactor.driver.venue.attempts) == summary.intents
     # with keys, the same venue does receive the orders: the guard is what held them back
     keyed = ScriptedVenue([ScriptStep(ack_us=1_000)])
-    reactor, source = make_reactor(compiled, scans, venue=guarded(keyed, keys_configured=True))
+    reactor, source = make_reactor(compiled, scans, venue=guarded(keyed, keys=VenueKeys("key", "secret")))
     assert reactor.run(source).intents == len(keyed.submitted) > 0
 
 

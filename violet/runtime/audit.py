@@ -66,7 +66,7 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
     """Recompute run `run_id` from the journal with `graph` and compare (see the module's doc)."""
     where = f"run {run_id}"
     run = journal.query("SELECT graph_hash, params, universe_inputs, exit_q_us FROM {db}.runs FINAL "
-                        "WHERE run_id = %(r)s", r=run_id)
+                        "WHERE run_id = {r:String}", r=run_id)
     if not run:
         raise VioletError(f"no run '{run_id}' in the journal", where=journal.database, fix="omit --run-id for the latest")
     graph_hash, params, universe_inputs, exit_q_us = run[0]
@@ -81,8 +81,12 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
         raise VioletError(f"{graph} is graph {ir.content_hash[:16]}, the run was decided by {graph_hash[:16]}",
                           where=where, fix="give the graph file of the version that ran")
     per_row = [spec.name for spec in ir.inputs if not spec.universe]
+    unjournaled = [name for name in per_row if name not in journal.columns("scans")]
+    if unjournaled:  # also what keeps a graph's input names, spliced into the query below, plain columns
+        raise VioletError(f"graph {ir.name} reads {', '.join(unjournaled)}, which the journal's scans do not hold",
+                          where=where, fix="give the decision graph that ran")
     scans = journal.query(f"SELECT {', '.join(per_row)} FROM {{db}}.scans FINAL "
-                          "WHERE run_id = %(r)s AND rejected = 0 ORDER BY scan_id", r=run_id)
+                          "WHERE run_id = {r:String} AND rejected = 0 ORDER BY scan_id", r=run_id)
     table = pa.table({name: [row[k] for row in scans] for k, name in enumerate(per_row)})
     universe = pa.table(json.loads(universe_inputs))
     columns, _ = input_columns(ir, table, f"journal scans of {where}", universe)
@@ -95,7 +99,7 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
 
 def _compare_decisions(journal: Journal, run_id: str, scan_ids: list[int], want: dict[str, Any], audit: Audit) -> None:
     rows = journal.query(f"SELECT scan_id, {', '.join(DECISION_FIELDS)} FROM {{db}}.decisions FINAL "
-                         "WHERE run_id = %(r)s ORDER BY scan_id", r=run_id)
+                         "WHERE run_id = {r:String} ORDER BY scan_id", r=run_id)
     audit.decisions = len(rows)
     journaled = {row[0]: row[1:] for row in rows}
     audit.missing = [s for s in scan_ids if s not in journaled]
@@ -114,7 +118,7 @@ def _compare_decisions(journal: Journal, run_id: str, scan_ids: list[int], want:
 
 def _compare_trades(journal: Journal, run_id: str, want: dict[str, Any], audit: Audit) -> None:
     rows = journal.query(f"SELECT {', '.join(TRADE_FIELDS)} FROM {{db}}.trades FINAL "
-                         "WHERE run_id = %(r)s AND source = 'shadow' ORDER BY entry_scan", r=run_id)
+                         "WHERE run_id = {r:String} AND source = 'shadow' ORDER BY entry_scan", r=run_id)
     n = len(want.get("entry_scan", []))
     audit.trades = (len(rows), n)
     recomputed = [tuple(_plain(want[f][k]) for f in TRADE_FIELDS) for k in range(n)]

@@ -3,72 +3,305 @@
 Writes go through clickhouse-connect. The default is the real ClickHouse
 engine in process (`chdb:///abs/dir`, one data directory per process); a
 server is one setting away (`http://host:8123`). The tool applies `ddl/*.sql`
-itself.
+itself. A DSN or database name that is not exactly one of those forms is
+refused with one message before anything is opened (see docs/runtime.md).
 
 `append` only puts a row on a queue: a writer thread batches the rows and
 inserts them, so journaling never sits on the decision's critical path. If an
-insert fails, the batch is spilled to a local JSON-lines file (fsynced) and
-replayed before the next insert, and at the next start: no row is lost. Tables
-are ReplacingMergeTree on their natural keys (run, scan, ...), so a row written
-twice (replayed after a crash between insert and acknowledgement) counts once
-when read with FINAL: none is duplicated.
+insert fails, the batch is spilled to disk, one file per batch written whole
+(temp file, fsync, rename), and replayed before the next insert and at the next
+start: no row is lost. A spill file cut short by an older writer is read up to
+its last whole row; the rest is set aside in `torn/` and reported. If the rows
+cannot be kept at all (the spill disk is full), the writer stops and every
+later `append` and `close` raises, so the run stops instead of running on
+unjournaled. Tables are ReplacingMergeTree on their natural keys (run, scan,
+...), so a row written twice (replayed after a crash between insert and
+acknowledgement) counts once when read with FINAL: none is duplicated.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import queue
+import re
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 import clickhouse_connect
 import numpy as np
 
-from violet.errors import VioletError
+from violet.errors import InputError, VioletError, quote
 
 DDL_DIR = Path(__file__).resolve().parents[2] / "ddl"
 logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)  # failures are counted and reported by the journal
-# Insert order within a batch: a scan's `scans` row goes last, so a scans row in the
+# Insert order within a batch (and of spill files on replay): a scan's `scans` row goes last, so a scans row in the
 # database means every other row of that scan is in too (the resume point after a kill).
 TABLES = ("runs", "decisions", "orders", "trades", "divergences", "scans")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+DSN_FORMS = "chdb:///abs/dir (the embedded engine, three slashes) or http://host:8123 (a server)"
+SPILL_SUFFIX = ".spill.jsonl"
+TORN_DIR = "torn"
 
 
 class JournalError(VioletError):
     """The journal cannot be reached or written, and rows could not be kept safe either."""
 
 
+def identifier(name: str, option: str) -> str:
+    """`name` if it is a plain SQL identifier, else a user error.
+
+    A database name is spliced into the DDL and every query (`{db}`); checking it here, at the
+    boundary, is what keeps `--database "violet; DROP DATABASE violet"` from being SQL."""
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
+        raise InputError(f"{quote(name)} is not a plain identifier", where=option,
+                         fix="use letters, digits and _ (not a digit first), at most 63 characters, e.g. violet")
+    return name
+
+
+# ------------------------------------------------------------------ DSNs
+
+def _parse(dsn: str) -> ParseResult:
+    try:
+        url = urlparse(dsn)
+        url.port  # noqa: B018 -- a bad port raises only when read
+    except ValueError as exc:
+        raise JournalError(f"{quote(dsn)} is not a valid address: {exc}", where="--journal", fix=f"write {DSN_FORMS}") from None
+    return url
+
+
+def embedded_directory(dsn: str) -> Path | None:
+    """The data directory of `chdb:///abs/dir`; None for a server DSN.
+
+    Anything else in the chdb scheme is refused: clickhouse-connect reads `chdb:` as an in-memory
+    engine (every row gone at exit) and `chdb://relative/dir` as host `relative` and directory `/dir`."""
+    url = _parse(dsn)
+    if url.scheme != "chdb":
+        return None
+    if url.netloc:
+        raise JournalError(f"{quote(dsn)} names {quote(url.netloc)} as a host, and would write to {quote(url.path or '/')}",
+                           where="--journal", fix=f"an absolute directory after three slashes, e.g. "
+                                                  f"chdb://{Path(url.netloc + url.path).resolve()}")
+    if not url.path.startswith("/") or url.query or url.fragment or url.params:
+        raise JournalError(f"{quote(dsn)} does not name an absolute directory", where="--journal",
+                           fix="write chdb:///abs/dir (nothing after the path)")
+    return Path(url.path)
+
+
+def server_options(dsn: str) -> dict[str, Any]:
+    """clickhouse-connect's arguments for `http(s)://[user:password@]host[:port]`."""
+    url = _parse(dsn)
+    if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/"):
+        raise JournalError(f"{quote(dsn)} is not a journal address", where="--journal", fix=f"write {DSN_FORMS}")
+    return {"host": url.hostname, "port": url.port or 8123, "username": url.username or "default",
+            "password": url.password or "", "secure": url.scheme == "https"}
+
+
+def check_dsn(dsn: str) -> None:
+    """Refuse a DSN that is not exactly one of the two forms, before anything is read, compiled or opened."""
+    if embedded_directory(dsn) is None:
+        server_options(dsn)
+
+
 def connect(dsn: str) -> Any:
     """A clickhouse-connect client: `chdb:///abs/dir` (embedded) or `http://host:8123` (server)."""
-    if dsn.startswith("chdb:"):
-        path = Path(urlparse(dsn).path)
-        path.mkdir(parents=True, exist_ok=True)
+    directory = embedded_directory(dsn)
+    if directory is None:
+        options = server_options(dsn)
         try:
-            return clickhouse_connect.get_client(dsn=f"chdb://{path}")
-        except Exception as exc:  # chdb allows one process per data directory
-            raise JournalError(f"cannot open the embedded ClickHouse at {path}: {exc}", where=dsn,
-                               fix="one process per data directory: stop the other one, or use another directory") from None
-    url = urlparse(dsn)
+            return clickhouse_connect.get_client(**options)
+        except Exception as exc:
+            raise JournalError(f"cannot reach ClickHouse: {exc}", where=dsn, fix="check the address, or use chdb:///dir") from None
+    writable_directory(directory, dsn, "the journal directory")
     try:
-        return clickhouse_connect.get_client(host=url.hostname or "localhost", port=url.port or 8123,
-                                             username=url.username or "default", password=url.password or "",
-                                             secure=url.scheme == "https")
+        return clickhouse_connect.get_client(dsn=f"chdb://{directory}")
     except Exception as exc:
-        raise JournalError(f"cannot reach ClickHouse: {exc}", where=dsn, fix="check the address, or use chdb:///dir") from None
+        if _locked(directory):
+            raise JournalError(f"another process has the embedded ClickHouse at {directory} open", where=dsn,
+                               fix="one process per data directory: stop the other one, or use another directory") from None
+        raise JournalError(f"cannot open the embedded ClickHouse at {directory}: {exc}", where=dsn,
+                           fix="give an empty directory, or one a journal was written to") from None
+
+
+def writable_directory(directory: Path, where: str, what: str) -> None:
+    """Create `directory` if needed and prove a file can be written in it (a read-only disk, a file in
+    the way, a directory root cannot write to): each is one clear error, not a failure deep in the engine."""
+    if directory.exists() and not directory.is_dir():
+        raise JournalError(f"{what} {directory} is not a directory", where=where, fix="give a directory path")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise JournalError(f"{what} {directory} cannot be written: {exc.strerror or exc}", where=where,
+                           fix="give a writable directory (e.g. chdb:///abs/dir on a writable disk)") from None
+
+
+def _locked(directory: Path) -> bool:
+    """True when another process holds the engine's lock on `directory` (ClickHouse flocks `status`)."""
+    try:
+        fd = os.open(directory / "status", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def apply_ddl(client: Any, database: str) -> None:
-    """Create the database and every table of ddl/*.sql (idempotent)."""
-    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    """Create the database and every table of ddl/*.sql (idempotent); `database` is a checked identifier."""
+    client.command(f"CREATE DATABASE IF NOT EXISTS {identifier(database, '--database')}")
     for path in sorted(DDL_DIR.glob("*.sql")):
         client.command(path.read_text().replace("{db}", database))
 
+
+# ------------------------------------------------------------------ spill files
+
+class SpillDir:
+    """The spill files of one database: `<database>.<table>.<seq>.spill.jsonl`, one per spilled batch.
+
+    A file appears only whole: it is written as a hidden temp file, fsynced, renamed into place and
+    the directory fsynced. A file that is not whole anyway (written by an older VIOLET, which appended
+    to `<table>.spill.jsonl`, or a temp file left by a killed process) keeps its whole rows; the rest
+    is moved to `torn/` and reported through `notice`, never dropped silently."""
+
+    def __init__(self, directory: Path, database: str, notice: Callable[[str], None]) -> None:
+        self.directory = directory
+        self.database = database
+        self.notice = notice
+        self._counter = 0
+
+    def write(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Keep `rows` on disk, whole or not at all; JournalError if they cannot be kept."""
+        try:
+            self._place(table, rows, None)
+        except OSError as exc:
+            raise JournalError(f"cannot keep {len(rows):,} {table} rows: the insert failed and spilling them to "
+                               f"{self.directory} failed too: {exc.strerror or exc}", where=str(self.directory),
+                               fix="free space on that disk (or fix the journal), then run the same replay with "
+                                   "the same --run-id: it resumes after the last scan kept") from None
+
+    def files(self) -> list[tuple[str, Path]]:
+        """(table, file) of this database, in replay order: by table in TABLES order (scans last), then by age."""
+        found = []
+        for path in self.directory.glob(f"*{SPILL_SUFFIX}"):
+            parts = path.name.removesuffix(SPILL_SUFFIX).split(".")
+            legacy = len(parts) == 1  # `<table>.spill.jsonl`, written by VIOLET before per-batch files
+            table = parts[0] if legacy else parts[1] if len(parts) == 3 and parts[0] == self.database else None
+            if table in TABLES:
+                found.append((TABLES.index(table), path.name, table, path))
+        return [(table, path) for _, _, table, path in sorted(found)]
+
+    def read(self, table: str, path: Path, columns: list[str]) -> list[dict[str, Any]]:
+        """The whole rows of one file (a JSON object with exactly the table's columns); any other line
+        (a torn last line, damage) is set aside and the file rewritten with the whole rows alone."""
+        rows, bad = [], []
+        for line in path.read_bytes().splitlines(keepends=True):
+            row = _row(line, columns)
+            (rows if row is not None else bad).append(row if row is not None else line)
+        if bad:
+            try:
+                self._set_aside(path, b"".join(bad), len(rows))
+                if rows:
+                    self._place(table, rows, path)
+                else:
+                    path.unlink()
+            except OSError as exc:  # the file stays as it is: nothing is lost, the next start tries again
+                raise JournalError(f"spill file {path} is not whole, and its torn part cannot be set aside: "
+                                   f"{exc.strerror or exc}", where=str(self.directory),
+                                   fix="free space on that disk, then run the command again") from None
+        return rows
+
+    def remove(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
+    def pending_rows(self, columns: Mapping[str, list[str]]) -> int:
+        return sum(len(self.read(table, path, columns[table])) for table, path in self.files())
+
+    def set_aside_orphans(self) -> None:
+        """Temp files of dead processes (killed while spilling: their rows were never acknowledged) go to torn/."""
+        for tmp in self.directory.glob(f".{self.database}.*{SPILL_SUFFIX}.tmp"):
+            parts = tmp.name.split("-")
+            pid = parts[-2] if len(parts) >= 3 else ""
+            if not pid.isdigit() or not _alive(int(pid)):
+                self._set_aside(tmp, tmp.read_bytes(), 0)
+                tmp.unlink()
+
+    def _place(self, table: str, rows: list[dict[str, Any]], target: Path | None) -> None:
+        """Write rows to a hidden temp file, fsync, rename it to `target` (default: a new batch file), fsync
+        the directory: the file at the final name is always whole. A temp file is removed if anything fails."""
+        self._counter += 1
+        name = f"{self.database}.{table}.{time.time_ns():020d}-{os.getpid()}-{self._counter:06d}{SPILL_SUFFIX}"
+        tmp = self.directory / f".{name}.tmp"
+        try:
+            _write_durably(tmp, "".join(json.dumps(row, default=_jsonable) + "\n" for row in rows).encode())
+            os.replace(tmp, target or self.directory / name)
+            _fsync_directory(self.directory)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _set_aside(self, path: Path, data: bytes, kept: int) -> None:
+        torn = self.directory / TORN_DIR
+        torn.mkdir(exist_ok=True)
+        dest = torn / f"{path.name}.{time.time_ns()}.torn"
+        _write_durably(dest, data)
+        self.notice(f"spill file {path} was not whole (cut short or damaged): {len(data):,} bytes that are not whole "
+                    f"rows were moved to {dest}; its {kept:,} whole rows are kept")
+
+
+def _row(line: bytes, columns: list[str]) -> dict[str, Any] | None:
+    """One spilled row, or None when the line is not a whole row of the table."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row if isinstance(row, dict) and set(row) == set(columns) else None
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------ the journal
 
 @dataclass
 class JournalStats:
@@ -85,22 +318,30 @@ class Journal:
     """Batched, spill-safe writes of journal rows (dicts keyed by column) to one database."""
 
     def __init__(self, dsn: str, database: str = "violet", spill_dir: Path | None = None,
-                 batch_rows: int = 2000, flush_seconds: float = 0.05, client: Any = None) -> None:
+                 batch_rows: int = 2000, flush_seconds: float = 0.05, client: Any = None,
+                 notice: Callable[[str], None] = _warn) -> None:
         self.dsn = dsn
-        self.database = database
+        self.database = identifier(database, "--database")
+        self.client = client or connect(dsn)
         self.spill_dir = Path(spill_dir or _default_spill(dsn))
+        writable_directory(self.spill_dir, dsn, "the spill directory")
         self.batch_rows = batch_rows
         self.flush_seconds = flush_seconds
-        self.client = client or connect(dsn)
         self.stats = JournalStats()
+        self.spills = SpillDir(self.spill_dir, self.database, notice)
         self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        apply_ddl(self.client, database)
+        self._stopped: JournalError | None = None  # why the writer stopped, if it did
+        apply_ddl(self.client, self.database)
         self._columns = {table: self._read_columns(table) for table in TABLES}
         self._warm_up()
-        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        self.spills.set_aside_orphans()
         self.replay_spills()
+
+    def columns(self, table: str) -> list[str]:
+        """The table's columns, in order, as the database has them."""
+        return list(self._columns[table])
 
     # ------------------------------------------------------------ the decision side (cheap)
 
@@ -109,7 +350,11 @@ class Journal:
 
         A row that does not match its table's columns is a bug in the caller, not an
         outage: it is refused here, loudly, instead of being spilled and retried forever.
+        Once the writer has stopped (rows it could neither insert nor spill), every append
+        raises: a run must not go on deciding what it cannot journal.
         """
+        if self._stopped is not None:
+            raise self._stopped
         columns = self._columns.get(table)
         if columns is None:
             raise JournalError(f"unknown journal table '{table}'", where=self.dsn, fix=f"tables: {', '.join(TABLES)}")
@@ -130,11 +375,13 @@ class Journal:
         return self
 
     def close(self) -> None:
-        """Stop the writer after writing (or spilling) everything queued."""
+        """Stop the writer after writing (or spilling) everything queued; raise if the writer had stopped."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        if self._stopped is not None:
+            raise self._stopped
         self.flush()
 
     def flush(self) -> None:
@@ -142,12 +389,18 @@ class Journal:
         self._write(self._drain(block=False))
 
     def _run(self) -> None:
-        while True:
-            batch = self._drain(block=True)
-            stop = batch.pop("__stop__", None) is not None
-            self._write(batch)
-            if stop:
-                return
+        try:
+            while True:
+                batch = self._drain(block=True)
+                stop = batch.pop("__stop__", None) is not None
+                self._write(batch)
+                if stop:
+                    return
+        except JournalError:
+            return  # _write recorded why; append and close raise it
+        except Exception as exc:  # a bug; still, the run must stop rather than go on unjournaled
+            self._stopped = JournalError(f"the journal writer stopped: {type(exc).__name__}: {exc}", where=self.dsn,
+                                         fix="report this; then resume the run with the same --run-id")
 
     def _drain(self, block: bool) -> dict[str, list[dict[str, Any]]]:
         """Take queued rows, grouped by table: waits up to flush_seconds for the first when `block`."""
@@ -168,6 +421,13 @@ class Journal:
         return batch
 
     def _write(self, batch: Mapping[str, list[dict[str, Any]]]) -> None:
+        try:
+            self._write_batch(batch)
+        except JournalError as exc:  # rows that could be neither inserted nor kept: the journal stops here
+            self._stopped = exc
+            raise
+
+    def _write_batch(self, batch: Mapping[str, list[dict[str, Any]]]) -> None:
         with self._lock:
             if batch and not self._replay_locked():
                 for table in sorted(batch, key=TABLES.index):
@@ -184,6 +444,10 @@ class Journal:
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             self._spill(table, rows)
 
+    def _spill(self, table: str, rows: list[dict[str, Any]]) -> None:
+        self.spills.write(table, rows)
+        self.stats.spilled_rows += len(rows)
+
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         columns = self._columns[table]
         data = [[_db_value(row.get(c)) for c in columns] for row in rows]
@@ -197,21 +461,11 @@ class Journal:
         self.client.insert(f"{self.database}._warmup", [[0]], column_names=["x"])
 
     def _read_columns(self, table: str) -> list[str]:
-        result = self.client.query("SELECT name FROM system.columns WHERE database = %(db)s AND table = %(t)s "
+        result = self.client.query("SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} "
                                    "ORDER BY position", parameters={"db": self.database, "t": table})
         return [r[0] for r in result.result_rows]
 
     # ------------------------------------------------------------ spill files
-
-    def _spill(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Append rows to the table's spill file and fsync, so a crash after this loses nothing."""
-        path = self.spill_dir / f"{table}.spill.jsonl"
-        with path.open("a") as f:
-            for row in rows:
-                f.write(json.dumps(row, default=_jsonable) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        self.stats.spilled_rows += len(rows)
 
     def replay_spills(self) -> bool:
         """Insert every spilled row; a file is removed only once all its rows are in. True if none remain."""
@@ -219,31 +473,31 @@ class Journal:
             return self._replay_locked()
 
     def _replay_locked(self) -> bool:
-        for path in sorted(self.spill_dir.glob("*.spill.jsonl")):
-            table = path.name.removesuffix(".spill.jsonl")
-            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for table, path in self.spills.files():
+            rows = self.spills.read(table, path, self._columns[table])
             try:
                 if rows:
                     self._insert(table, rows)
             except Exception as exc:  # still down: keep the file for the next try
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 return False
-            path.unlink()
+            self.spills.remove(path)
             self.stats.replayed_rows += len(rows)
         return True
 
     def pending_spill_rows(self) -> int:
-        return sum(len(p.read_text().splitlines()) for p in self.spill_dir.glob("*.spill.jsonl"))
+        return self.spills.pending_rows(self._columns)
 
     # ------------------------------------------------------------ reading back
 
     def count(self, table: str, run_id: str) -> int:
         """Rows of one run, each key once (FINAL collapses replayed duplicates)."""
-        result = self.client.query(f"SELECT count() FROM {self.database}.{table} FINAL WHERE run_id = %(r)s",
-                                   parameters={"r": run_id})
-        return int(result.result_rows[0][0])
+        if table not in TABLES:
+            raise JournalError(f"unknown journal table '{table}'", where=self.dsn, fix=f"tables: {', '.join(TABLES)}")
+        return int(self.query(f"SELECT count() FROM {{db}}.{table} FINAL WHERE run_id = {{r:String}}", r=run_id)[0][0])
 
     def query(self, sql: str, **parameters: Any) -> list[tuple]:
+        """Rows of `sql`; `{db}` is this journal's (checked) database, values are bound as parameters."""
         return self.client.query(sql.replace("{db}", self.database), parameters=parameters).result_rows
 
 
@@ -262,6 +516,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _default_spill(dsn: str) -> Path:
-    if dsn.startswith("chdb:"):
-        return Path(urlparse(dsn).path).with_name(Path(urlparse(dsn).path).name + ".spill")
-    return Path.home() / ".cache" / "violet" / "spill"
+    """Beside the embedded engine's directory (`<dir>.spill`); for a server, one directory per host and port."""
+    directory = embedded_directory(dsn)
+    if directory is not None:
+        return directory.with_name(directory.name + ".spill")
+    options = server_options(dsn)
+    return Path.home() / ".cache" / "violet" / "spill" / f"{options['host']}-{options['port']}"

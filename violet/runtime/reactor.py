@@ -24,15 +24,38 @@ from typing import Any
 import numpy as np
 
 from violet.compile.ir import IR
+from violet.errors import InputError
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import Clock
 from violet.runtime.divergence import DECISION_FIELDS, TRADE_FIELDS, DivergenceMonitor
-from violet.runtime.engine import DecisionEngine
+from violet.runtime.engine import EXIT_PREFIX, DecisionEngine
 from violet.runtime.execution import ExecutionDriver
 from violet.runtime.journal import Journal
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import PriceTick, ScanEvent
 from violet.runtime.venues import OrderIntent
+
+# What the reactor reads: a scan's id, time and prices, and a decision record with a trade stream.
+SCAN_INPUTS = ("scan_id", "ts_us", "price")
+RECORD_OUTPUTS = (*DECISION_FIELDS, "trade", *(f"trade_{name}" for name in TRADE_FIELDS))
+
+
+def check_decision_graph(ir: IR, where: str, exit_ir: IR | None = None) -> None:
+    """Refuse a graph the reactor cannot host, naming what it lacks, before anything is read or journaled:
+    it must carry state, take a scan's id, time and prices, and produce the decision record (and, for
+    exit checks between scans, hold the exit graph's state under `pos.`)."""
+    inputs = {spec.name for spec in ir.inputs if not spec.universe}
+    lacks = [f"input {name}" for name in SCAN_INPUTS if name not in inputs]
+    lacks += [f"output {name}" for name in RECORD_OUTPUTS if name not in ir.output_names]
+    if not ir.stateful:
+        lacks.append("state (a position carried from scan to scan)")
+    if exit_ir is not None:
+        lacks += [f"state {EXIT_PREFIX}{name} (for --exit-q)" for name in exit_ir.state_init
+                  if EXIT_PREFIX + name not in ir.state_init]
+    if lacks:
+        listed = ", ".join(lacks[:8]) + (f" and {len(lacks) - 8} more" if len(lacks) > 8 else "")
+        raise InputError(f"graph {ir.name} is not a decision graph: it lacks {listed}", where=where,
+                         fix="replay a decision graph (e.g. graphs/blue_decision.toml; see docs/decision.md)")
 
 
 @dataclass

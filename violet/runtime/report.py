@@ -22,29 +22,29 @@ def journal_report(dsn: str, database: str, run_id: str | None) -> str:
     q = journal.query
     run_id = pick_run(journal, run_id)
     run = q("SELECT graph, graph_hash, source, mode, started_us, length(universe) FROM {db}.runs FINAL "
-            "WHERE run_id = %(r)s", r=run_id)
+            "WHERE run_id = {r:String}", r=run_id)
     if not run:
         raise VioletError(f"no run '{run_id}' in the journal", where=f"{dsn} database {database}",
                           fix="omit --run-id for the latest run")
     graph, graph_hash, source, mode, _, assets = run[0]
-    scans, rejected = q("SELECT count(), countIf(rejected = 1) FROM {db}.scans FINAL WHERE run_id = %(r)s", r=run_id)[0]
+    scans, rejected = q("SELECT count(), countIf(rejected = 1) FROM {db}.scans FINAL WHERE run_id = {r:String}", r=run_id)[0]
     lines = [f"run {run_id}: graph {graph} {graph_hash[:16]}, {mode}, {assets} assets, source {source}",
              f"scans: {scans:,} ({rejected:,} rejected)"]
-    for action, reason, n in q("SELECT action, reason, count() FROM {db}.decisions FINAL WHERE run_id = %(r)s "
+    for action, reason, n in q("SELECT action, reason, count() FROM {db}.decisions FINAL WHERE run_id = {r:String} "
                                "GROUP BY action, reason ORDER BY action, reason", r=run_id):
         lines.append(f"  decisions {action:<12} {reason:<18} {n:,}")
     p50, p99 = q("SELECT quantile(0.5)(latency_us), quantile(0.99)(latency_us) FROM {db}.decisions FINAL "
-                 "WHERE run_id = %(r)s", r=run_id)[0]
+                 "WHERE run_id = {r:String}", r=run_id)[0]
     lines.append(f"decision latency: p50 {p50:.1f} us, p99 {p99:.1f} us")
-    orders = q("SELECT status, count() FROM {db}.orders FINAL WHERE run_id = %(r)s GROUP BY status ORDER BY status",
+    orders = q("SELECT status, count() FROM {db}.orders FINAL WHERE run_id = {r:String} GROUP BY status ORDER BY status",
                r=run_id)
     lines.append("orders: " + (", ".join(f"{s} {n:,}" for s, n in orders) or "none"))
-    for src, n, pnl in q("SELECT source, count(), sum(pnl) FROM {db}.trades FINAL WHERE run_id = %(r)s "
+    for src, n, pnl in q("SELECT source, count(), sum(pnl) FROM {db}.trades FINAL WHERE run_id = {r:String} "
                          "GROUP BY source ORDER BY source", r=run_id):
         lines.append(f"trades ({src}): {n:,}, summed pnl {pnl:.6f}")
     divergences = q("SELECT scan_id, kind, field, shadow_value, reference_value FROM {db}.divergences FINAL "
-                    "WHERE run_id = %(r)s ORDER BY scan_id LIMIT 5", r=run_id)
-    total = q("SELECT count() FROM {db}.divergences FINAL WHERE run_id = %(r)s", r=run_id)[0][0]
+                    "WHERE run_id = {r:String} ORDER BY scan_id LIMIT 5", r=run_id)
+    total = q("SELECT count() FROM {db}.divergences FINAL WHERE run_id = {r:String}", r=run_id)[0][0]
     lines.append(f"divergences: {total:,}")
     lines += [f"  scan {sid} {kind} {fld}: shadow {a} vs reference {b}" for sid, kind, fld, a, b in divergences]
     return "\n".join(lines)

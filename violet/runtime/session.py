@@ -8,33 +8,40 @@ lockstep as the divergence monitor's reference, and print the closing summary.
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
+import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
-from violet.errors import InputError
+from violet.errors import InputError, quote
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import LiveClock, ReplayClock
 from violet.runtime.divergence import TRADE_FIELDS, DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
-from violet.runtime.journal import Journal
-from violet.runtime.reactor import Reactor, RunSummary
+from violet.runtime.journal import Journal, JournalError, check_dsn, identifier
+from violet.runtime.reactor import Reactor, RunSummary, check_decision_graph
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
-from violet.runtime.venues import ObserveOnlyVenue, Venue
+from violet.runtime.venues import ObserveOnlyVenue, Venue, VenueKeys, guarded
 from violet.tools.diff import load_reference
 from violet.tools.table_io import read_table
 
 EXIT_GRAPH = Path(__file__).resolve().parents[2] / "graphs" / "blue_exit.toml"
+MIN_SECONDS, MAX_SECONDS = 0.001, 86_400.0  # the range of --exit-q and --live-pace: 1 ms to one day
+RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
 
 
 @dataclass
@@ -51,14 +58,62 @@ class ReplaySettings:
     live_pace_s: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     venue: Venue = field(default_factory=ObserveOnlyVenue)
+    keys: VenueKeys | None = None  # the only way a sending venue is let send (the DARK guard)
 
 
-def resume_point(journal: Journal, run_id: str) -> int:
+def check_seconds(value: float | None, option: str) -> None:
+    """A cadence in seconds is None or finite in [MIN_SECONDS, MAX_SECONDS]: -1 schedules exit checks
+    backwards for ever, NaN never compares, 1e-9 asks for a billion timers per simulated second."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not MIN_SECONDS <= value <= MAX_SECONDS:
+        raise InputError(f"{quote(value)} is not a number of seconds from {MIN_SECONDS:g} (1 ms) to "
+                         f"{MAX_SECONDS:,.0f} (one day)", where=option, fix=f"e.g. {option} 60, or leave it out")
+
+
+def check_settings(s: ReplaySettings) -> None:
+    """Everything a user typed that is not a file, checked before anything is read, compiled or journaled."""
+    check_seconds(s.exit_q_s, "--exit-q")
+    check_seconds(s.live_pace_s, "--live-pace")
+    identifier(s.database, "--database")
+    if s.journal is not None:
+        check_dsn(s.journal)
+    if s.run_id is not None and not (isinstance(s.run_id, str) and RUN_ID.fullmatch(s.run_id)):
+        raise InputError(f"{quote(s.run_id)} is not a run id", where="--run-id",
+                         fix="letters, digits and _ . : - (not first), at most 128 characters")
+
+
+def reference_engine(spec: str, universe: Mapping[str, np.ndarray]) -> Any:
+    """The divergence monitor's reference: an engine class with `on_scan`, built from the universe.
+
+    `--reference` names any attribute of any module (`os:system` is callable too), so the target is
+    checked to be such a class, and its constructor to take the universe, before it is called."""
+    target = load_reference(spec)
+    if not inspect.isclass(target) or not callable(getattr(target, "on_scan", None)):
+        raise InputError(f"{quote(spec)} is not an engine class with an on_scan method", where="--reference",
+                         fix="name one, e.g. violet.legacy.engine:BlueEngine, or give --reference none")
+    kwargs = {name: values.tolist() for name, values in universe.items()}
+    try:
+        inspect.signature(target).bind(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{quote(spec)} cannot be built from the universe inputs ({', '.join(kwargs)}): {exc}",
+                         where="--reference", fix="its constructor must take those keywords") from None
+    return target(**kwargs)
+
+
+def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
     """Scans of this run below the returned scan_id are already journaled whole (-1: a new run).
 
     A scan's `scans` row is written after every other row of that scan, so the
-    last journaled scan is complete; it is written again (idempotently) to be safe."""
-    rows = journal.query("SELECT max(scan_id), count() FROM {db}.scans FINAL WHERE run_id = %(r)s", r=run_id)
+    last journaled scan is complete; it is written again (idempotently) to be safe.
+    A run is resumed only by the graph (and parameters) that started it."""
+    started = journal.query("SELECT graph_hash FROM {db}.runs FINAL WHERE run_id = {r:String}", r=run_id)
+    if started and started[0][0] != graph_hash:
+        raise InputError(f"run {quote(run_id)} was started by graph {started[0][0][:16]}, this is {graph_hash[:16]}",
+                         where="--run-id", fix="resume it with the graph and --set values that started it, "
+                                               "or give a new --run-id")
+    rows = journal.query("SELECT max(scan_id), count() FROM {db}.scans FINAL WHERE run_id = {r:String}", r=run_id)
     last, count = rows[0]
     return int(last) if count else -1
 
@@ -74,27 +129,32 @@ def read_trades(path: Path) -> list[dict[str, Any]]:
 
 
 def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Reactor, Any, Journal | None]:
+    """The one place a reactor is composed: settings, graph, scans and reference are checked first (a user
+    error journals nothing), then the venue passes the DARK guard, then the journal opens."""
+    check_settings(s)
     ir = lower(load_graph(s.graph)).with_params(s.params) if s.params else lower(load_graph(s.graph))
-    cg = compile_ir(ir)
+    exit_ir = lower(load_graph(EXIT_GRAPH)) if s.exit_q_s else None
+    check_decision_graph(ir, str(s.graph), exit_ir)
     source = replay_source(ir, s.scans, s.universe)
+    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades) if s.reference_trades else None)
+    if s.reference:
+        monitor.reference = reference_engine(s.reference, source.universe)
+    cg = compile_ir(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
-    exit_graph = compile_ir(lower(load_graph(EXIT_GRAPH))) if s.exit_q_s else None
-    engine = DecisionEngine(cg, source.universe, exit_graph=exit_graph)
+    engine = DecisionEngine(cg, source.universe, exit_graph=compile_ir(exit_ir) if exit_ir else None)
     first = min((e.ts_us for e in source.events), default=0)
     clock = LiveClock(first) if s.live_pace_s else ReplayClock(first)
     cadence = Cadence(exit_q_us=int(s.exit_q_s * 1e6) if s.exit_q_s else None)
+    venue = guarded(s.venue, s.keys)
+    mode = "LIVE" if venue.sends else "DARK"
     journal = Journal(s.journal, s.database, flush_seconds=cadence.flush_q_us / 1e6).start() if s.journal else None
-    resume = resume_point(journal, run_id) if journal else -1
-    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades) if s.reference_trades else None)
-    if s.reference:
-        cls = load_reference(s.reference)
-        monitor.reference = cls(**{k: v.tolist() for k, v in source.universe.items()})
-    driver = ExecutionDriver(s.venue, DeadlineScheduler(clock), record=lambda row: None)
+    resume = resume_point(journal, run_id, ir.content_hash) if journal else -1
+    driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=lambda row: None)
     reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, monitor, journal, cadence,
                       resume_after=resume, pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None)
     if journal is not None:
         journal.append("runs", {"run_id": run_id, "started_us": int(time.time() * 1e6), "graph": ir.name,
-                                "graph_hash": ir.content_hash, "source": str(s.scans), "mode": "DARK",
+                                "graph_hash": ir.content_hash, "source": str(s.scans), "mode": mode,
                                 "params": json.dumps(ir.param_defaults), "universe": source.symbols,
                                 "universe_inputs": json.dumps({k: v.tolist() for k, v in source.universe.items()}),
                                 "exit_q_us": cadence.exit_q_us or 0})
@@ -102,13 +162,27 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
         console.print(f"graph {ir.name} {ir.content_hash[:16]} ({len(ir.ops)} ops, kernels "
                       f"{'cached' if cg.cache_hit else 'compiled'} in {cg.seconds:.2f} s); "
                       f"{len(source.events):,} scans x {len(source.symbols)} assets from {s.scans}; "
-                      f"DARK: observe-only, no order leaves; {cadence.describe()}")
+                      + ("DARK: observe-only, no order leaves; " if mode == "DARK" else "LIVE: orders are sent; ")
+                      + cadence.describe())
         if resume >= 0:
             console.print(f"run {run_id} exists in the journal: resuming after scan {resume}")
     return reactor, source, journal
 
 
+def run_and_close(reactor: Reactor, source: Any, journal: Journal | None) -> RunSummary:
+    """Run the reactor; close the journal however the run ends (what is queued is written or spilled)."""
+    try:
+        return reactor.run(source)
+    finally:
+        if journal is not None:
+            journal.close()
+
+
 def run_replay(s: ReplaySettings, console: Console, progress: bool = True) -> RunSummary:
+    """Run a replay to its end and print the summary. The journal is closed (everything queued written or
+    spilled) however the run ends; if the journal could not keep rows, the run stops with a JournalError
+    that says how to resume it. On the live clock each decided scan is also one line, with the scans the
+    journal has written so far."""
     reactor, source, journal = build_reactor(s, console)
     with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=not progress, transient=True) as bar:
@@ -116,13 +190,18 @@ def run_replay(s: ReplaySettings, console: Console, progress: bool = True) -> Ru
 
         def tick(event: ScanEvent) -> None:
             bar.advance(task)
+            if s.live_pace_s:
+                written = journal.stats.inserted.get("scans", 0) if journal is not None else 0
+                console.print(f"scan {event.scan_id} decided; journal: {written:,} scans written")
 
         reactor.on_scan = tick
         start = time.perf_counter()
-        summary = reactor.run(source)
+        try:
+            summary = run_and_close(reactor, source, journal)
+        except JournalError as exc:
+            raise JournalError(f"run {reactor.run_id} stopped: {exc.what}", where=exc.where,
+                               fix=f"{exc.fix} (--run-id {reactor.run_id})") from None
         seconds = time.perf_counter() - start
-    if journal is not None:
-        journal.close()
     console.print(summary.render(), markup=False)
     console.print(f"replay: {summary.scans / seconds:,.0f} scans/s ({seconds:.2f} s)")
     if journal is not None:

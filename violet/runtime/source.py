@@ -1,9 +1,11 @@
 """Event sources: scans (and, optionally, price ticks between them) in time order.
 
-A replay source reads a scans table. Each scan is checked at the boundary
-against the graph's input types; a scan that breaks one is still an event,
-carrying its rejection (field, asset, why), so the reactor journals it as
-rejected and the graph never sees it.
+A replay source reads a scans table. The table as a whole must be in order
+(`check_order`): scan ids strictly increasing and timestamps non-decreasing,
+neither ever null, or it is refused before anything runs. Each scan is then
+checked at the boundary against the graph's input types; a scan that breaks
+one is still an event, carrying its rejection (field, asset, why), so the
+reactor journals it as rejected and the graph never sees it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from violet.compile.ir import IR
+from violet.errors import InputError, quote
 from violet.tools.table_io import input_columns, read_table
 
 SCAN_COLUMNS = ("scan_id", "ts_us", "vel_div", "price", "score", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
@@ -66,7 +70,41 @@ def replay_source(ir: IR, scans_path: Path, universe: Path | None = None) -> Rep
                               str(scans_path))
 
 
+def check_order(scans: pa.Table, name: str) -> None:
+    """Refuse a table whose scan ids are not strictly increasing, whose timestamps go back, or that has
+    a null id or timestamp, naming the first offending row (0-based).
+
+    The journal keys a run's rows by scan id and resumes after the last journaled one: a repeated id
+    would overwrite an earlier scan's decision, and a smaller one after a kill would never be written."""
+    ids, ts = (_integers(scans, column, name) for column in ("scan_id", "ts_us"))
+    for column, values, step, rule in (("scan_id", ids, np.diff(ids) <= 0, "scan ids must be strictly increasing"),
+                                       ("ts_us", ts, np.diff(ts) < 0, "timestamps must never go back")):
+        if step.any():
+            row = int(np.argmax(step)) + 1
+            raise InputError(f"row {row} has {column} {values[row]} after {values[row - 1]} on row {row - 1}: {rule}",
+                             where=f"{name}: {column}", fix="sort the scans by time and give each its own, "
+                                                            "increasing scan_id (rows are 0-based)")
+
+
+def _integers(scans: pa.Table, column: str, name: str) -> np.ndarray:
+    """A column as int64, refusing a missing column, a null or a value that is not an integer."""
+    if column not in scans.column_names:
+        raise InputError(f"the scans table has no {column} column", where=name,
+                         fix="write the scans with `violet scans build`")
+    values = scans.column(column)
+    if values.null_count:
+        row = int(np.argmax(values.is_null().to_numpy(zero_copy_only=False)))
+        raise InputError(f"row {row} has no {column} (null)", where=f"{name}: {column}",
+                         fix="every scan needs a scan_id and a ts_us (rows are 0-based)")
+    try:
+        return pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InputError(f"{column} must hold integers ({values.type}): {quote(str(exc))}", where=f"{name}: {column}",
+                         fix="write integer scan ids and microsecond timestamps") from None
+
+
 def source_from_tables(ir: IR, scans: pa.Table, universe: pa.Table, name: str = "scans") -> ReplaySource:
+    check_order(scans, name)
     columns, rejected = input_columns(ir, scans, name, universe, skip_bad=True)
     raw = {c: scans.column(c).to_pylist() for c in SCAN_COLUMNS if c in scans.column_names}
     bad = set(rejected.rows)

@@ -1,8 +1,8 @@
 """Venues: where order intents would go. Observe-only is the default and the guard.
 
 `ObserveOnlyVenue` never sends anything: it records each attempt. It also
-wraps any other venue when no keys are configured (DARK mode), so whatever
-the inner venue would do, no order leaves. `ScriptedVenue` plays a script of
+wraps any other venue when no `VenueKeys` are configured (DARK mode), so
+whatever the inner venue would do, no order leaves. `ScriptedVenue` plays a script of
 acks, fills, rejects and latencies, for tests of the execution driver.
 """
 
@@ -12,6 +12,8 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from violet.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,22 @@ class ScriptedVenue:
         return due
 
 
-def guarded(venue: Venue, keys_configured: bool) -> Venue:
-    """The DARK guard: without keys, every venue is observe-only, whatever it is."""
-    return venue if keys_configured and venue.sends else ObserveOnlyVenue(inner=venue)
+@dataclass(frozen=True)
+class VenueKeys:
+    """The credentials that let orders leave: the one setting (`ReplaySettings.keys`) the DARK guard reads.
+
+    Both parts must be non-empty; the secret never appears in a repr."""
+
+    api_key: str
+    secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.api_key, str) and self.api_key and isinstance(self.secret, str) and self.secret):
+            raise InputError("venue keys need a non-empty api key and secret", where="keys",
+                             fix="give both, or no keys (DARK: observe-only)")
+
+
+def guarded(venue: Venue, keys: VenueKeys | None) -> Venue:
+    """The DARK guard: without keys, every venue is observe-only, whatever it is (applied where the
+    reactor is composed, `session.build_reactor`, so no other path reaches a sending venue)."""
+    return venue if keys is not None and venue.sends else ObserveOnlyVenue(inner=venue)
