@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.console import Console
 
-from violet.errors import InputError, VioletError
+from violet.errors import InputError, VioletError, quote
 
 if TYPE_CHECKING:
     from violet.compile.ir import IR, Scalar
@@ -74,7 +74,9 @@ def _named(ir: IR, item: str, option: str) -> tuple[str, str]:
 
 
 def _typed(text: str, ir: IR, name: str, option: str) -> Scalar:
-    from violet.dag.types import DType
+    """A parameter value from text, held to the rules of a graph file's literals: an integer is an
+    int64, and an integer given for a float64 must have an exact float64 value."""
+    from violet.dag.types import DType, float64_problem, int64_problem
 
     dtype = next(p.type.dtype for p in ir.params if p.name == name)
     try:
@@ -82,10 +84,15 @@ def _typed(text: str, ir: IR, name: str, option: str) -> Scalar:
             if text.lower() not in ("true", "false"):
                 raise ValueError
             return text.lower() == "true"
-        return int(text) if dtype == DType.I64 else float(text)
+        value = int(text) if dtype == DType.I64 else float(text)
+        integer = int(text) if dtype == DType.F64 and text.lstrip("+-").isdigit() else None
     except ValueError:
-        raise InputError(f"parameter '{name}' is {dtype.value}, got {text!r}", where=option,
+        raise InputError(f"parameter '{name}' is {dtype.value}, got {quote(text)}", where=option,
                          fix=f"write a {dtype.value} value") from None
+    problem = int64_problem(value) if dtype == DType.I64 else float64_problem(integer) if integer is not None else None
+    if problem is not None:
+        raise InputError(f"parameter '{name}': {problem}", where=option, fix=f"write a {dtype.value} value it holds exactly")
+    return value
 
 
 @app.command()

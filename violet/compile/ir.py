@@ -99,14 +99,15 @@ def _scalar_type(kind: str, args: list[ValueType]) -> ValueType | str:
 
 
 def _compare_type(kind: str, args: list[ValueType]) -> ValueType | str:
+    """Both operands are looked at alike, so `e == i` and `i == e` are refused the same way:
+    an enum is an int64 code underneath, and only its declared names may meet it."""
     a, b = args
     if a.dtype != b.dtype:
         return f"cannot compare {a} with {b}: convert explicitly with float(x) or int(x)"
-    if a.is_enum or a.dtype == DType.BOOL:
-        if kind not in ("eq", "ne"):
-            return f"only == and != are defined on {a}"
-        if a.enum != b.enum:
-            return f"cannot compare {a} with {b}"
+    if a.enum != b.enum:
+        return f"cannot compare {a} with {b}: an enum compares only with a value of the same enum"
+    if (a.is_enum or a.dtype == DType.BOOL) and kind not in ("eq", "ne"):
+        return f"only == and != are defined on {a}"
     return BOOL
 
 
