@@ -20,7 +20,8 @@ import networkx as nx
 from violet.dag.expr import parse_expr, references
 from violet.dag.schema import InputModel, NodeModel, parse_graph_file
 from violet.dag.types import BOOL, F64, I64, DType, InputSpec, Refinement, ValueType, float64_problem, int64_problem
-from violet.errors import QUOTE_LIMIT, GraphError, quote, where
+from violet.errors import GraphError, quote, where
+from violet.files import is_file, shown
 from violet.nodes.registry import NodeDef, lookup
 
 Literal = float | int | bool
@@ -83,8 +84,8 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     """Read, validate and resolve a graph file (and the graphs it composes)."""
     path = Path(path)
     file = str(path)
-    if not _is_file(path):
-        raise GraphError("no such graph file", where=file if len(file) <= QUOTE_LIMIT else quote(file), fix="check the path")
+    if not is_file(path):
+        raise GraphError("no such graph file", where=shown(file), fix="check the path")
     resolved = str(path.resolve())
     if resolved in _stack:
         chain = " -> ".join(Path(p).name for p in (*_stack, resolved))
@@ -108,14 +109,6 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
                   nx.DiGraph(), state, next_state, enums)
     graph.deps = _dependencies(graph)
     return graph
-
-
-def _is_file(path: Path) -> bool:
-    """Path.is_file, and a path the system cannot even look up (thousands of characters long) is no file."""
-    try:
-        return path.is_file()
-    except OSError:
-        return False
 
 
 def _read_toml(path: Path) -> dict:
@@ -199,7 +192,7 @@ def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...]) -> No
         _match_ports(inst.bindings, inst.library.port_names, f"node {m.node}", file, key)
         return inst
     assert m.graph is not None
-    if not _is_file(path.parent / m.graph):
+    if not is_file(path.parent / m.graph):
         raise GraphError(f"no such graph file {quote(m.graph)}", where=where(file, f"{key}.graph"),
                          fix="the path is relative to this file")
     inst.subgraph = load_graph(path.parent / m.graph, stack)
