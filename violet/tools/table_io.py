@@ -10,7 +10,8 @@ written, so no partial output can be mistaken for a whole one.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,17 +33,38 @@ TABLE_FORMATS = (".parquet", ".csv")
 def read_table(path: str | Path) -> pa.Table:
     """A Parquet or CSV file as an Arrow table; a file that cannot be read (missing, corrupt, not a
     table) is an InputError naming it."""
-    path = Path(path)
-    if not is_file(path):
-        raise InputError("no such file", where=shown(path), fix="check the --input path")
-    if path.suffix not in TABLE_FORMATS:
-        raise InputError(f"unknown table format {quote(path.suffix)}", where=shown(path), fix="use a .parquet or .csv file")
-    try:
+    path = _readable(path)
+    with _unreadable(path):
         if path.suffix == ".parquet":
             return pq.read_table(path)
         # only an empty field is missing: "nan" is the float NaN, as in Python
         return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(null_values=[""]))
-    except (pa.ArrowException, OSError) as exc:  # a corrupt Parquet file raises either
+
+
+def parquet_names(path: str | Path) -> list[str]:
+    """The column names a Parquet file declares, read from its footer alone (a file with two columns of
+    one name is readable this way, and only this way: reading its data refuses the ambiguity)."""
+    path = _readable(path)
+    with _unreadable(path):
+        return pq.read_schema(path).names
+
+
+def _readable(path: str | Path) -> Path:
+    path = Path(path)
+    if not is_file(path):
+        raise InputError("no such file", where=shown(path), fix="check the path")
+    if path.suffix not in TABLE_FORMATS:
+        raise InputError(f"unknown table format {quote(path.suffix)}", where=shown(path), fix="use a .parquet or .csv file")
+    return path
+
+
+@contextmanager
+def _unreadable(path: Path) -> Iterator[None]:
+    """Arrow's errors on a file it cannot read as an InputError (a corrupt Parquet file raises
+    ArrowInvalid or a bare OSError, depending on which bytes are wrong)."""
+    try:
+        yield
+    except (pa.ArrowException, OSError) as exc:
         raise InputError(f"cannot read the table: {quote(str(exc))}", where=shown(path),
                          fix="check the file's format (it may be truncated or corrupt)") from None
 
