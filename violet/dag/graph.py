@@ -90,7 +90,7 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     if resolved in _stack:
         chain = " -> ".join(Path(p).name for p in (*_stack, resolved))
         raise GraphError(f"graph composes itself: {chain}", where=file, fix="remove one `graph =` link of the chain")
-    if len(_stack) >= MAX_COMPOSITION:
+    if len(_stack) > MAX_COMPOSITION:
         raise GraphError(f"graphs composed more than {MAX_COMPOSITION} deep", where=file,
                          fix="flatten the chain of `graph =` nodes")
     model = parse_graph_file(_read_toml(path), file)

@@ -28,6 +28,7 @@ from violet.files import is_file, shown
 
 MAX_LISTED = 5
 TABLE_FORMATS = (".parquet", ".csv")
+ARROW_TYPES = {DType.F64: pa.float64(), DType.I64: pa.int64(), DType.BOOL: pa.bool_()}
 
 
 def read_table(path: str | Path) -> pa.Table:
@@ -36,9 +37,11 @@ def read_table(path: str | Path) -> pa.Table:
     path = _readable(path)
     with _unreadable(path):
         if path.suffix == ".parquet":
-            return pq.read_table(path)
-        # only an empty field is missing: "nan" is the float NaN, as in Python
-        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(null_values=[""]))
+            table = pq.read_table(path)
+        else:  # only an empty field is missing: "nan" is the float NaN, as in Python
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(null_values=[""]))
+        table.validate(full=True)  # a flipped byte inside a string is invalid UTF-8, found here, not mid-run
+    return table
 
 
 def parquet_names(path: str | Path) -> list[str]:
@@ -61,10 +64,10 @@ def _readable(path: str | Path) -> Path:
 @contextmanager
 def _unreadable(path: Path) -> Iterator[None]:
     """Arrow's errors on a file it cannot read as an InputError (a corrupt Parquet file raises
-    ArrowInvalid or a bare OSError, depending on which bytes are wrong)."""
+    ArrowInvalid, a bare OSError, or UnicodeDecodeError for a column name, by which bytes are wrong)."""
     try:
         yield
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the table: {quote(str(exc))}", where=shown(path),
                          fix="check the file's format (it may be truncated or corrupt)") from None
 
@@ -76,11 +79,11 @@ def check_output(path: str | Path, option: str, formats: tuple[str, ...] = TABLE
     first with `make_parent`) that is writable, which is tried, not guessed from the mode bits
     (root ignores them; a read-only file system does not)."""
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{shown(path)} is a directory", where=option, fix="name a file inside it")
-    if path.suffix not in formats:
-        raise InputError(f"unknown output format {quote(path.suffix)}", where=option, fix=f"use {' or '.join(formats)}")
     try:
+        if path.is_dir():
+            raise InputError(f"{shown(path)} is a directory", where=option, fix="name a file inside it")
+        if path.suffix not in formats:
+            raise InputError(f"unknown output format {quote(path.suffix)}", where=option, fix=f"use {' or '.join(formats)}")
         if make_parent:
             path.parent.mkdir(parents=True, exist_ok=True)
         if not path.parent.is_dir():
@@ -227,15 +230,17 @@ def _vector_column(spec: InputSpec, col: pa.ChunkedArray, file: str, assets: int
     flat = col.combine_chunks().filter(pa.array(fits)).flatten()
     values, bad = _scalar_column(InputSpec(spec.name, spec.type.scalar, spec.refine), pa.chunked_array([flat]), file)
     rows = np.zeros((len(lengths), assets), dtype=values.dtype)
-    rows[fits] = values.reshape(-1, assets)
+    rows[fits] = values.reshape(int(fits.sum()), assets)
     bad_rows = ~fits
-    bad_rows[fits] = bad.reshape(-1, assets).any(axis=1)
+    bad_rows[fits] = bad.reshape(int(fits.sum()), assets).any(axis=1)
     return rows, bad_rows
 
 
 def _scalar_column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np.ndarray, np.ndarray]:
     nulls = col.is_null().to_numpy(zero_copy_only=False)
     t = spec.type
+    if pa.types.is_null(col.type):  # Arrow's type for nothing but nulls (an empty CSV column, empty lists)
+        col = col.cast(pa.string() if t.enum is not None else ARROW_TYPES[t.dtype])
     if t.enum is not None:
         if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
             raise InputError(f"column '{spec.name}' is {col.type}, but the input is {t} (names as strings)", where=file)
