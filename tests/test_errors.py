@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import GRAPHS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from violet.cli import main
 from violet.errors import NodeSubsetError
@@ -219,3 +227,268 @@ def test_the_installed_console_script_maps_errors_to_exit_2(write_graph):
     path = write_graph(HEAD + '[nodes.a]\nexpr = "a + 1.0"\n[outputs]\ny = "a"\n')
     done = subprocess.run(["violet", "check", str(path)], capture_output=True, text=True)
     assert done.returncode == 2 and "cycle: a -> a" in done.stderr and "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------ integers outside int64, inexact float64 values
+
+BIG = 2**63  # one past INT64_MAX
+
+
+@pytest.mark.parametrize("body, expected", [
+    (f"[consts]\nbig = {BIG}\n[outputs]\ny = \"n == big\"\n", f"consts.big: the integer {BIG} is outside int64"),
+    (f"[params]\np = {BIG}\n[outputs]\ny = \"n + p\"\n", f"params.p.default: the integer {BIG} is outside int64"),
+    (f"[params]\np = {{ default = {-BIG - 1}, type = \"int64\" }}\n[outputs]\ny = \"n + p\"\n",
+     f"params.p.default: the integer {-BIG - 1} is outside int64"),
+    (f"[state]\ns = {BIG}\n[next_state]\ns = \"s\"\n[outputs]\ny = \"s\"\n", f"state.s.init: the integer {BIG} is outside int64"),
+    (f"[nodes.a]\nnode = \"core.lerp\"\nin = {{ lo = \"x\", hi = \"x\", t = {BIG} }}\n[outputs]\ny = \"a\"\n",
+     f"nodes.a.in.t: the integer {BIG} is outside int64"),
+    (f"[outputs]\ny = \"n == {BIG}\"\n", f"outputs.y (column 6): the integer {BIG} is outside int64"),
+    (f"[outputs]\ny = \"n - -{BIG + 1}\"\n", f"outputs.y (column 6): the integer {BIG + 1} is outside int64"),
+    (f"[outputs]\ny = \"x + {10**40}\"\n", f"the integer {10**40} is outside int64"),
+    ("[params]\np = { default = 9007199254740993, type = \"float64\" }\n[outputs]\ny = \"x + p\"\n",
+     "params.p: the integer 9007199254740993 has no exact float64 value (nearest: 9007199254740992.0)"),
+    ("[state]\ns = { init = 9007199254740993, type = \"float64\" }\n[next_state]\ns = \"s\"\n[outputs]\ny = \"s\"\n",
+     "state.s: the integer 9007199254740993 has no exact float64 value"),
+    ("[outputs]\ny = \"x\"\n".replace("[outputs]", "[consts]\nc = " + "9" * 5000 + "\n[outputs]"),
+     "bad TOML: an integer of more than 4,300 digits"),
+    ("[outputs]\ny = \"n + " + "9" * 5000 + "\"\n", "an integer of more than 4,300 digits"),
+])
+def test_integers_outside_int64_and_inexact_float64_defaults_are_refused_at_load(capsys, write_graph, body, expected):
+    check_file(capsys, write_graph, body, expected)
+
+
+def test_int64_min_is_written_as_a_literal_and_means_the_same_compiled_and_interpreted(write_graph):
+    from violet.compile.interp import Interpreter
+    from violet.compile.lower import lower
+    from violet.compile.numba_backend import compile_ir
+    from violet.dag.graph import load_graph
+
+    ir = lower(load_graph(write_graph(HEAD + '[outputs]\nlow = "n == -9223372036854775808"\nm = "n - 1"\n')))
+    rows = {"x": np.zeros(2), "n": np.array([-(2**63), 5]), "flag": np.ones(2, bool), "mode": np.zeros(2, np.int64)}
+    for result in (compile_ir(ir).batch(rows), Interpreter(ir).batch(rows)):
+        assert list(result["low"]) == [True, False] and list(result["m"]) == [2**63 - 1, 4]  # wraps, as documented
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("[inputs.k]\ntype = \"int64\"\nge = 1.5\n", "inputs.k.ge: 1.5 is not an integer, but the input is int64"),
+    ("[inputs.k]\ntype = \"int64\"\nle = 1e19\n", "inputs.k.le: the integer 10000000000000000000 is outside int64"),
+    ("[inputs.k]\ntype = \"int64\"\nlt = inf\n", "inputs.k.lt: inf is not an integer"),
+    ("[inputs.k]\ntype = \"float64\"\nle = 9007199254740993\n", "inputs.k.le: the integer 9007199254740993 has no exact float64"),
+    ("[inputs.k]\ntype = \"float64\"\nge = nan\n", "inputs.k.ge: must be a number, not nan"),
+    ("[inputs.k]\ntype = \"bool\"\nge = 0\n", "inputs.k.ge: a bound on a bool input"),
+])
+def test_bounds_must_be_exact_in_their_inputs_type(capsys, write_graph, body, expected):
+    path = write_graph(HEAD + body + '[outputs]\ny = "x"\n')
+    code, err = violet(capsys, "check", path)
+    assert code == 2 and expected in err, err
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--set", f"k={BIG}", f"--set: parameter 'k': the integer {BIG} is outside int64"),
+    ("--set", "f=9007199254740993", "--set: parameter 'f': the integer 9007199254740993 has no exact float64 value"),
+    ("--set", "f=" + "9" * 5000, "--set: parameter 'f' is float64, got '99999"),
+    ("--set", "k=" + "9" * 5000, "--set: parameter 'k' is int64, got '99999"),
+    ("--grid", f"k=1,{BIG}", f"--grid: parameter 'k': the integer {BIG} is outside int64"),
+])
+def test_parameter_values_on_the_command_line_obey_the_same_rules(capsys, write_graph, tmp_path, option, value, expected):
+    graph = write_graph(HEAD + '[params]\nk = 3\nf = 1.0\n[outputs]\ni = "n + k"\ny = "x * f"\n')
+    (tmp_path / "in.csv").write_text("x,n,flag,mode\n1.0,1,true,A\n")
+    args = ("sweep", graph, "--input", tmp_path / "in.csv", "-o", tmp_path / "o.parquet") if option == "--grid" \
+        else ("check", graph)
+    code, err = violet(capsys, *args, option, value)
+    assert code == 2 and expected in err, err
+    assert len(err) < 1000  # a hostile value is quoted and cut, never echoed whole
+
+
+# ------------------------------------------------------------ enums compare only with their own enum, in both orders
+
+
+@pytest.mark.parametrize("expr", ["n == mode", "mode == n", "1 < mode", "mode < 1", "1 == mode", "mode != 0"])
+def test_an_enum_against_an_int64_is_refused_whichever_side_it_is_on(capsys, write_graph, expr):
+    check_file(capsys, write_graph, f'[nodes.a]\nexpr = "{expr}"\n[outputs]\ny = "a"\n',
+               "type error: cannot compare", "an enum compares only with a value of the same enum")
+
+
+@pytest.mark.parametrize("expr", ["mode == 'A'", "'B' != mode", "mode == mode"])
+def test_an_enum_against_its_own_values_is_allowed(capsys, write_graph, expr):
+    code, _ = violet(capsys, "check", write_graph(HEAD + f'[nodes.a]\nexpr = "{expr}"\n[outputs]\ny = "a"\n'))
+    assert code == 0
+
+
+# ------------------------------------------------------------ tracebacks that became one message with exit 2
+
+
+def run_cli(*args: object) -> subprocess.CompletedProcess:
+    """The CLI in a real subprocess (this worktree's code, via PYTHONPATH), as a user runs it."""
+    done = subprocess.run([sys.executable, "-m", "violet.cli", *map(str, args)], capture_output=True, text=True)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+SIZING_ROW = {"vel_div": -0.04, "acb_boost": 1.0, "acb_beta": 0.5, "mc_scale": 1.0, "ob_mult": 1.0, "esof_score": 0.0,
+              "dc_status": "NEUTRAL", "posture": "APEX", "capital": 10000.0, "exchange_max_leverage": 20}
+
+
+def sizing_table(path: Path, rows: int = 50) -> Path:
+    pq.write_table(pa.table({k: [v] * rows for k, v in SIZING_ROW.items()}), path)
+    return path
+
+
+def test_a_byte_flipped_parquet_file_is_one_message(tmp_path):
+    good = sizing_table(tmp_path / "good.parquet")
+    data = bytearray(good.read_bytes())
+    data[-6] ^= 0xFF  # the footer's length (the 4 bytes before the closing PAR1): every read starts there
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(bytes(data))
+    done = run_cli("run", GRAPHS / "blue_sizing.toml", "--input", bad, "--output", tmp_path / "o.parquet")
+    assert done.returncode == 2 and f"error: {bad}: cannot read the table" in done.stderr
+    assert "corrupt" in done.stderr and not (tmp_path / "o.parquet").exists()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_any_flipped_byte_is_read_or_refused_never_a_crash(tmp_path_factory, data):
+    from violet.compile.lower import lower
+    from violet.dag.graph import load_graph
+    from violet.errors import InputError
+    from violet.tools.table_io import input_columns, read_table
+
+    folder = tmp_path_factory.mktemp("flip")
+    raw = bytearray(sizing_table(folder / "good.parquet", 5).read_bytes())
+    at = data.draw(st.integers(0, len(raw) - 1))
+    raw[at] ^= data.draw(st.integers(1, 255))
+    (folder / "bad.parquet").write_bytes(bytes(raw))
+    try:
+        input_columns(lower(load_graph(GRAPHS / "blue_sizing.toml")), read_table(folder / "bad.parquet"), "bad")
+    except InputError:
+        pass
+
+
+def unwritable_cases(tmp_path: Path) -> list[tuple[Path, str]]:
+    (tmp_path / "adir.parquet").mkdir()
+    return [(tmp_path / "missing" / "o.parquet", "no directory"),
+            (tmp_path / "adir.parquet", "is a directory"),
+            (tmp_path / "o.txt", "unknown output format '.txt'")]
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_an_unwritable_output_is_refused_before_anything_is_computed(tmp_path, command):
+    table = sizing_table(tmp_path / "in.parquet")
+    extra = ("--grid", "max_leverage=6.0,7.0") if command == "sweep" else ()
+    for output, expected in unwritable_cases(tmp_path):
+        done = run_cli(command, GRAPHS / "blue_sizing.toml", "--input", table, "--output", output, *extra)
+        assert done.returncode == 2 and f"error: --output: " in done.stderr and expected in done.stderr, done.stderr
+        assert "rows" not in done.stdout  # nothing ran
+
+
+def test_a_read_only_directory_is_refused_before_computing():
+    """Root ignores mode bits, so the check tries to write: run it as an unprivileged user when root."""
+    shared = Path(tempfile.mkdtemp())  # pytest's own tmp folders are private to their user
+    shared.chmod(0o755)
+    table = sizing_table(shared / "in.parquet")
+    locked = shared / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("root, and no setpriv to drop privileges with")
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    done = subprocess.run([*prefix, sys.executable, "-m", "violet.cli", "run", str(GRAPHS / "blue_sizing.toml"),
+                           "--input", str(table), "--output", str(locked / "o.parquet")],
+                          capture_output=True, text=True, env={**os.environ, "VIOLET_CACHE_DIR": str(shared / "cache")})
+    shutil.rmtree(shared)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"error: --output: cannot write in {locked}: Permission denied" in done.stderr
+
+
+def test_dot_and_scans_build_check_their_output_first(tmp_path):
+    (tmp_path / "adir.svg").mkdir()
+    done = run_cli("dot", GRAPHS / "blue_sizing.toml", "-o", tmp_path / "adir.svg")
+    assert done.returncode == 2 and "adir.svg is a directory" in done.stderr
+    done = run_cli("dot", GRAPHS / "blue_sizing.toml", "-o", tmp_path / "no" / "g.svg")
+    assert done.returncode == 2 and "no directory" in done.stderr
+    (tmp_path / "scans.parquet").mkdir()
+    done = run_cli("scans", "build", "--generate", "--output", tmp_path / "scans.parquet")
+    assert done.returncode == 2 and "scans.parquet is a directory" in done.stderr
+
+
+def sum_graph(write_graph, expr: str) -> Path:
+    return write_graph(HEAD + f'[nodes.a]\nexpr = "{expr}"\n[outputs]\ny = "a"\n')
+
+
+@pytest.mark.parametrize("op, terms, x", [("+", 500, 0.1), ("*", 400, 1.001), ("-", 3000, 0.3), ("/", 200, 1.1)])
+def test_long_sums_and_products_lower_and_give_the_left_to_right_value(tmp_path, write_graph, op, terms, x):
+    """Python nests a + a + ... as (((a + a) + a) ...): the parser and the lowering walk it without recursion."""
+    from violet.compile.interp import Interpreter
+    from violet.compile.lower import lower
+    from violet.dag.graph import load_graph
+
+    ir = lower(load_graph(sum_graph(write_graph, f" {op} ".join(["x"] * terms))))
+    expected = x
+    for _ in range(terms - 1):
+        expected = {"+": expected + x, "*": expected * x, "-": expected - x, "/": expected / x}[op]
+    table = tmp_path / "in.csv"
+    table.write_text(f"x,n,flag,mode\n{x!r},1,true,A\n")
+    done = run_cli("run", tmp_path / "g.toml", "--input", table, "--output", tmp_path / "o.parquet")
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(tmp_path / "o.parquet").column("y").to_pylist() == [expected]
+    assert Interpreter(ir).step({"x": x, "n": 1, "flag": True, "mode": 0})["y"] == expected
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("(" * 2000 + "x" + ")" * 2000, "too many nested parentheses"),
+    ("x + (" * 150 + "x" + ")" * 150, "the expression is nested more than 100 levels deep"),
+    ("-" * 3000 + "x", "the expression is nested more than 100 levels deep"),
+    ("- " * 9000 + "x", "nested too deeply for Python's parser"),
+    ("+".join(["x"] * 11000), "characters long, more than 20,000"),
+])
+def test_deep_nesting_is_one_message_not_a_recursion_error(capsys, write_graph, expr, expected):
+    code, err = violet(capsys, "check", sum_graph(write_graph, expr))
+    assert code == 2 and "nodes.a.expr" in err and expected in err, err
+    assert len(err) < 1000
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("[" * 3000 + "]" * 3000, "bad TOML: arrays or inline tables nested too deeply to read"),
+    ("{ a = " * 3000 + "1" + " }" * 3000, "bad TOML: arrays or inline tables nested too deeply to read"),
+    ("[" * 200 + "]" * 200, "consts.c: must be a number or true/false, got an array"),
+])
+def test_deeply_nested_toml_is_one_message(capsys, write_graph, value, expected):
+    check_file(capsys, write_graph, f'[consts]\nc = {value}\n[outputs]\ny = "x"\n', expected)
+
+
+def test_a_composition_path_of_thousands_of_characters(capsys, write_graph):
+    name = "x" * 5000 + ".toml"
+    path = write_graph(HEAD + f'[nodes.s]\ngraph = "{name}"\nin = {{}}\n[outputs]\ny = "x"\n')
+    code, err = violet(capsys, "check", path)
+    assert code == 2 and f"{path}: nodes.s.graph: 'xxxx" in err and "(5,007 characters) is not a graph file path" in err
+    assert len(err) < 1000
+    code, err = violet(capsys, "check", str(path.parent / name))
+    assert code == 2 and "no such graph file" in err and len(err) < 1000
+
+
+def test_a_chain_of_compositions_deeper_than_the_limit(capsys, tmp_path):
+    from violet.dag.graph import MAX_COMPOSITION
+
+    leaf = '[graph]\nname = "g0"\n[inputs]\nx = { type = "float64" }\n[outputs]\ny = "x"\n'
+    (tmp_path / "g0.toml").write_text(leaf)
+    for k in range(1, MAX_COMPOSITION + 3):
+        (tmp_path / f"g{k}.toml").write_text(
+            f'[graph]\nname = "g{k}"\n[inputs]\nx = {{ type = "float64" }}\n'
+            f'[nodes.s]\ngraph = "g{k - 1}.toml"\nin = {{ x = "x" }}\n[outputs]\ny = "s.y"\n')
+    code, _ = violet(capsys, "check", tmp_path / f"g{MAX_COMPOSITION}.toml")
+    assert code == 0  # exactly the limit: loads
+    code, err = violet(capsys, "check", tmp_path / f"g{MAX_COMPOSITION + 2}.toml")
+    assert code == 2 and f"graphs composed more than {MAX_COMPOSITION} deep" in err
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("x.real", "attribute access '.real' on 'x', a single value"),
+    ("x.__class__", "attribute access '.__class__' is outside the expression subset"),
+    ("(x + x).real", "attribute access '.real' is outside the expression subset"),
+    ("mode.A.B", "attribute access '.B' is outside the expression subset"),
+])
+def test_attribute_access_on_a_value_is_refused(capsys, write_graph, expr, expected):
+    check_file(capsys, write_graph, f'[nodes.a]\nexpr = "{expr}"\n[outputs]\ny = "a"\n', "nodes.a.expr", expected,
+               "a.b only names an output of node a")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from violet.errors import InputError
 from violet.scans.build import ScanSettings, build_scans, lambda_max, log_returns, scores
 from violet.scans.panel import SHARED_PANEL, default_panel, generate_panel
 from violet.scans.universe import is_stable, universe_table
@@ -113,3 +119,90 @@ def test_factors_file_joins_on_ts(tmp_path):
     row = scans.column("ts_us").to_pylist().index(ts)
     assert scans.column("acb_boost")[row].as_py() == 1.7 and scans.column("posture")[row].as_py() == "STALKER"
     assert scans.column("acb_boost")[row + 1].as_py() == 1.0 and scans.column("posture")[row + 1].as_py() == "APEX"
+
+
+# ------------------------------------------------------------ bad panels and settings are refused, each with one message
+
+
+def panel_file(path, df: pd.DataFrame):
+    df.to_parquet(path)
+    return path
+
+
+def clean_panel(bars: int = 80, symbols: int = 4) -> pd.DataFrame:
+    idx = pd.date_range("2024-01-01", periods=bars, freq="h", name="ts")
+    close = np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, (bars, symbols)), axis=0))
+    return pd.DataFrame(close, index=idx, columns=[f"S{k}USDT" for k in range(symbols)])
+
+
+def scans_build(tmp_path, *args) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "violet.cli", "scans", "build", "--output", str(tmp_path / "s.parquet"),
+                           "--fast", "5", "--slow", "20", *map(str, args)], capture_output=True, text=True)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def test_a_clean_panel_builds(tmp_path):
+    done = scans_build(tmp_path, "--prices", panel_file(tmp_path / "p.parquet", clean_panel()))
+    assert done.returncode == 0 and pq.read_table(tmp_path / "s.parquet").num_rows == 80 - 21
+
+
+@pytest.mark.parametrize("spoil, expected", [
+    (lambda df: df.set_axis(df.index.where(np.arange(len(df)) != 30, df.index[29])),
+     "bar 30's timestamp 2024-01-02 05:00:00 repeats bar 29's (2024-01-02 05:00:00)"),
+    (lambda df: df.set_axis(df.index.where(np.arange(len(df)) != 30, df.index[3])),
+     "bar 30's timestamp 2024-01-01 03:00:00 is earlier than bar 29's"),
+    (lambda df: df.assign(S2USDT=["x"] * len(df)), "column(s) that are not numbers: 'S2USDT'"),
+    (lambda df: df.assign(S1USDT=[True] * len(df)), "column(s) that are not numbers: 'S1USDT'"),
+    (lambda df: df[[]], "the panel has no symbol columns"),
+    (lambda df: df.reset_index(drop=True), "the panel's index is not a timestamp"),
+])
+def test_bad_panels_are_refused(tmp_path, spoil, expected):
+    path = panel_file(tmp_path / "p.parquet", spoil(clean_panel()))
+    done = scans_build(tmp_path, "--prices", path)
+    assert done.returncode == 2 and f"error: {path}: {expected}" in done.stderr, done.stderr
+
+
+def test_a_symbol_twice_is_refused(tmp_path):
+    df = clean_panel()
+    table = pa.table([pa.array(df.index)] + [pa.array(df[c]) for c in ("S0USDT", "S1USDT", "S0USDT")],
+                     names=["ts", "S0USDT", "S1USDT", "S0USDT"])
+    pq.write_table(table, tmp_path / "p.parquet")
+    done = scans_build(tmp_path, "--prices", tmp_path / "p.parquet")
+    assert done.returncode == 2 and "symbol column(s) given twice: 'S0USDT'" in done.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--score-lookback", "0"), "--score-lookback is 0, not a window of bars"),
+    (("--score-lookback", "-24"), "--score-lookback is -24, not a window of bars"),
+    (("--fast", "0"), "windows must satisfy 2 <= fast <= slow (got --fast 0, --slow 20)"),
+    (("--fast", "30"), "windows must satisfy 2 <= fast <= slow (got --fast 30, --slow 20)"),
+    (("--spike", "0"), "--spike is 0.0, not a positive number"),
+    (("--capital", "-5"), "--capital is -5.0, not a positive number"),
+    (("--capital", "inf"), "--capital is inf, not a positive number"),
+])
+def test_non_positive_windows_and_settings_are_refused(tmp_path, args, expected):
+    done = scans_build(tmp_path, "--prices", panel_file(tmp_path / "p.parquet", clean_panel()), *args)
+    assert done.returncode == 2 and f"error: scans build: {expected}" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("factors, expected", [
+    ({"ts_us": [1.5], "acb_boost": [1.0]}, "column ts_us is double, not integers"),
+    ({"ts_us": [1], "acb_boost": ["high"]}, "column acb_boost is string, not numbers"),
+    ({"ts_us": [1], "posture": [3]}, "column posture is int64, not strings (enum names)"),
+    ({"ts_us": [1], "acb_bost": [1.0]}, "unknown factor column(s) 'acb_bost'"),
+    ({"ts_us": [1, 1], "acb_boost": [1.0, 2.0]}, "ts_us is empty or repeated in some rows"),
+    ({"acb_boost": [1.0]}, "a factors table needs a ts_us column"),
+])
+def test_factor_tables_of_the_wrong_types_are_refused(tmp_path, factors, expected):
+    pq.write_table(pa.table(factors), tmp_path / "f.parquet")
+    done = scans_build(tmp_path, "--prices", panel_file(tmp_path / "p.parquet", clean_panel()), "--factors",
+                       tmp_path / "f.parquet")
+    assert done.returncode == 2 and f"error: --factors: {expected}" in done.stderr, done.stderr
+
+
+def test_a_symbol_listed_twice_in_the_leverage_limits_is_refused(tmp_path):
+    path = tmp_path / "limits.csv"
+    path.write_text("symbol,max_leverage\nBTCUSDT,125\nBTCUSDT,50\n")
+    with pytest.raises(InputError, match="symbol\\(s\\) listed twice: 'BTCUSDT'"):
+        universe_table(["BTCUSDT"], path)

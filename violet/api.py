@@ -15,11 +15,8 @@ from beartype import beartype
 
 from violet.compile.ir import IR, Scalar
 from violet.compile.numba_backend import CompiledGraph
-from violet.dag.types import DType
+from violet.dag.types import DType, float64_problem, int64_problem
 from violet.errors import InputError, quote
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
 
 @beartype
 def load(path: str | Path, params: Mapping[str, bool | int | float] | None = None) -> IR:
@@ -59,21 +56,13 @@ def param_value(ir: IR, name: str, value: bool | int | float, where: str) -> Sca
     if dtype == DType.BOOL and isinstance(value, bool):
         return value
     if dtype == DType.I64 and isinstance(value, int) and not isinstance(value, bool):
-        if INT64_MIN <= value <= INT64_MAX:
-            return value
-        raise InputError(f"parameter '{name}' = {quote(value)} is outside int64", where=where,
-                         fix=f"write an integer in [{INT64_MIN}, {INT64_MAX}]")
-    if dtype == DType.F64 and isinstance(value, (int, float)) and not isinstance(value, bool):
-        if isinstance(value, float) or _exact_float(value):
-            return float(value)
-        raise InputError(f"parameter '{name}' = {quote(value)} has no exact float64 value", where=where,
-                         fix="write it as a float literal, rounded as you intend")
-    raise InputError(f"parameter '{name}' is {dtype.value}, got {type(value).__name__} {quote(value)}", where=where,
-                     fix=f"write a {dtype.value} value")
+        problem = int64_problem(value)
+    elif dtype == DType.F64 and isinstance(value, (int, float)) and not isinstance(value, bool):
+        problem = None if isinstance(value, float) else float64_problem(value)
+        value = float(value) if problem is None else value
+    else:
+        problem = f"is {dtype.value}, got {type(value).__name__} {quote(value)}"
+    if problem is None:
+        return value
+    raise InputError(f"parameter '{name}': {problem}", where=where, fix=f"write a {dtype.value} value it holds exactly")
 
-
-def _exact_float(value: int) -> bool:
-    try:
-        return float(value) == value
-    except OverflowError:
-        return False

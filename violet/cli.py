@@ -74,7 +74,8 @@ def _named(ir: IR, item: str, option: str) -> tuple[str, str]:
 
 
 def _typed(text: str, ir: IR, name: str, option: str) -> Scalar:
-    """`text` read as parameter `name`'s type, then checked as the facade checks every parameter value."""
+    """`text` read as parameter `name`'s type, then checked as the facade checks every parameter value
+    (an integer is an int64; an integer given for a float64 must have an exact float64 value)."""
     from violet.api import param_type, param_value
     from violet.dag.types import DType
 
@@ -84,8 +85,10 @@ def _typed(text: str, ir: IR, name: str, option: str) -> Scalar:
             if text.lower() not in ("true", "false"):
                 raise ValueError
             value: bool | int | float = text.lower() == "true"
+        elif dtype == DType.I64 or text.lstrip("+-").isdigit():  # an integer, exact: the facade checks it
+            value = int(text)
         else:
-            value = int(text) if dtype == DType.I64 else float(text)
+            value = float(text)
     except ValueError:
         raise InputError(f"parameter '{name}' is {dtype.value}, got {quote(text)}", where=option,
                          fix=f"write a {dtype.value} value") from None
@@ -144,8 +147,11 @@ def dot(graph: GraphArg,
     With --input T --row K every input, parameter, node and output also shows its value at row K (for a
     stateful graph, with the state the rows before K leave behind)."""
     from violet.compile.dot import write_dot
+    from violet.tools.table_io import check_output
 
     ir = load_ir(graph, sets)
+    if output is not None:
+        check_output(output, "--output", (".dot", ".svg", ".png"))
     if (input is None) != (row is None):
         raise InputError("--input and --row go together", where="--input" if input is None else "--row",
                          fix="give both to draw one row's values, or neither")
@@ -201,9 +207,12 @@ def run(graph: GraphArg,
         sets: SetOpt = None) -> None:
     """Run the compiled graph over a table: one output row per input row, state carried in order."""
     from violet.compile.numba_backend import compile_ir
-    from violet.tools.table_io import output_columns, trade_rows, write_table
+    from violet.tools.table_io import check_output, output_columns, trade_rows, write_table
 
     ir = load_ir(graph, sets)
+    check_output(output, "--output")
+    if trades is not None:
+        check_output(trades, "--trades")
     columns, rejected = read_inputs(ir, input, universe, skip_bad_rows)
     if rejected.rows:
         print(f"warning: rejected {rejected.render()}", file=sys.stderr)
@@ -237,9 +246,10 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     from violet.compile.numba_backend import compile_ir
     from violet.tools.sweep import parameter_sets
     from violet.tools.sweep import sweep as run_sweep
-    from violet.tools.table_io import write_table
+    from violet.tools.table_io import check_output, write_table
 
     ir = load_ir(graph, sets)
+    check_output(output, "--output")
     columns, _ = read_inputs(ir, input, universe, skip_bad=False)
     combos = parameter_sets(parse_grid(ir, grid))
     cg = compile_ir(ir)
@@ -369,7 +379,9 @@ def scans_build(
     """Scans from closes: vel_div from the correlation eigenvalues, per-asset scores, factors, and the universe."""
     from violet.scans.build import ScanSettings, build_scans, read_factors, write_scans
     from violet.scans.panel import default_panel, generate_panel, read_panel
+    from violet.tools.table_io import check_output
 
+    check_output(output, "--output", (".parquet",), make_parent=True)
     panel = generate_panel() if generate else read_panel(prices) if prices else default_panel()
     start = time.perf_counter()
     scans, universe = build_scans(panel, ScanSettings(fast, slow, spike, score_lookback, capital),

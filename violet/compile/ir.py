@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from violet.dag.types import BOOL, F64, I64, DType, InputSpec, ValueType
+from violet.errors import InputError
 
 Scalar = float | int | bool
 
@@ -99,14 +103,15 @@ def _scalar_type(kind: str, args: list[ValueType]) -> ValueType | str:
 
 
 def _compare_type(kind: str, args: list[ValueType]) -> ValueType | str:
+    """Both operands are looked at alike, so `e == i` and `i == e` are refused the same way:
+    an enum is an int64 code underneath, and only its declared names may meet it."""
     a, b = args
     if a.dtype != b.dtype:
         return f"cannot compare {a} with {b}: convert explicitly with float(x) or int(x)"
-    if a.is_enum or a.dtype == DType.BOOL:
-        if kind not in ("eq", "ne"):
-            return f"only == and != are defined on {a}"
-        if a.enum != b.enum:
-            return f"cannot compare {a} with {b}"
+    if a.enum != b.enum:
+        return f"cannot compare {a} with {b}: an enum compares only with a value of the same enum"
+    if (a.is_enum or a.dtype == DType.BOOL) and kind not in ("eq", "ne"):
+        return f"only == and != are defined on {a}"
     return BOOL
 
 
@@ -278,3 +283,31 @@ def literal_text(value: Scalar | None) -> str:
     if isinstance(value, float):
         return value.hex()
     return str(value)
+
+
+def input_shape(ir: IR, values: Mapping[str, Any], *, rows: bool) -> tuple[int, int]:
+    """(T, N) of the inputs given to a kernel, refusing any that disagree.
+
+    The kernels take T and N once and index every column with them, so a shorter column would be
+    read past its end. With `rows`, per-row inputs are columns of T values ((T, N) for a vector)
+    and universe inputs (N,); without, one row: a vector is (N,), a scalar a single value."""
+    seen: dict[int, dict[str, int]] = {0: {}, 1: {}}  # axis -> input name -> its length (T, then N)
+    for op in ir.leaves("input"):
+        per_row = rows and not ir.input_spec(op.name).universe
+        try:
+            shape = np.shape(values[op.name])
+        except ValueError:  # numpy refuses ragged nested lists
+            raise InputError(f"input '{op.name}' is ragged (lists of different lengths)", where="kernel inputs") from None
+        if len(shape) != per_row + op.type.vector:
+            raise InputError(f"input '{op.name}' has shape {shape}, but {op.type} takes {per_row + op.type.vector} "
+                             "dimension(s) here", where="kernel inputs")
+        if per_row:
+            seen[0][op.name] = shape[0]
+        if op.type.vector:
+            seen[1][op.name] = shape[-1]
+    for axis, what in ((0, "rows"), (1, "values per vector")):
+        if len(set(seen[axis].values())) > 1:
+            listed = ", ".join(f"{name} {n}" for name, n in seen[axis].items())
+            raise InputError(f"inputs disagree on the number of {what}: {listed}", where="kernel inputs",
+                             fix="give every input the same length")
+    return next(iter(seen[0].values()), 0), next(iter(seen[1].values()), 0)

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from violet.compile.ir import IR, Op, ParamSpec, Scalar, StateSpec, literal_text, result_type
-from violet.dag.expr import BINOPS, CMPOPS
+from violet.dag.expr import ATTRIBUTE_FIX, BINOPS, CMPOPS
 from violet.dag.graph import Bound, Graph, NodeInstance, literal_type
-from violet.dag.types import F64, I64, INT64_MAX, INT64_MIN, DType, ValueType
+from violet.dag.types import F64, I64, INT64_MIN, DType, ValueType
 from violet.errors import GraphError, quote, where
 from violet.nodes.registry import NodeDef, lookup
 
@@ -121,11 +121,9 @@ def lower_expr(e: ast.expr, s: Scope) -> Ref:
 def _constant(e: ast.Constant, s: Scope) -> Ref:
     v = e.value
     if isinstance(v, str):
-        raise s.error(f"the string {v!r} is only meaningful as an enum value",
+        raise s.error(f"the string {quote(v)} is only meaningful as an enum value",
                       e, "compare it with an enum (posture == \"STALKER\") or use it as a match(...) key")
-    if isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX:
-        raise s.error(f"integer literal {v} does not fit in int64", e)
-    return s.builder.const(v, literal_type(v))
+    return s.builder.const(v, literal_type(v))  # an integer is an int64: the subset checked it
 
 
 def _name(e: ast.Name | ast.Attribute, s: Scope) -> Ref:
@@ -145,13 +143,17 @@ def _name(e: ast.Name | ast.Attribute, s: Scope) -> Ref:
         if e.attr not in group.type.enum:
             raise s.error(f"'{e.attr}' is not a value of enum {e.value.id}", e, f"use one of: {', '.join(group.type.enum)}")
         return s.builder.const(group.type.enum.index(e.attr), group.type)
-    if not isinstance(group, dict) or e.attr not in group:
-        outs = ", ".join(group) if isinstance(group, dict) else "none: it is a single value"
-        raise s.error(f"'{e.value.id}' has no output '{e.attr}'", e, f"its outputs: {outs}")
+    if not isinstance(group, dict):
+        raise s.error(f"attribute access {quote('.' + e.attr)} on '{e.value.id}', a single value", e, ATTRIBUTE_FIX)
+    if e.attr not in group:
+        raise s.error(f"'{e.value.id}' has no output '{e.attr}'", e, f"its outputs: {', '.join(group)}")
     return group[e.attr]
 
 
 def _unary(e: ast.UnaryOp, s: Scope) -> Ref:
+    if isinstance(e.op, ast.USub) and isinstance(e.operand, ast.Constant) and type(e.operand.value) is int \
+            and e.operand.value == -INT64_MIN:
+        return s.builder.const(INT64_MIN, I64)  # -9223372036854775808: 2**63 itself is no int64
     x = lower_expr(e.operand, s)
     if isinstance(e.op, ast.UAdd):
         return x
@@ -163,8 +165,21 @@ def _unary(e: ast.UnaryOp, s: Scope) -> Ref:
 
 
 def _binop(e: ast.BinOp, s: Scope) -> Ref:
+    """A chain a + b - c * d ... (nested to the left by Python: ((a + b) - c) ...) lowered in a loop
+    down its left spine, never one recursion per term, so a sum of thousands of terms lowers; the
+    ops come out as recursion would emit them (left operand, right operand, op), left to right."""
+    spine = [e]
+    while isinstance(spine[-1].left, ast.BinOp):
+        spine.append(spine[-1].left)
+    a = lower_expr(spine[-1].left, s)
+    for link in reversed(spine):
+        a = _apply(a, link, s)
+    return a
+
+
+def _apply(a: Ref, e: ast.BinOp, s: Scope) -> Ref:
+    """`a <op> e.right`, with `a` the lowered left operand of `e`."""
     kind = BINOPS[type(e.op)]
-    a = lower_expr(e.left, s)
     if kind == "pow":
         return _power(a, e, s)
     b = lower_expr(e.right, s)
@@ -374,7 +389,7 @@ def _lower_nodes(graph: Graph, builder: Builder, values: dict[str, Value], prefi
 def describe_instance(inst: NodeInstance) -> str:
     """A one-line description of a node instance, for views of the graph."""
     if inst.expr is not None:
-        return ast.unparse(inst.expr)
+        return " ".join(inst.text.split())  # as written: ast.unparse recurses once per term of a long sum
     if inst.library is not None:
         return inst.library.name
     assert inst.subgraph is not None

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from violet.compile.interp import python_value
-from violet.compile.ir import IR
+from violet.compile.ir import IR, input_shape
 from violet.compile.numba_codegen import generate
 from violet.dag.types import DType, ValueType
 
@@ -58,8 +58,7 @@ class CompiledGraph:
         return args + self._leaves("state", {**self.ir.state_init, **(state or {})})
 
     def _assets(self, values: Mapping[str, Any]) -> int:
-        vectors = [op for op in self.ir.leaves("input") if op.type.vector]
-        return len(values[vectors[0].name]) if vectors else 0
+        return input_shape(self.ir, values, rows=False)[1]
 
     def advance(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None,
                 params: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -89,9 +88,8 @@ class CompiledGraph:
         """T rows in one compiled loop: per-row inputs are columns (T,) or (T, N); universe inputs (N,)."""
         ir = self.ir
         rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
+        n_rows, n_assets = input_shape(ir, columns, rows=True)
         arrays = [kernel_array(columns[op.name], op.type) for op in rows]
-        n_rows = len(arrays[0]) if arrays else 0
-        n_assets = _assets_of(ir, columns)
         outs = {name: np.empty((n_rows, n_assets) if ir.ops[i].type.vector else n_rows,
                                dtype=ir.ops[i].type.dtype.value) for name, i in ir.canonical_outputs}
         universe = [kernel_value(columns[op.name], op.type) for op in per_run]
@@ -120,14 +118,6 @@ def kernel_array(value: Any, vtype: ValueType) -> np.ndarray:
             and value.flags.writeable):
         return value
     return np.require(value, dtype=vtype.dtype.value, requirements=["C_CONTIGUOUS", "WRITEABLE"])
-
-
-def _assets_of(ir: IR, columns: Mapping[str, np.ndarray]) -> int:
-    for op in ir.leaves("input"):
-        if op.type.vector:
-            arr = np.asarray(columns[op.name])
-            return arr.shape[-1]
-    return 0
 
 
 def _traced(op: Any, fbuf: np.ndarray, ibuf: np.ndarray, n_assets: int) -> Any:

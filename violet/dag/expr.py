@@ -10,9 +10,11 @@ construct and where it stands. Nothing is ever evaluated by Python.
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Callable
 
-from violet.errors import NodeSubsetError
+from violet.dag.types import int64_problem
+from violet.errors import NodeSubsetError, quote
 
 BUILTINS = frozenset({"min", "max", "abs", "clamp", "select", "floor", "ceil", "float", "int", "match",
                       "argmax", "any", "all"})
@@ -59,22 +61,66 @@ def construct_name(node: ast.AST) -> str:
     return REFUSED.get(type(node), f"'{type(node).__name__}'")
 
 
+MAX_NESTING = 100  # levels of an expression lowered by recursion; a chain a + b - c * d ... is one level
+MAX_CHARS = 20_000  # the text of one expression
+
+
 def check_subset(tree: ast.AST, locate: Locate) -> None:
-    """Raise NodeSubsetError at the first construct outside the subset."""
-    for node in ast.walk(tree):
-        if not isinstance(node, ALLOWED):
-            raise NodeSubsetError(f"{construct_name(node)} is outside the expression subset",
-                                  where=locate(node), fix=INSTEAD.get(type(node), SUBSET_FIX))
-        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str)):
-            raise NodeSubsetError(f"the literal {node.value!r} is outside the expression subset",
-                                  where=locate(node), fix=SUBSET_FIX)
-        if isinstance(node, ast.Compare) and len(node.ops) > 1:
-            raise NodeSubsetError("chained comparisons (a < b < c) are outside the subset",
-                                  where=locate(node), fix="write (a < b) and (b < c)")
-        if isinstance(node, ast.Call):
-            _check_call(node, locate)
-        if isinstance(node, ast.Subscript) and not isinstance(node.value, (ast.Name, ast.Attribute)):
-            raise NodeSubsetError("only a named vector can be indexed (x[i])", where=locate(node), fix=SUBSET_FIX)
+    """Raise NodeSubsetError at the first construct outside the subset, or nested deeper than MAX_NESTING.
+
+    One pass over an explicit stack, never recursion: a sum of thousands of terms is a tree thousands
+    deep (Python nests a + b + c as ((a + b) + c)). Such a chain is lowered in a loop, so its left
+    spine does not count as nesting; parentheses, calls, unary operators and conditionals do."""
+    stack: list[tuple[ast.AST, ast.AST | None, int]] = [(tree, None, 0)]
+    while stack:
+        node, parent, depth = stack.pop()
+        _check_node(node, parent, locate)
+        if depth > MAX_NESTING:
+            raise NodeSubsetError(f"the expression is nested more than {MAX_NESTING} levels deep", where=locate(node),
+                                  fix="split it into [nodes] entries that name the inner parts")
+        for child in ast.iter_child_nodes(node):
+            spine = isinstance(node, ast.BinOp) and child is node.left
+            stack.append((child, node, depth if spine else depth + 1))
+
+
+def _check_node(node: ast.AST, parent: ast.AST | None, locate: Locate) -> None:
+    if not isinstance(node, ALLOWED):
+        raise NodeSubsetError(f"{construct_name(node)} is outside the expression subset",
+                              where=locate(node), fix=INSTEAD.get(type(node), SUBSET_FIX))
+    if isinstance(node, ast.Constant):
+        _check_literal(node, parent, locate)
+    if isinstance(node, ast.Attribute):
+        _check_attribute(node, locate)
+    if isinstance(node, ast.Compare) and len(node.ops) > 1:
+        raise NodeSubsetError("chained comparisons (a < b < c) are outside the subset",
+                              where=locate(node), fix="write (a < b) and (b < c)")
+    if isinstance(node, ast.Call):
+        _check_call(node, locate)
+    if isinstance(node, ast.Subscript) and not isinstance(node.value, (ast.Name, ast.Attribute)):
+        raise NodeSubsetError("only a named vector can be indexed (x[i])", where=locate(node), fix=SUBSET_FIX)
+
+
+def _check_literal(node: ast.Constant, parent: ast.AST | None, locate: Locate) -> None:
+    """Numbers and strings only; an integer must be an int64 (-9223372036854775808 is written as the
+    negation of 2**63, which is allowed there and only there)."""
+    value = node.value
+    if not isinstance(value, (int, float, str)):
+        raise NodeSubsetError(f"the literal {quote(value)} is outside the expression subset",
+                              where=locate(node), fix=SUBSET_FIX)
+    negated = isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.USub)
+    if isinstance(value, int) and (problem := int64_problem(value)) is not None and not (negated and value == 2**63):
+        raise NodeSubsetError(problem, where=locate(node), fix="integers are int64: write a float64 (1e20) if you mean one")
+
+
+def _check_attribute(node: ast.Attribute, locate: Locate) -> None:
+    """`a.b` names an output of node a or a value of enum a; anything else (`(x + y).real`,
+    `a.__class__`, `a.b.c`) would be Python attribute access, which the subset has none of."""
+    if not isinstance(node.value, ast.Name) or node.attr.startswith("_"):
+        raise NodeSubsetError(f"attribute access {quote('.' + node.attr)} is outside the expression subset", where=locate(node),
+                              fix=ATTRIBUTE_FIX)
+
+
+ATTRIBUTE_FIX = "a.b only names an output of node a (sz.leverage) or a value of enum a (reason.NONE)"
 
 
 def _check_call(node: ast.Call, locate: Locate) -> None:
@@ -101,14 +147,21 @@ def parse_expr(text: str, locate_text: str) -> ast.expr:
     The text is parsed inside parentheses, so an expression may span lines.
     """
     multiline = "\n" in text.strip()
+    if len(text) > MAX_CHARS:
+        raise NodeSubsetError(f"the expression is {len(text):,} characters long, more than {MAX_CHARS:,}",
+                              where=locate_text, fix="split it into [nodes] entries")
     try:
-        tree = ast.parse("(\n" + text.strip() + "\n)", mode="eval")
+        tree = _parse("(\n" + text.strip() + "\n)")
     except SyntaxError as exc:
         last = text.strip().count("\n") + 3  # the line of the closing parenthesis added above
         at = ("the end of the expression" if exc.lineno in (None, last) else
               f"{f'line {exc.lineno - 1}, ' if multiline else ''}column {exc.offset}")
-        raise NodeSubsetError(f"cannot parse expression {text.strip()!r}: {exc.msg} at {at}",
+        why = "an integer of more than 4,300 digits" if "integer string conversion" in exc.msg else exc.msg
+        raise NodeSubsetError(f"cannot parse expression {quote(text.strip())}: {why} at {at}",
                               where=locate_text, fix="check the parentheses and operators") from None
+    except MemoryError:  # CPython's parser: "Parser stack overflowed - Python expression too complex"
+        raise NodeSubsetError("the expression is nested too deeply for Python's parser", where=locate_text,
+                              fix="split it into [nodes] entries that name the inner parts") from None
 
     def locate(node: ast.AST) -> str:
         col = getattr(node, "col_offset", None)
@@ -119,6 +172,25 @@ def parse_expr(text: str, locate_text: str) -> ast.expr:
 
     check_subset(tree, locate)
     return tree.body
+
+
+def _parse(source: str) -> ast.Expression:
+    """`ast.parse`, with room on the stack for CPython to build the tree.
+
+    CPython turns its parsed tree into Python objects recursively, one level per term of a chain
+    (a + b + c + ... nests as ((a + b) + c) + ...), allowing three levels per frame of the recursion
+    limit left above the caller: whether a 2,000-term sum parses would depend on how deep the caller
+    happens to be. The limit is raised for the call by what the text can need (a level takes at least
+    one character; MAX_CHARS bounds the text, so the C stack stays far from its end) and restored."""
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, depth + len(source) // 3 + 100))
+    try:
+        return ast.parse(source, mode="eval")
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def references(tree: ast.AST) -> set[str]:

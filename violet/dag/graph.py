@@ -19,8 +19,9 @@ import networkx as nx
 
 from violet.dag.expr import parse_expr, references
 from violet.dag.schema import InputModel, NodeModel, parse_graph_file
-from violet.dag.types import BOOL, F64, I64, DType, InputSpec, Refinement, ValueType
+from violet.dag.types import BOOL, F64, I64, DType, InputSpec, Refinement, ValueType, float64_problem, int64_problem
 from violet.errors import GraphError, quote, where
+from violet.files import is_file, shown
 from violet.nodes.registry import NodeDef, lookup
 
 Literal = float | int | bool
@@ -34,6 +35,7 @@ class NodeInstance:
     name: str
     key: str  # "nodes.<name>", for errors
     expr: ast.expr | None = None
+    text: str = ""  # the expression as written
     library: NodeDef | None = None
     subgraph: Graph | None = None
     bindings: dict[str, Bound] = field(default_factory=dict)
@@ -75,18 +77,24 @@ class Graph:
         return sorted(set(self.nodes) - used)
 
 
+MAX_COMPOSITION = 16  # graphs composed inside one another: loading and lowering recurse once per level
+
+
 def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     """Read, validate and resolve a graph file (and the graphs it composes)."""
     path = Path(path)
     file = str(path)
-    if not path.is_file():
-        raise GraphError("no such graph file", where=file, fix="check the path")
+    if not is_file(path):
+        raise GraphError("no such graph file", where=shown(file), fix="check the path")
     resolved = str(path.resolve())
     if resolved in _stack:
         chain = " -> ".join(Path(p).name for p in (*_stack, resolved))
         raise GraphError(f"graph composes itself: {chain}", where=file, fix="remove one `graph =` link of the chain")
+    if len(_stack) > MAX_COMPOSITION:
+        raise GraphError(f"graphs composed more than {MAX_COMPOSITION} deep", where=file,
+                         fix="flatten the chain of `graph =` nodes")
     model = parse_graph_file(_read_toml(path), file)
-    inputs = [_input_spec(name, m) for name, m in model.inputs.items()]
+    inputs = [_input_spec(name, m, file) for name, m in model.inputs.items()]
     params = {name: _typed_default(name, m.default, m.type, m.doc, file, "params") for name, m in model.params.items()}
     nodes = {name: _instance(name, m, path, (*_stack, resolved)) for name, m in model.nodes.items()}
     outputs = {name: parse_expr(text, where(file, f"outputs.{name}")) for name, text in model.outputs.items()}
@@ -104,19 +112,51 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
 
 
 def _read_toml(path: Path) -> dict:
+    """The file's TOML data. tomllib reads nested arrays and inline tables by recursion and refuses an
+    integer of more than 4,300 digits with a bare ValueError: both are a graph file's errors here."""
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise GraphError(f"bad TOML: {exc}", where=str(path), fix="fix the TOML syntax at that line") from None
     except UnicodeDecodeError as exc:
         raise GraphError(f"not UTF-8 text: {exc.reason}", where=str(path), fix="save the file as UTF-8") from None
+    except ValueError:
+        raise GraphError("bad TOML: an integer of more than 4,300 digits", where=str(path),
+                         fix="integers in a graph are int64: at most 19 digits") from None
+    except RecursionError:
+        raise GraphError("bad TOML: arrays or inline tables nested too deeply to read", where=str(path),
+                         fix="a graph file's values are numbers, strings and flat tables") from None
+    except OSError as exc:
+        raise GraphError(f"cannot read the file: {exc.strerror}", where=str(path), fix="check its permissions") from None
 
 
-def _input_spec(name: str, m: InputModel) -> InputSpec:
+def _input_spec(name: str, m: InputModel, file: str) -> InputSpec:
     dtype = DType.I64 if m.type == "enum" else DType(m.type)
     vtype = ValueType(dtype, tuple(m.values) if m.values else None, m.vector)
-    refine = Refinement(m.finite, m.ge, m.gt, m.le, m.lt, tuple(m.typical) if m.typical else None)
+    bounds = {key: _bound(getattr(m, key), vtype, where(file, f"inputs.{name}.{key}")) for key in ("ge", "gt", "le", "lt")}
+    refine = Refinement(m.finite, **bounds, typical=tuple(m.typical) if m.typical else None)
     return InputSpec(name, vtype, refine, m.universe)
+
+
+def _bound(value: float | int | None, vtype: ValueType, at: str) -> float | int | None:
+    """A bound in the input's own type, so the boundary compares exactly: an int64 input's bound is an
+    int (`le = 1e18` is 10**18, and 10**18 + 1 breaks it), a float64 input's integer bound has an exact
+    float64 value. Bounds on bool and enum inputs would never be checked, so they are refused."""
+    if value is None:
+        return None
+    if vtype.is_enum or vtype.dtype == DType.BOOL:
+        raise GraphError(f"a bound on a {vtype.scalar} input", where=at, fix="bounds apply to float64 and int64 inputs")
+    if vtype.dtype == DType.F64:
+        problem = float64_problem(value) if isinstance(value, int) else None
+    elif isinstance(value, float) and not value.is_integer():
+        problem = f"{value!r} is not an integer, but the input is int64"
+    else:
+        value = int(value)
+        problem = int64_problem(value)
+    if problem is not None:
+        fix = "write an integer inside int64" if vtype.dtype == DType.I64 else "write a float64 value (with a decimal point)"
+        raise GraphError(problem, where=at, fix=fix)
+    return value
 
 
 def literal_type(value: Literal) -> ValueType:
@@ -130,6 +170,9 @@ def _typed_default(name: str, value: Literal, declared: str | None, doc: str, fi
     vtype = literal_type(value)
     if declared is not None and declared != vtype.dtype.value:
         if declared == "float64" and vtype == I64:
+            if (problem := float64_problem(value)) is not None:
+                raise GraphError(problem, where=where(file, f"{table}.{name}"),
+                                 fix="write the float64 value (a decimal point), or one it holds exactly")
             return F64, float(value), doc
         raise GraphError(f"{value!r} is not a {declared}", where=where(file, f"{table}.{name}"),
                          fix=f"write a {declared} value, or drop `type`")
@@ -141,7 +184,7 @@ def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...]) -> No
     key = f"nodes.{name}"
     inst = NodeInstance(name, key, doc=m.doc)
     if m.expr is not None:
-        inst.expr = parse_expr(m.expr, where(file, f"{key}.expr"))
+        inst.expr, inst.text = parse_expr(m.expr, where(file, f"{key}.expr")), m.expr
         return inst
     inst.bindings = {port: _binding(v, file, f"{key}.in.{port}") for port, v in m.in_.items()}
     if m.node is not None:
@@ -149,7 +192,11 @@ def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...]) -> No
         _match_ports(inst.bindings, inst.library.port_names, f"node {m.node}", file, key)
         return inst
     assert m.graph is not None
-    inst.subgraph = load_graph(_composed_path(path, m.graph, where(file, f"{key}.graph")), stack)
+    composed = _composed_path(path, m.graph, where(file, f"{key}.graph"))
+    if not is_file(composed):
+        raise GraphError(f"no such graph file {quote(m.graph)}", where=where(file, f"{key}.graph"),
+                         fix="the path is relative to this file")
+    inst.subgraph = load_graph(composed, stack)
     _match_ports(inst.bindings, [i.name for i in inst.subgraph.inputs], f"graph {m.graph}", file, key)
     inst.param_bindings = {p: _binding(v, file, f"{key}.params.{p}") for p, v in m.params.items()}
     for p in inst.param_bindings:

@@ -8,11 +8,13 @@ loader and the lowering, which know the whole graph.
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from violet.dag.types import int64_problem
 from violet.errors import GraphError, quote, where
 
 # Every name a graph file gives (the graph, inputs, params, consts, state, enums and their values, nodes,
@@ -29,15 +31,31 @@ RESERVED = frozenset(
 
 
 def _scalar(value: Any) -> Any:
-    if isinstance(value, (bool, int, float)):
+    """A literal value: a bool, a float, or an integer inside int64 (TOML's integers are unbounded)."""
+    if isinstance(value, (bool, float)):
         return value
-    raise ValueError(f"must be a number or true/false, got {type(value).__name__} {quote(value)}")
+    if isinstance(value, int):
+        if (problem := int64_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
+    raise ValueError(f"must be a number or true/false, got {_kind(value)}")
 
 
 def _number(value: Any) -> Any:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    raise ValueError(f"must be a number, got {type(value).__name__} {quote(value)}")
+    """A bound or a typical range: a number, never NaN (a NaN bound would refuse every value)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, got {_kind(value)}")
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError("must be a number, not nan")
+    return _scalar(value)
+
+
+def _kind(value: Any) -> str:
+    """What a TOML value is, for an error: a string is quoted; an array or a table is not printed (it may
+    be nested thousands deep, beyond what repr can follow)."""
+    if isinstance(value, str):
+        return f"the string {quote(value)}"
+    return {"dict": "a table", "list": "an array"}.get(type(value).__name__, f"a {type(value).__name__}")
 
 
 def is_name(text: str) -> bool:
@@ -173,7 +191,7 @@ def _explain(exc: ValidationError) -> str:
     """Turn pydantic's errors into one line per problem, keyed by TOML path."""
     lines = []
     for err in exc.errors()[:10]:
-        key = ".".join("in" if p == "in_" else str(p) if is_name(str(p)) else quote(p) for p in err["loc"])
+        key = ".".join("in" if p == "in_" else str(p) if NAME_RE.fullmatch(str(p)) else quote(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"

@@ -15,6 +15,8 @@ from enum import Enum
 
 import numpy as np
 
+from violet.errors import quote
+
 
 class DType(str, Enum):
     """A machine type: what one value is made of in every backend."""
@@ -26,6 +28,31 @@ class DType(str, Enum):
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+
+
+def int_text(value: int) -> str:
+    """An integer for an error message: its digits, or its size when it has too many to print
+    (Python refuses to turn an integer of more than 4,300 digits into text)."""
+    return quote(value) if value.bit_length() <= 1000 else f"of {value.bit_length():,} bits"
+
+
+def int64_problem(value: int) -> str | None:
+    """Why an integer cannot be an int64 value, or None if it can.
+
+    Python's integers are unbounded and the machine's are not: an integer outside int64 written
+    in a graph would make the interpreter and the compiled kernel disagree (or crash the kernel's
+    typing), so it is refused where it is written."""
+    if INT64_MIN <= value <= INT64_MAX:
+        return None
+    return f"the integer {int_text(value)} is outside int64 [-2**63, 2**63 - 1]"
+
+
+def float64_problem(value: int) -> str | None:
+    """Why an integer written for a float64 cannot be one, or None: it must be an int64 with an exact
+    float64 value (every integer up to 2**53 is; 2**53 + 1 is not), as an expression literal must."""
+    if (problem := int64_problem(value)) is not None:
+        return problem
+    return None if float(value) == value else f"the integer {value} has no exact float64 value (nearest: {float(value)!r})"
 
 
 @dataclass(frozen=True)
@@ -64,14 +91,16 @@ class Refinement:
     """Constraints an input value must meet at the boundary.
 
     `finite` rules out NaN and +-inf; `ge/gt/le/lt` are inclusive or strict
-    bounds. `typical` is a sampling hint for `violet diff`, never a check.
+    bounds, held in the input's own type (an int64 input's bounds are ints, so
+    `le = 1e18` refuses 10**18 + 1: the comparison never goes through float64).
+    `typical` is a sampling hint for `violet diff`, never a check.
     """
 
     finite: bool = False
-    ge: float | None = None
-    gt: float | None = None
-    le: float | None = None
-    lt: float | None = None
+    ge: float | int | None = None
+    gt: float | int | None = None
+    le: float | int | None = None
+    lt: float | int | None = None
     typical: tuple[float, float] | None = None
 
     def violation(self, value: float | int) -> str | None:

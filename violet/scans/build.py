@@ -28,15 +28,17 @@ bad close) is left as is, and the boundary rejects that scan.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.lib.stride_tricks import sliding_window_view
 
-from violet.errors import InputError
+from violet.errors import InputError, quote
 from violet.scans.panel import Panel
 from violet.scans.universe import universe_table
 from violet.tools.table_io import read_table
@@ -53,6 +55,21 @@ class ScanSettings:
     spike: float = 1.0
     score_lookback: int = 24
     capital: float = 10_000.0
+
+    def check(self) -> None:
+        """Refuse settings no scan can be built with: a correlation window needs two returns, a score
+        at least one bar of lookback (0 would compare each close with itself, a negative one with the
+        future), and the spike threshold and the capital are positive numbers."""
+        if not 2 <= self.fast <= self.slow:
+            raise InputError(f"windows must satisfy 2 <= fast <= slow (got --fast {self.fast}, --slow {self.slow})",
+                             where="scans build", fix="give --fast and --slow windows of at least 2 bars, fast <= slow")
+        if self.score_lookback < 1:
+            raise InputError(f"--score-lookback is {self.score_lookback}, not a window of bars", where="scans build",
+                             fix="give --score-lookback of at least 1 bar")
+        for option, value, finite in (("--spike", self.spike, False), ("--capital", self.capital, True)):
+            if not value > 0 or (finite and value == math.inf):  # an infinite spike: no return is an artefact
+                raise InputError(f"{option} is {value!r}, not a positive number", where="scans build",
+                                 fix=f"give {option} > 0" + (", finite" if finite else ""))
 
 
 def log_returns(close: np.ndarray, spike: float) -> np.ndarray:
@@ -97,8 +114,7 @@ def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: 
                 limits: Path | None = None) -> tuple[pa.Table, pa.Table]:
     """(scans, universe) tables for a panel."""
     s = settings
-    if not 2 <= s.fast <= s.slow:
-        raise InputError(f"windows must satisfy 2 <= fast <= slow (got {s.fast}, {s.slow})", where="scans build")
+    s.check()
     bars = panel.close.shape[0]
     first = s.slow + 1  # bar index: slow window at t and at t-1 both full
     if bars <= first:
@@ -122,6 +138,13 @@ def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: 
     return table, universe_table(panel.symbols, limits)
 
 
+_INTEGERS = (pa.types.is_integer, "integers")
+_NUMBERS = (lambda t: pa.types.is_integer(t) or pa.types.is_floating(t), "numbers")
+_NAMES = (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "strings (enum names)")
+FACTOR_TYPES = {"ts_us": _INTEGERS, **{name: _NUMBERS if isinstance(value, float) else _NAMES
+                                       for name, value in NEUTRAL.items()}}
+
+
 def _factor_columns(ts: np.ndarray, factors: pa.Table | None) -> dict[str, object]:
     """Neutral factors, or the factors file's values joined on ts_us (missing rows neutral)."""
     n = len(ts)
@@ -129,8 +152,7 @@ def _factor_columns(ts: np.ndarray, factors: pa.Table | None) -> dict[str, objec
                               for name, value in NEUTRAL.items()}
     if factors is None:
         return out
-    if "ts_us" not in factors.column_names:
-        raise InputError("a factors table needs a ts_us column", where="--factors", fix="key each row by ts_us")
+    _check_factors(factors)
     position = {t: k for k, t in enumerate(ts.tolist())}
     rows = [position.get(t) for t in factors.column("ts_us").to_pylist()]
     for name in FACTORS:
@@ -142,6 +164,31 @@ def _factor_columns(ts: np.ndarray, factors: pa.Table | None) -> dict[str, objec
                 target[row] = value
         out[name] = target
     return out
+
+
+def _check_factors(factors: pa.Table) -> None:
+    """A factors table is keyed by distinct integer ts_us, and holds only known factors of their
+    types: numbers for the five scales, names (strings) for dc_status and posture. A misspelt
+    column would otherwise be ignored and its factor left neutral without a word."""
+    names = factors.column_names
+    if "ts_us" not in names:
+        raise InputError("a factors table needs a ts_us column", where="--factors", fix="key each row by ts_us")
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise InputError(f"column(s) given twice: {quote(', '.join(repeated))}", where="--factors", fix="keep one of each")
+    unknown = [c for c in names if c not in FACTOR_TYPES]
+    if unknown:
+        raise InputError(f"unknown factor column(s) {quote(', '.join(unknown))}", where="--factors",
+                         fix=f"the factors are: {', '.join(FACTORS)} (keyed by ts_us)")
+    for name in names:
+        fits, want = FACTOR_TYPES[name]
+        if not fits(factors.column(name).type):
+            raise InputError(f"column {name} is {factors.column(name).type}, not {want}", where="--factors",
+                             fix=f"store {name} as {want}")
+    ts = factors.column("ts_us")
+    if ts.null_count or len(pc.unique(ts)) != len(ts):
+        raise InputError("ts_us is empty or repeated in some rows", where="--factors",
+                         fix="one row per scan time, each with its ts_us")
 
 
 def write_scans(scans: pa.Table, universe: pa.Table, path: Path) -> Path:

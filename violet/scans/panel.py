@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from violet.errors import InputError
+from violet.errors import InputError, quote
+from violet.files import is_file, shown
+from violet.tools.table_io import parquet_names, read_table
 
 SHARED_PANEL = Path(__file__).resolve().parents[3] / "shared" / "data" / "binance_perp_1h_close.parquet"
 
@@ -30,18 +32,42 @@ class Panel:
 
 
 def read_panel(path: Path) -> Panel:
-    """A panel from Parquet: index `ts` (or a `ts` column), one float column per symbol."""
-    if not path.is_file():
-        raise InputError("no such price panel", where=str(path), fix="give --prices PANEL.parquet, or --generate")
-    df = pd.read_parquet(path)
+    """A panel from Parquet: index `ts` (or a `ts` column), one numeric column per symbol.
+
+    Refused, naming what is wrong: a file that cannot be read, two columns of one symbol, a
+    column that is not numbers, no symbol at all, timestamps that repeat or go back in time
+    (the correlation windows and every scan's ts_us assume bars in strictly increasing time)."""
+    if not is_file(path):
+        raise InputError("no such price panel", where=shown(path), fix="give --prices PANEL.parquet, or --generate")
+    names = parquet_names(path)
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise InputError(f"symbol column(s) given twice: {quote(', '.join(duplicated))}", where=shown(path),
+                         fix="keep one column per symbol")
+    df = read_table(path).to_pandas()
     if "ts" in df.columns:
         df = df.set_index("ts")
     if not isinstance(df.index, pd.DatetimeIndex):
-        raise InputError("the panel's index is not a timestamp", where=str(path), fix="index the closes by `ts` (UTC)")
-    if not df.index.is_monotonic_increasing:
-        raise InputError("the panel's timestamps are not increasing", where=str(path), fix="sort the panel by time")
+        raise InputError("the panel's index is not a timestamp", where=shown(path), fix="index the closes by `ts` (UTC)")
+    not_numbers = [str(c) for c, dt in df.dtypes.items() if not (pd.api.types.is_float_dtype(dt) or pd.api.types.is_integer_dtype(dt))]
+    if not_numbers:
+        raise InputError(f"column(s) that are not numbers: {quote(', '.join(not_numbers))}", where=shown(path),
+                         fix="a panel holds one float column of closes per symbol (and the ts index)")
+    if not len(df.columns):
+        raise InputError("the panel has no symbol columns", where=shown(path), fix="add one column of closes per symbol")
     ts_us = df.index.as_unit("us").asi8.astype(np.int64)
-    return Panel(df.to_numpy(dtype=np.float64), ts_us, [str(c) for c in df.columns], str(path))
+    _check_increasing(ts_us, df.index, shown(path))
+    return Panel(df.to_numpy(dtype=np.float64, na_value=np.nan), ts_us, [str(c) for c in df.columns], str(path))
+
+
+def _check_increasing(ts_us: np.ndarray, index: pd.DatetimeIndex, where: str) -> None:
+    """Every bar strictly after the one before: name the first that is not (repeated or earlier)."""
+    back = np.flatnonzero(np.diff(ts_us) <= 0)
+    if len(back):
+        k = int(back[0]) + 1
+        how = "repeats" if ts_us[k] == ts_us[k - 1] else "is earlier than"
+        raise InputError(f"bar {k}'s timestamp {index[k]} {how} bar {k - 1}'s ({index[k - 1]})", where=where,
+                         fix="one row per bar, sorted by time, no duplicates")
 
 
 def generate_panel(n_symbols: int = 60, n_bars: int = 600, seed: int = 0) -> Panel:

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from violet.errors import InputError
+from violet.dag.types import INT64_MAX
+from violet.errors import InputError, quote
 from violet.tools.table_io import read_table
 
 STABLECOINS = ("USDT", "USDC", "BUSD", "TUSD", "DAI", "FDUSD", "USDP", "USDD", "PYUSD", "USDE")
@@ -40,10 +41,15 @@ def universe_table(symbols: list[str], limits: Path | None = None) -> pa.Table:
         table = read_table(limits)
         if not {"symbol", "max_leverage"} <= set(table.column_names):
             raise InputError("a leverage-limits table needs columns symbol, max_leverage", where=str(limits))
-        for s, m in zip(table.column("symbol").to_pylist(), table.column("max_leverage").to_pylist()):
+        listed = table.column("symbol").to_pylist()
+        repeated = sorted({str(s) for s in listed if listed.count(s) > 1})
+        if repeated:
+            raise InputError(f"symbol(s) listed twice: {quote(', '.join(repeated))}", where=str(limits),
+                             fix="give each symbol one max_leverage")
+        for s, m in zip(listed, table.column("max_leverage").to_pylist()):
             if s in max_lev:
-                if not isinstance(m, int) or m < 1:
-                    raise InputError(f"max_leverage of {s} is {m!r}, not an integer >= 1", where=str(limits))
+                if not isinstance(m, int) or not 1 <= m <= INT64_MAX:
+                    raise InputError(f"max_leverage of {s} is {quote(m)}, not an integer >= 1", where=str(limits))
                 max_lev[s] = m
     return pa.table({"index": np.arange(len(symbols), dtype=np.int64), "symbol": symbols,
                      "stable": [is_stable(s) for s in symbols],

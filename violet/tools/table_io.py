@@ -9,48 +9,107 @@ written, so no partial output can be mistaken for a whole one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from violet.compile.ir import IR
-from violet.dag.types import DType, InputSpec
-from violet.errors import InputError
+from violet.dag.types import INT64_MAX, DType, InputSpec, int64_problem
+from violet.errors import InputError, quote
+from violet.files import is_file, shown
 
 MAX_LISTED = 5
+TABLE_FORMATS = (".parquet", ".csv")
+ARROW_TYPES = {DType.F64: pa.float64(), DType.I64: pa.int64(), DType.BOOL: pa.bool_()}
 
 
 def read_table(path: str | Path) -> pa.Table:
-    """A Parquet or CSV file as an Arrow table."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", where=str(path), fix="check the --input path")
-    try:
+    """A Parquet or CSV file as an Arrow table; a file that cannot be read (missing, corrupt, not a
+    table) is an InputError naming it."""
+    path = _readable(path)
+    with _unreadable(path):
         if path.suffix == ".parquet":
-            return pq.read_table(path)
-        if path.suffix == ".csv":  # only an empty field is missing: "nan" is the float NaN, as in Python
-            return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(null_values=[""]))
-    except pa.ArrowException as exc:
-        raise InputError(f"cannot read the table: {exc}", where=str(path), fix="check the file's format") from None
-    raise InputError(f"unknown table format '{path.suffix}'", where=str(path), fix="use a .parquet or .csv file")
+            table = pq.read_table(path)
+        else:  # only an empty field is missing: "nan" is the float NaN, as in Python
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(null_values=[""]))
+        table.validate(full=True)  # a flipped byte inside a string is invalid UTF-8, found here, not mid-run
+    return table
+
+
+def parquet_names(path: str | Path) -> list[str]:
+    """The column names a Parquet file declares, read from its footer alone (a file with two columns of
+    one name is readable this way, and only this way: reading its data refuses the ambiguity)."""
+    path = _readable(path)
+    with _unreadable(path):
+        return pq.read_schema(path).names
+
+
+def _readable(path: str | Path) -> Path:
+    path = Path(path)
+    if not is_file(path):
+        raise InputError("no such file", where=shown(path), fix="check the path")
+    if path.suffix not in TABLE_FORMATS:
+        raise InputError(f"unknown table format {quote(path.suffix)}", where=shown(path), fix="use a .parquet or .csv file")
+    return path
+
+
+@contextmanager
+def _unreadable(path: Path) -> Iterator[None]:
+    """Arrow's errors on a file it cannot read as an InputError (a corrupt Parquet file raises
+    ArrowInvalid, a bare OSError, or UnicodeDecodeError for a column name, by which bytes are wrong)."""
+    try:
+        yield
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the table: {quote(str(exc))}", where=shown(path),
+                         fix="check the file's format (it may be truncated or corrupt)") from None
+
+
+def check_output(path: str | Path, option: str, formats: tuple[str, ...] = TABLE_FORMATS, *,
+                 make_parent: bool = False) -> None:
+    """Refuse an output path that cannot be written, before anything is computed (hours of a sweep
+    must not end in a traceback): a known format, not a directory, in an existing directory (made
+    first with `make_parent`) that is writable, which is tried, not guessed from the mode bits
+    (root ignores them; a read-only file system does not)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise InputError(f"{shown(path)} is a directory", where=option, fix="name a file inside it")
+        if path.suffix not in formats:
+            raise InputError(f"unknown output format {quote(path.suffix)}", where=option, fix=f"use {' or '.join(formats)}")
+        if make_parent:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            raise InputError(f"no directory {shown(path.parent)} to write {quote(path.name)} in", where=option,
+                             fix="create the directory first")
+        with tempfile.NamedTemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot write in {shown(path.parent)}: {exc.strerror or exc}", where=option,
+                         fix="choose a writable directory") from None
 
 
 def write_table(columns: Mapping[str, np.ndarray | list], path: str | Path, metadata: Mapping[str, str]) -> None:
-    """Write named columns to Parquet (with metadata) or CSV."""
+    """Write named columns to Parquet (with metadata) or CSV (check the path with `check_output` first)."""
     path = Path(path)
+    if path.suffix not in TABLE_FORMATS:
+        raise InputError(f"unknown table format {quote(path.suffix)}", where=shown(path), fix="use a .parquet or .csv file")
     table = pa.table(dict(columns))
-    if path.suffix == ".parquet":
-        table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
-        pq.write_table(table, path)
-    elif path.suffix == ".csv":
-        pacsv.write_csv(table, path)
-    else:
-        raise InputError(f"unknown table format '{path.suffix}'", where=str(path), fix="use a .parquet or .csv file")
+    try:
+        if path.suffix == ".parquet":
+            table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
+            pq.write_table(table, path)
+        else:
+            pacsv.write_csv(table, path)
+    except OSError as exc:  # the disk filled, or the directory changed since check_output
+        raise InputError(f"cannot write the table: {exc.strerror or exc}", where=str(path), fix="check the disk and the path") from None
 
 
 @dataclass
@@ -66,26 +125,40 @@ class Rejections:
         return f"{len(self.rows)} row(s) break the graph's input types (rows are 0-based):\n    {listed}{more}"
 
 
+@dataclass(frozen=True)
+class Assets:
+    """N, the number of values every vector of a run holds (the kernels read N from each), and what
+    fixed it, for the errors of the rows that differ."""
+
+    n: int
+    source: str
+
+
 def input_columns(ir: IR, table: pa.Table, file: str, universe: pa.Table | None = None, *, skip_bad: bool = False
                   ) -> tuple[dict[str, np.ndarray], Rejections]:
     """The graph's input columns as numpy arrays (enums as int64 codes, vectors as (rows, N)).
 
     Per-row inputs come from `table`, universe inputs from `universe`. Every row is
-    checked against its input's refined type. A bad row refuses the whole table
-    (nothing computed, nothing written) unless `skip_bad`, which drops it and
-    returns it among the rejections. A bad universe always refuses.
+    checked against its input's refined type, and every vector's length against N: the
+    universe table's row count, or without universe inputs the first vector's length
+    in the first row. A bad row refuses the whole table (nothing computed, nothing
+    written) unless `skip_bad`, which drops it and returns it among the rejections.
+    A bad universe always refuses.
     """
     per_row = [spec for spec in ir.inputs if not spec.universe]
     per_run = [spec for spec in ir.inputs if spec.universe]
-    columns, problems = _checked(per_row, table, file)
+    columns: dict[str, np.ndarray] = {}
     if per_run:
         if universe is None:
             raise InputError(f"the graph reads the universe table ({', '.join(s.name for s in per_run)})",
                              where=file, fix="give --universe UNIVERSE.parquet (written beside the scans by `violet scans build`)")
-        uni, bad_uni = _checked(per_run, universe, "universe table")
+        columns, bad_uni = _checked(per_run, universe, "universe table", Assets(universe.num_rows, ""))
         if bad_uni:
             raise InputError(_listing(bad_uni).render(), where="universe table", fix="fix the universe table")
-        columns.update(uni)
+    assets = Assets(universe.num_rows, f"the universe table has {universe.num_rows} assets") \
+        if per_run and universe is not None else _first_length(per_row, table, file)
+    row_columns, problems = _checked(per_row, table, file, assets)
+    columns.update(row_columns)
     if "scan_id" in table.column_names and problems:
         ids = table.column("scan_id").to_pylist()
         problems = [(r, f"scan_id {ids[r]}, {why}") for r, why in problems]
@@ -99,16 +172,32 @@ def input_columns(ir: IR, table: pa.Table, file: str, universe: pa.Table | None 
     return columns, rejected
 
 
-def _checked(specs: list[InputSpec], table: pa.Table, file: str) -> tuple[dict[str, np.ndarray], list[tuple[int, str]]]:
+def _first_length(specs: list[InputSpec], table: pa.Table, file: str) -> Assets:
+    """N for a graph without universe inputs: the length of the first vector input's first non-null row."""
+    vectors = [spec for spec in specs if spec.type.vector and spec.name in table.column_names]
+    if not vectors:
+        return Assets(0, "")
+    lengths = _list_lengths(vectors[0], table.column(vectors[0].name), file)
+    known = np.flatnonzero(lengths >= 0)
+    if not len(known):
+        return Assets(0, "")
+    row = int(known[0])
+    return Assets(int(lengths[row]), f"{vectors[0].name} has {lengths[row]} values in row {row}")
+
+
+def _checked(specs: list[InputSpec], table: pa.Table, file: str, assets: Assets
+             ) -> tuple[dict[str, np.ndarray], list[tuple[int, str]]]:
     missing = [spec.name for spec in specs if spec.name not in table.column_names]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", where=file,
                          fix=f"the table needs: {', '.join(s.name for s in specs)}")
     columns, problems = {}, []
     for spec in specs:
-        values, bad = _column(spec, table.column(spec.name), file)
+        values, bad = _column(spec, table.column(spec.name), file, assets.n)
         columns[spec.name] = values
-        problems += [(int(r), f"field {spec.name}: {_why(spec, values, int(r), table)}") for r in np.flatnonzero(bad)]
+        raw = table.column(spec.name)
+        problems += [(int(r), f"field {spec.name}: {_why(spec, values[r], raw[int(r)].as_py(), assets)}")
+                     for r in np.flatnonzero(bad)]
     return columns, problems
 
 
@@ -119,34 +208,39 @@ def _listing(problems: list[tuple[int, str]]) -> Rejections:
     return Rejections(sorted(reasons), reasons)
 
 
-def _column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np.ndarray, np.ndarray]:
+def _column(spec: InputSpec, col: pa.ChunkedArray, file: str, assets: int) -> tuple[np.ndarray, np.ndarray]:
     """Convert one column; return it and the mask of rows that break the input's type."""
-    if spec.type.vector:
-        return _vector_column(spec, col, file)
+    if spec.type.vector and not spec.universe:
+        return _vector_column(spec, col, file, assets)
     return _scalar_column(spec, col, file)
 
 
-def _vector_column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np.ndarray, np.ndarray]:
-    """A list column (one list of N values per row) as a (rows, N) array; a universe column as (N,)."""
-    if spec.universe:
-        return _scalar_column(spec, col, file)
+def _list_lengths(spec: InputSpec, col: pa.ChunkedArray, file: str) -> np.ndarray:
+    """Each row's number of values in a list column (-1 for a null list)."""
     if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type) or pa.types.is_fixed_size_list(col.type)):
         raise InputError(f"column '{spec.name}' is {col.type}, but the input is {spec.type} (a list per row)", where=file)
-    arr = col.combine_chunks()
-    lengths = np.asarray(arr.value_lengths().fill_null(-1))
-    if len(lengths) and (lengths != lengths[0]).any():
-        raise InputError(f"column '{spec.name}' has rows of different lengths ({lengths.min()} to {lengths.max()})",
-                         where=file, fix="every row lists one value per universe asset")
-    n = int(lengths[0]) if len(lengths) else 0
-    flat_spec = InputSpec(spec.name, spec.type.scalar, spec.refine)
-    values, bad = _scalar_column(flat_spec, pa.chunked_array([arr.flatten()]), file)
-    rows = len(arr)
-    return values.reshape(rows, n), bad.reshape(rows, n).any(axis=1) if n else np.zeros(rows, dtype=bool)
+    return np.asarray(pc.list_value_length(col).fill_null(-1), dtype=np.int64)
+
+
+def _vector_column(spec: InputSpec, col: pa.ChunkedArray, file: str, assets: int) -> tuple[np.ndarray, np.ndarray]:
+    """A list column (one list of N values per row) as a (rows, N) array. A row whose list is null or
+    not N long is bad (its values left zero): the kernels read N values from every vector."""
+    lengths = _list_lengths(spec, col, file)
+    fits = lengths == assets
+    flat = col.combine_chunks().filter(pa.array(fits)).flatten()
+    values, bad = _scalar_column(InputSpec(spec.name, spec.type.scalar, spec.refine), pa.chunked_array([flat]), file)
+    rows = np.zeros((len(lengths), assets), dtype=values.dtype)
+    rows[fits] = values.reshape(int(fits.sum()), assets)
+    bad_rows = ~fits
+    bad_rows[fits] = bad.reshape(int(fits.sum()), assets).any(axis=1)
+    return rows, bad_rows
 
 
 def _scalar_column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np.ndarray, np.ndarray]:
     nulls = col.is_null().to_numpy(zero_copy_only=False)
     t = spec.type
+    if pa.types.is_null(col.type):  # Arrow's type for nothing but nulls (an empty CSV column, empty lists)
+        col = col.cast(pa.string() if t.enum is not None else ARROW_TYPES[t.dtype])
     if t.enum is not None:
         if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
             raise InputError(f"column '{spec.name}' is {col.type}, but the input is {t} (names as strings)", where=file)
@@ -155,31 +249,58 @@ def _scalar_column(spec: InputSpec, col: pa.ChunkedArray, file: str) -> tuple[np
         for code, name in enumerate(t.enum):
             codes[names == name] = code
         return codes, nulls | (codes < 0)
-    want = {DType.F64: pa.float64(), DType.I64: pa.int64(), DType.BOOL: pa.bool_()}[t.dtype]
     allowed = (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)) if t.dtype == DType.F64 \
         else pa.types.is_integer(col.type) if t.dtype == DType.I64 else pa.types.is_boolean(col.type)
     if not allowed:
         raise InputError(f"column '{spec.name}' is {col.type}, but the input is {t}", where=file,
                          fix="store the column with the input's type")
-    # a writeable copy: Arrow hands out read-only views, which the kernels would copy on every call
-    values = np.array(col.cast(want).fill_null(0 if t.dtype != DType.BOOL else False).to_numpy(zero_copy_only=False))
     if t.dtype == DType.BOOL:
-        return values, nulls
-    return values, nulls | spec.refine.violations(values)
+        return np.array(col.fill_null(False).to_numpy(zero_copy_only=False)), nulls
+    # a writeable copy: Arrow hands out read-only views, which the kernels would copy on every call
+    values, inexact = _exact(np.array(col.fill_null(0).to_numpy(zero_copy_only=False)), t.dtype)
+    return values, nulls | inexact | spec.refine.violations(values)
 
 
-def _why(spec: InputSpec, values: np.ndarray, row: int, table: pa.Table) -> str:
-    raw = table.column(spec.name)[row].as_py()
+def _exact(raw: np.ndarray, dtype: DType) -> tuple[np.ndarray, np.ndarray]:
+    """`raw` (any integer or float width) as float64 or int64, and the mask of values that type cannot
+    hold exactly (left 0): a uint64 above INT64_MAX as int64, an integer float64 cannot tell from its
+    neighbour (2**53 + 1) as float64. A refinement is then checked on the value the graph would see."""
+    inexact = np.zeros(raw.shape, dtype=bool)
+    if dtype == DType.I64:
+        if raw.dtype == np.uint64:
+            inexact = raw > INT64_MAX
+        return np.where(inexact, 0, raw).astype(np.int64), inexact
+    values = raw.astype(np.float64)
+    if raw.dtype.kind in "iu":
+        for k in np.flatnonzero(np.abs(values) >= 2.0**53):  # below 2**53 every integer is exact
+            inexact[k] = float(values[k]) != int(raw[k])
+        values[inexact] = 0.0
+    return values, inexact
+
+
+def _why(spec: InputSpec, value: np.ndarray, raw: object, assets: Assets) -> str:
+    """Why one row's value (as converted, and as stored) breaks its input's type."""
+    if raw is None:
+        return "is empty (null)"
+    if spec.type.vector and not spec.universe:
+        assert isinstance(raw, list)
+        if len(raw) != assets.n:
+            return f"has {len(raw)} values, but {assets.source}"
+        reasons = ((k, _why_value(spec, x, r)) for k, (x, r) in enumerate(zip(value.tolist(), raw)))
+        return next((f"asset {k}: {why}" for k, why in reasons if why), "breaks the input's type")
+    return _why_value(spec, value.item(), raw) or "breaks the input's type"
+
+
+def _why_value(spec: InputSpec, value: float | int, raw: object) -> str | None:
     if raw is None:
         return "is empty (null)"
     if spec.type.enum is not None:
-        return f"{raw!r} is not one of {', '.join(spec.type.enum)}"
-    if spec.type.vector and not spec.universe:
-        for k, x in enumerate(values[row].tolist()):
-            why = spec.refine.violation(x) if x is not None else "is empty (null)"
-            if why:
-                return f"asset {k}: {why}"
-    return spec.refine.violation(values[row].item()) or "breaks the input's type"
+        return None if raw in spec.type.enum else f"{quote(raw)} is not one of {', '.join(spec.type.enum)}"
+    if isinstance(raw, int) and not isinstance(raw, bool) and spec.type.dtype == DType.I64 and int64_problem(raw):
+        return f"is {raw}, outside int64"
+    if isinstance(raw, int) and not isinstance(raw, bool) and spec.type.dtype == DType.F64 and float(raw) != raw:
+        return f"is {raw}, which has no exact float64 value (nearest: {float(raw)!r})"
+    return spec.refine.violation(value)
 
 
 def output_columns(ir: IR, inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]

@@ -1,0 +1,26 @@
+"""Paths a user names (graph files, tables, outputs): looked up and shown safely.
+
+A path can be anything a user types, thousands of characters long: the system
+refuses to look it up (ENAMETOOLONG, an OSError from `Path.is_file`), and an
+error that printed it whole would flood the terminal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from violet.errors import QUOTE_LIMIT, quote
+
+
+def is_file(path: Path) -> bool:
+    """Path.is_file, where a path the system cannot even look up is no file either."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def shown(path: Path | str) -> str:
+    """A path for the `where` of an error: as it is, or quoted and cut when it is too long to print."""
+    text = str(path)
+    return text if len(text) <= QUOTE_LIMIT else quote(text)
