@@ -104,7 +104,18 @@ class InputModel(_Strict):
             raise ValueError("an enum input needs `values = [...]`, and only an enum input has them")
         if self.values is not None and (not self.values or len(set(self.values)) != len(self.values)):
             raise ValueError("enum `values` must be a non-empty list of distinct names")
+        if self.typical is not None:
+            self._check_typical(*self.typical)
         return self
+
+    def _check_typical(self, lo: float, hi: float) -> None:
+        """`typical = [lo, hi]` guides sampling: finite, ordered, of finite width, and meeting the bounds."""
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi and math.isfinite(hi - lo)):
+            raise ValueError(f"`typical` must be [lo, hi] with finite lo <= hi, got [{lo!r}, {hi!r}]")
+        lower = max((b for b in (self.ge, self.gt) if b is not None), default=-math.inf)
+        upper = min((b for b in (self.le, self.lt) if b is not None), default=math.inf)
+        if hi < lower or lo > upper:
+            raise ValueError(f"`typical` [{lo!r}, {hi!r}] lies outside the input's bounds")
 
 
 class ParamModel(_Strict):

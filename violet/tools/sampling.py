@@ -48,10 +48,19 @@ def _random_floats(r: Refinement, n: int, rng: np.random.Generator) -> np.ndarra
 
 def _random_ints(r: Refinement, n: int, rng: np.random.Generator) -> np.ndarray:
     lo, hi = r.int_bounds()
-    tlo, thi = (int(r.typical[0]), int(r.typical[1])) if r.typical else (max(lo, -1000), min(hi, 1000))
-    typical = rng.integers(max(lo, tlo), min(hi, thi), n, endpoint=True)
-    wide = rng.integers(max(lo, -(10**12)), min(hi, 10**12), n, endpoint=True)
+    tlo, thi = (int(r.typical[0]), int(r.typical[1])) if r.typical else (-1000, 1000)
+    typical = rng.integers(*_within(lo, hi, tlo, thi), n, endpoint=True)
+    wide = rng.integers(*_within(lo, hi, -(10**12), 10**12), n, endpoint=True)
     return np.where(rng.integers(0, 2, n) == 0, typical, wide).astype(np.int64)
+
+
+def _within(lo: int, hi: int, a: int, b: int) -> tuple[int, int]:
+    """[a, b] cut to the bounds [lo, hi]; where they do not meet, the end of the bounds nearest to it."""
+    a, b = max(lo, a), min(hi, b)
+    if a <= b:
+        return a, b
+    end = lo if b < lo else hi
+    return end, end
 
 
 def edge_values(spec: InputSpec) -> list[float | int | bool]:
