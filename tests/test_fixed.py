@@ -43,6 +43,8 @@ def test_quantize_rounds_and_saturates():
     assert quantize(-1.125, q) == -4        # -4.5 quarters -> -4 (tie toward +inf)
     assert quantize(100.0, q) == 15 and quantize(-100.0, q) == -16
     assert quantize(float("inf"), q) == 15
+    assert quantize(1e308, q) == 15 and quantize(-1e308, q) == -16  # saturates; scaling first would overflow
+    assert quantize(1e308, Fmt(int_bits=2, frac_bits=900)) == (1 << 902) - 1
     with pytest.raises(LoweringError, match="NaN has no fixed-point value"):
         quantize(float("nan"), q)
 

@@ -300,3 +300,15 @@ def test_the_divider_holds_a_divisor_wider_than_its_numerator_in_any_format(writ
     rows = cosim_rows(model, 2_000, seed=frac_bits)
     report = cosimulate(model, rows, tmp_path, "divide")
     assert report.vectors == 2_000 and report.mismatches == 0, report.render()
+
+
+def test_argmax_over_more_assets_than_its_format_holds_is_refused(tmp_path):
+    """The analysis bounds argmax only by [-1, INT64_MAX] (it does not know N), so under --int-bits 1 the
+    index is Q1.0, [-2, 1]: over 5 assets the module is refused, naming the fix, instead of wrapping
+    index 3 to -1. At 3 integer bits ([-8, 7]) it co-simulates."""
+    ir = lower(load_graph(GRAPHS / "blue_selector.toml"))
+    with pytest.raises(LoweringError, match=r"(?s)argmax over 5 assets gives indices up to 4.*raise --int-bits to at least 3"):
+        emit_module(FixedModel(ir, FixedConfig(frac_bits=8, max_int_bits=1)), "blue_selector", 5)
+    model = FixedModel(ir, FixedConfig(frac_bits=8, max_int_bits=3))
+    report = cosimulate(model, cosim_rows(model, 2_000, seed=3, assets=5), tmp_path, "blue_selector", assets=5)
+    assert report.mismatches == 0, report.render()

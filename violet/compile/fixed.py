@@ -33,7 +33,7 @@ from typing import Any
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op
 from violet.compile.ranges import Interval, analyze
-from violet.compile.semantics import gather
+from violet.compile.semantics import argmax, gather
 from violet.dag.types import DType
 from violet.errors import VioletError
 
@@ -151,8 +151,8 @@ def quantize(value: float | int | bool, fmt: Fmt) -> int:
         return int(bool(value))
     if isinstance(value, float) and math.isnan(value):
         raise LoweringError("NaN has no fixed-point value", fix="the hardware path takes finite inputs only")
-    if isinstance(value, float) and math.isinf(value):
-        return fmt.hi if value > 0 else fmt.lo
+    if isinstance(value, float) and (math.isinf(value) or math.frexp(value)[1] - 1 > fmt.int_bits):
+        return fmt.hi if value > 0 else fmt.lo  # |value| >= 2**(m + 1): out of range (scaling 1e308 overflows)
     scaled = math.ldexp(value, fmt.frac_bits) if isinstance(value, float) else value << fmt.frac_bits
     if isinstance(scaled, int) or scaled.is_integer():  # exact already (ldexp only moves the exponent)
         return saturate(int(scaled), fmt)
@@ -214,12 +214,8 @@ class FixedModel:
         k = op.kind
         if k == "gather":  # the IR's rule, one definition: outside [0, N) the type's zero (raw 0)
             return saturate(gather(a[0], a[1], 0), out)
-        if k == "argmax":
-            best = -1
-            for j, (x, m) in enumerate(zip(*a)):
-                if m and (best < 0 or x > a[0][best]):
-                    best = j
-            return best
+        if k == "argmax":  # the IR's rule on raw values (same order); the RTL refuses a format short of N - 1
+            return saturate(argmax(a[0], a[1]), out)
         if k in ("any", "all"):
             return int(any(a[0])) if k == "any" else int(all(a[0]))
         if op.type.vector:

@@ -254,6 +254,11 @@ class Emitter:
             return
         values, mask = a
         vw, out = self.w(values), self.fmt(op.id)
+        if n - 1 > out.hi:
+            raise LoweringError(f"argmax over {n} assets gives indices up to {n - 1}, its format {out} holds at "
+                                f"most {out.hi}", where=f"node '{op.node}'",
+                                fix=f"raise --int-bits to at least {(n - 1).bit_length()} (the analysis cannot bound "
+                                    "an index by the universe size)")
         best, best_value = self.const(-1, out.width), self.elem(values, 0)
         for j in range(n):
             taken = f"{self.name('take', op.id)}_{j}"
