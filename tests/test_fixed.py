@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 from conftest import GRAPHS
+from hypothesis import given
+from hypothesis import strategies as st
 
 from violet.compile.fixed import (
     FixedConfig,
     FixedModel,
     Fmt,
     LoweringError,
+    divider_width,
     error_report,
     int_bits_for,
     monte_carlo_rows,
@@ -40,6 +43,8 @@ def test_quantize_rounds_and_saturates():
     assert quantize(-1.125, q) == -4        # -4.5 quarters -> -4 (tie toward +inf)
     assert quantize(100.0, q) == 15 and quantize(-100.0, q) == -16
     assert quantize(float("inf"), q) == 15
+    assert quantize(1e308, q) == 15 and quantize(-1e308, q) == -16  # saturates; scaling first would overflow
+    assert quantize(1e308, Fmt(int_bits=2, frac_bits=900)) == (1 << 902) - 1
     with pytest.raises(LoweringError, match="NaN has no fixed-point value"):
         quantize(float("nan"), q)
 
@@ -71,3 +76,21 @@ def test_sizing_error_against_float64_is_small():
     for name in ("s", "base", "esof", "cmax", "leverage"):
         assert report.max_abs[name] < 1e-4, (name, report.render())
     assert report.max_rel["notional"] < 1e-4 and report.max_rel["margin"] < 1e-4
+
+
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(0, 32), st.integers(0, 40), st.booleans())
+def test_the_divider_width_holds_every_intermediate_of_any_formats(num_int, den_int, frac, out_int, int_divisor):
+    """divider_width (the one place the RTL divider is sized) against the divider's exact intermediates
+    at the extremes of its operands: the shifted numerator and its negation, the rounding numerator
+    2 * (a << n) + |b|, the doubled divisor 2 * |b|, and the result's saturation bounds."""
+    num, out = Fmt(num_int, frac), Fmt(out_int, frac)
+    den = Fmt(den_int, 0 if int_divisor else frac)
+    w = divider_width(num, den, out)
+    lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+    shift = den.frac_bits
+    for a in (num.lo, num.hi):
+        for b in (den.lo, den.hi, -1, 1):
+            sn = -(a << shift) if b < 0 else a << shift
+            for x in (sn, -sn, 2 * sn + abs(b), 2 * abs(b), abs(b)):
+                assert lo <= x <= hi, (num, den, out, w, a, b, x)
+    assert lo <= out.lo and out.hi <= hi

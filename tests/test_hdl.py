@@ -13,6 +13,7 @@ from conftest import GRAPHS
 
 from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, from_hex, to_hex, verilator_lint
 from violet.compile.fixed import MISSING, FixedConfig, FixedModel, LoweringError, shift_round
+from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
 from violet.compile.verilog import emit_module
 from violet.dag.graph import load_graph
@@ -238,3 +239,76 @@ def test_cli_hdl_writes_module_testbench_summary_and_simulates(tmp_path):
 def test_simulator_hex_is_read_as_the_ports_own_bits(text, width, signed, value):
     assert from_hex(text, width, signed) == value
     assert from_hex(to_hex(value, width), width, signed) == value
+
+
+GATHER_GRAPH = """
+[graph]
+name = "gathers"
+[inputs]
+price = { type = "float64", vector = true, finite = true, ge = -4.0, le = 4.0 }
+flag = { type = "bool", vector = true }
+k = { type = "int64", ge = 0, le = 2 }
+[outputs]
+below = "price[k - 1]"
+above = "price[k + 2]"
+flag_below = "flag[k - 1]"
+"""
+
+
+def test_a_gather_outside_the_universe_is_zero_in_rtl_model_and_interpreter(write_graph, tmp_path):
+    """`price[k - 1]` with k in [0, 2]: the index is Q1.0 (2 bits), at which width the asset numbers 2
+    and 3 read as -2 and -1; the mux once picked price[3] for k - 1 = -1. docs/semantics.md: an index
+    outside [0, N) gives the type's zero. Over 4 assets the interpreter, the fixed-point model and the
+    RTL (both simulators) must all say 0 for k - 1 = -1 and k + 2 = 4, and the element otherwise."""
+    ir = lower(load_graph(write_graph(GATHER_GRAPH)))
+    model = FixedModel(ir, FixedConfig(frac_bits=24, max_int_bits=24))
+    price, flag = [1.5, -2.25, 3.0, 0.75], [True, True, False, True]
+    want = {0: (0.0, 3.0, False), 1: (1.5, 0.75, True), 2: (-2.25, 0.0, True)}  # by hand: price[-1], price[4] are 0
+    interp = Interpreter(ir)
+    for k, (below, above, flag_below) in want.items():
+        row = {"price": price, "flag": flag, "k": k}
+        assert interp.step(row) == {"below": below, "above": above, "flag_below": flag_below}
+        assert model.step(row) == {"below": below, "above": above, "flag_below": flag_below}
+    rows = [{"price": price, "flag": flag, "k": k} for k in want] + cosim_rows(model, 3_000, seed=8, assets=4)
+    assert {row["k"] for row in rows} == {0, 1, 2}
+    for simulator in SIMULATORS:
+        report = cosimulate(model, rows, tmp_path / simulator, "gathers", assets=4, simulator=simulator)
+        assert report.vectors == len(rows) and report.mismatches == 0, report.render()
+
+
+DIVIDE_GRAPH = """
+[graph]
+name = "divide"
+[inputs]
+x = { type = "float64", finite = true, ge = -1.0, le = 1.0 }
+y = { type = "float64", finite = true }
+[outputs]
+q = "x / y"
+r = "y / x"
+"""
+
+
+@pytest.mark.parametrize("frac_bits, int_bits", [(8, 24), (4, 40), (30, 6), (1, 3)])
+def test_the_divider_holds_a_divisor_wider_than_its_numerator_in_any_format(write_graph, tmp_path, frac_bits,
+                                                                            int_bits):
+    """A bounded numerator (Q1.n) over an unbounded divisor (Q<int_bits>.n, saturating): the divider was
+    sized from the numerator alone and dropped the divisor's upper bits (109 of 200 vectors wrong at
+    --frac-bits 8). Every format now co-simulates with 0 mismatches."""
+    model = FixedModel(lower(load_graph(write_graph(DIVIDE_GRAPH))), FixedConfig(frac_bits, int_bits))
+    fy = model.formats[dict(model.ir.outputs)["r"]]
+    assert fy.int_bits == int_bits and fy.saturates
+    rows = cosim_rows(model, 2_000, seed=frac_bits)
+    report = cosimulate(model, rows, tmp_path, "divide")
+    assert report.vectors == 2_000 and report.mismatches == 0, report.render()
+
+
+def test_argmax_over_more_assets_than_its_format_holds_is_refused(tmp_path):
+    """The analysis bounds argmax only by [-1, INT64_MAX] (it does not know N), so under --int-bits 1 the
+    index is Q1.0, [-2, 1]: over 5 assets the module is refused, naming the fix, instead of wrapping
+    index 3 to -1. At 3 integer bits ([-8, 7]) it co-simulates."""
+    ir = lower(load_graph(GRAPHS / "blue_selector.toml"))
+    with pytest.raises(LoweringError, match=r"(?s)argmax over 5 assets gives indices up to 4.*raise --int-bits to at least 3"):
+        emit_module(FixedModel(ir, FixedConfig(frac_bits=8, max_int_bits=1)), "blue_selector", 5)
+    model = FixedModel(ir, FixedConfig(frac_bits=8, max_int_bits=3))
+    report = cosimulate(model, cosim_rows(model, 2_000, seed=3, assets=5), tmp_path, "blue_selector", assets=5)
+    assert report.mismatches == 0, report.render()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,59 +22,92 @@ SPECIAL_FLOATS = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1.7976931
 INT_EDGES = [0, 1, -1, 2**63 - 1, -(2**63), 2**62, -(2**62), 3]
 
 
+Sub = Callable[[str], str]  # a random sub-expression of a kind
+Pick = Callable[[list[str]], str]  # one of some operator spellings
+Form = Callable[[Sub, Pick], str]
+
+# kinds: f float64, i int64, b bool (scalars: outputs); v float64 and m bool vectors over the universe
+LEAVES: dict[str, list[str]] = {"f": ["a", "b", "c", *FLOAT_LITERALS], "i": ["i", "j", *INT_LITERALS], "b": ["p", "q"]}
+FORMS: dict[str, list[Form]] = {
+    "f": [lambda sub, pick: f"({sub('f')} {pick(['+', '-', '*', '/'])} {sub('f')})",
+          lambda sub, pick: f"{pick(['min', 'max'])}({sub('f')}, {sub('f')})",
+          lambda sub, pick: f"abs({sub('f')})", lambda sub, pick: f"(-{sub('f')})",
+          lambda sub, pick: f"clamp({sub('f')}, 0.0, 1.0)",
+          lambda sub, pick: f"({sub('f')} if {sub('b')} else {sub('f')})", lambda sub, pick: f"float({sub('i')})",
+          lambda sub, pick: f"({sub('f')} ** {pick(['2', '3'])})", lambda sub, pick: f"({sub('i')} / {sub('i')})",
+          lambda sub, pick: f"({sub('f')} * {sub('i')})"],
+    "i": [lambda sub, pick: f"({sub('i')} {pick(['+', '-', '*'])} {sub('i')})",
+          lambda sub, pick: f"{pick(['min', 'max'])}({sub('i')}, {sub('i')})",
+          lambda sub, pick: f"abs({sub('i')})", lambda sub, pick: f"(-{sub('i')})",
+          lambda sub, pick: f"{pick(['floor', 'ceil', 'int'])}({sub('f')})",
+          lambda sub, pick: f"select({sub('b')}, {sub('i')}, {sub('i')})"],
+    "b": [lambda sub, pick: f"({sub('f')} {pick(['<', '<=', '>', '>=', '==', '!='])} {sub('f')})",
+          lambda sub, pick: f"({sub('i')} {pick(['<', '==', '!='])} {sub('i')})",
+          lambda sub, pick: f"({sub('b')} {pick(['and', 'or'])} {sub('b')})",
+          lambda sub, pick: f"(not {sub('b')})"],
+}
+INPUTS = """[inputs]
+a = { type = "float64" }
+b = { type = "float64" }
+c = { type = "float64" }
+i = { type = "int64" }
+j = { type = "int64" }
+p = { type = "bool" }
+q = { type = "bool" }
+"""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What random graphs are made of: the inputs (and state) they declare, the leaves and the forms
+    of each kind, the kinds their nodes take (the scalar nodes are the outputs), and each state
+    field's kind (its next value is a random expression of that kind). A kind without forms is
+    drawn only as a name (a vector to index or reduce); an upper-case kind is an expression whose
+    node is then named as the lower-case kind."""
+
+    declarations: str = INPUTS
+    leaves: dict[str, list[str]] = field(default_factory=lambda: LEAVES)
+    forms: dict[str, list[Form]] = field(default_factory=lambda: FORMS)
+    node_kinds: str = "fffib"
+    state: dict[str, str] = field(default_factory=dict)
+
+
+KERNEL_VOCABULARY = Vocabulary()
+SCALAR_KINDS = "fib"
+
+
 @st.composite
-def expr(draw, kind: str, depth: int, nodes: dict[str, str]) -> str:
-    """A random expression of type kind (f, i or b)."""
+def expr(draw, kind: str, depth: int, nodes: dict[str, str], vocab: Vocabulary = KERNEL_VOCABULARY) -> str:
+    """A random expression of a kind, over the vocabulary's leaves, forms and the nodes drawn so far."""
     refs = [n for n, k in nodes.items() if k == kind]
-    if depth == 0 or draw(st.integers(0, 3)) == 0:
-        leaves = {"f": ["a", "b", "c", *FLOAT_LITERALS], "i": ["i", "j", *INT_LITERALS], "b": ["p", "q"]}[kind]
-        return draw(st.sampled_from(leaves + refs))
-    sub = lambda k: draw(expr(k, depth - 1, nodes))  # noqa: E731
-    forms = {
-        "f": [lambda: f"({sub('f')} {draw(st.sampled_from(['+', '-', '*', '/']))} {sub('f')})",
-              lambda: f"{draw(st.sampled_from(['min', 'max']))}({sub('f')}, {sub('f')})",
-              lambda: f"abs({sub('f')})", lambda: f"(-{sub('f')})", lambda: f"clamp({sub('f')}, 0.0, 1.0)",
-              lambda: f"({sub('f')} if {sub('b')} else {sub('f')})", lambda: f"float({sub('i')})",
-              lambda: f"({sub('f')} ** {draw(st.integers(2, 3))})", lambda: f"({sub('i')} / {sub('i')})",
-              lambda: f"({sub('f')} * {sub('i')})"],
-        "i": [lambda: f"({sub('i')} {draw(st.sampled_from(['+', '-', '*']))} {sub('i')})",
-              lambda: f"{draw(st.sampled_from(['min', 'max']))}({sub('i')}, {sub('i')})",
-              lambda: f"abs({sub('i')})", lambda: f"(-{sub('i')})",
-              lambda: f"{draw(st.sampled_from(['floor', 'ceil', 'int']))}({sub('f')})",
-              lambda: f"select({sub('b')}, {sub('i')}, {sub('i')})"],
-        "b": [lambda: f"({sub('f')} {draw(st.sampled_from(['<', '<=', '>', '>=', '==', '!=']))} {sub('f')})",
-              lambda: f"({sub('i')} {draw(st.sampled_from(['<', '==', '!=']))} {sub('i')})",
-              lambda: f"({sub('b')} {draw(st.sampled_from(['and', 'or']))} {sub('b')})",
-              lambda: f"(not {sub('b')})"],
-    }[kind]
-    return draw(st.sampled_from(forms))()
+    if depth == 0 or not vocab.forms.get(kind) or draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(vocab.leaves[kind] + refs))
+    form = draw(st.sampled_from(vocab.forms[kind]))
+    return form(lambda k: draw(expr(k, depth - 1, nodes, vocab)), lambda words: draw(st.sampled_from(words)))
 
 
 @st.composite
-def graphs(draw, min_nodes: int = 1, max_nodes: int = 5) -> str:
+def graphs(draw, vocab: Vocabulary = KERNEL_VOCABULARY, min_nodes: int = 1, max_nodes: int = 5) -> str:
+    """A random well-typed graph file: min_nodes to max_nodes nodes (the last one scalar), every scalar
+    node an output."""
     nodes: dict[str, str] = {}
     lines = []
-    for k in range(draw(st.integers(min_nodes, max_nodes))):
-        kind = draw(st.sampled_from("fffib"))
-        text = draw(expr(kind, 3, nodes))
-        nodes[f"n{k}"] = kind
+    count = draw(st.integers(min_nodes, max_nodes))
+    for k in range(count):
+        kind = draw(st.sampled_from(vocab.node_kinds if k < count - 1 else SCALAR_KINDS))
+        text = draw(expr(kind, 3, nodes, vocab))
+        nodes[f"n{k}"] = kind.lower()  # an expression kind (upper case) names a value of that kind
         lines.append(f'[nodes.n{k}]\nexpr = "{text}"\n')
-    outputs = "\n".join(f'out_{n} = "{n}"' for n in nodes)
+    outputs = "\n".join(f'out_{n} = "{n}"' for n, kind in nodes.items() if kind in SCALAR_KINDS)
+    next_state = "".join(f'{name} = "{draw(expr(kind, 2, nodes, vocab))}"\n' for name, kind in vocab.state.items())
     return f"""
 [graph]
 name = "random"
-[inputs]
-a = {{ type = "float64" }}
-b = {{ type = "float64" }}
-c = {{ type = "float64" }}
-i = {{ type = "int64" }}
-j = {{ type = "int64" }}
-p = {{ type = "bool" }}
-q = {{ type = "bool" }}
+{vocab.declarations}
 {"".join(lines)}
 [outputs]
 {outputs}
-"""
+""" + (f"[next_state]\n{next_state}" if next_state else "")
 
 
 floats = st.one_of(st.sampled_from(SPECIAL_FLOATS), st.floats(allow_nan=True, allow_infinity=True, width=64))

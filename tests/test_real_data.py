@@ -49,7 +49,8 @@ def test_readme_diff_command_on_real_scans(real_scans):
                            "--reference", "violet.legacy.engine:BlueEngine", "--input", str(real_scans),
                            "--samples", "2000", "--extreme", "500"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("mismatches: 0 rows") == 2 and "0 differ" in done.stdout
+    assert done.stdout.count("mismatches: 0 rows") == 4 and "0 differ" in done.stdout  # scan and step kernels
+    assert done.stdout.count("step kernel") == 2 and done.stdout.count("step trades:") == 2
 
 
 def test_readme_main_job_as_written(tmp_path):

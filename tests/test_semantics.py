@@ -12,6 +12,7 @@ from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
+from violet.errors import VioletError
 
 GRAPH = """
 [graph]
@@ -23,6 +24,7 @@ c = { type = "float64" }
 i = { type = "int64" }
 j = { type = "int64" }
 e = { type = "enum", values = ["LOW", "MID", "HIGH"] }
+p = { type = "bool" }
 [outputs]
 mn = "min(a, b)"
 mx = "max(a, b)"
@@ -45,11 +47,22 @@ tofloat = "float(i)"
 idiv = "i / j"
 high = "e == 'HIGH'"
 picked = "match(e, LOW=1.5, MID=2.5, HIGH=3.5)"
+int_bool = "int(p)"
+int_enum = "int(e)"
+int_enum_plus = "int(e) + 10"
+floor_int = "floor(i)"
+ceil_int = "ceil(i)"
+int_int = "int(i)"
+plus_float = "+a"
+plus_bool = "+p"
+plus_enum = "+e"
+with_true = "p and True"
+with_false = "p or False"
 """
 
 INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
 NAN = float("nan")
-BASE = dict(a=1.0, b=1.0, c=0.0, i=0, j=1, e=0)
+BASE = dict(a=1.0, b=1.0, c=0.0, i=0, j=1, e=0, p=False)
 
 
 def bits(x: float) -> int:
@@ -198,3 +211,93 @@ def test_enums(backends):
     check(backends, "high", False, e=1)
     for code, value in enumerate((1.5, 2.5, 3.5)):
         check(backends, "picked", value, e=code)
+
+
+@pytest.mark.parametrize("p, expected", [(True, 1), (False, 0)])
+def test_int_of_a_bool_is_one_or_zero(backends, p, expected):
+    check(backends, "int_bool", expected, p=p)
+
+
+def test_int_of_an_enum_is_its_code_typed_int64(backends):
+    """int(e) is the position of e's name in the declaration (HIGH = 2), and an int64: an output
+    `int(e)` is a number, not an enum name (it was the enum op itself, retyped only inside lowering)."""
+    ir = backends[0]
+    assert str(ir.output_type("int_enum")) == "int64" and ir.output_type("plus_enum").enum == ("LOW", "MID", "HIGH")
+    for code in range(3):
+        check(backends, "int_enum", code, e=code)
+        check(backends, "int_enum_plus", code + 10, e=code)
+
+
+@pytest.mark.parametrize("i", [INT64_MAX, INT64_MIN, 2**53 + 1, -7])
+def test_floor_ceil_and_int_of_an_int_are_the_int_exactly(backends, i):
+    """No round trip through float64: 2**53 + 1 would come back as 2**53, INT64_MAX as INT64_MAX + 1 saturated."""
+    for output in ("floor_int", "ceil_int", "int_int"):
+        check(backends, output, i, i=i)
+
+
+def test_unary_plus_is_the_operand_itself(backends):
+    check(backends, "plus_float", -0.0, a=-0.0)
+    check(backends, "plus_float", NAN, a=NAN)
+    check(backends, "plus_bool", True, p=True)  # a bool, where Python's +True is the int 1
+    check(backends, "plus_enum", 2, e=2)
+    ir = backends[0]
+    assert dict(ir.outputs)["plus_float"] == next(op.id for op in ir.leaves("input") if op.name == "a")  # no op
+
+
+@pytest.mark.parametrize("p", [True, False])
+def test_true_and_false_are_the_bool_literals_in_expressions(backends, p):
+    check(backends, "with_true", p, p=p)
+    check(backends, "with_false", p, p=p)
+
+
+@pytest.mark.parametrize("text, error", [
+    ("p and true", "unknown name 'true'"),  # TOML's spelling is for values in the file, not expressions
+    ("True + 1", "type error"),
+    ("float(p)", "cannot use bool as a number"),
+])
+def test_bool_spellings_and_conversions_that_are_refused(write_graph, text, error):
+    graph = '[graph]\nname = "g"\n[inputs]\np = { type = "bool" }\n[outputs]\ny = "' + text + '"\n'
+    with pytest.raises(VioletError, match=error):
+        lower(load_graph(write_graph(graph)))
+
+
+NAN_GRAPH = """
+[graph]
+name = "nans"
+[inputs]
+x = {{ type = "float64" }}
+[consts]
+{first} = {first_value}
+{second} = {second_value}
+[params]
+pn = -nan
+[state]
+sn = -nan
+[outputs]
+neg = "negative"
+pos = "positive"
+param = "pn"
+state = "sn"
+[next_state]
+sn = "sn"
+"""
+QUIET_NAN = 0x7FF8000000000000
+
+
+@pytest.mark.parametrize("first, first_value, second, second_value", [
+    ("negative", "-nan", "positive", "nan"), ("positive", "+nan", "negative", "-nan")])
+def test_a_nan_written_in_a_graph_file_is_the_one_quiet_nan(write_graph, first, first_value, second, second_value):
+    """`-nan`, `nan` and `+nan` (a const, a parameter default, a state's initial value) are all
+    0x7FF8000000000000: one IR constant and one content hash whichever the file writes first, and
+    exactly those bits out of the interpreter, the step kernel and the scan kernel."""
+    ir = lower(load_graph(write_graph(NAN_GRAPH.format(first=first, first_value=first_value, second=second,
+                                                        second_value=second_value))))
+    consts = [op for op in ir.ops if op.kind == "const"]
+    assert len(consts) == 1 and bits(consts[0].value) == QUIET_NAN
+    assert ir.content_hash == lower(load_graph(write_graph(NAN_GRAPH.format(
+        first="negative", first_value="-nan", second="positive", second_value="nan"), "other.toml"))).content_hash
+    cg = compile_ir(ir)
+    results = [Interpreter(ir).step({"x": 1.0}), cg.step({"x": 1.0}),
+               {k: v[0].item() for k, v in cg.batch({"x": np.array([1.0])}).items()}]
+    for result in results:
+        assert {name: bits(value) for name, value in result.items()} == dict.fromkeys(result, QUIET_NAN), result

@@ -33,6 +33,7 @@ from typing import Any
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op
 from violet.compile.ranges import Interval, analyze
+from violet.compile.semantics import argmax, gather
 from violet.dag.types import DType
 from violet.errors import VioletError
 
@@ -150,8 +151,8 @@ def quantize(value: float | int | bool, fmt: Fmt) -> int:
         return int(bool(value))
     if isinstance(value, float) and math.isnan(value):
         raise LoweringError("NaN has no fixed-point value", fix="the hardware path takes finite inputs only")
-    if isinstance(value, float) and math.isinf(value):
-        return fmt.hi if value > 0 else fmt.lo
+    if isinstance(value, float) and (math.isinf(value) or math.frexp(value)[1] - 1 > fmt.int_bits):
+        return fmt.hi if value > 0 else fmt.lo  # |value| >= 2**(m + 1): out of range (scaling 1e308 overflows)
     scaled = math.ldexp(value, fmt.frac_bits) if isinstance(value, float) else value << fmt.frac_bits
     if isinstance(scaled, int) or scaled.is_integer():  # exact already (ldexp only moves the exponent)
         return saturate(int(scaled), fmt)
@@ -211,15 +212,10 @@ class FixedModel:
 
     def _apply(self, op: Op, a: list[Any], fa: list[Fmt], out: Fmt) -> Any:
         k = op.kind
-        if k == "gather":
-            vec, i = a
-            return vec[i] if 0 <= i < len(vec) else 0
-        if k == "argmax":
-            best = -1
-            for j, (x, m) in enumerate(zip(*a)):
-                if m and (best < 0 or x > a[0][best]):
-                    best = j
-            return best
+        if k == "gather":  # the IR's rule, one definition: outside [0, N) the type's zero (raw 0)
+            return saturate(gather(a[0], a[1], 0), out)
+        if k == "argmax":  # the IR's rule on raw values (same order); the RTL refuses a format short of N - 1
+            return saturate(argmax(a[0], a[1]), out)
         if k in ("any", "all"):
             return int(any(a[0])) if k == "any" else int(all(a[0]))
         if op.type.vector:
@@ -274,6 +270,17 @@ class FixedModel:
         if k == "i2f":
             return saturate(a[0] << out.frac_bits, out)
         raise LoweringError(f"op '{k}' has no fixed-point lowering", where=f"node '{op.node}'", fix=op.render())
+
+
+def divider_width(num: Fmt, den: Fmt, out: Fmt) -> int:
+    """The width the hardware divider computes in, for numerator, divisor and result formats.
+
+    It must hold, signed: the shifted numerator `a << n` and its negation; the
+    rounding numerator `2 * (a << n) + |b|`, at most 2**(wa + n) + 2**(wb - 1)
+    in magnitude; the doubled divisor `2 * |b|`, up to 2**wb; and the result's
+    saturation bounds. Sized from the numerator alone, a wider divisor (a
+    saturating Q24.8 under a bounded Q1.8) lost its upper bits."""
+    return max(num.width + den.frac_bits + 2, den.width + 2, out.width)
 
 
 def _divide(num: int, den: int, out: Fmt) -> int:

@@ -12,6 +12,7 @@ formatting and the order of its tables never change the IR or its hash.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,14 @@ from violet.errors import GraphError, quote, where
 from violet.nodes.registry import NodeDef, lookup
 
 MAX_POWER = 8  # x ** n is lowered as a multiply chain for 1 <= n <= MAX_POWER
+
+
+def canonical_literal(value: Scalar) -> Scalar:
+    """A value written in a graph file as the IR holds it: every NaN (TOML's `nan`, `+nan`, `-nan`)
+    is the one quiet NaN 0x7FF8000000000000. A NaN's sign is not part of VIOLET's identity
+    (docs/semantics.md), so `-nan` and `nan` are one constant, and which one a file wrote first
+    must not decide the bits its outputs carry."""
+    return math.nan if isinstance(value, float) and math.isnan(value) else value
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,7 @@ class Builder:
         return Ref(len(self.ops) - 1, vtype)
 
     def const(self, value: Scalar, vtype: ValueType) -> Ref:
+        value = canonical_literal(value)
         key = (str(vtype), literal_text(value))
         if key not in self._consts:
             self.ops.append(Op(len(self.ops), "const", vtype, value=value))
@@ -301,7 +311,14 @@ def _builtin(name: str, args: list[Ref], e: ast.Call, s: Scope) -> Ref:
     assert name == "int"
     if x.type.dtype == DType.BOOL:
         return _select(x, s.builder.const(1, I64), s.builder.const(0, I64), e, s)
-    return s.emit("f2i", [x], e) if x.type.scalar == F64 else Ref(x.id, ValueType(DType.I64, vector=x.type.vector), x.literal)
+    if x.type.scalar == F64:
+        return s.emit("f2i", [x], e)
+    if x.type.enum is None:
+        return x
+    # an enum's code, as an int64 op of its own (adding 0 is exact): the same op id retyped would
+    # leave an output `int(e)` typed as the enum, and `violet run` would write its name
+    code = Ref(x.id, ValueType(DType.I64, vector=x.type.vector))
+    return s.emit("add", [code, s.builder.const(0, I64)], e)
 
 
 def _match(e: ast.Call, s: Scope) -> Ref:
@@ -459,7 +476,7 @@ def _param_binding(inst: NodeInstance, pname: str, ptype: ValueType, file: str, 
 
 
 def _param(b: Builder, name: str, ptype: ValueType, default: Scalar, doc: str) -> Ref:
-    b.params.append(ParamSpec(name, ptype, default, doc))
+    b.params.append(ParamSpec(name, ptype, canonical_literal(default), doc))
     return b.leaf("param", ptype, name)
 
 
@@ -467,7 +484,7 @@ def _declare_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: s
     """State fields as leaves; a composed graph's fields are named `<instance>.<field>`."""
     for name in sorted(graph.state):
         vtype, init, doc = graph.state[name]
-        b.state.append(StateSpec(prefix + name, vtype, init, doc))
+        b.state.append(StateSpec(prefix + name, vtype, canonical_literal(init), doc))
         values[name] = b.leaf("state", vtype, prefix + name)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError
+from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError, divider_width
 from violet.compile.ir import ELEMENTWISE, REDUCE, Op
 
 
@@ -216,7 +216,7 @@ class Emitter:
         """floor((2 * (a << n) + b) / (2 * b)) after moving b's sign to a: the model's round half up."""
         a, b = op.args
         i, shift = op.id, f[1].frac_bits
-        w = f[0].width + shift + 3  # room for 2 * (a << n) + |b|, and its sign
+        w = divider_width(f[0], f[1], self.fmt(i))
         an, bn = self.ext(a, w), self.ext(b, w)
         zero, one = self.const(0, w), self.const(1, w)
         negative = f"({self.ref(b)} < {self.const(0, f[1].width)})"
@@ -243,16 +243,22 @@ class Emitter:
             return
         if k == "gather":
             vec, idx = a
-            out, elem, iw = self.fmt(op.id), self.fmt(vec), self.w(idx)
+            out, elem = self.fmt(op.id), self.fmt(vec)
             width = max(out.width, elem.width)
+            index, iw = self.gather_index(idx, n)
             expr = self.const(0, width)
             for j in reversed(range(n)):
-                expr = f"({self.ref(idx)} == {self.const(j, iw)}) ? {self.resize(self.elem(vec, j), elem.width, width)} : {expr}"
+                expr = f"({index} == {self.const(j, iw)}) ? {self.resize(self.elem(vec, j), elem.width, width)} : {expr}"
             self.decl(self.name("t", op.id), width, expr)
             self.fit(op, self.name("t", op.id), min(elem.lo, 0), max(elem.hi, 0), width)
             return
         values, mask = a
         vw, out = self.w(values), self.fmt(op.id)
+        if n - 1 > out.hi:
+            raise LoweringError(f"argmax over {n} assets gives indices up to {n - 1}, its format {out} holds at "
+                                f"most {out.hi}", where=f"node '{op.node}'",
+                                fix=f"raise --int-bits to at least {(n - 1).bit_length()} (the analysis cannot bound "
+                                    "an index by the universe size)")
         best, best_value = self.const(-1, out.width), self.elem(values, 0)
         for j in range(n):
             taken = f"{self.name('take', op.id)}_{j}"
@@ -265,6 +271,14 @@ class Emitter:
             best, best_value = f"{self.name('best', op.id)}_{j}", f"{self.name('bv', op.id)}_{j}"
             self.counts["comparators"] += 1
         self.decl(self.name("v", op.id), out.width, best)
+
+    def gather_index(self, idx: int, n: int) -> tuple[str, int]:
+        """The index of a gather over n assets, sign-extended to a width holding both its own range and
+        every asset number 0..n-1: compared at the index's own width, a constant j >= 2**(w-1) would
+        wrap negative (3 at 2 bits is -1) and a negative index would pick an asset instead of the zero
+        the IR defines outside [0, N)."""
+        width = max(self.w(idx), n.bit_length() + 1)
+        return self.ext(idx, width), width
 
     def const(self, value: int, width: int) -> str:
         """A named signed constant of exact width (declared once), for width-clean comparisons."""

@@ -1,5 +1,11 @@
 """Bit-identity checking: compiled kernels vs the interpreter, or vs any Python reference.
 
+Both compiled paths are held to it: the scan kernel (every row in one compiled
+loop, the state carried inside it: `violet run`, `violet sweep`) and the step
+kernel the runtime calls once per scan, its state handed back in from Python
+(`violet replay`, the reactor). They are separate compiled functions, so
+agreeing on one proves nothing about the other.
+
 Floats are compared by their 64-bit patterns, so -0.0 differs from 0.0 and
 one ULP is a mismatch; every NaN is one value (IEEE 754 leaves the sign and
 payload of an arithmetic NaN unspecified, and LLVM uses that freedom, see
@@ -114,19 +120,23 @@ class DiffReport:
     seconds: float = 0.0
     against: str = "interpreter"
     trades: TradeReport | None = None
+    step: StepReport | None = None  # the same rows through the step kernel, as the runtime calls it
 
     @property
     def ok(self) -> bool:
-        return self.mismatched_rows == 0 and (self.trades is None or self.trades.ok)
+        return (self.mismatched_rows == 0 and (self.trades is None or self.trades.ok)
+                and (self.step is None or self.step.ok))
 
     def render(self) -> str:
-        lines = [f"compared {self.rows:,} rows x {len(self.compared)} outputs: compiled vs {self.against}",
+        lines = [f"compared {self.rows:,} rows x {len(self.compared)} outputs: compiled vs {self.against} (scan kernel)",
                  f"mismatches: {self.mismatched_rows:,} rows ({self.seconds:.1f} s)"]
         lines += [f"  {name}: {count:,}" for name, count in self.per_output.items() if count]
         if self.errors:
             lines.append(f"  the reference raised on {self.errors:,} rows; first: {self.first_error}")
         if self.trades is not None:
             lines.append(self.trades.render())
+        if self.step is not None:
+            lines.append(self.step.render())
         if self.first is not None:
             lines.append(self.first.render())
         return "\n".join(lines)
@@ -175,6 +185,7 @@ def diff_interpreter(cg: CompiledGraph, columns: Mapping[str, np.ndarray],
     interp = Interpreter(cg.ir)
     expected = interp.batch(columns, params)
     result = _compare(cg.batch(columns, params), expected, "interpreter")
+    result.report.step = compare_step(cg, columns, expected, "interpreter", params)
     row = result.first_row
     if row is not None:
         state = interp.scan(rows_before(cg.ir, columns, row), params)[1]
@@ -215,6 +226,8 @@ def diff_reference(cg: CompiledGraph, columns: Mapping[str, np.ndarray], referen
     report.errors, report.first_error = int(errors.sum()), first_error
     if engine is not None and "trade" in ir.output_names:
         report.trades = compare_trades(ir, got, getattr(engine, "trades", []))
+    report.step = compare_step(cg, columns, {n: expected[n] for n in compared}, name, valid=~errors,
+                               trades=getattr(engine, "trades", None) if report.trades is not None else None)
     row = result.first_row
     if row is not None and not errors[row]:
         report.first = _output_attribution(cg, columns, row, {n: expected[n][row] for n in compared}, name)
@@ -281,6 +294,73 @@ def _store(column: np.ndarray, row: int, value: Any, key: str, vtype: ValueType)
     column[row] = value
 
 
+def run_step(cg: CompiledGraph, columns: Mapping[str, np.ndarray], params: Mapping[str, Scalar] | None = None
+             ) -> dict[str, np.ndarray]:
+    """Every row through the compiled step kernel, one call each, its next state handed back in from
+    Python on the next call: the path the runtime takes (violet/runtime/engine.py), which the scan
+    kernel's compiled loop does not exercise. A stateful graph starts from its initial state."""
+    ir = cg.ir
+    per_row = [spec.name for spec in ir.inputs if not spec.universe]
+    universe = {spec.name: columns[spec.name] for spec in ir.inputs if spec.universe}
+    n = len(columns[per_row[0]]) if per_row else 0
+    values: dict[str, list[Any]] = {name: [] for name in ir.output_names}
+    state: dict[str, Any] = dict(ir.state_init)
+    for r in range(n):
+        outputs, state = cg.advance({**universe, **{name: columns[name][r] for name in per_row}}, state, params)
+        for name, value in outputs.items():
+            values[name].append(value)
+    return {name: np.array(vals, dtype=ir.output_type(name).dtype.value).reshape(n, *np.shape(vals)[1:])
+            for name, vals in values.items()}
+
+
+@dataclass
+class StepReport:
+    """The step kernel, row by row with the state threaded through Python, against the same expectation
+    as the scan kernel: rows and outputs compared, rows that differ, the first difference."""
+
+    rows: int
+    outputs: int
+    mismatched_rows: int
+    per_output: dict[str, int]
+    against: str
+    first: str = ""
+    trades: TradeReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatched_rows == 0 and (self.trades is None or self.trades.ok)
+
+    def render(self) -> str:
+        lines = [f"step kernel (one call per row, state threaded in Python, as the runtime runs it) vs "
+                 f"{self.against}: {self.rows:,} rows x {self.outputs} outputs compared, "
+                 f"mismatches: {self.mismatched_rows:,} rows"]
+        lines += [f"  {name}: {count:,}" for name, count in self.per_output.items() if count]
+        if self.trades is not None:
+            lines.append("  step " + self.trades.render())
+        return "\n".join(lines + ([f"  first: {self.first}"] if self.first else []))
+
+
+def compare_step(cg: CompiledGraph, columns: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
+                 against: str, params: Mapping[str, Scalar] | None = None, valid: np.ndarray | None = None,
+                 trades: list[Mapping[str, Any]] | None = None) -> StepReport:
+    """run_step's outputs vs `expected` on the rows `valid` marks (all by default; a reference that
+    raised on a row is counted by the scan's report), bit for bit; with an engine's `trades`, the step
+    path's trade stream against them too."""
+    got = run_step(cg, columns, params)
+    differ, per_output = _differing(got, expected, valid)
+    rows = np.flatnonzero(differ)
+    report = StepReport(len(differ), len(expected), len(rows), per_output, against)
+    if len(rows):
+        row = int(rows[0])
+        name = next(n for n in expected if not same_value(got[n][row], expected[n][row], cg.ir.output_type(n).dtype))
+        dtype = cg.ir.output_type(name).dtype
+        report.first = (f"row {row}, output '{name}': step {describe(got[name][row], dtype)}, "
+                        f"{against} {describe(expected[name][row], dtype)}")
+    if trades is not None:
+        report.trades = compare_trades(cg.ir, got, trades)
+    return report
+
+
 def compare_trades(ir: IR, got: Mapping[str, np.ndarray], trades: list[Mapping[str, Any]]) -> TradeReport:
     """The graph's trade stream (rows with trade = true) vs the engine's list of trades, field by field."""
     rows = np.flatnonzero(got["trade"])
@@ -325,20 +405,32 @@ class _Compared:
     first_row: int | None
 
 
-def _compare(got: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
-             against: str, errors: np.ndarray | None = None) -> _Compared:
+def _differing(got: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray], valid: np.ndarray | None = None
+               ) -> tuple[np.ndarray, dict[str, int]]:
+    """Which rows differ in some expected output (bit patterns; every NaN one value), among the rows
+    `valid` marks, and how many rows differ per output."""
     n = len(next(iter(got.values())))
-    bad = np.zeros(n, dtype=bool) if errors is None else errors.copy()
+    bad = np.zeros(n, dtype=bool)
     per_output = {}
     for name, want in expected.items():
         have = got[name]
         differ = identity_view(have) != identity_view(want) if have.dtype == np.float64 else have != want
         if differ.ndim > 1:
             differ = differ.any(axis=1)
+        if valid is not None:
+            differ &= valid
         per_output[name] = int(differ.sum())
         bad |= differ
+    return bad, per_output
+
+
+def _compare(got: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
+             against: str, errors: np.ndarray | None = None) -> _Compared:
+    bad, per_output = _differing(got, expected)
+    if errors is not None:
+        bad |= errors
     rows = np.flatnonzero(bad)
-    report = DiffReport(n, list(expected), int(bad.sum()), per_output, against=against)
+    report = DiffReport(len(bad), list(expected), int(bad.sum()), per_output, against=against)
     return _Compared(report, int(rows[0]) if len(rows) else None)
 
 
