@@ -103,3 +103,19 @@ def test_hdl_refuses_a_simulator_that_would_name_a_directory_outside_out(capsys,
                        "--simulator", "../../escape")
     assert code == 2 and "unknown simulator '../../escape'" in err
     assert files_under(tmp_path) == {Path("g.toml"), Path("sub.toml")}
+
+
+def test_verilog_reserved_words_as_names_still_simulate(capsys, tmp_path):
+    """Names are identifiers, but `module`, `wire` or `reg` are Verilog's: ports are prefixed (in_, out_) and
+    a reserved module name gets `_g`, so the module still builds and co-simulates."""
+    doc = hostile("graph.doc", "plain")
+    doc["graph"]["name"] = "module"
+    doc["inputs"] = {"wire" if k == "x" else k: v for k, v in doc["inputs"].items()}
+    doc["nodes"]["s"]["in"]["y"] = "wire"
+    doc["next_state"]["pos"] = "side.SHORT if wire > c else pos"
+    doc["outputs"] = {"reg": "w", "held": "pos == side.SHORT"}
+    graph = write_pair(tmp_path, doc)
+    code, err = violet(capsys, "hdl", graph, "--out", tmp_path / "out", "--simulate", "40", "--simulator", "icarus")
+    assert code == 0, err
+    assert (tmp_path / "out" / "module_g.v").read_text().startswith("//")
+    assert "module module_g" in (tmp_path / "out" / "module_g.v").read_text()

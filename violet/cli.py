@@ -324,7 +324,7 @@ def hdl(graph: GraphArg,
     from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, testbench
     from violet.compile.dot import netlist_dot
     from violet.compile.fixed import FixedConfig, FixedModel, error_report, monte_carlo_rows
-    from violet.compile.verilog import emit_module, pipeline_stages
+    from violet.compile.verilog import emit_module, module_name, pipeline_stages
 
     for simulator in simulators:  # each names a directory under --out: only known names
         if simulator not in SIMULATORS:
@@ -333,12 +333,13 @@ def hdl(graph: GraphArg,
     ir = load_ir(graph, sets)
     model = FixedModel(ir, FixedConfig(frac_bits, int_bits))
     out_dir.mkdir(parents=True, exist_ok=True)
-    module, counts = emit_module(model, ir.name, assets, pipeline)
-    (out_dir / f"{ir.name}.v").write_text(module)
-    (out_dir / "tb.v").write_text(testbench(model, ir.name, assets, pipeline))
+    name = module_name(ir.name)
+    module, counts = emit_module(model, name, assets, pipeline)
+    (out_dir / f"{name}.v").write_text(module)
+    (out_dir / "tb.v").write_text(testbench(model, name, assets, pipeline))
     stages = pipeline_stages(model, pipeline) if pipeline else None
     (out_dir / "netlist.dot").write_text(netlist_dot(ir, model.formats, stages).source)
-    lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (ir.name + '.v')} "
+    lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (name + '.v')} "
              f"(netlist view: {out_dir / 'netlist.dot'})",
              "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {pipeline}",
              "formats:"]
@@ -352,7 +353,7 @@ def hdl(graph: GraphArg,
     out.print(summary, markup=False)
     if simulate:
         rows = cosim_rows(model, simulate, seed, assets)
-        reports = [cosimulate(model, rows, out_dir / f"sim_{sim}", ir.name, assets, sim, pipeline) for sim in simulators]
+        reports = [cosimulate(model, rows, out_dir / f"sim_{sim}", name, assets, sim, pipeline) for sim in simulators]
         for report in reports:
             out.print(report.render(), markup=False)
         if any(r.mismatches for r in reports):
