@@ -137,29 +137,6 @@ def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir
     assert journal.query("SELECT count() FROM {db}.decisions")[0][0] == 300  # no duplicate, even before merges
 
 
-def test_killed_process_resumes_without_duplicates(tmp_path):
-    scans = write_scans(tmp_path / "scans.parquet", n_scans=200)
-    dsn = f"chdb://{tmp_path / 'db'}"
-    cmd = [sys.executable, "-m", "violet.cli", "replay", str(GRAPHS / "blue_decision.toml"), "--input", str(scans),
-           "--journal", dsn, "--run-id", "killed", "--no-progress"]
-    proc = subprocess.Popen(cmd + ["--live-pace", "0.02"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
-    try:  # killed once the journal holds 50 scans (a line says so), whatever the machine's speed
-        line = LineReader(proc).wait_line(lambda text: scans_written(text) >= 50, "50 scans journaled")
-        assert scans_written(line) < 200 and proc.poll() is None, "the run ended before it could be killed"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "resuming after scan" in done.stdout
-    # this test process holds its own chdb directory, so the counting runs in a third process
-    counts = subprocess.run([sys.executable, "-c", COUNT_SCRIPT, dsn], capture_output=True, text=True, check=True)
-    final, raw = json.loads(counts.stdout)
-    assert final == {"scans": 200, "decisions": 200, "divergences": 0}
-    assert raw == final  # after merging, no row is there twice
-
-
 def scans_written(line: str) -> int:
     """N from a live replay's per-scan line '... journal: N scans written', else -1."""
     found = re.search(r"journal: ([\d,]+) scans written", line)
