@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from violet.compile.lower import lower
+from violet.api import bind, load
 from violet.compile.numba_backend import compile_ir
-from violet.dag.graph import load_graph
 from violet.errors import VioletError
 from violet.runtime.divergence import DECISION_FIELDS, TRADE_FIELDS, bits, same
 from violet.runtime.journal import Journal
@@ -76,7 +75,7 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
                           fix="verify a run replayed with exits on scans only (no --exit-q)")
     if not universe_inputs:
         raise VioletError("the run predates journaled universe inputs", where=where, fix="replay it again to verify")
-    ir = lower(load_graph(graph)).with_params(json.loads(params))
+    ir = bind(load(graph), json.loads(params), where)
     if ir.content_hash != graph_hash:
         raise VioletError(f"{graph} is graph {ir.content_hash[:16]}, the run was decided by {graph_hash[:16]}",
                           where=where, fix="give the graph file of the version that ran")

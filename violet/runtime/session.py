@@ -22,9 +22,8 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from violet.compile.lower import lower
+from violet.api import load
 from violet.compile.numba_backend import compile_ir
-from violet.dag.graph import load_graph
 from violet.errors import InputError, quote
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import LiveClock, ReplayClock
@@ -132,8 +131,8 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     """The one place a reactor is composed: settings, graph, scans and reference are checked first (a user
     error journals nothing), then the venue passes the DARK guard, then the journal opens."""
     check_settings(s)
-    ir = lower(load_graph(s.graph)).with_params(s.params) if s.params else lower(load_graph(s.graph))
-    exit_ir = lower(load_graph(EXIT_GRAPH)) if s.exit_q_s else None
+    ir = load(s.graph, s.params)
+    exit_ir = load(EXIT_GRAPH) if s.exit_q_s else None
     check_decision_graph(ir, str(s.graph), exit_ir)
     source = replay_source(ir, s.scans, s.universe)
     monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades) if s.reference_trades else None)
