@@ -85,11 +85,16 @@ s = "a + b"
 """
 
 
+def lowered(tmp_path_factory, text: str):
+    """The IR of a graph file written from `text` in a fresh directory."""
+    path = tmp_path_factory.mktemp("graph") / "g.toml"
+    path.write_text(text)
+    return lower(load_graph(path))
+
+
 @pytest.fixture(scope="module")
 def vec_ir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("vec") / "vec.toml"
-    path.write_text(VEC_GRAPH)
-    return lower(load_graph(path))
+    return lowered(tmp_path_factory, VEC_GRAPH)
 
 
 @settings(max_examples=60, deadline=None)
@@ -196,9 +201,7 @@ j = "i"
 
 @pytest.fixture(scope="module")
 def num_ir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("num") / "num.toml"
-    path.write_text(NUM_GRAPH)
-    return lower(load_graph(path))
+    return lowered(tmp_path_factory, NUM_GRAPH)
 
 
 def test_an_int64_bound_written_as_a_float_is_compared_in_int64(num_ir):

@@ -292,8 +292,8 @@ def test_replay_on_a_full_disk_exits_2_and_resumes_to_a_verified_run(tmp_path):
         assert "run full stopped" in full.stderr and "No space left on device" in full.stderr
         assert "Traceback" not in full.stderr and "(--run-id full)" in full.stderr
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
-        resumed = violet(*args)
-        assert resumed.returncode == 0 and "resuming after scan" in resumed.stdout, resumed.stderr
+        resumed = violet(*args)  # resumes after the last journaled scan (none, if the disk filled before one)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         verify = violet("journal", "verify", GRAPHS / "blue_decision.toml", "--journal", dsn, "--run-id", "full")
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert "scans: 3,000 accepted; decisions: 3,000 journaled, 0 differ, 0 missing" in verify.stdout
