@@ -150,6 +150,7 @@ def payloads(canary: Path) -> list[str]:
         "x" * 5000,
         "é",
         "x.__class__",
+        "[/bold][red]x[/red] [link=file:///etc/passwd]x",
         touch,
     ]
 

@@ -38,6 +38,30 @@ def test_check_prints_the_graph(tmp_path):
         assert text in done.stdout, text
 
 
+def test_check_lists_state_with_its_start_and_docs(tmp_path):
+    """State fields with their initial values as a graph file writes them (false, -1, an enum's name),
+    and the docs of inputs and params."""
+    from hostile import BASE, write_pair
+
+    done = violet("check", GRAPHS / "blue_exit.toml")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[1]: line for line in done.stdout.splitlines() if line.split()[:1] in (["state"], ["input"])}
+    assert "starts at false" in rows["open"] and "starts at -1" in rows["entry_scan"]
+    assert "this scan's number" in rows["scan_id"]
+    done = violet("check", write_pair(tmp_path, BASE))
+    rows = {line.split()[1]: line for line in done.stdout.splitlines() if line.split()[:1] == ["state"]}
+    assert "starts at FLAT" in rows["pos"] and "starts at 0" in rows["n"]  # an enum starts at its first value
+
+
+def test_set_names_the_nearest_parameter_and_spells_a_bool(capsys):
+    from test_errors import violet as in_process
+
+    code, err = in_process(capsys, "check", GRAPHS / "blue_decision.toml", "--set", "sz.max_levrage=3")
+    assert code == 2 and "unknown parameter 'sz.max_levrage' (did you mean 'sz.max_leverage'?)" in err
+    code, err = in_process(capsys, "check", GRAPHS / "blue_decision.toml", "--set", "pos.sl_enabled=yes")
+    assert code == 2 and "parameter 'pos.sl_enabled' is bool, got 'yes'" in err and "fix: write true or false" in err
+
+
 def test_check_ranges_proves_leverage_within_the_set_limits():
     done = violet("check", SIZING, "--ranges", "--set", "abs_max_leverage=6.0", "--set", "min_leverage=1.0")
     assert done.returncode == 0, done.stderr

@@ -8,6 +8,7 @@ in a kernel.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def param_type(ir: IR, name: str, where: str) -> DType:
     """The type of parameter `name`; an unknown name is an error listing the graph's parameters."""
     dtype = {p.name: p.type.dtype for p in ir.params}.get(name)
     if dtype is None:
-        raise InputError(f"unknown parameter {quote(name)}", where=where,
+        close = difflib.get_close_matches(name, [p.name for p in ir.params], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise InputError(f"unknown parameter {quote(name)}{hint}", where=where,
                          fix=f"parameters of this graph: {', '.join(p.name for p in ir.params) or '(none)'}")
     return dtype
 

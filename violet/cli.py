@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   help="VIOLET: typed dataflow graphs of pure nodes, compiled to Numba, proven bit-identical.")
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+# markup off: what VIOLET prints holds names, paths and docs from users, which are text, never markup
+out = Console(highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 GraphArg = Annotated[Path, typer.Argument(help="a graph file (TOML)", show_default=False)]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a parameter: name=value (repeatable)")]
@@ -90,8 +91,9 @@ def _typed(text: str, ir: IR, name: str, option: str) -> Scalar:
         else:
             value = float(text)
     except ValueError:
+        spelling = {DType.BOOL: "true or false", DType.I64: "an integer, e.g. 12", DType.F64: "a number, e.g. 0.25"}
         raise InputError(f"parameter '{name}' is {dtype.value}, got {quote(text)}", where=option,
-                         fix=f"write a {dtype.value} value") from None
+                         fix=f"write {spelling[dtype]}") from None
     return param_value(ir, name, value, option)
 
 
@@ -110,20 +112,23 @@ def check(graph: GraphArg, sets: SetOpt = None,
     g = load_graph(graph)
     ir = lower(g)
     ir = ir.with_params(parse_sets(ir, sets)) if sets else ir
-    out.print(f"[bold]{ir.name}[/bold]  ({graph})  {g.doc}")
-    table = Table("", "name", "type", "value / constraint", box=None, pad_edge=False)
+    out.print(ir.name, style="bold", end="")
+    out.print(f"  ({graph})  {g.doc}")
+    table = Table("", "name", "type", "value / constraint", "doc", box=None, pad_edge=False)
     for spec in g.inputs:
-        table.add_row("input", spec.name, str(spec.type), spec.refine.describe())
+        table.add_row("input", spec.name, str(spec.type), spec.refine.describe(), spec.doc)
     for name in ir.output_names:
-        table.add_row("output", name, str(ir.output_type(name)), "")
+        table.add_row("output", name, str(ir.output_type(name)), "", "")
     for p in ir.params:
-        table.add_row("param", p.name, str(p.type), repr(p.default))
+        table.add_row("param", p.name, str(p.type), shown(p.default, p.type), p.doc)
+    for st in ir.state:
+        table.add_row("state", st.name, str(st.type), f"starts at {shown(st.init, st.type)}", st.doc)
     out.print(table)
     out.print(f"ops: {len(ir.ops)}    content hash: {ir.content_hash}    code hash: {ir.code_hash[:16]}")
     for name in g.unused_nodes():
-        out.print(f"[yellow]warning[/yellow]: node '{name}' reaches no output")
+        out.print(f"warning: node '{name}' reaches no output", style="yellow")
     if ir_text:
-        out.print(ir.render(), markup=False)
+        out.print(ir.render())
     if ranges:
         result = analysis(ir)
         table = Table("value", "type", "range (interval analysis)", box=None, pad_edge=False)
@@ -132,6 +137,16 @@ def check(graph: GraphArg, sets: SetOpt = None,
         out.print(table)
         if result.split:
             out.print(f"by cases on the sign of {', '.join(result.split)}: {result.boxes} boxes, ranges are their union")
+
+
+def shown(value: Scalar, vtype: object) -> str:
+    """A parameter or state value as a graph file writes it: true/false, an enum's name, a float's repr."""
+    names = getattr(vtype, "enum", None)
+    if names is not None and isinstance(value, int) and 0 <= value < len(names):
+        return names[value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 @app.command()
@@ -299,7 +314,7 @@ def diff(graph: GraphArg,
     for label, columns in runs:
         report = diff_reference(cg, columns, ref, reference) if ref else diff_interpreter(cg, columns)
         out.print(f"{ir.name} {ir.content_hash[:16]}: {label}")
-        out.print(report.render(), markup=False)
+        out.print(report.render())
         ok &= report.ok
     if not ok:
         raise typer.Exit(1)
@@ -350,12 +365,12 @@ def hdl(graph: GraphArg,
         lines.append(error_report(model, monte_carlo_rows(model, 2000, seed)).render())
     summary = "\n".join(lines)
     (out_dir / "summary.txt").write_text(summary + "\n")
-    out.print(summary, markup=False)
+    out.print(summary)
     if simulate:
         rows = cosim_rows(model, simulate, seed, assets)
         reports = [cosimulate(model, rows, out_dir / f"sim_{sim}", name, assets, sim, pipeline) for sim in simulators]
         for report in reports:
-            out.print(report.render(), markup=False)
+            out.print(report.render())
         if any(r.mismatches for r in reports):
             raise typer.Exit(1)
 
@@ -435,7 +450,7 @@ def journal_report(journal: JournalOpt = DEFAULT_JOURNAL,
     """Summarise a run from the journal: scans, rejections, decisions by action and reason, orders, trades, divergences."""
     from violet.runtime.report import journal_report as report
 
-    out.print(report(journal, database, run_id), markup=False)
+    out.print(report(journal, database, run_id))
 
 
 @journal_app.command("verify")
@@ -450,7 +465,7 @@ def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
 
     j = Journal(journal, database)
     audit = verify_run(j, pick_run(j, run_id), graph)
-    out.print(audit.render(), markup=False)
+    out.print(audit.render())
     if not audit.ok:
         raise typer.Exit(1)
 

@@ -135,7 +135,7 @@ def _input_spec(name: str, m: InputModel, file: str) -> InputSpec:
     vtype = ValueType(dtype, tuple(m.values) if m.values else None, m.vector)
     bounds = {key: _bound(getattr(m, key), vtype, where(file, f"inputs.{name}.{key}")) for key in ("ge", "gt", "le", "lt")}
     refine = Refinement(m.finite, **bounds, typical=tuple(m.typical) if m.typical else None)
-    return InputSpec(name, vtype, refine, m.universe)
+    return InputSpec(name, vtype, refine, m.universe, m.doc)
 
 
 def _bound(value: float | int | None, vtype: ValueType, at: str) -> float | int | None:

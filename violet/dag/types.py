@@ -10,7 +10,7 @@ feed the samplers of `violet diff`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -171,6 +171,7 @@ class InputSpec:
     type: ValueType
     refine: Refinement = Refinement()
     universe: bool = False
+    doc: str = field(default="", compare=False)  # for people (violet check); not part of the graph's meaning
 
     def describe(self) -> str:
         text = str(self.type)
