@@ -54,11 +54,14 @@ def test_readme_diff_command_on_real_scans(real_scans):
 
 
 def test_readme_main_job_as_written(tmp_path):
-    """The README's main job, parsed from the README (all but its `pip install`), in a fresh directory:
-    scans, the reactor replay into the embedded journal, the report and the journal's verification."""
+    """The README's main job, parsed from the README (all but its set-up: a venv installed from the lock, as
+    .ci/run does), in a fresh directory: scans, the reactor replay into the embedded journal, the report and
+    the journal's verification."""
     readme = (GRAPHS.parent / "README.md").read_text()
-    command = next(line for line in readme.splitlines() if line.startswith("pip install -e . && violet"))
-    steps = command.split(" && ")[1:]
+    command = next(line for line in readme.splitlines() if line.startswith("python3.11 -m venv .venv && "))
+    setup = [part for part in command.split(" && ") if not part.startswith("violet ")]
+    assert setup == ["python3.11 -m venv .venv", ". .venv/bin/activate", "pip install -c requirements.lock -e ."]
+    steps = command.split(" && ")[len(setup):]
     (tmp_path / "graphs").symlink_to(GRAPHS)
     for step in steps:
         done = subprocess.run(step, shell=True, cwd=tmp_path, capture_output=True, text=True)
