@@ -120,7 +120,7 @@ class WrongSignature:
     for spec, message in (("os:system", "'os:system' is not an engine class with an on_scan method"),
                           (f"{module}:run", "is not an engine class with an on_scan method"),
                           (f"{module}:NoOnScan", "is not an engine class with an on_scan method"),
-                          (f"{module}:WrongSignature", "cannot be built from the universe inputs")):
+                          (f"{module}:WrongSignature", "cannot be built from exchange_max_leverage, stable")):
         error = refused(ReplaySettings(DECISION, scans, journal=f"chdb://{chdb_dir}", database=db, reference=spec))
         assert message in error.what and error.where == "--reference"
     assert not marker.exists() and not database_exists(chdb_dir, db)

@@ -298,9 +298,7 @@ def diff(graph: GraphArg,
     from violet.tools.sampling import sample
 
     ir = load_ir(graph, sets)
-    if reference and sets:
-        raise InputError("a reference receives only the inputs, not --set parameters", where="--set",
-                         fix="drop --set, or diff against the interpreter (no --reference)")
+    params = parse_sets(ir, sets or [])  # given to the reference too: compared at the same parameter point
     cg = compile_ir(ir)
     ref = load_reference(reference) if reference else None
     runs = []
@@ -312,7 +310,7 @@ def diff(graph: GraphArg,
                      sample(ir.inputs, samples, extreme, seed, assets)))
     ok = True
     for label, columns in runs:
-        report = diff_reference(cg, columns, ref, reference) if ref else diff_interpreter(cg, columns)
+        report = diff_reference(cg, columns, ref, reference, params) if ref else diff_interpreter(cg, columns)
         out.print(f"{ir.name} {ir.content_hash[:16]}: {label}")
         out.print(report.render())
         ok &= report.ok

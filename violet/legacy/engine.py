@@ -29,14 +29,30 @@ TRAIL_DISTANCE = 0.003
 SIZING_FIELDS = ("s", "base", "dc", "regime", "esof", "raw", "cmax", "leverage", "notional", "margin")
 
 
-class BlueEngine:
-    """One short at a time over a fixed universe; decides every scan."""
+EXIT_PARAMS = {"pos.tp_pct": TP_PCT, "pos.max_hold_bars": MAX_HOLD_BARS, "pos.sl_enabled": SL_ENABLED,
+               "pos.sl_pct": SL_PCT, "pos.trail_enabled": TRAIL_ENABLED, "pos.trail_activate": TRAIL_ACTIVATE,
+               "pos.trail_distance": TRAIL_DISTANCE}
 
-    def __init__(self, stable, exchange_max_leverage):
+
+class BlueEngine:
+    """One short at a time over a fixed universe; decides every scan.
+
+    Parameters come as keywords named as blue_decision names them: `vd_threshold` (the entry signal and
+    the sizing), `sz.<name>` (the sizing's, see sizing.size) and `pos.<name>` (the exit's); any other
+    name is refused, so a diff at a parameter point never silently compares against the defaults."""
+
+    def __init__(self, stable, exchange_max_leverage, **params):
         self.stable = list(stable)
         self.exchange_max_leverage = list(exchange_max_leverage)
         self.position = None
         self.trades = []
+        self.exit = {name.removeprefix("pos."): params.pop(name, default) for name, default in EXIT_PARAMS.items()}
+        self.vd_threshold = params.pop("vd_threshold", VD_THRESHOLD)
+        self.sizing = {"vd_threshold": self.vd_threshold}
+        for name in [n for n in params if n.startswith("sz.") and n != "sz.vd_threshold"]:
+            self.sizing[name.removeprefix("sz.")] = params.pop(name)
+        if params:
+            raise TypeError(f"BlueEngine has no parameter {sorted(params)[0]!r}")
 
     def on_scan(self, scan_id, ts_us, vel_div, price, score, acb_boost, acb_beta, mc_scale, ob_mult, esof_score,
                 dc_status, posture, capital):
@@ -61,14 +77,15 @@ class BlueEngine:
         pos["bars_held"] += 1
         pos["peak_pnl"] = max(pos["peak_pnl"], pnl)
 
+        p = self.exit
         reason = None
-        if SL_ENABLED and pnl <= -SL_PCT:
+        if p["sl_enabled"] and pnl <= -p["sl_pct"]:
             reason = "STOP_LOSS"
-        elif pnl >= TP_PCT:
+        elif pnl >= p["tp_pct"]:
             reason = "TAKE_PROFIT"
-        elif TRAIL_ENABLED and pos["peak_pnl"] >= TRAIL_ACTIVATE and pos["peak_pnl"] - pnl >= TRAIL_DISTANCE:
+        elif p["trail_enabled"] and pos["peak_pnl"] >= p["trail_activate"] and pos["peak_pnl"] - pnl >= p["trail_distance"]:
             reason = "TRAILING"
-        elif pos["bars_held"] >= MAX_HOLD_BARS:
+        elif pos["bars_held"] >= p["max_hold_bars"]:
             reason = "MAX_HOLD"
 
         rec["pnl"] = pnl
@@ -101,7 +118,7 @@ class BlueEngine:
 
         if posture == "HIBERNATE":
             reason = "POSTURE_HIBERNATE"
-        elif vel_div > VD_THRESHOLD:
+        elif vel_div > self.vd_threshold:
             reason = "NO_SIGNAL"
         elif best == -1:
             reason = "NO_ELIGIBLE_ASSET"
@@ -113,7 +130,7 @@ class BlueEngine:
             return
 
         sized = size(vel_div, acb_boost, acb_beta, mc_scale, ob_mult, esof_score, dc_status, posture, capital,
-                     self.exchange_max_leverage[best])
+                     self.exchange_max_leverage[best], **self.sizing)
         for field in SIZING_FIELDS:
             rec[field] = sized[field]
         rec["ob_mult"] = ob_mult

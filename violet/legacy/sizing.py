@@ -24,27 +24,33 @@ ESOF_MAX = 1.20
 
 
 def size(vel_div, acb_boost, acb_beta, mc_scale, ob_mult, esof_score, dc_status, posture, capital,
-         exchange_max_leverage):
-    """Size one entry: the five-factor conviction, the EsoF fold and the exchange leverage."""
-    s = (VD_THRESHOLD - vel_div) / (VD_THRESHOLD - VD_EXTREME)
+         exchange_max_leverage, *, vd_threshold=VD_THRESHOLD, vd_extreme=VD_EXTREME, min_leverage=MIN_LEVERAGE,
+         max_leverage=MAX_LEVERAGE, abs_max_leverage=ABS_MAX_LEVERAGE, stalker_cap=STALKER_CAP, fraction=FRACTION,
+         dc_mult_confirm=DC_MULT["CONFIRM"], dc_mult_neutral=DC_MULT["NEUTRAL"],
+         dc_mult_contradict=DC_MULT["CONTRADICT"], esof_gain=ESOF_GAIN, esof_min=ESOF_MIN, esof_max=ESOF_MAX):
+    """Size one entry: the five-factor conviction, the EsoF fold and the exchange leverage.
+
+    The model's constants are keyword parameters (named as the graph names them), so a diff at any
+    parameter point compares like with like."""
+    s = (vd_threshold - vel_div) / (vd_threshold - vd_extreme)
     s = min(max(s, 0.0), 1.0)
     s3 = s * s * s
-    base = MIN_LEVERAGE + (MAX_LEVERAGE - MIN_LEVERAGE) * s3
+    base = min_leverage + (max_leverage - min_leverage) * s3
 
     regime = acb_boost * (1 + acb_beta * s3) * mc_scale
-    esof = 1 + ESOF_GAIN * esof_score
-    if esof < ESOF_MIN:
-        esof = ESOF_MIN
-    if esof > ESOF_MAX:
-        esof = ESOF_MAX
-    dc = DC_MULT[dc_status]
+    esof = 1 + esof_gain * esof_score
+    if esof < esof_min:
+        esof = esof_min
+    if esof > esof_max:
+        esof = esof_max
+    dc = {"CONFIRM": dc_mult_confirm, "NEUTRAL": dc_mult_neutral, "CONTRADICT": dc_mult_contradict}[dc_status]
 
     raw = base * dc * regime * ob_mult * esof
-    cmax = min(MAX_LEVERAGE * regime * ob_mult * esof, ABS_MAX_LEVERAGE)
+    cmax = min(max_leverage * regime * ob_mult * esof, abs_max_leverage)
     if posture == "STALKER":
-        cmax = min(cmax, STALKER_CAP)
-    leverage = max(MIN_LEVERAGE, min(raw, cmax))
-    notional = capital * FRACTION * leverage
+        cmax = min(cmax, stalker_cap)
+    leverage = max(min_leverage, min(raw, cmax))
+    notional = capital * fraction * leverage
 
     exch_lev = math.ceil(leverage)
     if exch_lev < 1:

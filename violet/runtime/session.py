@@ -35,7 +35,7 @@ from violet.runtime.reactor import Reactor, RunSummary, check_decision_graph
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
 from violet.runtime.venues import ObserveOnlyVenue, Venue, VenueKeys, guarded
-from violet.tools.diff import load_reference
+from violet.tools.diff import build_engine, load_reference
 from violet.tools.table_io import read_table
 
 EXIT_GRAPH = Path(__file__).resolve().parents[2] / "graphs" / "blue_exit.toml"
@@ -83,22 +83,17 @@ def check_settings(s: ReplaySettings) -> None:
                          fix="letters, digits and _ . : - (not first), at most 128 characters")
 
 
-def reference_engine(spec: str, universe: Mapping[str, np.ndarray]) -> Any:
-    """The divergence monitor's reference: an engine class with `on_scan`, built from the universe.
+def reference_engine(spec: str, universe: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> Any:
+    """The divergence monitor's reference: an engine class with `on_scan`, built from the universe and the
+    run's --set parameters (compared at the same parameter point as the graph).
 
     `--reference` names any attribute of any module (`os:system` is callable too), so the target is
-    checked to be such a class, and its constructor to take the universe, before it is called."""
+    checked to be such a class, and its constructor to take those keywords, before it is called."""
     target = load_reference(spec)
     if not inspect.isclass(target) or not callable(getattr(target, "on_scan", None)):
         raise InputError(f"{quote(spec)} is not an engine class with an on_scan method", where="--reference",
                          fix="name one, e.g. violet.legacy.engine:BlueEngine, or give --reference none")
-    kwargs = {name: values.tolist() for name, values in universe.items()}
-    try:
-        inspect.signature(target).bind(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{quote(spec)} cannot be built from the universe inputs ({', '.join(kwargs)}): {exc}",
-                         where="--reference", fix="its constructor must take those keywords") from None
-    return target(**kwargs)
+    return build_engine(target, {name: values.tolist() for name, values in universe.items()}, params, spec)
 
 
 def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
@@ -137,7 +132,7 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     source = replay_source(ir, s.scans, s.universe)
     monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades) if s.reference_trades else None)
     if s.reference:
-        monitor.reference = reference_engine(s.reference, source.universe)
+        monitor.reference = reference_engine(s.reference, source.universe, s.params)
     cg = compile_ir(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
     engine = DecisionEngine(cg, source.universe, exit_graph=compile_ir(exit_ir) if exit_ir else None)

@@ -16,6 +16,7 @@ from, both values, their hex bits and the ULP distance between them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -32,7 +33,7 @@ from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op, Scalar
 from violet.compile.numba_backend import CompiledGraph
 from violet.dag.types import DType, ValueType
-from violet.errors import InputError
+from violet.errors import InputError, quote
 
 Reference = Callable[..., Mapping[str, Any]]
 
@@ -200,21 +201,24 @@ def diff_interpreter(cg: CompiledGraph, columns: Mapping[str, np.ndarray],
 
 
 def diff_reference(cg: CompiledGraph, columns: Mapping[str, np.ndarray], reference: Reference,
-                   name: str = "reference") -> DiffReport:
+                   name: str = "reference", params: Mapping[str, Any] | None = None) -> DiffReport:
     """Compiled kernel vs a Python reference.
 
     A function is called once per row with the inputs as keyword arguments; a
     class is an engine: built with the universe inputs as keywords, fed each row
     through `on_scan(**inputs)` in order, its `trades` compared with the graph's
     trade stream. Either returns a mapping keyed by output names; enums as names.
+    `params` (the graph's parameters set away from their defaults) go to the
+    reference as keywords too: to the engine's constructor, or to every call.
     """
     start = time.perf_counter()
     ir = cg.ir
     if ir.stateful and not inspect.isclass(reference):
         raise InputError(f"{ir.name} carries state, so its reference must be an engine class with on_scan()",
                          where=name, fix="point --reference at a class, e.g. violet.legacy.engine:BlueEngine")
-    engine = _engine(ir, columns, reference) if inspect.isclass(reference) else None
-    call = engine.on_scan if engine is not None else reference
+    universe = {spec.name: columns[spec.name].tolist() for spec in ir.inputs if spec.universe}
+    engine = build_engine(reference, universe, params or {}, name) if inspect.isclass(reference) else None
+    call = engine.on_scan if engine is not None else with_params(reference, params or {}, name)
     expected, errors, first_error = call_reference(ir, columns, call)
     compared = [n for n in ir.output_names if n in expected]
     if not compared:
@@ -235,9 +239,29 @@ def diff_reference(cg: CompiledGraph, columns: Mapping[str, np.ndarray], referen
     return report
 
 
-def _engine(ir: IR, columns: Mapping[str, np.ndarray], cls: Any) -> Any:
-    universe = {spec.name: columns[spec.name].tolist() for spec in ir.inputs if spec.universe}
-    return cls(**universe)
+def build_engine(cls: Any, universe: Mapping[str, list], params: Mapping[str, Any], name: str) -> Any:
+    """An engine built with the universe inputs and the parameters as keywords; one whose constructor
+    cannot take them is refused (a reference compared at the wrong parameter point proves nothing)."""
+    try:
+        inspect.signature(cls).bind(**universe, **params)
+        return cls(**universe, **params)
+    except (TypeError, ValueError) as exc:
+        taken = ", ".join([*universe, *params])
+        raise InputError(f"{quote(name)} cannot be built from {taken}: {quote(str(exc))}", where="--reference",
+                         fix="its constructor must take the universe inputs and the --set parameters as keywords"
+                         ) from None
+
+
+def with_params(fn: Reference, params: Mapping[str, Any], name: str) -> Reference:
+    """A reference function with the parameters bound as keywords; one that cannot take them is refused."""
+    if not params:
+        return fn
+    try:
+        inspect.signature(fn).bind_partial(**params)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{quote(name)} takes no parameter {quote(str(exc))}", where="--reference",
+                         fix="a reference compared at --set values takes each parameter as a keyword") from None
+    return functools.partial(fn, **params)
 
 
 def _output_attribution(cg: CompiledGraph, columns: Mapping[str, np.ndarray], row: int,
