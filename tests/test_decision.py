@@ -20,7 +20,8 @@ from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.legacy.engine import BlueEngine
-from violet.tools.diff import compare_trades, diff_interpreter, diff_reference, identity_view
+from violet.compile.identity import identity_view
+from violet.tools.diff import compare_trades, diff_interpreter, diff_reference
 
 ACTION = ["NONE", "ENTER_SHORT", "EXIT"]
 REASON = ["ENTER_SHORT", "POSTURE_HIBERNATE", "NO_SIGNAL", "NO_ELIGIBLE_ASSET", "POSITION_OPEN",

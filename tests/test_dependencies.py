@@ -42,3 +42,11 @@ def test_every_declared_dependency_is_locked():
               if PIN.match(line)}
     names = {re.split(r"[<>=\[ ;]", spec, maxsplit=1)[0].lower() for spec in declared}
     assert names <= locked, names - locked
+
+
+def test_no_unused_import_or_undefined_name():
+    """ruff's pyflakes rules over the package, the tests and the benchmarks: dead imports, unused variables,
+    undefined names and shadowed imports fail here, not in a reader's head."""
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "violet", "tests", "benchmarks"], capture_output=True,
+                          text=True, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -377,7 +377,7 @@ def test_an_unwritable_output_is_refused_before_anything_is_computed(tmp_path, c
     extra = ("--grid", "max_leverage=6.0,7.0") if command == "sweep" else ()
     for output, expected in unwritable_cases(tmp_path):
         done = run_cli(command, GRAPHS / "blue_sizing.toml", "--input", table, "--output", output, *extra)
-        assert done.returncode == 2 and f"error: --output: " in done.stderr and expected in done.stderr, done.stderr
+        assert done.returncode == 2 and "error: --output: " in done.stderr and expected in done.stderr, done.stderr
         assert "rows" not in done.stdout  # nothing ran
 
 

@@ -14,7 +14,7 @@ from conftest import GRAPHS
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
-from violet.tools.diff import identity_view
+from violet.compile.identity import identity_view
 from violet.tools.explain import show, values_at, vertex_values
 from violet.tools.sampling import sample
 

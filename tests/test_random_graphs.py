@@ -13,7 +13,7 @@ from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
-from violet.tools.diff import identity_view
+from violet.compile.identity import identity_view
 
 FLOAT_LITERALS = ["0.0", "-0.0", "0.5", "3.0", "-2.5", "1e308", "5e-324", "1e-300", "0.1"]
 # integer literals with an exact float64 value (a literal converted to float must be exact, or lowering refuses it)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from conftest import GRAPHS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import GRAPHS
-from waiting import LineReader, wait_for
+from waiting import wait_for
 
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from violet.api import bind, load
 from violet.compile.numba_backend import compile_ir
 from violet.errors import VioletError
-from violet.runtime.divergence import DECISION_FIELDS, TRADE_FIELDS, bits, same
+from violet.compile.identity import bits, first_difference, plain
+from violet.runtime.divergence import DECISION_FIELDS, TRADE_FIELDS
 from violet.runtime.journal import Journal
 from violet.tools.table_io import input_columns, output_columns, trade_rows
 
@@ -104,15 +104,15 @@ def _compare_decisions(journal: Journal, run_id: str, scan_ids: list[int], want:
     audit.missing = [s for s in scan_ids if s not in journaled]
     audit.extra = sorted(set(journaled) - set(scan_ids))
     for k, scan_id in enumerate(scan_ids):
-        got = journaled.get(scan_id)
-        if got is None:
+        if scan_id not in journaled:
             continue
-        for name, value in zip(DECISION_FIELDS, got):
-            expected = _plain(want[name][k])
-            if not same(_plain(value), expected):
-                audit.mismatches.append(f"scan {scan_id}, {name}: journal {value!r} ({bits(_plain(value))}), "
-                                        f"recomputed {expected!r} ({bits(expected)})")
-                break
+        got = dict(zip(DECISION_FIELDS, journaled[scan_id]))
+        expected = {name: want[name][k] for name in DECISION_FIELDS}
+        name = first_difference(DECISION_FIELDS, got, expected)
+        if name is not None:
+            value, recomputed = got[name], plain(expected[name])
+            audit.mismatches.append(f"scan {scan_id}, {name}: journal {value!r} ({bits(value)}), "
+                                    f"recomputed {recomputed!r} ({bits(recomputed)})")
 
 
 def _compare_trades(journal: Journal, run_id: str, want: dict[str, Any], audit: Audit) -> None:
@@ -120,13 +120,9 @@ def _compare_trades(journal: Journal, run_id: str, want: dict[str, Any], audit: 
                          "WHERE run_id = {r:String} AND source = 'shadow' ORDER BY entry_scan", r=run_id)
     n = len(want.get("entry_scan", []))
     audit.trades = (len(rows), n)
-    recomputed = [tuple(_plain(want[f][k]) for f in TRADE_FIELDS) for k in range(n)]
+    recomputed = [tuple(plain(want[f][k]) for f in TRADE_FIELDS) for k in range(n)]
     for k in range(max(len(rows), n)):
         got, expected = (rows[k] if k < len(rows) else None), (recomputed[k] if k < n else None)
-        if got is None or expected is None or not all(same(_plain(a), b) for a, b in zip(got, expected)):
+        if got is None or expected is None or first_difference(TRADE_FIELDS, dict(zip(TRADE_FIELDS, got)),
+                                                               dict(zip(TRADE_FIELDS, expected))) is not None:
             audit.trade_mismatches.append(f"trade {k}: journal {got}, recomputed {expected}")
-
-
-def _plain(value: Any) -> Any:
-    """A recomputed numpy scalar as the Python value the journal hands back (a UInt8 flag 1 == True)."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -9,33 +9,16 @@ one on every field.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from violet.tools.diff import identity_bits
+from violet.compile.identity import bits, first_difference
 
 DECISION_FIELDS = ("action", "reason", "entry_reason", "asset", "selected", "pos_asset", "s", "base", "dc", "regime",
                    "ob_mult", "esof", "raw", "cmax", "leverage", "notional", "exch_lev", "margin", "exit",
                    "exit_reason", "pnl", "bars_held", "peak_pnl")
 TRADE_FIELDS = ("entry_scan", "exit_scan", "asset", "reason", "leverage", "notional", "pnl")
-
-
-def bits(value: Any) -> str:
-    """A value's bit pattern as hex (floats) or its text."""
-    if isinstance(value, float):
-        return f"0x{struct.unpack('<Q', struct.pack('<d', value))[0]:016x}"
-    return str(value)
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal values; floats by bit pattern, every NaN one value (as `violet diff` compares)."""
-    if isinstance(a, float) or isinstance(b, float):
-        if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
-            return False
-        return identity_bits(float(a)) == identity_bits(float(b))
-    return a == b
 
 
 @dataclass(frozen=True)
@@ -66,12 +49,12 @@ class DivergenceMonitor:
             return None
         expected = self.reference.on_scan(**scan)
         self.compared_scans += 1
-        for name in DECISION_FIELDS:
-            if name in expected and not same(record[name], expected[name]):
-                found = Divergence(scan_id, "DECISION", name, record[name], expected[name])
-                self.divergences.append(found)
-                return found
-        return None
+        name = first_difference([n for n in DECISION_FIELDS if n in expected], record, expected)
+        if name is None:
+            return None
+        found = Divergence(scan_id, "DECISION", name, record[name], expected[name])
+        self.divergences.append(found)
+        return found
 
     def on_trades_done(self, shadow: Sequence[Mapping[str, Any]]) -> list[Divergence]:
         """Compare the whole trade streams at the end of a run."""
@@ -88,9 +71,8 @@ class DivergenceMonitor:
             if mine is None or theirs is None:
                 found.append(Divergence(where, "TRADE", "count", len(shadow), len(reference)))
                 break
-            for name in TRADE_FIELDS:
-                if not same(mine[name], theirs[name]):
-                    found.append(Divergence(where, "TRADE", name, mine[name], theirs[name]))
-                    break
+            name = first_difference(TRADE_FIELDS, mine, theirs)
+            if name is not None:
+                found.append(Divergence(where, "TRADE", name, mine.get(name), theirs.get(name)))
         self.divergences += found
         return found

@@ -24,9 +24,9 @@ DEFAULT_MAX_LEVERAGE = 20
 
 def base_asset(symbol: str) -> str:
     """The symbol less its quote currency (BTCUSDT -> BTC); a leading 1000 multiplier is kept."""
-    for quote in QUOTES:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            return symbol[: -len(quote)]
+    for currency in QUOTES:
+        if symbol.endswith(currency) and len(symbol) > len(currency):
+            return symbol[: -len(currency)]
     return symbol
 
 

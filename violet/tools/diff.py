@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from violet.compile.identity import float_bits, identity_view, same
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op, Scalar
 from violet.compile.numba_backend import CompiledGraph
@@ -36,10 +37,6 @@ from violet.dag.types import DType, ValueType
 from violet.errors import InputError, quote
 
 Reference = Callable[..., Mapping[str, Any]]
-
-
-def float_bits(x: float) -> int:
-    return int(np.float64(x).view(np.uint64))
 
 
 def ulp_distance(a: float, b: float) -> int | None:
@@ -52,23 +49,6 @@ def ulp_distance(a: float, b: float) -> int | None:
         return -(bits & 0x7FFF_FFFF_FFFF_FFFF) if bits >> 63 else bits
 
     return abs(ordered(a) - ordered(b))
-
-
-CANONICAL_NAN = 0x7FF8000000000000
-
-
-def identity_bits(x: float) -> int:
-    """The bits identity compares: the float's own, with every NaN as the canonical quiet NaN."""
-    return CANONICAL_NAN if x != x else float_bits(x)
-
-
-def identity_view(values: np.ndarray) -> np.ndarray:
-    """identity_bits over a float64 array."""
-    return np.where(np.isnan(values), np.uint64(CANONICAL_NAN), values.view(np.uint64))
-
-
-def same(a: Scalar, b: Scalar, dtype: DType) -> bool:
-    return identity_bits(float(a)) == identity_bits(float(b)) if dtype == DType.F64 else a == b
 
 
 def describe(value: Any, dtype: DType) -> str:
@@ -169,14 +149,7 @@ def rows_before(ir: IR, columns: Mapping[str, np.ndarray], row: int) -> dict[str
 
 def first_divergence(ir: IR, left: list[Any], right: list[Any]) -> Op | None:
     """The first op, in evaluation order, whose two values differ."""
-    return next((op for op in ir.ops if not same_value(left[op.id], right[op.id], op.type.dtype)), None)
-
-
-def same_value(a: Any, b: Any, dtype: DType) -> bool:
-    """Bit-equal scalars, or bit-equal vectors element by element."""
-    if isinstance(a, (list, np.ndarray)) or isinstance(b, (list, np.ndarray)):
-        return len(a) == len(b) and all(same(x, y, dtype) for x, y in zip(a, b))
-    return same(a, b, dtype)
+    return next((op for op in ir.ops if not same(left[op.id], right[op.id])), None)
 
 
 def diff_interpreter(cg: CompiledGraph, columns: Mapping[str, np.ndarray],
@@ -274,7 +247,7 @@ def _output_attribution(cg: CompiledGraph, columns: Mapping[str, np.ndarray], ro
     producer = dict(ir.outputs)
     for out_name in sorted(ref, key=lambda n: (producer[n], n)):
         op = ir.ops[producer[out_name]]
-        if not same_value(values[op.id], ref[out_name], op.type.dtype):
+        if not same(values[op.id], ref[out_name]):
             return Attribution(row, inputs, op, f"{op.render()}   (output '{out_name}')",
                                values[op.id], ref[out_name], "compiled", name, shown_inputs(ir, inputs))
     return None
@@ -376,7 +349,7 @@ def compare_step(cg: CompiledGraph, columns: Mapping[str, np.ndarray], expected:
     report = StepReport(len(differ), len(expected), len(rows), per_output, against)
     if len(rows):
         row = int(rows[0])
-        name = next(n for n in expected if not same_value(got[n][row], expected[n][row], cg.ir.output_type(n).dtype))
+        name = next(n for n in expected if not same(got[n][row], expected[n][row]))
         dtype = cg.ir.output_type(name).dtype
         report.first = (f"row {row}, output '{name}': step {describe(got[name][row], dtype)}, "
                         f"{against} {describe(expected[name][row], dtype)}")
@@ -397,7 +370,7 @@ def compare_trades(ir: IR, got: Mapping[str, np.ndarray], trades: list[Mapping[s
             theirs = trade.get(name)
             if vtype.enum is not None:
                 mine = vtype.enum[mine]
-            ok = theirs is not None and (mine == theirs if vtype.dtype != DType.F64 or vtype.enum else same(mine, theirs, DType.F64))
+            ok = theirs is not None and same(mine, theirs)
             if not ok:
                 report.mismatches += 1
                 report.first = report.first or f"trade {k} (graph row {row}) field {name}: graph {mine!r}, reference {theirs!r}"
