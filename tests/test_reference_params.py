@@ -75,3 +75,18 @@ def test_replay_at_a_parameter_point_has_no_divergence(scans, tmp_path):
                            "--set", "sz.fraction=0.3"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert ", 0 divergences" in done.stdout and " 0 trades" not in done.stdout
+
+
+def test_journal_list_shows_every_run_newest_first(scans, tmp_path):
+    dsn = f"chdb://{tmp_path / 'db'}"
+    for run_id, extra in (("defaults", []), ("away", ["--set", "pos.tp_pct=0.02"])):
+        done = subprocess.run([sys.executable, "-m", "violet.cli", "replay", str(DECISION), "--input", str(scans),
+                               "--journal", dsn, "--no-progress", "--run-id", run_id, *extra], capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr
+    done = subprocess.run([sys.executable, "-m", "violet.cli", "journal", "list", "--journal", dsn], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["away", "defaults"]
+    assert all(line.split()[-4:] == ["400", "0", "400", "0"] for line in lines[1:])  # scans, rejected, decisions, div.

@@ -451,6 +451,15 @@ def journal_report(journal: JournalOpt = DEFAULT_JOURNAL,
     out.print(report(journal, database, run_id))
 
 
+@journal_app.command("list")
+def journal_list(journal: JournalOpt = DEFAULT_JOURNAL,
+                 database: Annotated[str, typer.Option(help="journal database")] = "violet") -> None:
+    """List the journal's runs, newest first: id, start, graph, mode, scans, decisions, divergences."""
+    from violet.runtime.report import journal_list as listing
+
+    out.print(listing(journal, database))
+
+
 @journal_app.command("verify")
 def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
                    database: Annotated[str, typer.Option(help="journal database")] = "violet",

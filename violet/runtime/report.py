@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from violet.errors import VioletError
 from violet.runtime.journal import Journal
 
@@ -47,4 +49,25 @@ def journal_report(dsn: str, database: str, run_id: str | None) -> str:
     total = q("SELECT count() FROM {db}.divergences FINAL WHERE run_id = {r:String}", r=run_id)[0][0]
     lines.append(f"divergences: {total:,}")
     lines += [f"  scan {sid} {kind} {fld}: shadow {a} vs reference {b}" for sid, kind, fld, a, b in divergences]
+    return "\n".join(lines)
+
+
+def journal_list(dsn: str, database: str) -> str:
+    """Every run in the journal, newest first: id, start, graph, mode, scans (rejected), decisions, divergences."""
+    journal = Journal(dsn, database)
+    runs = journal.query("SELECT run_id, started_us, graph, graph_hash, mode FROM {db}.runs FINAL "
+                         "ORDER BY started_us DESC")
+    counts = {table: dict(journal.query(f"SELECT run_id, {what} FROM {{db}}.{table} FINAL GROUP BY run_id"))
+              for table, what in (("scans", "count()"), ("decisions", "count()"), ("divergences", "count()"))}
+    rejected = dict(journal.query("SELECT run_id, countIf(rejected = 1) FROM {db}.scans FINAL GROUP BY run_id"))
+    rows = [(*run, counts["scans"].get(run[0], 0), rejected.get(run[0], 0), counts["decisions"].get(run[0], 0),
+             counts["divergences"].get(run[0], 0)) for run in runs]
+    if not rows:
+        return f"the journal at {dsn} (database {database}) holds no run"
+    lines = [f"{'run':<40} {'started (UTC)':<20} {'graph':<28} {'mode':<5} {'scans':>8} {'rejected':>8} "
+             f"{'decisions':>9} {'divergences':>11}"]
+    for run_id, started_us, graph, graph_hash, mode, scans, rejected, decisions, divergences in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started_us / 1e6))
+        lines.append(f"{run_id:<40} {started:<20} {graph + ' ' + graph_hash[:8]:<28} {mode:<5} {scans:>8,} "
+                     f"{rejected:>8,} {decisions:>9,} {divergences:>11,}")
     return "\n".join(lines)
