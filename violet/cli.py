@@ -279,6 +279,82 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
 
 
 @app.command()
+def backtest(graph: GraphArg,
+             input: Annotated[Path, typer.Option("--input", "-i", help="SCANS.parquet (from `violet scans build`)")],
+             output: Annotated[Path, typer.Option("--output", "-o", help="OUT.parquet: the equity curve, one row "
+                                                  "per scan (the valued trades go to OUT.trades.parquet)")],
+             universe: UniverseOpt = None,
+             capital: Annotated[float, typer.Option(help="starting equity")] = 10_000.0,
+             fee_bps: Annotated[float, typer.Option(help="fee per side, basis points of the notional")] = 0.0,
+             slippage_bps: Annotated[float, typer.Option(help="slippage per side, basis points of the notional")] = 0.0,
+             funding: Annotated[Optional[str], typer.Option(help="a scans column of per-asset funding rates per bar "
+                                                            "(positive: longs pay shorts)")] = None,
+             side: Annotated[str, typer.Option(help="which way every trade faces: short or long")] = "short",
+             price: Annotated[str, typer.Option(help="the graph's per-asset price input")] = "price",
+             png: Annotated[Optional[Path], typer.Option(help="also draw equity and drawdown here")] = None,
+             sets: SetOpt = None) -> None:
+    """Value a graph's trades in money over the scans: equity curve, returns, drawdown, Sharpe, Sortino, hit rate,
+    hold, turnover, per-symbol breakdown (docs/backtest.md)."""
+    from violet.compile.numba_backend import compile_ir
+    from violet.tools.backtest import Costs, draw
+    from violet.tools.backtest import backtest as account
+    from violet.tools.table_io import check_output, read_table, trade_rows, write_table
+
+    if side not in ("short", "long"):
+        raise InputError(f"unknown side {quote(side)}", where="--side", fix="write short or long")
+    trades_path = output.with_name(output.name.removesuffix(output.suffix) + ".trades" + output.suffix)
+    for path, option in ((output, "--output"), (trades_path, "--output")):
+        check_output(path, option)
+    ir = load_ir(graph, sets)
+    if price not in {spec.name for spec in ir.inputs if spec.type.vector and not spec.universe}:
+        raise InputError(f"graph {ir.name} has no per-asset input {quote(price)}", where="--price",
+                         fix="name the input that holds each asset's price")
+    columns, _ = read_inputs(ir, input, universe, skip_bad=False)
+    stream = trade_rows(ir, compile_ir(ir).batch(columns))
+    if stream is None:
+        raise InputError(f"graph {ir.name} has no trade stream (a `trade` output and trade_* outputs)",
+                         where=str(graph), fix="backtest a decision graph, e.g. graphs/blue_decision.toml")
+    symbols = _symbols(input, universe)
+    costs = Costs(capital, fee_bps, slippage_bps, -1 if side == "short" else 1)
+    result = account(columns[price], columns["scan_id"], columns["ts_us"], stream, costs, symbols,
+                     _funding(read_table(input), funding, columns[price].shape) if funding else None)
+    meta = {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash}
+    write_table(result.curve, output, meta)
+    write_table(result.trades, trades_path, meta)
+    out.print(result.render())
+    out.print(f"-> {output} ({len(result.curve['equity']):,} bars), {trades_path} ({len(result.trades['net']):,} trades)")
+    if png is not None:
+        draw(result, str(png), f"{ir.name} {ir.content_hash[:12]}: {input.name}")
+        out.print(f"-> {png}")
+
+
+def _symbols(scans: Path, universe: Path | None) -> list[str]:
+    """The universe's symbols (asset index -> name), or the indices as text."""
+    from violet.tools.table_io import read_table
+
+    table = read_table(universe or scans.with_name(scans.name.removesuffix(scans.suffix) + ".universe.parquet"))
+    return [str(s) for s in table.column("symbol").to_pylist()] if "symbol" in table.column_names \
+        else [str(k) for k in range(table.num_rows)]
+
+
+def _funding(table: object, column: str, shape: tuple[int, ...]) -> object:
+    """A per-asset funding column of the scans table as a finite T x N array, or one clear error."""
+    import numpy as np
+
+    if column not in table.column_names:  # type: ignore[attr-defined]
+        raise InputError(f"the scans have no column {quote(column)}", where="--funding",
+                         fix="name a list column of per-asset funding rates")
+    try:
+        rates = np.array(table.column(column).to_pylist(), dtype=float)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        rates = np.zeros(0)
+    if rates.shape != shape or not np.isfinite(rates).all():
+        raise InputError(f"funding column {quote(column)} must hold a finite rate for each of the {shape[1]} assets "
+                         f"on each of the {shape[0]} scans", where="--funding", fix="fill every rate")
+    return rates
+
+
+@app.command()
 def diff(graph: GraphArg,
          reference: Annotated[Optional[str], typer.Option(help="module:function (or file.py:function) taking the "
                                                           "inputs as keywords and returning a mapping of outputs; for a "

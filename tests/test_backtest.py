@@ -1,0 +1,67 @@
+"""Backtest accounting on a hand-computed example (docs/backtest.md), and `violet backtest` end to end."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import GRAPHS
+from test_runtime import write_scans
+
+from violet.tools.backtest import Costs, backtest
+
+HOUR_US = 3_600_000_000
+PRICES = np.array([[100.0], [100.0], [95.0], [90.0], [90.0]])
+SCANS = np.arange(10, 15)
+TS = np.arange(5) * HOUR_US
+SHORT = {"entry_scan": [11], "exit_scan": [13], "asset": [0], "notional": [1000.0], "pnl": [0.1]}
+
+
+def test_one_short_by_hand():
+    """Short 1,000 at 100 on scan 11, marked at 95 on scan 12, closed at 90 on scan 13 (the graph's pnl 0.10);
+    10 bps fee and 5 bps slippage a side: 1.5 on entry, 1.5 on exit."""
+    result = backtest(PRICES, SCANS, TS, SHORT, Costs(10_000.0, 10.0, 5.0, side=-1), ["BTCUSDT"])
+    assert result.curve["equity"].tolist() == [10_000.0, 9_998.5, 10_048.5, 10_097.0, 10_097.0]
+    assert result.curve["drawdown"].tolist() == [0.0, 1 - 9_998.5 / 10_000.0, 0.0, 0.0, 0.0]  # 0.00015, rounded
+    assert result.curve["bar_return"][1] == 9_998.5 / 10_000.0 - 1 and result.curve["bar_return"][4] == 0.0
+    trade = {k: v[0] for k, v in result.trades.items()}
+    assert trade == {"entry_scan": 11, "exit_scan": 13, "asset": 0, "notional": 1000.0, "bars": 2, "gross": 100.0,
+                     "fees": 2.0, "slippage": 1.0, "funding": 0.0, "net": 97.0}
+    s = result.summary
+    assert s["total_return"] == 10_097.0 / 10_000.0 - 1 and s["max_drawdown"] == 1 - 9_998.5 / 10_000.0
+    assert s["bars_per_year"] == 8766.0 and s["hit_rate"] == 1.0 and s["average_hold_bars"] == 2.0
+    assert s["turnover"] == 0.2  # 1,000 in and 1,000 out over 10,000
+    r = result.curve["bar_return"]
+    assert s["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(8766), rel=1e-12)
+    assert s["sortino"] == pytest.approx(r.mean() / math.sqrt(np.mean(np.minimum(r, 0) ** 2)) * math.sqrt(8766))
+    assert result.per_symbol == {"BTCUSDT": {"trades": 1.0, "net": 97.0, "wins": 1.0, "hit_rate": 1.0}}
+
+
+def test_funding_is_received_by_a_short_and_paid_by_a_long():
+    """A rate of 0.0001 a bar, positive (longs pay shorts): held over scans 12 and 13, 0.1 a bar on 1,000."""
+    rates = np.full((5, 1), 0.0001)
+    short = backtest(PRICES, SCANS, TS, SHORT, Costs(side=-1), ["X"], rates)
+    long = backtest(PRICES, SCANS, TS, {**SHORT, "pnl": [-0.1]}, Costs(side=1), ["X"], rates)
+    assert short.trades["funding"] == [pytest.approx(0.2)] and long.trades["funding"] == [pytest.approx(-0.2)]
+    assert long.curve["equity"][2] == 10_000.0 - 50.0 - 0.1  # a long marked down 5% and one bar of funding paid
+
+
+def test_violet_backtest_writes_the_curve_trades_and_png(tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=300)
+    out = tmp_path / "bt.parquet"
+    done = subprocess.run([sys.executable, "-m", "violet.cli", "backtest", str(GRAPHS / "blue_decision.toml"),
+                           "--input", str(scans), "-o", str(out), "--fee-bps", "4", "--png", str(tmp_path / "bt.png")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    curve, trades = pq.read_table(out), pq.read_table(tmp_path / "bt.trades.parquet")
+    assert curve.num_rows == 300 and trades.num_rows > 0
+    net = sum(trades.column("net").to_pylist())
+    assert curve.column("equity").to_pylist()[-1] == pytest.approx(10_000.0 + net, abs=1e-6)  # every trade closed
+    assert (tmp_path / "bt.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "max drawdown" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "violet.cli", "backtest", str(GRAPHS / "blue_sizing.toml"),
+                          "--input", str(scans), "-o", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "no per-asset input 'price'" in bad.stderr
