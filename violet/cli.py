@@ -255,27 +255,58 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
           output: Annotated[Path, typer.Option("--output", "-o", help="OUT.parquet or OUT.csv: a row per set")],
           universe: UniverseOpt = None,
           threads: Annotated[int, typer.Option(help="parameter sets run at once (the kernel releases the GIL)")] = 2,
+          fee_bps: Annotated[float, typer.Option(help="backtest fee per side, bps of the notional")] = 0.0,
+          slippage_bps: Annotated[float, typer.Option(help="backtest slippage per side, bps")] = 0.0,
+          capital: Annotated[float, typer.Option(help="backtest starting equity")] = 10_000.0,
+          side: Annotated[str, typer.Option(help="which way every trade faces: short or long")] = "short",
+          metric: Annotated[Optional[str], typer.Option(help="rank the sets by this column (default: sharpe for "
+                                                        "a trade stream)")] = None,
+          top_k: Annotated[int, typer.Option("--top", help="print the best K sets")] = 10,
+          heatmap_png: Annotated[Optional[Path], typer.Option("--heatmap", help="for a 2-D grid, the metric "
+                                                              "as a heatmap PNG")] = None,
           sets: SetOpt = None) -> None:
     """Run the whole table once per parameter set of a grid (every combination), each in one compiled loop;
-    write one summary row per set: its parameters, trades and pnl (for a trade stream), output means."""
+    write one summary row per set: its parameters, trades, the backtest's figures in money (for a trade
+    stream on a `price` input), output means; print the best sets."""
     from violet.compile.numba_backend import compile_ir
-    from violet.tools.sweep import parameter_sets
+    from violet.tools.backtest import Costs
+    from violet.tools.sweep import heatmap, money, parameter_sets, top
     from violet.tools.sweep import sweep as run_sweep
     from violet.tools.table_io import check_output, write_table
 
-    ir = load_ir(graph, sets)
     check_output(output, "--output")
+    if side not in ("short", "long"):
+        raise InputError(f"unknown side {quote(side)}", where="--side", fix="write short or long")
+    ir = load_ir(graph, sets)
     columns, _ = read_inputs(ir, input, universe, skip_bad=False)
-    combos = parameter_sets(parse_grid(ir, grid))
+    axes = parse_grid(ir, grid)
+    if heatmap_png is not None and len(axes) != 2:
+        raise InputError(f"a heatmap needs a 2-D grid, this one has {len(axes)} parameters", where="--heatmap",
+                         fix="give exactly two --grid parameters, or drop --heatmap")
+    combos = parameter_sets(axes)
+    priced = "trade" in ir.output_names and "price" in {spec.name for spec in ir.inputs if spec.type.vector}
+    accounting = money(ir, columns, Costs(capital, fee_bps, slippage_bps, -1 if side == "short" else 1),
+                       _symbols(input, universe)) if priced else None
     cg = compile_ir(ir)
     start = time.perf_counter()
-    rows = run_sweep(cg, columns, combos, threads)
+    rows = run_sweep(cg, columns, combos, threads, accounting)
     seconds = time.perf_counter() - start
     n_rows = len(columns[next(spec.name for spec in ir.inputs if not spec.universe)])
     write_table({name: [row[name] for row in rows] for name in rows[0]}, output,
                 {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash})
     out.print(f"{len(rows):,} parameter sets x {n_rows:,} rows in {seconds:.2f} s "
               f"({len(rows) * n_rows / seconds:,.0f} rows/s, {threads} threads) -> {output}")
+    metric = metric or ("sharpe" if priced else None)
+    if metric:
+        best = top(rows, metric, top_k)
+        shown = [*axes, metric, *(m for m in ("total_return", "max_drawdown", "trades") if m in rows[0] and m != metric)]
+        out.print("best by " + metric + ":\n" + "\n".join("  " + "  ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float)
+                                                                            else f"{k}={row[k]}" for k in shown)
+                                                         for row in best))
+    if heatmap_png is not None:
+        heatmap(rows, axes, metric or next(k for k, v in rows[0].items() if isinstance(v, float)), str(heatmap_png),
+                f"{ir.name} {ir.content_hash[:12]}")
+        out.print(f"-> {heatmap_png}")
 
 
 @app.command()

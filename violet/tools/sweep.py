@@ -4,16 +4,17 @@ Parameters are kernel arguments, so a sweep compiles nothing new: every set runs
 the same scan kernel, which releases the GIL (`nogil=True`), spread over threads.
 Each set gets a summary row: its parameter values; for a graph with a trade
 stream (a `trade` output and `trade_*` outputs) the trades, their summed and
-mean `trade_pnl` and the winners; and the mean of every scalar float output
-(NaN skipped: blue_decision's breakdown is NaN off an entry).
+mean `trade_pnl` and the winners, and, valued in money on the scans' prices,
+the backtest's figures (docs/backtest.md); and the mean of every scalar float
+output (NaN skipped: blue_decision's breakdown is NaN off an entry).
 """
 
 from __future__ import annotations
 
 import itertools
-from decimal import Decimal, InvalidOperation
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,8 @@ from violet.compile.ir import IR, Scalar
 from violet.compile.numba_backend import CompiledGraph
 from violet.dag.types import DType
 from violet.errors import InputError
+from violet.tools.backtest import Costs, backtest
+from violet.tools.table_io import trade_rows
 
 
 def grid_values(name: str, text: str, dtype: DType) -> list[str]:
@@ -46,12 +49,16 @@ def parameter_sets(grid: Mapping[str, list[Scalar]]) -> list[dict[str, Scalar]]:
     return [dict(zip(names, combo)) for combo in itertools.product(*grid.values())]
 
 
+Accounting = Callable[[Mapping[str, np.ndarray]], dict[str, float]]
+
+
 def sweep(cg: CompiledGraph, columns: Mapping[str, np.ndarray], sets: list[dict[str, Scalar]],
-          threads: int = 2) -> list[dict[str, Any]]:
-    """One summary row per parameter set, in the order of `sets`."""
+          threads: int = 2, accounting: Accounting | None = None) -> list[dict[str, Any]]:
+    """One summary row per parameter set, in the order of `sets`; with `accounting` (a set's outputs -> its
+    figures in money, see `money`), those figures too."""
     def one(params: dict[str, Scalar]) -> dict[str, Any]:
         outputs, _ = cg.scan(columns, params)
-        return {**params, **summarize(cg.ir, outputs)}
+        return {**params, **summarize(cg.ir, outputs), **(accounting(outputs) if accounting else {})}
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         return list(pool.map(one, sets))
@@ -70,3 +77,47 @@ def summarize(ir: IR, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
             finite = values[~np.isnan(values)]
             row[f"mean_{name}"] = float(finite.mean()) if len(finite) else np.nan
     return row
+
+
+MONEY = ("net_pnl", "total_return", "annualised_return", "max_drawdown", "sharpe", "sortino", "hit_rate", "turnover")
+
+
+def money(ir: IR, columns: Mapping[str, np.ndarray], costs: Costs, symbols: list[str], price: str = "price"
+          ) -> Accounting:
+    """A set's outputs -> the backtest's figures (violet.tools.backtest) on the same scans and costs."""
+    def account(outputs: Mapping[str, np.ndarray]) -> dict[str, float]:
+        stream = trade_rows(ir, outputs)
+        assert stream is not None
+        summary = backtest(columns[price], columns["scan_id"], columns["ts_us"], stream, costs, symbols).summary
+        return {name: summary[name] for name in MONEY}
+    return account
+
+
+def top(rows: list[dict[str, Any]], metric: str, k: int) -> list[dict[str, Any]]:
+    """The k best rows by `metric` (highest first; NaN last)."""
+    if rows and metric not in rows[0]:
+        raise InputError(f"no metric {metric!r} in a sweep row", where="--metric",
+                         fix=f"one of: {', '.join(n for n in rows[0] if isinstance(rows[0][n], float))}")
+    return sorted(rows, key=lambda row: (not row[metric] == row[metric], -row[metric]))[:k]
+
+
+def heatmap(rows: list[dict[str, Any]], grid: Mapping[str, list[Scalar]], metric: str, path: str, title: str) -> None:
+    """A 2-D grid's `metric` as a coloured table, the first parameter down, the second across (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (down, ys), (across, xs) = grid.items()
+    values = np.array([row[metric] for row in rows], dtype=float).reshape(len(ys), len(xs))
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(xs), 1.0 + 0.45 * len(ys)))
+    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(xs)), [f"{x:g}" if isinstance(x, float) else str(x) for x in xs], rotation=45)
+    ax.set_yticks(range(len(ys)), [f"{y:g}" if isinstance(y, float) else str(y) for y in ys])
+    ax.set_xlabel(across)
+    ax.set_ylabel(down)
+    ax.set_title(f"{title}: {metric}")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
