@@ -33,12 +33,12 @@ from typing import Any
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, LEAVES, Op
 from violet.compile.ops import Refusal, spec
-from violet.compile.qformat import Fmt, LoweringError, divider_width, saturate, shift_round
+from violet.compile.qformat import Fmt, LoweringError, saturate
 from violet.compile.ranges import Interval, analyze
 from violet.dag.types import DType
 
-__all__ = ["MISSING", "FixedConfig", "FixedModel", "Fmt", "LoweringError", "divider_width", "error_report",
-           "monte_carlo_rows", "quantize", "saturate", "shift_round"]
+__all__ = ["MISSING", "FixedConfig", "FixedModel", "Fmt", "LoweringError", "error_report", "monte_carlo_rows",
+           "quantize"]
 
 
 @dataclass(frozen=True)
