@@ -12,14 +12,13 @@ from violet.compile.fixed import (
     FixedModel,
     Fmt,
     LoweringError,
-    divider_width,
     error_report,
     int_bits_for,
     monte_carlo_rows,
     quantize,
-    shift_round,
 )
 from violet.compile.lower import lower
+from violet.compile.qformat import divider_width, shift_round
 from violet.compile.ranges import Interval
 from violet.dag.graph import load_graph
 

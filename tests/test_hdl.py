@@ -12,9 +12,10 @@ import pytest
 from conftest import GRAPHS
 
 from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, from_hex, to_hex, verilator_lint
-from violet.compile.fixed import MISSING, FixedConfig, FixedModel, LoweringError, shift_round
+from violet.compile.fixed import MISSING, FixedConfig, FixedModel, LoweringError
 from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
+from violet.compile.qformat import shift_round
 from violet.compile.verilog import emit_module
 from violet.dag.graph import load_graph
 

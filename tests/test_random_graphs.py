@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,8 +13,10 @@ from hypothesis import strategies as st
 from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
+from violet.compile.ops import BY_BUILTIN, result_type
 from violet.dag.graph import load_graph
 from violet.compile.identity import identity_view
+from violet.dag.types import BOOL, F64, I64, ValueType
 
 FLOAT_LITERALS = ["0.0", "-0.0", "0.5", "3.0", "-2.5", "1e308", "5e-324", "1e-300", "0.1"]
 # integer literals with an exact float64 value (a literal converted to float must be exact, or lowering refuses it)
@@ -28,24 +31,54 @@ Form = Callable[[Sub, Pick], str]
 
 # kinds: f float64, i int64, b bool (scalars: outputs); v float64 and m bool vectors over the universe
 LEAVES: dict[str, list[str]] = {"f": ["a", "b", "c", *FLOAT_LITERALS], "i": ["i", "j", *INT_LITERALS], "b": ["p", "q"]}
-FORMS: dict[str, list[Form]] = {
+# the forms no catalog op is called by: operators, conditionals and the built-ins written out in ops
+HAND_FORMS: dict[str, list[Form]] = {
     "f": [lambda sub, pick: f"({sub('f')} {pick(['+', '-', '*', '/'])} {sub('f')})",
-          lambda sub, pick: f"{pick(['min', 'max'])}({sub('f')}, {sub('f')})",
-          lambda sub, pick: f"abs({sub('f')})", lambda sub, pick: f"(-{sub('f')})",
+          lambda sub, pick: f"(-{sub('f')})",
           lambda sub, pick: f"clamp({sub('f')}, 0.0, 1.0)",
           lambda sub, pick: f"({sub('f')} if {sub('b')} else {sub('f')})", lambda sub, pick: f"float({sub('i')})",
           lambda sub, pick: f"({sub('f')} ** {pick(['2', '3'])})", lambda sub, pick: f"({sub('i')} / {sub('i')})",
           lambda sub, pick: f"({sub('f')} * {sub('i')})"],
     "i": [lambda sub, pick: f"({sub('i')} {pick(['+', '-', '*'])} {sub('i')})",
-          lambda sub, pick: f"{pick(['min', 'max'])}({sub('i')}, {sub('i')})",
-          lambda sub, pick: f"abs({sub('i')})", lambda sub, pick: f"(-{sub('i')})",
-          lambda sub, pick: f"{pick(['floor', 'ceil', 'int'])}({sub('f')})",
-          lambda sub, pick: f"select({sub('b')}, {sub('i')}, {sub('i')})"],
+          lambda sub, pick: f"(-{sub('i')})",
+          lambda sub, pick: f"{pick(['floor', 'ceil', 'int'])}({sub('f')})"],
     "b": [lambda sub, pick: f"({sub('f')} {pick(['<', '<=', '>', '>=', '==', '!='])} {sub('f')})",
           lambda sub, pick: f"({sub('i')} {pick(['<', '==', '!='])} {sub('i')})",
           lambda sub, pick: f"({sub('b')} {pick(['and', 'or'])} {sub('b')})",
           lambda sub, pick: f"(not {sub('b')})"],
 }
+SCALARS: dict[str, ValueType] = {"f": F64, "i": I64, "b": BOOL}
+
+
+def _call(name: str, kinds: tuple[str, ...]) -> Form:
+    return lambda sub, pick: f"{name}({', '.join(sub(k) for k in kinds)})"
+
+
+def catalog_forms(args: dict[str, ValueType], needs: str = "") -> dict[str, list[Form]]:
+    """A call of every catalog op that is a built-in (min, abs, sqrt, ...), for every argument kinds of
+    `args` its type rule accepts (with `needs`, only those using one of its kinds), filed under the kind
+    whose type is its result (the first such kind): a new op is drawn the day it is added to the catalog."""
+    kinds_of = {}
+    for kind, vtype in args.items():
+        kinds_of.setdefault(vtype, kind)
+    forms: dict[str, list[Form]] = {}
+    for name, op in BY_BUILTIN.items():
+        for kinds in itertools.product(args, repeat=op.arity):
+            if needs and not set(needs) & set(kinds):
+                continue
+            result = result_type(op.name, [args[k] for k in kinds])
+            if not isinstance(result, str) and result in kinds_of:
+                forms.setdefault(kinds_of[result], []).append(_call(name, kinds))
+    return forms
+
+
+def merged(*tables: dict[str, list[Form]]) -> dict[str, list[Form]]:
+    """Forms of several tables, kind by kind."""
+    return {kind: [form for table in tables for form in table.get(kind, [])] for kind in dict.fromkeys(
+        kind for table in tables for kind in table)}
+
+
+FORMS = merged(HAND_FORMS, catalog_forms(SCALARS))
 INPUTS = """[inputs]
 a = { type = "float64" }
 b = { type = "float64" }

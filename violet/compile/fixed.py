@@ -31,48 +31,20 @@ from fractions import Fraction
 from typing import Any
 
 from violet.compile.interp import Interpreter
-from violet.compile.ir import IR, Op
+from violet.compile.ir import IR, LEAVES, Op
+from violet.compile.ops import Refusal, spec
+from violet.compile.qformat import Fmt, LoweringError, saturate
 from violet.compile.ranges import Interval, analyze
-from violet.compile.semantics import argmax, gather
 from violet.dag.types import DType
-from violet.errors import VioletError
 
-
-@dataclass(frozen=True)
-class Fmt:
-    """Signed Q(int_bits.frac_bits); width = 1 + int_bits + frac_bits (a bool is 1 unsigned bit)."""
-
-    int_bits: int
-    frac_bits: int
-    saturates: bool = False  # no range was proven: the format is capped and values clamp
-    boolean: bool = False
-
-    @property
-    def width(self) -> int:
-        return 1 if self.boolean else 1 + self.int_bits + self.frac_bits
-
-    @property
-    def lo(self) -> int:
-        return 0 if self.boolean else -(1 << (self.int_bits + self.frac_bits))
-
-    @property
-    def hi(self) -> int:
-        return 1 if self.boolean else (1 << (self.int_bits + self.frac_bits)) - 1
-
-    def __str__(self) -> str:
-        if self.boolean:
-            return "bool"
-        return f"Q{self.int_bits}.{self.frac_bits}" + (" (saturating)" if self.saturates else "")
+__all__ = ["MISSING", "FixedConfig", "FixedModel", "Fmt", "LoweringError", "error_report", "monte_carlo_rows",
+           "quantize"]
 
 
 @dataclass(frozen=True)
 class FixedConfig:
     frac_bits: int = 24
     max_int_bits: int = 24
-
-
-class LoweringError(VioletError):
-    """An op of the graph cannot be lowered to fixed point / hardware."""
 
 
 class Missing:
@@ -110,6 +82,14 @@ def missing_ops(ir: IR, values: Mapping[str, Any]) -> frozenset[int]:
     return frozenset(missing)
 
 
+def refuse_unlowerable(ir: IR) -> None:
+    """Refuse, before any evaluation, an op whose catalog entry has no fixed-point rule, with its reason."""
+    for op in ir.ops:
+        if op.kind not in LEAVES and isinstance(rule := spec(op.kind).fixed, Refusal):
+            raise LoweringError(f"op '{op.kind}' has no fixed-point lowering: {rule.reason}", where=f"node '{op.node}'",
+                                fix=op.render())
+
+
 def int_bits_for(interval: Interval, frac_bits: int) -> int | None:
     """The fewest integer bits m with -2**m <= lo and hi <= 2**m - 2**-n (None if unbounded or only NaN)."""
     if interval.lo > interval.hi or math.isinf(interval.lo) or math.isinf(interval.hi):
@@ -140,11 +120,6 @@ def choose_formats(ir: IR, ranges: list[Interval], cfg: FixedConfig) -> list[Fmt
     return formats
 
 
-def shift_round(x: int, k: int) -> int:
-    """x / 2**k rounded half up (ties toward +infinity)."""
-    return (x + (1 << (k - 1))) >> k if k > 0 else x
-
-
 def quantize(value: float | int | bool, fmt: Fmt) -> int:
     """A number as a raw value of `fmt`: round half up, then saturate (NaN is refused)."""
     if fmt.boolean:
@@ -157,10 +132,6 @@ def quantize(value: float | int | bool, fmt: Fmt) -> int:
     if isinstance(scaled, int) or scaled.is_integer():  # exact already (ldexp only moves the exponent)
         return saturate(int(scaled), fmt)
     return saturate(math.floor(Fraction(value) * (1 << fmt.frac_bits) + Fraction(1, 2)), fmt)
-
-
-def saturate(raw: int, fmt: Fmt) -> int:
-    return min(max(raw, fmt.lo), fmt.hi)
 
 
 def to_number(raw: int | Missing, fmt: Fmt) -> float | int | bool:
@@ -180,6 +151,7 @@ class FixedModel:
         self.ranges = analyze(ir, self.params)
         self.formats = choose_formats(ir, self.ranges, cfg)
         self.missing = missing_ops(ir, self.params)
+        refuse_unlowerable(ir)
         self._constants: dict[int, int | Missing] = {}
 
     def initial_state(self) -> dict[str, int]:
@@ -211,17 +183,13 @@ class FixedModel:
         return v, {name: v[i] for name, i in self.ir.next_state}
 
     def _apply(self, op: Op, a: list[Any], fa: list[Fmt], out: Fmt) -> Any:
-        k = op.kind
-        if k == "gather":  # the IR's rule, one definition: outside [0, N) the type's zero (raw 0)
-            return saturate(gather(a[0], a[1], 0), out)
-        if k == "argmax":  # the IR's rule on raw values (same order); the RTL refuses a format short of N - 1
-            return saturate(argmax(a[0], a[1]), out)
-        if k in ("any", "all"):
-            return int(any(a[0])) if k == "any" else int(all(a[0]))
-        if op.type.vector:
-            n = len(next(x for x in a if isinstance(x, list)))
-            return [self._op(op, [x[j] if isinstance(x, list) else x for x in a], fa, out) for j in range(n)]
-        return self._op(op, a, fa, out)
+        """The op's catalog rule on raw values, per asset for an elementwise op on vectors."""
+        entry = spec(op.kind)
+        rule = entry.fixed
+        if not (entry.elementwise and op.type.vector):
+            return rule(op, a, fa, out)
+        n = len(next(x for x in a if isinstance(x, list)))
+        return [rule(op, [x[j] if isinstance(x, list) else x for x in a], fa, out) for j in range(n)]
 
     def constant(self, op: Op) -> int | Missing:
         """The raw value of a param or const op (parameters are constants of the hardware)."""
@@ -234,62 +202,6 @@ class FixedModel:
         """Outputs as numbers (raw / 2**frac_bits), for comparison with the float interpreter."""
         v = self.trace(inputs, state)
         return {name: to_number(v[i], self.formats[i]) for name, i in self.ir.outputs}
-
-    def _op(self, op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
-        k = op.kind
-        if k in ("add", "sub"):
-            return saturate(a[0] + a[1] if k == "add" else a[0] - a[1], out)
-        if k == "mul":
-            return saturate(shift_round(a[0] * a[1], fa[1].frac_bits), out)
-        if k == "div":
-            return saturate(_divide(a[0] << fa[1].frac_bits, a[1], out), out)
-        if k in ("min", "max"):
-            pick = a[1] < a[0] if k == "min" else a[1] > a[0]
-            return a[1] if pick else a[0]
-        if k == "neg":
-            return saturate(-a[0], out)
-        if k == "abs":
-            return saturate(abs(a[0]), out)
-        if k in ("eq", "ne", "lt", "le", "gt", "ge"):
-            return int({"eq": a[0] == a[1], "ne": a[0] != a[1], "lt": a[0] < a[1], "le": a[0] <= a[1],
-                        "gt": a[0] > a[1], "ge": a[0] >= a[1]}[k])
-        if k in ("and", "or"):
-            return int(bool(a[0]) and bool(a[1])) if k == "and" else int(bool(a[0]) or bool(a[1]))
-        if k == "not":
-            return int(not a[0])
-        if k == "select":
-            return a[1] if a[0] else a[2]
-        one = 1 << fa[0].frac_bits
-        if k == "floor":
-            return saturate((a[0] >> fa[0].frac_bits) * one, out)
-        if k == "ceil":
-            return saturate(-((-a[0]) >> fa[0].frac_bits) * one, out)
-        if k == "f2i":  # truncate toward zero
-            q = a[0] >> fa[0].frac_bits if a[0] >= 0 else -((-a[0]) >> fa[0].frac_bits)
-            return saturate(q, out)
-        if k == "i2f":
-            return saturate(a[0] << out.frac_bits, out)
-        raise LoweringError(f"op '{k}' has no fixed-point lowering", where=f"node '{op.node}'", fix=op.render())
-
-
-def divider_width(num: Fmt, den: Fmt, out: Fmt) -> int:
-    """The width the hardware divider computes in, for numerator, divisor and result formats.
-
-    It must hold, signed: the shifted numerator `a << n` and its negation; the
-    rounding numerator `2 * (a << n) + |b|`, at most 2**(wa + n) + 2**(wb - 1)
-    in magnitude; the doubled divisor `2 * |b|`, up to 2**wb; and the result's
-    saturation bounds. Sized from the numerator alone, a wider divisor (a
-    saturating Q24.8 under a bounded Q1.8) lost its upper bits."""
-    return max(num.width + den.frac_bits + 2, den.width + 2, out.width)
-
-
-def _divide(num: int, den: int, out: Fmt) -> int:
-    """num / den rounded half up; a zero divisor saturates by the numerator's sign (0 / 0 is 0)."""
-    if den == 0:
-        return out.hi if num > 0 else out.lo if num < 0 else 0
-    if den < 0:
-        num, den = -num, -den
-    return (2 * num + den) // (2 * den)
 
 
 @dataclass(frozen=True)
@@ -330,16 +242,16 @@ def monte_carlo_rows(model: FixedModel, n: int, seed: int = 0) -> list[dict[str,
     rows = []
     for _ in range(n):
         row = {}
-        for spec in model.ir.inputs:
-            fmt = model.formats[next(op.id for op in model.ir.ops if op.kind == "input" and op.name == spec.name)]
-            if spec.type.enum is not None:
-                row[spec.name] = rnd.randrange(len(spec.type.enum))
+        for inp in model.ir.inputs:
+            fmt = model.formats[next(op.id for op in model.ir.ops if op.kind == "input" and op.name == inp.name)]
+            if inp.type.enum is not None:
+                row[inp.name] = rnd.randrange(len(inp.type.enum))
             elif fmt.boolean:
-                row[spec.name] = rnd.random() < 0.5
+                row[inp.name] = rnd.random() < 0.5
             else:
-                lo, hi = spec.refine.typical or (fmt.lo / (1 << fmt.frac_bits), fmt.hi / (1 << fmt.frac_bits))
-                iv = model.ranges[next(op.id for op in model.ir.ops if op.kind == "input" and op.name == spec.name)]
+                lo, hi = inp.refine.typical or (fmt.lo / (1 << fmt.frac_bits), fmt.hi / (1 << fmt.frac_bits))
+                iv = model.ranges[next(op.id for op in model.ir.ops if op.kind == "input" and op.name == inp.name)]
                 lo, hi = max(lo, iv.lo), min(hi, iv.hi)
-                row[spec.name] = rnd.randint(int(lo), int(hi)) if spec.type.dtype == DType.I64 else rnd.uniform(lo, hi)
+                row[inp.name] = rnd.randint(int(lo), int(hi)) if inp.type.dtype == DType.I64 else rnd.uniform(lo, hi)
         rows.append(row)
     return rows

@@ -10,13 +10,13 @@ measured against, and `trace` gives every intermediate value, which is how
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from violet.compile import semantics as sem
-from violet.compile.ir import IR, REDUCE, Op
+from violet.compile.ir import IR, LEAVES, Op
+from violet.compile.ops import spec
 from violet.dag.types import DType, ValueType
 
 Program = list[tuple[int, Callable[..., Any], tuple[int, ...]]]
@@ -33,14 +33,12 @@ def python_value(value: Any, vtype: ValueType) -> Any:
 
 
 def op_callable(ir: IR, op: Op) -> Callable[..., Any]:
-    """The function computing `op` from its argument values."""
-    if op.kind == "gather":
-        return partial(sem.gather, default=sem.ZERO[op.type.dtype])
-    if op.kind in REDUCE:
-        return {"argmax": sem.argmax, "any": sem.any_true, "all": sem.all_true}[op.kind]
+    """The function computing `op` from its argument values: its catalog rule, lifted over the
+    assets for an elementwise op on vectors."""
     args = [ir.ops[a].type for a in op.args]
-    fn = sem.op_function(op.kind, args[0].dtype)
-    return sem.lift(fn, tuple(a.vector for a in args)) if op.type.vector else fn
+    entry = spec(op.kind)
+    fn = entry.interp(op, args)
+    return sem.lift(fn, tuple(a.vector for a in args)) if entry.elementwise and op.type.vector else fn
 
 
 class Interpreter:
@@ -48,8 +46,7 @@ class Interpreter:
 
     def __init__(self, ir: IR) -> None:
         self.ir = ir
-        self._program: Program = [(op.id, op_callable(ir, op), op.args) for op in ir.ops if op.kind not in
-                                  ("input", "param", "const", "state")]
+        self._program: Program = [(op.id, op_callable(ir, op), op.args) for op in ir.ops if op.kind not in LEAVES]
         self._consts = [op.value if op.kind == "const" else None for op in ir.ops]
 
     def trace(self, inputs: Values, params: Values | None = None, state: Values | None = None) -> list[Any]:

@@ -2,8 +2,9 @@
 
 An op's id is its index in the list; its args are ids of earlier ops, so the
 list is already in a valid evaluation order. Leaves are `input`, `param` and
-`const`; every other kind is defined exactly in `docs/semantics.md` and
-executed by `violet.compile.semantics`. No backend ever calls a node's Python
+`const`; every other kind is declared once in the op catalog
+(`violet.compile.ops`, with every backend's rule) and defined exactly in
+`docs/semantics.md`. No backend ever calls a node's Python
 function: the IR is the contract.
 
 Two hashes identify a graph:
@@ -24,99 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from violet.dag.types import BOOL, F64, I64, DType, InputSpec, ValueType
+from violet.dag.types import InputSpec, ValueType
 from violet.errors import InputError
 
 Scalar = float | int | bool
 
-# kind -> number of args (leaves have none)
-ARITY: dict[str, int] = {
-    "input": 0, "param": 0, "const": 0, "state": 0,
-    "add": 2, "sub": 2, "mul": 2, "div": 2, "min": 2, "max": 2,
-    "neg": 1, "abs": 1, "floor": 1, "ceil": 1,
-    "eq": 2, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2,
-    "and": 2, "or": 2, "not": 1,
-    "select": 3, "i2f": 1, "f2i": 1,
-    "gather": 2, "argmax": 2, "any": 1, "all": 1,
-}
-LEAVES = frozenset({"input", "param", "const", "state"})
-ARITH = frozenset({"add", "sub", "mul", "div", "min", "max", "neg", "abs"})
-COMPARE = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
-LOGIC = frozenset({"and", "or", "not"})
-ELEMENTWISE = ARITH | COMPARE | LOGIC | {"floor", "ceil", "select", "i2f", "f2i"}
-REDUCE = frozenset({"gather", "argmax", "any", "all"})
-
-
-def result_type(kind: str, args: list[ValueType]) -> ValueType | str:
-    """Type of `kind` applied to `args`, or a sentence saying why it is ill-typed.
-
-    Elementwise ops apply per asset when any operand is a vector; a scalar
-    operand is then used for every asset.
-    """
-    if kind in REDUCE:
-        return _reduce_type(kind, args)
-    result = _scalar_type(kind, [a.scalar for a in args])
-    if isinstance(result, str) or not any(a.vector for a in args):
-        return result
-    return result.as_vector()
-
-
-def _reduce_type(kind: str, args: list[ValueType]) -> ValueType | str:
-    if kind == "gather":
-        vec, idx = args
-        if not vec.vector or idx != I64:
-            return f"x[i] needs a vector and an int64 index, got {vec} and {idx}"
-        return vec.scalar
-    if kind == "argmax":
-        vals, mask = args
-        if not (vals.vector and vals.dtype in (DType.F64, DType.I64) and not vals.is_enum):
-            return f"argmax needs a float64 or int64 vector, got {vals}"
-        return I64 if mask == BOOL.as_vector() else f"argmax's mask must be bool[N], got {mask}"
-    return BOOL if args[0] == BOOL.as_vector() else f"{kind}() needs a bool[N] vector, got {args[0]}"
-
-
-def _scalar_type(kind: str, args: list[ValueType]) -> ValueType | str:
-    dts = [a.dtype for a in args]
-    if kind in ARITH:
-        if any(a.is_enum for a in args):
-            return f"'{kind}' is not defined on enums"
-        if len(set(dts)) != 1 or dts[0] == DType.BOOL:
-            return f"'{kind}' needs two float64 or two int64 operands, got {_names(args)}"
-        if kind == "div" and dts[0] != DType.F64:
-            return "'div' is float64 division: convert int64 operands with float(x)"
-        return F64 if dts[0] == DType.F64 else I64
-    if kind in ("floor", "ceil"):
-        return F64 if dts == [DType.F64] else f"'{kind}' needs float64, got {_names(args)}"
-    if kind in COMPARE:
-        return _compare_type(kind, args)
-    if kind in LOGIC:
-        return BOOL if all(d == DType.BOOL for d in dts) else f"'{kind}' needs bool operands, got {_names(args)}"
-    if kind == "select":
-        if args[0] != BOOL:
-            return f"select's condition must be bool, got {args[0]}"
-        return args[1] if args[1] == args[2] else f"select's branches differ: {args[1]} vs {args[2]}"
-    if kind == "i2f":
-        return F64 if dts == [DType.I64] else f"'i2f' needs int64, got {_names(args)}"
-    if kind == "f2i":
-        return I64 if dts == [DType.F64] else f"'f2i' needs float64, got {_names(args)}"
-    return f"unknown op kind '{kind}'"
-
-
-def _compare_type(kind: str, args: list[ValueType]) -> ValueType | str:
-    """Both operands are looked at alike, so `e == i` and `i == e` are refused the same way:
-    an enum is an int64 code underneath, and only its declared names may meet it."""
-    a, b = args
-    if a.dtype != b.dtype:
-        return f"cannot compare {a} with {b}: convert explicitly with float(x) or int(x)"
-    if a.enum != b.enum:
-        return f"cannot compare {a} with {b}: an enum compares only with a value of the same enum"
-    if (a.is_enum or a.dtype == DType.BOOL) and kind not in ("eq", "ne"):
-        return f"only == and != are defined on {a}"
-    return BOOL
-
-
-def _names(args: list[ValueType]) -> str:
-    return ", ".join(str(a) for a in args)
+LEAVES = frozenset({"input", "param", "const", "state"})  # every other kind is in violet.compile.ops
 
 
 @dataclass(frozen=True)

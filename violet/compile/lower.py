@@ -16,7 +16,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from violet.compile.ir import IR, Op, ParamSpec, Scalar, StateSpec, literal_text, result_type
+from violet.compile.ir import IR, Op, ParamSpec, Scalar, StateSpec, literal_text
+from violet.compile.ops import BY_BUILTIN, result_type
+from violet.dag.builtins import arity_problem
 from violet.dag.expr import ATTRIBUTE_FIX, BINOPS, CMPOPS
 from violet.dag.graph import Bound, Graph, NodeInstance, literal_type
 from violet.dag.types import F64, I64, INT64_MIN, DType, ValueType
@@ -283,32 +285,24 @@ def _call(e: ast.Call, s: Scope) -> Ref:
     if name == "match":
         return _match(e, s)
     args = [lower_expr(a, s) for a in e.args]
-    arity = {"abs": 1, "floor": 1, "ceil": 1, "float": 1, "int": 1, "clamp": 3, "select": 3,
-             "argmax": 2, "any": 1, "all": 1}
-    if name in ("min", "max") and len(args) < 2 or name in arity and len(args) != arity[name]:
-        want = "at least 2" if name in ("min", "max") else str(arity[name])
-        raise s.error(f"{name}() takes {want} argument(s), got {len(args)}", e)
+    if (problem := arity_problem(name, len(args))) is not None:
+        raise s.error(problem, e)
     return _builtin(name, args, e, s)
 
 
 def _builtin(name: str, args: list[Ref], e: ast.Call, s: Scope) -> Ref:
-    if name in ("min", "max"):
-        return _fold(name, args, e, s)
-    if name == "clamp":
-        x, lo, hi = args
-        return _fold("min", [_fold("max", [x, lo], e, s), hi], e, s)
-    if name == "select":
-        return _select(args[0], args[1], args[2], e, s)
-    if name in ("argmax", "any", "all"):
-        return s.emit(name, args, e)
-    x = args[0]
-    if name == "abs":
-        return s.emit("abs", [x], e)
+    """A built-in: written out in ops (WRITTEN_OUT), or else the catalog op of that name."""
+    if name in WRITTEN_OUT:
+        return WRITTEN_OUT[name](name, args, e, s)
+    return s.emit(BY_BUILTIN[name].name, args, e)
+
+
+def _convert(name: str, x: Ref, e: ast.Call, s: Scope) -> Ref:
+    """floor, ceil and int to int64 (an int64 is itself), float to float64 (docs/semantics.md)."""
     if name in ("floor", "ceil"):
         return x if x.type.scalar == I64 else s.emit("f2i", [s.emit(name, [x], e)], e)
     if name == "float":
         return to_float(x, e, s)
-    assert name == "int"
     if x.type.dtype == DType.BOOL:
         return _select(x, s.builder.const(1, I64), s.builder.const(0, I64), e, s)
     if x.type.scalar == F64:
@@ -319,6 +313,17 @@ def _builtin(name: str, args: list[Ref], e: ast.Call, s: Scope) -> Ref:
     # leave an output `int(e)` typed as the enum, and `violet run` would write its name
     code = Ref(x.id, ValueType(DType.I64, vector=x.type.vector))
     return s.emit("add", [code, s.builder.const(0, I64)], e)
+
+
+# built-ins that are not one op as called: min and max fold left over any number of arguments, clamp
+# is a max then a min, select promotes an int64 branch, and the conversions (docs/semantics.md)
+WRITTEN_OUT: dict[str, Callable[[str, list[Ref], ast.Call, Scope], Ref]] = {
+    "min": lambda name, args, e, s: _fold(name, args, e, s),
+    "max": lambda name, args, e, s: _fold(name, args, e, s),
+    "clamp": lambda name, args, e, s: _fold("min", [_fold("max", args[:2], e, s), args[2]], e, s),
+    "select": lambda name, args, e, s: _select(args[0], args[1], args[2], e, s),
+    **dict.fromkeys(("floor", "ceil", "float", "int"), lambda name, args, e, s: _convert(name, args[0], e, s)),
+}
 
 
 def _match(e: ast.Call, s: Scope) -> Ref:

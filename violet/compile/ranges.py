@@ -33,51 +33,16 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from violet.compile.ir import COMPARE, IR, LOGIC, Op, Scalar
-from violet.compile.semantics import f2i
+from violet.compile.interval import BOOL, INF, Interval, point
+from violet.compile.ir import IR, Op, Scalar
+from violet.compile.ops import Refusal, spec
 from violet.dag.types import INT64_MAX, INT64_MIN, DType, InputSpec
 
-INF = math.inf
+__all__ = ["Interval", "analysis", "analyze", "ranges_by_node", "transfer"]
 FMAX = 1.7976931348623157e308
 WIDEN_AFTER = 8  # fixpoint rounds before a state field's range is widened to its whole type
 MAX_BOXES = 64  # the most cases (boxes of input pieces) one pass analyses
 TINY = math.ulp(0.0)  # the smallest positive float64
-
-
-@dataclass(frozen=True)
-class Interval:
-    """The numbers a value can take (inclusive), and whether it can be NaN."""
-
-    lo: float
-    hi: float
-    nan: bool = False
-
-    def __str__(self) -> str:
-        text = f"[{_num(self.lo)}, {_num(self.hi)}]" if self.lo <= self.hi else "(no number)"
-        return text + (" or NaN" if self.nan else "")
-
-    def union(self, other: Interval) -> Interval:
-        return Interval(min(self.lo, other.lo), max(self.hi, other.hi), self.nan or other.nan)
-
-    def within(self, lo: float, hi: float) -> bool:
-        """Proven to lie in [lo, hi] and never NaN."""
-        return not self.nan and lo <= self.lo and self.hi <= hi
-
-
-def _num(x: float) -> str:
-    return repr(int(x)) if float(x).is_integer() and abs(x) < 2**63 else repr(x)
-
-
-BOOL = Interval(0, 1)
-EMPTY = Interval(INF, -INF)
-
-
-def point(value: Scalar) -> Interval:
-    """One value's interval; an integer stays an int, so int64 bounds stay exact beyond 2**53."""
-    if isinstance(value, float) and math.isnan(value):
-        return Interval(INF, -INF, True)
-    v = value if isinstance(value, float) else int(value)
-    return Interval(v, v)
 
 
 def input_interval(spec: InputSpec) -> Interval:
@@ -194,83 +159,11 @@ def _pass(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval],
 
 
 def transfer(op: Op, a: list[Interval]) -> Interval:
-    """The interval of `op` given its arguments' intervals."""
-    k = op.kind
-    if k in COMPARE or k in LOGIC or k in ("any", "all"):
-        return BOOL
-    if k == "select":
-        return a[1].union(a[2])
-    if k == "gather":
-        return a[0].union(point(0))
-    if k == "argmax":
-        return Interval(-1, INT64_MAX)
-    if k in ("add", "sub", "mul", "div"):
-        return _arith(k, a[0], a[1], op.type.dtype)
-    if k in ("min", "max"):
-        return _minmax(k, a[0], a[1])
-    return _unary(k, a[0], op.type.dtype)
-
-
-def _arith(kind: str, x: Interval, y: Interval, dtype: DType) -> Interval:
-    if x.lo > x.hi or y.lo > y.hi:
-        return Interval(INF, -INF, x.nan or y.nan)
-    if kind == "div" and y.lo <= 0.0 <= y.hi:  # a zero divisor: +-inf, and NaN from 0/0
-        return Interval(-INF, INF, dtype == DType.F64 and (x.nan or y.nan or x.lo <= 0.0 <= x.hi))
-    fn = {"add": lambda p, q: p + q, "sub": lambda p, q: p - q, "mul": lambda p, q: p * q,
-          "div": lambda p, q: p / q}[kind]
-    corners = [fn(p, q) for p in (x.lo, x.hi) for q in (y.lo, y.hi)]
-    nan = x.nan or y.nan or any(math.isnan(c) for c in corners) or _inf_times_zero(kind, x, y)
-    numbers = [c for c in corners if not math.isnan(c)] or [0.0]
-    return _wrapped(Interval(min(numbers), max(numbers), nan and dtype == DType.F64), dtype)
-
-
-def _wrapped(exact: Interval, dtype: DType) -> Interval:
-    """An int64 result whose exact range leaves int64 wraps around: then nothing is proven."""
-    if dtype == DType.I64 and (exact.lo < INT64_MIN or exact.hi > INT64_MAX):
-        return Interval(INT64_MIN, INT64_MAX)
-    return exact
-
-
-def _inf_times_zero(kind: str, x: Interval, y: Interval) -> bool:
-    """A zero inside one factor and an infinity at the end of the other: 0 * inf is NaN
-    even where no corner shows it."""
-    if kind != "mul":
-        return False
-    has_zero = lambda i: i.lo <= 0.0 <= i.hi  # noqa: E731
-    has_inf = lambda i: math.isinf(i.lo) or math.isinf(i.hi)  # noqa: E731
-    return (has_zero(x) and has_inf(y)) or (has_inf(x) and has_zero(y))
-
-
-def _minmax(kind: str, x: Interval, y: Interval) -> Interval:
-    """min(x, y) = y if y < x else x: a NaN first argument is kept, a NaN second one is never taken."""
-    pick = min if kind == "min" else max
-    if x.lo > x.hi:  # x is only NaN: the result is x
-        return x
-    if y.lo > y.hi:
-        return x
-    lo, hi = pick(x.lo, y.lo), pick(x.hi, y.hi)
-    if y.nan:  # y may be NaN, then the result is x unchanged
-        lo, hi = min(lo, x.lo), max(hi, x.hi)
-    return Interval(lo, hi, x.nan)
-
-
-def _unary(kind: str, x: Interval, dtype: DType) -> Interval:
-    if x.lo > x.hi:
-        return x if kind not in ("f2i",) else Interval(0, 0)
-    if kind == "neg":
-        return _wrapped(Interval(-x.hi, -x.lo, x.nan), dtype)
-    if kind == "abs":
-        lo = 0 if x.lo <= 0 <= x.hi else min(abs(x.lo), abs(x.hi))
-        return _wrapped(Interval(lo, max(abs(x.lo), abs(x.hi)), x.nan), dtype)
-    if kind in ("floor", "ceil"):
-        fn = math.floor if kind == "floor" else math.ceil
-        return Interval(*(float(fn(v)) if math.isfinite(v) else v for v in (x.lo, x.hi)), x.nan)
-    if kind == "f2i":
-        interval = Interval(f2i(x.lo), f2i(x.hi))  # f2i is monotone: truncation, saturation at the bounds
-        return interval.union(point(0)) if x.nan else interval
-    if kind == "i2f":
-        return Interval(float(x.lo), float(x.hi))
-    raise ValueError(f"no range rule for op kind {kind!r}")
+    """The interval of `op` given its arguments' intervals: the op's catalog rule."""
+    rule = spec(op.kind).interval
+    if isinstance(rule, Refusal):
+        raise ValueError(f"no range rule for op kind {op.kind!r}: {rule.reason}")
+    return rule(op, a)
 
 
 def ranges_by_node(ir: IR, ranges: list[Interval]) -> list[tuple[str, str, Interval]]:

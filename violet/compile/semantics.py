@@ -6,7 +6,9 @@ ints kept in int64 by two's-complement wrap-around after every op. Where
 Python itself would raise (float division by zero) or differ from a machine
 (int overflow), the function says what the IR does instead. The Numba
 backend and the fixed-point lowering must reproduce these functions bit for
-bit; the tests hold them to hand-computed values.
+bit; the tests hold them to hand-computed values. Which function defines
+which op is said once, in the op catalog (`violet.compile.ops`); an op as plain
+as `a + b` on floats is written there, beside its other rules.
 """
 
 from __future__ import annotations
@@ -85,53 +87,6 @@ def fceil(x: float) -> float:
 
 
 Fn = Callable[..., float | int | bool]
-
-FLOAT_OPS: dict[str, Fn] = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": fdiv,
-    "min": vmin,
-    "max": vmax,
-    "neg": lambda a: -a,
-    "abs": lambda a: math.fabs(a),
-    "floor": ffloor,
-    "ceil": fceil,
-    "f2i": f2i,
-}
-
-INT_OPS: dict[str, Fn] = {
-    "add": lambda a, b: wrap64(a + b),
-    "sub": lambda a, b: wrap64(a - b),
-    "mul": lambda a, b: wrap64(a * b),
-    "min": vmin,
-    "max": vmax,
-    "neg": lambda a: wrap64(-a),
-    "abs": lambda a: wrap64(abs(a)),
-    "i2f": float,  # round to nearest even, exact for |x| <= 2**53
-}
-
-SHARED_OPS: dict[str, Fn] = {
-    "eq": lambda a, b: a == b,
-    "ne": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "le": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b,
-    "and": lambda a, b: a and b,
-    "or": lambda a, b: a or b,
-    "not": lambda a: not a,
-    "select": lambda c, a, b: a if c else b,
-}
-
-
-def op_function(kind: str, first_arg: DType) -> Fn:
-    """The function defining `kind` when its first argument has dtype `first_arg`."""
-    table = FLOAT_OPS if first_arg == DType.F64 else INT_OPS if first_arg == DType.I64 else {}
-    fn = table.get(kind) or SHARED_OPS.get(kind)
-    if fn is None:
-        raise KeyError(f"no semantics for {kind} on {first_arg.value}")
-    return fn
 
 
 # ---------------------------------------------------------------- vectors over the universe

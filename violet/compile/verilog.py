@@ -12,10 +12,9 @@ A NaN constant that selects carry to outputs ("missing", see fixed.py) is the
 value 0 with a one-bit flag `m<id>` travelling beside it through the selects;
 such an output gets a second port, `out_<name>_nan`.
 
-Division (`a / b` in Q format) is a combinational divider built from Verilog's
-`/`, which truncates toward zero; the floor the model uses is recovered by
-subtracting one when the remainder is nonzero and the signs differ. A divisor
-of zero saturates by the numerator's sign, as in the model.
+Each op's hardware is its rule in the op catalog (`violet.compile.ops`), called
+with the emitter; this module builds the module around them: ports, constants,
+state registers, pipeline registers, and the wire helpers the rules share.
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ import re
 
 from dataclasses import dataclass, field
 
-from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError, divider_width
-from violet.compile.ir import ELEMENTWISE, REDUCE, Op
+from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError
+from violet.compile.ir import Op
+from violet.compile.ops import Refusal, spec
 
 
 # IEEE 1800-2017 (SystemVerilog, a superset of Verilog-2005) reserved words: a graph may be named `module`
@@ -83,6 +83,7 @@ class Emitter:
     stages: dict[int, int] = field(default_factory=dict)  # op id -> pipeline stage (empty: combinational)
     stage: int = 0  # the stage of the op being emitted
     delayed: dict[str, tuple[int, int, int, bool]] = field(default_factory=dict)  # wire -> (from, to, width, signed)
+    assets: int = 0  # N, the universe's size: vector ops are built once per asset
 
     def ref(self, i: int) -> str:
         """The wire holding op i's value (its element for the current asset, for a vector)."""
@@ -166,149 +167,19 @@ class Emitter:
         return f"$signed({{{{{to - width}{{{name}[{width - 1}]}}}}, {name}}})"
 
     def emit(self, op: Op) -> None:
-        a = op.args
-        f = [self.fmt(x) for x in a]
-        k = op.kind
-        if k in ("add", "sub"):
-            width = max(f[0].width, f[1].width) + 1
-            self.decl(self.name("t", op.id), width, f"{self.ext(a[0], width)} {'+' if k == 'add' else '-'} {self.ext(a[1], width)}")
-            lo = f[0].lo + f[1].lo if k == "add" else f[0].lo - f[1].hi
-            hi = f[0].hi + f[1].hi if k == "add" else f[0].hi - f[1].lo
-            self.counts["adders"] += 1
-            self.fit(op, self.name("t", op.id), lo, hi, width)
-        elif k == "mul":
-            width = f[0].width + f[1].width
-            shift = f[1].frac_bits
-            pname = self.name("p", op.id)
-            self.decl(pname, width, f"{self.ext(a[0], width)} * {self.ext(a[1], width)}")
-            corners = [x * y for x in (f[0].lo, f[0].hi) for y in (f[1].lo, f[1].hi)]
-            self.counts["multipliers"] += 1
-            if shift:
-                half = self.const(1 << (shift - 1), width + 1)
-                self.decl(self.name("t", op.id), width + 1, f"($signed({{{pname}[{width - 1}], {pname}}}) + {half}) >>> {shift}")
-                lo, hi = (min(corners) + (1 << (shift - 1))) >> shift, (max(corners) + (1 << (shift - 1))) >> shift
-                self.fit(op, self.name("t", op.id), lo, hi, width + 1)
-            else:
-                self.fit(op, self.name("p", op.id), min(corners), max(corners), width)
-        elif k == "div":
-            self._divide(op, f)
-        elif k in ("min", "max"):
-            cmp = "<" if k == "min" else ">"
-            width = max(f[0].width, f[1].width)
-            x, y = self.ext(a[0], width), self.ext(a[1], width)
-            self.counts["comparators"] += 1
-            self.decl(self.name("t", op.id), width, f"({y} {cmp} {x}) ? {y} : {x}")
-            self.fit(op, self.name("t", op.id), min(f[0].lo, f[1].lo), max(f[0].hi, f[1].hi), width)
-        elif k in ("neg", "abs"):
-            width = f[0].width + 1
-            x = self.ext(a[0], width)
-            expr = f"-{x}" if k == "neg" else f"({x} < {self.const(0, width)}) ? -{x} : {x}"
-            self.decl(self.name("t", op.id), width, expr)
-            lo, hi = (-f[0].hi, -f[0].lo) if k == "neg" else (0, max(-f[0].lo, f[0].hi))
-            self.fit(op, self.name("t", op.id), lo, hi, width)
-        elif k in ("eq", "ne", "lt", "le", "gt", "ge"):
-            sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[k]
-            self.counts["comparators"] += 1
-            if f[0].boolean:
-                self.decl(self.name("v", op.id), 1, f"{self.ref(a[0])} {sym} {self.ref(a[1])}", signed=False)
-            else:
-                width = max(f[0].width, f[1].width)
-                self.decl(self.name("v", op.id), 1, f"{self.ext(a[0], width)} {sym} {self.ext(a[1], width)}", signed=False)
-        elif k in ("and", "or", "not"):
-            expr = f"!{self.ref(a[0])}" if k == "not" else f"{self.ref(a[0])} {'&&' if k == 'and' else '||'} {self.ref(a[1])}"
-            self.decl(self.name("v", op.id), 1, expr, signed=False)
-        elif k == "select":
-            if op.id in self.model.missing:
-                self.decl(f"m{op.id}", 1, f"{self.ref(a[0])} ? {self.missing_flag(a[1])} : {self.missing_flag(a[2])}",
-                          signed=False)
-            if self.fmt(op.id).boolean:
-                self.decl(self.name("v", op.id), 1, f"{self.ref(a[0])} ? {self.ref(a[1])} : {self.ref(a[2])}", signed=False)
-            else:
-                width = max(f[1].width, f[2].width)
-                self.decl(self.name("t", op.id), width, f"{self.ref(a[0])} ? {self.ext(a[1], width)} : {self.ext(a[2], width)}")
-                self.fit(op, self.name("t", op.id), min(f[1].lo, f[2].lo), max(f[1].hi, f[2].hi), width)
-        elif k in ("floor", "ceil", "f2i", "i2f"):
-            self._rescale(op, f[0])
-        else:
-            raise LoweringError(f"op '{k}' cannot be lowered to Verilog", where=f"node '{op.node}'", fix=op.render())
-
-    def _rescale(self, op: Op, src: Fmt) -> None:
-        """floor, ceil (float to float), f2i (truncate toward zero), i2f: shifts by the fractional bits."""
-        i, n, k = op.args[0], src.frac_bits, op.kind
-        if k == "i2f":
-            n = self.fmt(op.id).frac_bits
-            width = src.width + n
-            self.decl(self.name("t", op.id), width, f"{self.ext(i, width)} <<< {n}")
-            self.fit(op, self.name("t", op.id), src.lo << n, src.hi << n, width)
+        """The op's wires, by its catalog rule: per asset for an elementwise op on vectors."""
+        entry = spec(op.kind)
+        rule = entry.verilog
+        if isinstance(rule, Refusal):
+            raise LoweringError(f"op '{op.kind}' cannot be lowered to Verilog: {rule.reason}", where=f"node '{op.node}'",
+                                fix=op.render())
+        if not (entry.elementwise and op.type.vector):
+            rule(self, op)
             return
-        width = src.width + 1
-        x = self.ext(i, width)
-        expr = {"floor": f"({x} >>> {n}) <<< {n}", "ceil": f"-(((-{x}) >>> {n}) <<< {n})",
-                "f2i": f"({x} < {self.const(0, width)}) ? -((-{x}) >>> {n}) : ({x} >>> {n})"}[k]
-        self.decl(self.name("t", op.id), width, expr)
-        ends = [{"floor": (e >> n) << n, "ceil": -(((-e) >> n) << n),
-                 "f2i": -((-e) >> n) if e < 0 else e >> n}[k] for e in (src.lo, src.hi)]
-        self.fit(op, self.name("t", op.id), min(ends), max(ends), width)
-
-    def _divide(self, op: Op, f: list[Fmt]) -> None:
-        """floor((2 * (a << n) + b) / (2 * b)) after moving b's sign to a: the model's round half up."""
-        a, b = op.args
-        i, shift = op.id, f[1].frac_bits
-        w = divider_width(f[0], f[1], self.fmt(i))
-        an, bn = self.ext(a, w), self.ext(b, w)
-        zero, one = self.const(0, w), self.const(1, w)
-        negative = f"({self.ref(b)} < {self.const(0, f[1].width)})"
-        self.counts["dividers"] += 1
-        self.decl(self.name("sn", i), w, f"{negative} ? -({an} <<< {shift}) : ({an} <<< {shift})")
-        self.decl(self.name("sd", i), w, f"{negative} ? -{bn} : {bn}")
-        self.decl(self.name("n", i), w, f"({self.name('sn', i)} <<< 1) + {self.name('sd', i)}")
-        self.decl(self.name("d", i), w, f"{self.name('sd', i)} <<< 1")
-        self.decl(self.name("q", i), w, f"({self.name('d', i)} == {zero}) ? {zero} : {self.name('n', i)} / {self.name('d', i)}")
-        self.decl(self.name("r", i), w, f"({self.name('d', i)} == {zero}) ? {zero} : {self.name('n', i)} % {self.name('d', i)}")
-        self.decl(self.name("fl", i), w, f"(({self.name('r', i)} != {zero}) && ({self.name('n', i)} < {zero})) ? {self.name('q', i)} - {one} : {self.name('q', i)}")  # floor, d > 0
-        out = self.fmt(i)
-        top, bottom = self.const(out.hi, w), self.const(out.lo, w)
-        a_zero = self.const(0, f[0].width)
-        self.decl(self.name("t", i), w, f"({self.name('sd', i)} != {zero}) ? {self.name('fl', i)} : ({self.ref(a)} > {a_zero}) ? {top} : ({self.ref(a)} < {a_zero}) ? {bottom} : {zero}")
-        self.fit(op, self.name("t", i), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
-
-    def reduce(self, op: Op, n: int) -> None:
-        """gather (a multiplexer over the assets), any/all (or/and chains), argmax (a comparator chain)."""
-        k, a = op.kind, op.args
-        if k in ("any", "all"):
-            join = " || " if k == "any" else " && "
-            self.decl(self.name("v", op.id), 1, join.join(self.elem(a[0], j) for j in range(n)), signed=False)
-            return
-        if k == "gather":
-            vec, idx = a
-            out, elem = self.fmt(op.id), self.fmt(vec)
-            width = max(out.width, elem.width)
-            index, iw = self.gather_index(idx, n)
-            expr = self.const(0, width)
-            for j in reversed(range(n)):
-                expr = f"({index} == {self.const(j, iw)}) ? {self.resize(self.elem(vec, j), elem.width, width)} : {expr}"
-            self.decl(self.name("t", op.id), width, expr)
-            self.fit(op, self.name("t", op.id), min(elem.lo, 0), max(elem.hi, 0), width)
-            return
-        values, mask = a
-        vw, out = self.w(values), self.fmt(op.id)
-        if n - 1 > out.hi:
-            raise LoweringError(f"argmax over {n} assets gives indices up to {n - 1}, its format {out} holds at "
-                                f"most {out.hi}", where=f"node '{op.node}'",
-                                fix=f"raise --int-bits to at least {(n - 1).bit_length()} (the analysis cannot bound "
-                                    "an index by the universe size)")
-        best, best_value = self.const(-1, out.width), self.elem(values, 0)
-        for j in range(n):
-            taken = f"{self.name('take', op.id)}_{j}"
-            first = f"({best} == {self.const(-1, out.width)})" if j else "1'b1"
-            self.decl(taken, 1, f"{self.elem(mask, j)} && ({first} || ({self.elem(values, j)} > {best_value}))",
-                      signed=False)
-            self.decl(f"{self.name('best', op.id)}_{j}", out.width, f"{taken} ? {self.const(j, out.width)} : {best}")
-            if j < n - 1:  # the best value so far, for the next comparison (none after the last)
-                self.decl(f"{self.name('bv', op.id)}_{j}", vw, f"{taken} ? {self.elem(values, j)} : {best_value}")
-            best, best_value = f"{self.name('best', op.id)}_{j}", f"{self.name('bv', op.id)}_{j}"
-            self.counts["comparators"] += 1
-        self.decl(self.name("v", op.id), out.width, best)
+        for k in range(self.assets):
+            self.element = k
+            rule(self, op)
+        self.element = None
 
     def gather_index(self, idx: int, n: int) -> tuple[str, int]:
         """The index of a gather over n assets, sign-extended to a width holding both its own range and
@@ -364,7 +235,7 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None, pipelin
     if pipeline:
         em.stages = pipeline_stages(model, pipeline)
         ports = ["    input  wire clk,", "    input  wire rst,", "    input  wire in_valid,", "    output wire out_valid,"]
-    n = assets or 0
+    n = em.assets = assets or 0
     for op in ir.leaves("input"):
         fmt = model.formats[op.id]
         sign = "" if fmt.boolean else "signed "
@@ -394,15 +265,7 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None, pipelin
         em.stage = em.stages.get(op.id, 0)
         if op.kind in ("param", "const", "state"):
             continue
-        if op.type.vector and op.kind in ELEMENTWISE:
-            for k in range(n):
-                em.element = k
-                em.emit(op)
-            em.element = None
-        elif op.kind in REDUCE:
-            em.reduce(op, n)
-        else:
-            em.emit(op)
+        em.emit(op)
     if ir.stateful:
         em.lines += _registers(em)
     em.stage = pipeline

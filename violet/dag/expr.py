@@ -13,11 +13,11 @@ import ast
 import sys
 from collections.abc import Callable
 
+from violet.dag.builtins import BUILTINS as BUILTIN_ARITY
 from violet.dag.types import int64_problem
 from violet.errors import NodeSubsetError, quote
 
-BUILTINS = frozenset({"min", "max", "abs", "clamp", "select", "floor", "ceil", "float", "int", "match",
-                      "argmax", "any", "all"})
+BUILTINS = frozenset(BUILTIN_ARITY)
 
 BINOPS: dict[type, str] = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 CMPOPS: dict[type, str] = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
@@ -137,8 +137,7 @@ def _check_call(node: ast.Call, locate: Locate) -> None:
 
 
 SUBSET_FIX = ("use arithmetic (+ - * / and ** by a small integer), comparisons, and/or/not, "
-              "'a if c else b', vector[index], and the built-ins min, max, abs, clamp, select, floor, ceil, "
-              "float, int, match, argmax, any, all")
+              f"'a if c else b', vector[index], and the built-ins {', '.join(BUILTIN_ARITY)}")
 
 
 def parse_expr(text: str, locate_text: str) -> ast.expr:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from violet.dag.builtins import BUILTINS
 from violet.dag.types import int64_problem
 from violet.errors import GraphError, quote, where
 
@@ -24,10 +25,7 @@ NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 NAME_FIX = "use 1 to 64 letters, digits and _, not starting with a digit"
 
 # names an expression already gives a meaning to
-RESERVED = frozenset(
-    {"min", "max", "abs", "clamp", "select", "floor", "ceil", "float", "int", "match", "argmax", "any", "all",
-     "true", "false"}
-)
+RESERVED = frozenset(BUILTINS) | {"true", "false"}
 
 
 def _scalar(value: Any) -> Any:

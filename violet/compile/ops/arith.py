@@ -1,0 +1,237 @@
+"""Arithmetic: add, sub, mul, div, min, max, neg, abs (docs/semantics.md, "Arithmetic").
+
+float64 follows IEEE with one rounding per op; int64 wraps modulo 2**64, which
+the Numba rendering gets from the wrapping intrinsics (no `nsw` for LLVM to
+exploit); `div` is float64 only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from violet.compile import semantics as sem
+from violet.compile.interval import INF, Interval, wrapped
+from violet.compile.ops.spec import Fn, OpSpec, by_dtype, names
+from violet.compile.qformat import Fmt, divide, divider_width, saturate, shift_round
+from violet.dag.types import F64, I64, DType, ValueType
+
+if TYPE_CHECKING:
+    from violet.compile.ir import Op
+    from violet.compile.verilog import Emitter
+
+
+def arith_type(kind: str, args: list[ValueType]) -> ValueType | str:
+    """Two float64 or two int64 operands (never bool or enum); `div` takes float64 only."""
+    dts = {a.dtype for a in args}
+    if any(a.is_enum for a in args):
+        return f"'{kind}' is not defined on enums"
+    if len(dts) != 1 or DType.BOOL in dts:
+        return f"'{kind}' needs two float64 or two int64 operands, got {names(args)}"
+    if kind == "div" and dts != {DType.F64}:
+        return "'div' is float64 division: convert int64 operands with float(x)"
+    return F64 if dts == {DType.F64} else I64
+
+
+# ---------------------------------------------------------------- Numba
+
+
+def numba_infix(symbol: str, wrapping: str = "") -> Any:
+    """`a <symbol> b`, or the wrapping intrinsic on int64 (Numba's `+` carries `nsw`)."""
+
+    def render(op: Op, a: list[str]) -> str:
+        if wrapping and op.type.dtype == DType.I64:
+            return f"{wrapping}({', '.join(a)})"
+        return f" {symbol} ".join(a) if len(a) == 2 else f"{symbol}{a[0]}"
+
+    return render
+
+
+def numba_pick(cmp: str) -> Any:
+    """min/max: Python's rule, `b if b < a else a` (the first argument kept on a tie or NaN)."""
+    return lambda op, a: f"{a[1]} if {a[1]} {cmp} {a[0]} else {a[0]}"
+
+
+def numba_abs(op: Op, a: list[str]) -> str:
+    return f"wrapping_abs({a[0]})" if op.type.dtype == DType.I64 else f"abs({a[0]})"
+
+
+# ---------------------------------------------------------------- intervals
+
+
+def interval_arith(op: Op, a: list[Interval]) -> Interval:
+    """Corners of the box in float64 (round to nearest is monotone), NaN where one can be born."""
+    x, y, kind, dtype = a[0], a[1], op.kind, op.type.dtype
+    if x.empty or y.empty:
+        return Interval(INF, -INF, x.nan or y.nan)
+    if kind == "div" and y.lo <= 0.0 <= y.hi:  # a zero divisor: +-inf, and NaN from 0/0
+        return Interval(-INF, INF, dtype == DType.F64 and (x.nan or y.nan or x.lo <= 0.0 <= x.hi))
+    fn = {"add": lambda p, q: p + q, "sub": lambda p, q: p - q, "mul": lambda p, q: p * q,
+          "div": lambda p, q: p / q}[kind]
+    corners = [fn(p, q) for p in (x.lo, x.hi) for q in (y.lo, y.hi)]
+    nan = x.nan or y.nan or any(math.isnan(c) for c in corners) or _inf_times_zero(kind, x, y)
+    numbers = [c for c in corners if not math.isnan(c)] or [0.0]
+    return wrapped(Interval(min(numbers), max(numbers), nan and dtype == DType.F64), dtype)
+
+
+def _inf_times_zero(kind: str, x: Interval, y: Interval) -> bool:
+    """A zero inside one factor and an infinity at the end of the other: 0 * inf is NaN
+    even where no corner shows it."""
+    if kind != "mul":
+        return False
+    has_zero = lambda i: i.lo <= 0.0 <= i.hi  # noqa: E731
+    has_inf = lambda i: math.isinf(i.lo) or math.isinf(i.hi)  # noqa: E731
+    return (has_zero(x) and has_inf(y)) or (has_inf(x) and has_zero(y))
+
+
+def interval_pick(op: Op, a: list[Interval]) -> Interval:
+    """min(x, y) = y if y < x else x: a NaN first argument is kept, a NaN second one is never taken."""
+    x, y = a
+    pick = min if op.kind == "min" else max
+    if x.empty or y.empty:  # x only NaN: the result is x; y only NaN: never taken
+        return x
+    lo, hi = pick(x.lo, y.lo), pick(x.hi, y.hi)
+    if y.nan:  # y may be NaN, then the result is x unchanged
+        lo, hi = min(lo, x.lo), max(hi, x.hi)
+    return Interval(lo, hi, x.nan)
+
+
+def interval_neg(op: Op, a: list[Interval]) -> Interval:
+    x = a[0]
+    return x if x.empty else wrapped(Interval(-x.hi, -x.lo, x.nan), op.type.dtype)
+
+
+def interval_abs(op: Op, a: list[Interval]) -> Interval:
+    x = a[0]
+    if x.empty:
+        return x
+    lo = 0 if x.lo <= 0 <= x.hi else min(abs(x.lo), abs(x.hi))
+    return wrapped(Interval(lo, max(abs(x.lo), abs(x.hi)), x.nan), op.type.dtype)
+
+
+# ---------------------------------------------------------------- fixed point
+
+
+def fixed_add(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
+    return saturate(a[0] + a[1] if op.kind == "add" else a[0] - a[1], out)
+
+
+def fixed_mul(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
+    return saturate(shift_round(a[0] * a[1], fa[1].frac_bits), out)
+
+
+def fixed_div(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
+    return saturate(divide(a[0] << fa[1].frac_bits, a[1], out), out)
+
+
+def fixed_pick(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
+    return sem.vmin(a[0], a[1]) if op.kind == "min" else sem.vmax(a[0], a[1])
+
+
+def fixed_neg(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
+    return saturate(-a[0] if op.kind == "neg" else abs(a[0]), out)
+
+
+# ---------------------------------------------------------------- Verilog
+
+
+def verilog_add(em: Emitter, op: Op) -> None:
+    """An adder one bit wider than the wider operand, then fit."""
+    a, f, k = op.args, [em.fmt(x) for x in op.args], op.kind
+    width = max(f[0].width, f[1].width) + 1
+    em.decl(em.name("t", op.id), width, f"{em.ext(a[0], width)} {'+' if k == 'add' else '-'} {em.ext(a[1], width)}")
+    lo = f[0].lo + f[1].lo if k == "add" else f[0].lo - f[1].hi
+    hi = f[0].hi + f[1].hi if k == "add" else f[0].hi - f[1].lo
+    em.counts["adders"] += 1
+    em.fit(op, em.name("t", op.id), lo, hi, width)
+
+
+def verilog_mul(em: Emitter, op: Op) -> None:
+    """Full-width product, plus half an ULP, arithmetic shift by n, then fit."""
+    a, f = op.args, [em.fmt(x) for x in op.args]
+    width, shift = f[0].width + f[1].width, f[1].frac_bits
+    pname = em.name("p", op.id)
+    em.decl(pname, width, f"{em.ext(a[0], width)} * {em.ext(a[1], width)}")
+    corners = [x * y for x in (f[0].lo, f[0].hi) for y in (f[1].lo, f[1].hi)]
+    em.counts["multipliers"] += 1
+    if not shift:
+        em.fit(op, pname, min(corners), max(corners), width)
+        return
+    half = em.const(1 << (shift - 1), width + 1)
+    em.decl(em.name("t", op.id), width + 1, f"($signed({{{pname}[{width - 1}], {pname}}}) + {half}) >>> {shift}")
+    lo, hi = shift_round(min(corners), shift), shift_round(max(corners), shift)
+    em.fit(op, em.name("t", op.id), lo, hi, width + 1)
+
+
+def verilog_div(em: Emitter, op: Op) -> None:
+    """floor((2 * (a << n) + b) / (2 * b)) after moving b's sign to a: the model's round half up, from
+    Verilog's truncating `/` and `%` (minus one when the remainder is nonzero and the numerator negative)."""
+    (a, b), f = op.args, [em.fmt(x) for x in op.args]
+    i, shift = op.id, f[1].frac_bits
+    w = divider_width(f[0], f[1], em.fmt(i))
+    an, bn = em.ext(a, w), em.ext(b, w)
+    zero, one = em.const(0, w), em.const(1, w)
+    negative = f"({em.ref(b)} < {em.const(0, f[1].width)})"
+    sn, sd, n, d, q, r, fl = (em.name(p, i) for p in ("sn", "sd", "n", "d", "q", "r", "fl"))
+    em.counts["dividers"] += 1
+    em.decl(sn, w, f"{negative} ? -({an} <<< {shift}) : ({an} <<< {shift})")
+    em.decl(sd, w, f"{negative} ? -{bn} : {bn}")
+    em.decl(n, w, f"({sn} <<< 1) + {sd}")
+    em.decl(d, w, f"{sd} <<< 1")
+    em.decl(q, w, f"({d} == {zero}) ? {zero} : {n} / {d}")
+    em.decl(r, w, f"({d} == {zero}) ? {zero} : {n} % {d}")
+    em.decl(fl, w, f"(({r} != {zero}) && ({n} < {zero})) ? {q} - {one} : {q}")  # floor, d > 0
+    out = em.fmt(i)
+    top, bottom, a_zero = em.const(out.hi, w), em.const(out.lo, w), em.const(0, f[0].width)
+    em.decl(em.name("t", i), w, f"({sd} != {zero}) ? {fl} : ({em.ref(a)} > {a_zero}) ? {top} : "
+                                f"({em.ref(a)} < {a_zero}) ? {bottom} : {zero}")
+    em.fit(op, em.name("t", i), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+
+
+def verilog_pick(em: Emitter, op: Op) -> None:
+    """A comparator and a multiplexer: `b if b < a else a` (min), as the IR's rule."""
+    a, f = op.args, [em.fmt(x) for x in op.args]
+    width = max(f[0].width, f[1].width)
+    x, y = em.ext(a[0], width), em.ext(a[1], width)
+    em.counts["comparators"] += 1
+    em.decl(em.name("t", op.id), width, f"({y} {'<' if op.kind == 'min' else '>'} {x}) ? {y} : {x}")
+    em.fit(op, em.name("t", op.id), min(f[0].lo, f[1].lo), max(f[0].hi, f[1].hi), width)
+
+
+def verilog_neg(em: Emitter, op: Op) -> None:
+    """Negation or absolute value one bit wider than the operand, then fit."""
+    src = em.fmt(op.args[0])
+    width = src.width + 1
+    x = em.ext(op.args[0], width)
+    expr = f"-{x}" if op.kind == "neg" else f"({x} < {em.const(0, width)}) ? -{x} : {x}"
+    em.decl(em.name("t", op.id), width, expr)
+    lo, hi = (-src.hi, -src.lo) if op.kind == "neg" else (0, max(-src.lo, src.hi))
+    em.fit(op, em.name("t", op.id), lo, hi, width)
+
+
+def _binary(name: str, meaning: str, f64: Fn, i64: Fn | None, symbol: str, fixed: Any, verilog: Any) -> OpSpec:
+    interp = by_dtype(f64=f64, i64=i64) if i64 else by_dtype(f64=f64)
+    wrapping = f"wrapping_{name}" if i64 else ""
+    return OpSpec(name, 2, meaning, arith_type, interp, numba_infix(symbol, wrapping), interval_arith, fixed, verilog)
+
+
+OPS = (
+    _binary("add", "a + b: IEEE, one rounding; int64 wraps", lambda a, b: a + b,
+            lambda a, b: sem.wrap64(a + b), "+", fixed_add, verilog_add),
+    _binary("sub", "a - b: IEEE, one rounding; int64 wraps", lambda a, b: a - b,
+            lambda a, b: sem.wrap64(a - b), "-", fixed_add, verilog_add),
+    _binary("mul", "a * b: IEEE, one rounding; int64 wraps", lambda a, b: a * b,
+            lambda a, b: sem.wrap64(a * b), "*", fixed_mul, verilog_mul),
+    _binary("div", "a / b: IEEE float64 division, x / 0 is +-inf, 0 / 0 NaN", sem.fdiv, None, "/",
+            fixed_div, verilog_div),
+    OpSpec("min", 2, "Python's min(a, b): b if b < a else a", arith_type, by_dtype(any=sem.vmin), numba_pick("<"),
+           interval_pick, fixed_pick, verilog_pick, builtin="min"),
+    OpSpec("max", 2, "Python's max(a, b): b if b > a else a", arith_type, by_dtype(any=sem.vmax), numba_pick(">"),
+           interval_pick, fixed_pick, verilog_pick, builtin="max"),
+    OpSpec("neg", 1, "-a: flips the sign bit; int64 wraps", arith_type,
+           by_dtype(f64=lambda a: -a, i64=lambda a: sem.wrap64(-a)), numba_infix("-", "wrapping_neg"),
+           interval_neg, fixed_neg, verilog_neg),
+    OpSpec("abs", 1, "abs(a): clears the sign bit; int64 wraps", arith_type,
+           by_dtype(f64=math.fabs, i64=lambda a: sem.wrap64(abs(a))), numba_abs, interval_abs, fixed_neg,
+           verilog_neg, builtin="abs"),
+)

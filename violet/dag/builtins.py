@@ -1,0 +1,27 @@
+"""The expression language's built-in functions: their names and how many arguments each takes.
+
+Pure data, so that violet/dag can check a call and reserve the names without
+knowing any backend (violet/dag never imports violet/compile). A built-in that
+is exactly one IR op carries the same name in the op catalog
+(`violet.compile.ops`, its `builtin`); the rest are forms the lowering writes
+out in ops (`clamp` is a max then a min). tests/test_catalog.py checks the two
+agree.
+"""
+
+from __future__ import annotations
+
+# name -> (fewest arguments, most arguments; None: any number)
+BUILTINS: dict[str, tuple[int, int | None]] = {
+    "min": (2, None), "max": (2, None), "abs": (1, 1), "clamp": (3, 3), "select": (3, 3),
+    "floor": (1, 1), "ceil": (1, 1), "float": (1, 1), "int": (1, 1), "match": (1, 1),
+    "argmax": (2, 2), "any": (1, 1), "all": (1, 1), "sqrt": (1, 1),
+}
+
+
+def arity_problem(name: str, given: int) -> str | None:
+    """Why `given` arguments do not fit built-in `name`, or None if they do."""
+    least, most = BUILTINS[name]
+    if least <= given and (most is None or given <= most):
+        return None
+    want = f"at least {least}" if most is None else str(least)
+    return f"{name}() takes {want} argument(s), got {given}"
