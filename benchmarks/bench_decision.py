@@ -73,7 +73,7 @@ def main() -> None:
     rows = [[kernel_value(cols[op.name] if ir.input_spec(op.name).universe else cols[op.name][t], op.type)
              for op in per_row] for t in range(n_scans)]
     n_out = len(ir.outputs)
-    step = cg.module.step
+    step = cg.kernel("step")
 
     def step_loop() -> None:
         state = state0
@@ -83,7 +83,7 @@ def main() -> None:
 
     step_s = time_per_call(step_loop, n_scans, args.repeat)
     kernel_args = scan_arguments(ir, cols, params, state0, n_scans, n_assets)
-    scan_s = time_per_call(lambda: cg.module.scan(*kernel_args), n_scans, args.repeat)
+    scan_s = time_per_call(lambda: cg.kernel("scan")(*kernel_args), n_scans, args.repeat)
 
     legacy_n = min(args.legacy_scans, n_scans)
     per_row = [spec.name for spec in ir.inputs if not spec.universe]

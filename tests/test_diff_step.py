@@ -57,8 +57,9 @@ def test_a_step_kernel_that_differs_from_the_scan_kernel_is_caught(write_graph):
     text = (GRAPHS / "blue_exit.toml").read_text()
     assert COUNTED in text
     stale = compile_ir(lower(load_graph(write_graph(text.replace(COUNTED, NOT_COUNTED)))))
-    kernels = SimpleNamespace(scan=good.module.scan, trace=good.module.trace, step=stale.module.step)
-    mixed = CompiledGraph(good.ir, kernels, good.path, 0.0, False)  # type: ignore[arg-type]
+    kernels = SimpleNamespace(scan=good.kernel("scan"), trace=good.kernel("trace"), step=stale.kernel("step"),
+                              SIGNATURES=good.module.SIGNATURES)
+    mixed = CompiledGraph(good.ir, kernels, good.path, {"scan": (0.0, True), "step": (0.0, True)})  # type: ignore[arg-type]
     report = diff_interpreter(mixed, sample(good.ir.inputs, 2_000, 400, seed=1, assets=4))
     assert report.mismatched_rows == 0  # the scan kernel is right
     assert not report.ok and report.step is not None and report.step.mismatched_rows > 0

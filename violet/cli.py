@@ -193,7 +193,7 @@ def compile_cmd(graph: GraphArg, sets: SetOpt = None) -> None:
     from violet.compile.numba_backend import compile_ir
 
     ir = load_ir(graph, sets)
-    cg = compile_ir(ir)
+    cg = compile_ir(ir).warm()
     out.print(f"{ir.name}: {len(ir.ops)} ops, content hash {ir.content_hash[:16]}, code hash {ir.code_hash[:16]}")
     out.print(f"kernels {'loaded from cache (hit)' if cg.cache_hit else 'compiled (miss)'} in {cg.seconds:.2f} s: "
               f"{cg.path}")
@@ -231,7 +231,7 @@ def run(graph: GraphArg,
     columns, rejected = read_inputs(ir, input, universe, skip_bad_rows)
     if rejected.rows:
         print(f"warning: rejected {rejected.render()}", file=sys.stderr)
-    cg = compile_ir(ir)
+    cg = compile_ir(ir).warm("scan")
     start = time.perf_counter()
     results = cg.batch(columns)
     seconds = time.perf_counter() - start
@@ -287,7 +287,7 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     priced = "trade" in ir.output_names and "price" in {spec.name for spec in ir.inputs if spec.type.vector}
     accounting = money(ir, columns, Costs(capital, fee_bps, slippage_bps, -1 if side == "short" else 1),
                        _symbols(input, universe)) if priced else None
-    cg = compile_ir(ir)
+    cg = compile_ir(ir).warm("scan")
     start = time.perf_counter()
     rows = run_sweep(cg, columns, combos, threads, accounting)
     seconds = time.perf_counter() - start

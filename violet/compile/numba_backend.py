@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,13 +41,44 @@ def cache_dir() -> Path:
 
 @dataclass
 class CompiledGraph:
-    """Numba kernels for one IR, with how long loading them took and whether the disk cache served them."""
+    """Numba kernels for one IR. Each kernel is compiled (or loaded from Numba's disk cache) the first
+    time it is asked for, to its exact signature; `loads` keeps how long that took and whether the
+    cache served it, per kernel."""
 
     ir: IR
     module: ModuleType
     path: Path
-    seconds: float
-    cache_hit: bool
+    loads: dict[str, tuple[float, bool]] = field(default_factory=dict)
+
+    def kernel(self, name: str) -> Any:
+        """The compiled `step` or `scan` kernel (or the lazily typed `trace`), compiled on first use; it
+        takes only arguments of its signature (no silent recompilation for another layout)."""
+        dispatcher = getattr(self.module, name)
+        if name in self.loads or name not in self.module.SIGNATURES:
+            return dispatcher
+        start = time.perf_counter()
+        if not dispatcher.signatures:  # another CompiledGraph of this process may have compiled it already
+            dispatcher.compile(self.module.SIGNATURES[name])
+            dispatcher.disable_compile()
+        stats = dispatcher.stats
+        self.loads[name] = (time.perf_counter() - start, bool(stats.cache_hits) and not stats.cache_misses)
+        return dispatcher
+
+    def warm(self, *names: str) -> CompiledGraph:
+        """Compile (or load) these kernels now, e.g. before a timed run; all but `trace` by default."""
+        for name in names or tuple(self.module.SIGNATURES):
+            self.kernel(name)
+        return self
+
+    @property
+    def seconds(self) -> float:
+        """Time spent compiling or loading the kernels asked for so far."""
+        return sum(t for t, _ in self.loads.values())
+
+    @property
+    def cache_hit(self) -> bool:
+        """True if every kernel asked for so far came from the disk cache."""
+        return bool(self.loads) and all(hit for _, hit in self.loads.values())
 
     def _leaves(self, kind: str, values: Mapping[str, Any]) -> list[Any]:
         return [kernel_value(values[op.name], op.type) for op in self.ir.leaves(kind)]
@@ -63,7 +94,7 @@ class CompiledGraph:
     def advance(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None,
                 params: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """One row/scan through the compiled step kernel: the outputs and the next state."""
-        values = self.module.step(self._assets(inputs), *self._args(inputs, params, state))
+        values = self.kernel("step")(self._assets(inputs), *self._args(inputs, params, state))
         names = [n for n, _ in self.ir.canonical_outputs]
         outs = dict(zip(names, values[:len(names)]))
         return {n: outs[n] for n in self.ir.output_names}, dict(zip([n for n, _ in self.ir.next_state],
@@ -80,7 +111,7 @@ class CompiledGraph:
         n_assets = self._assets(inputs)
         width = max(n_assets, 1)
         fbuf, ibuf = np.zeros((len(self.ir.ops), width)), np.zeros((len(self.ir.ops), width), np.int64)
-        self.module.trace(n_assets, *self._args(inputs, params, state), fbuf, ibuf)
+        self.kernel("trace")(n_assets, *self._args(inputs, params, state), fbuf, ibuf)
         return [_traced(op, fbuf, ibuf, n_assets) for op in self.ir.ops]
 
     def scan(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
@@ -95,7 +126,7 @@ class CompiledGraph:
         universe = [kernel_value(columns[op.name], op.type) for op in per_run]
         params_ = self._leaves("param", {**ir.param_defaults, **(params or {})})
         state_ = self._leaves("state", {**ir.state_init, **(state or {})})
-        final = self.module.scan(n_rows, n_assets, *arrays, *universe, *params_, *state_, *outs.values())
+        final = self.kernel("scan")(n_rows, n_assets, *arrays, *universe, *params_, *state_, *outs.values())
         names = [op.name for op in ir.leaves("state")]
         return {name: outs[name] for name in ir.output_names}, dict(zip(names, final))
 
@@ -128,17 +159,13 @@ def _traced(op: Any, fbuf: np.ndarray, ibuf: np.ndarray, n_assets: int) -> Any:
 
 
 def compile_ir(ir: IR) -> CompiledGraph:
-    """Generate, cache and load the kernels of `ir` (compiling only on a cache miss)."""
+    """Generate and cache the kernel module of `ir`; each kernel compiles on first use (CompiledGraph.kernel)."""
     source = generate(ir)
     digest = hashlib.sha256(source.encode()).hexdigest()[:12]
     path = cache_dir() / f"violet_{ir.code_hash[:20]}_{digest}.py"
     if not _holds(path, source):  # missing, or not what this generator writes (torn, edited, planted)
         _write_atomic(path, source)
-    start = time.perf_counter()
-    module = _import(path)
-    seconds = time.perf_counter() - start
-    hit = bool(module.step.stats.cache_hits) and not module.step.stats.cache_misses
-    return CompiledGraph(ir, module, path, seconds, hit)
+    return CompiledGraph(ir, _import(path), path)
 
 
 def _holds(path: Path, source: str) -> bool:

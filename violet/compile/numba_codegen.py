@@ -102,19 +102,67 @@ def per_run_ops(ir: IR) -> set[int]:
     return invariant
 
 
-def body(ir: IR, indent: str, only: set[int] | None = None, skip: set[int] = frozenset()) -> list[str]:
-    """The SSA body: one line per computed op (a per-asset loop for vector ops), optionally a subset."""
-    lines = []
-    for op in ir.ops:
-        if op.kind in LEAVES or op.id in skip or (only is not None and op.id not in only):
-            continue
-        if op.type.vector and spec(op.kind).elementwise:
-            args = [f"{var('v', i)}[k]" if ir.ops[i].type.vector else var("v", i) for i in op.args]
-            lines += [f"{indent}{var('v', op.id)} = np.empty(N, {NP_DTYPE[op.type.dtype]}){_comment(op)}",
-                      f"{indent}for k in range(N):",
-                      f"{indent}    {var('v', op.id)}[k] = {op_expr(op, args)}"]
-        else:
+def body(ir: IR, indent: str, only: set[int] | None = None, skip: set[int] = frozenset(),
+         keep_all: bool = False) -> list[str]:
+    """The SSA body: one line per computed op, optionally a subset of the ops.
+
+    Consecutive elementwise vector ops share one per-asset loop (loop fusion): inside it each op's value
+    for asset k is a scalar `e<id>_`, and only a value read after the loop (by another op, as an output,
+    as the next state, or by the trace kernel, `keep_all`) is stored to an array `v<id>_`. Each asset's
+    arithmetic is the same ops in the same order as unfused, so the bits are; LLVM sees a few loops
+    instead of one per op, which is what kept large vector graphs from compiling in seconds."""
+    chosen = [op for op in ir.ops if op.kind not in LEAVES and op.id not in skip and (only is None or op.id in only)]
+    read_later = _read_after(ir, chosen) if not keep_all else {op.id for op in chosen}
+    lines: list[str] = []
+    for run in _runs(chosen):
+        if len(run) == 1 and not _fusable(run[0]):
+            op = run[0]
             lines.append(f"{indent}{var('v', op.id)} = {op_expr(op, [var('v', i) for i in op.args])}{_comment(op)}")
+        else:
+            lines += _fused(ir, run, read_later, indent)
+    return lines
+
+
+def _fusable(op: Op) -> bool:
+    return op.type.vector and spec(op.kind).elementwise
+
+
+def _runs(ops: list[Op]) -> list[list[Op]]:
+    """The ops in order, grouped: each maximal stretch of elementwise vector ops together, any other alone."""
+    runs: list[list[Op]] = []
+    for op in ops:
+        if _fusable(op) and runs and _fusable(runs[-1][-1]):
+            runs[-1].append(op)
+        else:
+            runs.append([op])
+    return runs
+
+
+def _read_after(ir: IR, ops: list[Op]) -> set[int]:
+    """Ops whose value is read outside their own fused run: by an op of another run, or as an output or
+    a next state."""
+    run_of = {op.id: k for k, run in enumerate(_runs(ops)) for op in run}
+    read = {i for _, i in ir.outputs} | {i for _, i in ir.next_state}
+    for op in ir.ops:
+        read |= {a for a in op.args if run_of.get(a) is not None and run_of.get(a) != run_of.get(op.id)}
+    return read
+
+
+def _fused(ir: IR, run: list[Op], read_later: set[int], indent: str) -> list[str]:
+    """One per-asset loop computing every op of `run`."""
+    inside = {op.id for op in run}
+
+    def arg(i: int) -> str:
+        if i in inside:
+            return var("e", i)
+        return f"{var('v', i)}[k]" if ir.ops[i].type.vector else var("v", i)
+
+    lines = [f"{indent}{var('v', op.id)} = np.empty(N, {NP_DTYPE[op.type.dtype]})" for op in run if op.id in read_later]
+    lines.append(f"{indent}for k in range(N):")
+    for op in run:
+        lines.append(f"{indent}    {var('e', op.id)} = {op_expr(op, [arg(i) for i in op.args])}{_comment(op)}")
+        if op.id in read_later:
+            lines.append(f"{indent}    {var('v', op.id)}[k] = {var('e', op.id)}")
     return lines
 
 
@@ -126,10 +174,13 @@ def array_type(vtype: ValueType, rows: bool) -> str:
 
 
 def generate(ir: IR) -> str:
-    """The whole kernel module for `ir`."""
+    """The whole kernel module for `ir`. The kernels are compiled when first asked for, to the exact
+    signatures in SIGNATURES (violet.compile.numba_backend.CompiledGraph.kernel): a command pays only
+    for the kernels it runs."""
     consts = [f"{var('v', op.id)} = {const_text(op)}  # {label(f'const {op.type}')}" for op in ir.ops if op.kind == "const"]
     lines = [(HEADER + numba_helpers()).format(code_hash=ir.code_hash, jit=JIT), *consts, ""]
-    return "\n".join(lines + _step(ir) + _scan(ir) + _trace(ir)) + "\n"
+    signatures = f"SIGNATURES = {{'step': {_step_sig(ir)!r}, 'scan': {_scan_sig(ir)!r}}}"
+    return "\n".join(lines + [signatures, ""] + _step(ir) + _scan(ir) + _trace(ir)) + "\n"
 
 
 def _sig(types: list[str]) -> str:
@@ -145,14 +196,24 @@ def _returned(ir: IR) -> list[int]:
     return [i for _, i in ir.canonical_outputs] + [i for _, i in ir.next_state]
 
 
+def _step_sig(ir: IR) -> str:
+    return _sig(["int64"] + [array_type(op.type, rows=False) for op in _scalar_leaves(ir)])
+
+
 def _step(ir: IR) -> list[str]:
     leaves = _scalar_leaves(ir)
-    sig = _sig(["int64"] + [array_type(op.type, rows=False) for op in leaves])
     args = ", ".join(["N"] + [var("v", op.id) for op in leaves])
     ret = "".join(f"{var('v', i)}, " for i in _returned(ir))
-    return ["", f"@njit({sig}, {JIT})", f"def step({args}):",
+    return ["", f"@njit({JIT})", f"def step({args}):",
             '    """Outputs (sorted by name), then the next state (sorted by name), for one row."""',
             *body(ir, "    "), f"    return ({ret})", ""]
+
+
+def _scan_sig(ir: IR) -> str:
+    rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
+    return _sig(["int64", "int64"] + [array_type(op.type, rows=True) for op in rows]
+                + [array_type(op.type, rows=False) for op in per_run + ir.leaves("param") + ir.leaves("state")]
+                + [array_type(ir.ops[i].type, rows=True) for _, i in ir.canonical_outputs])
 
 
 def _scan(ir: IR) -> list[str]:
@@ -161,10 +222,6 @@ def _scan(ir: IR) -> list[str]:
     outs = ir.canonical_outputs
     args = (["T", "N"] + [var("a", op.id) for op in rows] + [var("v", op.id) for op in per_run + params]
             + [var("s", op.id) for op in state] + [var("o", k) for k in range(len(outs))])
-    types = (["int64", "int64"] + [array_type(op.type, rows=True) for op in rows]
-             + [array_type(op.type, rows=False) for op in per_run + params]
-             + [array_type(op.type, rows=False) for op in state]
-             + [array_type(ir.ops[i].type, rows=True) for _, i in outs])
     carry = [f"    {var('c', op.id)} = {var('s', op.id)}" for op in state]
     loads = ([f"        {var('v', op.id)} = {var('a', op.id)}[t]" for op in rows]
              + [f"        {var('v', op.id)} = {var('c', op.id)}" for op in state])
@@ -173,7 +230,7 @@ def _scan(ir: IR) -> list[str]:
     advance = [f"        {var('c', op.id)} = {var('v', nexts[op.name])}  # next {label(op.name)}" for op in state]
     ret = "".join(f"{var('c', op.id)}, " for op in state)
     hoisted = per_run_ops(ir)
-    return ["", f"@njit({_sig(types)}, {JIT})", f"def scan({', '.join(args)}):",
+    return ["", f"@njit({JIT})", f"def scan({', '.join(args)}):",
             '    """Rows 0..T-1 in order, state carried in locals; returns the final state."""',
             *body(ir, "    ", only=hoisted), *carry, "    for t in range(T):", *loads,
             *body(ir, "        ", skip=hoisted), *stores, *advance, f"    return ({ret})", ""]
@@ -190,4 +247,4 @@ def _trace(ir: IR) -> list[str]:
             stores.append(f"    {buf}[{op.id}, 0] = {var('v', op.id)}")
     return ["", f"@njit({JIT})", f"def trace({', '.join(args)}):",
             '    """Every op\'s value for one row (float64 in fbuf, int64 and bool in ibuf)."""',
-            *body(ir, "    "), *stores, ""]
+            *body(ir, "    ", keep_all=True), *stores, ""]

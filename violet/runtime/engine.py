@@ -56,6 +56,7 @@ class DecisionEngine:
                  params: Mapping[str, Any] | None = None, exit_graph: CompiledGraph | None = None) -> None:
         ir = cg.ir
         self.cg, self.ir = cg, ir
+        self._step = cg.kernel("step")  # compiled (or loaded) here, before the first scan, not during it
         self.state = dict(ir.state_init)
         self._universe = {op.name: kernel_array(universe[op.name], op.type) for op in ir.input_leaves(universe=True)}
         self._feeds = [feeder(op.name, op.type, self._universe) for op in ir.leaves("input")]
@@ -73,7 +74,7 @@ class DecisionEngine:
         start = time.perf_counter_ns()
         args = [feed(scan) for feed in self._feeds]
         state = [self.state[name] for name in self._state_names]
-        result = self.cg.module.step(self._assets, *args, *self._params, *state)
+        result = self._step(self._assets, *args, *self._params, *state)
         n = len(self._outputs)
         self.state = dict(zip(self._state_names, result[n:]))
         record = self._record(result[:n])
