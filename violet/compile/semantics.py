@@ -105,8 +105,8 @@ def argmax(values: list, mask: list) -> int:
     the best so far only if its value is strictly greater (`>`), so a NaN never
     replaces a number, and a NaN that comes first is never replaced."""
     best = -1
-    for k, (v, m) in enumerate(zip(values, mask)):
-        if m and (best < 0 or v > values[best]):
+    for k in range(len(values)):  # by index: the kernels compile this very source (an index loop is their fastest)
+        if mask[k] and (best < 0 or values[k] > values[best]):
             best = k
     return best
 
