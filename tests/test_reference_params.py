@@ -90,3 +90,12 @@ def test_journal_list_shows_every_run_newest_first(scans, tmp_path):
     lines = done.stdout.splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["away", "defaults"]
     assert all(line.split()[-4:] == ["400", "0", "400", "0"] for line in lines[1:])  # scans, rejected, decisions, div.
+
+
+def test_reading_a_journal_that_is_not_there_creates_nothing(capsys, tmp_path):
+    """A mistyped --journal for report, list or verify is one error, not a new empty journal at that path."""
+    missing = tmp_path / "no" / "journal"
+    for args in (("journal", "report"), ("journal", "list"), ("journal", "verify", DECISION)):
+        code, err = violet(capsys, *args, "--journal", f"chdb://{missing}")
+        assert code == 2 and f"no journal at {missing}" in err, err
+    assert not (tmp_path / "no").exists()

@@ -574,10 +574,10 @@ def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
     """Recompute a run from the journal alone (its scans, parameters, universe) with GRAPH and compare every
     decision and shadow trade bit for bit; exit 1 on any difference, missing or extra row."""
     from violet.runtime.audit import verify_run
-    from violet.runtime.journal import Journal
+    from violet.runtime.journal import Journal, existing
     from violet.runtime.report import pick_run
 
-    j = Journal(journal, database)
+    j = Journal(existing(journal), database)
     audit = verify_run(j, pick_run(j, run_id), graph)
     out.print(audit.render())
     if not audit.ok:

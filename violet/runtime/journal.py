@@ -106,6 +106,16 @@ def server_options(dsn: str) -> dict[str, Any]:
             "password": url.password or "", "secure": url.scheme == "https"}
 
 
+def existing(dsn: str) -> str:
+    """`dsn` for a command that reads a journal: an embedded directory that holds none is one clear error,
+    not a new empty journal created at a mistyped path."""
+    directory = embedded_directory(dsn)
+    if directory is not None and not (directory / "metadata").is_dir():
+        raise JournalError(f"no journal at {directory}", where="--journal",
+                           fix="give the --journal a replay wrote (default: chdb:// + the absolute path of out/journal)")
+    return dsn
+
+
 def check_dsn(dsn: str) -> None:
     """Refuse a DSN that is not exactly one of the two forms, before anything is read, compiled or opened."""
     if embedded_directory(dsn) is None:

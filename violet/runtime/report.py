@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from violet.errors import VioletError
-from violet.runtime.journal import Journal
+from violet.runtime.journal import Journal, existing
 
 
 def pick_run(journal: Journal, run_id: str | None) -> str:
@@ -20,7 +20,7 @@ def pick_run(journal: Journal, run_id: str | None) -> str:
 
 
 def journal_report(dsn: str, database: str, run_id: str | None) -> str:
-    journal = Journal(dsn, database)
+    journal = Journal(existing(dsn), database)
     q = journal.query
     run_id = pick_run(journal, run_id)
     run = q("SELECT graph, graph_hash, source, mode, started_us, length(universe) FROM {db}.runs FINAL "
@@ -54,7 +54,7 @@ def journal_report(dsn: str, database: str, run_id: str | None) -> str:
 
 def journal_list(dsn: str, database: str) -> str:
     """Every run in the journal, newest first: id, start, graph, mode, scans (rejected), decisions, divergences."""
-    journal = Journal(dsn, database)
+    journal = Journal(existing(dsn), database)
     runs = journal.query("SELECT run_id, started_us, graph, graph_hash, mode FROM {db}.runs FINAL "
                          "ORDER BY started_us DESC")
     counts = {table: dict(journal.query(f"SELECT run_id, {what} FROM {{db}}.{table} FINAL GROUP BY run_id"))
