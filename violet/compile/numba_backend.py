@@ -16,6 +16,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ from violet.compile.interp import python_value
 from violet.compile.ir import IR, input_shape
 from violet.compile.numba_codegen import generate
 from violet.dag.types import DType, ValueType
+
+
+_COMPILING = threading.Lock()  # one process-wide: CompiledGraphs of one code share their module's kernels
 
 
 def cache_dir() -> Path:
@@ -56,12 +60,14 @@ class CompiledGraph:
         dispatcher = getattr(self.module, name)
         if name in self.loads or name not in self.module.SIGNATURES:
             return dispatcher
-        start = time.perf_counter()
-        if not dispatcher.signatures:  # another CompiledGraph of this process may have compiled it already
-            dispatcher.compile(self.module.SIGNATURES[name])
-            dispatcher.disable_compile()
-        stats = dispatcher.stats
-        self.loads[name] = (time.perf_counter() - start, bool(stats.cache_hits) and not stats.cache_misses)
+        with _COMPILING:  # threads of a sweep may ask at once; one compiles, the others then find it done
+            if name not in self.loads:
+                start = time.perf_counter()
+                if not dispatcher.signatures:  # another CompiledGraph of this process may have compiled it
+                    dispatcher.compile(self.module.SIGNATURES[name])
+                    dispatcher.disable_compile()
+                stats = dispatcher.stats
+                self.loads[name] = (time.perf_counter() - start, bool(stats.cache_hits) and not stats.cache_misses)
         return dispatcher
 
     def warm(self, *names: str) -> CompiledGraph:
