@@ -19,6 +19,7 @@ from violet.errors import InputError, VioletError, quote
 
 if TYPE_CHECKING:
     from violet.compile.ir import IR, Scalar
+    from violet.tools.backtest import Costs
     from violet.tools.table_io import Rejections
 
 # Each command imports what it uses (numpy, networkx, numba, pyarrow, the journal client) when it runs, so
@@ -46,7 +47,7 @@ def load_ir(graph: Path, sets: list[str] | None = None) -> IR:
 
 def parse_sets(ir: IR, sets: list[str]) -> dict[str, Scalar]:
     """`name=value` strings -> typed parameter values; unknown names and bad values are errors."""
-    return {name: _typed(text, ir, name, "--set") for name, text in (_named(ir, item, "--set") for item in sets)}
+    return {name: _typed(text, ir, name, "--set") for name, text in (_named(item, "--set") for item in sets)}
 
 
 def parse_grid(ir: IR, items: list[str]) -> dict[str, list[Scalar]]:
@@ -56,22 +57,18 @@ def parse_grid(ir: IR, items: list[str]) -> dict[str, list[Scalar]]:
 
     grid: dict[str, list[Scalar]] = {}
     for item in items:
-        name, text = _named(ir, item, "--grid")
+        name, text = _named(item, "--grid")
         dtype = param_type(ir, name, "--grid")
         grid[name] = [_typed(value, ir, name, "--grid") for value in grid_values(name, text, dtype)]
     return grid
 
 
-def _named(ir: IR, item: str, option: str) -> tuple[str, str]:
-    """`name=text` split, the name checked against the graph's parameters."""
-    from violet.api import param_type
-
+def _named(item: str, option: str) -> tuple[str, str]:
+    """`name=text` split (the name is checked by `param_type`, where its type is looked up)."""
     name, sep, text = item.partition("=")
-    name = name.strip()
     if not sep:
         raise InputError(f"bad {option} {quote(item)}", where=option, fix=f"write {option} name=value")
-    param_type(ir, name, option)
-    return name, text.strip()
+    return name.strip(), text.strip()
 
 
 def _typed(text: str, ir: IR, name: str, option: str) -> Scalar:
@@ -269,14 +266,12 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     write one summary row per set: its parameters, trades, the backtest's figures in money (for a trade
     stream on a `price` input), output means; print the best sets."""
     from violet.compile.numba_backend import compile_ir
-    from violet.tools.backtest import Costs
-    from violet.tools.sweep import heatmap, money, parameter_sets, top
+    from violet.tools.sweep import best_lines, heatmap, money, parameter_sets
     from violet.tools.sweep import sweep as run_sweep
     from violet.tools.table_io import check_output, write_table
 
     check_output(output, "--output")
-    if side not in ("short", "long"):
-        raise InputError(f"unknown side {quote(side)}", where="--side", fix="write short or long")
+    costs = _costs(capital, fee_bps, slippage_bps, side)
     ir = load_ir(graph, sets)
     columns, _ = read_inputs(ir, input, universe, skip_bad=False)
     axes = parse_grid(ir, grid)
@@ -285,8 +280,7 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
                          fix="give exactly two --grid parameters, or drop --heatmap")
     combos = parameter_sets(axes)
     priced = "trade" in ir.output_names and "price" in {spec.name for spec in ir.inputs if spec.type.vector}
-    accounting = money(ir, columns, Costs(capital, fee_bps, slippage_bps, -1 if side == "short" else 1),
-                       _symbols(input, universe)) if priced else None
+    accounting = money(ir, columns, costs, _symbols(input, universe)) if priced else None
     cg = compile_ir(ir).warm("scan")
     start = time.perf_counter()
     rows = run_sweep(cg, columns, combos, threads, accounting)
@@ -298,11 +292,7 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
               f"({len(rows) * n_rows / seconds:,.0f} rows/s, {threads} threads) -> {output}")
     metric = metric or ("sharpe" if priced else None)
     if metric:
-        best = top(rows, metric, top_k)
-        shown = [*axes, metric, *(m for m in ("total_return", "max_drawdown", "trades") if m in rows[0] and m != metric)]
-        out.print("best by " + metric + ":\n" + "\n".join("  " + "  ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float)
-                                                                            else f"{k}={row[k]}" for k in shown)
-                                                         for row in best))
+        out.print("\n".join([f"best by {metric}:", *best_lines(rows, list(axes), metric, top_k)]))
     if heatmap_png is not None:
         heatmap(rows, axes, metric or next(k for k, v in rows[0].items() if isinstance(v, float)), str(heatmap_png),
                 f"{ir.name} {ir.content_hash[:12]}")
@@ -327,12 +317,11 @@ def backtest(graph: GraphArg,
     """Value a graph's trades in money over the scans: equity curve, returns, drawdown, Sharpe, Sortino, hit rate,
     hold, turnover, per-symbol breakdown (docs/backtest.md)."""
     from violet.compile.numba_backend import compile_ir
-    from violet.tools.backtest import Costs, draw
     from violet.tools.backtest import backtest as account
+    from violet.tools.backtest import draw
     from violet.tools.table_io import check_output, read_table, trade_rows, write_table
 
-    if side not in ("short", "long"):
-        raise InputError(f"unknown side {quote(side)}", where="--side", fix="write short or long")
+    costs = _costs(capital, fee_bps, slippage_bps, side)
     trades_path = output.with_name(output.name.removesuffix(output.suffix) + ".trades" + output.suffix)
     for path, option in ((output, "--output"), (trades_path, "--output")):
         check_output(path, option)
@@ -346,7 +335,6 @@ def backtest(graph: GraphArg,
         raise InputError(f"graph {ir.name} has no trade stream (a `trade` output and trade_* outputs)",
                          where=str(graph), fix="backtest a decision graph, e.g. graphs/blue_decision.toml")
     symbols = _symbols(input, universe)
-    costs = Costs(capital, fee_bps, slippage_bps, -1 if side == "short" else 1)
     result = account(columns[price], columns["scan_id"], columns["ts_us"], stream, costs, symbols,
                      _funding(read_table(input), funding, columns[price].shape) if funding else None)
     meta = {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash}
@@ -357,6 +345,15 @@ def backtest(graph: GraphArg,
     if png is not None:
         draw(result, str(png), f"{ir.name} {ir.content_hash[:12]}: {input.name}")
         out.print(f"-> {png}")
+
+
+def _costs(capital: float, fee_bps: float, slippage_bps: float, side: str) -> Costs:
+    """The backtest's costs from the command's options; a side other than short or long is an error."""
+    from violet.tools.backtest import Costs
+
+    if side not in ("short", "long"):
+        raise InputError(f"unknown side {quote(side)}", where="--side", fix="write short or long")
+    return Costs(capital, fee_bps, slippage_bps, -1 if side == "short" else 1)
 
 
 def _symbols(scans: Path, universe: Path | None) -> list[str]:

@@ -1,4 +1,4 @@
-"""Paths a user names (graph files, tables, outputs): looked up and shown safely.
+"""Paths a user names (graph files, tables, outputs, journals): looked up, tried and shown safely.
 
 A path can be anything a user types, thousands of characters long: the system
 refuses to look it up (ENAMETOOLONG, an OSError from `Path.is_file`), and an
@@ -7,6 +7,7 @@ error that printed it whole would flood the terminal.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from violet.errors import QUOTE_LIMIT, quote
@@ -24,3 +25,10 @@ def shown(path: Path | str) -> str:
     """A path for the `where` of an error: as it is, or quoted and cut when it is too long to print."""
     text = str(path)
     return text if len(text) <= QUOTE_LIMIT else quote(text)
+
+
+def try_write(directory: Path) -> None:
+    """Create and remove a file in `directory`, raising the OSError that stops it: whether a directory can
+    be written is tried, not guessed from its mode bits (root ignores them; a read-only disk does not)."""
+    with tempfile.TemporaryFile(dir=directory):
+        pass

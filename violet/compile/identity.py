@@ -51,12 +51,15 @@ def same(a: Any, b: Any) -> bool:
 
 def _numbers(a: Any, b: Any) -> bool:
     """Both are numbers, and an int among them has an exact float64 value."""
-    for x in (a, b):
-        if isinstance(x, bool) or not isinstance(x, (int, float)):
-            return False
-        if isinstance(x, int) and (abs(x) > 2**1023 or float(x) != x):
-            return False
-    return True
+    return all(not isinstance(x, bool) and (isinstance(x, float) or (isinstance(x, int) and _exact(x)))
+               for x in (a, b))
+
+
+def _exact(x: int) -> bool:
+    try:
+        return float(x) == x
+    except OverflowError:  # beyond the largest float64
+        return False
 
 
 def first_difference(fields: Iterable[str], mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> str | None:

@@ -112,9 +112,10 @@ def body(ir: IR, indent: str, only: set[int] | None = None, skip: set[int] = fro
     arithmetic is the same ops in the same order as unfused, so the bits are; LLVM sees a few loops
     instead of one per op, which is what kept large vector graphs from compiling in seconds."""
     chosen = [op for op in ir.ops if op.kind not in LEAVES and op.id not in skip and (only is None or op.id in only)]
-    read_later = _read_after(ir, chosen) if not keep_all else {op.id for op in chosen}
+    runs = _runs(chosen)
+    read_later = _read_after(ir, runs) if not keep_all else {op.id for op in chosen}
     lines: list[str] = []
-    for run in _runs(chosen):
+    for run in runs:
         if len(run) == 1 and not _fusable(run[0]):
             op = run[0]
             lines.append(f"{indent}{var('v', op.id)} = {op_expr(op, [var('v', i) for i in op.args])}{_comment(op)}")
@@ -138,10 +139,10 @@ def _runs(ops: list[Op]) -> list[list[Op]]:
     return runs
 
 
-def _read_after(ir: IR, ops: list[Op]) -> set[int]:
+def _read_after(ir: IR, runs: list[list[Op]]) -> set[int]:
     """Ops whose value is read outside their own fused run: by an op of another run, or as an output or
     a next state."""
-    run_of = {op.id: k for k, run in enumerate(_runs(ops)) for op in run}
+    run_of = {op.id: k for k, run in enumerate(runs) for op in run}
     read = {i for _, i in ir.outputs} | {i for _, i in ir.next_state}
     for op in ir.ops:
         read |= {a for a in op.args if run_of.get(a) is not None and run_of.get(a) != run_of.get(op.id)}

@@ -28,7 +28,6 @@ import os
 import queue
 import re
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +40,7 @@ import clickhouse_connect
 import numpy as np
 
 from violet.errors import InputError, VioletError, quote
+from violet.files import try_write
 
 DDL_DIR = Path(__file__).resolve().parents[2] / "ddl"
 logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)  # failures are counted and reported by the journal
@@ -149,8 +149,7 @@ def writable_directory(directory: Path, where: str, what: str) -> None:
         raise JournalError(f"{what} {directory} is not a directory", where=where, fix="give a directory path")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
+        try_write(directory)
     except OSError as exc:
         raise JournalError(f"{what} {directory} cannot be written: {exc.strerror or exc}", where=where,
                            fix="give a writable directory (e.g. chdb:///abs/dir on a writable disk)") from None

@@ -101,6 +101,14 @@ def top(rows: list[dict[str, Any]], metric: str, k: int) -> list[dict[str, Any]]
     return sorted(rows, key=lambda row: (not row[metric] == row[metric], -row[metric]))[:k]
 
 
+def best_lines(rows: list[dict[str, Any]], axes: list[str], metric: str, k: int) -> list[str]:
+    """The k best sets by `metric`, one line each: the swept parameters, the metric, and the run's return,
+    drawdown and trades where the rows have them."""
+    extra = [m for m in ("total_return", "max_drawdown", "trades") if rows and m in rows[0] and m != metric]
+    return ["  " + "  ".join(f"{name}={row[name]:.6g}" if isinstance(row[name], float) else f"{name}={row[name]}"
+                             for name in [*axes, metric, *extra]) for row in top(rows, metric, k)]
+
+
 def heatmap(rows: list[dict[str, Any]], grid: Mapping[str, list[Scalar]], metric: str, path: str, title: str) -> None:
     """A 2-D grid's `metric` as a coloured table, the first parameter down, the second across (PNG)."""
     import matplotlib

@@ -9,7 +9,6 @@ written, so no partial output can be mistaken for a whole one.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import pyarrow.parquet as pq
 from violet.compile.ir import IR
 from violet.dag.types import INT64_MAX, DType, InputSpec, int64_problem
 from violet.errors import InputError, quote
-from violet.files import is_file, shown
+from violet.files import is_file, shown, try_write
 
 MAX_LISTED = 5
 TABLE_FORMATS = (".parquet", ".csv")
@@ -89,8 +88,7 @@ def check_output(path: str | Path, option: str, formats: tuple[str, ...] = TABLE
         if not path.parent.is_dir():
             raise InputError(f"no directory {shown(path.parent)} to write {quote(path.name)} in", where=option,
                              fix="create the directory first")
-        with tempfile.NamedTemporaryFile(dir=path.parent):
-            pass
+        try_write(path.parent)
     except OSError as exc:
         raise InputError(f"cannot write in {shown(path.parent)}: {exc.strerror or exc}", where=option,
                          fix="choose a writable directory") from None
