@@ -16,22 +16,10 @@ from __future__ import annotations
 
 import math
 
+from violet.legacy.exits import exit_params, exit_reason
 from violet.legacy.sizing import VD_THRESHOLD, size
 
-TP_PCT = 0.0095
-MAX_HOLD_BARS = 120
-SL_ENABLED = False
-SL_PCT = 0.05
-TRAIL_ENABLED = False
-TRAIL_ACTIVATE = 0.006
-TRAIL_DISTANCE = 0.003
-
 SIZING_FIELDS = ("s", "base", "dc", "regime", "esof", "raw", "cmax", "leverage", "notional", "margin")
-
-
-EXIT_PARAMS = {"pos.tp_pct": TP_PCT, "pos.max_hold_bars": MAX_HOLD_BARS, "pos.sl_enabled": SL_ENABLED,
-               "pos.sl_pct": SL_PCT, "pos.trail_enabled": TRAIL_ENABLED, "pos.trail_activate": TRAIL_ACTIVATE,
-               "pos.trail_distance": TRAIL_DISTANCE}
 
 
 class BlueEngine:
@@ -46,7 +34,7 @@ class BlueEngine:
         self.exchange_max_leverage = list(exchange_max_leverage)
         self.position = None
         self.trades = []
-        self.exit = {name.removeprefix("pos."): params.pop(name, default) for name, default in EXIT_PARAMS.items()}
+        self.exit = exit_params(params)
         self.vd_threshold = params.pop("vd_threshold", VD_THRESHOLD)
         self.sizing = {"vd_threshold": self.vd_threshold}
         for name in [n for n in params if n.startswith("sz.") and n != "sz.vd_threshold"]:
@@ -74,20 +62,7 @@ class BlueEngine:
             return False
         px = price[pos["asset"]]
         pnl = (pos["entry_price"] - px) / pos["entry_price"]
-        pos["bars_held"] += 1
-        pos["peak_pnl"] = max(pos["peak_pnl"], pnl)
-
-        p = self.exit
-        reason = None
-        if p["sl_enabled"] and pnl <= -p["sl_pct"]:
-            reason = "STOP_LOSS"
-        elif pnl >= p["tp_pct"]:
-            reason = "TAKE_PROFIT"
-        elif p["trail_enabled"] and pos["peak_pnl"] >= p["trail_activate"] and pos["peak_pnl"] - pnl >= p["trail_distance"]:
-            reason = "TRAILING"
-        elif pos["bars_held"] >= p["max_hold_bars"]:
-            reason = "MAX_HOLD"
-
+        reason = exit_reason(pos, pnl, self.exit)
         rec["pnl"] = pnl
         rec["bars_held"] = pos["bars_held"]
         rec["peak_pnl"] = pos["peak_pnl"]
