@@ -5,7 +5,8 @@ non-stable assets) skips any asset still cooling down; a short is wanted when ve
 vd_threshold; the position is fixed-size (leverage and notional are parameters) and leaves by exit-v7
 with the stop-loss on. A STOP_LOSS on an asset bars it for `cooldown_bars` scans: after every scan
 each asset's counter drops by one (never below zero), and the stopped asset's is set to
-cooldown_bars."""
+cooldown_bars. An asset is known by its number in the universe table's `index` column (the graph
+compares that column with the position's asset)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ class CooldownEngine:
     """Parameters as the graph names them: vd_threshold, cooldown_bars, leverage, notional, sl_pct,
     pos.<exit rule> (the stop-loss is always on)."""
 
-    def __init__(self, stable, **params):
+    def __init__(self, stable, index, **params):
         self.stable = list(stable)
+        self.index = list(index)
         self.cooldown = [0] * len(self.stable)
         self.position = None
         self.trades = []
@@ -53,8 +55,9 @@ class CooldownEngine:
             self.position = {"asset": best, "entry_price": price[best], "entry_scan": scan_id, "bars_held": 0,
                              "peak_pnl": 0.0}
         self.cooldown = [max(c - 1, 0) for c in self.cooldown]
-        if stopped is not None:
-            self.cooldown[stopped] = self.cooldown_bars
+        for k in range(len(self.cooldown)):
+            if stopped is not None and self.index[k] == stopped:
+                self.cooldown[k] = self.cooldown_bars
         return rec
 
     def _check_exit(self, scan_id, price, rec):
