@@ -33,3 +33,16 @@ def chdb_dir(tmp_path_factory) -> Path:
     """The one embedded ClickHouse data directory of this test process (chdb opens one per process);
     tests keep apart by using a database each."""
     return tmp_path_factory.mktemp("chdb") / "db"
+
+
+@pytest.fixture(scope="session")
+def real_scans(tmp_path_factory) -> Path:
+    """Scans built once per test process from the shared real panel (the generated universe in a clone
+    without it), with the universe table beside them (`scans.universe.parquet`)."""
+    from violet.scans.build import build_scans, write_scans
+    from violet.scans.panel import default_panel
+
+    path = tmp_path_factory.mktemp("real") / "scans.parquet"
+    scans, universe = build_scans(default_panel())
+    write_scans(scans, universe, path)
+    return path

@@ -6,25 +6,15 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from conftest import GRAPHS
 
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.legacy.engine import BlueEngine
-from violet.scans.build import build_scans, write_scans
-from violet.scans.panel import SHARED_PANEL, default_panel
+from violet.scans.panel import SHARED_PANEL
 from violet.tools.diff import diff_reference
 from violet.tools.table_io import input_columns, read_table
-
-
-@pytest.fixture(scope="module")
-def real_scans(tmp_path_factory):
-    path = tmp_path_factory.mktemp("real") / "scans.parquet"
-    scans, universe = build_scans(default_panel())
-    write_scans(scans, universe, path)
-    return path
 
 
 def test_decision_graph_equals_the_legacy_engine_on_every_real_scan(real_scans):
