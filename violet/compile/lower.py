@@ -204,7 +204,8 @@ def _power(base: Ref, e: ast.BinOp, s: Scope) -> Ref:
     n = e.right.value if isinstance(e.right, ast.Constant) else None
     if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_POWER):
         raise s.error("'**' needs a literal integer exponent from 1 to 8", e,
-                      "it is lowered as a multiply chain (x**3 is (x*x)*x); write other powers out")
+                      "it is lowered as a multiply chain (x**3 is (x*x)*x); write other powers out, or call "
+                      "pow(x, y), the C library's")
     result = base
     for _ in range(n - 1):
         result = s.emit("mul", [result, base], e)

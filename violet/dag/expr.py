@@ -19,20 +19,19 @@ from violet.errors import NodeSubsetError, quote
 
 BUILTINS = frozenset(BUILTIN_ARITY)
 
-BINOPS: dict[type, str] = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+BINOPS: dict[type, str] = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
+                           ast.FloorDiv: "floordiv", ast.Mod: "mod"}
 CMPOPS: dict[type, str] = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
 
 ALLOWED = (
     ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call,
     ast.Name, ast.Attribute, ast.Constant, ast.keyword, ast.Load, ast.Subscript,
-    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.FloorDiv, ast.Mod, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
 )
 
 # what to call a refused construct, and what to write instead
 REFUSED: dict[type, str] = {
-    ast.FloorDiv: "'//' (floor division)",
-    ast.Mod: "'%' (modulo)",
     ast.Slice: "slices (x[a:b])",
     ast.Lambda: "lambda",
     ast.ListComp: "list comprehensions",
@@ -49,7 +48,7 @@ REFUSED: dict[type, str] = {
 
 # what to write instead, where there is a direct replacement
 INSTEAD: dict[type, str] = {
-    ast.FloorDiv: "write floor(a / b)", ast.BitAnd: "write 'and'", ast.BitOr: "write 'or'",
+    ast.BitAnd: "write 'and'", ast.BitOr: "write 'or'",
     ast.Invert: "write 'not'", ast.Is: "write ==", ast.IsNot: "write !=",
 }
 
@@ -136,7 +135,7 @@ def _check_call(node: ast.Call, locate: Locate) -> None:
         raise NodeSubsetError("keyword arguments are only for match(...)", where=locate(node), fix=SUBSET_FIX)
 
 
-SUBSET_FIX = ("use arithmetic (+ - * / and ** by a small integer), comparisons, and/or/not, "
+SUBSET_FIX = ("use arithmetic (+ - * /, // and % on int64, ** by a small integer), comparisons, and/or/not, "
               f"'a if c else b', vector[index], and the built-ins {', '.join(BUILTIN_ARITY)}")
 
 
