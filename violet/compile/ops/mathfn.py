@@ -1,5 +1,5 @@
-"""isnan, isfinite, sign, copysign, and int64 floor division and modulo (docs/semantics.md, "Sign,
-NaN tests and integer division").
+"""isnan, isfinite, sign, copysign, and int64 floor division and modulo (docs/semantics.md, "Sign and NaN
+tests", and `//` and `%` under "Arithmetic").
 
 Each is exact: its definition is a function of `violet.compile.semantics`, which the interpreter runs and
 the kernels compile from its own source. In fixed point there is no NaN, no infinity and no -0.0
