@@ -14,6 +14,10 @@ may constant-fold, vectorise through a vector library, or rewrite: it compiles
 `math.pow(x, 2.0)` as `x * x`, `math.pow(x, -1.0)` as `1.0 / x` and
 `math.pow(2.0, x)` as `exp2(x)`, each rounding differently from glibc's pow on
 some inputs. A call of a symbol LLVM does not know stays one call of that function.
+
+`mask_at` is `violet.compile.semantics.mask_at` with its Numba version registered: the reductions'
+semantics functions, compiled from their own source, take a bool[N] mask or a scalar bool, and
+Numba picks the version by the mask's type (no isinstance in compiled code).
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ from typing import Any
 from llvmlite import binding, ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
-from violet.compile.semantics import C_MATH
+from violet.compile.semantics import C_MATH, mask_at
 
 I64 = types.int64
 F64 = types.float64
+__all__ = ["c_exp", "c_expm1", "c_log", "c_log1p", "c_pow", "c_tanh", "mask_at", "wrapping_abs", "wrapping_add",
+           "wrapping_mul", "wrapping_neg", "wrapping_sub"]
 
 
 def _binary(op: str) -> Any:
@@ -75,6 +81,22 @@ def wrapping_abs(typingctx: Any, a: Any) -> Any:
         return builder.select(negative, builder.sub(zero, args[0]), args[0])
 
     return I64(I64), codegen
+
+
+@overload(mask_at)
+def _mask_at(mask: Any, k: Any) -> Any:
+    """Element k of an array mask; a scalar bool mask is itself for every asset. (Numba wants the
+    implementation's parameters exactly the typing function's, annotations included.)"""
+
+    def element(mask: Any, k: Any) -> Any:
+        return mask[k]
+
+    def scalar(mask: Any, k: Any) -> Any:
+        return mask
+
+    if isinstance(mask, types.Array):
+        return element
+    return scalar if isinstance(mask, types.Boolean) else None
 
 
 def _c_math(name: str) -> Any:
