@@ -1,16 +1,18 @@
 """Load a graph file into a validated `Graph`: names, bindings, dependencies, no cycles.
 
-Reading order: TOML syntax -> schema (pydantic) -> expressions parsed ->
+Reading order: TOML syntax -> a variant's bases merged in (violet.dag.variants)
+-> schema (pydantic) -> expressions parsed -> the file's node libraries parsed,
 library nodes and composed graphs resolved -> bindings matched to ports ->
 dependency DAG (networkx) checked for unknown names and cycles. Types are
 checked next, by the lowering (violet.compile.lower), which knows every
-edge's type. Nothing in the file is executed.
+edge's type. Nothing in the file, or in a library it names, is executed.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +124,8 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
              for name, m in model.state.items()}
     next_state = {name: parse_expr(text, where(file, f"next_state.{name}")) for name, text in model.next_state.items()}
     graph = Graph(file, model.graph.name, model.graph.doc, inputs, params, dict(model.consts), nodes, outputs,
-                  nx.DiGraph(), state, next_state, enums, libraries, tuple(str(b) for b in resolved.bases))
+                  nx.DiGraph(), state, next_state, enums, libraries,
+                  tuple(os.path.normpath(b) for b in resolved.bases))
     graph.deps = _dependencies(graph)
     return graph
 
