@@ -117,7 +117,8 @@ def _drops(variant: dict[str, Any], base: dict[str, Any], path: Path) -> list[st
         table, _, key = entry.partition(".")
         if table not in KEYED or key not in base.get(table, {}):
             raise GraphError(f"{quote(entry)} is not an entry of the base", where=at, fix=DROP_FIX)
-        if key in (variant.get(table) or {}):
+        own = variant.get(table)
+        if isinstance(own, dict) and key in own:
             raise GraphError(f"{quote(entry)} is both dropped and defined", where=at,
                              fix="drop it, or redefine it (a variant's entry replaces the base's)")
     return drops
