@@ -237,3 +237,35 @@ def test_a_library_file_not_utf8_or_too_large_is_refused(capsys, tmp_path):
     (tmp_path / "nodes" / "mynodes.py").write_text("#" * 1_000_001)
     code, err = violet(capsys, "check", graph)
     assert code == 2 and "larger than 1,000,000 bytes" in err
+
+
+def test_a_node_that_calls_itself_through_another_is_refused(capsys, tmp_path):
+    library = ("from violet.nodes.registry import node\n\n\n@node\ndef f(x: float) -> float:\n    return mynodes.g(x)\n\n\n"
+               "@node\ndef g(x: float) -> float:\n    return mynodes.f(x) + 1.0\n")
+    graph = write(tmp_path, GRAPH.replace('"mynodes.band"', '"mynodes.f"').replace('in = { x = "x", width = "k" }',
+                                                                                   'in = { x = "x" }'), library)
+    graph.write_text(graph.read_text().split("[outputs]")[0] + '[outputs]\ny = "b"\n')
+    code, err = violet(capsys, "check", graph)
+    assert code == 2 and "node mynodes.f calls itself: mynodes.f -> mynodes.g -> mynodes.f" in err
+    assert f"{tmp_path / 'nodes' / 'mynodes.py'}:11: node 'mynodes.g'" in err
+
+
+def deep_library(levels: int) -> str:
+    """Nodes f0 ... f<levels - 1>, each calling the next inside an expression nested as deep as the subset allows."""
+    lines = ["from violet.nodes.registry import node", ""]
+    for k in range(levels):
+        inner = f"mynodes.f{k + 1}(x)" if k + 1 < levels else "x"
+        lines += ["@node", f"def f{k}(x: float) -> float:", "    return " + "-abs(" * 48 + inner + ")" * 48, ""]
+    return "\n".join(lines)
+
+
+def test_nodes_call_nodes_32_deep_at_full_nesting_and_no_deeper(capsys, tmp_path):
+    graph = tmp_path / "g.toml"
+    graph.write_text('[graph]\nname = "deep"\n[libraries]\nmynodes = "deep.py"\n[inputs]\nx = { type = "float64" }\n'
+                     '[outputs]\ny = "mynodes.f0(x)"\n')
+    (tmp_path / "deep.py").write_text(deep_library(32))
+    ir = lower(load_graph(graph))
+    assert sum(op.kind == "abs" for op in ir.ops) == 32 * 48
+    (tmp_path / "deep.py").write_text(deep_library(33))
+    code, err = violet(capsys, "check", graph)
+    assert code == 2 and "nodes call nodes more than 32 deep: mynodes.f0 -> mynodes.f1" in err

@@ -19,13 +19,17 @@ from dataclasses import dataclass, field
 from violet.compile.ir import IR, Op, ParamSpec, Scalar, StateSpec, literal_text
 from violet.compile.ops import BY_BUILTIN, result_type
 from violet.dag.builtins import arity_problem
-from violet.dag.expr import ATTRIBUTE_FIX, BINOPS, CMPOPS
+from violet.dag.expr import ATTRIBUTE_FIX, BINOPS, CMPOPS, MAX_NESTING, recursion_room
 from violet.dag.graph import Bound, Graph, NodeInstance, Param, literal_type
 from violet.dag.types import F64, I64, INT64_MIN, DType, ValueType
 from violet.errors import GraphError, quote, where
 from violet.nodes.registry import Libraries, NodeDef, lookup
 
 MAX_POWER = 8  # x ** n is lowered as a multiply chain for 1 <= n <= MAX_POWER
+MAX_INLINE = 32  # library nodes calling library nodes: inlining recurses once per level
+# frames the lowering can need: per level of inlining, an expression nested MAX_NESTING deep (a few frames a
+# level), plus the composed graphs around it (MAX_COMPOSITION levels of a few frames each)
+LOWERING_FRAMES = (MAX_INLINE + 1) * (MAX_NESTING + 10) * 6 + 1000
 
 
 def canonical_literal(value: Scalar) -> Scalar:
@@ -95,6 +99,7 @@ class Scope:
     node: str
     locate: Callable[[ast.AST], str]
     libraries: Libraries = field(default_factory=dict)  # the graph file's [libraries], for module.node(...) calls
+    inlining: tuple[str, ...] = ()  # the library nodes whose bodies this expression is inside, outermost first
 
     def emit(self, kind: str, args: list[Ref], at: ast.AST) -> Ref:
         return self.builder.emit(kind, args, self.node, self.locate(at))
@@ -279,7 +284,7 @@ def _call(e: ast.Call, s: Scope) -> Ref:
             raise s.error(f"{nd.name} takes {len(nd.ports)} argument(s), got {len(e.args)}", e,
                           f"its ports: {', '.join(nd.port_names)}")
         args = {p: lower_expr(a, s) for p, a in zip(nd.port_names, e.args)}
-        return inline_node(nd, args, s.node, s.builder, s.locate(e), s.libraries)[0]
+        return inline_node(nd, args, s.node, s.builder, s.locate(e), s.libraries, s.inlining)[0]
     assert isinstance(e.func, ast.Name)
     name = e.func.id
     if name == "match":
@@ -354,20 +359,26 @@ def _match(e: ast.Call, s: Scope) -> Ref:
 
 
 def inline_node(nd: NodeDef, args: dict[str, Ref], node: str, builder: Builder, at: str,
-                libraries: Libraries) -> list[Ref]:
+                libraries: Libraries, inlining: tuple[str, ...] = ()) -> list[Ref]:
     """Inline a library node's body with its ports bound to `args`; a node it calls is looked up as the
-    graph file using it looks one up (its `libraries`, then VIOLET's node modules)."""
+    graph file using it looks one up (its `libraries`, then VIOLET's node modules). `inlining` names the
+    nodes being inlined around this call: a node that calls itself, directly or not, is refused."""
+    if nd.name in inlining or len(inlining) >= MAX_INLINE:
+        chain = " -> ".join((*inlining, nd.name))
+        if nd.name in inlining:
+            raise GraphError(f"node {nd.name} calls itself: {chain}", where=at, fix="a node body calls other nodes, never back")
+        raise GraphError(f"nodes call nodes more than {MAX_INLINE} deep: {chain}", where=at,
+                         fix="call fewer nodes inside one another: name intermediate values as [nodes] entries")
     for (port, ptype), ref in zip(nd.ports, args.values()):
         want = ptype.as_vector() if ref.type.vector else ptype  # a node applies per asset to vectors
         args[port] = check_edge(ref, want, builder, f"port '{port}' of node {nd.name}", at)
-    locate = nd.locate
-    scope = Scope(builder, dict(args), node, locate, libraries)
+    scope = Scope(builder, dict(args), node, nd.locate, libraries, (*inlining, nd.name))
     for target, expr in nd.assigns:
         scope.values[target] = lower_expr(expr, scope)
     outs = [lower_expr(r, scope) for r in nd.returns]
     for (oname, otype), ref, expr in zip(nd.outputs, outs, nd.returns):
         if ref.type.scalar != otype:
-            raise GraphError(f"returns {ref.type} for output '{oname}', but declares {otype}", where=locate(expr),
+            raise GraphError(f"returns {ref.type} for output '{oname}', but declares {otype}", where=nd.locate(expr),
                              fix="fix the return annotation or convert the value")
     return outs
 
@@ -423,7 +434,7 @@ def _expr_scope(scope: Scope, file: str, key: str) -> Scope:
         line = getattr(n, "lineno", 2) - 1
         return where(file, key) + (f" ({f'line {line}, ' if line > 1 else ''}column {col + 1})" if col is not None else "")
 
-    return Scope(scope.builder, scope.values, scope.node, locate, scope.libraries)
+    return Scope(scope.builder, scope.values, scope.node, locate, scope.libraries, scope.inlining)
 
 
 def _bound(b: Bound, scope: Scope, file: str, key: str) -> Ref:
@@ -531,7 +542,13 @@ def _output(graph: Graph, name: str, values: dict[str, Value], b: Builder, prefi
 
 
 def lower(graph: Graph) -> IR:
-    """Lower a validated graph (and every graph it composes) to one IR."""
+    """Lower a validated graph (and every graph it composes) to one IR: the recursion over expressions,
+    node bodies and composed graphs is bounded by their limits, and given room for that bound."""
+    with recursion_room(LOWERING_FRAMES):
+        return _lower_graph(graph)
+
+
+def _lower_graph(graph: Graph) -> IR:
     b = Builder()
     values: dict[str, Value] = {}
     for spec in sorted(graph.inputs, key=lambda i: i.name):
