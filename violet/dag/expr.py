@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from violet.dag.builtins import BUILTINS as BUILTIN_ARITY
 from violet.dag.types import int64_problem
@@ -178,15 +179,24 @@ def _parse(source: str) -> ast.Expression:
     CPython turns its parsed tree into Python objects recursively, one level per term of a chain
     (a + b + c + ... nests as ((a + b) + c) + ...), allowing three levels per frame of the recursion
     limit left above the caller: whether a 2,000-term sum parses would depend on how deep the caller
-    happens to be. The limit is raised for the call by what the text can need (a level takes at least
-    one character; MAX_CHARS bounds the text, so the C stack stays far from its end) and restored."""
+    happens to be. The room is what the text can need (a level takes at least one character;
+    MAX_CHARS bounds the text, so the C stack stays far from its end)."""
+    with recursion_room(len(source) // 3 + 100):
+        return ast.parse(source, mode="eval")
+
+
+@contextmanager
+def recursion_room(frames: int) -> Iterator[None]:
+    """Python's recursion limit raised, for the block, to allow `frames` more frames than are in use
+    now, then restored: recursion whose depth a documented limit bounds never depends on how deep the
+    caller happens to be."""
     frame, depth = sys._getframe(), 0
     while frame is not None:
         frame, depth = frame.f_back, depth + 1
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, depth + len(source) // 3 + 100))
+    sys.setrecursionlimit(max(limit, depth + frames))
     try:
-        return ast.parse(source, mode="eval")
+        yield
     finally:
         sys.setrecursionlimit(limit)
 
