@@ -19,11 +19,13 @@ from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op
 from violet.compile.lower import WRITTEN_OUT
 from violet.compile.numba_backend import compile_ir
+from violet.compile.numba_codegen import generate
 from violet.compile.ops import BACKENDS, BY_BUILTIN, CATALOG, Refusal, result_type
 from violet.compile.ranges import analyze
 from violet.compile.verilog import emit_module
 from violet.dag.builtins import BUILTINS
 from violet.dag.types import BOOL, F64, I64, InputSpec
+from violet.errors import GraphError
 from violet.compile.identity import identity_view
 
 ASSETS = 3
@@ -34,26 +36,31 @@ ROWS = [dict(a=a, i=i, p=p, v=[a, -1.5, 2.0], w=[i, 3, -4], m=[p, True, not p])
 
 
 def typed_args(kind: str) -> list[int]:
-    """Input ids (in POOL order) of the first well-typed argument list for `kind` with a scalar result."""
+    """Input ids (in POOL order) of the first well-typed argument list for `kind`, one with a scalar
+    result if there is one (a vector result, as rank's, is then read through a gather)."""
     names = list(POOL)
-    for combo in itertools.product(range(len(names)), repeat=CATALOG[kind].arity):
-        result = result_type(kind, [POOL[names[k]] for k in combo])
-        if not isinstance(result, str) and not result.vector:
-            return list(combo)
-    raise AssertionError(f"no argument types make '{kind}' give a scalar")
+    combos = [list(combo) for combo in itertools.product(range(len(names)), repeat=CATALOG[kind].arity)
+              if not isinstance(result_type(kind, [POOL[names[k]] for k in combo]), str)]
+    assert combos, f"no argument types fit '{kind}'"
+    return next((c for c in combos if not result_type(kind, [POOL[names[k]] for k in c]).vector), combos[0])
 
 
 def one_of_each(backend: str) -> IR:
-    """An IR computing every op the backend does not refuse once, from the POOL inputs, each an output."""
+    """An IR computing every op the backend does not refuse once, from the POOL inputs, each an output
+    (a vector result through a gather at the input index i, in and out of range)."""
     ops = [Op(k, "input", vtype, name=name) for k, (name, vtype) in enumerate(POOL.items())]
+    outputs = []
     for kind, spec in CATALOG.items():
         if isinstance(spec.rule(backend), Refusal):
             continue
         args = typed_args(kind)
         vtype = result_type(kind, [ops[a].type for a in args])
         ops.append(Op(len(ops), kind, vtype, tuple(args), node=kind))
+        if vtype.vector:
+            ops.append(Op(len(ops), "gather", vtype.scalar, (len(ops) - 1, list(POOL).index("i")), node=kind))
+        outputs.append((kind, len(ops) - 1))
     inputs = tuple(InputSpec(name, vtype) for name, vtype in POOL.items())
-    return IR("catalog", inputs, (), tuple(ops), tuple((op.kind, op.id) for op in ops[len(POOL):]))
+    return IR("catalog", inputs, (), tuple(ops), tuple(outputs))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -114,9 +121,18 @@ def test_every_op_lowers_to_verilog_equal_to_the_fixed_point_model(tmp_path, sim
 def test_a_refusal_stops_the_lowering_with_its_reason(monkeypatch, backend):
     reason = "abs has no hardware here (a refusal made up for this test)"
     monkeypatch.setitem(CATALOG, "abs", replace(CATALOG["abs"], **{backend: Refusal(reason)}))
-    ir = one_of_each("interval")
+    ir = one_of_each("verilog" if backend == "fixed" else "fixed")  # abs, and no op the other backend refuses
     with pytest.raises(LoweringError, match=re.escape(reason)):
         emit_module(FixedModel(ir), "refused", assets=ASSETS)
+
+
+def test_a_numba_refusal_is_an_error_naming_the_node(monkeypatch):
+    """No catalog op refuses the kernels today; a refusal there must still read as an error, not a crash."""
+    reason = "abs has no kernel here (a refusal made up for this test)"
+    monkeypatch.setitem(CATALOG, "abs", replace(CATALOG["abs"], numba=Refusal(reason)))
+    with pytest.raises(GraphError, match=re.escape(reason)) as caught:
+        generate(one_of_each("interp"))
+    assert caught.value.where == "node 'abs'" and "without 'abs'" in caught.value.fix
 
 
 def test_built_in_names_come_from_one_list():

@@ -16,19 +16,21 @@ Verilator build of 10 to 30 s) under Verilator. For a longer hunt:
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
-from test_random_graphs import FORMS, INPUTS, LEAVES, SCALARS, Form, Vocabulary, catalog_forms, graphs, merged
+from test_random_graphs import HAND_FORMS, INPUTS, LEAVES, SCALARS, Form, Vocabulary, catalog_forms, graphs, lowered, \
+    merged
 
 from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel, LoweringError
 from violet.compile.lower import lower
 from violet.compile.ops import BY_BUILTIN
 from violet.dag.graph import load_graph
-from violet.dag.types import BOOL, F64
+from violet.dag.types import BOOL, F64, I64
 
 EXAMPLES = int(os.environ.get("VIOLET_FUZZ_EXAMPLES", "100"))
 ASSETS = 3
@@ -37,24 +39,30 @@ ROWS = 300
 HARDWARE_FORMS: dict[str, list[Form]] = {
     "f": [lambda sub, pick: f"{sub('v')}[{sub('i')}]"],
     "b": [lambda sub, pick: f"{sub('m')}[{sub('i')}]"],
+    "i": [lambda sub, pick: f"{sub('w')}[{sub('i')}]"],
     # v and m are named vectors (only a name is indexed); V and M their elementwise expressions
     "V": [lambda sub, pick: f"({sub('V')} {pick(['+', '-', '*'])} {sub('f')})", lambda sub, pick: f"(-{sub('V')})"],
     "M": [lambda sub, pick: f"({sub('V')} {pick(['<', '>=', '=='])} {sub('f')})",
           lambda sub, pick: f"(not {sub('M')})"],
 }
-# the catalog's built-ins taking a vector (argmax(V, M), any(M), min(V, f), ...); the scalar ones are in FORMS
-VECTOR_CALLS = catalog_forms({**SCALARS, "V": F64.as_vector(), "M": BOOL.as_vector()}, needs="VM")
+# the catalog's built-ins the hardware takes (exp, log, ... are refused there): on scalars, and taking a
+# vector (argmax(V, M), any(M), min(V, f), sum(V, p), ...; rank(V, M) an int64 vector W, named as a node w
+# and indexed)
+SCALAR_CALLS = catalog_forms(SCALARS, hardware=True)
+VECTOR_CALLS = catalog_forms({**SCALARS, "V": F64.as_vector(), "M": BOOL.as_vector(), "W": I64.as_vector()},
+                             needs="VMW", hardware=True)
 
 HARDWARE = Vocabulary(
     declarations=INPUTS.replace('a = { type = "float64" }', 'a = { type = "float64", finite = true, ge = -8.0, le = 8.0 }')
     .replace('i = { type = "int64" }', 'i = { type = "int64", ge = -2, le = 4 }')  # gathers in and out of [0, 3)
     + 'price = { type = "float64", vector = true, finite = true, ge = -4.0, le = 4.0 }\n'
     + 'flag = { type = "bool", vector = true }\n'
+    + 'lots = { type = "int64", vector = true, ge = -3, le = 3 }\n'
     + "[state]\nacc = 0.0\ncnt = 0\n",
     leaves={"f": [*LEAVES["f"], "acc"], "i": [*LEAVES["i"], "cnt"], "b": LEAVES["b"], "v": ["price"], "m": ["flag"],
-            "V": ["price"], "M": ["flag"]},
-    forms=merged(FORMS, HARDWARE_FORMS, VECTOR_CALLS),
-    node_kinds="fffibVM",
+            "V": ["price"], "M": ["flag"], "w": ["lots"], "W": ["lots"]},
+    forms=merged(HAND_FORMS, SCALAR_CALLS, HARDWARE_FORMS, VECTOR_CALLS),
+    node_kinds="fffibVMW",
     state={"acc": "f", "cnt": "i"},
 )
 
@@ -71,8 +79,8 @@ def cosimulate_random(text: str, frac_bits: int, int_bits: int, seed: int, simul
         rows = cosim_rows(model, ROWS, seed=seed, assets=ASSETS)
         try:
             report = cosimulate(model, rows, Path(tmp) / "sim", "random", assets=ASSETS, simulator=simulator)
-        except LoweringError as err:  # refused, as documented: an argmax index needs ceil(log2(N)) integer bits
-            assert "argmax over" in str(err) and int_bits < (ASSETS - 1).bit_length(), err
+        except LoweringError as err:  # refused, as documented: an index needs ceil(log2(N)) integer bits
+            assert re.search(r"(argmax|argmin|rank) over", str(err)) and int_bits < (ASSETS - 1).bit_length(), err
             reject()
     assert report.vectors == ROWS and report.mismatches == 0, f"Q*.{frac_bits}, {int_bits} int bits\n{text}\n" \
                                                               f"{report.render()}"
@@ -95,7 +103,7 @@ def test_the_vocabulary_reaches_the_hardware_ops():
     graph per seed over a fixed sequence, lowered, and the op kinds collected."""
     kinds: set[str] = set()
 
-    @settings(max_examples=60, database=None, derandomize=True, deadline=None)
+    @settings(max_examples=150, database=None, derandomize=True, deadline=None)
     @given(graphs(HARDWARE))
     def collect(text: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -104,4 +112,6 @@ def test_the_vocabulary_reaches_the_hardware_ops():
             kinds.update(op.kind for op in lower(load_graph(path)).ops)
 
     collect()
-    assert {"gather", "div", "mul", "f2i", "i2f", "state", *BY_BUILTIN} <= kinds, kinds
+    hardware_built_ins = {name for name, op in BY_BUILTIN.items() if lowered(op)}
+    missing = {"gather", "div", "mul", "floordiv", "mod", "f2i", "i2f", "state", *hardware_built_ins} - kinds
+    assert not missing, missing

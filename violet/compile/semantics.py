@@ -13,8 +13,12 @@ as `a + b` on floats is written there, beside its other rules.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 from collections.abc import Callable
+
+import numpy as np
 
 from violet.dag.types import INT64_MAX, INT64_MIN, DType
 
@@ -89,6 +93,61 @@ def fceil(x: float) -> float:
 Fn = Callable[..., float | int | bool]
 
 
+# ---------------------------------------------------------------- the C library's math functions
+
+# The C library CPython's math module calls (glibc's libm on Linux). exp, log, log1p, expm1, pow and tanh are
+# its functions, called as they are: where `math` returns, they give its very bits; where `math` raises
+# (exp overflow, log(0), pow(-8.0, 1/3), ...), the IEEE value the C library returns (inf, -inf, NaN). The
+# kernels call the same functions, by address (violet.compile.numba_intrinsics), never LLVM's own.
+LIBM = ctypes.CDLL("libm.so.6" if sys.platform.startswith("linux") else None)
+C_MATH_ARITY = {"exp": 1, "log": 1, "log1p": 1, "expm1": 1, "tanh": 1, "pow": 2}
+
+
+def _c_function(name: str) -> ctypes._CFuncPtr:
+    """The C library's double -> double function `name` (double, double -> double for pow)."""
+    fn = getattr(LIBM, name)
+    fn.restype, fn.argtypes = ctypes.c_double, [ctypes.c_double] * C_MATH_ARITY[name]
+    return fn
+
+
+C_MATH: dict[str, ctypes._CFuncPtr] = {name: _c_function(name) for name in C_MATH_ARITY}
+
+
+def fsign(x: float) -> float:
+    """1.0 above zero, -1.0 below, else x itself: sign(-0.0) is -0.0, sign(NaN) is that NaN."""
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else x)
+
+
+def isign(x: int) -> int:
+    """1 above zero, -1 below, 0 at zero."""
+    return 1 if x > 0 else (-1 if x < 0 else 0)
+
+
+def fcopysign(x: float, y: float) -> float:
+    """x's magnitude with y's sign (copysign(1.0, -0.0) is -1.0); a NaN y gives abs(x), since a NaN's
+    sign is no part of a value (the machine or LLVM may flip it: docs/semantics.md)."""
+    return math.fabs(x) if y != y else math.copysign(x, y)
+
+
+def floordiv(a: int, b: int) -> int:
+    """Python's a // b (the floor of the quotient) on int64; a // 0 is 0, INT64_MIN // -1 wraps to INT64_MIN.
+    Divisors 0 and -1 are settled first, so the division left never overflows nor divides by zero."""
+    if b == 0:
+        return 0
+    if b == -1:
+        return INT64_MIN if a == INT64_MIN else -a
+    return a // b
+
+
+def mod(a: int, b: int) -> int:
+    """Python's a % b on int64 (the sign of b); a % 0 is a, so a == b * (a // b) + a % b always holds."""
+    if b == 0:
+        return a
+    if b == -1:
+        return 0
+    return a % b
+
+
 # ---------------------------------------------------------------- vectors over the universe
 
 ZERO = {DType.F64: 0.0, DType.I64: 0, DType.BOOL: False}
@@ -99,14 +158,21 @@ def gather(vec: list, i: int, default: float | int | bool) -> float | int | bool
     return vec[i] if 0 <= i < len(vec) else default
 
 
-def argmax(values: list, mask: list) -> int:
-    """Index of the largest value among assets whose mask is true; ties go to the
-    lowest index; -1 when no asset is eligible. Scanning upward, an asset replaces
-    the best so far only if its value is strictly greater (`>`), so a NaN never
-    replaces a number, and a NaN that comes first is never replaced."""
+def mask_at(mask: list | bool | int, k: int) -> bool | int:
+    """Asset k's mask: element k of a bool[N] mask, or a scalar mask itself (true: every asset, false:
+    none). The kernels compile the reductions' own source; Numba resolves this name by the mask's type
+    (violet.compile.numba_intrinsics registers its version)."""
+    return mask[k] if isinstance(mask, list) else mask
+
+
+def arg_extreme(values: list, mask: list | bool, lowest: bool) -> int:
+    """argmax (lowest false) or argmin (lowest true): the index of the largest (smallest) value among
+    the masked assets; ties go to the lowest index; -1 when no asset is masked. Scanning upward, an
+    asset replaces the best so far only if its value is strictly greater (`>`; smaller, `<`), so a NaN
+    never replaces a number, and a NaN that comes first is never replaced."""
     best = -1
     for k in range(len(values)):  # by index: the kernels compile this very source (an index loop is their fastest)
-        if mask[k] and (best < 0 or values[k] > values[best]):
+        if mask_at(mask, k) and (best < 0 or (values[k] < values[best] if lowest else values[k] > values[best])):
             best = k
     return best
 
@@ -119,6 +185,88 @@ def any_true(mask: list) -> bool:
 def all_true(mask: list) -> bool:
     """True when every asset's mask is true (true for an empty universe)."""
     return all(mask)
+
+
+def extreme(values: list, mask: list | bool, lowest: bool, empty: float | int) -> float | int:
+    """min_of (lowest true) or max_of over the masked assets: Python's min (max) folded left from the
+    first masked value, a value replacing the one so far only if it is smaller (`<`; larger, `>`); so a
+    NaN met first is kept and a later one never taken. `empty` (NaN, or 0 for int64) if none is masked."""
+    best = empty
+    found = False
+    for k in range(len(values)):
+        if mask_at(mask, k) and (not found or (values[k] < best if lowest else values[k] > best)):
+            best = values[k]
+            found = True
+    return best
+
+
+def sum_float(values: list, mask: list | bool) -> float:
+    """The masked float64 values added left to right in index order, starting from the first masked
+    value (so -0.0 alone sums to -0.0); 0.0 when none is masked. One rounding per addition, nothing
+    reassociated: numpy's pairwise np.sum can differ in the last bits (docs/semantics.md)."""
+    total = 0.0
+    found = False
+    for k in range(len(values)):
+        if mask_at(mask, k):
+            total = total + values[k] if found else values[k]
+            found = True
+    return total
+
+
+def wrapping_add(a: int, b: int) -> int:
+    """int64 a + b, wrapping (the kernels' own `wrapping_add` is the LLVM add without nsw)."""
+    return wrap64(a + b)
+
+
+def sum_int(values: list, mask: list | bool) -> int:
+    """The masked int64 values added in index order, wrapping modulo 2**64; 0 when none is masked."""
+    total = 0
+    for k in range(len(values)):
+        if mask_at(mask, k):
+            total = wrapping_add(total, values[k])
+    return total
+
+
+def count_true(mask: list) -> int:
+    """How many assets' masks are true."""
+    n = 0
+    for k in range(len(mask)):
+        if mask[k]:
+            n += 1
+    return n
+
+
+def ordinal_rank(values: list, mask: list | bool) -> np.ndarray:
+    """rank(x, mask): for a masked asset k whose value is not NaN, how many such assets j have
+    x[j] < x[k], or x[j] == x[k] and j < k (0 for the smallest, ties by index, -0.0 equal to 0.0); -1
+    for an unmasked or NaN asset. Computed as the position in a stable bottom-up merge sort of those
+    assets (O(N log N); a value moves before another only if strictly smaller), which is that count."""
+    n = len(values)
+    order = np.empty(n, np.int64)
+    m = 0
+    for k in range(n):
+        if mask_at(mask, k) and values[k] == values[k]:
+            order[m] = k
+            m += 1
+    spare = np.empty(n, np.int64)
+    width = 1
+    while width < m:
+        for lo in range(0, m, 2 * width):
+            mid, hi = min(lo + width, m), min(lo + 2 * width, m)
+            a, b = lo, mid
+            for out in range(lo, hi):
+                if b < hi and (a >= mid or values[order[b]] < values[order[a]]):
+                    spare[out] = order[b]
+                    b += 1
+                else:
+                    spare[out] = order[a]
+                    a += 1
+        order, spare = spare, order
+        width *= 2
+    ranks = np.full(n, -1, np.int64)
+    for r in range(m):
+        ranks[order[r]] = r
+    return ranks
 
 
 def lift(fn: Fn, vector_args: tuple[bool, ...]) -> Callable[..., list]:

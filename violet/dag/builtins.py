@@ -15,6 +15,10 @@ BUILTINS: dict[str, tuple[int, int | None]] = {
     "min": (2, None), "max": (2, None), "abs": (1, 1), "clamp": (3, 3), "select": (3, 3),
     "floor": (1, 1), "ceil": (1, 1), "float": (1, 1), "int": (1, 1), "match": (1, 1),
     "argmax": (2, 2), "any": (1, 1), "all": (1, 1), "sqrt": (1, 1),
+    "sum": (1, 2), "mean": (1, 2), "count": (1, 1), "min_of": (1, 2), "max_of": (1, 2), "argmin": (2, 2),
+    "rank": (1, 2),
+    "exp": (1, 1), "log": (1, 1), "log1p": (1, 1), "expm1": (1, 1), "tanh": (1, 1), "pow": (2, 2),
+    "isnan": (1, 1), "isfinite": (1, 1), "sign": (1, 1), "copysign": (2, 2),
 }
 
 
