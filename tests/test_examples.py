@@ -68,3 +68,14 @@ def test_example_diff_command_on_random_and_extreme_sequences(name):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "mismatches: 0 rows" in done.stdout and "raised" not in done.stdout
+
+
+def test_long_lane_away_from_its_defaults(real_scans):
+    """The mirrored parameter moves with --set, and the reference is given the same point: the lane's own
+    threshold, the exit's take-profit and the composed sizing's cap."""
+    sets = ["--set", "long_threshold=0.03", "--set", "pos.tp_pct=0.02", "--set", "sz.max_leverage=6.0"]
+    done = subprocess.run([sys.executable, "-m", "violet.cli", "diff", str(EXAMPLES / "long_lane.toml"), "--reference",
+                           REFERENCES["long_lane"], "--input", str(real_scans), "--samples", "0", "--extreme", "0", *sets],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mismatches: 0 rows" in done.stdout and "155 (graph)" not in done.stdout  # other trades than the defaults'
