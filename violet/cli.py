@@ -119,7 +119,8 @@ def check(graph: GraphArg, sets: SetOpt = None,
     for p in ir.params:
         table.add_row("param", p.name, str(p.type), shown(p.default, p.type), p.doc)
     for st in ir.state:
-        table.add_row("state", st.name, str(st.type), f"starts at {shown(st.init, st.type)}", st.doc)
+        start = f"{'each asset ' if st.type.vector else ''}starts at {shown(st.init, st.type)}"
+        table.add_row("state", st.name, str(st.type), start, st.doc)
     out.print(table)
     out.print(f"ops: {len(ir.ops)}    content hash: {ir.content_hash}    code hash: {ir.code_hash[:16]}")
     for name in g.unused_nodes():
