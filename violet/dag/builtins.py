@@ -4,7 +4,8 @@ Pure data, so that violet/dag can check a call and reserve the names without
 knowing any backend (violet/dag never imports violet/compile). A built-in that
 is exactly one IR op carries the same name in the op catalog
 (`violet.compile.ops`, its `builtin`); the rest are forms the lowering writes
-out in ops (`clamp` is a max then a min). tests/test_catalog.py checks the two
+out in ops (`clamp` is a max then a min), or windows it writes out as hidden
+state fields (`lag`, `rolling_*`, `ewma`). tests/test_catalog.py checks they
 agree.
 """
 
@@ -25,5 +26,5 @@ def arity_problem(name: str, given: int) -> str | None:
     least, most = BUILTINS[name]
     if least <= given and (most is None or given <= most):
         return None
-    want = f"at least {least}" if most is None else str(least)
+    want = f"at least {least}" if most is None else str(least) if least == most else f"{least} to {most}"
     return f"{name}() takes {want} argument(s), got {given}"
