@@ -35,7 +35,7 @@ ASSETS = 3
 ROWS = 300
 
 # lags with a finite fill are shift registers (the other windows start at NaN, which a register cannot hold)
-LAG_FORMS: dict[str, list[Form]] = {kind: [lambda sub, pick, k=kind: f"lag({sub(k)}, {pick(['1', '2'])}, {fill})"]
+LAG_FORMS: dict[str, list[Form]] = {kind: [lambda sub, pick, k=kind, f=fill: f"lag({sub(k)}, {pick(['1', '2'])}, {f})"]
                                     for kind, fill in (("f", "0.25"), ("V", "-1.0"), ("i", "1"), ("b", "True"))}
 
 HARDWARE = Vocabulary(

@@ -298,3 +298,24 @@ def test_a_nan_fill_is_refused_in_hardware_by_name(write_graph):
             FixedModel(ir)
         assert "starts at NaN, which has no fixed-point value" in str(err.value) and named in str(err.value)
         assert "lag(x, k, 0.0)" in str(err.value)
+
+
+def test_a_state_growing_through_a_lag_is_widened_to_a_fixpoint(tmp_path):
+    """`acc = lag(acc, 3, 0.0) + 0.5` grows without bound through a shift register: the range analysis widens
+    one field a round until none grows, so every register holds its next value (found by tests/test_hdl_fuzz.py:
+    the register at the end of the chain was left narrower than its next value)."""
+    (tmp_path / "g.toml").write_text("""[graph]
+name = "grows"
+[inputs]
+x = { type = "float64", finite = true, ge = -1.0, le = 1.0 }
+[state]
+acc = 0.0
+[outputs]
+acc = "acc + x"
+[next_state]
+acc = "lag(acc, 3, 0.0) + 0.5"
+""")
+    model = FixedModel(lower(load_graph(tmp_path / "g.toml")), FixedConfig(frac_bits=8, max_int_bits=12))
+    assert len({model.formats[op.id] for op in model.ir.leaves("state")}) == 1  # every field at the whole range
+    report = cosimulate(model, cosim_rows(model, 100, seed=1), tmp_path / "sim", "grows")
+    assert report.vectors == 100 and report.mismatches == 0, report.render()
