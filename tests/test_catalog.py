@@ -34,26 +34,31 @@ ROWS = [dict(a=a, i=i, p=p, v=[a, -1.5, 2.0], w=[i, 3, -4], m=[p, True, not p])
 
 
 def typed_args(kind: str) -> list[int]:
-    """Input ids (in POOL order) of the first well-typed argument list for `kind` with a scalar result."""
+    """Input ids (in POOL order) of the first well-typed argument list for `kind`, one with a scalar
+    result if there is one (a vector result, as rank's, is then read through a gather)."""
     names = list(POOL)
-    for combo in itertools.product(range(len(names)), repeat=CATALOG[kind].arity):
-        result = result_type(kind, [POOL[names[k]] for k in combo])
-        if not isinstance(result, str) and not result.vector:
-            return list(combo)
-    raise AssertionError(f"no argument types make '{kind}' give a scalar")
+    combos = [list(combo) for combo in itertools.product(range(len(names)), repeat=CATALOG[kind].arity)
+              if not isinstance(result_type(kind, [POOL[names[k]] for k in combo]), str)]
+    assert combos, f"no argument types fit '{kind}'"
+    return next((c for c in combos if not result_type(kind, [POOL[names[k]] for k in c]).vector), combos[0])
 
 
 def one_of_each(backend: str) -> IR:
-    """An IR computing every op the backend does not refuse once, from the POOL inputs, each an output."""
+    """An IR computing every op the backend does not refuse once, from the POOL inputs, each an output
+    (a vector result through a gather at the input index i, in and out of range)."""
     ops = [Op(k, "input", vtype, name=name) for k, (name, vtype) in enumerate(POOL.items())]
+    outputs = []
     for kind, spec in CATALOG.items():
         if isinstance(spec.rule(backend), Refusal):
             continue
         args = typed_args(kind)
         vtype = result_type(kind, [ops[a].type for a in args])
         ops.append(Op(len(ops), kind, vtype, tuple(args), node=kind))
+        if vtype.vector:
+            ops.append(Op(len(ops), "gather", vtype.scalar, (len(ops) - 1, list(POOL).index("i")), node=kind))
+        outputs.append((kind, len(ops) - 1))
     inputs = tuple(InputSpec(name, vtype) for name, vtype in POOL.items())
-    return IR("catalog", inputs, (), tuple(ops), tuple((op.kind, op.id) for op in ops[len(POOL):]))
+    return IR("catalog", inputs, (), tuple(ops), tuple(outputs))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

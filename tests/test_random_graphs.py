@@ -84,12 +84,15 @@ FORMS = merged(HAND_FORMS, catalog_forms(SCALARS))
 VECTOR_FORMS: dict[str, list[Form]] = {
     "f": [lambda sub, pick: f"{sub('v')}[{sub('i')}]"],
     "b": [lambda sub, pick: f"{sub('m')}[{sub('i')}]"],
+    "i": [lambda sub, pick: f"{sub('w')}[{sub('i')}]"],
     "V": [lambda sub, pick: f"({sub('V')} {pick(['+', '-', '*'])} {sub('f')})", lambda sub, pick: f"(-{sub('V')})"],
     "M": [lambda sub, pick: f"({sub('V')} {pick(['<', '>=', '=='])} {sub('f')})",
           lambda sub, pick: f"(not {sub('M')})"],
 }
-# the catalog's built-ins taking a vector (argmax(V, M), any(M), min(V, f), ...); the scalar ones are in FORMS
-VECTOR_CALLS = catalog_forms({**SCALARS, "V": F64.as_vector(), "M": BOOL.as_vector()}, needs="VM")
+# the catalog's built-ins taking a vector (argmax(V, M), any(M), min(V, f), sum(V, p), ...; rank(V, M) an
+# int64 vector W, named as a node w and indexed); the scalar ones are in FORMS
+VECTOR_CALLS = catalog_forms({**SCALARS, "V": F64.as_vector(), "M": BOOL.as_vector(), "W": I64.as_vector()},
+                             needs="VMW")
 # the windows (hidden state written out by the lowering), scalar and per asset
 WINDOW_FORMS: dict[str, list[Form]] = {
     kind: [lambda sub, pick, k=kind: f"lag({sub(k)}, {pick(['1', '3'])})",
@@ -202,11 +205,11 @@ def test_compiled_equals_interpreter_bit_for_bit(write_graph, text, columns):
 
 STATEFUL_VOCABULARY = Vocabulary(
     declarations=INPUTS + 'price = { type = "float64", vector = true }\nflag = { type = "bool", vector = true }\n'
-    + "[state]\nacc = 0.0\nvs = { init = 0.0, vector = true }\nvm = { init = false, vector = true }\n",
+    + 'lots = { type = "int64", vector = true }\n' + "[state]\nacc = 0.0\nvs = { init = 0.0, vector = true }\nvm = { init = false, vector = true }\n",
     leaves={"f": [*LEAVES["f"], "acc"], "i": LEAVES["i"], "b": LEAVES["b"], "v": ["price", "vs"], "m": ["flag", "vm"],
-            "V": ["price", "vs"], "M": ["flag", "vm"]},
+            "V": ["price", "vs"], "M": ["flag", "vm"], "w": ["lots"], "W": ["lots"]},
     forms=merged(FORMS, VECTOR_FORMS, VECTOR_CALLS, WINDOW_FORMS),
-    node_kinds="fffibVM",
+    node_kinds="fffibVMW",
     state={"acc": "f", "vs": "V", "vm": "M"},
 )
 ASSETS = 3
@@ -214,8 +217,10 @@ ASSETS = 3
 
 @st.composite
 def vector_rows(draw, n: int = 30) -> dict[str, np.ndarray]:
-    """rows(), and a price and a flag per asset."""
+    """rows(), and a price, a flag and lots per asset."""
     columns = draw(rows(n))
+    columns["lots"] = np.array(draw(st.lists(ints, min_size=n * ASSETS, max_size=n * ASSETS)),
+                               dtype=np.int64).reshape(n, ASSETS)
     columns["price"] = np.array(draw(st.lists(floats, min_size=n * ASSETS, max_size=n * ASSETS))).reshape(n, ASSETS)
     columns["flag"] = np.array(draw(st.lists(st.booleans(), min_size=n * ASSETS, max_size=n * ASSETS))).reshape(n, ASSETS)
     return columns

@@ -21,7 +21,7 @@ from violet.compile.ops import BY_BUILTIN, result_type
 from violet.dag.builtins import arity_problem
 from violet.dag.expr import ATTRIBUTE_FIX, BINOPS, CMPOPS
 from violet.dag.graph import Bound, Graph, NodeInstance, literal_type
-from violet.dag.types import F64, I64, INT64_MIN, DType, ValueType
+from violet.dag.types import BOOL, F64, I64, INT64_MIN, DType, ValueType
 from violet.errors import GraphError, quote, where
 from violet.nodes.registry import NodeDef, lookup
 
@@ -321,14 +321,38 @@ def _convert(name: str, x: Ref, e: ast.Call, s: Scope) -> Ref:
     return s.emit("add", [code, s.builder.const(0, I64)], e)
 
 
+def _mask(args: list[Ref], s: Scope) -> Ref:
+    """A reduction's mask: the one given, or every asset (the constant true) when it is omitted."""
+    return args[1] if len(args) > 1 else s.builder.const(True, BOOL)
+
+
+def _mean(name: str, args: list[Ref], e: ast.Call, s: Scope) -> Ref:
+    """mean(x, mask) = sum(x, mask) / float(n), n the masked assets: count(mask) for a bool[N] mask, N
+    (size(x)) for the mask omitted, select(mask, N, 0) for a scalar one; 0 / 0 (NaN) when none."""
+    x, mask = args[0], _mask(args, s)
+    if x.type != F64.as_vector():
+        raise s.error(f"mean() needs a float64 vector, got {x.type}", e, "convert an int64 vector: mean(float(x))")
+    total = s.emit("sum", [x, mask], e)
+    if mask.type.vector:
+        n = s.emit("count", [mask], e)
+    elif mask.literal is True:
+        n = s.emit("size", [x], e)
+    else:
+        n = _select(mask, s.emit("size", [x], e), s.builder.const(0, I64), e, s)
+    return s.emit("div", [total, s.emit("i2f", [n], e)], e)
+
+
 # built-ins that are not one op as called: min and max fold left over any number of arguments, clamp
-# is a max then a min, select promotes an int64 branch, and the conversions (docs/semantics.md)
+# is a max then a min, select promotes an int64 branch, the conversions (docs/semantics.md), the
+# reductions whose mask may be omitted, and mean
 WRITTEN_OUT: dict[str, Callable[[str, list[Ref], ast.Call, Scope], Ref]] = {
     "min": lambda name, args, e, s: _fold(name, args, e, s),
     "max": lambda name, args, e, s: _fold(name, args, e, s),
     "clamp": lambda name, args, e, s: _fold("min", [_fold("max", args[:2], e, s), args[2]], e, s),
     "select": lambda name, args, e, s: _select(args[0], args[1], args[2], e, s),
     **dict.fromkeys(("floor", "ceil", "float", "int"), lambda name, args, e, s: _convert(name, args[0], e, s)),
+    **dict.fromkeys(("sum", "min_of", "max_of", "rank"), lambda name, args, e, s: s.emit(name, [args[0], _mask(args, s)], e)),
+    "mean": _mean,
 }
 
 

@@ -43,7 +43,7 @@ path is not written here, so the same graph from another file shares this module
 """
 import numpy as np
 from numba import njit, float64, int64, boolean
-from violet.compile.numba_intrinsics import wrapping_add, wrapping_sub, wrapping_mul, wrapping_neg, wrapping_abs
+from violet.compile.numba_intrinsics import mask_at, wrapping_add, wrapping_sub, wrapping_mul, wrapping_neg, wrapping_abs
 
 INT64_MIN = -9223372036854775808
 INT64_MAX = 9223372036854775807

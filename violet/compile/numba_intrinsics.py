@@ -6,6 +6,10 @@ compiled using `i < 1` on the original i, which is wrong at INT64_MIN (found by
 tests/test_random_graphs.py). The IR defines int64 overflow as two's-complement
 wrap-around (docs/semantics.md), so the kernels use these intrinsics: `add`,
 `sub`, `mul` without nsw/nuw flags, whose wrap-around is defined in LLVM.
+
+`mask_at` is `violet.compile.semantics.mask_at` with its Numba version registered: the reductions'
+semantics functions, compiled from their own source, take a bool[N] mask or a scalar bool, and
+Numba picks the version by the mask's type (no isinstance in compiled code).
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from numba import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
+
+from violet.compile.semantics import mask_at
 
 I64 = types.int64
+__all__ = ["mask_at", "wrapping_abs", "wrapping_add", "wrapping_mul", "wrapping_neg", "wrapping_sub"]
 
 
 def _binary(op: str) -> Any:
@@ -61,3 +68,19 @@ def wrapping_abs(typingctx: Any, a: Any) -> Any:
         return builder.select(negative, builder.sub(zero, args[0]), args[0])
 
     return I64(I64), codegen
+
+
+@overload(mask_at)
+def _mask_at(mask: Any, k: Any) -> Any:
+    """Element k of an array mask; a scalar bool mask is itself for every asset. (Numba wants the
+    implementation's parameters exactly the typing function's, annotations included.)"""
+
+    def element(mask: Any, k: Any) -> Any:
+        return mask[k]
+
+    def scalar(mask: Any, k: Any) -> Any:
+        return mask
+
+    if isinstance(mask, types.Array):
+        return element
+    return scalar if isinstance(mask, types.Boolean) else None

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+
 from violet.dag.types import INT64_MAX, INT64_MIN, DType
 
 TWO_63 = 9223372036854775808.0  # 2**63 as a float64, exactly
@@ -99,14 +101,21 @@ def gather(vec: list, i: int, default: float | int | bool) -> float | int | bool
     return vec[i] if 0 <= i < len(vec) else default
 
 
-def argmax(values: list, mask: list) -> int:
-    """Index of the largest value among assets whose mask is true; ties go to the
-    lowest index; -1 when no asset is eligible. Scanning upward, an asset replaces
-    the best so far only if its value is strictly greater (`>`), so a NaN never
-    replaces a number, and a NaN that comes first is never replaced."""
+def mask_at(mask: list | bool | int, k: int) -> bool | int:
+    """Asset k's mask: element k of a bool[N] mask, or a scalar mask itself (true: every asset, false:
+    none). The kernels compile the reductions' own source; Numba resolves this name by the mask's type
+    (violet.compile.numba_intrinsics registers its version)."""
+    return mask[k] if isinstance(mask, list) else mask
+
+
+def arg_extreme(values: list, mask: list | bool, lowest: bool) -> int:
+    """argmax (lowest false) or argmin (lowest true): the index of the largest (smallest) value among
+    the masked assets; ties go to the lowest index; -1 when no asset is masked. Scanning upward, an
+    asset replaces the best so far only if its value is strictly greater (`>`; smaller, `<`), so a NaN
+    never replaces a number, and a NaN that comes first is never replaced."""
     best = -1
     for k in range(len(values)):  # by index: the kernels compile this very source (an index loop is their fastest)
-        if mask[k] and (best < 0 or values[k] > values[best]):
+        if mask_at(mask, k) and (best < 0 or (values[k] < values[best] if lowest else values[k] > values[best])):
             best = k
     return best
 
@@ -119,6 +128,88 @@ def any_true(mask: list) -> bool:
 def all_true(mask: list) -> bool:
     """True when every asset's mask is true (true for an empty universe)."""
     return all(mask)
+
+
+def extreme(values: list, mask: list | bool, lowest: bool, empty: float | int) -> float | int:
+    """min_of (lowest true) or max_of over the masked assets: Python's min (max) folded left from the
+    first masked value, a value replacing the one so far only if it is smaller (`<`; larger, `>`); so a
+    NaN met first is kept and a later one never taken. `empty` (NaN, or 0 for int64) if none is masked."""
+    best = empty
+    found = False
+    for k in range(len(values)):
+        if mask_at(mask, k) and (not found or (values[k] < best if lowest else values[k] > best)):
+            best = values[k]
+            found = True
+    return best
+
+
+def sum_float(values: list, mask: list | bool) -> float:
+    """The masked float64 values added left to right in index order, starting from the first masked
+    value (so -0.0 alone sums to -0.0); 0.0 when none is masked. One rounding per addition, nothing
+    reassociated: numpy's pairwise np.sum can differ in the last bits (docs/semantics.md)."""
+    total = 0.0
+    found = False
+    for k in range(len(values)):
+        if mask_at(mask, k):
+            total = total + values[k] if found else values[k]
+            found = True
+    return total
+
+
+def wrapping_add(a: int, b: int) -> int:
+    """int64 a + b, wrapping (the kernels' own `wrapping_add` is the LLVM add without nsw)."""
+    return wrap64(a + b)
+
+
+def sum_int(values: list, mask: list | bool) -> int:
+    """The masked int64 values added in index order, wrapping modulo 2**64; 0 when none is masked."""
+    total = 0
+    for k in range(len(values)):
+        if mask_at(mask, k):
+            total = wrapping_add(total, values[k])
+    return total
+
+
+def count_true(mask: list) -> int:
+    """How many assets' masks are true."""
+    n = 0
+    for k in range(len(mask)):
+        if mask[k]:
+            n += 1
+    return n
+
+
+def ordinal_rank(values: list, mask: list | bool) -> np.ndarray:
+    """rank(x, mask): for a masked asset k whose value is not NaN, how many such assets j have
+    x[j] < x[k], or x[j] == x[k] and j < k (0 for the smallest, ties by index, -0.0 equal to 0.0); -1
+    for an unmasked or NaN asset. Computed as the position in a stable bottom-up merge sort of those
+    assets (O(N log N); a value moves before another only if strictly smaller), which is that count."""
+    n = len(values)
+    order = np.empty(n, np.int64)
+    m = 0
+    for k in range(n):
+        if mask_at(mask, k) and values[k] == values[k]:
+            order[m] = k
+            m += 1
+    spare = np.empty(n, np.int64)
+    width = 1
+    while width < m:
+        for lo in range(0, m, 2 * width):
+            mid, hi = min(lo + width, m), min(lo + 2 * width, m)
+            a, b = lo, mid
+            for out in range(lo, hi):
+                if b < hi and (a >= mid or values[order[b]] < values[order[a]]):
+                    spare[out] = order[b]
+                    b += 1
+                else:
+                    spare[out] = order[a]
+                    a += 1
+        order, spare = spare, order
+        width *= 2
+    ranks = np.full(n, -1, np.int64)
+    for r in range(m):
+        ranks[order[r]] = r
+    return ranks
 
 
 def lift(fn: Fn, vector_args: tuple[bool, ...]) -> Callable[..., list]:

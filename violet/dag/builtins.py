@@ -16,6 +16,8 @@ BUILTINS: dict[str, tuple[int, int | None]] = {
     "min": (2, None), "max": (2, None), "abs": (1, 1), "clamp": (3, 3), "select": (3, 3),
     "floor": (1, 1), "ceil": (1, 1), "float": (1, 1), "int": (1, 1), "match": (1, 1),
     "argmax": (2, 2), "any": (1, 1), "all": (1, 1), "sqrt": (1, 1),
+    "sum": (1, 2), "mean": (1, 2), "count": (1, 1), "min_of": (1, 2), "max_of": (1, 2), "argmin": (2, 2),
+    "rank": (1, 2),
     "lag": (2, 3), "ewma": (2, 2), "rolling_sum": (2, 2), "rolling_mean": (2, 2), "rolling_min": (2, 2),
     "rolling_max": (2, 2), "rolling_std": (2, 2),
 }

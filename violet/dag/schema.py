@@ -221,7 +221,7 @@ def _check_names(model: GraphFile, file: str) -> None:
             key = f"{table}.{name}"
             if name in RESERVED:
                 raise GraphError(f"'{name}' is a built-in function name", where=where(file, key),
-                                 fix="rename it, e.g. '{name}_value'")
+                                 fix=f"rename it, e.g. '{name}_value'")
             if name in seen:
                 raise GraphError(f"duplicate name '{name}': already defined as {seen[name]}",
                                  where=where(file, key), fix="give each input, param, const, state field, enum and node its own name")

@@ -10,13 +10,13 @@ their own, so adding an op is adding its entry (and its built-in's name to
 
 from __future__ import annotations
 
-from violet.compile.ops import arith, convert, logic, sqrt, vector
+from violet.compile.ops import arith, convert, logic, reduce, sqrt, vector
 from violet.compile.ops.spec import BACKENDS, OpSpec, Refusal
 from violet.dag.types import ValueType
 
 __all__ = ["BACKENDS", "BY_BUILTIN", "CATALOG", "OpSpec", "Refusal", "numba_helpers", "result_type", "spec"]
 
-FAMILIES = (arith, logic, convert, vector, sqrt)
+FAMILIES = (arith, logic, convert, vector, sqrt, reduce)
 CATALOG: dict[str, OpSpec] = {op.name: op for family in FAMILIES for op in family.OPS}
 BY_BUILTIN: dict[str, OpSpec] = {op.builtin: op for op in CATALOG.values() if op.builtin}
 
@@ -46,5 +46,6 @@ def result_type(kind: str, args: list[ValueType]) -> ValueType | str:
 
 
 def numba_helpers() -> str:
-    """The jitted helpers the ops' Numba renderings call, in catalog order (a `{jit}` slot each)."""
-    return "".join(op.numba_helper for op in CATALOG.values())
+    """The jitted helpers the ops' Numba renderings call, in catalog order (a `{jit}` slot each), each
+    once: ops sharing a rule (argmax and argmin, min_of and max_of) declare the same helper."""
+    return "".join(dict.fromkeys(op.numba_helper for op in CATALOG.values()))

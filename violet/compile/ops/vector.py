@@ -1,7 +1,8 @@
-"""Vectors over the universe: gather (x[i]), argmax, any, all (docs/semantics.md, "Vectors over the
-universe"). They read whole vectors, so none is elementwise. The argmax rule (ties to the lowest index,
-strictly greater replaces) is written once, `semantics.argmax`: the interpreter and the fixed-point model
-call it, the kernels compile its source, and the Verilog comparator chain follows it."""
+"""Vectors over the universe: gather (x[i]), argmax, argmin, any, all (docs/semantics.md, "Vectors over the
+universe"). They read whole vectors, so none is elementwise. The argmax/argmin rule (ties to the lowest
+index, strictly greater (smaller) replaces) is written once, `semantics.arg_extreme`: the interpreter and
+the fixed-point model call it, the kernels compile its source, and the Verilog comparator chain follows it.
+A mask is a bool[N] or a scalar bool (true: every asset), here and in the reductions (ops/reduce.py)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,19 @@ def gather_type(kind: str, args: list[ValueType]) -> ValueType | str:
     return vec.scalar
 
 
-def argmax_type(kind: str, args: list[ValueType]) -> ValueType | str:
+def masked_problem(kind: str, args: list[ValueType]) -> str | None:
+    """Why (values, mask) does not fit a reduction: values a float64 or int64 vector, the mask a bool[N]
+    or a scalar bool; None if they fit."""
     vals, mask = args
     if not (vals.vector and vals.dtype in (DType.F64, DType.I64) and not vals.is_enum):
-        return f"argmax needs a float64 or int64 vector, got {vals}"
-    return I64 if mask == BOOL.as_vector() else f"argmax's mask must be bool[N], got {mask}"
+        return f"{kind} needs a float64 or int64 vector, got {vals}"
+    if mask.scalar != BOOL:
+        return f"{kind}'s mask must be bool[N] or a bool, got {mask}"
+    return None
+
+
+def index_type(kind: str, args: list[ValueType]) -> ValueType | str:
+    return masked_problem(kind, args) or I64
 
 
 def mask_type(kind: str, args: list[ValueType]) -> ValueType | str:
@@ -51,7 +60,7 @@ def fixed_gather(op: Op, a: list[Any], fa: list[Fmt], out: Fmt) -> int:
 
 def fixed_argmax(op: Op, a: list[Any], fa: list[Fmt], out: Fmt) -> int:
     """The IR's rule on raw values (same order); the RTL refuses a format short of N - 1."""
-    return saturate(sem.argmax(a[0], a[1]), out)
+    return saturate(sem.arg_extreme(a[0], a[1], op.kind == "argmin"), out)
 
 
 def fixed_mask(op: Op, a: list[Any], fa: list[Fmt], out: Fmt) -> int:
@@ -77,21 +86,35 @@ def verilog_gather(em: Emitter, op: Op) -> None:
     em.fit(op, em.name("t", op.id), min(elem.lo, 0), max(elem.hi, 0), width)
 
 
-def verilog_argmax(em: Emitter, op: Op) -> None:
-    """A comparator chain keeping the best index: semantics.argmax's rule, asset by asset upward
-    (taken only if masked and strictly greater, or the first masked one)."""
-    (values, mask), n = op.args, em.assets
-    vw, out = em.w(values), em.fmt(op.id)
+def mask_bit(em: Emitter, mask: int, j: int) -> str:
+    """Asset j's mask bit: element j of a bool[N] mask, or a scalar mask's one wire."""
+    return em.elem(mask, j) if em.model.ir.ops[mask].type.vector else em.ref(mask)
+
+
+def refuse_short_index(em: Emitter, op: Op) -> None:
+    """An index (argmax, argmin, rank) reaches N - 1, which the analysis cannot know: refuse a format
+    that cannot hold it, rather than saturate an index into another asset's."""
+    n, out = em.assets, em.fmt(op.id)
     if n - 1 > out.hi:
-        raise LoweringError(f"argmax over {n} assets gives indices up to {n - 1}, its format {out} holds at "
+        raise LoweringError(f"{op.kind} over {n} assets gives indices up to {n - 1}, its format {out} holds at "
                             f"most {out.hi}", where=f"node '{op.node}'",
                             fix=f"raise --int-bits to at least {(n - 1).bit_length()} (the analysis cannot bound "
                                 "an index by the universe size)")
+
+
+def verilog_argmax(em: Emitter, op: Op) -> None:
+    """A comparator chain keeping the best index: semantics.arg_extreme's rule, asset by asset upward
+    (taken only if masked and strictly greater (argmin: smaller), or the first masked one)."""
+    (values, mask), n = op.args, em.assets
+    vw, out = em.w(values), em.fmt(op.id)
+    refuse_short_index(em, op)
+    cmp = "<" if op.kind == "argmin" else ">"
     best, best_value = em.const(-1, out.width), em.elem(values, 0)
     for j in range(n):
         taken = f"{em.name('take', op.id)}_{j}"
         first = f"({best} == {em.const(-1, out.width)})" if j else "1'b1"
-        em.decl(taken, 1, f"{em.elem(mask, j)} && ({first} || ({em.elem(values, j)} > {best_value}))", signed=False)
+        em.decl(taken, 1, f"{mask_bit(em, mask, j)} && ({first} || ({em.elem(values, j)} {cmp} {best_value}))",
+                signed=False)
         em.decl(f"{em.name('best', op.id)}_{j}", out.width, f"{taken} ? {em.const(j, out.width)} : {best}")
         if j < n - 1:  # the best value so far, for the next comparison (none after the last)
             em.decl(f"{em.name('bv', op.id)}_{j}", vw, f"{taken} ? {em.elem(values, j)} : {best_value}")
@@ -122,15 +145,22 @@ def all_true(mask):
     return True
 '''
 
+
+def _arg_extreme(kind: str, meaning: str, lowest: bool) -> OpSpec:
+    """argmax or argmin: semantics.arg_extreme with `lowest` fixed, the same rule in every backend."""
+    return OpSpec(kind, 2, meaning, index_type, lambda op, args: partial(sem.arg_extreme, lowest=lowest),
+                  lambda op, a: f"arg_extreme({a[0]}, {a[1]}, {lowest})", lambda op, a: Interval(-1, INT64_MAX),
+                  fixed_argmax, verilog_argmax, builtin=kind, elementwise=False,
+                  numba_helper=jitted(sem.arg_extreme, inline=True))
+
+
 OPS = (
     OpSpec("gather", 2, "x[i]: element i of a vector, the type's zero outside [0, N)", gather_type, interp_gather,
            lambda op, a: f"gather({a[0]}, {a[1]}, {NUMBA_ZERO[op.type.dtype]})",
            lambda op, a: a[0].union(point(0)), fixed_gather, verilog_gather, elementwise=False,
            numba_helper=jitted(sem.gather, inline=True)),
-    OpSpec("argmax", 2, "index of the largest masked value, ties to the lowest, -1 if none", argmax_type,
-           lambda op, args: sem.argmax, lambda op, a: f"argmax({a[0]}, {a[1]})",
-           lambda op, a: Interval(-1, INT64_MAX), fixed_argmax, verilog_argmax, builtin="argmax", elementwise=False,
-           numba_helper=jitted(sem.argmax)),
+    _arg_extreme("argmax", "index of the largest masked value, ties to the lowest, -1 if none", False),
+    _arg_extreme("argmin", "index of the smallest masked value, ties to the lowest, -1 if none", True),
     OpSpec("any", 1, "true if some asset's mask is true (false for no assets)", mask_type,
            lambda op, args: sem.any_true, lambda op, a: f"any_true({a[0]})", lambda op, a: BOOL_INTERVAL,
            fixed_mask, verilog_mask, builtin="any", elementwise=False, numba_helper=ANY_HELPER),
