@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import subprocess
+import sys
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -319,3 +321,11 @@ acc = "lag(acc, 3, 0.0) + 0.5"
     assert len({model.formats[op.id] for op in model.ir.leaves("state")}) == 1  # every field at the whole range
     report = cosimulate(model, cosim_rows(model, 100, seed=1), tmp_path / "sim", "grows")
     assert report.vectors == 100 and report.mismatches == 0, report.render()
+
+
+def test_violet_check_lists_the_hidden_fields(write_graph):
+    path = write_graph(HEAD + '[nodes.l]\nexpr = "lag(x, 2, 0.5)"\n[outputs]\nl = "l"\n')
+    done = subprocess.run([sys.executable, "-m", "violet.cli", "check", str(path)], capture_output=True, text=True)
+    rows = [line for line in done.stdout.splitlines() if line.split()[:1] == ["state"]]
+    assert len(rows) == 2 and all("l.lag" in row and "starts at 0.5" in row for row in rows), done.stdout
+    assert "lag in l: the value 2 rows ago" in rows[1]

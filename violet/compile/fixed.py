@@ -169,9 +169,9 @@ class FixedModel:
     def initial_state(self, assets: int) -> dict[str, Any]:
         """The state fields' raw initial values (the registers' reset values), a list of `assets` of them
         for a vector field."""
-        ids = {op.name: op.id for op in self.ir.leaves("state")}
-        raw = {s.name: quantize(s.init, self.formats[ids[s.name]]) for s in self.ir.state}
-        return {s.name: [raw[s.name]] * assets if s.type.vector else raw[s.name] for s in self.ir.state}
+        start = self.ir.initial_state(assets)
+        return {op.name: [quantize(x, self.formats[op.id]) for x in start[op.name].tolist()] if op.type.vector
+                else quantize(start[op.name], self.formats[op.id]) for op in self.ir.leaves("state")}
 
     def trace(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> list[Any]:
         """Every op's raw value (a list for a vector) for one row of (float) inputs and raw state."""

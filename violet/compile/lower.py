@@ -637,8 +637,7 @@ def _declare_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: s
     """State fields as leaves; a composed graph's fields are named `<instance>.<field>`."""
     for name in sorted(graph.state):
         vtype, init, doc = graph.state[name]
-        b.state.append(StateSpec(prefix + name, vtype, canonical_literal(init), doc))
-        values[name] = b.leaf("state", vtype, prefix + name)
+        values[name] = b.state_field(prefix + name, vtype, init, doc)
 
 
 def _lower_next_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: str) -> None:
