@@ -23,8 +23,24 @@ SUB: Doc = {
     "outputs": {"z": "z"},
 }
 
+# the node module BASE names in [libraries]: its top-level code would write a file if it ever ran
+LIBRARY = """from pathlib import Path
+
+from violet.nodes.registry import node
+
+Path(__file__).with_name("library_ran").write_text("the library was executed")
+
+
+@node
+def half(v: float) -> float:
+    return v * 0.5
+"""
+
+FILES = ("g.toml", "sub.toml", "mylib.py")  # what write_pair writes
+
 BASE: Doc = {
     "graph": {"name": "g", "doc": "a graph"},
+    "libraries": {"mylib": "mylib.py"},
     "inputs": {"x": {"type": "float64", "doc": "a price"}, "e": {"type": "enum", "values": ["A", "B"]}},
     "params": {"k": 3.0},
     "consts": {"c": 0.5},
@@ -32,8 +48,9 @@ BASE: Doc = {
     "state": {"n": 0, "pos": {"enum": "side"}},
     "next_state": {"n": "n + 1", "pos": "side.SHORT if x > c else pos"},
     "nodes": {"s": {"graph": "sub.toml", "in": {"y": "x"}, "params": {"m": "k"}},
-              "w": {"expr": "s.z + c if e == 'A' else n * 1.0", "doc": "weighted"}},
-    "outputs": {"w": "w", "held": "pos == side.SHORT"},
+              "w": {"expr": "s.z + c if e == 'A' else n * 1.0", "doc": "weighted"},
+              "u": {"node": "mylib.half", "in": {"v": "x"}}},
+    "outputs": {"w": "w", "held": "pos == side.SHORT", "u": "u"},
 }
 
 
@@ -64,8 +81,9 @@ def to_toml(doc: Doc) -> str:
 
 
 def write_pair(directory: Path, doc: Doc) -> Path:
-    """Write `doc` as g.toml with the composed sub.toml beside it; return g.toml's path."""
+    """Write `doc` as g.toml with the composed sub.toml and the library mylib.py beside it; return g.toml's path."""
     (directory / "sub.toml").write_text(to_toml(SUB))
+    (directory / "mylib.py").write_text(LIBRARY)
     path = directory / "g.toml"
     path.write_text(to_toml(doc))
     return path
@@ -106,6 +124,9 @@ def _both(first: Callable[[Doc, str], None], second: Callable[[Doc, str], None])
 POSITIONS: dict[str, tuple[Callable[[Doc, str], None], str]] = {
     "graph.name": (_set("graph", "name"), "name"),
     "graph.doc": (_set("graph", "doc"), "text"),
+    "graph.extends": (_set("graph", "extends"), "ref"),
+    "libraries key": (_rename("libraries", "mylib"), "name"),
+    "libraries path": (_set("libraries", "mylib"), "ref"),
     "inputs key": (_rename("inputs", "x"), "name"),
     "inputs.x.doc": (_set("inputs", "x", "doc"), "text"),
     "inputs.e.values": (_set("inputs", "e", "values", 1), "name"),

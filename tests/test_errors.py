@@ -128,7 +128,9 @@ def test_unknown_name_with_did_you_mean(capsys, write_graph):
 
 
 @pytest.mark.parametrize("expr, message, fix", [
-    ("x // 2.0", "'//' (floor division) is outside the expression subset", "write floor(a / b)"),
+    ("x // 2.0", "'//' is int64 floor division, got float64, float64", "for float64 write floor(a / b)"),
+    ("x % 2.0", "'%' is int64 floor division, got float64, float64", "for float64 write a - b * floor(a / b)"),
+    ("x & 1", "'&' is outside the expression subset", "write 'and'"),
     ("(lambda: x)()", "only built-ins and library nodes (module.name) can be called", "use arithmetic"),
     ("0.0 < x < 1.0", "chained comparisons (a < b < c) are outside the subset", "write (a < b) and (b < c)"),
     ("[x][0]", "only a named vector can be indexed (x[i])", "use arithmetic"),

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hostile import POSITIONS, hostile, payloads, write_pair
+from hostile import FILES, POSITIONS, hostile, payloads, write_pair
 from test_errors import violet
 
 from violet.compile.lower import lower
@@ -54,7 +54,7 @@ def test_no_string_position_runs_code_or_writes_outside(capsys, tmp_path, positi
     cases = {"bare"} | {f"case{k}" for k in range(len(payloads(canary)))}
     for path in files_under(tmp_path):
         assert path.parts[0] in cases, path
-        assert path.parts[1] == "hdl" or path.name in ("g.toml", "sub.toml", "in.csv", "out.csv"), path
+        assert path.parts[1] == "hdl" or path.name in (*FILES, "in.csv", "out.csv"), path
 
 
 def test_generated_kernels_hold_no_string_of_the_file(capsys, tmp_path):
@@ -93,7 +93,7 @@ def test_hdl_never_writes_outside_out(capsys, tmp_path, name):
     out = tmp_path / "deep" / "out"
     code, err = violet(capsys, "hdl", graph, "--out", out)
     assert code == 2 and "graph.name" in err and "is not a valid name" in err
-    assert files_under(tmp_path) == {Path("g.toml"), Path("sub.toml")}
+    assert files_under(tmp_path) == set(map(Path, FILES))
     assert not Path(os.sep, "abs").exists()
 
 
@@ -102,7 +102,7 @@ def test_hdl_refuses_a_simulator_that_would_name_a_directory_outside_out(capsys,
     code, err = violet(capsys, "hdl", graph, "--out", tmp_path / "out", "--simulate", "10",
                        "--simulator", "../../escape")
     assert code == 2 and "unknown simulator '../../escape'" in err
-    assert files_under(tmp_path) == {Path("g.toml"), Path("sub.toml")}
+    assert files_under(tmp_path) == set(map(Path, FILES))
 
 
 def test_verilog_reserved_words_as_names_still_simulate(capsys, tmp_path):
@@ -112,6 +112,7 @@ def test_verilog_reserved_words_as_names_still_simulate(capsys, tmp_path):
     doc["graph"]["name"] = "module"
     doc["inputs"] = {"wire" if k == "x" else k: v for k, v in doc["inputs"].items()}
     doc["nodes"]["s"]["in"]["y"] = "wire"
+    doc["nodes"]["u"]["in"]["v"] = "wire"
     doc["next_state"]["pos"] = "side.SHORT if wire > c else pos"
     doc["outputs"] = {"reg": "w", "held": "pos == side.SHORT"}
     graph = write_pair(tmp_path, doc)

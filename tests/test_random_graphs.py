@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
-from violet.compile.ops import BY_BUILTIN, result_type
+from violet.compile.ops import BY_BUILTIN, OpSpec, Refusal, result_type
 from violet.dag.graph import load_graph
 from violet.compile.identity import identity_view
 from violet.dag.types import BOOL, F64, I64, ValueType
@@ -41,6 +41,7 @@ HAND_FORMS: dict[str, list[Form]] = {
           lambda sub, pick: f"({sub('f')} ** {pick(['2', '3'])})", lambda sub, pick: f"({sub('i')} / {sub('i')})",
           lambda sub, pick: f"({sub('f')} * {sub('i')})"],
     "i": [lambda sub, pick: f"({sub('i')} {pick(['+', '-', '*'])} {sub('i')})",
+          lambda sub, pick: f"({sub('i')} {pick(['//', '%'])} {sub('i')})",
           lambda sub, pick: f"(-{sub('i')})",
           lambda sub, pick: f"{pick(['floor', 'ceil', 'int'])}({sub('f')})"],
     "b": [lambda sub, pick: f"({sub('f')} {pick(['<', '<=', '>', '>=', '==', '!='])} {sub('f')})",
@@ -55,15 +56,18 @@ def _call(name: str, kinds: tuple[str, ...]) -> Form:
     return lambda sub, pick: f"{name}({', '.join(sub(k) for k in kinds)})"
 
 
-def catalog_forms(args: dict[str, ValueType], needs: str = "") -> dict[str, list[Form]]:
+def catalog_forms(args: dict[str, ValueType], needs: str = "", hardware: bool = False) -> dict[str, list[Form]]:
     """A call of every catalog op that is a built-in (min, abs, sqrt, ...), for every argument kinds of
-    `args` its type rule accepts (with `needs`, only those using one of its kinds), filed under the kind
-    whose type is its result (the first such kind): a new op is drawn the day it is added to the catalog."""
+    `args` its type rule accepts (with `needs`, only those using one of its kinds; with `hardware`, only
+    ops with fixed-point and Verilog rules), filed under the kind whose type is its result (the first such
+    kind): a new op is drawn the day it is added to the catalog."""
     kinds_of = {}
     for kind, vtype in args.items():
         kinds_of.setdefault(vtype, kind)
     forms: dict[str, list[Form]] = {}
     for name, op in BY_BUILTIN.items():
+        if hardware and not lowered(op):
+            continue
         for kinds in itertools.product(args, repeat=op.arity):
             if needs and not set(needs) & set(kinds):
                 continue
@@ -71,6 +75,11 @@ def catalog_forms(args: dict[str, ValueType], needs: str = "") -> dict[str, list
             if not isinstance(result, str) and result in kinds_of:
                 forms.setdefault(kinds_of[result], []).append(_call(name, kinds))
     return forms
+
+
+def lowered(op: OpSpec) -> bool:
+    """The op has a fixed-point rule and a Verilog rule (exp, log, ... refuse both)."""
+    return not isinstance(op.fixed, Refusal) and not isinstance(op.verilog, Refusal)
 
 
 def merged(*tables: dict[str, list[Form]]) -> dict[str, list[Form]]:

@@ -54,8 +54,20 @@ def param_type(ir: IR, name: str, where: str) -> DType:
 
 
 def param_value(ir: IR, name: str, value: bool | int | float, where: str) -> Scalar:
-    """`value` as parameter `name`'s type: bool only for bool, an int64 for int64, an exact float for float64."""
+    """`value` as parameter `name`'s type (bool only for bool, an int64 for int64, an exact float for float64),
+    meeting the parameter's refinement (`finite`, bounds): the one place a value given to a parameter is
+    checked, for --set, --grid, replay and `load(path, params)` alike."""
     dtype = param_type(ir, name, where)
+    typed = _typed_value(dtype, name, value, where)
+    refine = next(p.refine for p in ir.params if p.name == name)
+    if not isinstance(typed, bool) and (problem := refine.violation(typed)) is not None:
+        raise InputError(f"parameter '{name}' {problem} ({refine.describe()})", where=where,
+                         fix=f"give '{name}' a value that meets its refinement in the graph file")
+    return typed
+
+
+def _typed_value(dtype: DType, name: str, value: bool | int | float, where: str) -> Scalar:
+    """`value` as a `dtype`, exactly, or an error naming the parameter."""
     if dtype == DType.BOOL and isinstance(value, bool):
         return value
     if dtype == DType.I64 and isinstance(value, int) and not isinstance(value, bool):

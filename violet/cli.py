@@ -97,30 +97,41 @@ def _typed(text: str, ir: IR, name: str, option: str) -> Scalar:
 @app.command()
 def check(graph: GraphArg, sets: SetOpt = None,
           ir_text: Annotated[bool, typer.Option("--ir", help="also print the IR")] = False,
-          ranges: Annotated[bool, typer.Option("--ranges", help="also print every value's proven range")] = False
+          ranges: Annotated[bool, typer.Option("--ranges", help="also print every value's proven range")] = False,
+          resolved: Annotated[bool, typer.Option("--resolved", help="print the flat graph file a variant (extends) "
+                                                 "stands for, as TOML, and nothing else")] = False
           ) -> None:
-    """Validate a graph file: print its inputs, outputs, params, op count and hash."""
+    """Validate a graph file: print its inputs, outputs, params, state, libraries, op count and hash."""
     from rich.table import Table
 
     from violet.compile.lower import lower
     from violet.compile.ranges import analysis, ranges_by_node
     from violet.dag.graph import load_graph
+    from violet.dag.variants import read_graph_data, resolved_toml
 
     g = load_graph(graph)
     ir = lower(g)
     ir = ir.with_params(parse_sets(ir, sets)) if sets else ir
+    if resolved:
+        print(resolved_toml(graph, read_graph_data(graph)), end="")
+        return
     out.print(ir.name, style="bold", end="")
     out.print(f"  ({graph})  {g.doc}")
+    if g.bases:
+        out.print(f"extends: {' -> '.join(g.bases)}  (violet check --resolved prints the resolved graph)")
     table = Table("", "name", "type", "value / constraint", "doc", box=None, pad_edge=False)
     for spec in g.inputs:
         table.add_row("input", spec.name, str(spec.type), spec.refine.describe(), spec.doc)
     for name in ir.output_names:
         table.add_row("output", name, str(ir.output_type(name)), "", "")
     for p in ir.params:
-        table.add_row("param", p.name, str(p.type), shown(p.default, p.type), p.doc)
+        refine = f" ({p.refine.describe()})" if p.refine.describe() else ""
+        table.add_row("param", p.name, str(p.type), shown(p.default, p.type) + refine, p.doc)
     for st in ir.state:
         start = f"{'each asset ' if st.type.vector else ''}starts at {shown(st.init, st.type)}"
         table.add_row("state", st.name, str(st.type), start, st.doc)
+    for lib in g.libraries.values():
+        table.add_row("library", lib.module, "", lib.file, ", ".join(sorted(lib.nodes)))
     out.print(table)
     out.print(f"ops: {len(ir.ops)}    content hash: {ir.content_hash}    code hash: {ir.code_hash[:16]}")
     for name in g.unused_nodes():

@@ -9,7 +9,8 @@ function: the IR is the contract.
 
 Two hashes identify a graph:
 - `content_hash`: everything that can change a result (ops, constants,
-  parameter values, inputs, refinements, outputs and their names). It is
+  parameter values, inputs, refinements of inputs and parameters, outputs
+  and their names). It is
   stable across processes and across formatting and ordering of the file.
 - `code_hash`: the same without parameter values and refinements, because
   parameters are kernel arguments: changing one must not recompile.
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from violet.dag.types import InputSpec, ValueType
+from violet.dag.types import InputSpec, Refinement, ValueType
 from violet.errors import InputError
 
 Scalar = float | int | bool
@@ -63,12 +64,14 @@ class Op:
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """A parameter: a named run-time constant with a default value."""
+    """A parameter: a named run-time constant with a default value, and the refinement (finite, bounds)
+    every value given to it must meet (checked where values are bound: violet.api.param_value)."""
 
     name: str
     type: ValueType
     default: Scalar
     doc: str = ""
+    refine: Refinement = Refinement()
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,8 @@ class IR:
             data["param_values"] = sorted([p.name, literal_text(p.default)] for p in self.params)
             data["refine"] = sorted([i.name, repr(i.refine)] for i in self.inputs)
             data["state_init"] = sorted([s.name, literal_text(s.init)] for s in self.state)
+            if refined := sorted([p.name, repr(p.refine)] for p in self.params if p.refine != Refinement()):
+                data["param_refine"] = refined  # only when there is one: the hashes of other graphs stay as they were
             data["nodes"] = [o.node for o in self.ops]
         return data
 

@@ -19,13 +19,17 @@ from dataclasses import dataclass, field
 from violet.compile.ir import IR, Op, ParamSpec, Scalar, StateSpec, literal_text
 from violet.compile.ops import BY_BUILTIN, result_type
 from violet.dag.builtins import arity_problem
-from violet.dag.expr import ATTRIBUTE_FIX, BINOPS, CMPOPS
-from violet.dag.graph import Bound, Graph, NodeInstance, literal_type
+from violet.dag.expr import ATTRIBUTE_FIX, BINOPS, CMPOPS, MAX_NESTING, recursion_room
+from violet.dag.graph import Bound, Graph, NodeInstance, Param, literal_type
 from violet.dag.types import BOOL, F64, I64, INT64_MIN, DType, ValueType
 from violet.errors import GraphError, quote, where
-from violet.nodes.registry import NodeDef, lookup
+from violet.nodes.registry import Libraries, NodeDef, lookup
 
 MAX_POWER = 8  # x ** n is lowered as a multiply chain for 1 <= n <= MAX_POWER
+MAX_INLINE = 32  # library nodes calling library nodes: inlining recurses once per level
+# frames the lowering can need: per level of inlining, an expression nested MAX_NESTING deep (a few frames a
+# level), plus the composed graphs around it (MAX_COMPOSITION levels of a few frames each)
+LOWERING_FRAMES = (MAX_INLINE + 1) * (MAX_NESTING + 10) * 6 + 1000
 
 
 def canonical_literal(value: Scalar) -> Scalar:
@@ -99,7 +103,8 @@ class Scope:
     values: dict[str, Value]
     node: str
     locate: Callable[[ast.AST], str]
-    children: dict[str, Scope] = field(default_factory=dict)
+    libraries: Libraries = field(default_factory=dict)  # the graph file's [libraries], for module.node(...) calls
+    inlining: tuple[str, ...] = ()  # the library nodes whose bodies this expression is inside, outermost first
 
     def emit(self, kind: str, args: list[Ref], at: ast.AST) -> Ref:
         return self.builder.emit(kind, args, self.node, self.locate(at))
@@ -209,7 +214,8 @@ def _power(base: Ref, e: ast.BinOp, s: Scope) -> Ref:
     n = e.right.value if isinstance(e.right, ast.Constant) else None
     if not (isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_POWER):
         raise s.error("'**' needs a literal integer exponent from 1 to 8", e,
-                      "it is lowered as a multiply chain (x**3 is (x*x)*x); write other powers out")
+                      "it is lowered as a multiply chain (x**3 is (x*x)*x); write other powers out, or call "
+                      "pow(x, y), the C library's")
     result = base
     for _ in range(n - 1):
         result = s.emit("mul", [result, base], e)
@@ -277,14 +283,14 @@ def to_float(r: Ref, e: ast.AST, s: Scope) -> Ref:
 def _call(e: ast.Call, s: Scope) -> Ref:
     if isinstance(e.func, ast.Attribute):
         assert isinstance(e.func.value, ast.Name)
-        nd = lookup(f"{e.func.value.id}.{e.func.attr}", s.locate(e))
+        nd = lookup(f"{e.func.value.id}.{e.func.attr}", s.locate(e), s.libraries)
         if not nd.single:
             raise s.error(f"node {nd.name} has several outputs; use it as a [nodes.<name>] entry", e)
         if len(e.args) != len(nd.ports):
             raise s.error(f"{nd.name} takes {len(nd.ports)} argument(s), got {len(e.args)}", e,
                           f"its ports: {', '.join(nd.port_names)}")
         args = {p: lower_expr(a, s) for p, a in zip(nd.port_names, e.args)}
-        return inline_node(nd, args, s.node, s.builder, s.locate(e))[0]
+        return inline_node(nd, args, s.node, s.builder, s.locate(e), s.libraries, s.inlining)[0]
     assert isinstance(e.func, ast.Name)
     name = e.func.id
     if name == "match":
@@ -501,22 +507,27 @@ def _match(e: ast.Call, s: Scope) -> Ref:
 # ---------------------------------------------------------------- nodes and graphs
 
 
-def inline_node(nd: NodeDef, args: dict[str, Ref], node: str, builder: Builder, at: str) -> list[Ref]:
-    """Inline a library node's body with its ports bound to `args`."""
+def inline_node(nd: NodeDef, args: dict[str, Ref], node: str, builder: Builder, at: str,
+                libraries: Libraries, inlining: tuple[str, ...] = ()) -> list[Ref]:
+    """Inline a library node's body with its ports bound to `args`; a node it calls is looked up as the
+    graph file using it looks one up (its `libraries`, then VIOLET's node modules). `inlining` names the
+    nodes being inlined around this call: a node that calls itself, directly or not, is refused."""
+    if nd.name in inlining or len(inlining) >= MAX_INLINE:
+        chain = " -> ".join((*inlining, nd.name))
+        if nd.name in inlining:
+            raise GraphError(f"node {nd.name} calls itself: {chain}", where=at, fix="a node body calls other nodes, never back")
+        raise GraphError(f"nodes call nodes more than {MAX_INLINE} deep: {chain}", where=at,
+                         fix="call fewer nodes inside one another: name intermediate values as [nodes] entries")
     for (port, ptype), ref in zip(nd.ports, args.values()):
         want = ptype.as_vector() if ref.type.vector else ptype  # a node applies per asset to vectors
         args[port] = check_edge(ref, want, builder, f"port '{port}' of node {nd.name}", at)
-
-    def locate(n: ast.AST) -> str:
-        return f"{nd.file}:{nd.line + getattr(n, 'lineno', 1) - 1}: node '{nd.name}'"
-
-    scope = Scope(builder, dict(args), node, locate)
+    scope = Scope(builder, dict(args), node, nd.locate, libraries, (*inlining, nd.name))
     for target, expr in nd.assigns:
         scope.values[target] = lower_expr(expr, scope)
     outs = [lower_expr(r, scope) for r in nd.returns]
     for (oname, otype), ref, expr in zip(nd.outputs, outs, nd.returns):
         if ref.type.scalar != otype:
-            raise GraphError(f"returns {ref.type} for output '{oname}', but declares {otype}", where=locate(expr),
+            raise GraphError(f"returns {ref.type} for output '{oname}', but declares {otype}", where=nd.locate(expr),
                              fix="fix the return annotation or convert the value")
     return outs
 
@@ -543,17 +554,17 @@ def _lower_nodes(graph: Graph, builder: Builder, values: dict[str, Value], prefi
     for name in graph.order():
         inst = graph.nodes[name]
         path = prefix + name
-        at = where(graph.file, inst.key)
-        scope = Scope(builder, values, path, lambda n, at=at: at)
+        at = where(inst.file, inst.key)
+        scope = Scope(builder, values, path, lambda n, at=at: at, graph.libraries)
         builder.labels[path] = describe_instance(inst)
         if inst.expr is not None:
-            values[name] = lower_expr(inst.expr, _expr_scope(scope, graph.file, f"{inst.key}.expr"))
+            values[name] = lower_expr(inst.expr, _expr_scope(scope, inst.file, f"{inst.key}.expr"))
         elif inst.library is not None:
-            args = {p: _bound(inst.bindings[p], scope, graph.file, f"{inst.key}.in.{p}") for p in inst.library.port_names}
-            outs = inline_node(inst.library, args, path, builder, where(graph.file, f"{inst.key}.in"))
+            args = {p: _bound(inst.bindings[p], scope, inst.file, f"{inst.key}.in.{p}") for p in inst.library.port_names}
+            outs = inline_node(inst.library, args, path, builder, where(inst.file, f"{inst.key}.in"), graph.libraries)
             values[name] = outs[0] if inst.library.single else dict(zip([o for o, _ in inst.library.outputs], outs))
         else:
-            values[name] = _lower_subgraph(inst, graph.file, scope, path)
+            values[name] = _lower_subgraph(inst, inst.file, scope, path)
 
 
 def describe_instance(inst: NodeInstance) -> str:
@@ -572,7 +583,7 @@ def _expr_scope(scope: Scope, file: str, key: str) -> Scope:
         line = getattr(n, "lineno", 2) - 1
         return where(file, key) + (f" ({f'line {line}, ' if line > 1 else ''}column {col + 1})" if col is not None else "")
 
-    return Scope(scope.builder, scope.values, scope.node, locate)
+    return Scope(scope.builder, scope.values, scope.node, locate, scope.libraries, scope.inlining)
 
 
 def _bound(b: Bound, scope: Scope, file: str, key: str) -> Ref:
@@ -593,11 +604,10 @@ def _lower_subgraph(inst: NodeInstance, file: str, outer: Scope, path: str) -> d
             _bound(inst.bindings[spec.name], outer, file, key)
         values[spec.name] = check_edge(ref, spec.type, b, f"input '{spec.name}' of graph {sub.name}", where(file, key))
     for pname in sorted(sub.params):
-        ptype, default, doc = sub.params[pname]
         if pname in inst.param_bindings:
-            values[pname] = _param_binding(inst, pname, ptype, file, outer)
+            values[pname] = _param_binding(inst, pname, sub.params[pname], file, outer)
         else:
-            values[pname] = _param(b, f"{path}.{pname}", ptype, default, doc)
+            values[pname] = _param(b, f"{path}.{pname}", sub.params[pname])
     for cname, v in sorted(sub.consts.items()):
         values[cname] = b.const(v, literal_type(v))
     values.update({name: EnumType(t) for name, t in sub.enums.items()})
@@ -618,19 +628,43 @@ def _enum_literal(b: Bound, want: ValueType, outer: Scope, file: str, key: str) 
     return outer.builder.const(want.enum.index(b.value), want)
 
 
-def _param_binding(inst: NodeInstance, pname: str, ptype: ValueType, file: str, outer: Scope) -> Ref:
+def _param_binding(inst: NodeInstance, pname: str, param: Param, file: str, outer: Scope) -> Ref:
+    """A composed graph's parameter bound in the including file: a literal, or an expression whose value
+    depends on parameters and constants only (`vd_threshold = "-long_threshold"`), so it is the same on
+    every row. The kernels compute such a value once per run, before the scan loop; `--set` on the
+    parameters it reads moves it."""
+    assert inst.subgraph is not None
     key = f"{inst.key}.params.{pname}"
-    ref = check_edge(_bound(inst.param_bindings[pname], outer, file, key), ptype, outer.builder,
+    ref = check_edge(_bound(inst.param_bindings[pname], outer, file, key), param.type, outer.builder,
                      f"parameter '{pname}'", where(file, key))
-    if outer.builder.ops[ref.id].kind not in ("param", "const"):
-        raise GraphError("a parameter must be bound to a parameter, a const or a literal", where=where(file, key),
-                         fix="parameters are run-time constants: computed values go to inputs")
+    varying = _varying_leaf(outer.builder.ops, ref.id)
+    if varying is not None:
+        raise GraphError(f"parameter '{pname}' of graph {inst.subgraph.name} is bound to a "
+                         f"value that depends on {varying.kind} '{varying.name}'", where=where(file, key),
+                         fix="a parameter is one value per run: bind it to an expression of params, consts and "
+                             "literals; a value that changes from row to row goes to an input of the composed graph")
     return ref
 
 
-def _param(b: Builder, name: str, ptype: ValueType, default: Scalar, doc: str) -> Ref:
-    b.params.append(ParamSpec(name, ptype, canonical_literal(default), doc))
-    return b.leaf("param", ptype, name)
+def _varying_leaf(ops: list[Op], top: int) -> Op | None:
+    """An input or state leaf that op `top` reads, directly or through other ops (the first by id), or None
+    when its value depends on params and consts only."""
+    seen, todo = {top}, [top]
+    leaves = []
+    while todo:
+        op = ops[todo.pop()]
+        if op.kind in ("input", "state"):
+            leaves.append(op)
+        for arg in op.args:
+            if arg not in seen:
+                seen.add(arg)
+                todo.append(arg)
+    return min(leaves, key=lambda op: op.id, default=None)
+
+
+def _param(b: Builder, name: str, param: Param) -> Ref:
+    b.params.append(ParamSpec(name, param.type, canonical_literal(param.default), param.doc, param.refine))
+    return b.leaf("param", param.type, name)
 
 
 def _declare_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: str) -> None:
@@ -643,7 +677,7 @@ def _declare_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: s
 def _lower_next_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: str) -> None:
     for name in sorted(graph.next_state):
         vtype = graph.state[name][0]
-        scope = Scope(b, values, f"{prefix}next.{name}", lambda n: "")
+        scope = Scope(b, values, f"{prefix}next.{name}", lambda n: "", graph.libraries)
         at = where(graph.file, f"next_state.{name}")
         ref = lower_expr(graph.next_state[name], _expr_scope(scope, graph.file, f"next_state.{name}"))
         ref = check_edge(ref, vtype, b, f"state field '{name}'", at)
@@ -651,7 +685,7 @@ def _lower_next_state(graph: Graph, b: Builder, values: dict[str, Value], prefix
 
 
 def _output(graph: Graph, name: str, values: dict[str, Value], b: Builder, prefix: str) -> Ref:
-    scope = Scope(b, values, f"{prefix}out.{name}", lambda n: "")
+    scope = Scope(b, values, f"{prefix}out.{name}", lambda n: "", graph.libraries)
     return lower_expr(graph.outputs[name], _expr_scope(scope, graph.file, f"outputs.{name}"))
 
 
@@ -671,14 +705,19 @@ def _check_state(graph: Graph, state: list[StateSpec]) -> None:
 
 
 def lower(graph: Graph) -> IR:
-    """Lower a validated graph (and every graph it composes) to one IR."""
+    """Lower a validated graph (and every graph it composes) to one IR: the recursion over expressions,
+    node bodies and composed graphs is bounded by their limits, and given room for that bound."""
+    with recursion_room(LOWERING_FRAMES):
+        return _lower_graph(graph)
+
+
+def _lower_graph(graph: Graph) -> IR:
     b = Builder()
     values: dict[str, Value] = {}
     for spec in sorted(graph.inputs, key=lambda i: i.name):
         values[spec.name] = b.leaf("input", spec.type, spec.name)
     for pname in sorted(graph.params):
-        ptype, default, doc = graph.params[pname]
-        values[pname] = _param(b, pname, ptype, default, doc)
+        values[pname] = _param(b, pname, graph.params[pname])
     for cname, v in sorted(graph.consts.items()):
         values[cname] = b.const(v, literal_type(v))
     values.update({name: EnumType(t) for name, t in graph.enums.items()})

@@ -13,7 +13,9 @@ as `a + b` on floats is written there, beside its other rules.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -89,6 +91,61 @@ def fceil(x: float) -> float:
 
 
 Fn = Callable[..., float | int | bool]
+
+
+# ---------------------------------------------------------------- the C library's math functions
+
+# The C library CPython's math module calls (glibc's libm on Linux). exp, log, log1p, expm1, pow and tanh are
+# its functions, called as they are: where `math` returns, they give its very bits; where `math` raises
+# (exp overflow, log(0), pow(-8.0, 1/3), ...), the IEEE value the C library returns (inf, -inf, NaN). The
+# kernels call the same functions, by address (violet.compile.numba_intrinsics), never LLVM's own.
+LIBM = ctypes.CDLL("libm.so.6" if sys.platform.startswith("linux") else None)
+C_MATH_ARITY = {"exp": 1, "log": 1, "log1p": 1, "expm1": 1, "tanh": 1, "pow": 2}
+
+
+def _c_function(name: str) -> ctypes._CFuncPtr:
+    """The C library's double -> double function `name` (double, double -> double for pow)."""
+    fn = getattr(LIBM, name)
+    fn.restype, fn.argtypes = ctypes.c_double, [ctypes.c_double] * C_MATH_ARITY[name]
+    return fn
+
+
+C_MATH: dict[str, ctypes._CFuncPtr] = {name: _c_function(name) for name in C_MATH_ARITY}
+
+
+def fsign(x: float) -> float:
+    """1.0 above zero, -1.0 below, else x itself: sign(-0.0) is -0.0, sign(NaN) is that NaN."""
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else x)
+
+
+def isign(x: int) -> int:
+    """1 above zero, -1 below, 0 at zero."""
+    return 1 if x > 0 else (-1 if x < 0 else 0)
+
+
+def fcopysign(x: float, y: float) -> float:
+    """x's magnitude with y's sign (copysign(1.0, -0.0) is -1.0); a NaN y gives abs(x), since a NaN's
+    sign is no part of a value (the machine or LLVM may flip it: docs/semantics.md)."""
+    return math.fabs(x) if y != y else math.copysign(x, y)
+
+
+def floordiv(a: int, b: int) -> int:
+    """Python's a // b (the floor of the quotient) on int64; a // 0 is 0, INT64_MIN // -1 wraps to INT64_MIN.
+    Divisors 0 and -1 are settled first, so the division left never overflows nor divides by zero."""
+    if b == 0:
+        return 0
+    if b == -1:
+        return INT64_MIN if a == INT64_MIN else -a
+    return a // b
+
+
+def mod(a: int, b: int) -> int:
+    """Python's a % b on int64 (the sign of b); a % 0 is a, so a == b * (a // b) + a % b always holds."""
+    if b == 0:
+        return a
+    if b == -1:
+        return 0
+    return a % b
 
 
 # ---------------------------------------------------------------- vectors over the universe

@@ -18,6 +18,8 @@ BUILTINS: dict[str, tuple[int, int | None]] = {
     "argmax": (2, 2), "any": (1, 1), "all": (1, 1), "sqrt": (1, 1),
     "sum": (1, 2), "mean": (1, 2), "count": (1, 1), "min_of": (1, 2), "max_of": (1, 2), "argmin": (2, 2),
     "rank": (1, 2),
+    "exp": (1, 1), "log": (1, 1), "log1p": (1, 1), "expm1": (1, 1), "tanh": (1, 1), "pow": (2, 2),
+    "isnan": (1, 1), "isfinite": (1, 1), "sign": (1, 1), "copysign": (2, 2),
     "lag": (2, 3), "ewma": (2, 2), "rolling_sum": (2, 2), "rolling_mean": (2, 2), "rolling_min": (2, 2),
     "rolling_max": (2, 2), "rolling_std": (2, 2),
 }

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from violet.dag.builtins import BUILTINS as BUILTIN_ARITY
 from violet.dag.types import int64_problem
@@ -19,20 +20,19 @@ from violet.errors import NodeSubsetError, quote
 
 BUILTINS = frozenset(BUILTIN_ARITY)
 
-BINOPS: dict[type, str] = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+BINOPS: dict[type, str] = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
+                           ast.FloorDiv: "floordiv", ast.Mod: "mod"}
 CMPOPS: dict[type, str] = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
 
 ALLOWED = (
     ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call,
     ast.Name, ast.Attribute, ast.Constant, ast.keyword, ast.Load, ast.Subscript,
-    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.FloorDiv, ast.Mod, ast.USub, ast.UAdd, ast.Not, ast.And, ast.Or,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
 )
 
 # what to call a refused construct, and what to write instead
 REFUSED: dict[type, str] = {
-    ast.FloorDiv: "'//' (floor division)",
-    ast.Mod: "'%' (modulo)",
     ast.Slice: "slices (x[a:b])",
     ast.Lambda: "lambda",
     ast.ListComp: "list comprehensions",
@@ -49,7 +49,7 @@ REFUSED: dict[type, str] = {
 
 # what to write instead, where there is a direct replacement
 INSTEAD: dict[type, str] = {
-    ast.FloorDiv: "write floor(a / b)", ast.BitAnd: "write 'and'", ast.BitOr: "write 'or'",
+    ast.BitAnd: "write 'and'", ast.BitOr: "write 'or'",
     ast.Invert: "write 'not'", ast.Is: "write ==", ast.IsNot: "write !=",
 }
 
@@ -136,7 +136,7 @@ def _check_call(node: ast.Call, locate: Locate) -> None:
         raise NodeSubsetError("keyword arguments are only for match(...)", where=locate(node), fix=SUBSET_FIX)
 
 
-SUBSET_FIX = ("use arithmetic (+ - * / and ** by a small integer), comparisons, and/or/not, "
+SUBSET_FIX = ("use arithmetic (+ - * /, // and % on int64, ** by a small integer), comparisons, and/or/not, "
               f"'a if c else b', vector[index], and the built-ins {', '.join(BUILTIN_ARITY)}")
 
 
@@ -179,15 +179,24 @@ def _parse(source: str) -> ast.Expression:
     CPython turns its parsed tree into Python objects recursively, one level per term of a chain
     (a + b + c + ... nests as ((a + b) + c) + ...), allowing three levels per frame of the recursion
     limit left above the caller: whether a 2,000-term sum parses would depend on how deep the caller
-    happens to be. The limit is raised for the call by what the text can need (a level takes at least
-    one character; MAX_CHARS bounds the text, so the C stack stays far from its end) and restored."""
+    happens to be. The room is what the text can need (a level takes at least one character;
+    MAX_CHARS bounds the text, so the C stack stays far from its end)."""
+    with recursion_room(len(source) // 3 + 100):
+        return ast.parse(source, mode="eval")
+
+
+@contextmanager
+def recursion_room(frames: int) -> Iterator[None]:
+    """Python's recursion limit raised, for the block, to allow `frames` more frames than are in use
+    now, then restored: recursion whose depth a documented limit bounds never depends on how deep the
+    caller happens to be."""
     frame, depth = sys._getframe(), 0
     while frame is not None:
         frame, depth = frame.f_back, depth + 1
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, depth + len(source) // 3 + 100))
+    sys.setrecursionlimit(max(limit, depth + frames))
     try:
-        return ast.parse(source, mode="eval")
+        yield
     finally:
         sys.setrecursionlimit(limit)
 

@@ -1,31 +1,43 @@
 """Load a graph file into a validated `Graph`: names, bindings, dependencies, no cycles.
 
-Reading order: TOML syntax -> schema (pydantic) -> expressions parsed ->
+Reading order: TOML syntax -> a variant's bases merged in (violet.dag.variants)
+-> schema (pydantic) -> expressions parsed -> the file's node libraries parsed,
 library nodes and composed graphs resolved -> bindings matched to ports ->
 dependency DAG (networkx) checked for unknown names and cycles. Types are
 checked next, by the lowering (violet.compile.lower), which knows every
-edge's type. Nothing in the file is executed.
+edge's type. Nothing in the file, or in a library it names, is executed.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
-import tomllib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
 
 from violet.dag.expr import parse_expr, references
-from violet.dag.schema import InputModel, NodeModel, StateModel, parse_graph_file
+from violet.dag.schema import InputModel, NodeModel, ParamModel, StateModel, parse_graph_file
 from violet.dag.types import BOOL, F64, I64, DType, InputSpec, Refinement, ValueType, float64_problem, int64_problem
+from violet.dag.variants import read_graph_data, relative_graph_path
 from violet.errors import GraphError, quote, where
 from violet.files import is_file, shown
-from violet.nodes.registry import NodeDef, lookup
+from violet.nodes.registry import Libraries, Library, NodeDef, library_modules, lookup, parse_library
 
 Literal = float | int | bool
 Bound = ast.expr | Literal  # a binding: a parsed expression or a literal
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared parameter: its type, default, doc and the refinement every value given to it must meet."""
+
+    type: ValueType
+    default: Literal
+    doc: str = ""
+    refine: Refinement = Refinement()
 
 
 @dataclass
@@ -34,6 +46,7 @@ class NodeInstance:
 
     name: str
     key: str  # "nodes.<name>", for errors
+    file: str  # the graph file that wrote it (a variant's base, for an entry it inherits)
     expr: ast.expr | None = None
     text: str = ""  # the expression as written
     library: NodeDef | None = None
@@ -55,7 +68,7 @@ class Graph:
     name: str
     doc: str
     inputs: list[InputSpec]
-    params: dict[str, tuple[ValueType, Literal, str]]
+    params: dict[str, Param]
     consts: dict[str, Literal]
     nodes: dict[str, NodeInstance]
     outputs: dict[str, ast.expr]
@@ -63,6 +76,8 @@ class Graph:
     state: dict[str, tuple[ValueType, Literal, str]] = field(default_factory=dict)
     next_state: dict[str, ast.expr] = field(default_factory=dict)
     enums: dict[str, ValueType] = field(default_factory=dict)
+    libraries: dict[str, Library] = field(default_factory=dict)
+    bases: tuple[str, ...] = ()  # the files a variant extends: its base, the base's base, ...
 
     def order(self) -> list[str]:
         """Nodes in a deterministic topological order (independent of file order)."""
@@ -86,17 +101,20 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     file = str(path)
     if not is_file(path):
         raise GraphError("no such graph file", where=shown(file), fix="check the path")
-    resolved = str(path.resolve())
-    if resolved in _stack:
-        chain = " -> ".join(Path(p).name for p in (*_stack, resolved))
+    resolved_path = str(path.resolve())
+    if resolved_path in _stack:
+        chain = " -> ".join(Path(p).name for p in (*_stack, resolved_path))
         raise GraphError(f"graph composes itself: {chain}", where=file, fix="remove one `graph =` link of the chain")
     if len(_stack) > MAX_COMPOSITION:
         raise GraphError(f"graphs composed more than {MAX_COMPOSITION} deep", where=file,
                          fix="flatten the chain of `graph =` nodes")
-    model = parse_graph_file(_read_toml(path), file)
+    resolved = read_graph_data(path)
+    model = parse_graph_file(resolved.data, file)
     inputs = [_input_spec(name, m, file) for name, m in model.inputs.items()]
-    params = {name: _typed_default(name, m.default, m.type, m.doc, file, "params") for name, m in model.params.items()}
-    nodes = {name: _instance(name, m, path, (*_stack, resolved)) for name, m in model.nodes.items()}
+    params = {name: _param(name, m, file) for name, m in model.params.items()}
+    libraries = {key: _library(key, text, resolved.origin("libraries", key, path)) for key, text in model.libraries.items()}
+    nodes = {name: _instance(name, m, resolved.origin("nodes", name, path), (*_stack, resolved_path), libraries)
+             for name, m in model.nodes.items()}
     outputs = {name: parse_expr(text, where(file, f"outputs.{name}")) for name, text in model.outputs.items()}
     if not outputs:
         raise GraphError("a graph needs at least one output", where=where(file, "outputs"),
@@ -105,28 +123,10 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     state = {name: _state_field(name, m, enums, file) for name, m in model.state.items()}
     next_state = {name: parse_expr(text, where(file, f"next_state.{name}")) for name, text in model.next_state.items()}
     graph = Graph(file, model.graph.name, model.graph.doc, inputs, params, dict(model.consts), nodes, outputs,
-                  nx.DiGraph(), state, next_state, enums)
+                  nx.DiGraph(), state, next_state, enums, libraries,
+                  tuple(os.path.normpath(b) for b in resolved.bases))
     graph.deps = _dependencies(graph)
     return graph
-
-
-def _read_toml(path: Path) -> dict:
-    """The file's TOML data. tomllib reads nested arrays and inline tables by recursion and refuses an
-    integer of more than 4,300 digits with a bare ValueError: both are a graph file's errors here."""
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise GraphError(f"bad TOML: {exc}", where=str(path), fix="fix the TOML syntax at that line") from None
-    except UnicodeDecodeError as exc:
-        raise GraphError(f"not UTF-8 text: {exc.reason}", where=str(path), fix="save the file as UTF-8") from None
-    except ValueError:
-        raise GraphError("bad TOML: an integer of more than 4,300 digits", where=str(path),
-                         fix="integers in a graph are int64: at most 19 digits") from None
-    except RecursionError:
-        raise GraphError("bad TOML: arrays or inline tables nested too deeply to read", where=str(path),
-                         fix="a graph file's values are numbers, strings and flat tables") from None
-    except OSError as exc:
-        raise GraphError(f"cannot read the file: {exc.strerror}", where=str(path), fix="check its permissions") from None
 
 
 def _input_spec(name: str, m: InputModel, file: str) -> InputSpec:
@@ -137,18 +137,34 @@ def _input_spec(name: str, m: InputModel, file: str) -> InputSpec:
     return InputSpec(name, vtype, refine, m.universe, m.doc)
 
 
-def _bound(value: float | int | None, vtype: ValueType, at: str) -> float | int | None:
-    """A bound in the input's own type, so the boundary compares exactly: an int64 input's bound is an
-    int (`le = 1e18` is 10**18, and 10**18 + 1 breaks it), a float64 input's integer bound has an exact
-    float64 value. Bounds on bool and enum inputs would never be checked, so they are refused."""
+def _param(name: str, m: ParamModel, file: str) -> Param:
+    """A parameter: its typed default, and its refinement (`finite` on a float64, bounds on a number), which
+    the default must meet: a `--set` or a sweep value that breaks it is refused by name (violet.api)."""
+    vtype, default, doc = _typed_default(name, m.default, m.type, m.doc, file, "params")
+    key = f"params.{name}"
+    if m.finite and vtype != F64:
+        raise GraphError(f"`finite` on a {vtype} parameter", where=where(file, f"{key}.finite"),
+                         fix="only a float64 value can be NaN or infinite: drop `finite`")
+    bounds = {b: _bound(getattr(m, b), vtype, where(file, f"{key}.{b}"), "parameter") for b in ("ge", "gt", "le", "lt")}
+    refine = Refinement(m.finite, **bounds)
+    if isinstance(default, (int, float)) and (problem := refine.violation(default)) is not None:
+        raise GraphError(f"the default {problem} ({refine.describe()})", where=where(file, f"{key}.default"),
+                         fix="write a default that meets the parameter's own refinement")
+    return Param(vtype, default, doc, refine)
+
+
+def _bound(value: float | int | None, vtype: ValueType, at: str, what: str = "input") -> float | int | None:
+    """A bound in the input's (or parameter's) own type, so values compare exactly: an int64 input's bound
+    is an int (`le = 1e18` is 10**18, and 10**18 + 1 breaks it), a float64 input's integer bound has an
+    exact float64 value. Bounds on bool and enum values would never be checked, so they are refused."""
     if value is None:
         return None
     if vtype.is_enum or vtype.dtype == DType.BOOL:
-        raise GraphError(f"a bound on a {vtype.scalar} input", where=at, fix="bounds apply to float64 and int64 inputs")
+        raise GraphError(f"a bound on a {vtype.scalar} {what}", where=at, fix=f"bounds apply to float64 and int64 {what}s")
     if vtype.dtype == DType.F64:
         problem = float64_problem(value) if isinstance(value, int) else None
     elif isinstance(value, float) and not value.is_integer():
-        problem = f"{value!r} is not an integer, but the input is int64"
+        problem = f"{value!r} is not an integer, but the {what} is int64"
     else:
         value = int(value)
         problem = int64_problem(value)
@@ -185,20 +201,21 @@ def _typed_default(name: str, value: Literal, declared: str | None, doc: str, fi
     return vtype, value, doc
 
 
-def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...]) -> NodeInstance:
+def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...], libraries: Libraries) -> NodeInstance:
+    """Node `name`, as written in graph file `path` (a variant's base, for an entry it inherits)."""
     file = str(path)
     key = f"nodes.{name}"
-    inst = NodeInstance(name, key, doc=m.doc)
+    inst = NodeInstance(name, key, file, doc=m.doc)
     if m.expr is not None:
         inst.expr, inst.text = parse_expr(m.expr, where(file, f"{key}.expr")), m.expr
         return inst
     inst.bindings = {port: _binding(v, file, f"{key}.in.{port}") for port, v in m.in_.items()}
     if m.node is not None:
-        inst.library = lookup(m.node, where(file, f"{key}.node"))
+        inst.library = lookup(m.node, where(file, f"{key}.node"), libraries)
         _match_ports(inst.bindings, inst.library.port_names, f"node {m.node}", file, key)
         return inst
     assert m.graph is not None
-    composed = _composed_path(path, m.graph, where(file, f"{key}.graph"))
+    composed = relative_graph_path(path, m.graph, where(file, f"{key}.graph"))
     if not is_file(composed):
         raise GraphError(f"no such graph file {quote(m.graph)}", where=where(file, f"{key}.graph"),
                          fix="the path is relative to this file")
@@ -212,12 +229,29 @@ def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...]) -> No
     return inst
 
 
-def _composed_path(path: Path, text: str, at: str) -> Path:
-    """The file a `graph = "..."` names, relative to the composing file: a .toml path of printable characters."""
-    if len(text) > 1024 or not text.endswith(".toml") or not text.isprintable():
-        raise GraphError(f"{quote(text)} is not a graph file path", where=at,
-                         fix='name a .toml file of at most 1024 printable characters, e.g. graph = "blue_sizing.toml"')
-    return path.parent / text
+def _library(module: str, text: str, path: Path) -> Library:
+    """The node module `[libraries] module = "text"` of graph file `path`, parsed (never run).
+
+    The path is relative to the graph file, as a composed `graph = ...` is (`..` included, so graphs in
+    sibling directories can share a library); an absolute path is refused, so a graph file moved with its
+    libraries keeps working and never names a system file. VIOLET reads only `.py` files: the path must
+    name one, and if it is a symbolic link its target must be one too. A module may not take the name of
+    one of VIOLET's node modules: `sizing.conviction` means one node in every graph file."""
+    file = str(path)
+    at = where(file, f"libraries.{module}")
+    if module in library_modules():
+        raise GraphError(f"'{module}' is one of VIOLET's node modules ({', '.join(library_modules())})", where=at,
+                         fix=f"give the library another name, e.g. my_{module}")
+    if len(text) > 1024 or not text.endswith(".py") or not text.isprintable() or "\\" in text or text.startswith("/"):
+        raise GraphError(f"{quote(text)} is not a library path", where=at,
+                         fix='name a .py file relative to this graph file, e.g. mynodes = "nodes/mynodes.py"')
+    library = path.parent / text
+    if not is_file(library):
+        raise GraphError(f"no such library file {quote(text)}", where=at, fix="the path is relative to this graph file")
+    if library.resolve().suffix != ".py":
+        raise GraphError(f"{quote(text)} is a link to a file that is not a .py file", where=at,
+                         fix="name the library's .py file itself")
+    return parse_library(module, library, shown(library))
 
 
 def _binding(value: str | Literal, file: str, key: str) -> Bound:
@@ -251,7 +285,7 @@ def _dependencies(graph: Graph) -> nx.DiGraph:
     for inst in graph.nodes.values():
         for source in inst.sources():
             for ref in _refs(source):
-                _check_known(ref, known, graph.file, inst.key)
+                _check_known(ref, known, inst.file, inst.key)
                 if ref in graph.nodes:
                     deps.add_edge(ref, inst.name)
     for table, exprs in (("outputs", graph.outputs), ("next_state", graph.next_state)):

@@ -119,6 +119,11 @@ class InputModel(_Strict):
 class ParamModel(_Strict):
     default: Scalar
     type: Literal["float64", "int64", "bool"] | None = None
+    finite: bool = False
+    ge: Number | None = None
+    gt: Number | None = None
+    le: Number | None = None
+    lt: Number | None = None
     doc: str = ""
 
 
@@ -152,6 +157,7 @@ class NodeModel(_Strict):
 
 class GraphFile(_Strict):
     graph: GraphMeta
+    libraries: dict[str, str] = Field(default_factory=dict)
     inputs: dict[str, InputModel]
     params: dict[str, ParamModel] = Field(default_factory=dict)
     consts: dict[str, Scalar] = Field(default_factory=dict)
@@ -179,7 +185,7 @@ def parse_graph_file(data: dict[str, Any], file: str) -> GraphFile:
 def _check_identifiers(model: GraphFile, file: str) -> None:
     """Every string of the file that names something is an identifier (see NAME_RE), table by table."""
     check_name(model.graph.name, file, "graph.name")
-    for table in ("inputs", "params", "consts", "state", "enums", "nodes", "outputs", "next_state"):
+    for table in ("libraries", "inputs", "params", "consts", "state", "enums", "nodes", "outputs", "next_state"):
         for name in getattr(model, table):
             check_name(name, file, table)
     for name, spec in model.inputs.items():
@@ -216,7 +222,7 @@ def _check_names(model: GraphFile, file: str) -> None:
     """Every name is an identifier, not reserved, and used once across tables."""
     _check_identifiers(model, file)
     seen: dict[str, str] = {}
-    for table in ("inputs", "params", "consts", "state", "enums", "nodes"):
+    for table in ("libraries", "inputs", "params", "consts", "state", "enums", "nodes"):
         for name in getattr(model, table):
             key = f"{table}.{name}"
             if name in RESERVED:
@@ -224,7 +230,7 @@ def _check_names(model: GraphFile, file: str) -> None:
                                  fix=f"rename it, e.g. '{name}_value'")
             if name in seen:
                 raise GraphError(f"duplicate name '{name}': already defined as {seen[name]}",
-                                 where=where(file, key), fix="give each input, param, const, state field, enum and node its own name")
+                                 where=where(file, key), fix="give each library, input, param, const, state field, enum and node its own name")
             seen[name] = key
     for name, values in model.enums.items():
         if not values or len(set(values)) != len(values):

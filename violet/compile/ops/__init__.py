@@ -10,13 +10,13 @@ their own, so adding an op is adding its entry (and its built-in's name to
 
 from __future__ import annotations
 
-from violet.compile.ops import arith, convert, logic, reduce, sqrt, vector
+from violet.compile.ops import arith, convert, logic, mathfn, reduce, sqrt, transcendental, vector
 from violet.compile.ops.spec import BACKENDS, OpSpec, Refusal
 from violet.dag.types import ValueType
 
 __all__ = ["BACKENDS", "BY_BUILTIN", "CATALOG", "OpSpec", "Refusal", "numba_helpers", "result_type", "spec"]
 
-FAMILIES = (arith, logic, convert, vector, sqrt, reduce)
+FAMILIES = (arith, logic, convert, vector, sqrt, reduce, transcendental, mathfn)
 CATALOG: dict[str, OpSpec] = {op.name: op for family in FAMILIES for op in family.OPS}
 BY_BUILTIN: dict[str, OpSpec] = {op.builtin: op for op in CATALOG.values() if op.builtin}
 
