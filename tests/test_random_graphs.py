@@ -259,7 +259,7 @@ def test_the_stateful_vocabulary_reaches_vector_state_and_every_window(tmp_path)
     fields: set[tuple[str, bool]] = set()
     vector_reads: set[str] = set()
 
-    @settings(max_examples=150, database=None, derandomize=True, deadline=None)
+    @settings(max_examples=400, database=None, derandomize=True, deadline=None)
     @given(graphs(STATEFUL_VOCABULARY))
     def collect(text: str) -> None:
         path = tmp_path / "random.toml"

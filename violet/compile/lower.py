@@ -401,7 +401,7 @@ def _ewma(name: str, e: ast.Call, s: Scope) -> Ref:
     alpha = check_edge(lower_expr(e.args[1], s), F64, s.builder, "ewma's alpha", s.locate(e.args[1]))
     prev = s.builder.state_field(_hidden_names(name, s, 1)[0], x.type, math.nan,
                                  f"{name} in {s.node}: its value on the previous row", s.node)
-    fresh = s.emit("ne", [prev, prev], e)  # NaN: nothing to blend with
+    fresh = s.emit("isnan", [prev], e)  # nothing to blend with
     blended = s.emit("add", [s.emit("mul", [alpha, x], e),
                              s.emit("mul", [s.emit("sub", [s.builder.const(1.0, F64), alpha], e), prev], e)], e)
     value = s.emit("select", [fresh, x, blended], e)
