@@ -69,7 +69,8 @@ def main() -> None:
     # compiled step from Python: arguments prepared once per scan, as a host loop would
     per_row = [op for op in ir.leaves("input")]
     params = [kernel_value(ir.param_defaults[op.name], op.type) for op in ir.leaves("param")]
-    state0 = [kernel_value(ir.state_init[op.name], op.type) for op in ir.leaves("state")]
+    start = ir.initial_state(n_assets)
+    state0 = [kernel_value(start[op.name], op.type) for op in ir.leaves("state")]
     rows = [[kernel_value(cols[op.name] if ir.input_spec(op.name).universe else cols[op.name][t], op.type)
              for op in per_row] for t in range(n_scans)]
     n_out = len(ir.outputs)

@@ -17,7 +17,7 @@ from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedModel, LoweringError
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op
-from violet.compile.lower import WRITTEN_OUT
+from violet.compile.lower import WINDOWS, WRITTEN_OUT
 from violet.compile.numba_backend import compile_ir
 from violet.compile.numba_codegen import generate
 from violet.compile.ops import BACKENDS, BY_BUILTIN, CATALOG, Refusal, result_type
@@ -137,9 +137,9 @@ def test_a_numba_refusal_is_an_error_naming_the_node(monkeypatch):
 
 def test_built_in_names_come_from_one_list():
     """violet/dag reserves and checks the names of violet/dag/builtins.py; each is a catalog op of that
-    name or a form the lowering writes out, never both unknown."""
+    name, a form the lowering writes out, or a window it writes out as hidden state, never unknown."""
     assert set(BY_BUILTIN) <= set(BUILTINS)
-    assert set(BUILTINS) == set(BY_BUILTIN) | set(WRITTEN_OUT) | {"match"}
+    assert set(BUILTINS) == set(BY_BUILTIN) | set(WRITTEN_OUT) | set(WINDOWS) | {"match"}
     for name, spec in BY_BUILTIN.items():
         least, most = BUILTINS[name]
         assert least <= spec.arity and (most is None or spec.arity <= most), name

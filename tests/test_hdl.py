@@ -106,7 +106,7 @@ def test_exit_graph_rtl_with_state_registers_equals_the_model_over_a_sequence(tm
         report = cosimulate(model, rows, tmp_path / simulator, "blue_exit", assets=4, simulator=simulator)
         assert report.vectors == 100_000 and report.mismatches == 0, report.render()
     out = dict(model.ir.outputs)
-    seen, state = set(), model.initial_state()
+    seen, state = set(), model.initial_state(4)
     for row in rows[50_000:]:
         trace, state = model.advance(row, state)
         if trace[out["exit"]]:
@@ -200,7 +200,7 @@ def test_the_whole_decision_graph_in_rtl_equals_the_model_over_a_sequence(tmp_pa
         report = cosimulate(model, rows, tmp_path / simulator, "blue_decision", assets=4, simulator=simulator)
         assert report.vectors == 20_000 and report.mismatches == 0, report.render()
     out = dict(model.ir.outputs)
-    actions, missing, state = set(), set(), model.initial_state()
+    actions, missing, state = set(), set(), model.initial_state(4)
     for row in rows:
         trace, state = model.advance(row, state)
         actions.add(trace[out["action"]])

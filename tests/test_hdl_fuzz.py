@@ -3,7 +3,8 @@
 The graphs come from the strategy of tests/test_random_graphs.py, its vocabulary
 extended with what the hardware path adds: gathers over a 3-asset universe
 (indices reaching below 0 and past N), argmax, any/all, elementwise vector
-nodes, and two state fields (a float and an int register). Each example picks
+nodes, three state fields (a float and an int register, and a float register
+per asset) and lags with a finite fill (shift registers). Each example picks
 `frac_bits` in [0, 32] and `int_bits` in [1, 40], lowers, and co-simulates a
 sequence of rows from reset.
 
@@ -22,8 +23,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
-from test_random_graphs import HAND_FORMS, INPUTS, LEAVES, SCALARS, Form, Vocabulary, catalog_forms, graphs, lowered, \
-    merged
+from test_random_graphs import HAND_FORMS, INPUTS, LEAVES, SCALARS, VECTOR_FORMS, Form, Vocabulary, catalog_forms, \
+    graphs, lowered, merged
 
 from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel, LoweringError
@@ -36,15 +37,9 @@ EXAMPLES = int(os.environ.get("VIOLET_FUZZ_EXAMPLES", "100"))
 ASSETS = 3
 ROWS = 300
 
-HARDWARE_FORMS: dict[str, list[Form]] = {
-    "f": [lambda sub, pick: f"{sub('v')}[{sub('i')}]"],
-    "b": [lambda sub, pick: f"{sub('m')}[{sub('i')}]"],
-    "i": [lambda sub, pick: f"{sub('w')}[{sub('i')}]"],
-    # v and m are named vectors (only a name is indexed); V and M their elementwise expressions
-    "V": [lambda sub, pick: f"({sub('V')} {pick(['+', '-', '*'])} {sub('f')})", lambda sub, pick: f"(-{sub('V')})"],
-    "M": [lambda sub, pick: f"({sub('V')} {pick(['<', '>=', '=='])} {sub('f')})",
-          lambda sub, pick: f"(not {sub('M')})"],
-}
+# lags with a finite fill are shift registers (the other windows start at NaN, which a register cannot hold)
+LAG_FORMS: dict[str, list[Form]] = {kind: [lambda sub, pick, k=kind, f=fill: f"lag({sub(k)}, {pick(['1', '2'])}, {f})"]
+                                    for kind, fill in (("f", "0.25"), ("V", "-1.0"), ("i", "1"), ("b", "True"))}
 # the catalog's built-ins the hardware takes (exp, log, ... are refused there): on scalars, and taking a
 # vector (argmax(V, M), any(M), min(V, f), sum(V, p), ...; rank(V, M) an int64 vector W, named as a node w
 # and indexed)
@@ -58,12 +53,12 @@ HARDWARE = Vocabulary(
     + 'price = { type = "float64", vector = true, finite = true, ge = -4.0, le = 4.0 }\n'
     + 'flag = { type = "bool", vector = true }\n'
     + 'lots = { type = "int64", vector = true, ge = -3, le = 3 }\n'
-    + "[state]\nacc = 0.0\ncnt = 0\n",
-    leaves={"f": [*LEAVES["f"], "acc"], "i": [*LEAVES["i"], "cnt"], "b": LEAVES["b"], "v": ["price"], "m": ["flag"],
-            "V": ["price"], "M": ["flag"], "w": ["lots"], "W": ["lots"]},
-    forms=merged(HAND_FORMS, SCALAR_CALLS, HARDWARE_FORMS, VECTOR_CALLS),
+    + "[state]\nacc = 0.0\ncnt = 0\nvacc = { init = 0.5, vector = true }\n",
+    leaves={"f": [*LEAVES["f"], "acc"], "i": [*LEAVES["i"], "cnt"], "b": LEAVES["b"], "v": ["price", "vacc"],
+            "m": ["flag"], "V": ["price", "vacc"], "M": ["flag"], "w": ["lots"], "W": ["lots"]},
+    forms=merged(HAND_FORMS, SCALAR_CALLS, VECTOR_FORMS, VECTOR_CALLS, LAG_FORMS),
     node_kinds="fffibVMW",
-    state={"acc": "f", "cnt": "i"},
+    state={"acc": "f", "cnt": "i", "vacc": "V"},
 )
 
 formats = st.tuples(st.integers(0, 32), st.integers(1, 40))

@@ -17,6 +17,7 @@ from violet.compile.ops import BY_BUILTIN, OpSpec, Refusal, result_type
 from violet.dag.graph import load_graph
 from violet.compile.identity import identity_view
 from violet.dag.types import BOOL, F64, I64, ValueType
+from violet.tools.diff import run_step
 
 FLOAT_LITERALS = ["0.0", "-0.0", "0.5", "3.0", "-2.5", "1e308", "5e-324", "1e-300", "0.1"]
 # integer literals with an exact float64 value (a literal converted to float must be exact, or lowering refuses it)
@@ -88,6 +89,28 @@ def merged(*tables: dict[str, list[Form]]) -> dict[str, list[Form]]:
 
 
 FORMS = merged(HAND_FORMS, catalog_forms(SCALARS))
+# v and m are named vectors (only a name is indexed); V and M their elementwise expressions
+VECTOR_FORMS: dict[str, list[Form]] = {
+    "f": [lambda sub, pick: f"{sub('v')}[{sub('i')}]"],
+    "b": [lambda sub, pick: f"{sub('m')}[{sub('i')}]"],
+    "i": [lambda sub, pick: f"{sub('w')}[{sub('i')}]"],
+    "V": [lambda sub, pick: f"({sub('V')} {pick(['+', '-', '*'])} {sub('f')})", lambda sub, pick: f"(-{sub('V')})"],
+    "M": [lambda sub, pick: f"({sub('V')} {pick(['<', '>=', '=='])} {sub('f')})",
+          lambda sub, pick: f"(not {sub('M')})"],
+}
+# the catalog's built-ins taking a vector (argmax(V, M), any(M), min(V, f), sum(V, p), ...; rank(V, M) an
+# int64 vector W, named as a node w and indexed); the scalar ones are in FORMS
+VECTOR_CALLS = catalog_forms({**SCALARS, "V": F64.as_vector(), "M": BOOL.as_vector(), "W": I64.as_vector()},
+                             needs="VMW")
+# the windows (hidden state written out by the lowering), scalar and per asset
+WINDOW_FORMS: dict[str, list[Form]] = {
+    kind: [lambda sub, pick, k=kind: f"lag({sub(k)}, {pick(['1', '3'])})",
+           lambda sub, pick, k=kind: f"ewma({sub(k)}, {pick(['0.5', '0.1', 'c'])})",
+           lambda sub, pick, k=kind: f"rolling_std({sub(k)}, {pick(['2', '3'])})",
+           *[lambda sub, pick, k=kind, w=window: f"{w}({sub(k)}, {pick(['1', '2', '4'])})"
+             for window in ("rolling_sum", "rolling_mean", "rolling_min", "rolling_max")]]
+    for kind in ("f", "V")} | {"i": [lambda sub, pick: f"lag({sub('i')}, 2, -3)"],
+                               "b": [lambda sub, pick: f"lag({sub('b')}, 1, True)"]}
 INPUTS = """[inputs]
 a = { type = "float64" }
 b = { type = "float64" }
@@ -167,15 +190,19 @@ def rows(draw, n: int = 40) -> dict[str, np.ndarray]:
             "q": np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))}
 
 
-def assert_compiled_equals_interpreter(write_graph, text: str, columns: dict[str, np.ndarray]) -> None:
+def assert_compiled_equals_interpreter(write_graph, text: str, columns: dict[str, np.ndarray],
+                                       step: bool = False) -> None:
+    """The scan kernel (and with `step`, the step kernel called once per row, its state threaded through
+    Python as the runtime does) equals the interpreter on every output of every row."""
     ir = lower(load_graph(write_graph(text)))
-    got = compile_ir(ir).batch(columns)
+    cg = compile_ir(ir)
     want = Interpreter(ir).batch(columns)
-    for name in ir.output_names:
-        g, w = got[name], want[name]
-        if g.dtype == np.float64:  # exact bits; every NaN one value (docs/semantics.md)
-            g, w = identity_view(g), identity_view(w)
-        assert np.array_equal(g, w), (name, text, got[name], want[name])
+    for got in [cg.batch(columns)] + ([run_step(cg, columns)] if step else []):
+        for name in ir.output_names:
+            g, w = got[name], want[name]
+            if g.dtype == np.float64:  # exact bits; every NaN one value (docs/semantics.md)
+                g, w = identity_view(g), identity_view(w)
+            assert np.array_equal(g, w), (name, text, got[name], want[name])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -185,6 +212,38 @@ def test_compiled_equals_interpreter_bit_for_bit(write_graph, text, columns):
     assert_compiled_equals_interpreter(write_graph, text, columns)
 
 
+STATEFUL_VOCABULARY = Vocabulary(
+    declarations=INPUTS + 'price = { type = "float64", vector = true }\nflag = { type = "bool", vector = true }\n'
+    + 'lots = { type = "int64", vector = true }\n' + "[state]\nacc = 0.0\nvs = { init = 0.0, vector = true }\nvm = { init = false, vector = true }\n",
+    leaves={"f": [*LEAVES["f"], "acc"], "i": LEAVES["i"], "b": LEAVES["b"], "v": ["price", "vs"], "m": ["flag", "vm"],
+            "V": ["price", "vs"], "M": ["flag", "vm"], "w": ["lots"], "W": ["lots"]},
+    forms=merged(FORMS, VECTOR_FORMS, VECTOR_CALLS, WINDOW_FORMS),
+    node_kinds="fffibVMW",
+    state={"acc": "f", "vs": "V", "vm": "M"},
+)
+ASSETS = 3
+
+
+@st.composite
+def vector_rows(draw, n: int = 30) -> dict[str, np.ndarray]:
+    """rows(), and a price, a flag and lots per asset."""
+    columns = draw(rows(n))
+    columns["lots"] = np.array(draw(st.lists(ints, min_size=n * ASSETS, max_size=n * ASSETS)),
+                               dtype=np.int64).reshape(n, ASSETS)
+    columns["price"] = np.array(draw(st.lists(floats, min_size=n * ASSETS, max_size=n * ASSETS))).reshape(n, ASSETS)
+    columns["flag"] = np.array(draw(st.lists(st.booleans(), min_size=n * ASSETS, max_size=n * ASSETS))).reshape(n, ASSETS)
+    return columns
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(graphs(STATEFUL_VOCABULARY), vector_rows())
+def test_vector_state_and_windows_compiled_equal_the_interpreter_bit_for_bit(write_graph, text, columns):
+    """Graphs with a scalar and two per-asset state fields, vector ops and the windows: the scan kernel and
+    the step kernel (its per-asset state handed back in from Python) equal the interpreter."""
+    assert_compiled_equals_interpreter(write_graph, text, columns, step=True)
+
+
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(graphs(min_nodes=150, max_nodes=200), rows(n=8))
@@ -192,3 +251,24 @@ def test_a_graph_of_a_thousand_ops_compiles_and_agrees(write_graph, text, column
     """Kernels with bytecode offsets in the tens of thousands: Numba's temporaries `$<variable><offset>` must not
     collide (with variables named v3 and v38, `$v38694` was both: "Type of variable cannot be determined")."""
     assert_compiled_equals_interpreter(write_graph, text, columns)
+
+
+def test_the_stateful_vocabulary_reaches_vector_state_and_every_window(tmp_path):
+    """The drawn graphs do read per-asset state and declare every window's hidden fields, scalar and per
+    asset: one graph per seed over a fixed sequence, lowered, its state fields collected."""
+    fields: set[tuple[str, bool]] = set()
+    vector_reads: set[str] = set()
+
+    @settings(max_examples=400, database=None, derandomize=True, deadline=None)
+    @given(graphs(STATEFUL_VOCABULARY))
+    def collect(text: str) -> None:
+        path = tmp_path / "random.toml"
+        path.write_text(text)
+        ir = lower(load_graph(path))
+        fields.update((s.name.rpartition(".")[2].rstrip("0123456789_"), s.type.vector) for s in ir.state)
+        vector_reads.update(ir.ops[a].name for op in ir.ops for a in op.args if ir.ops[a].kind == "state")
+
+    collect()
+    windows = {"lag", "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std", "ewma"}
+    assert {(w, v) for w in windows for v in (False, True)} <= fields, fields
+    assert {"acc", "vs", "vm"} <= vector_reads

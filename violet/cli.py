@@ -128,7 +128,8 @@ def check(graph: GraphArg, sets: SetOpt = None,
         refine = f" ({p.refine.describe()})" if p.refine.describe() else ""
         table.add_row("param", p.name, str(p.type), shown(p.default, p.type) + refine, p.doc)
     for st in ir.state:
-        table.add_row("state", st.name, str(st.type), f"starts at {shown(st.init, st.type)}", st.doc)
+        start = f"{'each asset ' if st.type.vector else ''}starts at {shown(st.init, st.type)}"
+        table.add_row("state", st.name, str(st.type), start, st.doc)
     for lib in g.libraries.values():
         table.add_row("library", lib.module, "", lib.file, ", ".join(sorted(lib.nodes)))
     out.print(table)

@@ -161,7 +161,7 @@ def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, nam
     (workdir / "tb.v").write_text(testbench(model, name, assets, pipeline))
     ins, outs = model.ir.leaves("input"), _out_ports(model)
     expected, lines = [], []
-    state = model.initial_state()
+    state = model.initial_state(assets)
     for row in rows:
         trace, state = model.advance(row, state)
         raw = []

@@ -31,7 +31,7 @@ from fractions import Fraction
 from typing import Any
 
 from violet.compile.interp import Interpreter
-from violet.compile.ir import IR, LEAVES, Op
+from violet.compile.ir import IR, LEAVES, Op, input_shape
 from violet.compile.ops import Refusal, spec
 from violet.compile.qformat import Fmt, LoweringError, saturate
 from violet.compile.ranges import Interval, analyze
@@ -80,6 +80,17 @@ def missing_ops(ir: IR, values: Mapping[str, Any]) -> frozenset[int]:
             raise LoweringError(f"the next value of state '{name}' can be a NaN constant", where=ir.name,
                                 fix="keep NaN out of the state: a register has no NaN")
     return frozenset(missing)
+
+
+def refuse_nan_state(ir: IR) -> None:
+    """Refuse a state field that starts at NaN (a lag's default fill, a rolling window, an EWMA), naming it:
+    a register has no NaN."""
+    for s in ir.state:
+        if isinstance(s.init, float) and math.isnan(s.init):
+            raise LoweringError(f"state '{s.name}' starts at NaN, which has no fixed-point value"
+                                + (f" ({s.doc})" if s.doc else ""), where=ir.name,
+                                fix="a register has no NaN: start the field at a number (for a lag, give a "
+                                    "finite fill: lag(x, k, 0.0))")
 
 
 def refuse_unlowerable(ir: IR) -> None:
@@ -147,6 +158,7 @@ class FixedModel:
 
     def __init__(self, ir: IR, cfg: FixedConfig = FixedConfig(), params: Mapping[str, Any] | None = None) -> None:
         self.ir, self.cfg = ir, cfg
+        refuse_nan_state(ir)
         self.params = {**ir.param_defaults, **(params or {})}
         self.ranges = analyze(ir, self.params)
         self.formats = choose_formats(ir, self.ranges, cfg)
@@ -154,14 +166,16 @@ class FixedModel:
         refuse_unlowerable(ir)
         self._constants: dict[int, int | Missing] = {}
 
-    def initial_state(self) -> dict[str, int]:
-        """The state fields' raw initial values (the registers' reset values)."""
-        ids = {op.name: op.id for op in self.ir.leaves("state")}
-        return {s.name: quantize(s.init, self.formats[ids[s.name]]) for s in self.ir.state}
+    def initial_state(self, assets: int) -> dict[str, Any]:
+        """The state fields' raw initial values (the registers' reset values), a list of `assets` of them
+        for a vector field."""
+        start = self.ir.initial_state(assets)
+        return {op.name: [quantize(x, self.formats[op.id]) for x in start[op.name].tolist()] if op.type.vector
+                else quantize(start[op.name], self.formats[op.id]) for op in self.ir.leaves("state")}
 
-    def trace(self, inputs: Mapping[str, Any], state: Mapping[str, int] | None = None) -> list[Any]:
+    def trace(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> list[Any]:
         """Every op's raw value (a list for a vector) for one row of (float) inputs and raw state."""
-        state = self.initial_state() if state is None else state
+        state = self.initial_state(input_shape(self.ir, inputs, rows=False)[1]) if state is None else state
         v: list[Any] = []
         for op in self.ir.ops:
             fmt = self.formats[op.id]
@@ -176,8 +190,8 @@ class FixedModel:
                 v.append(self._apply(op, [v[a] for a in op.args], [self.formats[a] for a in op.args], fmt))
         return v
 
-    def advance(self, inputs: Mapping[str, Any], state: Mapping[str, int] | None = None
-                ) -> tuple[list[Any], dict[str, int]]:
+    def advance(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None
+                ) -> tuple[list[Any], dict[str, Any]]:
         """One scan: the trace, and the next raw state."""
         v = self.trace(inputs, state)
         return v, {name: v[i] for name, i in self.ir.next_state}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from violet.compile import semantics as sem
-from violet.compile.ir import IR, LEAVES, Op
+from violet.compile.ir import IR, LEAVES, Op, input_shape
 from violet.compile.ops import spec
 from violet.dag.types import DType, ValueType
 
@@ -51,7 +51,7 @@ class Interpreter:
 
     def trace(self, inputs: Values, params: Values | None = None, state: Values | None = None) -> list[Any]:
         """Every op's value for one row (params and state default to the IR's)."""
-        v = self._base(params, state)
+        v = self._base(params, state, input_shape(self.ir, inputs, rows=False)[1])
         self._load(v, inputs, "input")
         return self._run(v)
 
@@ -68,12 +68,13 @@ class Interpreter:
     def scan(self, columns: Mapping[str, np.ndarray], params: Values | None = None, state: Values | None = None
              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Run T rows in order, carrying the state; universe inputs are given once (length N)."""
-        base = self._base(params, None)
+        assets = input_shape(self.ir, columns, rows=True)[1]
+        base = self._base(params, None, assets)
         per_run, per_row = self.ir.input_leaves(universe=True), self.ir.input_leaves(universe=False)
         self._load(base, {op.name: columns[op.name] for op in per_run}, "input")
         rows = [[python_value(x, op.type.scalar) for x in columns[op.name].tolist()] if not op.type.vector
                 else columns[op.name].tolist() for op in per_row]
-        current = {**self.ir.state_init, **(state or {})}
+        current = {**self.ir.initial_state(assets), **(state or {})}
         results: list[list[Any]] = [[] for _ in self.ir.outputs]
         for row in zip(*rows):
             v = list(base)
@@ -93,10 +94,10 @@ class Interpreter:
         """The outputs for every row (a stateful graph starts from its initial state)."""
         return self.scan(columns, params)[0]
 
-    def _base(self, params: Values | None, state: Values | None) -> list[Any]:
+    def _base(self, params: Values | None, state: Values | None, assets: int) -> list[Any]:
         v = list(self._consts)
         self._load(v, {**self.ir.param_defaults, **(params or {})}, "param")
-        self._load(v, {**self.ir.state_init, **(state or {})}, "state")
+        self._load(v, {**self.ir.initial_state(assets), **(state or {})}, "state")
         return v
 
     def _load(self, v: list[Any], values: Values, kind: str) -> None:

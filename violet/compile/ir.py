@@ -76,12 +76,19 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class StateSpec:
-    """A state field: carried from one scan to the next, starting at `init`."""
+    """A state field: carried from one scan to the next, starting at `init` (a vector field: one value
+    per universe asset, each starting at `init`)."""
 
     name: str
     type: ValueType
     init: Scalar
     doc: str = ""
+
+    def start(self, assets: int) -> Scalar | np.ndarray:
+        """The field's initial value for a universe of `assets` assets: `init`, or `assets` copies of it."""
+        if self.type.vector:
+            return np.full(assets, self.init, dtype=self.type.dtype.value)
+        return self.init
 
 
 @dataclass(frozen=True)
@@ -115,9 +122,10 @@ class IR:
     def stateful(self) -> bool:
         return bool(self.state)
 
-    @property
-    def state_init(self) -> dict[str, Scalar]:
-        return {s.name: s.init for s in self.state}
+    def initial_state(self, assets: int) -> dict[str, Scalar | np.ndarray]:
+        """Every state field's initial value for a universe of `assets` assets (vector fields as arrays):
+        the one way every backend starts a stateful graph."""
+        return {s.name: s.start(assets) for s in self.state}
 
     def input_spec(self, name: str) -> InputSpec:
         return next(spec for spec in self.inputs if spec.name == name)

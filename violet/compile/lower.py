@@ -70,9 +70,14 @@ class Builder:
         self.next_state: list[tuple[str, int]] = []
         self._consts: dict[tuple[str, str], Ref] = {}
 
-    def leaf(self, kind: str, vtype: ValueType, name: str) -> Ref:
-        self.ops.append(Op(len(self.ops), kind, vtype, name=name, node=name))
+    def leaf(self, kind: str, vtype: ValueType, name: str, node: str = "") -> Ref:
+        self.ops.append(Op(len(self.ops), kind, vtype, name=name, node=node or name))
         return Ref(len(self.ops) - 1, vtype)
+
+    def state_field(self, name: str, vtype: ValueType, init: Scalar, doc: str, node: str = "") -> Ref:
+        """Declare a state field and return its leaf (this row's value); its next value is set apart."""
+        self.state.append(StateSpec(name, vtype, canonical_literal(init), doc))
+        return self.leaf("state", vtype, name, node)
 
     def const(self, value: Scalar, vtype: ValueType) -> Ref:
         value = canonical_literal(value)
@@ -290,10 +295,11 @@ def _call(e: ast.Call, s: Scope) -> Ref:
     name = e.func.id
     if name == "match":
         return _match(e, s)
-    args = [lower_expr(a, s) for a in e.args]
-    if (problem := arity_problem(name, len(args))) is not None:
+    if (problem := arity_problem(name, len(e.args))) is not None:
         raise s.error(problem, e)
-    return _builtin(name, args, e, s)
+    if name in WINDOWS:
+        return WINDOWS[name](name, e, s)
+    return _builtin(name, [lower_expr(a, s) for a in e.args], e, s)
 
 
 def _builtin(name: str, args: list[Ref], e: ast.Call, s: Scope) -> Ref:
@@ -353,6 +359,124 @@ WRITTEN_OUT: dict[str, Callable[[str, list[Ref], ast.Call, Scope], Ref]] = {
     **dict.fromkeys(("floor", "ceil", "float", "int"), lambda name, args, e, s: _convert(name, args[0], e, s)),
     **dict.fromkeys(("sum", "min_of", "max_of", "rank"), lambda name, args, e, s: s.emit(name, [args[0], _mask(args, s)], e)),
     "mean": _mean,
+}
+
+
+# ---------------------------------------------------------------- windows: history as hidden state
+
+MAX_WINDOW = 256  # the longest lag or window: each row of history is a state field (a register in HDL)
+
+
+def _lag(name: str, e: ast.Call, s: Scope) -> Ref:
+    """lag(x, k[, fill]): x as it was k rows ago, `fill` until k rows have been seen."""
+    x = lower_expr(e.args[0], s)
+    k = _window_length(e.args[1], "lag's k", 1, s)
+    fill = _fill(x, e.args[2] if len(e.args) > 2 else None, s)
+    return _history(x, k, fill, name, s)[-1]
+
+
+def _rolling(name: str, e: ast.Call, s: Scope) -> Ref:
+    """rolling_sum/mean/min/max/std(x, K) over the last K rows, this one included, folded from the oldest
+    (docs/semantics.md, "State and windows"); the rows before the first are NaN."""
+    x = _float_series(name, e, s)
+    size = _window_length(e.args[1], f"{name}'s K", 2 if name == "rolling_std" else 1, s)
+    window = [*reversed(_history(x, size - 1, math.nan, name, s)), x]  # oldest first
+    if name in ("rolling_min", "rolling_max"):
+        return _fold(name.removeprefix("rolling_"), window, e, s)
+    total = _fold("add", window, e, s)
+    if name == "rolling_sum":
+        return total
+    mean = s.emit("div", [total, s.builder.const(float(size), F64)], e)
+    if name == "rolling_mean":
+        return mean
+    deviations = [s.emit("sub", [value, mean], e) for value in window]
+    squares = _fold("add", [s.emit("mul", [d, d], e) for d in deviations], e, s)
+    return s.emit("sqrt", [s.emit("div", [squares, s.builder.const(float(size - 1), F64)], e)], e)
+
+
+def _ewma(name: str, e: ast.Call, s: Scope) -> Ref:
+    """ewma(x, alpha): e = x if the previous e is NaN (the first row, or after a NaN) else
+    alpha * x + (1.0 - alpha) * e, in that order."""
+    x = _float_series(name, e, s)
+    alpha = check_edge(lower_expr(e.args[1], s), F64, s.builder, "ewma's alpha", s.locate(e.args[1]))
+    prev = s.builder.state_field(_hidden_names(name, s, 1)[0], x.type, math.nan,
+                                 f"{name} in {s.node}: its value on the previous row", s.node)
+    fresh = s.emit("isnan", [prev], e)  # nothing to blend with
+    blended = s.emit("add", [s.emit("mul", [alpha, x], e),
+                             s.emit("mul", [s.emit("sub", [s.builder.const(1.0, F64), alpha], e), prev], e)], e)
+    value = s.emit("select", [fresh, x, blended], e)
+    s.builder.next_state.append((s.builder.ops[prev.id].name, value.id))
+    return value
+
+
+def _history(x: Ref, rows: int, fill: Scalar, name: str, s: Scope) -> list[Ref]:
+    """`rows` hidden state fields holding x as it was 1, 2, ... rows ago (a shift register), each
+    starting at `fill`. Every call has fields of its own, named after its node and its first op."""
+    fields = []
+    for j, field_name in enumerate(_hidden_names(name, s, rows), start=1):
+        doc = f"{name} in {s.node}: the value {j} row{'s' if j > 1 else ''} ago"
+        fields.append(s.builder.state_field(field_name, x.type, fill, doc, s.node))
+    for newer, field_ in zip([x, *fields], fields):
+        s.builder.next_state.append((s.builder.ops[field_.id].name, newer.id))
+    return fields
+
+
+def _hidden_names(name: str, s: Scope, count: int) -> list[str]:
+    """The names of a call's `count` fields, declared next: `<node path>.<window><op id>_<j>` (op id: the
+    first field's), identifiers joined by dots, unique in the graph as op ids are (lower() checks)."""
+    first = len(s.builder.ops)
+    return [f"{s.node}.{name}{first}_{j}" for j in range(1, count + 1)]
+
+
+def _window_length(e: ast.expr, what: str, least: int, s: Scope) -> int:
+    if isinstance(e, ast.Constant) and type(e.value) is int and least <= e.value <= MAX_WINDOW:
+        return e.value
+    raise s.error(f"{what} must be an integer literal from {least} to {MAX_WINDOW}", e,
+                  "each row of history is a state field: write the length as a number, e.g. 20")
+
+
+def _float_series(name: str, e: ast.Call, s: Scope) -> Ref:
+    x = lower_expr(e.args[0], s)
+    if x.type.scalar != F64:
+        raise s.error(f"{name}() takes a float64 value, got {x.type}", e.args[0],
+                      "convert it: float(x)" if x.type.scalar == I64 else "window a float64 value")
+    return x
+
+
+def _fill(x: Ref, e: ast.expr | None, s: Scope) -> Scalar:
+    """lag's fill in x's type: a literal or a [consts] name; by default NaN, 0, false or an enum's first value."""
+    scalar = x.type.scalar
+    if e is None:
+        return {DType.F64: math.nan, DType.I64: 0, DType.BOOL: False}[scalar.dtype]
+    if scalar.enum is not None and isinstance(e, ast.Constant) and isinstance(e.value, str):
+        if e.value not in scalar.enum:
+            raise s.error(f"{quote(e.value)} is not a value of {scalar}", e, f"use one of: {', '.join(scalar.enum)}")
+        return scalar.enum.index(e.value)
+    value = _literal_value(e, s)
+    if value is not None and not scalar.is_enum and literal_type(value) == scalar:
+        return value
+    if value is not None and scalar == F64 and literal_type(value) == I64 and float(value) == value:
+        return float(value)
+    raise s.error(f"lag's fill must be a literal of the lagged value's type, {scalar}", e,
+                  "write a number, true/false, an enum value's name, or a [consts] name")
+
+
+def _literal_value(e: ast.expr, s: Scope) -> Scalar | None:
+    """The value of a literal (a number, True/False, a negated number) or of a constant's name, emitting no op."""
+    if isinstance(e, ast.Constant) and not isinstance(e.value, str):
+        return e.value
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub) and isinstance(e.operand, ast.Constant) \
+            and type(e.operand.value) in (int, float):
+        return -e.operand.value
+    value = s.values.get(e.id) if isinstance(e, ast.Name) else None
+    return value.literal if isinstance(value, Ref) else None
+
+
+# built-ins that read the rows before this one: each call declares hidden state fields (their literal
+# arguments are read as written, not lowered to ops)
+WINDOWS: dict[str, Callable[[str, ast.Call, Scope], Ref]] = {
+    "lag": _lag, "ewma": _ewma,
+    **dict.fromkeys(("rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std"), _rolling),
 }
 
 
@@ -547,8 +671,7 @@ def _declare_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: s
     """State fields as leaves; a composed graph's fields are named `<instance>.<field>`."""
     for name in sorted(graph.state):
         vtype, init, doc = graph.state[name]
-        b.state.append(StateSpec(prefix + name, vtype, canonical_literal(init), doc))
-        values[name] = b.leaf("state", vtype, prefix + name)
+        values[name] = b.state_field(prefix + name, vtype, init, doc)
 
 
 def _lower_next_state(graph: Graph, b: Builder, values: dict[str, Value], prefix: str) -> None:
@@ -564,6 +687,21 @@ def _lower_next_state(graph: Graph, b: Builder, values: dict[str, Value], prefix
 def _output(graph: Graph, name: str, values: dict[str, Value], b: Builder, prefix: str) -> Ref:
     scope = Scope(b, values, f"{prefix}out.{name}", lambda n: "", graph.libraries)
     return lower_expr(graph.outputs[name], _expr_scope(scope, graph.file, f"outputs.{name}"))
+
+
+def _check_state(graph: Graph, state: list[StateSpec]) -> None:
+    """Every state field (declared, composed or a window's) has a name of its own, and a vector field a
+    universe: a vector input giving N."""
+    names = [st.name for st in state]
+    if len(set(names)) != len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise GraphError(f"two state fields are named '{twice}' (a window's hidden field and a declared one)",
+                         where=graph.file, fix="rename the declared state field")
+    vector = next((st.name for st in state if st.type.vector), None)
+    if vector is not None and not any(spec.type.vector for spec in graph.inputs):
+        raise GraphError(f"state field '{vector}' is a vector, but the graph has no vector input to give the "
+                         "number of assets", where=graph.file,
+                         fix="declare a vector input (one value per asset), or make the field a scalar")
 
 
 def lower(graph: Graph) -> IR:
@@ -587,6 +725,7 @@ def _lower_graph(graph: Graph) -> IR:
     _lower_nodes(graph, b, values, "")
     outs = {name: _output(graph, name, values, b, "") for name in sorted(graph.outputs)}
     _lower_next_state(graph, b, values, "")
+    _check_state(graph, b.state)
     return IR(
         name=graph.name,
         inputs=tuple(sorted(graph.inputs, key=lambda i: i.name)),

@@ -90,9 +90,13 @@ class CompiledGraph:
         return [kernel_value(values[op.name], op.type) for op in self.ir.leaves(kind)]
 
     def _args(self, inputs: Mapping[str, Any], params: Mapping[str, Any] | None,
-              state: Mapping[str, Any] | None) -> list[Any]:
+              state: Mapping[str, Any] | None, assets: int) -> list[Any]:
         args = self._leaves("input", inputs) + self._leaves("param", {**self.ir.param_defaults, **(params or {})})
-        return args + self._leaves("state", {**self.ir.state_init, **(state or {})})
+        return args + self._state(state, assets)
+
+    def _state(self, state: Mapping[str, Any] | None, assets: int) -> list[Any]:
+        """The state arguments: `state` where given, the initial values elsewhere."""
+        return self._leaves("state", {**self.ir.initial_state(assets), **(state or {})})
 
     def _assets(self, values: Mapping[str, Any]) -> int:
         return input_shape(self.ir, values, rows=False)[1]
@@ -100,7 +104,8 @@ class CompiledGraph:
     def advance(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None,
                 params: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """One row/scan through the compiled step kernel: the outputs and the next state."""
-        values = self.kernel("step")(self._assets(inputs), *self._args(inputs, params, state))
+        assets = self._assets(inputs)
+        values = self.kernel("step")(assets, *self._args(inputs, params, state, assets))
         names = [n for n, _ in self.ir.canonical_outputs]
         outs = dict(zip(names, values[:len(names)]))
         return {n: outs[n] for n in self.ir.output_names}, dict(zip([n for n, _ in self.ir.next_state],
@@ -117,7 +122,7 @@ class CompiledGraph:
         n_assets = self._assets(inputs)
         width = max(n_assets, 1)
         fbuf, ibuf = np.zeros((len(self.ir.ops), width)), np.zeros((len(self.ir.ops), width), np.int64)
-        self.kernel("trace")(n_assets, *self._args(inputs, params, state), fbuf, ibuf)
+        self.kernel("trace")(n_assets, *self._args(inputs, params, state, n_assets), fbuf, ibuf)
         return [_traced(op, fbuf, ibuf, n_assets) for op in self.ir.ops]
 
     def scan(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
@@ -131,7 +136,7 @@ class CompiledGraph:
                                dtype=ir.ops[i].type.dtype.value) for name, i in ir.canonical_outputs}
         universe = [kernel_value(columns[op.name], op.type) for op in per_run]
         params_ = self._leaves("param", {**ir.param_defaults, **(params or {})})
-        state_ = self._leaves("state", {**ir.state_init, **(state or {})})
+        state_ = self._state(state, n_assets)
         final = self.kernel("scan")(n_rows, n_assets, *arrays, *universe, *params_, *state_, *outs.values())
         names = [op.name for op in ir.leaves("state")]
         return {name: outs[name] for name in ir.output_names}, dict(zip(names, final))

@@ -196,8 +196,15 @@ def _scalar_leaves(ir: IR) -> list[Op]:
     return ir.leaves("input") + ir.leaves("param") + ir.leaves("state")
 
 
-def _returned(ir: IR) -> list[int]:
-    return [i for _, i in ir.canonical_outputs] + [i for _, i in ir.next_state]
+def _returned(ir: IR) -> list[str]:
+    """The step kernel's results: the outputs, then the next state, a vector next state that is a leaf
+    (an input's or a state field's array, which the caller owns) copied so the state held between
+    calls never shares memory with an argument."""
+    def owned(i: int) -> str:
+        op = ir.ops[i]
+        return f"{var('v', i)}.copy()" if op.type.vector and op.kind in LEAVES else var("v", i)
+
+    return [var("v", i) for _, i in ir.canonical_outputs] + [owned(i) for _, i in ir.next_state]
 
 
 def _step_sig(ir: IR) -> str:
@@ -207,7 +214,7 @@ def _step_sig(ir: IR) -> str:
 def _step(ir: IR) -> list[str]:
     leaves = _scalar_leaves(ir)
     args = ", ".join(["N"] + [var("v", op.id) for op in leaves])
-    ret = "".join(f"{var('v', i)}, " for i in _returned(ir))
+    ret = "".join(f"{r}, " for r in _returned(ir))
     return ["", f"@njit({JIT})", f"def step({args}):",
             '    """Outputs (sorted by name), then the next state (sorted by name), for one row."""',
             *body(ir, "    "), f"    return ({ret})", ""]
@@ -232,7 +239,9 @@ def _scan(ir: IR) -> list[str]:
     stores = [f"        {var('o', k)}[t] = {var('v', i)}  # {label(name)}" for k, (name, i) in enumerate(outs)]
     nexts = {name: i for name, i in ir.next_state}
     advance = [f"        {var('c', op.id)} = {var('v', nexts[op.name])}  # next {label(op.name)}" for op in state]
-    ret = "".join(f"{var('c', op.id)}, " for op in state)
+    # the carried arrays are never written in place (every vector op makes a new one), but the last may be
+    # a row of an input or the caller's initial array: the final state returned is a copy of its own
+    ret = "".join(f"{var('c', op.id)}{'.copy()' if op.type.vector else ''}, " for op in state)
     hoisted = per_run_ops(ir)
     return ["", f"@njit({JIT})", f"def scan({', '.join(args)}):",
             '    """Rows 0..T-1 in order, state carried in locals; returns the final state."""',

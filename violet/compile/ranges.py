@@ -21,8 +21,8 @@ types alone. At most MAX_BOXES boxes are analysed (inputs are taken in op order
 until the next would exceed it).
 
 State fields start at their initial value and are widened to a fixpoint
-(after a few rounds, to the whole type's range), so a stateful graph's ranges
-hold on every scan. This feeds the fixed-point formats of the FPGA lowering.
+(after a few rounds, each field still growing to the whole type's range, until
+none grows), so a stateful graph's ranges hold on every scan. This feeds the fixed-point formats of the FPGA lowering.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ def analysis(ir: IR, params: Mapping[str, Scalar] | None = None, max_boxes: int 
     """The interval of every op by cases on the inputs' signs, state fields at their fixpoint."""
     values = {**ir.param_defaults, **(params or {})}
     state = {s.name: point(s.init) for s in ir.state}
-    for round_ in range(WIDEN_AFTER + 2):
+    # past WIDEN_AFTER, every round that is not a fixpoint widens a field to its whole type, which cannot grow
+    # again: one round per field more reaches the fixpoint (a lag's shift register widens one field a round)
+    for round_ in range(WIDEN_AFTER + len(ir.state) + 2):
         result = _cases(ir, values, state, max_boxes)
         grown = {name: state[name].union(result.ranges[i]) for name, i in ir.next_state}
         if grown == state:

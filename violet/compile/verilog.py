@@ -239,7 +239,7 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None, pipelin
     for op in ir.leaves("input"):
         fmt = model.formats[op.id]
         sign = "" if fmt.boolean else "signed "
-        for suffix in ([f"_{k}" for k in range(n)] if op.type.vector else [""]):
+        for suffix in _suffixes(op, n):
             ports.append(f"    input  wire {sign}[{fmt.width - 1}:0] in_{ident(op.name)}{suffix},  // {fmt}")
             em.decl(f"v{op.id}{suffix}", fmt.width, f"in_{ident(op.name)}{suffix}", signed=not fmt.boolean)
             if not any(op.id in other.args for other in ir.ops):  # an input the logic never reads
@@ -255,11 +255,12 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None, pipelin
                 em.lines.append(f"    wire [0:0] v{op.id} = 1'b{value};")
             else:
                 em.localparam(f"v{op.id}", value, fmt.width)
-        elif op.kind == "state":
+        elif op.kind == "state":  # a register, or one per asset for a vector field
             fmt = model.formats[op.id]
-            em.lines.append(f"    reg {'' if fmt.boolean else 'signed '}[{fmt.width - 1}:0] s{op.id};")
-            em.decl(f"v{op.id}", fmt.width, f"s{op.id}", signed=not fmt.boolean)
-            em.counts["registers"] += fmt.width
+            for suffix in _suffixes(op, n):
+                em.lines.append(f"    reg {'' if fmt.boolean else 'signed '}[{fmt.width - 1}:0] s{op.id}{suffix};")
+                em.decl(f"v{op.id}{suffix}", fmt.width, f"s{op.id}{suffix}", signed=not fmt.boolean)
+                em.counts["registers"] += fmt.width
         elif op.kind == "input":
             continue
         em.stage = em.stages.get(op.id, 0)
@@ -302,19 +303,28 @@ def _pipeline_registers(em: Emitter, stages: int) -> list[str]:
             "    end", "    always @(posedge clk) begin", *moves, "    end"]
 
 
+def _suffixes(op: Op, assets: int) -> list[str]:
+    """The suffixes of a leaf's wires: one per asset (`_0`, `_1`, ...) for a vector, else none."""
+    return [f"_{k}" for k in range(assets)] if op.type.vector else [""]
+
+
 def _registers(em: Emitter) -> list[str]:
-    """State registers: reset to the initial values, the next state on an enabled clock edge."""
+    """State registers (one per asset for a vector field): reset to the initial values, the next state
+    on an enabled clock edge."""
     ir, model = em.model.ir, em.model
-    init = model.initial_state()
+    init = model.initial_state(1)  # a vector field's registers all reset to the one value
     nexts = dict(ir.next_state)
     reset, advance = [], []
     for op in ir.leaves("state"):
         fmt, nxt = model.formats[op.id], nexts[op.name]
         if model.formats[nxt].width > fmt.width:
             raise LoweringError(f"state '{op.name}' is narrower than its next value", where=ir.name)
-        value = f"1'b{init[op.name]}" if fmt.boolean else lit(init[op.name], fmt.width)
-        reset.append(f"            s{op.id} <= {value};")
-        nxt_ref = f"v{nxt}" if fmt.boolean else em.resize(f"v{nxt}", model.formats[nxt].width, fmt.width)
-        advance.append(f"            s{op.id} <= {nxt_ref};  // next {op.name}")
+        start = init[op.name][0] if op.type.vector else init[op.name]
+        value = f"1'b{start}" if fmt.boolean else lit(start, fmt.width)
+        for suffix in _suffixes(op, em.assets):
+            reset.append(f"            s{op.id}{suffix} <= {value};")
+            wire = f"v{nxt}{suffix}"
+            nxt_ref = wire if fmt.boolean else em.resize(wire, model.formats[nxt].width, fmt.width)
+            advance.append(f"            s{op.id}{suffix} <= {nxt_ref};  // next {op.name}{suffix}")
     return ["    always @(posedge clk) begin", "        if (rst) begin", *reset, "        end else if (en) begin",
             *advance, "        end", "    end"]

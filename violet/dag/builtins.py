@@ -4,7 +4,8 @@ Pure data, so that violet/dag can check a call and reserve the names without
 knowing any backend (violet/dag never imports violet/compile). A built-in that
 is exactly one IR op carries the same name in the op catalog
 (`violet.compile.ops`, its `builtin`); the rest are forms the lowering writes
-out in ops (`clamp` is a max then a min). tests/test_catalog.py checks the two
+out in ops (`clamp` is a max then a min), or windows it writes out as hidden
+state fields (`lag`, `rolling_*`, `ewma`). tests/test_catalog.py checks they
 agree.
 """
 
@@ -19,6 +20,8 @@ BUILTINS: dict[str, tuple[int, int | None]] = {
     "rank": (1, 2),
     "exp": (1, 1), "log": (1, 1), "log1p": (1, 1), "expm1": (1, 1), "tanh": (1, 1), "pow": (2, 2),
     "isnan": (1, 1), "isfinite": (1, 1), "sign": (1, 1), "copysign": (2, 2),
+    "lag": (2, 3), "ewma": (2, 2), "rolling_sum": (2, 2), "rolling_mean": (2, 2), "rolling_min": (2, 2),
+    "rolling_max": (2, 2), "rolling_std": (2, 2),
 }
 
 
@@ -27,5 +30,5 @@ def arity_problem(name: str, given: int) -> str | None:
     least, most = BUILTINS[name]
     if least <= given and (most is None or given <= most):
         return None
-    want = f"at least {least}" if most is None else str(least)
+    want = f"at least {least}" if most is None else str(least) if least == most else f"{least} to {most}"
     return f"{name}() takes {want} argument(s), got {given}"

@@ -19,7 +19,7 @@ from pathlib import Path
 import networkx as nx
 
 from violet.dag.expr import parse_expr, references
-from violet.dag.schema import InputModel, NodeModel, ParamModel, parse_graph_file
+from violet.dag.schema import InputModel, NodeModel, ParamModel, StateModel, parse_graph_file
 from violet.dag.types import BOOL, F64, I64, DType, InputSpec, Refinement, ValueType, float64_problem, int64_problem
 from violet.dag.variants import read_graph_data, relative_graph_path
 from violet.errors import GraphError, quote, where
@@ -120,8 +120,7 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
         raise GraphError("a graph needs at least one output", where=where(file, "outputs"),
                          fix="add `[outputs]` with `name = \"node\"` lines")
     enums = {name: ValueType(DType.I64, tuple(values)) for name, values in model.enums.items()}
-    state = {name: (enums[m.enum], 0, m.doc) if m.enum else _typed_default(name, m.init, m.type, m.doc, file, "state")
-             for name, m in model.state.items()}
+    state = {name: _state_field(name, m, enums, file) for name, m in model.state.items()}
     next_state = {name: parse_expr(text, where(file, f"next_state.{name}")) for name, text in model.next_state.items()}
     graph = Graph(file, model.graph.name, model.graph.doc, inputs, params, dict(model.consts), nodes, outputs,
                   nx.DiGraph(), state, next_state, enums, libraries,
@@ -178,6 +177,13 @@ def _bound(value: float | int | None, vtype: ValueType, at: str, what: str = "in
 def literal_type(value: Literal) -> ValueType:
     """The type of a TOML literal: bool, int64 or float64."""
     return BOOL if isinstance(value, bool) else I64 if isinstance(value, int) else F64
+
+
+def _state_field(name: str, m: StateModel, enums: dict[str, ValueType], file: str) -> tuple[ValueType, Literal, str]:
+    """A state field's type, initial value and doc: an enum starts at its first value; `vector = true`
+    makes one value per universe asset, every one starting at the initial value."""
+    vtype, init, doc = (enums[m.enum], 0, m.doc) if m.enum else _typed_default(name, m.init, m.type, m.doc, file, "state")
+    return (vtype.as_vector() if m.vector else vtype), init, doc
 
 
 def _typed_default(name: str, value: Literal, declared: str | None, doc: str, file: str, table: str

@@ -131,6 +131,7 @@ class StateModel(_Strict):
     init: Scalar | None = None
     enum: str | None = None
     type: Literal["float64", "int64", "bool"] | None = None
+    vector: bool = False  # one value per universe asset, each starting at init
     doc: str = ""
 
 

@@ -57,7 +57,6 @@ class DecisionEngine:
         ir = cg.ir
         self.cg, self.ir = cg, ir
         self._step = cg.kernel("step")  # compiled (or loaded) here, before the first scan, not during it
-        self.state = dict(ir.state_init)
         self._universe = {op.name: kernel_array(universe[op.name], op.type) for op in ir.input_leaves(universe=True)}
         self._feeds = [feeder(op.name, op.type, self._universe) for op in ir.leaves("input")]
         values = {**ir.param_defaults, **(params or {})}
@@ -66,6 +65,7 @@ class DecisionEngine:
         self._outputs = [name for name, _ in ir.canonical_outputs]
         self._record = namer(ir, self._outputs)
         self._assets = len(next(iter(self._universe.values()))) if self._universe else 0
+        self.state: dict[str, Any] = ir.initial_state(self._assets)
         self.exit_graph = exit_graph
         self.latencies_us: list[float] = []
 
@@ -85,7 +85,7 @@ class DecisionEngine:
         """An intra-bar exit check at `price`: the exit graph alone, on this engine's position state."""
         assert self.exit_graph is not None, "no exit graph hosted"
         eg = self.exit_graph
-        state = {name: self.state[EXIT_PREFIX + name] for name in eg.ir.state_init}
+        state = {s.name: self.state[EXIT_PREFIX + s.name] for s in eg.ir.state}
         inputs = {"scan_id": scan_id, "price": price, "want_entry": False, "entry_asset": -1,
                   "entry_leverage": 0.0, "entry_notional": 0.0, "bar_close": False}
         outputs, next_state = eg.advance(inputs, state)

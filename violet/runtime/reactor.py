@@ -50,8 +50,8 @@ def check_decision_graph(ir: IR, where: str, exit_ir: IR | None = None) -> None:
     if not ir.stateful:
         lacks.append("state (a position carried from scan to scan)")
     if exit_ir is not None:
-        lacks += [f"state {EXIT_PREFIX}{name} (for --exit-q)" for name in exit_ir.state_init
-                  if EXIT_PREFIX + name not in ir.state_init]
+        held = {s.name for s in ir.state}
+        lacks += [f"state {EXIT_PREFIX}{s.name} (for --exit-q)" for s in exit_ir.state if EXIT_PREFIX + s.name not in held]
     if lacks:
         listed = ", ".join(lacks[:8]) + (f" and {len(lacks) - 8} more" if len(lacks) > 8 else "")
         raise InputError(f"graph {ir.name} is not a decision graph: it lacks {listed}", where=where,

@@ -301,7 +301,7 @@ def run_step(cg: CompiledGraph, columns: Mapping[str, np.ndarray], params: Mappi
     universe = {spec.name: columns[spec.name] for spec in ir.inputs if spec.universe}
     n = len(columns[per_row[0]]) if per_row else 0
     values: dict[str, list[Any]] = {name: [] for name in ir.output_names}
-    state: dict[str, Any] = dict(ir.state_init)
+    state: Mapping[str, Any] | None = None  # the step kernel starts from the initial state
     for r in range(n):
         outputs, state = cg.advance({**universe, **{name: columns[name][r] for name in per_row}}, state, params)
         for name, value in outputs.items():

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from violet.compile.ir import IR, Op
+from violet.compile.ir import IR, Op, input_shape
 from violet.compile.numba_backend import CompiledGraph
 from violet.errors import InputError
 
@@ -41,9 +41,10 @@ def values_at(cg: CompiledGraph, columns: Mapping[str, np.ndarray], row: int,
     if not 0 <= row < n_rows:
         raise InputError(f"row {row} is outside the table's {n_rows} rows", where="--row",
                          fix=f"give a row in 0..{n_rows - 1}")
-    state = dict(ir.state_init)
-    if ir.stateful and row:
-        _, state = cg.scan({name: col[:row] if name in per_row else col for name, col in columns.items()}, params)
+    state: dict[str, Any] = {}
+    if ir.stateful:  # the state the rows before leave behind: at row 0 the initial state
+        before = {name: col[:row] if name in per_row else col for name, col in columns.items()}
+        state = cg.scan(before, params)[1] if row else ir.initial_state(input_shape(ir, before, rows=True)[1])
     inputs = {name: col[row] if name in per_row else col for name, col in columns.items()}
     return RowValues(row, cg.trace(inputs, params, state), state)
 
