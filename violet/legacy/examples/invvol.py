@@ -29,7 +29,7 @@ class InvVolSizer:
 
     def on_scan(self, price, score, capital):
         for k, window in enumerate(self.returns):
-            window.append(math.log(price[k] / self.last[k]) if self.last is not None else math.nan)
+            window.append(_log(price[k] / self.last[k]) if self.last is not None else math.nan)
         self.last = list(price)
         best = -1
         for k in range(len(score)):
@@ -53,6 +53,11 @@ def _volatility(window):
     for v in values[1:]:
         squares = squares + (v - mean) * (v - mean)
     return math.sqrt(squares / (WINDOW - 1))
+
+
+def _log(x):
+    """math.log, with the C library's -inf where Python raises: a price ratio that underflows to 0."""
+    return math.log(x) if x > 0.0 else -math.inf
 
 
 def _ratio(a, b):
