@@ -25,7 +25,7 @@ from violet.compile.numba_backend import CompiledGraph
 from violet.errors import InputError, quote
 from violet.tools.backtest import Costs
 
-CONNECT_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def shards(points: Sequence[dict[str, Scalar]], size: int) -> list[list[dict[str
 def connect(scheduler: str, workers: int) -> Any:
     """A Dask client: on a new local multi-process cluster (`local`: `workers` processes, one thread each), or
     on the scheduler at `scheduler` (tcp://host:8786); an unreachable scheduler is one clear error."""
-    from distributed import Client, LocalCluster
+    from dask.distributed import Client, LocalCluster
 
     if scheduler == "local":
         if workers < 1:
@@ -78,11 +78,13 @@ def close(client: Any) -> None:
 def run(client: Any, job: Job, columns: Mapping[str, np.ndarray], points: Sequence[dict[str, Scalar]],
         shard_size: int) -> list[dict[str, Any]]:
     """The sweep's rows for `points`, in their order, each shard evaluated on a worker of `client`."""
-    from distributed import as_completed
+    from dask.distributed import as_completed
 
     if not client.nthreads():
         client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S * 6)
-    scattered = client.scatter(dict(columns), broadcast=True)
+    # one object, under a key of this run's own (hash=False): a key named by the data's hash could be
+    # released by a previous run's clean-up while this one replicates it
+    [scattered] = client.scatter([dict(columns)], broadcast=True, hash=False)
     parts = shards(points, shard_size)
     futures = [client.submit(evaluate, job, scattered, part, pure=False) for part in parts]
     index = {future.key: k for k, future in enumerate(futures)}
