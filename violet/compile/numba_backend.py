@@ -128,6 +128,11 @@ class CompiledGraph:
     def scan(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
              state: Mapping[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """T rows in one compiled loop: per-row inputs are columns (T,) or (T, N); universe inputs (N,)."""
+        return self._rows(columns, params, state, parallel=False)
+
+    def _rows(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None,
+              state: Mapping[str, Any] | None, parallel: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """`scan`'s work; `parallel` (a stateless graph only): the rows spread over all cores (`batch`)."""
         ir = self.ir
         rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
         n_rows, n_assets = input_shape(ir, columns, rows=True)
@@ -137,14 +142,18 @@ class CompiledGraph:
         universe = [kernel_value(columns[op.name], op.type) for op in per_run]
         params_ = self._leaves("param", {**ir.param_defaults, **(params or {})})
         state_ = self._state(state, n_assets)
+        if parallel:
+            self.kernel("batch")(n_rows, n_assets, *arrays, *universe, *params_, *outs.values())
+            return {name: outs[name] for name in ir.output_names}, {}
         final = self.kernel("scan")(n_rows, n_assets, *arrays, *universe, *params_, *state_, *outs.values())
         names = [op.name for op in ir.leaves("state")]
         return {name: outs[name] for name in ir.output_names}, dict(zip(names, final))
 
     def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None
               ) -> dict[str, np.ndarray]:
-        """The outputs for every row (a stateful graph starts from its initial state); enums as int64 codes."""
-        return self.scan(columns, params)[0]
+        """The outputs for every row (a stateful graph starts from its initial state); enums as int64 codes.
+        A stateless graph's rows are independent: they run on all cores, with the sequential scan's bits."""
+        return self._rows(columns, params, None, parallel="batch" in self.module.SIGNATURES)[0]
 
 
 def kernel_value(value: Any, vtype: ValueType) -> Any:
