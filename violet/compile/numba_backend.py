@@ -32,6 +32,9 @@ from violet.compile.numba_codegen import generate
 from violet.dag.types import DType, ValueType
 
 
+# A stateless graph's rows run on all cores from this many on: compiling the parallel kernel costs several
+# seconds (benchmarks/RESULTS.md, "Compile time"), more than it saves on a shorter table.
+PARALLEL_ROWS = 5_000_000
 _COMPILING = threading.Lock()  # one process-wide: CompiledGraphs of one code share their module's kernels
 
 
@@ -71,8 +74,9 @@ class CompiledGraph:
         return dispatcher
 
     def warm(self, *names: str) -> CompiledGraph:
-        """Compile (or load) these kernels now, e.g. before a timed run; all but `trace` by default."""
-        for name in names or tuple(self.module.SIGNATURES):
+        """Compile (or load) these kernels now, e.g. before a timed run; by default `step` and `scan` (the
+        parallel `batch` only pays on long tables, `trace` only when a diff attributes a mismatch)."""
+        for name in names or ("step", "scan"):
             self.kernel(name)
         return self
 
@@ -131,11 +135,14 @@ class CompiledGraph:
         return self._rows(columns, params, state, parallel=False)
 
     def _rows(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None,
-              state: Mapping[str, Any] | None, parallel: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """`scan`'s work; `parallel` (a stateless graph only): the rows spread over all cores (`batch`)."""
+              state: Mapping[str, Any] | None, parallel: bool, force: bool = False
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """`scan`'s work; `parallel` (a stateless graph only): the rows spread over all cores (`batch`) when
+        there are enough of them to repay compiling the parallel kernel (PARALLEL_ROWS), or `force`."""
         ir = self.ir
         rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
         n_rows, n_assets = input_shape(ir, columns, rows=True)
+        parallel = parallel and (force or n_rows >= PARALLEL_ROWS)
         arrays = [kernel_array(columns[op.name], op.type) for op in rows]
         outs = {name: np.empty((n_rows, n_assets) if ir.ops[i].type.vector else n_rows,
                                dtype=ir.ops[i].type.dtype.value) for name, i in ir.canonical_outputs}
@@ -149,11 +156,14 @@ class CompiledGraph:
         names = [op.name for op in ir.leaves("state")]
         return {name: outs[name] for name in ir.output_names}, dict(zip(names, final))
 
-    def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None
-              ) -> dict[str, np.ndarray]:
+    def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
+              parallel: bool | None = None) -> dict[str, np.ndarray]:
         """The outputs for every row (a stateful graph starts from its initial state); enums as int64 codes.
-        A stateless graph's rows are independent: they run on all cores, with the sequential scan's bits."""
-        return self._rows(columns, params, None, parallel="batch" in self.module.SIGNATURES)[0]
+        A stateless graph's rows are independent: they run on all cores, with the sequential scan's bits,
+        when `parallel` says so (by default: from PARALLEL_ROWS rows on)."""
+        stateless = "batch" in self.module.SIGNATURES
+        return self._rows(columns, params, None, parallel=stateless and parallel is not False,
+                          force=bool(parallel))[0]
 
 
 def kernel_value(value: Any, vtype: ValueType) -> Any:
