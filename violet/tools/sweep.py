@@ -143,6 +143,39 @@ def money(ir: IR, columns: Mapping[str, np.ndarray], costs: Costs, symbols: list
     return account
 
 
+class Ranking:
+    """What a streamed sweep keeps of its rows to report at the end: the k best by `metric` so far (a chunk
+    at a time, so never every row) and, for a heatmap, every row's metric value (one number a set)."""
+
+    def __init__(self, metric: str | None, k: int, keep_all: bool = False) -> None:
+        self.metric, self.k, self.keep_all = metric, k, keep_all
+        self.best: list[dict[str, Any]] = []
+        self.values: list[float] = []
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        """Take in one chunk's rows; the first names the columns (and the heatmap's metric, if none was given)."""
+        if self.metric is None and self.keep_all:
+            self.metric = next(k for k, v in rows[0].items() if isinstance(v, float))
+        if self.metric is not None:
+            self.best = top([*self.best, *rows], self.metric, self.k)
+            if self.keep_all:
+                self.values += [row[self.metric] for row in rows]
+
+    def lines(self, axes: list[str]) -> list[str]:
+        """The k best sets, one line each: the swept parameters, the metric, and the run's return, drawdown
+        and trades where the rows have them."""
+        assert self.metric is not None
+        rows = self.best
+        extra = [m for m in ("total_return", "max_drawdown", "trades") if rows and m in rows[0] and m != self.metric]
+        return ["  " + "  ".join(f"{name}={row[name]:.6g}" if isinstance(row[name], float) else f"{name}={row[name]}"
+                                 for name in [*axes, self.metric, *extra]) for row in rows]
+
+    def heatmap(self, grid: Mapping[str, list[Scalar]], path: str, title: str) -> None:
+        """The metric of every set of a 2-D grid as a heatmap PNG (`heatmap`)."""
+        assert self.metric is not None
+        heatmap(np.array(self.values, dtype=float), grid, self.metric, path, title)
+
+
 def top(rows: list[dict[str, Any]], metric: str, k: int) -> list[dict[str, Any]]:
     """The k best rows by `metric` (highest first; NaN last)."""
     if rows and metric not in rows[0]:
@@ -151,15 +184,7 @@ def top(rows: list[dict[str, Any]], metric: str, k: int) -> list[dict[str, Any]]
     return sorted(rows, key=lambda row: (not row[metric] == row[metric], -row[metric]))[:k]
 
 
-def best_lines(rows: list[dict[str, Any]], axes: list[str], metric: str, k: int) -> list[str]:
-    """The k best sets by `metric`, one line each: the swept parameters, the metric, and the run's return,
-    drawdown and trades where the rows have them."""
-    extra = [m for m in ("total_return", "max_drawdown", "trades") if rows and m in rows[0] and m != metric]
-    return ["  " + "  ".join(f"{name}={row[name]:.6g}" if isinstance(row[name], float) else f"{name}={row[name]}"
-                             for name in [*axes, metric, *extra]) for row in top(rows, metric, k)]
-
-
-def heatmap(rows: list[dict[str, Any]], grid: Mapping[str, list[Scalar]], metric: str, path: str, title: str) -> None:
+def heatmap(metric_values: np.ndarray, grid: Mapping[str, list[Scalar]], metric: str, path: str, title: str) -> None:
     """A 2-D grid's `metric` as a coloured table, the first parameter down, the second across (PNG)."""
     import matplotlib
 
@@ -167,7 +192,7 @@ def heatmap(rows: list[dict[str, Any]], grid: Mapping[str, list[Scalar]], metric
     import matplotlib.pyplot as plt
 
     (down, ys), (across, xs) = grid.items()
-    values = np.array([row[metric] for row in rows], dtype=float).reshape(len(ys), len(xs))
+    values = metric_values.reshape(len(ys), len(xs))
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(xs), 1.0 + 0.45 * len(ys)))
     image = ax.imshow(values, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(xs)), [f"{x:g}" if isinstance(x, float) else str(x) for x in xs], rotation=45)
