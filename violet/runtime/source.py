@@ -23,7 +23,7 @@ from violet.compile.ir import IR
 from violet.errors import InputError, quote
 from violet.tools.table_io import input_columns, read_table
 
-SCAN_COLUMNS = ("scan_id", "ts_us", "vel_div", "price", "score", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
+SCAN_COLUMNS = ("scan_id", "ts_us", "vel_div", "price", "score", "tradable", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
                 "esof_score", "dc_status", "posture", "capital")
 
 
