@@ -43,19 +43,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.lib.stride_tricks import sliding_window_view
 
-from violet.errors import InputError, quote
+from violet.errors import InputError
+from violet.scans.factors import DEFAULT_MAX_AGE_S, AsOf, join_factors
 from violet.scans.panel import Panel
 from violet.scans.universe import universe_table
 from violet.tools.table_io import read_table
-
-NEUTRAL = {"acb_boost": 1.0, "acb_beta": 0.0, "mc_scale": 1.0, "ob_mult": 1.0, "esof_score": 0.0,
-           "dc_status": "NEUTRAL", "posture": "APEX"}
-FACTORS = tuple(NEUTRAL)
-
 
 @dataclass(frozen=True)
 class ScanSettings:
@@ -137,7 +132,7 @@ def scores(close: np.ndarray, lookback: int) -> np.ndarray:
     return trailing - median
 
 
-def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: pa.Table | None = None,
+def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: AsOf | None = None,
                 limits: Path | None = None) -> tuple[pa.Table, pa.Table]:
     """(scans, universe) tables for a panel."""
     s = settings
@@ -165,7 +160,8 @@ def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: 
         "n_slow": n_slow[first:], "v_fast": v_fast, "v_slow": v_slow,
         "price": _vectors(panel.close[first:], panel.listed[first:]),
         "score": _vectors(scores(panel.close, s.score_lookback)[first:], tradable), "tradable": list(tradable),
-        **_factor_columns(ts, factors), "capital": np.full(n, s.capital)}
+        **(joined := join_factors(ts, factors)).columns, "stale_factors": joined.stale,
+        "capital": np.full(n, s.capital)}
     table = pa.table(columns).replace_schema_metadata({b"violet.symbols": ",".join(panel.symbols).encode(),
                                                        b"violet.source": panel.source.encode()})
     return table, universe_table(panel.symbols, limits)
@@ -178,59 +174,6 @@ def _vectors(values: np.ndarray, valid: np.ndarray) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, pa.array(values.ravel(), mask=~valid.ravel()))
 
 
-_INTEGERS = (pa.types.is_integer, "integers")
-_NUMBERS = (lambda t: pa.types.is_integer(t) or pa.types.is_floating(t), "numbers")
-_NAMES = (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "strings (enum names)")
-FACTOR_TYPES = {"ts_us": _INTEGERS, **{name: _NUMBERS if isinstance(value, float) else _NAMES
-                                       for name, value in NEUTRAL.items()}}
-
-
-def _factor_columns(ts: np.ndarray, factors: pa.Table | None) -> dict[str, object]:
-    """Neutral factors, or the factors file's values joined on ts_us (missing rows neutral)."""
-    n = len(ts)
-    out: dict[str, object] = {name: (np.full(n, value) if isinstance(value, float) else [value] * n)
-                              for name, value in NEUTRAL.items()}
-    if factors is None:
-        return out
-    _check_factors(factors)
-    position = {t: k for k, t in enumerate(ts.tolist())}
-    rows = [position.get(t) for t in factors.column("ts_us").to_pylist()]
-    for name in FACTORS:
-        if name not in factors.column_names:
-            continue
-        target = list(out[name]) if isinstance(out[name], list) else np.array(out[name])
-        for row, value in zip(rows, factors.column(name).to_pylist()):
-            if row is not None and value is not None:
-                target[row] = value
-        out[name] = target
-    return out
-
-
-def _check_factors(factors: pa.Table) -> None:
-    """A factors table is keyed by distinct integer ts_us, and holds only known factors of their
-    types: numbers for the five scales, names (strings) for dc_status and posture. A misspelt
-    column would otherwise be ignored and its factor left neutral without a word."""
-    names = factors.column_names
-    if "ts_us" not in names:
-        raise InputError("a factors table needs a ts_us column", where="--factors", fix="key each row by ts_us")
-    repeated = sorted({c for c in names if names.count(c) > 1})
-    if repeated:
-        raise InputError(f"column(s) given twice: {quote(', '.join(repeated))}", where="--factors", fix="keep one of each")
-    unknown = [c for c in names if c not in FACTOR_TYPES]
-    if unknown:
-        raise InputError(f"unknown factor column(s) {quote(', '.join(unknown))}", where="--factors",
-                         fix=f"the factors are: {', '.join(FACTORS)} (keyed by ts_us)")
-    for name in names:
-        fits, want = FACTOR_TYPES[name]
-        if not fits(factors.column(name).type):
-            raise InputError(f"column {name} is {factors.column(name).type}, not {want}", where="--factors",
-                             fix=f"store {name} as {want}")
-    ts = factors.column("ts_us")
-    if ts.null_count or len(pc.unique(ts)) != len(ts):
-        raise InputError("ts_us is empty or repeated in some rows", where="--factors",
-                         fix="one row per scan time, each with its ts_us")
-
-
 def write_scans(scans: pa.Table, universe: pa.Table, path: Path) -> Path:
     """SCANS.parquet, and SCANS.universe.parquet beside it; returns the universe's path."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -240,5 +183,9 @@ def write_scans(scans: pa.Table, universe: pa.Table, path: Path) -> Path:
     return uni_path
 
 
-def read_factors(path: Path | None) -> pa.Table | None:
-    return read_table(path) if path is not None else None
+def read_factors(path: Path | None, max_age_s: float | None = None) -> AsOf | None:
+    """The factors table at `path` (checked), with its staleness age (default DEFAULT_MAX_AGE_S); None
+    without a path."""
+    if path is None:
+        return None
+    return AsOf.of(read_table(path), DEFAULT_MAX_AGE_S if max_age_s is None else max_age_s)
