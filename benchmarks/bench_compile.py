@@ -48,7 +48,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 graph = Path(tmp) / "chain.toml"
                 graph.write_text(chain_graph(nodes, vector))
-                for kernels in (("scan",), ("step",), ("step", "scan")):
+                for kernels in (("scan",), ("batch",), ("step",), ("step", "scan")):
                     cache = tempfile.mkdtemp(dir=tmp)
                     cold, ops = timed(graph, cache, kernels)
                     warm, _ = timed(graph, cache, kernels)

@@ -12,6 +12,7 @@ from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.compile.numba_codegen import generate
 from violet.dag.graph import load_graph
+from conftest import GRAPHS
 
 CHAIN = """
 [graph]
@@ -64,6 +65,22 @@ def test_a_command_compiles_only_the_kernels_it_runs(write_graph):
     cg = compile_ir(lower(load_graph(write_graph(CHAIN.replace('"chain"', '"chain_lazy"')))))
     assert cg.loads == {}
     cg.batch({"x": np.ones((2, 3)), "y": np.ones(2)})
-    assert set(cg.loads) == {"scan"}  # the step and trace kernels were never compiled
+    assert set(cg.loads) == {"scan"}  # a short table: not the parallel kernel; step and trace never compiled
+    cg.batch({"x": np.ones((2, 3)), "y": np.ones(2)}, parallel=True)
+    assert set(cg.loads) == {"scan", "batch"}
     cg.warm()
-    assert set(cg.loads) == {"scan", "step"} and cg.seconds >= 0
+    assert set(cg.loads) == {"batch", "scan", "step"} and cg.seconds >= 0
+
+
+def test_the_parallel_batch_kernel_is_the_sequential_scan_bit_for_bit():
+    """A stateless graph's `batch` runs its rows on all cores (prange): every output equals the sequential
+    scan kernel's, bit for bit, on random and extreme rows (NaN, infinities, -0.0 among them)."""
+    from violet.tools.sampling import sample
+
+    cg = compile_ir(lower(load_graph(GRAPHS / "blue_sizing.toml")))
+    assert "batch" in cg.module.SIGNATURES
+    rows = sample(cg.ir.inputs, 20_000, 5_000, seed=3)
+    columns = {name: np.asarray(values) for name, values in rows.items()}
+    parallel, sequential = cg.batch(columns, parallel=True), cg.scan(columns)[0]
+    assert all(np.array_equal(parallel[k].view(np.int64), sequential[k].view(np.int64)) for k in sequential)
+    assert "batch" not in compile_ir(lower(load_graph(GRAPHS / "blue_decision.toml"))).module.SIGNATURES  # state

@@ -442,3 +442,19 @@ def test_ill_typed_calls_are_refused(write_graph, text, message):
                        f'i = {{ type = "int64" }}\np = {{ type = "bool" }}\n[outputs]\ny = "{text}"\n')
     with pytest.raises(VioletError, match=re.escape(message)):
         lower(load_graph(path))
+
+
+def test_a_reference_using_numpy_exp_is_told_why_it_differs(write_graph):
+    """np.exp (vectorised, not the C library's exp) misses by an ULP on some inputs; the diff names the
+    output, and its note names the exp node the output depends on."""
+    from violet.tools.diff import diff_reference
+
+    path = write_graph('[graph]\nname = "growth"\n[inputs]\nr = { type = "float64" }\n'
+                       '[nodes.g]\nexpr = "exp(r)"\n[nodes.scaled]\nexpr = "g * 2.0"\n[outputs]\nout = "scaled"\n')
+    cg = compile_ir(lower(load_graph(path)))
+    r = np.random.default_rng(3).uniform(-1.0, 1.0, 20_000)
+    report = diff_reference(cg, {"r": r}, lambda r: {"out": float(np.exp(np.array([r]))[0]) * 2.0}, "np_ref")
+    differ = sum(float(np.exp(np.array([x]))[0]) != math.exp(x) for x in r.tolist())
+    assert report.mismatched_rows == differ  # 0 where numpy's exp is the C library's
+    if differ:
+        assert report.first is not None and "node 'g'" in report.first.note and "exp" in report.first.note

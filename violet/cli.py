@@ -275,10 +275,16 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
           top_k: Annotated[int, typer.Option("--top", help="print the best K sets")] = 10,
           heatmap_png: Annotated[Optional[Path], typer.Option("--heatmap", help="for a 2-D grid, the metric "
                                                               "as a heatmap PNG")] = None,
+          scheduler: Annotated[Optional[str], typer.Option(help="shard the sets over a Dask cluster: its scheduler "
+                                                           "(tcp://host:8786), or `local` for a local multi-process "
+                                                           "one")] = None,
+          workers: Annotated[int, typer.Option(help="worker processes of --scheduler local")] = 2,
+          shard_size: Annotated[int, typer.Option(help="parameter sets per Dask task")] = 16,
           sets: SetOpt = None) -> None:
     """Run the whole table once per parameter set of a grid (every combination), each in one compiled loop;
     write one summary row per set: its parameters, trades, the backtest's figures in money (for a trade
-    stream on a `price` input), output means; print the best sets."""
+    stream on a `price` input), output means; print the best sets. With --scheduler, the sets are sharded
+    over a Dask cluster (docs/sweep-cluster.md), with the same rows."""
     from violet.compile.numba_backend import compile_ir
     from violet.tools.sweep import best_lines, heatmap, money, parameter_sets
     from violet.tools.sweep import sweep as run_sweep
@@ -294,16 +300,22 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
                          fix="give exactly two --grid parameters, or drop --heatmap")
     combos = parameter_sets(axes)
     priced = "trade" in ir.output_names and "price" in {spec.name for spec in ir.inputs if spec.type.vector}
-    accounting = money(ir, columns, costs, _symbols(input, universe)) if priced else None
-    cg = compile_ir(ir).warm("scan")
+    symbols = _symbols(input, universe) if priced else []
     start = time.perf_counter()
-    rows = run_sweep(cg, columns, combos, threads, accounting)
+    if scheduler is None:
+        cg = compile_ir(ir).warm("scan")
+        start = time.perf_counter()
+        rows = run_sweep(cg, columns, combos, threads, money(ir, columns, costs, symbols) if priced else None)
+        how = f"{threads} threads"
+    else:
+        rows, how = _sweep_on_dask(graph, ir, columns, combos, costs if priced else None, symbols, scheduler,
+                                   workers, shard_size)
     seconds = time.perf_counter() - start
     n_rows = len(columns[next(spec.name for spec in ir.inputs if not spec.universe)])
     write_table({name: [row[name] for row in rows] for name in rows[0]}, output,
                 {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash})
     out.print(f"{len(rows):,} parameter sets x {n_rows:,} rows in {seconds:.2f} s "
-              f"({len(rows) * n_rows / seconds:,.0f} rows/s, {threads} threads) -> {output}")
+              f"({len(rows) * n_rows / seconds:,.0f} rows/s, {how}) -> {output}")
     metric = metric or ("sharpe" if priced else None)
     if metric:
         out.print("\n".join([f"best by {metric}:", *best_lines(rows, list(axes), metric, top_k)]))
@@ -311,6 +323,21 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
         heatmap(rows, axes, metric or next(k for k, v in rows[0].items() if isinstance(v, float)), str(heatmap_png),
                 f"{ir.name} {ir.content_hash[:12]}")
         out.print(f"-> {heatmap_png}")
+
+
+def _sweep_on_dask(graph: Path, ir: IR, columns: dict, combos: list, costs: Costs | None, symbols: list[str],
+                   scheduler: str, workers: int, shard_size: int) -> tuple[list[dict], str]:
+    """The sweep's rows from a Dask cluster (violet.tools.distributed), and how they were run."""
+    from violet.tools import distributed
+
+    job = distributed.Job(str(graph.resolve()), ir.content_hash, ir.param_defaults, costs, tuple(symbols))
+    distributed.shards(combos, shard_size)  # a bad size is refused before a cluster is started
+    client = distributed.connect(scheduler, workers)
+    try:
+        rows = distributed.run(client, job, columns, combos, shard_size)
+        return rows, f"Dask, {len(client.nthreads())} workers at {client.scheduler.address}, shards of {shard_size}"
+    finally:
+        distributed.close(client)
 
 
 @app.command()

@@ -32,6 +32,9 @@ from violet.compile.numba_codegen import generate
 from violet.dag.types import DType, ValueType
 
 
+# A stateless graph's rows run on all cores from this many on: compiling the parallel kernel costs several
+# seconds (benchmarks/RESULTS.md, "Compile time"), more than it saves on a shorter table.
+PARALLEL_ROWS = 5_000_000
 _COMPILING = threading.Lock()  # one process-wide: CompiledGraphs of one code share their module's kernels
 
 
@@ -71,8 +74,9 @@ class CompiledGraph:
         return dispatcher
 
     def warm(self, *names: str) -> CompiledGraph:
-        """Compile (or load) these kernels now, e.g. before a timed run; all but `trace` by default."""
-        for name in names or tuple(self.module.SIGNATURES):
+        """Compile (or load) these kernels now, e.g. before a timed run; by default `step` and `scan` (the
+        parallel `batch` only pays on long tables, `trace` only when a diff attributes a mismatch)."""
+        for name in names or ("step", "scan"):
             self.kernel(name)
         return self
 
@@ -128,23 +132,38 @@ class CompiledGraph:
     def scan(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
              state: Mapping[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """T rows in one compiled loop: per-row inputs are columns (T,) or (T, N); universe inputs (N,)."""
+        return self._rows(columns, params, state, parallel=False)
+
+    def _rows(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None,
+              state: Mapping[str, Any] | None, parallel: bool, force: bool = False
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """`scan`'s work; `parallel` (a stateless graph only): the rows spread over all cores (`batch`) when
+        there are enough of them to repay compiling the parallel kernel (PARALLEL_ROWS), or `force`."""
         ir = self.ir
         rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
         n_rows, n_assets = input_shape(ir, columns, rows=True)
+        parallel = parallel and (force or n_rows >= PARALLEL_ROWS)
         arrays = [kernel_array(columns[op.name], op.type) for op in rows]
         outs = {name: np.empty((n_rows, n_assets) if ir.ops[i].type.vector else n_rows,
                                dtype=ir.ops[i].type.dtype.value) for name, i in ir.canonical_outputs}
         universe = [kernel_value(columns[op.name], op.type) for op in per_run]
         params_ = self._leaves("param", {**ir.param_defaults, **(params or {})})
         state_ = self._state(state, n_assets)
+        if parallel:
+            self.kernel("batch")(n_rows, n_assets, *arrays, *universe, *params_, *outs.values())
+            return {name: outs[name] for name in ir.output_names}, {}
         final = self.kernel("scan")(n_rows, n_assets, *arrays, *universe, *params_, *state_, *outs.values())
         names = [op.name for op in ir.leaves("state")]
         return {name: outs[name] for name in ir.output_names}, dict(zip(names, final))
 
-    def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None
-              ) -> dict[str, np.ndarray]:
-        """The outputs for every row (a stateful graph starts from its initial state); enums as int64 codes."""
-        return self.scan(columns, params)[0]
+    def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
+              parallel: bool | None = None) -> dict[str, np.ndarray]:
+        """The outputs for every row (a stateful graph starts from its initial state); enums as int64 codes.
+        A stateless graph's rows are independent: they run on all cores, with the sequential scan's bits,
+        when `parallel` says so (by default: from PARALLEL_ROWS rows on)."""
+        stateless = "batch" in self.module.SIGNATURES
+        return self._rows(columns, params, None, parallel=stateless and parallel is not False,
+                          force=bool(parallel))[0]
 
 
 def kernel_value(value: Any, vtype: ValueType) -> Any:

@@ -44,7 +44,7 @@ path is not written here, so the same graph from another file shares this module
 """
 import math
 import numpy as np
-from numba import njit, float64, int64, boolean
+from numba import njit, prange, float64, int64, boolean
 from violet.compile.numba_intrinsics import mask_at, wrapping_add, wrapping_sub, wrapping_mul, wrapping_neg, wrapping_abs
 
 INT64_MIN = -9223372036854775808
@@ -183,8 +183,8 @@ def generate(ir: IR) -> str:
     for the kernels it runs."""
     consts = [f"{var('v', op.id)} = {const_text(op)}  # {label(f'const {op.type}')}" for op in ir.ops if op.kind == "const"]
     lines = [(HEADER + numba_helpers()).format(code_hash=ir.code_hash, jit=JIT), *consts, ""]
-    signatures = f"SIGNATURES = {{'step': {_step_sig(ir)!r}, 'scan': {_scan_sig(ir)!r}}}"
-    return "\n".join(lines + [signatures, ""] + _step(ir) + _scan(ir) + _trace(ir)) + "\n"
+    signatures = f"SIGNATURES = {{'step': {_step_sig(ir)!r}, 'scan': {_scan_sig(ir)!r}{_batch_entry(ir)}}}"
+    return "\n".join(lines + [signatures, ""] + _step(ir) + _scan(ir) + _batch(ir) + _trace(ir)) + "\n"
 
 
 def _sig(types: list[str]) -> str:
@@ -247,6 +247,33 @@ def _scan(ir: IR) -> list[str]:
             '    """Rows 0..T-1 in order, state carried in locals; returns the final state."""',
             *body(ir, "    ", only=hoisted), *carry, "    for t in range(T):", *loads,
             *body(ir, "        ", skip=hoisted), *stores, *advance, f"    return ({ret})", ""]
+
+
+def stateless(ir: IR) -> bool:
+    """No state: every row is independent of the others, so the rows may run in any order, on any core."""
+    return not ir.leaves("state")
+
+
+def _batch_entry(ir: IR) -> str:
+    return f", 'batch': {_scan_sig(ir)!r}" if stateless(ir) else ""
+
+
+def _batch(ir: IR) -> list[str]:
+    """For a stateless graph, `batch`: the scan kernel's arguments and rows, its row loop a `prange` over all
+    cores (`parallel=True`). Each row is the same ops in the same order as in `scan`, in a thread of its own,
+    so the bits are the same; no reduction crosses rows, so no order of rows can change a result."""
+    if not stateless(ir):
+        return []
+    rows, per_run, outs = ir.input_leaves(universe=False), ir.input_leaves(universe=True), ir.canonical_outputs
+    args = (["T", "N"] + [var("a", op.id) for op in rows] + [var("v", op.id) for op in per_run + ir.leaves("param")]
+            + [var("o", k) for k in range(len(outs))])
+    hoisted = per_run_ops(ir)
+    return ["", f"@njit({JIT}, parallel=True)", f"def batch({', '.join(args)}):",
+            '    """Rows 0..T-1, independent, spread over the cores; returns nothing (no state)."""',
+            *body(ir, "    ", only=hoisted), "    for t in prange(T):",
+            *[f"        {var('v', op.id)} = {var('a', op.id)}[t]" for op in rows],
+            *body(ir, "        ", skip=hoisted),
+            *[f"        {var('o', k)}[t] = {var('v', i)}  # {label(name)}" for k, (name, i) in enumerate(outs)], ""]
 
 
 def _trace(ir: IR) -> list[str]:

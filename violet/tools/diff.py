@@ -33,6 +33,7 @@ from violet.compile.identity import float_bits, identity_view, same
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op, Scalar
 from violet.compile.numba_backend import CompiledGraph
+from violet.compile.semantics import C_MATH
 from violet.dag.types import DType, ValueType
 from violet.errors import InputError, quote
 
@@ -73,6 +74,7 @@ class Attribution:
     left_name: str
     right_name: str
     shown: dict[str, Any] = field(default_factory=dict)  # the inputs as a person reads them (enum names)
+    note: str = ""
 
     def render(self) -> str:
         dtype = self.op.type.dtype
@@ -84,7 +86,7 @@ class Attribution:
             ulp = ulp_distance(float(self.left), float(self.right))
             lines.append(f"  ULP distance: {ulp if ulp is not None else 'n/a (NaN)'}")
         lines.append("  inputs: " + ", ".join(f"{k}={_short(v)}" for k, v in self.shown.items()))
-        return "\n".join(lines)
+        return "\n".join(lines + ([f"  note: {self.note}"] if self.note else []))
 
 
 @dataclass
@@ -249,8 +251,24 @@ def _output_attribution(cg: CompiledGraph, columns: Mapping[str, np.ndarray], ro
         op = ir.ops[producer[out_name]]
         if not same(values[op.id], ref[out_name]):
             return Attribution(row, inputs, op, f"{op.render()}   (output '{out_name}')",
-                               values[op.id], ref[out_name], "compiled", name, shown_inputs(ir, inputs))
+                               values[op.id], ref[out_name], "compiled", name, shown_inputs(ir, inputs),
+                               libm_note(ir, op.id))
     return None
+
+
+def libm_note(ir: IR, op_id: int) -> str:
+    """Which C-library functions (exp, log, pow, ...) an output depends on: their bits are the platform's
+    libm's, and a reference computing them another way (numpy's vectorised np.exp) may differ by an ULP."""
+    cone, used = {op_id}, []
+    for op in reversed(ir.ops[:op_id + 1]):
+        if op.id in cone:
+            cone.update(op.args)
+            if op.kind in C_MATH:
+                used.append(f"{op.kind} (node '{op.node}')")
+    if not used:
+        return ""
+    return (f"this output depends on {', '.join(reversed(used))}: the C library's value, which a reference "
+            "using numpy's vectorised functions may miss by an ULP (docs/semantics.md, 'Transcendental functions')")
 
 
 def call_reference(ir: IR, columns: Mapping[str, np.ndarray], reference: Reference
