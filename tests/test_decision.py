@@ -48,6 +48,7 @@ def columns(scans: list[dict], universe: dict = UNIVERSE) -> dict[str, np.ndarra
     cols["posture"] = np.array([POSTURE.index(v) for v in cols["posture"]])
     cols["price"] = np.array([r["price"] for r in rows], dtype=float)
     cols["score"] = np.array([r["score"] for r in rows], dtype=float)
+    cols["tradable"] = np.ones(cols["score"].shape, dtype=bool)  # every asset trades (the universe changes: test_universe_changes)
     cols["stable"] = np.array(universe["stable"])
     cols["exchange_max_leverage"] = np.array(universe["exchange_max_leverage"])
     return cols

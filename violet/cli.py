@@ -31,6 +31,8 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
 out = Console(highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 GraphArg = Annotated[Path, typer.Argument(help="a graph file (TOML)", show_default=False)]
+FactorAgeOpt = Annotated[Optional[float], typer.Option(help="seconds after which a factor's latest value is stale "
+                                                    "(neutral, and reported); default 7200, two hourly bars")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a parameter: name=value (repeatable)")]
 InputOpt = Annotated[Optional[Path], typer.Option("--input", "-i", help="IN.parquet or IN.csv (vectors as list columns)")]
 UniverseOpt = Annotated[Optional[Path], typer.Option(
@@ -532,7 +534,9 @@ def scans_build(
         score_lookback: Annotated[int, typer.Option(help="bars of the trailing return behind the score")] = 24,
         spike: Annotated[float, typer.Option(help="|log return| above this is a listing artefact")] = 1.0,
         capital: Annotated[float, typer.Option(help="account equity on every scan")] = 10_000.0,
-        factors: Annotated[Optional[Path], typer.Option(help="factors table keyed by ts_us")] = None,
+        factors: Annotated[Optional[Path], typer.Option(help="factors table: ts_us and any factor columns, "
+                                                        "joined as of each scan")] = None,
+        factor_max_age: FactorAgeOpt = None,
         leverage_limits: Annotated[Optional[Path], typer.Option(help="symbol,max_leverage table")] = None) -> None:
     """Scans from closes: vel_div from the correlation eigenvalues, per-asset scores, factors, and the universe."""
     from violet.scans.build import ScanSettings, build_scans, read_factors, write_scans
@@ -543,8 +547,12 @@ def scans_build(
     panel = generate_panel() if generate else read_panel(prices) if prices else default_panel()
     start = time.perf_counter()
     scans, universe = build_scans(panel, ScanSettings(fast, slow, spike, score_lookback, capital),
-                                  read_factors(factors), leverage_limits)
+                                  read_factors(factors, factor_max_age), leverage_limits)
     uni_path = write_scans(scans, universe, output)
+    stale = [name for row in scans.column("stale_factors").to_pylist() for name in row.split(",") if name]
+    if stale:
+        counts = ", ".join(f"{name} on {stale.count(name):,}" for name in dict.fromkeys(stale))
+        out.print(f"stale factors (taken as neutral): {counts} scans")
     vd = scans.column("vel_div").to_numpy()
     out.print(f"{panel.source}: {panel.close.shape[0]:,} bars x {len(panel.symbols)} symbols -> {scans.num_rows:,} scans "
               f"in {time.perf_counter() - start:.1f} s (warm-up {slow + 1} bars); vel_div in [{vd.min():.4g}, {vd.max():.4g}]")
@@ -572,13 +580,18 @@ def replay(graph: GraphArg,
            live_pace: Annotated[Optional[float], typer.Option(help="run on the live monotonic clock, one scan "
                                                              "every this many seconds")] = None,
            progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+           factors: Annotated[Optional[Path], typer.Option(help="factors table joined as of each scan, replacing "
+                                                           "the scans' own factor columns")] = None,
+           factor_max_age: FactorAgeOpt = None,
            sets: SetOpt = None) -> None:
     """Replay scans through the reactor in DARK mode (observe-only): journal every decision, report divergences."""
     from violet.runtime.session import ReplaySettings, run_replay
+    from violet.scans.build import read_factors
 
     settings = ReplaySettings(graph=graph, scans=input, universe=universe, journal=journal, database=database,
                               run_id=run_id, reference=None if reference in (None, "none") else reference,
                               reference_trades=reference_trades, exit_q_s=exit_q, live_pace_s=live_pace,
+                              factors=read_factors(factors, factor_max_age),
                               params=parse_sets(load_ir(graph), sets or []))
     summary = run_replay(settings, out, progress)
     if summary.divergences:

@@ -111,6 +111,7 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     resolved = read_graph_data(path)
     model = parse_graph_file(resolved.data, file)
     inputs = [_input_spec(name, m, file) for name, m in model.inputs.items()]
+    _check_masks(inputs, file)
     params = {name: _param(name, m, file) for name, m in model.params.items()}
     libraries = {key: _library(key, text, resolved.origin("libraries", key, path)) for key, text in model.libraries.items()}
     nodes = {name: _instance(name, m, resolved.origin("nodes", name, path), (*_stack, resolved_path), libraries)
@@ -134,7 +135,20 @@ def _input_spec(name: str, m: InputModel, file: str) -> InputSpec:
     vtype = ValueType(dtype, tuple(m.values) if m.values else None, m.vector)
     bounds = {key: _bound(getattr(m, key), vtype, where(file, f"inputs.{name}.{key}")) for key in ("ge", "gt", "le", "lt")}
     refine = Refinement(m.finite, **bounds, typical=tuple(m.typical) if m.typical else None)
-    return InputSpec(name, vtype, refine, m.universe, m.doc)
+    return InputSpec(name, vtype, refine, m.universe, m.mask, m.doc)
+
+
+def _check_masks(inputs: list[InputSpec], file: str) -> None:
+    """A mask names another per-scan bool vector input that is itself unmasked (one level: the
+    boundary checks the masks first, then the values they leave out)."""
+    by_name = {spec.name: spec for spec in inputs}
+    for spec in inputs:
+        mask = by_name.get(spec.mask) if spec.mask else None
+        if spec.mask and (mask is None or mask.type.dtype != DType.BOOL or not mask.type.vector or mask.universe
+                          or mask.mask):
+            raise GraphError(f"input {spec.name}'s mask {quote(spec.mask)} is not an unmasked per-scan bool vector input",
+                             where=where(file, f"inputs.{spec.name}.mask"),
+                             fix="declare it, e.g. `tradable = { type = \"bool\", vector = true }`")
 
 
 def _param(name: str, m: ParamModel, file: str) -> Param:

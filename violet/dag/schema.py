@@ -92,12 +92,15 @@ class InputModel(_Strict):
     typical: tuple[Number, Number] | None = None
     vector: bool = False
     universe: bool = False
+    mask: str = ""
     doc: str = ""
 
     @model_validator(mode="after")
     def _enum_values(self) -> InputModel:
         if self.universe and not self.vector:
             raise ValueError("a `universe` input is a vector: add `vector = true`")
+        if self.mask and (not self.vector or self.universe):
+            raise ValueError("`mask` belongs to a per-scan vector input (`vector = true`, not `universe`)")
         if (self.type == "enum") != (self.values is not None):
             raise ValueError("an enum input needs `values = [...]`, and only an enum input has them")
         if self.values is not None and (not self.values or len(set(self.values)) != len(self.values)):

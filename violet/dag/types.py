@@ -165,15 +165,19 @@ class InputSpec:
 
     A `universe` input is a vector fixed for a whole run (a column of the
     universe table, e.g. the stablecoin mask); other inputs change per row/scan.
+    A `mask` names a per-scan bool vector input (e.g. `tradable`): where it is
+    false the asset has no value on that scan (null in a table), the boundary
+    does not check it and the graph sees NaN (int64 0, bool false) there.
     """
 
     name: str
     type: ValueType
     refine: Refinement = Refinement()
     universe: bool = False
+    mask: str = ""
     doc: str = field(default="", compare=False)  # for people (violet check); not part of the graph's meaning
 
     def describe(self) -> str:
         text = str(self.type)
-        extra = self.refine.describe()
+        extra = ", ".join(part for part in (self.refine.describe(), f"where {self.mask}" if self.mask else "") if part)
         return f"{text} ({extra})" if extra else text

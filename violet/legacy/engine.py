@@ -25,6 +25,9 @@ SIZING_FIELDS = ("s", "base", "dc", "regime", "esof", "raw", "cmax", "leverage",
 class BlueEngine:
     """One short at a time over a fixed universe; decides every scan.
 
+    An asset not tradable on a scan is never picked; its price there is NaN, so a position held in it
+    has a NaN pnl (no price rule fires; max hold still closes it).
+
     Parameters come as keywords named as blue_decision names them: `vd_threshold` (the entry signal and
     the sizing), `sz.<name>` (the sizing's, see sizing.size) and `pos.<name>` (the exit's); any other
     name is refused, so a diff at a parameter point never silently compares against the defaults."""
@@ -43,13 +46,13 @@ class BlueEngine:
             raise TypeError(f"BlueEngine has no parameter {sorted(params)[0]!r}")
 
     def on_scan(self, scan_id, ts_us, vel_div, price, score, acb_boost, acb_beta, mc_scale, ob_mult, esof_score,
-                dc_status, posture, capital):
+                dc_status, posture, capital, tradable):
         rec = {"action": "NONE", "reason": None, "asset": -1, "exit": False, "exit_reason": "NONE",
                "pnl": math.nan, "bars_held": 0, "peak_pnl": math.nan,
                "pos_asset": self.position["asset"] if self.position else -1}
         had_position = self.position is not None
         exited = self._check_exit(scan_id, price, rec)
-        self._try_entry(scan_id, vel_div, price, score, acb_boost, acb_beta, mc_scale, ob_mult, esof_score,
+        self._try_entry(scan_id, vel_div, price, score, tradable, acb_boost, acb_beta, mc_scale, ob_mult, esof_score,
                         dc_status, posture, capital, rec, slot_free=not had_position)
         if exited:
             rec["action"] = "EXIT"
@@ -76,11 +79,11 @@ class BlueEngine:
         self.position = None
         return True
 
-    def _try_entry(self, scan_id, vel_div, price, score, acb_boost, acb_beta, mc_scale, ob_mult, esof_score,
+    def _try_entry(self, scan_id, vel_div, price, score, tradable, acb_boost, acb_beta, mc_scale, ob_mult, esof_score,
                    dc_status, posture, capital, rec, slot_free):
         best = -1
         for i in range(len(score)):
-            if self.stable[i]:
+            if self.stable[i] or not tradable[i]:  # no stablecoin, nor an asset without a price on this scan
                 continue
             if best == -1 or score[i] > score[best]:
                 best = i

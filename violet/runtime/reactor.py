@@ -275,6 +275,7 @@ def scan_row(run_id: str, event: ScanEvent) -> dict[str, Any]:
                                                "esof_score", "capital")}
     return {"run_id": run_id, "scan_id": event.scan_id, "ts_us": event.ts_us, **floats,
             "price": [_number(x) for x in raw.get("price") or []], "score": [_number(x) for x in raw.get("score") or []],
+            "tradable": [x is not False for x in raw.get("tradable") or [True] * len(raw.get("price") or [])],
             "dc_status": raw.get("dc_status") or "", "posture": raw.get("posture") or "",
             "rejected": int(bool(event.rejected)), "reject_reason": event.rejected}
 

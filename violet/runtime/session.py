@@ -34,6 +34,7 @@ from violet.runtime.journal import Journal, JournalError, check_dsn, identifier
 from violet.runtime.reactor import Reactor, RunSummary, check_decision_graph
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
+from violet.scans.factors import AsOf
 from violet.runtime.venues import ObserveOnlyVenue, Venue, VenueKeys, guarded
 from violet.tools.diff import build_engine, load_reference
 from violet.tools.table_io import read_table
@@ -56,6 +57,7 @@ class ReplaySettings:
     exit_q_s: float | None = None
     live_pace_s: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    factors: AsOf | None = None  # joined as of each scan, replacing the scans' own factor columns
     venue: Venue = field(default_factory=ObserveOnlyVenue)
     keys: VenueKeys | None = None  # the only way a sending venue is let send (the DARK guard)
 
@@ -129,7 +131,10 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     ir = load(s.graph, s.params)
     exit_ir = load(EXIT_GRAPH) if s.exit_q_s else None
     check_decision_graph(ir, str(s.graph), exit_ir)
-    source = replay_source(ir, s.scans, s.universe)
+    source = replay_source(ir, s.scans, s.universe, s.factors)
+    if console is not None and source.stale:
+        console.print("stale factors (taken as neutral): "
+                      + ", ".join(f"{name} on {count:,} scans" for name, count in source.stale.items()))
     monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades) if s.reference_trades else None)
     if s.reference:
         monitor.reference = reference_engine(s.reference, source.universe, s.params)

@@ -11,7 +11,7 @@ reactor journals it as rejected and the graph never sees it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,10 @@ import pyarrow.compute as pc
 
 from violet.compile.ir import IR
 from violet.errors import InputError, quote
+from violet.scans.factors import AsOf, with_factors
 from violet.tools.table_io import input_columns, read_table
 
-SCAN_COLUMNS = ("scan_id", "ts_us", "vel_div", "price", "score", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
+SCAN_COLUMNS = ("scan_id", "ts_us", "vel_div", "price", "score", "tradable", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
                 "esof_score", "dc_status", "posture", "capital")
 
 
@@ -54,6 +55,7 @@ class ReplaySource:
     universe: dict[str, np.ndarray]
     symbols: list[str]
     rejected: int
+    stale: dict[str, int] = field(default_factory=dict)  # per factor, the scans on which it was stale
 
     def __iter__(self) -> Iterator[ScanEvent | PriceTick]:
         return iter(sorted(self.events, key=lambda e: (e.ts_us, isinstance(e, ScanEvent))))
@@ -64,10 +66,18 @@ def universe_path(scans: Path) -> Path:
     return scans.with_name(scans.name.removesuffix(scans.suffix) + ".universe.parquet")
 
 
-def replay_source(ir: IR, scans_path: Path, universe: Path | None = None) -> ReplaySource:
-    """Read a scans table and its universe; check every scan at the boundary."""
-    return source_from_tables(ir, read_table(scans_path), read_table(universe or universe_path(scans_path)),
-                              str(scans_path))
+def replay_source(ir: IR, scans_path: Path, universe: Path | None = None, factors: AsOf | None = None
+                  ) -> ReplaySource:
+    """Read a scans table and its universe, join the factors as of each scan if given (their columns
+    replace the table's), and check every scan at the boundary."""
+    scans, stale = read_table(scans_path), {}
+    if factors is not None:
+        check_order(scans, str(scans_path))
+        scans, joined = with_factors(scans, factors)
+        stale = joined.stale_counts
+    source = source_from_tables(ir, scans, read_table(universe or universe_path(scans_path)), str(scans_path))
+    source.stale = stale
+    return source
 
 
 def check_order(scans: pa.Table, name: str) -> None:

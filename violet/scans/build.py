@@ -1,19 +1,24 @@
 """Build scans from a close-price panel (ALPHA_SPEC.md, "The upstream scan").
 
 For each bar t: log returns r[t] = log(close[t] / close[t-1]); over the last W
-returns, the largest eigenvalue lambda_max(t) of the assets' correlation
-matrix, for a fast (50) and a slow (150) window; each one's one-bar velocity
-v(t) = lambda_max(t) - lambda_max(t-1); and vel_div = v_fast - v_slow. The
-first scan is the first bar whose slow window and previous slow window are
-full (bar W_slow + 1): no scan is built during the warm-up.
+returns, the largest eigenvalue lambda_max(t) of the correlation matrix of the
+assets with data in the window, for a fast (50) and a slow (150) window, taken
+as the fraction of variance it explains, f(t) = lambda_max(t) / n(t) with n(t)
+the number of assets in that matrix (scale-free: in [1/n, 1] whatever the
+universe's size); each one's one-bar velocity v(t) = f(t) - f(t-1); and
+vel_div = v_fast - v_slow. The first scan is the first bar whose slow window
+and previous slow window are full (bar W_slow + 1): no scan is built during the
+warm-up.
 
-lambda_max of the N x N correlation matrix Z'Z/(W-1) (Z: the window's returns,
+lambda_max of the n x n correlation matrix Z'Z/(W-1) (Z: the window's returns,
 each column standardised) equals the largest eigenvalue of the W x W Gram
 matrix ZZ'/(W-1), which is what is computed (W <= 150 << N = 453).
 
 Rules for what real data has (docs/scans.md):
-- a flat asset (zero variance in the window) has no correlation: its column is
-  left out of that window's matrix (zeroed, which adds only a zero eigenvalue);
+- an asset with data in the window has a close at each of its W + 1 bars (it is
+  listed throughout); any other is left out of that window's matrix and of n;
+- a flat asset (zero variance in the window) has no correlation: it is left out
+  too (its column zeroed, which adds only a zero eigenvalue);
 - a listing spike (|log return| above `spike`, 1.0 by default) is a listing
   artefact, not co-movement: that return counts as 0 in the correlation;
 - a non-finite or non-positive close gives a non-finite return, counted as 0
@@ -24,6 +29,10 @@ The per-asset score: the log return over the last `score_lookback` bars minus
 the universe median of the same (finite values only); higher = the asset rose
 most against the market = the best short candidate. A non-finite score (from a
 bad close) is left as is, and the boundary rejects that scan.
+
+The universe changes: an asset is tradable on a scan when it has a close then
+and `score_lookback` bars before (so it has a score); elsewhere its price is
+null where it has no close, its score null, and `tradable` false.
 """
 
 from __future__ import annotations
@@ -34,19 +43,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.lib.stride_tricks import sliding_window_view
 
-from violet.errors import InputError, quote
+from violet.errors import InputError
+from violet.scans.factors import DEFAULT_MAX_AGE_S, AsOf, join_factors
 from violet.scans.panel import Panel
 from violet.scans.universe import universe_table
 from violet.tools.table_io import read_table
-
-NEUTRAL = {"acb_boost": 1.0, "acb_beta": 0.0, "mc_scale": 1.0, "ob_mult": 1.0, "esof_score": 0.0,
-           "dc_status": "NEUTRAL", "posture": "APEX"}
-FACTORS = tuple(NEUTRAL)
-
 
 @dataclass(frozen=True)
 class ScanSettings:
@@ -79,23 +83,41 @@ def log_returns(close: np.ndarray, spike: float) -> np.ndarray:
     return np.where(np.isfinite(r) & (np.abs(r) <= spike), r, 0.0)
 
 
-def lambda_max(r: np.ndarray, window: int, chunk: int = 256) -> np.ndarray:
-    """lambda_max of the window's correlation matrix ending at each return; NaN before the window is full.
+def lambda_max(r: np.ndarray, window: int, present: np.ndarray | None = None, chunk: int = 256
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """lambda_max of the window's correlation matrix ending at each return, and n, the number of assets
+    in that matrix; NaN (n 0) before the window is full.
 
-    Index k of the result is the window r[k-window+1 .. k] (k indexes returns)."""
+    Index k of the result is the window r[k-window+1 .. k] (k indexes returns). An asset is in the
+    window's matrix when `present` (both closes of a return listed; all by default) holds for each of
+    its returns there and its returns there are not flat."""
     n_ret = r.shape[0]
-    out = np.full(n_ret, np.nan)
+    lam, count = np.full(n_ret, np.nan), np.zeros(n_ret, dtype=np.int64)
     if n_ret < window:
-        return out
+        return lam, count
+    absent = np.zeros((n_ret + 1, r.shape[1]), dtype=np.int64)
+    if present is not None:
+        np.cumsum(~present, axis=0, out=absent[1:])
+    whole = (absent[window:] - absent[:-window]) == 0  # (n_ret - window + 1, N): listed throughout
     windows = sliding_window_view(r, window, axis=0)  # (n_ret - window + 1, N, window)
     for start in range(0, windows.shape[0], chunk):
         z = windows[start:start + chunk].transpose(0, 2, 1)  # (c, window, N)
-        z = z - z.mean(axis=1, keepdims=True)
+        z = np.where(whole[start:start + chunk, None, :], z - z.mean(axis=1, keepdims=True), 0.0)
         sd = np.sqrt((z * z).sum(axis=1, keepdims=True) / (window - 1))
-        z = np.divide(z, sd, out=np.zeros_like(z), where=sd > 1e-15)  # flat columns left out
+        kept = sd > 1e-15  # flat or partly listed columns left out
+        z = np.divide(z, sd, out=np.zeros_like(z), where=kept)
         gram = z @ z.transpose(0, 2, 1) / (window - 1)
-        out[start + window - 1: start + window - 1 + len(gram)] = np.linalg.eigvalsh(gram)[:, -1]
-    return out
+        end = slice(start + window - 1, start + window - 1 + len(gram))
+        lam[end], count[end] = np.linalg.eigvalsh(gram)[:, -1], kept[:, 0, :].sum(axis=1)
+    return lam, count
+
+
+def explained(r: np.ndarray, window: int, present: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """By bar (bar t ends return t-1): lambda_max, n and the fraction lambda_max / n (NaN if n is 0)."""
+    lam, count = lambda_max(r, window, present)
+    lam, count = np.concatenate([[np.nan], lam]), np.concatenate([[0], count])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return lam, count, lam / count
 
 
 def scores(close: np.ndarray, lookback: int) -> np.ndarray:
@@ -110,7 +132,7 @@ def scores(close: np.ndarray, lookback: int) -> np.ndarray:
     return trailing - median
 
 
-def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: pa.Table | None = None,
+def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: AsOf | None = None,
                 limits: Path | None = None) -> tuple[pa.Table, pa.Table]:
     """(scans, universe) tables for a panel."""
     s = settings
@@ -121,74 +143,35 @@ def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: 
         raise InputError(f"the panel has {bars} bars; the slow window needs more than {first}", where=panel.source,
                          fix="use a longer panel or a shorter --slow window")
     r = log_returns(panel.close, s.spike)
-    lam_fast = np.concatenate([[np.nan], lambda_max(r, s.fast)])  # index by bar: bar t ends return t-1
-    lam_slow = np.concatenate([[np.nan], lambda_max(r, s.slow)])
-    v_fast = lam_fast[first:] - lam_fast[first - 1:-1]
-    v_slow = lam_slow[first:] - lam_slow[first - 1:-1]
+    present = panel.listed[1:] & panel.listed[:-1]
+    lam_fast, n_fast, f_fast = explained(r, s.fast, present)
+    lam_slow, n_slow, f_slow = explained(r, s.slow, present)
+    v_fast = f_fast[first:] - f_fast[first - 1:-1]
+    v_slow = f_slow[first:] - f_slow[first - 1:-1]
     n = bars - first
-    score = scores(panel.close, s.score_lookback)[first:]
+    tradable = panel.listed.copy()
+    tradable[s.score_lookback:] &= panel.listed[:-s.score_lookback]
+    tradable[:s.score_lookback] = False
+    tradable = tradable[first:]
     ts = panel.ts_us[first:]
     columns: dict[str, object] = {
         "scan_id": np.arange(n, dtype=np.int64), "ts_us": ts, "vel_div": v_fast - v_slow,
-        "lambda_fast": lam_fast[first:], "lambda_slow": lam_slow[first:], "v_fast": v_fast, "v_slow": v_slow,
-        "price": list(panel.close[first:]), "score": list(score),
-        **_factor_columns(ts, factors), "capital": np.full(n, s.capital)}
+        "lambda_fast": lam_fast[first:], "lambda_slow": lam_slow[first:], "n_fast": n_fast[first:],
+        "n_slow": n_slow[first:], "v_fast": v_fast, "v_slow": v_slow,
+        "price": _vectors(panel.close[first:], panel.listed[first:]),
+        "score": _vectors(scores(panel.close, s.score_lookback)[first:], tradable), "tradable": list(tradable),
+        **(joined := join_factors(ts, factors)).columns, "stale_factors": joined.stale,
+        "capital": np.full(n, s.capital)}
     table = pa.table(columns).replace_schema_metadata({b"violet.symbols": ",".join(panel.symbols).encode(),
                                                        b"violet.source": panel.source.encode()})
     return table, universe_table(panel.symbols, limits)
 
 
-_INTEGERS = (pa.types.is_integer, "integers")
-_NUMBERS = (lambda t: pa.types.is_integer(t) or pa.types.is_floating(t), "numbers")
-_NAMES = (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "strings (enum names)")
-FACTOR_TYPES = {"ts_us": _INTEGERS, **{name: _NUMBERS if isinstance(value, float) else _NAMES
-                                       for name, value in NEUTRAL.items()}}
-
-
-def _factor_columns(ts: np.ndarray, factors: pa.Table | None) -> dict[str, object]:
-    """Neutral factors, or the factors file's values joined on ts_us (missing rows neutral)."""
-    n = len(ts)
-    out: dict[str, object] = {name: (np.full(n, value) if isinstance(value, float) else [value] * n)
-                              for name, value in NEUTRAL.items()}
-    if factors is None:
-        return out
-    _check_factors(factors)
-    position = {t: k for k, t in enumerate(ts.tolist())}
-    rows = [position.get(t) for t in factors.column("ts_us").to_pylist()]
-    for name in FACTORS:
-        if name not in factors.column_names:
-            continue
-        target = list(out[name]) if isinstance(out[name], list) else np.array(out[name])
-        for row, value in zip(rows, factors.column(name).to_pylist()):
-            if row is not None and value is not None:
-                target[row] = value
-        out[name] = target
-    return out
-
-
-def _check_factors(factors: pa.Table) -> None:
-    """A factors table is keyed by distinct integer ts_us, and holds only known factors of their
-    types: numbers for the five scales, names (strings) for dc_status and posture. A misspelt
-    column would otherwise be ignored and its factor left neutral without a word."""
-    names = factors.column_names
-    if "ts_us" not in names:
-        raise InputError("a factors table needs a ts_us column", where="--factors", fix="key each row by ts_us")
-    repeated = sorted({c for c in names if names.count(c) > 1})
-    if repeated:
-        raise InputError(f"column(s) given twice: {quote(', '.join(repeated))}", where="--factors", fix="keep one of each")
-    unknown = [c for c in names if c not in FACTOR_TYPES]
-    if unknown:
-        raise InputError(f"unknown factor column(s) {quote(', '.join(unknown))}", where="--factors",
-                         fix=f"the factors are: {', '.join(FACTORS)} (keyed by ts_us)")
-    for name in names:
-        fits, want = FACTOR_TYPES[name]
-        if not fits(factors.column(name).type):
-            raise InputError(f"column {name} is {factors.column(name).type}, not {want}", where="--factors",
-                             fix=f"store {name} as {want}")
-    ts = factors.column("ts_us")
-    if ts.null_count or len(pc.unique(ts)) != len(ts):
-        raise InputError("ts_us is empty or repeated in some rows", where="--factors",
-                         fix="one row per scan time, each with its ts_us")
+def _vectors(values: np.ndarray, valid: np.ndarray) -> pa.ListArray:
+    """One list per row (bars x assets), null where not `valid` (a NaN that is valid stays a NaN)."""
+    rows, assets = values.shape
+    offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * assets)
+    return pa.ListArray.from_arrays(offsets, pa.array(values.ravel(), mask=~valid.ravel()))
 
 
 def write_scans(scans: pa.Table, universe: pa.Table, path: Path) -> Path:
@@ -200,5 +183,9 @@ def write_scans(scans: pa.Table, universe: pa.Table, path: Path) -> Path:
     return uni_path
 
 
-def read_factors(path: Path | None) -> pa.Table | None:
-    return read_table(path) if path is not None else None
+def read_factors(path: Path | None, max_age_s: float | None = None) -> AsOf | None:
+    """The factors table at `path` (checked), with its staleness age (default DEFAULT_MAX_AGE_S); None
+    without a path."""
+    if path is None:
+        return None
+    return AsOf.of(read_table(path), DEFAULT_MAX_AGE_S if max_age_s is None else max_age_s)

@@ -23,12 +23,17 @@ SHARED_PANEL = Path(__file__).resolve().parents[3] / "shared" / "data" / "binanc
 
 @dataclass(frozen=True)
 class Panel:
-    """Closes (bars x symbols), their UTC times in microseconds, and the symbols."""
+    """Closes (bars x symbols), their UTC times in microseconds, the symbols, and where each is listed.
+
+    `listed[t, i]` is false where the file has no close (null: the symbol is not listed yet, any more,
+    or not traded that hour); `close` is NaN there. A close that is present but NaN, infinite or not
+    positive is listed: it is poison, and the scan that carries it is rejected at the boundary."""
 
     close: np.ndarray
     ts_us: np.ndarray
     symbols: list[str]
     source: str
+    listed: np.ndarray
 
 
 def read_panel(path: Path) -> Panel:
@@ -44,7 +49,8 @@ def read_panel(path: Path) -> Panel:
     if duplicated:
         raise InputError(f"symbol column(s) given twice: {quote(', '.join(duplicated))}", where=shown(path),
                          fix="keep one column per symbol")
-    df = read_table(path).to_pandas()
+    table = read_table(path)
+    df = table.to_pandas()
     if "ts" in df.columns:
         df = df.set_index("ts")
     if not isinstance(df.index, pd.DatetimeIndex):
@@ -57,7 +63,9 @@ def read_panel(path: Path) -> Panel:
         raise InputError("the panel has no symbol columns", where=shown(path), fix="add one column of closes per symbol")
     ts_us = df.index.as_unit("us").asi8.astype(np.int64)
     _check_increasing(ts_us, df.index, shown(path))
-    return Panel(df.to_numpy(dtype=np.float64, na_value=np.nan), ts_us, [str(c) for c in df.columns], str(path))
+    symbols = [str(c) for c in df.columns]
+    listed = np.column_stack([table.column(name).is_valid().to_numpy(zero_copy_only=False) for name in symbols])
+    return Panel(df.to_numpy(dtype=np.float64, na_value=np.nan), ts_us, symbols, str(path), listed)
 
 
 def _check_increasing(ts_us: np.ndarray, index: pd.DatetimeIndex, where: str) -> None:
@@ -77,7 +85,9 @@ def generate_panel(n_symbols: int = 60, n_bars: int = 600, seed: int = 0) -> Pan
     drifts (so the correlation structure, and its largest eigenvalue, move);
     three stablecoins pinned near 1.0 (USDCUSDT, FDUSDUSDT, USDEUSDT); one
     listing spike (a +150% hour, log return 0.92... 1.25) on the fourth symbol;
-    one flat series (a constant close) on the fifth.
+    one flat series (a constant close) on the fifth; a late listing (the sixth
+    symbol has no close before a third of the bars) and a delisting (the seventh
+    has none after three quarters), so the universe changes over time.
     """
     rng = np.random.default_rng(seed)
     beta = 0.5 + 0.4 * np.sin(np.linspace(0, 6 * np.pi, n_bars))[:, None]  # market weight drifts over time
@@ -90,9 +100,13 @@ def generate_panel(n_symbols: int = 60, n_bars: int = 600, seed: int = 0) -> Pan
     for k in stables:
         close[:, k] = 1.0 + rng.normal(0, 1e-4, n_bars)
     close[:, 4] = 7.0  # a flat series
+    listed = np.ones(close.shape, dtype=bool)
+    listed[: n_bars // 3, 5] = False  # a late listing
+    listed[3 * n_bars // 4:, 6] = False  # a delisting
+    close[~listed] = np.nan
     symbols = [stables.get(k, f"SYN{k:03d}USDT") for k in range(n_symbols)]
     ts_us = 1_758_654_000_000_000 + np.arange(n_bars, dtype=np.int64) * 3_600_000_000
-    return Panel(close, ts_us, symbols, f"generated universe ({n_symbols} symbols x {n_bars} bars, seed {seed})")
+    return Panel(close, ts_us, symbols, f"generated universe ({n_symbols} symbols x {n_bars} bars, seed {seed})", listed)
 
 
 def default_panel() -> Panel:

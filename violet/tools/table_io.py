@@ -223,18 +223,25 @@ def _first_length(specs: list[InputSpec], table: pa.Table, file: str) -> Assets:
 
 def _checked(specs: list[InputSpec], table: pa.Table, file: str, assets: Assets
              ) -> tuple[dict[str, np.ndarray], list[tuple[int, str]]]:
-    missing = [spec.name for spec in specs if spec.name not in table.column_names]
+    masks = {spec.mask for spec in specs if spec.mask}
+    missing = [spec.name for spec in specs if spec.name not in table.column_names and spec.name not in masks]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", where=file,
                          fix=f"the table needs: {', '.join(s.name for s in specs)}")
-    columns, problems = {}, []
-    for spec in specs:
-        values, bad = _column(spec, table.column(spec.name), file, assets.n)
+    columns: dict[str, np.ndarray] = {name: np.ones((table.num_rows, assets.n), dtype=bool)  # no column: all present
+                                      for name in masks if name not in table.column_names}
+    problems: list[tuple[int, str]] = []
+    for spec in sorted(specs, key=lambda spec: bool(spec.mask)):  # a mask before the values it leaves out
+        if spec.name in columns:
+            continue
+        off = ~columns[spec.mask] if spec.mask else None
+        values, bad = _column(spec, table.column(spec.name), file, assets.n, off)
         columns[spec.name] = values
         raw = table.column(spec.name)
-        problems += [(int(r), f"field {spec.name}: {_why(spec, values[r], raw[int(r)].as_py(), assets)}")
+        problems += [(int(r), f"field {spec.name}: "
+                              f"{_why(spec, values[r], raw[int(r)].as_py(), assets, None if off is None else off[r])}")
                      for r in np.flatnonzero(bad)]
-    return columns, problems
+    return {spec.name: columns[spec.name] for spec in specs}, problems
 
 
 def _listing(problems: list[tuple[int, str]]) -> Rejections:
@@ -244,10 +251,11 @@ def _listing(problems: list[tuple[int, str]]) -> Rejections:
     return Rejections(sorted(reasons), reasons)
 
 
-def _column(spec: InputSpec, col: pa.ChunkedArray, file: str, assets: int) -> tuple[np.ndarray, np.ndarray]:
+def _column(spec: InputSpec, col: pa.ChunkedArray, file: str, assets: int, off: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Convert one column; return it and the mask of rows that break the input's type."""
     if spec.type.vector and not spec.universe:
-        return _vector_column(spec, col, file, assets)
+        return _vector_column(spec, col, file, assets, off)
     return _scalar_column(spec, col, file)
 
 
@@ -258,17 +266,23 @@ def _list_lengths(spec: InputSpec, col: pa.ChunkedArray, file: str) -> np.ndarra
     return np.asarray(pc.list_value_length(col).fill_null(-1), dtype=np.int64)
 
 
-def _vector_column(spec: InputSpec, col: pa.ChunkedArray, file: str, assets: int) -> tuple[np.ndarray, np.ndarray]:
+def _vector_column(spec: InputSpec, col: pa.ChunkedArray, file: str, assets: int, off: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """A list column (one list of N values per row) as a (rows, N) array. A row whose list is null or
-    not N long is bad (its values left zero): the kernels read N values from every vector."""
+    not N long is bad (its values left zero): the kernels read N values from every vector. Where `off`
+    (its mask input false) an asset has no value: not checked, and NaN (int64 0, bool false)."""
     lengths = _list_lengths(spec, col, file)
     fits = lengths == assets
     flat = col.combine_chunks().filter(pa.array(fits)).flatten()
     values, bad = _scalar_column(InputSpec(spec.name, spec.type.scalar, spec.refine), pa.chunked_array([flat]), file)
     rows = np.zeros((len(lengths), assets), dtype=values.dtype)
     rows[fits] = values.reshape(int(fits.sum()), assets)
+    bad = bad.reshape(int(fits.sum()), assets)
+    if off is not None:
+        bad &= ~off[fits]
+        rows[off] = np.nan if values.dtype == np.float64 else 0
     bad_rows = ~fits
-    bad_rows[fits] = bad.reshape(int(fits.sum()), assets).any(axis=1)
+    bad_rows[fits] = bad.any(axis=1)
     return rows, bad_rows
 
 
@@ -314,15 +328,17 @@ def _exact(raw: np.ndarray, dtype: DType) -> tuple[np.ndarray, np.ndarray]:
     return values, inexact
 
 
-def _why(spec: InputSpec, value: np.ndarray, raw: object, assets: Assets) -> str:
-    """Why one row's value (as converted, and as stored) breaks its input's type."""
+def _why(spec: InputSpec, value: np.ndarray, raw: object, assets: Assets, off: np.ndarray | None = None) -> str:
+    """Why one row's value (as converted, and as stored) breaks its input's type (assets `off` its mask
+    are not checked)."""
     if raw is None:
         return "is empty (null)"
     if spec.type.vector and not spec.universe:
         assert isinstance(raw, list)
         if len(raw) != assets.n:
             return f"has {len(raw)} values, but {assets.source}"
-        reasons = ((k, _why_value(spec, x, r)) for k, (x, r) in enumerate(zip(value.tolist(), raw)))
+        reasons = ((k, _why_value(spec, x, r)) for k, (x, r) in enumerate(zip(value.tolist(), raw))
+                   if off is None or not off[k])
         return next((f"asset {k}: {why}" for k, why in reasons if why), "breaks the input's type")
     return _why_value(spec, value.item(), raw) or "breaks the input's type"
 
