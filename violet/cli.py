@@ -19,6 +19,7 @@ from violet.errors import InputError, VioletError, quote
 
 if TYPE_CHECKING:
     from violet.compile.ir import IR, Scalar
+    from violet.compile.fixed import FixedModel
     from violet.tools.backtest import Costs
     from violet.tools.table_io import Rejections
 
@@ -475,8 +476,13 @@ def hdl(graph: GraphArg,
         simulators: Annotated[list[str], typer.Option("--simulator", help="icarus and/or verilator")] =
         ["icarus", "verilator"],
         seed: Annotated[int, typer.Option(help="random seed of the vectors")] = 0,
+        synth: Annotated[bool, typer.Option("--synth", help="synthesize, place and route (yosys, nextpnr-ecp5): "
+                                            "resources, Fmax, latency in DIR/synth/report.txt and .json")] = False,
+        device: Annotated[str, typer.Option(help="FPGA for --synth")] = "ecp5-85k",
+        clock_mhz: Annotated[float, typer.Option(help="requested clock for --synth (MHz)")] = 100.0,
         sets: SetOpt = None) -> None:
-    """Lower a graph to fixed point and Verilog: module, testbench, summary; --simulate co-simulates (exit 1 on a mismatch).
+    """Lower a graph to fixed point and Verilog: module, testbench, summary; --simulate co-simulates (exit 1 on a mismatch);
+    --synth synthesizes and routes it (exit 1 if it does not fit, route, or meet --clock-mhz).
 
     Parameters become constants of the hardware (--set changes them); a stateful graph's state becomes
     registers (clk, rst, en) and its vectors one port per asset (--assets N)."""
@@ -517,6 +523,25 @@ def hdl(graph: GraphArg,
             out.print(report.render())
         if any(r.mismatches for r in reports):
             raise typer.Exit(1)
+    if synth:
+        _synth(model, name, module, out_dir / "synth", assets, pipeline, device, clock_mhz)
+
+
+def _synth(model: FixedModel, name: str, module: str, workdir: Path, assets: int, pipeline: int, device: str,
+           clock_mhz: float) -> None:
+    """`violet hdl --synth`: the module in its register wrapper through yosys and nextpnr; the report."""
+    from violet.compile.synth import DEVICES, synthesize, wrapper
+
+    if device not in DEVICES:
+        raise InputError(f"unknown device {quote(device)}", where="--device", fix=f"use {', '.join(DEVICES)}")
+    if not clock_mhz > 0:
+        raise InputError(f"--clock-mhz must be positive, got {clock_mhz:g}", where="--clock-mhz")
+    report = synthesize(module, wrapper(model, name, assets, pipeline), name, workdir, device, clock_mhz,
+                        latency=pipeline + 1)
+    out.print(report.render())
+    out.print(f"wrote {workdir / 'report.txt'} and {workdir / 'report.json'}")
+    if not (report.fits and report.meets_clock):
+        raise typer.Exit(1)
 
 
 scans_app = typer.Typer(no_args_is_help=True, help="Build scans from a close-price panel.")

