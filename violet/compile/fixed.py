@@ -165,6 +165,7 @@ class FixedModel:
         self.missing = missing_ops(ir, self.params)
         refuse_unlowerable(ir)
         self._constants: dict[int, int | Missing] = {}
+        self._folded: dict[int, int | None] = {}
 
     def initial_state(self, assets: int) -> dict[str, Any]:
         """The state fields' raw initial values (the registers' reset values), a list of `assets` of them
@@ -211,6 +212,36 @@ class FixedModel:
             value = self.params[op.name] if op.kind == "param" else op.value
             self._constants[op.id] = MISSING if op.id in self.missing else quantize(value, self.formats[op.id])
         return self._constants[op.id]
+
+    def folded(self, i: int) -> int | None:
+        """Op i's raw value when it depends only on parameters and constants (a constant of the hardware,
+        which may then divide by it with a multiplication), else None."""
+        if i not in self._folded:
+            op = self.ir.ops[i]
+            args = [self.folded(a) for a in op.args]
+            if op.kind in ("param", "const"):
+                value = self.constant(op)
+                self._folded[i] = None if value is MISSING else value
+            elif op.kind in ("input", "state") or not op.args or op.type.vector or None in args:
+                self._folded[i] = None
+            else:
+                self._folded[i] = self._apply(op, args, [self.formats[a] for a in op.args], self.formats[i])
+        return self._folded[i]
+
+    def few_values(self, i: int, limit: int = 16) -> list[tuple[int, int]] | None:
+        """The raw values op i can take when the hardware can list them: [(0, v)] for a constant, or
+        [(k, raw of float(k))] for an int-to-float of an integer proven in a range of at most `limit`
+        values (blue_sizing's exchange leverage, in [1, 9]); else None."""
+        folded = self.folded(i)
+        if folded is not None:
+            return [(0, folded)]
+        op = self.ir.ops[i]
+        if op.kind != "i2f" or op.type.vector:
+            return None
+        iv, fa = self.ranges[op.args[0]], [self.formats[op.args[0]]]
+        if iv.nan or not (math.isfinite(iv.lo) and math.isfinite(iv.hi)) or iv.hi - iv.lo >= limit:
+            return None
+        return [(k, self._apply(op, [k], fa, self.formats[i])) for k in range(int(iv.lo), int(iv.hi) + 1)]
 
     def step(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Outputs as numbers (raw / 2**frac_bits), for comparison with the float interpreter."""

@@ -72,3 +72,21 @@ def divide(num: int, den: int, out: Fmt) -> int:
     if den < 0:
         num, den = -num, -den
     return (2 * num + den) // (2 * den)
+
+
+def reciprocal(divisors: list[int], bits: int) -> tuple[list[int], int]:
+    """Multipliers m_d and one shift s such that `(u * m_d) >> s == u // d` for every 0 <= u < 2**bits and
+    every divisor d > 0 in `divisors`: m_d = ceil(2**s / d) with s = bits + ceil(log2(max d)).
+
+    Exact, not approximate (Granlund and Montgomery, 1994): m_d * d = 2**s + e with 0 <= e < d <= 2**(s - bits),
+    so u * m_d / 2**s = u / d + u * e / (d * 2**s), and the second term is below 1 / d: it cannot carry the
+    quotient past the next multiple of d. A division by a value the hardware knows in advance (a
+    parameter, or one of a few integers) becomes a multiplication, with the same result bit for bit."""
+    shift = bits + (max(divisors) - 1).bit_length()
+    return [-(-(1 << shift) // d) for d in divisors], shift
+
+
+def floor_by_reciprocal(x: int, m: int, shift: int) -> int:
+    """floor(x / d) for a signed x from d's reciprocal (m, shift): a negative x through its complement,
+    floor(x / d) = ~floor(~x / d) (~x = -x - 1 >= 0), as the hardware computes it."""
+    return ~((~x * m) >> shift) if x < 0 else (x * m) >> shift

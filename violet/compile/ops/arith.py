@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from violet.compile import semantics as sem
 from violet.compile.interval import INF, Interval, wrapped
 from violet.compile.ops.spec import Fn, OpSpec, by_dtype, names
-from violet.compile.qformat import Fmt, divide, divider_width, saturate, shift_round
+from violet.compile.qformat import Fmt, divide, divider_width, reciprocal, saturate, shift_round
 from violet.dag.types import F64, I64, DType, ValueType
 
 if TYPE_CHECKING:
@@ -167,6 +167,10 @@ def verilog_div(em: Emitter, op: Op) -> None:
     """floor((2 * (a << n) + b) / (2 * b)) after moving b's sign to a: the model's round half up, from
     Verilog's truncating `/` and `%` (minus one when the remainder is nonzero and the numerator negative)."""
     (a, b), f = op.args, [em.fmt(x) for x in op.args]
+    values = em.model.few_values(b)
+    if values and (all(d > 0 for _, d in values) or len(values) == 1 and values[0][1] < 0):
+        verilog_div_by_reciprocal(em, op, values)
+        return
     i, shift = op.id, f[1].frac_bits
     w = divider_width(f[0], f[1], em.fmt(i))
     an, bn = em.ext(a, w), em.ext(b, w)
@@ -185,6 +189,36 @@ def verilog_div(em: Emitter, op: Op) -> None:
     top, bottom, a_zero = em.const(out.hi, w), em.const(out.lo, w), em.const(0, f[0].width)
     em.decl(em.name("t", i), w, f"({sd} != {zero}) ? {fl} : ({em.ref(a)} > {a_zero}) ? {top} : "
                                 f"({em.ref(a)} < {a_zero}) ? {bottom} : {zero}")
+    em.fit(op, em.name("t", i), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+
+
+def verilog_div_by_reciprocal(em: Emitter, op: Op, values: list[tuple[int, int]]) -> None:
+    """The same quotient, floor((2 * (a << n) + |b|) / (2 * |b|)), as a multiplication: b is a constant of
+    the hardware (it depends only on parameters) or one of a few integers k (`values`: (k, b's raw value)),
+    each 2|b| with its exact reciprocal (`qformat.reciprocal`), chosen by k. The numerator x is made
+    non-negative by its complement (floor(x / d) = ~floor(~x / d)); the model is unchanged."""
+    (a, b), f = op.args, [em.fmt(x) for x in op.args]
+    i, w = op.id, divider_width(f[0], f[1], em.fmt(op.id))
+    sign = -1 if values[0][1] < 0 else 1
+    magic, shift = reciprocal([2 * abs(d) for _, d in values], w - 1)
+    mw = max(magic).bit_length() + 1
+    x, u, ms, m, p, q = (em.name(c, i) for c in ("x", "u", "ms", "m", "p", "q"))
+    num = f"({em.ext(a, w)} <<< {f[1].frac_bits + 1})"
+    divisor = em.const(abs(values[0][1]), w) if len(values) == 1 else em.ext(b, w)
+    em.decl(x, w, f"{'-' if sign < 0 else ''}{num} + {divisor}")
+    em.decl(u, w - 1, f"{x}[{w - 1}] ? ~{x}[{w - 2}:0] : {x}[{w - 2}:0]", signed=False)
+    choices = em.const(magic[0], mw)
+    if len(values) > 1:  # the reciprocal of 2 * k, chosen by the integer k (the i2f's argument)
+        k = em.model.ir.ops[b].args[0]
+        for (key, _), value in zip(values[1:], magic[1:]):
+            choices = f"({em.ref(k)} == {em.const(key, em.w(k))}) ? {em.const(value, mw)} : {choices}"
+    em.decl(ms, mw, choices)
+    em.decl(m, mw - 1, f"{ms}[{mw - 2}:0]", signed=False)
+    pw = max(w + mw - 2, shift + 1)  # u * m < 2**(w - 1) * 2**(mw - 1)
+    em.decl(p, pw, f"{{{{{pw - w + 1}{{1'b0}}}}, {u}}} * {{{{{pw - mw + 1}{{1'b0}}}}, {m}}}", signed=False)
+    em.decl(q, w, f"$signed({{{{{w - pw + shift}{{1'b0}}}}, {p}[{pw - 1}:{shift}]}})")  # floor(u / 2|b|)
+    em.counts["multipliers"] += 1
+    em.decl(em.name("t", i), w, f"{x}[{w - 1}] ? ~{q} : {q}")
     em.fit(op, em.name("t", i), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
 
 
