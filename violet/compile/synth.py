@@ -183,8 +183,9 @@ def synthesize(module: str, top: str, name: str, workdir: Path, device: str, clo
                          cells.get("MULT18X18D", 0), cells.get("DP16KD", 0), clock_mhz, latency, 1)
     d = DEVICES[device]
     done = subprocess.run([nextpnr, d.nextpnr_flag, "--package", d.package, "--json", "netlist.json",
-                           "--freq", f"{clock_mhz:g}", "--timing-allow-fail", "--report", "route.json",
-                           "--log", "nextpnr.log", "-q"], cwd=workdir, capture_output=True, text=True)
+                           "--freq", f"{clock_mhz:g}", "--router", "router2", "--timing-allow-fail",
+                           "--report", "route.json", "--log", "nextpnr.log", "-q"],
+                          cwd=workdir, capture_output=True, text=True)
     if done.returncode != 0 or not (workdir / "route.json").exists():
         report.route_error = route_failure(done.stdout + done.stderr, nextpnr)
     else:
