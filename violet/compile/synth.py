@@ -110,7 +110,7 @@ class SynthReport:
             verdict = "meets" if self.meets_clock else "FAILS"
             lines.append(f"  Fmax: {self.fmax_mhz:.2f} MHz, {verdict} the requested {self.clock_mhz:g} MHz")
         at_fmax = f", {self.latency_ns(self.fmax_mhz):.1f} ns at Fmax" if self.fmax_mhz else ""
-        lines.append(f"  latency: {self.latency_cycles} cycles (input register to output register), "
+        lines.append(f"  latency: {self.latency_cycles} cycle(s) (input register to output register), "
                      f"{self.latency_ns(self.clock_mhz):.1f} ns at {self.clock_mhz:g} MHz{at_fmax}")
         lines.append(f"  initiation interval: {self.initiation_interval} cycle (a new input every clock)")
         return "\n".join(lines)
