@@ -25,6 +25,7 @@ REFERENCES = {
     "invvol_sizing": "violet.legacy.examples.invvol:InvVolSizer",
     "long_lane": "violet.legacy.examples.long_lane:LongEngine",
     "cooldown_short": "violet.legacy.examples.cooldown:CooldownEngine",
+    "single_short": "violet.legacy.examples.single_short:SingleShortEngine",
 }
 
 
