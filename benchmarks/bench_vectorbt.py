@@ -80,20 +80,20 @@ def load(scans: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     return columns, universe.column("symbol").to_pylist()
 
 
-def violet_sets(grid: Grid) -> list[dict[str, float | int]]:
-    return [{"asset": grid.asset, "sl_pct": grid.sl_pct, "notional": grid.notional, "vd_threshold": vd, "tp_pct": tp}
-            for vd, tp in grid.points()]
+def violet_sets(grid: Grid) -> list[dict[str, float]]:
+    return [{"vd_threshold": vd, "tp_pct": tp} for vd, tp in grid.points()]
 
 
-def violet_compiled() -> object:
-    """The graph's scan kernel, compiled (or loaded from the cache) and warmed."""
+def violet_compiled(grid: Grid) -> object:
+    """The graph with the fixed parameters bound (as `violet sweep --set` does), its scan kernel warmed."""
     from violet.api import compile_graph
 
-    return compile_graph(GRAPH).warm("scan")
+    return compile_graph(GRAPH, {"asset": grid.asset, "sl_pct": grid.sl_pct, "notional": grid.notional}).warm("scan")
 
 
 def violet_run(cg: object, columns: dict[str, np.ndarray], grid: Grid, threads: int) -> list[dict]:
-    """`violet sweep`'s own path (violet.tools.sweep.sweep): per point the trades and the summed trade_pnl."""
+    """`violet sweep`'s own path (violet.tools.sweep.sweep: every point in one call of the graph's population
+    kernel, numba-parallel over the points): per point the trades and the summed trade_pnl."""
     from violet.tools.sweep import sweep
 
     return sweep(cg, columns, violet_sets(grid), threads)
@@ -192,7 +192,7 @@ def cold_run(tool: str, scans: Path, grid: Grid, threads: int) -> None:
     """One run of the grid in `tool`, from nothing: what `cold` times."""
     columns, _ = load(scans)
     if tool == "violet":
-        violet_run(violet_compiled(), columns, grid, threads)
+        violet_run(violet_compiled(grid), columns, grid, threads)
     else:
         vectorbt_run(np.ascontiguousarray(columns["price"][:, grid.asset]), columns["vel_div"], grid)
 
@@ -233,7 +233,7 @@ def main() -> None:
           f"{len(grid.tps)} tp_pct = {points:,} points; sl_pct {grid.sl_pct}, notional {grid.notional:g}, "
           f"fee {args.fee_bps:g} bps; vectorbt {vbt.__version__}")
 
-    cg = violet_compiled()
+    cg = violet_compiled(grid)
     summary = violet_run(cg, columns, grid, args.threads)
     pf, counts, sums = vectorbt_run(close, columns["vel_div"], grid)
     ours = violet_trades(cg, columns, grid)
