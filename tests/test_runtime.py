@@ -35,11 +35,11 @@ COUNT_SCRIPT = """
 import json, sys
 from violet.runtime.journal import Journal
 j = Journal(sys.argv[1], "violet")
-tables = ("scans", "decisions", "divergences")
-final = {t: j.count(t, "killed") for t in tables}
-for t in tables:
-    j.client.command(f"OPTIMIZE TABLE violet.{t} FINAL")
-raw = {t: j.query(f"SELECT count() FROM {{db}}.{t} WHERE run_id = 'killed'")[0][0] for t in tables}
+tables = {"scans": "scans", "decisions": j.run_tables("killed")[0], "divergences": "divergences"}
+final = {t: j.query(f"SELECT count() FROM {{db}}.{p} FINAL WHERE run_id = 'killed'")[0][0] for t, p in tables.items()}
+for p in tables.values():
+    j.client.command(f"OPTIMIZE TABLE violet.{p} FINAL")
+raw = {t: j.query(f"SELECT count() FROM {{db}}.{p} WHERE run_id = 'killed'")[0][0] for t, p in tables.items()}
 print(json.dumps([final, raw]))
 """
 
