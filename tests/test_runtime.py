@@ -44,21 +44,23 @@ print(json.dumps([final, raw]))
 """
 
 
-def write_scans(path: Path, n_scans: int = 240, n_assets: int = 6, seed: int = 7, bad: dict | None = None) -> Path:
-    """A scans file and its universe: random-walk prices, a stablecoin at index 0, signal most scans."""
+def write_scans(path: Path, n_scans: int = 240, n_assets: int = 6, seed: int = 7, bad: dict | None = None,
+                vel_div: tuple[float, float] = (-0.08, 0.01)) -> Path:
+    """A scans file and its universe: random-walk prices, a stablecoin at index 0, signal most scans (a short
+    signal with the default `vel_div` range, a long one with a mirrored range)."""
     rng = np.random.default_rng(seed)
     price = 100.0 * np.cumprod(1 + rng.normal(0, 0.006, (n_scans, n_assets)), axis=0)
     for (row, asset), value in (bad or {}).items():
         price[row, asset] = value
     table = pa.table({
         "scan_id": np.arange(n_scans), "ts_us": 1_700_000_000_000_000 + np.arange(n_scans) * HOUR,
-        "vel_div": rng.uniform(-0.08, 0.01, n_scans), "price": list(price), "score": list(rng.normal(size=(n_scans, n_assets))),
+        "vel_div": rng.uniform(*vel_div, n_scans), "price": list(price), "score": list(rng.normal(size=(n_scans, n_assets))),
         "acb_boost": np.ones(n_scans), "acb_beta": np.full(n_scans, 0.5), "mc_scale": np.ones(n_scans),
         "ob_mult": np.ones(n_scans), "esof_score": rng.normal(size=n_scans),
         "dc_status": rng.choice(["CONFIRM", "NEUTRAL", "CONTRADICT"], n_scans),
         "posture": rng.choice(["APEX", "STALKER", "TURTLE"], n_scans), "capital": np.full(n_scans, 10_000.0)})
     pq.write_table(table, path)
-    universe = pa.table({"symbol": ["USDCUSDT"] + [f"A{k}USDT" for k in range(1, n_assets)],
+    universe = pa.table({"index": np.arange(n_assets), "symbol": ["USDCUSDT"] + [f"A{k}USDT" for k in range(1, n_assets)],
                          "stable": [True] + [False] * (n_assets - 1), "exchange_max_leverage": [20] * n_assets})
     pq.write_table(universe, path.with_name(path.stem + ".universe.parquet"))
     return path

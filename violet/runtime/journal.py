@@ -547,7 +547,10 @@ class Journal:
                                f"no run {quote(run_id)} in the journal", where=f"{self.dsn} database {self.database}",
                                fix="replay it again with this version, or omit --run-id for the latest run")
         layout, action = rows[0]
-        return f"decisions_{identifier(layout, 'runs.layout')}", f"trades_{layout}", identifier(action, "runs.action_output")
+        if not re.fullmatch(r"[0-9a-f]{16}", layout):  # spliced into queries: a layout key, nothing else
+            raise JournalError(f"run {quote(run_id)} has a damaged record layout {quote(layout)}", where=self.database,
+                               fix="replay the run again")
+        return f"decisions_{layout}", f"trades_{layout}", identifier(action, "runs.action_output")
 
     def query(self, sql: str, **parameters: Any) -> list[tuple]:
         """Rows of `sql`; `{db}` is this journal's (checked) database, values are bound as parameters."""

@@ -21,7 +21,7 @@ from violet.compile.ir import IR
 from violet.dag.types import DType, Record, ValueType
 from violet.errors import InputError
 
-SCAN_INPUTS = ("scan_id", "ts_us", "price")  # what the reactor reads of a scan
+SCAN_INPUTS = ("scan_id", "price")  # what a decision graph must read of a scan (the reactor keeps its time)
 TRADE_PREFIX = "trade_"
 TRADE_REQUIRED = ("entry_scan", "exit_scan", "asset", "pnl")  # a trade's key and what money it made
 # the order each role sends: (side, closes a position)
