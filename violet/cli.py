@@ -265,7 +265,7 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
           grid: Annotated[list[str], typer.Option("--grid", help="name=a,b,c or name=lo:hi:n (repeatable)")],
           output: Annotated[Path, typer.Option("--output", "-o", help="OUT.parquet or OUT.csv: a row per set")],
           universe: UniverseOpt = None,
-          threads: Annotated[int, typer.Option(help="parameter sets run at once (the kernel releases the GIL)")] = 2,
+          threads: Annotated[int, typer.Option(help="cores the population kernel runs the sets on (and threads valuing them)")] = 2,
           fee_bps: Annotated[float, typer.Option(help="backtest fee per side, bps of the notional")] = 0.0,
           slippage_bps: Annotated[float, typer.Option(help="backtest slippage per side, bps")] = 0.0,
           capital: Annotated[float, typer.Option(help="backtest starting equity")] = 10_000.0,
@@ -286,9 +286,8 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     stream on a `price` input), output means; print the best sets. With --scheduler, the sets are sharded
     over a Dask cluster (docs/sweep-cluster.md), with the same rows."""
     from violet.compile.numba_backend import compile_ir
-    from violet.tools.sweep import best_lines, heatmap, money, parameter_sets
-    from violet.tools.sweep import sweep as run_sweep
-    from violet.tools.table_io import check_output, write_table
+    from violet.tools.sweep import Ranking, chunks, money, parameter_sets
+    from violet.tools.table_io import check_output, table_writer
 
     check_output(output, "--output")
     costs = _costs(capital, fee_bps, slippage_bps, side)
@@ -301,27 +300,29 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     combos = parameter_sets(axes)
     priced = "trade" in ir.output_names and "price" in {spec.name for spec in ir.inputs if spec.type.vector}
     symbols = _symbols(input, universe) if priced else []
-    start = time.perf_counter()
     if scheduler is None:
-        cg = compile_ir(ir).warm("scan")
-        start = time.perf_counter()
-        rows = run_sweep(cg, columns, combos, threads, money(ir, columns, costs, symbols) if priced else None)
+        cg = compile_ir(ir)
+        cg.population(list(axes)).warm()
+        parts = chunks(cg, columns, combos, threads, money(ir, columns, costs, symbols) if priced else None)
         how = f"{threads} threads"
     else:
-        rows, how = _sweep_on_dask(graph, ir, columns, combos, costs if priced else None, symbols, scheduler,
-                                   workers, shard_size)
+        dask_rows, how = _sweep_on_dask(graph, ir, columns, combos, costs if priced else None, symbols, scheduler,
+                                        workers, shard_size)
+        parts = iter([dask_rows])
+    ranking = Ranking(metric or ("sharpe" if priced else None), top_k, keep_all=heatmap_png is not None)
+    start = time.perf_counter()
+    with table_writer(output, {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash}) as write:
+        for rows in parts:
+            write({name: [row[name] for row in rows] for name in rows[0]})
+            ranking.add(rows)
     seconds = time.perf_counter() - start
     n_rows = len(columns[next(spec.name for spec in ir.inputs if not spec.universe)])
-    write_table({name: [row[name] for row in rows] for name in rows[0]}, output,
-                {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash})
-    out.print(f"{len(rows):,} parameter sets x {n_rows:,} rows in {seconds:.2f} s "
-              f"({len(rows) * n_rows / seconds:,.0f} rows/s, {how}) -> {output}")
-    metric = metric or ("sharpe" if priced else None)
-    if metric:
-        out.print("\n".join([f"best by {metric}:", *best_lines(rows, list(axes), metric, top_k)]))
+    out.print(f"{len(combos):,} parameter sets x {n_rows:,} rows in {seconds:.2f} s "
+              f"({len(combos) * n_rows / seconds:,.0f} rows/s, {how}) -> {output}")
+    if ranking.metric:
+        out.print("\n".join([f"best by {ranking.metric}:", *ranking.lines(list(axes))]))
     if heatmap_png is not None:
-        heatmap(rows, axes, metric or next(k for k, v in rows[0].items() if isinstance(v, float)), str(heatmap_png),
-                f"{ir.name} {ir.content_hash[:12]}")
+        ranking.heatmap(axes, str(heatmap_png), f"{ir.name} {ir.content_hash[:12]}")
         out.print(f"-> {heatmap_png}")
 
 

@@ -18,17 +18,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from violet.compile.interp import python_value
 from violet.compile.ir import IR, input_shape
-from violet.compile.numba_codegen import generate
+from violet.compile.numba_codegen import generate, generate_population, population_outputs, shared_reads, instance_ops
 from violet.dag.types import DType, ValueType
 
 
@@ -47,9 +47,9 @@ def cache_dir() -> Path:
 
 
 @dataclass
-class CompiledGraph:
-    """Numba kernels for one IR. Each kernel is compiled (or loaded from Numba's disk cache) the first
-    time it is asked for, to its exact signature; `loads` keeps how long that took and whether the
+class Kernels:
+    """A generated kernel module of one IR. Each kernel is compiled (or loaded from Numba's disk cache) the
+    first time it is asked for, to its exact signature; `loads` keeps how long that took and whether the
     cache served it, per kernel."""
 
     ir: IR
@@ -58,8 +58,9 @@ class CompiledGraph:
     loads: dict[str, tuple[float, bool]] = field(default_factory=dict)
 
     def kernel(self, name: str) -> Any:
-        """The compiled `step` or `scan` kernel (or the lazily typed `trace`), compiled on first use; it
-        takes only arguments of its signature (no silent recompilation for another layout)."""
+        """The compiled kernel `name` (one of the module's SIGNATURES, or the lazily typed `trace`),
+        compiled on first use; it takes only arguments of its signature (no silent recompilation for
+        another layout)."""
         dispatcher = getattr(self.module, name)
         if name in self.loads or name not in self.module.SIGNATURES:
             return dispatcher
@@ -73,10 +74,11 @@ class CompiledGraph:
                 self.loads[name] = (time.perf_counter() - start, bool(stats.cache_hits) and not stats.cache_misses)
         return dispatcher
 
-    def warm(self, *names: str) -> CompiledGraph:
-        """Compile (or load) these kernels now, e.g. before a timed run; by default `step` and `scan` (the
-        parallel `batch` only pays on long tables, `trace` only when a diff attributes a mismatch)."""
-        for name in names or ("step", "scan"):
+    def warm(self, *names: str) -> Any:
+        """Compile (or load) these kernels now, e.g. before a timed run; by default every kernel of the
+        module's SIGNATURES but the parallel `batch` (it only pays on long tables; `trace`, only when a diff
+        attributes a mismatch, is not in SIGNATURES)."""
+        for name in names or [n for n in self.module.SIGNATURES if n != "batch"]:
             self.kernel(name)
         return self
 
@@ -89,6 +91,17 @@ class CompiledGraph:
     def cache_hit(self) -> bool:
         """True if every kernel asked for so far came from the disk cache."""
         return bool(self.loads) and all(hit for _, hit in self.loads.values())
+
+
+@dataclass
+class CompiledGraph(Kernels):
+    """The step, scan (and, stateless, batch) and trace kernels of one IR."""
+
+    def population(self, swept: Sequence[str]) -> Population:
+        """The population kernels of this IR for the parameters `swept` (violet.compile.numba_codegen,
+        `generate_population`): generated and cached like these, compiled on first use."""
+        ids = frozenset(op.id for op in self.ir.leaves("param") if op.name in set(swept))
+        return _cached(Population, self.ir, generate_population(self.ir, ids), "pop", swept=tuple(sorted(swept)))
 
     def _leaves(self, kind: str, values: Mapping[str, Any]) -> list[Any]:
         return [kernel_value(values[op.name], op.type) for op in self.ir.leaves(kind)]
@@ -166,6 +179,63 @@ class CompiledGraph:
                           force=bool(parallel))[0]
 
 
+@dataclass
+class Population(Kernels):
+    """The kernels that run P instances of one IR at once, the parameters `swept` given one value per
+    instance (violet.compile.numba_codegen.generate_population): `shared` once per history, then
+    `run` per chunk of instances, on all cores (numba's thread count)."""
+
+    swept: tuple[str, ...] = ()
+
+    @property
+    def _ids(self) -> frozenset[int]:
+        return frozenset(op.id for op in self.ir.leaves("param") if op.name in self.swept)
+
+    @property
+    def kept(self) -> list[int]:
+        """The op ids whose every row `shared` computes once for all instances."""
+        return shared_reads(self.ir, instance_ops(self.ir, self._ids))
+
+    def shared(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None) -> list[np.ndarray]:
+        """The shared values for every row of `columns` (the parameters not swept from `params` or their
+        defaults): computed once, read by every chunk's `run`."""
+        ir = self.ir
+        n_rows, n_assets = input_shape(ir, columns, rows=True)
+        bound = {**ir.param_defaults, **(params or {})}
+        kept = [np.empty((n_rows, n_assets) if ir.ops[i].type.vector else n_rows, ir.ops[i].type.dtype.value)
+                for i in self.kept]
+        fixed = [kernel_value(bound[op.name], op.type) for op in ir.leaves("param") if op.id not in self._ids]
+        self.kernel("shared")(n_rows, n_assets, *self._rows(columns), *self._universe(columns), *fixed, *kept)
+        return kept
+
+    def run(self, columns: Mapping[str, np.ndarray], shared: list[np.ndarray], values: Mapping[str, np.ndarray],
+            params: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """Every instance over every row: each scalar output as a (P, T) array, instance k given
+        `values[name][k]` for each swept parameter and the other parameters from `params` or their defaults,
+        every instance starting from the initial state."""
+        ir = self.ir
+        n_rows, n_assets = input_shape(ir, columns, rows=True)
+        n = {len(values[name]) for name in self.swept}
+        if len(n) != 1:
+            raise ValueError(f"the swept parameters need one value per instance each, got lengths {sorted(n)}")
+        n_instances = n.pop()
+        bound = {**ir.param_defaults, **(params or {})}
+        params_ = [np.require(values[op.name], op.type.dtype.value, ["C_CONTIGUOUS", "WRITEABLE"]) if op.id in self._ids
+                   else kernel_value(bound[op.name], op.type) for op in ir.leaves("param")]
+        start = ir.initial_state(n_assets)
+        outs = {name: np.empty((n_instances, n_rows), ir.ops[i].type.dtype.value) for name, i in population_outputs(ir)}
+        self.kernel("population")(n_rows, n_assets, n_instances, *self._rows(columns), *self._universe(columns),
+                                  *params_, *[kernel_value(start[op.name], op.type) for op in ir.leaves("state")],
+                                  *shared, *outs.values())
+        return outs
+
+    def _rows(self, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        return [kernel_array(columns[op.name], op.type) for op in self.ir.input_leaves(universe=False)]
+
+    def _universe(self, columns: Mapping[str, np.ndarray]) -> list[Any]:
+        return [kernel_value(columns[op.name], op.type) for op in self.ir.input_leaves(universe=True)]
+
+
 def kernel_value(value: Any, vtype: ValueType) -> Any:
     """A value as a kernel argument: a Python scalar, or a contiguous array for a vector."""
     return kernel_array(value, vtype) if vtype.vector else python_value(value, vtype)
@@ -189,13 +259,20 @@ def _traced(op: Any, fbuf: np.ndarray, ibuf: np.ndarray, n_assets: int) -> Any:
 
 
 def compile_ir(ir: IR) -> CompiledGraph:
-    """Generate and cache the kernel module of `ir`; each kernel compiles on first use (CompiledGraph.kernel)."""
-    source = generate(ir)
+    """Generate and cache the kernel module of `ir`; each kernel compiles on first use (Kernels.kernel)."""
+    return _cached(CompiledGraph, ir, generate(ir), "")
+
+
+K = TypeVar("K", bound=Kernels)
+
+
+def _cached(cls: type[K], ir: IR, source: str, kind: str, **extra: Any) -> K:
+    """`source` written once to a module file named by the code hash and the source's own hash, imported."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:12]
-    path = cache_dir() / f"violet_{ir.code_hash[:20]}_{digest}.py"
+    path = cache_dir() / f"violet_{kind}{ir.code_hash[:20]}_{digest}.py"
     if not _holds(path, source):  # missing, or not what this generator writes (torn, edited, planted)
         _write_atomic(path, source)
-    return CompiledGraph(ir, _import(path), path)
+    return cls(ir, _import(path), path, **extra)
 
 
 def _holds(path: Path, source: str) -> bool:

@@ -288,3 +288,110 @@ def _trace(ir: IR) -> list[str]:
     return ["", f"@njit({JIT})", f"def trace({', '.join(args)}):",
             '    """Every op\'s value for one row (float64 in fbuf, int64 and bool in ibuf)."""',
             *body(ir, "    ", keep_all=True), *stores, ""]
+
+
+# ---------------------------------------------------------------- populations: P parameter instances at once
+
+
+def instance_ops(ir: IR, swept: frozenset[int]) -> set[int]:
+    """Ops whose value can differ between instances of a population: the swept params (op ids), the state,
+    and every op reading one of them, directly or through others. Every other op is the same in every
+    instance (shared): a pass over the IR's dependencies, not a property of any graph."""
+    varying: set[int] = set()
+    for op in ir.ops:
+        if op.id in swept or op.kind == "state" or varying.intersection(op.args):
+            varying.add(op.id)
+    return varying
+
+
+def shared_reads(ir: IR, varying: set[int]) -> list[int]:
+    """The shared per-row ops a population reads: those read by an instance op, or an output, or a next
+    state. The `shared` kernel stores exactly these, for every row, once; the rest of the shared work
+    stays inside it."""
+    per_row = {op.id for op in ir.ops if op.kind not in LEAVES} - per_run_ops(ir) - varying
+    read = {i for _, i in ir.outputs} | {i for _, i in ir.next_state}
+    for op in ir.ops:
+        if op.id in varying:
+            read.update(op.args)
+    return sorted(read & per_row)
+
+
+def generate_population(ir: IR, swept: frozenset[int]) -> str:
+    """The population module of `ir` for the swept param op ids `swept`: `shared` computes, once for all
+    instances, every op that depends on no swept param and no state, for every row (rows independent:
+    a prange over them), keeping the values instance ops read (`shared_reads`); `population` runs each
+    instance (a prange over them) over every row as `scan` does, reading those values instead of
+    recomputing them, and writes every scalar output per instance and row. Same ops, same order, same
+    JIT options as `scan` in each thread, so each instance's bits are `scan`'s with its parameters."""
+    varying = instance_ops(ir, swept)
+    kept = shared_reads(ir, varying)
+    consts = [f"{var('v', op.id)} = {const_text(op)}  # {label(f'const {op.type}')}" for op in ir.ops if op.kind == "const"]
+    sigs = f"SIGNATURES = {{'shared': {_shared_sig(ir, swept, kept)!r}, 'population': {_population_sig(ir, swept, kept)!r}}}"
+    lines = [(HEADER + numba_helpers()).format(code_hash=ir.code_hash, jit=JIT), *consts, "", sigs, ""]
+    return "\n".join(lines + _shared(ir, swept, varying, kept) + _population(ir, swept, varying, kept)) + "\n"
+
+
+def population_outputs(ir: IR) -> list[tuple[str, int]]:
+    """The outputs a population writes, one value per instance and row: the scalar ones, sorted by name (a
+    vector output per instance would be P x T x N)."""
+    return [(name, i) for name, i in ir.canonical_outputs if not ir.ops[i].type.vector]
+
+
+def _shared_sig(ir: IR, swept: frozenset[int], kept: list[int]) -> str:
+    rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
+    fixed = [op for op in ir.leaves("param") if op.id not in swept]
+    return _sig(["int64", "int64"] + [array_type(op.type, rows=True) for op in rows]
+                + [array_type(op.type, rows=False) for op in per_run + fixed]
+                + [array_type(ir.ops[i].type, rows=True) for i in kept])
+
+
+def _shared(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int]) -> list[str]:
+    rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
+    fixed = [op for op in ir.leaves("param") if op.id not in swept]
+    args = (["T", "N"] + [var("a", op.id) for op in rows] + [var("v", op.id) for op in per_run + fixed]
+            + [var("b", i) for i in kept])
+    hoisted = per_run_ops(ir) - varying
+    shared = {op.id for op in ir.ops} - varying - hoisted
+    return ["", f"@njit({JIT}, parallel=True)", f"def shared({', '.join(args)}):",
+            '    """Every row\'s shared values (no swept param, no state), rows spread over the cores."""',
+            *body(ir, "    ", only=hoisted), "    for t in prange(T):",
+            *[f"        {var('v', op.id)} = {var('a', op.id)}[t]" for op in rows],
+            *body(ir, "        ", only=shared),
+            *[f"        {var('b', i)}[t] = {var('v', i)}" for i in kept], ""]
+
+
+def _population_sig(ir: IR, swept: frozenset[int], kept: list[int]) -> str:
+    rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
+    params = ir.leaves("param")
+    return _sig(["int64", "int64", "int64"] + [array_type(op.type, rows=True) for op in rows]
+                + [array_type(op.type, rows=False) for op in per_run]
+                + [array_type(op.type, rows=op.id in swept) for op in params]
+                + [array_type(op.type, rows=False) for op in ir.leaves("state")]
+                + [array_type(ir.ops[i].type, rows=True) for i in kept]
+                + [NUMBA_TYPE[ir.ops[i].type.dtype] + "[:, ::1]" for _, i in population_outputs(ir)])
+
+
+def _population(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int]) -> list[str]:
+    rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
+    params, state, outs = ir.leaves("param"), ir.leaves("state"), population_outputs(ir)
+    args = (["T", "N", "P"] + [var("a", op.id) for op in rows] + [var("v", op.id) for op in per_run]
+            + [var("p" if op.id in swept else "v", op.id) for op in params] + [var("s", op.id) for op in state]
+            + [var("b", i) for i in kept] + [var("o", k) for k in range(len(outs))])
+    hoisted = per_run_ops(ir)
+    read = set(kept) | {a for op in ir.ops if op.id in varying for a in op.args} | {i for _, i in outs}
+    read |= {i for _, i in ir.next_state}
+    loads = ([f"            {var('v', op.id)} = {var('a', op.id)}[t]" for op in rows if op.id in read]
+             + [f"            {var('v', i)} = {var('b', i)}[t]" for i in kept]
+             + [f"            {var('v', op.id)} = {var('c', op.id)}" for op in state])
+    nexts = {name: i for name, i in ir.next_state}
+    return ["", f"@njit({JIT}, parallel=True)", f"def population({', '.join(args)}):",
+            '    """Instances 0..P-1 spread over the cores, each over rows 0..T-1 with its own state."""',
+            "    for i in prange(P):",
+            *[f"        {var('v', op.id)} = {var('p', op.id)}[i]" for op in params if op.id in swept],
+            *body(ir, "        ", only=hoisted),
+            *[f"        {var('c', op.id)} = {var('s', op.id)}" for op in state],
+            "        for t in range(T):", *loads,
+            *body(ir, "            ", only=varying - hoisted),
+            *[f"            {var('o', k)}[i, t] = {var('v', j)}  # {label(name)}" for k, (name, j) in enumerate(outs)],
+            *[f"            {var('c', op.id)} = {var('v', nexts[op.name])}  # next {label(op.name)}" for op in state],
+            ""]

@@ -9,7 +9,9 @@ written, so no partial output can be mistaken for a whole one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +110,42 @@ def write_table(columns: Mapping[str, np.ndarray | list], path: str | Path, meta
             pacsv.write_csv(table, path)
     except OSError as exc:  # the disk filled, or the directory changed since check_output
         raise InputError(f"cannot write the table: {exc.strerror or exc}", where=str(path), fix="check the disk and the path") from None
+
+
+@contextmanager
+def table_writer(path: str | Path, metadata: Mapping[str, str]) -> Iterator[Callable[[Mapping[str, list]], None]]:
+    """Write a table batch by batch (Parquet with metadata, or CSV): yields `write(columns)`. The batches go
+    to a temporary file beside `path`, renamed onto it only when the last is written, so a run that fails
+    half way leaves no half table, nor destroys the one that was there."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(fd)
+    writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+
+    def write(columns: Mapping[str, list]) -> None:
+        nonlocal writer
+        table = pa.table(dict(columns))
+        if writer is None:
+            if path.suffix == ".parquet":
+                table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
+                writer = pq.ParquetWriter(name, table.schema)
+            else:
+                writer = pacsv.CSVWriter(name, table.schema)
+        writer.write_table(table)
+
+    try:
+        yield write
+        if writer is not None:
+            writer.close()
+            writer = None
+            os.replace(name, path)
+    except OSError as exc:  # the disk filled, or the directory changed since check_output
+        raise InputError(f"cannot write the table: {exc.strerror or exc}", where=str(path),
+                         fix="check the disk and the path") from None
+    finally:
+        if writer is not None:
+            writer.close()
+        Path(name).unlink(missing_ok=True)
 
 
 @dataclass
