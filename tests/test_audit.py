@@ -43,12 +43,13 @@ def test_a_clean_run_verifies(replayed):
 
 def test_one_ulp_in_one_journaled_decision_is_caught(replayed):
     journal, run, _ = replayed
-    scan = journal.query("SELECT min(scan_id) FROM {db}.decisions FINAL WHERE run_id = %(r)s "
+    decisions = f"{journal.database}.{journal.run_tables(run)[0]}"
+    scan = journal.query(f"SELECT min(scan_id) FROM {decisions} FINAL WHERE run_id = %(r)s "
                          "AND action = 'ENTER_SHORT'", r=run)[0][0]
     journal.client.command(  # a newer version of that row, its leverage one ULP up
-        f"INSERT INTO {journal.database}.decisions SELECT * REPLACE "
+        f"INSERT INTO {decisions} SELECT * REPLACE "
         f"(reinterpretAsFloat64(reinterpretAsUInt64(leverage) + 1) AS leverage) "
-        f"FROM {journal.database}.decisions FINAL WHERE run_id = '{run}' AND scan_id = {scan}")
+        f"FROM {decisions} FINAL WHERE run_id = '{run}' AND scan_id = {scan}")
     audit = verify_run(journal, run, DECISION)
     assert not audit.ok and len(audit.mismatches) == 1
     assert audit.mismatches[0].startswith(f"scan {scan}, leverage: journal ")
@@ -57,10 +58,10 @@ def test_one_ulp_in_one_journaled_decision_is_caught(replayed):
 
 def test_lost_rows_are_caught(replayed):
     journal, run, _ = replayed
-    db = journal.database
-    journal.client.command(f"DELETE FROM {db}.decisions WHERE run_id = '{run}' AND scan_id = 100")
-    journal.client.command(f"DELETE FROM {db}.trades WHERE run_id = '{run}' AND source = 'shadow' AND "
-                           f"entry_scan = (SELECT max(entry_scan) FROM {db}.trades WHERE run_id = '{run}')")
+    decisions, trades, _ = (f"{journal.database}.{t}" for t in journal.run_tables(run))
+    journal.client.command(f"DELETE FROM {decisions} WHERE run_id = '{run}' AND scan_id = 100")
+    journal.client.command(f"DELETE FROM {trades} WHERE run_id = '{run}' AND source = 'shadow' AND "
+                           f"entry_scan = (SELECT max(entry_scan) FROM {trades} WHERE run_id = '{run}')")
     audit = verify_run(journal, run, DECISION)
     assert audit.missing == [100] and not audit.extra and not audit.mismatches
     assert audit.trades[0] == audit.trades[1] - 1 and len(audit.trade_mismatches) == 1
@@ -86,7 +87,8 @@ def test_the_cli_exits_1_on_a_difference(replayed):
     args = ["journal", "verify", str(DECISION), "--journal", journal.dsn, "--database", journal.database]
     ok = CliRunner().invoke(app, args)
     assert ok.exit_code == 0 and "verified" in ok.output, ok.output
-    journal.client.command(f"DELETE FROM {journal.database}.decisions WHERE run_id = '{run}' AND scan_id = 7")
+    journal.client.command(f"DELETE FROM {journal.database}.{journal.run_tables(run)[0]} WHERE run_id = '{run}' "
+                           "AND scan_id = 7")
     bad = CliRunner().invoke(app, [*args, "--run-id", run])
     assert bad.exit_code == 1 and "missing decision: scan 7" in bad.output, bad.output
 

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from conftest import GRAPHS
 
+from violet.api import compile_graph
+from violet.compile.ir import input_shape
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
@@ -25,6 +27,7 @@ REFERENCES = {
     "invvol_sizing": "violet.legacy.examples.invvol:InvVolSizer",
     "long_lane": "violet.legacy.examples.long_lane:LongEngine",
     "cooldown_short": "violet.legacy.examples.cooldown:CooldownEngine",
+    "single_short": "violet.legacy.examples.single_short:SingleShortEngine",
 }
 
 
@@ -42,7 +45,7 @@ def real_run(name: str, scans: Path) -> tuple:
 def test_example_equals_its_reference_on_every_real_scan(name, real_scans):
     cg, columns, report = real_run(name, real_scans)
     assert report.ok, report.render()
-    assert report.rows == len(columns["score"]) and not report.errors
+    assert report.rows == input_shape(cg.ir, columns, rows=True)[0] > 4000 and not report.errors
     assert len(report.compared) >= 3
 
 
@@ -82,3 +85,24 @@ def test_long_lane_away_from_its_defaults(real_scans):
     defaults = real_run("long_lane", real_scans)[2].trades.graph
     moved = int(re.search(r"trades: ([\d,]+) \(graph\)", done.stdout).group(1).replace(",", ""))
     assert "mismatches: 0 rows" in done.stdout and 0 < moved != defaults  # trades, and not the defaults' ones
+
+
+def test_single_short_across_its_benchmark_grid(real_scans):
+    """The strategy benchmarks/bench_vectorbt.py compares with vectorbt, on the asset it trades there
+    (BTCUSDT) at corners of its grid: the graph equals the desk-style loop output by output and trade by
+    trade, both exits occur, and a lower threshold trades less often."""
+    universe = read_table(real_scans.with_name("scans.universe.parquet"))
+    btc = universe.column("symbol").to_pylist().index("BTCUSDT")
+    reference = load_reference(REFERENCES["single_short"])
+    trades = []
+    for vd, tp in [(-0.002, 0.005), (-0.002, 0.05), (-0.04, 0.005)]:
+        params = {"asset": btc, "vd_threshold": vd, "tp_pct": tp}
+        cg = compile_graph(EXAMPLES / "single_short.toml", params)  # the point bound: its defaults
+        columns = input_columns(cg.ir, read_table(real_scans), str(real_scans), universe)[0]
+        report = diff_reference(cg, columns, reference, REFERENCES["single_short"], params)
+        assert report.ok, report.render()
+        exits = cg.scan(columns, params)[0]["exit_reason"]
+        reasons = cg.ir.output_type("exit_reason").enum
+        assert {reasons.index("TAKE_PROFIT"), reasons.index("STOP_LOSS")} <= set(exits.tolist())
+        trades.append(report.trades.graph)
+    assert trades[0] > trades[2] > 0 and trades[0] > trades[1] > 0

@@ -18,16 +18,21 @@ from conftest import GRAPHS
 from test_runtime import write_scans
 from waiting import wait_for
 
+from violet.api import load
 from violet.errors import InputError
 from violet.runtime import journal as journal_module
 from violet.runtime.journal import Journal, JournalError
+from violet.runtime.record import decision_record
+
+LAYOUT = decision_record(load(GRAPHS / "blue_decision.toml"), "BLUE").layout  # a real graph's decisions table
+DECISIONS = LAYOUT.decisions_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture
 def journal(chdb_dir, tmp_path):
-    j = Journal(f"chdb://{chdb_dir}", database=f"t_{uuid.uuid4().hex[:10]}", spill_dir=tmp_path / "spill")
+    j = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=f"t_{uuid.uuid4().hex[:10]}", spill_dir=tmp_path / "spill")
     yield j
     j.close()
 
@@ -41,7 +46,7 @@ def decision_row(j: Journal, scan_id: int, **values) -> dict:
 
 
 def bits(j: Journal, column: str) -> list[int]:
-    return [r[0] for r in j.query(f"SELECT reinterpretAsUInt64({column}) FROM {{db}}.decisions FINAL ORDER BY scan_id")]
+    return [r[0] for r in j.query(f"SELECT reinterpretAsUInt64({column}) FROM {{db}}.{DECISIONS} FINAL ORDER BY scan_id")]
 
 
 def test_floats_round_trip_bit_for_bit(journal):
@@ -59,28 +64,28 @@ def test_failure_mid_run_spills_and_replays_every_row_once(journal):
         journal.append("decisions", decision_row(journal, k))
         if k == 100:
             wait_for(lambda: journal.stats.inserted.get("decisions", 0) == 101, "rows 0..100 inserted")
-            journal.client.command(f"DETACH TABLE {journal.database}.decisions")  # a real failure of the engine
+            journal.client.command(f"DETACH TABLE {journal.database}.{DECISIONS}")  # a real failure of the engine
         if k == 200:
             wait_for(lambda: journal.stats.spilled_rows > 0, "a failed insert spilled")
-            journal.client.command(f"ATTACH TABLE {journal.database}.decisions")
+            journal.client.command(f"ATTACH TABLE {journal.database}.{DECISIONS}")
     journal.close()
     assert journal.stats.failures >= 1 and journal.stats.spilled_rows > 0
     assert journal.stats.replayed_rows == journal.stats.spilled_rows
     assert journal.pending_spill_rows() == 0
     assert journal.count("decisions", "run") == 300
-    assert journal.query("SELECT count() FROM {db}.decisions")[0][0] == 300  # not even a merge-pending duplicate
+    assert journal.query(f"SELECT count() FROM {{db}}.{DECISIONS}")[0][0] == 300  # not even a merge-pending duplicate
 
 
 def test_rows_spilled_at_close_are_replayed_by_the_next_journal(chdb_dir, tmp_path):
     database = f"t_{uuid.uuid4().hex[:10]}"
-    first = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "spill")
-    first.client.command(f"DETACH TABLE {database}.decisions")
+    first = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill")
+    first.client.command(f"DETACH TABLE {database}.{DECISIONS}")
     for k in range(50):
         first.append("decisions", decision_row(first, k))
     first.close()
     assert first.pending_spill_rows() == 50  # nothing lost: all on disk
-    first.client.command(f"ATTACH TABLE {database}.decisions")
-    second = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "spill", client=first.client)
+    first.client.command(f"ATTACH TABLE {database}.{DECISIONS}")
+    second = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill", client=first.client)
     assert second.stats.replayed_rows == 50 and second.pending_spill_rows() == 0
     assert second.count("decisions", "run") == 50
 
@@ -109,10 +114,10 @@ def test_a_database_name_that_is_not_an_identifier_is_refused_and_nothing_is_dro
     journal.flush()
     for name in (f"{journal.database}; DROP DATABASE {journal.database}", "1abc", "a" * 64, "violet\n", "", "a-b"):
         with pytest.raises(InputError, match="is not a plain identifier") as caught:
-            Journal(f"chdb://{chdb_dir}", database=name, client=journal.client)
+            Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=name, client=journal.client)
         assert caught.value.where == "--database" and caught.value.fix
     assert journal.count("decisions", "run") == 1  # the database is still there, with its row
-    Journal(f"chdb://{chdb_dir}", database="A_" + "b" * 61, client=journal.client)  # 63 characters: fine
+    Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database="A_" + "b" * 61, client=journal.client)  # 63 characters: fine
 
 
 def test_run_ids_are_bound_as_parameters_not_pasted(journal):
@@ -121,7 +126,7 @@ def test_run_ids_are_bound_as_parameters_not_pasted(journal):
     journal.append("decisions", decision_row(journal, 0, run_id=hostile))
     journal.flush()
     assert journal.count("decisions", hostile) == 1 and journal.count("decisions", "run") == 1
-    assert journal.query("SELECT run_id FROM {db}.decisions FINAL WHERE run_id = {r:String}", r=hostile) == [(hostile,)]
+    assert journal.query(f"SELECT run_id FROM {{db}}.{DECISIONS} FINAL WHERE run_id = {{r:String}}", r=hostile) == [(hostile,)]
 
 
 # ------------------------------------------------------------------ DSNs and directories
@@ -192,14 +197,14 @@ def test_a_torn_spill_file_keeps_its_whole_rows_and_sets_the_rest_aside(chdb_dir
     database = f"t_{uuid.uuid4().hex[:10]}"
     spill = tmp_path / "spill"
     spill.mkdir()
-    probe = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "probe")
-    legacy, cut = spill / "decisions.spill.jsonl", spill_lines(probe, 11)
+    probe = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "probe")
+    legacy, cut = spill / f"{DECISIONS}.spill.jsonl", spill_lines(probe, 11)
     cut = cut[: len(cut) - 40]  # the 11th row loses its last 40 bytes (and its newline)
     legacy.write_bytes(cut)
-    batch = spill / f"{database}.decisions.00000000000000000001-1-000001.spill.jsonl"
+    batch = spill / f"{database}.{DECISIONS}.00000000000000000001-1-000001.spill.jsonl"
     batch.write_bytes(spill_lines(probe, 5, first=100)[:-1] + b"\n{\"run_id\": \"ru")  # whole rows, then a torn one
     notices: list[str] = []
-    journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=spill, client=probe.client,
+    journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=spill, client=probe.client,
                       notice=notices.append)
     assert journal.count("decisions", "run") == 15 and journal.stats.replayed_rows == 15
     assert journal.pending_spill_rows() == 0 and not list(spill.glob("*.spill.jsonl"))
@@ -230,9 +235,9 @@ def test_a_full_spill_disk_stops_the_writer_and_keeps_every_acknowledged_row(chd
     append raises, no file on that disk is torn, and every row it did spill is inserted once space is back."""
     database = f"t_{uuid.uuid4().hex[:10]}"
     with tmpfs(tmp_path / "small", "size=256k") as small:
-        journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=small, batch_rows=50,
+        journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=small, batch_rows=50,
                           flush_seconds=0.01).start()
-        journal.client.command(f"DETACH TABLE {database}.decisions")
+        journal.client.command(f"DETACH TABLE {database}.{DECISIONS}")
         k = 0
         with pytest.raises(JournalError, match="No space left on device") as caught:
             while k < 1_000_000:  # far more than the disk holds; the writer stops long before
@@ -249,9 +254,9 @@ def test_a_full_spill_disk_stops_the_writer_and_keeps_every_acknowledged_row(chd
         for path in small.glob("*.spill.jsonl"):
             assert all(json.loads(line) for line in path.read_bytes().splitlines())  # every file whole
         subprocess.run(["mount", "-o", "remount,size=8m", str(small)], check=True)
-        journal.client.command(f"ATTACH TABLE {database}.decisions")
+        journal.client.command(f"ATTACH TABLE {database}.{DECISIONS}")
         notices: list[str] = []
-        again = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=small, client=journal.client,
+        again = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=small, client=journal.client,
                         notice=notices.append)
         assert again.stats.replayed_rows == kept and again.count("decisions", "run") == kept and not notices
 
@@ -260,7 +265,7 @@ def test_a_failed_spill_write_leaves_no_partial_file_and_stops_the_journal(chdb_
     """ENOSPC injected at the write call, after half the bytes: the temp file goes, no spill file appears, and the
     journal refuses every later row (the caller's thread writes here: no writer thread involved)."""
     database = f"t_{uuid.uuid4().hex[:10]}"
-    journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "spill")
+    journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill")
     real = journal_module._write_durably
 
     def half_then_full(path, data):
@@ -268,15 +273,15 @@ def test_a_failed_spill_write_leaves_no_partial_file_and_stops_the_journal(chdb_
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(journal_module, "_write_durably", half_then_full)
-    journal.client.command(f"DETACH TABLE {database}.decisions")
+    journal.client.command(f"DETACH TABLE {database}.{DECISIONS}")
     journal.append("decisions", decision_row(journal, 0))
-    with pytest.raises(JournalError, match="cannot keep 1 decisions rows: .*No space left on device"):
+    with pytest.raises(JournalError, match="cannot keep 1 decisions_[0-9a-f]{16} rows: .*No space left on device"):
         journal.flush()
     assert list(journal.spill_dir.iterdir()) == []
     for stopped in (lambda: journal.append("decisions", decision_row(journal, 1)), journal.close):
         with pytest.raises(JournalError, match="No space left on device"):
             stopped()
-    journal.client.command(f"ATTACH TABLE {database}.decisions")
+    journal.client.command(f"ATTACH TABLE {database}.{DECISIONS}")
 
 
 def test_replay_on_a_full_disk_exits_2_and_resumes_to_a_verified_run(tmp_path):
@@ -310,13 +315,13 @@ def test_a_temp_file_of_a_killed_spill_is_set_aside_not_replayed(chdb_dir, tmp_p
     spill = tmp_path / "spill"
     spill.mkdir()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    probe = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=tmp_path / "probe")
-    orphan = spill / f".{database}.decisions.00000000000000000001-{dead.stdout.strip()}-000001.spill.jsonl.tmp"
+    probe = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "probe")
+    orphan = spill / f".{database}.{DECISIONS}.00000000000000000001-{dead.stdout.strip()}-000001.spill.jsonl.tmp"
     orphan.write_bytes(spill_lines(probe, 3)[:-7])
-    live = spill / f".{database}.decisions.00000000000000000002-{os.getpid()}-000001.spill.jsonl.tmp"
+    live = spill / f".{database}.{DECISIONS}.00000000000000000002-{os.getpid()}-000001.spill.jsonl.tmp"
     live.write_bytes(spill_lines(probe, 1))
     notices: list[str] = []
-    journal = Journal(f"chdb://{chdb_dir}", database=database, spill_dir=spill, client=probe.client,
+    journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=spill, client=probe.client,
                       notice=notices.append)
     assert journal.count("decisions", "run") == 0 and not orphan.exists() and live.exists()
     assert [p.read_bytes() for p in (spill / "torn").iterdir()] == [spill_lines(probe, 3)[:-7]]

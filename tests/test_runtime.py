@@ -25,7 +25,8 @@ from violet.runtime.execution import ExecutionDriver
 from violet.runtime.journal import Journal
 from violet.runtime.reactor import Reactor
 from violet.runtime.scheduler import DeadlineScheduler
-from violet.runtime.session import EXIT_GRAPH
+from violet.runtime.record import decision_record
+from violet.runtime.session import exit_check
 from violet.runtime.source import PriceTick, replay_source
 from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, VenueKeys, guarded
 
@@ -34,30 +35,32 @@ COUNT_SCRIPT = """
 import json, sys
 from violet.runtime.journal import Journal
 j = Journal(sys.argv[1], "violet")
-tables = ("scans", "decisions", "divergences")
-final = {t: j.count(t, "killed") for t in tables}
-for t in tables:
-    j.client.command(f"OPTIMIZE TABLE violet.{t} FINAL")
-raw = {t: j.query(f"SELECT count() FROM {{db}}.{t} WHERE run_id = 'killed'")[0][0] for t in tables}
+tables = {"scans": "scans", "decisions": j.run_tables("killed")[0], "divergences": "divergences"}
+final = {t: j.query(f"SELECT count() FROM {{db}}.{p} FINAL WHERE run_id = 'killed'")[0][0] for t, p in tables.items()}
+for p in tables.values():
+    j.client.command(f"OPTIMIZE TABLE violet.{p} FINAL")
+raw = {t: j.query(f"SELECT count() FROM {{db}}.{p} WHERE run_id = 'killed'")[0][0] for t, p in tables.items()}
 print(json.dumps([final, raw]))
 """
 
 
-def write_scans(path: Path, n_scans: int = 240, n_assets: int = 6, seed: int = 7, bad: dict | None = None) -> Path:
-    """A scans file and its universe: random-walk prices, a stablecoin at index 0, signal most scans."""
+def write_scans(path: Path, n_scans: int = 240, n_assets: int = 6, seed: int = 7, bad: dict | None = None,
+                vel_div: tuple[float, float] = (-0.08, 0.01)) -> Path:
+    """A scans file and its universe: random-walk prices, a stablecoin at index 0, signal most scans (a short
+    signal with the default `vel_div` range, a long one with a mirrored range)."""
     rng = np.random.default_rng(seed)
     price = 100.0 * np.cumprod(1 + rng.normal(0, 0.006, (n_scans, n_assets)), axis=0)
     for (row, asset), value in (bad or {}).items():
         price[row, asset] = value
     table = pa.table({
         "scan_id": np.arange(n_scans), "ts_us": 1_700_000_000_000_000 + np.arange(n_scans) * HOUR,
-        "vel_div": rng.uniform(-0.08, 0.01, n_scans), "price": list(price), "score": list(rng.normal(size=(n_scans, n_assets))),
+        "vel_div": rng.uniform(*vel_div, n_scans), "price": list(price), "score": list(rng.normal(size=(n_scans, n_assets))),
         "acb_boost": np.ones(n_scans), "acb_beta": np.full(n_scans, 0.5), "mc_scale": np.ones(n_scans),
         "ob_mult": np.ones(n_scans), "esof_score": rng.normal(size=n_scans),
         "dc_status": rng.choice(["CONFIRM", "NEUTRAL", "CONTRADICT"], n_scans),
         "posture": rng.choice(["APEX", "STALKER", "TURTLE"], n_scans), "capital": np.full(n_scans, 10_000.0)})
     pq.write_table(table, path)
-    universe = pa.table({"symbol": ["USDCUSDT"] + [f"A{k}USDT" for k in range(1, n_assets)],
+    universe = pa.table({"index": np.arange(n_assets), "symbol": ["USDCUSDT"] + [f"A{k}USDT" for k in range(1, n_assets)],
                          "stable": [True] + [False] * (n_assets - 1), "exchange_max_leverage": [20] * n_assets})
     pq.write_table(universe, path.with_name(path.stem + ".universe.parquet"))
     return path
@@ -69,21 +72,23 @@ def compiled():
     return ir, compile_ir(ir)
 
 
-def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, exit_graph=None):
+def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, check=None):
     ir, cg = compiled
     source = replay_source(ir, scans)
     clock = ReplayClock(source.events[0].ts_us)
     monitor = DivergenceMonitor(reference=BlueEngine(**{k: v.tolist() for k, v in source.universe.items()}))
     driver = ExecutionDriver(venue or ObserveOnlyVenue(), DeadlineScheduler(clock), record=lambda row: None)
-    engine = DecisionEngine(cg, source.universe, exit_graph=exit_graph)
+    engine = DecisionEngine(cg, source.universe, exit_check=check)
     reactor = Reactor(clock, engine, driver, f"run-{uuid.uuid4().hex[:8]}", source.symbols, ir.content_hash,
-                      monitor, journal, cadence or Cadence())
+                      decision_record(ir, "test"), monitor, journal, cadence or Cadence())
     return reactor, source
 
 
 def test_end_to_end_replay_journals_every_row_with_no_divergence(compiled, chdb_dir, tmp_path):
     scans = write_scans(tmp_path / "scans.parquet", bad={(30, 2): float("nan"), (31, 4): -1.0})
-    journal = Journal(f"chdb://{chdb_dir}", f"t_{uuid.uuid4().hex[:8]}", spill_dir=tmp_path / "spill").start()
+    layout = decision_record(compiled[0], "test").layout
+    journal = Journal(f"chdb://{chdb_dir}", f"t_{uuid.uuid4().hex[:8]}", spill_dir=tmp_path / "spill",
+                      layout=layout).start()
     reactor, source = make_reactor(compiled, scans, journal=journal)
     summary = reactor.run(source)
     journal.close()
@@ -100,28 +105,30 @@ def test_end_to_end_replay_journals_every_row_with_no_divergence(compiled, chdb_
                              "ORDER BY scan_id", r=run)
     assert [r[0] for r in rejected] == [30, 31]
     assert "field price: asset 2: is NaN" in rejected[0][1] and "must be > 0.0" in rejected[1][1]
-    assert journal.query("SELECT count() FROM {db}.decisions FINAL WHERE run_id = %(r)s AND scan_id IN (30, 31)",
-                         r=run)[0][0] == 0
+    assert journal.query(f"SELECT count() FROM {{db}}.{layout.decisions_table} FINAL WHERE run_id = %(r)s "
+                         "AND scan_id IN (30, 31)", r=run)[0][0] == 0
     # every float of the breakdown journaled bit for bit: leverage of the first entry equals the engine's
     first_entry = next(t for t in reactor.monitor.reference.trades)
-    lev = journal.query("SELECT leverage FROM {db}.decisions FINAL WHERE run_id = %(r)s AND scan_id = %(s)s",
-                        r=run, s=first_entry["entry_scan"])[0][0]
+    lev = journal.query(f"SELECT leverage FROM {{db}}.{layout.decisions_table} FINAL WHERE run_id = %(r)s "
+                        "AND scan_id = %(s)s", r=run, s=first_entry["entry_scan"])[0][0]
     assert lev == first_entry["leverage"]
 
 
 def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir, tmp_path):
     scans = write_scans(tmp_path / "scans.parquet", n_scans=300)
     db = f"t_{uuid.uuid4().hex[:8]}"
-    journal = Journal(f"chdb://{chdb_dir}", db, spill_dir=tmp_path / "spill", flush_seconds=0.01).start()
+    journal = Journal(f"chdb://{chdb_dir}", db, spill_dir=tmp_path / "spill", flush_seconds=0.01,
+                      layout=decision_record(compiled[0], "test").layout).start()
     reactor, source = make_reactor(compiled, scans, journal=journal)
+    decisions = journal.table("decisions")
 
     def sabotage(event):
         if event.scan_id == 80:
             wait_for(lambda: journal.stats.inserted.get("decisions", 0) == 81, "decisions 0..80 inserted")
-            journal.client.command(f"DETACH TABLE {db}.decisions")  # the journal fails for real
+            journal.client.command(f"DETACH TABLE {db}.{decisions}")  # the journal fails for real
         if event.scan_id == 200:
             wait_for(lambda: journal.stats.spilled_rows > 0, "a failed insert spilled")
-            journal.client.command(f"ATTACH TABLE {db}.decisions")
+            journal.client.command(f"ATTACH TABLE {db}.{decisions}")
 
     reactor.on_scan = sabotage
     summary = reactor.run(source)
@@ -129,7 +136,7 @@ def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir
     assert journal.stats.failures > 0 and journal.stats.spilled_rows > 0
     assert journal.stats.replayed_rows == journal.stats.spilled_rows and journal.pending_spill_rows() == 0
     assert journal.count("decisions", reactor.run_id) == summary.decisions == 300
-    assert journal.query("SELECT count() FROM {db}.decisions")[0][0] == 300  # no duplicate, even before merges
+    assert journal.query(f"SELECT count() FROM {{db}}.{decisions}")[0][0] == 300  # no duplicate, even before merges
 
 
 def scans_written(line: str) -> int:
@@ -179,8 +186,8 @@ def test_finer_exit_cadence_exits_between_scans(compiled, tmp_path):
     pq.write_table(table, path)
     pq.write_table(pa.table({"symbol": ["USDC", "A", "B"], "stable": [True, False, False],
                              "exchange_max_leverage": [20] * n_assets}), tmp_path / "s.universe.parquet")
-    exit_graph = compile_ir(lower(load_graph(EXIT_GRAPH)))
-    reactor, source = make_reactor(compiled, path, cadence=Cadence(exit_q_us=60_000_000), exit_graph=exit_graph)
+    check = exit_check(GRAPHS / "blue_decision.toml", compiled[0], decision_record(compiled[0], "test"))
+    reactor, source = make_reactor(compiled, path, cadence=Cadence(exit_q_us=60_000_000), check=check)
     source.events.append(PriceTick(10 * 60_000_000 + 5, np.array([1.0, 1.0, 99.0])))  # pnl 0.01 >= tp 0.0095
     summary = reactor.run(source)
     assert summary.intrabar_exits == 1 and summary.trades == 1

@@ -37,6 +37,36 @@ def compile_graph(path: str | Path, params: Mapping[str, bool | int | float] | N
     return compile_ir(load(path, params))
 
 
+def composed(path: str | Path, instance: str, outer: IR) -> IR:
+    """The graph composed as node `instance` of graph file `path`, lowered alone, its parameters as `outer`
+    (the lowered outer graph, parameters bound) gives them: an unbound one is `outer`'s `instance.<name>`,
+    one bound to a literal or to an outer parameter takes that value. The runtime's exit check between
+    scans runs it on the outer graph's state under `instance.`."""
+    import ast
+
+    from violet.compile.lower import lower
+    from violet.dag.graph import load_graph
+
+    node = load_graph(path).nodes.get(instance)
+    if node is None or node.subgraph is None:
+        raise InputError(f"{quote(instance)} is not a composed graph node", where=str(path),
+                         fix="name a `graph = ...` node in [record] exit_check")
+    outer_values = outer.param_defaults
+    values: dict[str, bool | int | float] = {}
+    for name in node.subgraph.params:
+        bound = node.param_bindings.get(name)
+        if bound is None:
+            values[name] = outer_values[f"{instance}.{name}"]
+        elif isinstance(bound, ast.Name) and bound.id in outer_values:
+            values[name] = outer_values[bound.id]
+        elif isinstance(bound, (bool, int, float)):
+            values[name] = bound
+        else:
+            raise InputError(f"parameter {quote(name)} of {quote(instance)} is bound to an expression",
+                             where=str(path), fix="bind it to a literal or to a parameter to check exits between scans")
+    return bind(lower(node.subgraph), values, f"{path} node {instance}")
+
+
 def bind(ir: IR, params: Mapping[str, bool | int | float], where: str = "params") -> IR:
     """`ir` with parameter defaults replaced; an unknown name or a value of the wrong type is an error."""
     return ir.with_params({name: param_value(ir, name, value, where) for name, value in params.items()})

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from violet.dag.types import InputSpec, Refinement, ValueType
+from violet.dag.types import InputSpec, Record, Refinement, ValueType
 from violet.errors import InputError
 
 Scalar = float | int | bool
@@ -104,6 +104,7 @@ class IR:
     next_state: tuple[tuple[str, int], ...] = ()  # state field -> op computing its next value
     source: str = ""
     labels: tuple[tuple[str, str], ...] = ()  # node path -> what it is (display only, not hashed)
+    record: Record | None = None  # a decision graph's [record]: the outputs its host reads
     _hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -190,6 +191,8 @@ class IR:
             if refined := sorted([p.name, repr(p.refine)] for p in self.params if p.refine != Refinement()):
                 data["param_refine"] = refined  # only when there is one: the hashes of other graphs stay as they were
             data["nodes"] = [o.node for o in self.ops]
+            if self.record is not None:  # only when there is one: the hashes of other graphs stay as they were
+                data["record"] = self.record.canonical()
         return data
 
     def render(self) -> str:

@@ -736,4 +736,5 @@ def _lower_graph(graph: Graph) -> IR:
         next_state=tuple(sorted(b.next_state)),
         source=graph.file,
         labels=tuple(sorted(b.labels.items())),
+        record=graph.record,
     )

@@ -19,8 +19,9 @@ from pathlib import Path
 import networkx as nx
 
 from violet.dag.expr import parse_expr, references
-from violet.dag.schema import InputModel, NodeModel, ParamModel, StateModel, parse_graph_file
-from violet.dag.types import BOOL, F64, I64, DType, InputSpec, Refinement, ValueType, float64_problem, int64_problem
+from violet.dag.schema import InputModel, NodeModel, ParamModel, RecordModel, StateModel, parse_graph_file
+from violet.dag.types import (BOOL, F64, I64, DType, InputSpec, Record, Refinement, ValueType, float64_problem,
+                              int64_problem)
 from violet.dag.variants import read_graph_data, relative_graph_path
 from violet.errors import GraphError, quote, where
 from violet.files import is_file, shown
@@ -78,6 +79,7 @@ class Graph:
     enums: dict[str, ValueType] = field(default_factory=dict)
     libraries: dict[str, Library] = field(default_factory=dict)
     bases: tuple[str, ...] = ()  # the files a variant extends: its base, the base's base, ...
+    record: Record | None = None  # what a host reads, for a decision graph
 
     def order(self) -> list[str]:
         """Nodes in a deterministic topological order (independent of file order)."""
@@ -127,7 +129,22 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
                   nx.DiGraph(), state, next_state, enums, libraries,
                   tuple(os.path.normpath(b) for b in resolved.bases))
     graph.deps = _dependencies(graph)
+    graph.record = _record(model.record, graph) if model.record is not None else None
     return graph
+
+
+def _record(m: RecordModel, graph: Graph) -> Record:
+    """The `[record]` table, every output it names checked to exist (and `exit_check` to be a composed graph)."""
+    for key, name in m.names().items():
+        if name not in graph.outputs:
+            raise GraphError(f"record.{key} names {quote(name)}, which is not an output{_did_you_mean(name, list(graph.outputs))}",
+                             where=where(graph.file, f"record.{key}"), fix="name an output of [outputs]")
+    node = graph.nodes.get(m.exit_check)
+    if m.exit_check and (node is None or node.subgraph is None):
+        raise GraphError(f"record.exit_check names {quote(m.exit_check)}, which is not a composed graph node",
+                         where=where(graph.file, "record.exit_check"), fix="name a `graph = ...` node (the exit graph)")
+    return Record(m.action, tuple(sorted(m.actions.items())), m.asset, m.leverage, m.notional, m.exit_leverage,
+                  m.exit_notional, m.trade, m.exit_check)
 
 
 def _input_spec(name: str, m: InputModel, file: str) -> InputSpec:

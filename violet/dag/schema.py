@@ -158,8 +158,37 @@ class NodeModel(_Strict):
         return self
 
 
+ROLES = ("enter_long", "enter_short", "exit_long", "exit_short")  # what an action value asks the execution layer
+
+
+RECORD_KEYS = ("action", "asset", "leverage", "notional", "exit_leverage", "exit_notional", "trade")
+
+
+class RecordModel(_Strict):
+    """`[record]`: which outputs of a decision graph a host reads (docs/runtime.md, "The record contract").
+
+    Every value names an output of the graph (checked by the loader); `actions` maps action enum values to
+    roles (values not listed send no order); `exit_check` names a composed exit graph node, run alone
+    between scans for a finer exit cadence."""
+
+    action: str
+    actions: dict[str, Literal["enter_long", "enter_short", "exit_long", "exit_short"]]
+    asset: str
+    leverage: str
+    notional: str
+    exit_leverage: str
+    exit_notional: str
+    trade: str
+    exit_check: str = ""
+
+    def names(self) -> dict[str, str]:
+        """Record key -> the output it names."""
+        return {key: getattr(self, key) for key in RECORD_KEYS}
+
+
 class GraphFile(_Strict):
     graph: GraphMeta
+    record: RecordModel | None = None
     libraries: dict[str, str] = Field(default_factory=dict)
     inputs: dict[str, InputModel]
     params: dict[str, ParamModel] = Field(default_factory=dict)
@@ -191,6 +220,13 @@ def _check_identifiers(model: GraphFile, file: str) -> None:
     for table in ("libraries", "inputs", "params", "consts", "state", "enums", "nodes", "outputs", "next_state"):
         for name in getattr(model, table):
             check_name(name, file, table)
+    if model.record is not None:
+        for key, name in model.record.names().items():
+            check_name(name, file, f"record.{key}")
+        for value in model.record.actions:
+            check_name(value, file, "record.actions")
+        if model.record.exit_check:
+            check_name(model.record.exit_check, file, "record.exit_check")
     for name, spec in model.inputs.items():
         for k, value in enumerate(spec.values or []):
             check_name(value, file, f"inputs.{name}.values[{k}]")

@@ -181,3 +181,24 @@ class InputSpec:
         text = str(self.type)
         extra = ", ".join(part for part in (self.refine.describe(), f"where {self.mask}" if self.mask else "") if part)
         return f"{text} ({extra})" if extra else text
+
+
+@dataclass(frozen=True)
+class Record:
+    """A decision graph's `[record]`: the outputs its host reads (names checked by the loader, types by
+    the host that reads them; docs/runtime.md, "The record contract")."""
+
+    action: str
+    actions: tuple[tuple[str, str], ...]  # action enum value -> role (enter_long, enter_short, exit_long, exit_short)
+    asset: str
+    leverage: str
+    notional: str
+    exit_leverage: str  # the size of the position an exit closes
+    exit_notional: str
+    trade: str
+    exit_check: str = ""  # a composed exit graph node run alone between scans ("" for none)
+
+    def canonical(self) -> list[str | list[list[str]]]:
+        """Plain data for the content hash."""
+        return [self.action, sorted(list(a) for a in self.actions), self.asset, self.leverage, self.notional,
+                self.exit_leverage, self.exit_notional, self.trade, self.exit_check]

@@ -28,7 +28,7 @@ from violet.files import is_file, shown
 MAX_EXTENDS = 16  # bases extended one from another: resolution recurses once per level
 
 # the tables a variant overrides key by key; [graph] is merged key by key too, less `extends` and `drop`
-KEYED = ("libraries", "inputs", "params", "consts", "enums", "state", "nodes", "outputs", "next_state")
+KEYED = ("libraries", "inputs", "params", "consts", "enums", "state", "nodes", "outputs", "next_state", "record")
 SHORTHAND = {"params": "default", "state": "init"}  # a bare value in these tables is this key of the entry
 PATHS = {"nodes": "graph", "libraries": None}  # where an entry holds a path relative to its file
 DROP_FIX = 'write drop = ["nodes.<name>", "outputs.<name>", ...]: entries the base defines'

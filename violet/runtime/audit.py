@@ -23,8 +23,8 @@ from violet.api import bind, load
 from violet.compile.numba_backend import compile_ir
 from violet.errors import VioletError
 from violet.compile.identity import bits, first_difference, plain
-from violet.runtime.divergence import DECISION_FIELDS, TRADE_FIELDS
 from violet.runtime.journal import Journal
+from violet.runtime.record import Layout, decision_record
 from violet.tools.table_io import input_columns, output_columns, trade_rows
 
 MAX_LISTED = 5
@@ -91,13 +91,21 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
     columns, _ = input_columns(ir, table, f"journal scans of {where}", universe)
     results = compile_ir(ir).batch(columns)
     audit = Audit(run_id, graph_hash, scans=len(scans))
-    _compare_decisions(journal, run_id, columns["scan_id"].tolist(), output_columns(ir, columns, results), audit)
-    _compare_trades(journal, run_id, trade_rows(ir, results) or {}, audit)
+    layout = decision_record(ir, str(graph)).layout
+    decisions, trades, _ = journal.run_tables(run_id)
+    if decisions != f"decisions_{layout.key}":
+        raise VioletError(f"the run's journal layout is not {graph}'s", where=where, fix="give the graph file that ran")
+    _compare_decisions(journal, decisions, layout, run_id, columns["scan_id"].tolist(),
+                       output_columns(ir, columns, results), audit)
+    _compare_trades(journal, trades, layout, run_id, trade_rows(ir, results) or {}, audit)
     return audit
 
 
-def _compare_decisions(journal: Journal, run_id: str, scan_ids: list[int], want: dict[str, Any], audit: Audit) -> None:
-    rows = journal.query(f"SELECT scan_id, {', '.join(DECISION_FIELDS)} FROM {{db}}.decisions FINAL "
+def _compare_decisions(journal: Journal, table: str, layout: Layout, run_id: str, scan_ids: list[int],
+                       want: dict[str, Any], audit: Audit) -> None:
+    """Every journaled field of every decision (the graph's every output) against the recomputed one."""
+    fields = layout.decision_fields
+    rows = journal.query(f"SELECT scan_id, {', '.join(f'`{f}`' for f in fields)} FROM {{db}}.{table} FINAL "
                          "WHERE run_id = {r:String} ORDER BY scan_id", r=run_id)
     audit.decisions = len(rows)
     journaled = {row[0]: row[1:] for row in rows}
@@ -106,23 +114,25 @@ def _compare_decisions(journal: Journal, run_id: str, scan_ids: list[int], want:
     for k, scan_id in enumerate(scan_ids):
         if scan_id not in journaled:
             continue
-        got = dict(zip(DECISION_FIELDS, journaled[scan_id]))
-        expected = {name: want[name][k] for name in DECISION_FIELDS}
-        name = first_difference(DECISION_FIELDS, got, expected)
+        got = dict(zip(fields, journaled[scan_id]))
+        expected = {name: want[name][k] for name in fields}
+        name = first_difference(fields, got, expected)
         if name is not None:
             value, recomputed = got[name], plain(expected[name])
             audit.mismatches.append(f"scan {scan_id}, {name}: journal {value!r} ({bits(value)}), "
                                     f"recomputed {recomputed!r} ({bits(recomputed)})")
 
 
-def _compare_trades(journal: Journal, run_id: str, want: dict[str, Any], audit: Audit) -> None:
-    rows = journal.query(f"SELECT {', '.join(TRADE_FIELDS)} FROM {{db}}.trades FINAL "
-                         "WHERE run_id = {r:String} AND source = 'shadow' ORDER BY entry_scan", r=run_id)
+def _compare_trades(journal: Journal, table: str, layout: Layout, run_id: str, want: dict[str, Any],
+                    audit: Audit) -> None:
+    fields = layout.trade_fields
+    rows = journal.query(f"SELECT {', '.join(f'`{f}`' for f in fields)} FROM {{db}}.{table} FINAL "
+                         "WHERE run_id = {r:String} AND source = 'shadow' ORDER BY exit_scan, entry_scan", r=run_id)
     n = len(want.get("entry_scan", []))
     audit.trades = (len(rows), n)
-    recomputed = [tuple(plain(want[f][k]) for f in TRADE_FIELDS) for k in range(n)]
+    recomputed = [tuple(plain(want[f][k]) for f in fields) for k in range(n)]
     for k in range(max(len(rows), n)):
         got, expected = (rows[k] if k < len(rows) else None), (recomputed[k] if k < n else None)
-        if got is None or expected is None or first_difference(TRADE_FIELDS, dict(zip(TRADE_FIELDS, got)),
-                                                               dict(zip(TRADE_FIELDS, expected))) is not None:
+        if got is None or expected is None or first_difference(fields, dict(zip(fields, got)),
+                                                               dict(zip(fields, expected))) is not None:
             audit.trade_mismatches.append(f"trade {k}: journal {got}, recomputed {expected}")

@@ -4,7 +4,8 @@ The reference is the legacy engine run in lockstep (or any object with
 `on_scan(**scan)` and `trades`), or a recorded trades table. For each scan the
 first breakdown field (in record order) whose float64 bits or value differ is
 recorded with both values and their bit patterns; trades are compared one by
-one on every field.
+one on every field. The fields are the graph's (its outputs, its trade
+record): the reactor sets them from the graph's record.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from typing import Any
 
 from violet.compile.identity import bits, first_difference
 
-DECISION_FIELDS = ("action", "reason", "entry_reason", "asset", "selected", "pos_asset", "s", "base", "dc", "regime",
-                   "ob_mult", "esof", "raw", "cmax", "leverage", "notional", "exch_lev", "margin", "exit",
-                   "exit_reason", "pnl", "bars_held", "peak_pnl")
-TRADE_FIELDS = ("entry_scan", "exit_scan", "asset", "reason", "leverage", "notional", "pnl")
 
 
 @dataclass(frozen=True)
@@ -41,6 +38,8 @@ class DivergenceMonitor:
 
     reference: Any = None  # an engine with on_scan(**scan) and trades, or None
     reference_trades: Sequence[Mapping[str, Any]] | None = None
+    fields: Sequence[str] = ()  # the decision's outputs, in record order
+    trade_fields: Sequence[str] = ()  # the trade record's fields
     divergences: list[Divergence] = field(default_factory=list)
     compared_scans: int = 0
 
@@ -49,7 +48,7 @@ class DivergenceMonitor:
             return None
         expected = self.reference.on_scan(**scan)
         self.compared_scans += 1
-        name = first_difference([n for n in DECISION_FIELDS if n in expected], record, expected)
+        name = first_difference([n for n in self.fields if n in expected], record, expected)
         if name is None:
             return None
         found = Divergence(scan_id, "DECISION", name, record[name], expected[name])
@@ -71,7 +70,7 @@ class DivergenceMonitor:
             if mine is None or theirs is None:
                 found.append(Divergence(where, "TRADE", "count", len(shadow), len(reference)))
                 break
-            name = first_difference(TRADE_FIELDS, mine, theirs)
+            name = first_difference(self.trade_fields, mine, theirs)
             if name is not None:
                 found.append(Divergence(where, "TRADE", name, mine.get(name), theirs.get(name)))
         self.divergences += found

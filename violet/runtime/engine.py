@@ -4,7 +4,8 @@ It calls the graph's compiled step kernel once per scan with the scan's inputs,
 the universe and the state it holds, keeps the next state, and returns the
 decision record (enums as names). It decides every scan; what executes is the
 execution layer's business. `check_exit` runs the exit graph alone between
-scans (a finer exit cadence) on the same position state.
+scans (a finer exit cadence) on the same position state: the composed exit
+node the graph's record names, whatever its name.
 """
 
 from __future__ import annotations
@@ -18,8 +19,43 @@ import numpy as np
 from violet.compile.ir import IR
 from violet.compile.numba_backend import CompiledGraph, kernel_array, kernel_value
 from violet.dag.types import DType, ValueType
+from violet.errors import InputError
 
-EXIT_PREFIX = "pos."  # the exit graph's instance name inside blue_decision.toml
+CHECK_INPUTS = ("scan_id", "price", "bar_close")  # what an exit graph is given between scans
+IDLE: dict[DType, Any] = {DType.BOOL: False, DType.I64: 0, DType.F64: 0.0}  # its other inputs: no entry
+
+
+class ExitCheck:
+    """A composed exit graph run alone between scans on the decision's state under `<instance>.`.
+
+    It is given the last scan's id, the latest prices and bar_close = false; its other inputs (the entry
+    it may take) are false, 0 or 0.0. A closed trade's fields are its outputs named like the trade field,
+    or with `pos_` or `exit_` before it; exit_scan is the last scan."""
+
+    def __init__(self, graph: CompiledGraph, instance: str, trade_fields: list[str], where: str) -> None:
+        self.graph, self.prefix = graph, instance + "."
+        ir = graph.ir
+        names = set(ir.output_names)
+        self.fields = {f: next((c for c in (f, f"pos_{f}", f"exit_{f}") if c in names), "")
+                       for f in dict.fromkeys([*trade_fields, "asset", "leverage", "notional"]) if f != "exit_scan"}
+        lacks = [f"input {n}" for n in CHECK_INPUTS if n not in {s.name for s in ir.inputs}]
+        lacks += ["output exit"] * ("exit" not in names) + [f"an output for the trade's {f}" for f, c in self.fields.items() if not c]
+        if lacks:
+            raise InputError(f"exit graph {ir.name} (node {instance}) cannot be checked between scans: it lacks "
+                             + ", ".join(lacks), where=where, fix="see docs/runtime.md, \"Exit checks between scans\"")
+        self.idle = {s.name: IDLE[s.type.dtype] for s in ir.inputs if s.name not in CHECK_INPUTS and not s.universe}
+
+    def run(self, state: dict[str, Any], scan_id: int, price: np.ndarray) -> dict[str, Any] | None:
+        """One check: `state` advances in place; the closed trade, or None."""
+        eg = self.graph
+        mine = {s.name: state[self.prefix + s.name] for s in eg.ir.state}
+        outputs, next_state = eg.advance({**self.idle, "scan_id": scan_id, "price": price, "bar_close": False}, mine)
+        state.update({self.prefix + name: value for name, value in next_state.items()})
+        if not outputs["exit"]:
+            return None
+        named = namer(eg.ir, list(outputs))(tuple(outputs.values()))
+        return {"exit_scan": scan_id, **{f: named[c] for f, c in self.fields.items()}}
+
 CONVERT: dict[DType, Callable[[Any], Any]] = {DType.F64: float, DType.I64: int, DType.BOOL: bool}
 
 
@@ -53,7 +89,7 @@ class DecisionEngine:
     """Hosts one compiled stateful graph and its state."""
 
     def __init__(self, cg: CompiledGraph, universe: Mapping[str, np.ndarray],
-                 params: Mapping[str, Any] | None = None, exit_graph: CompiledGraph | None = None) -> None:
+                 params: Mapping[str, Any] | None = None, exit_check: ExitCheck | None = None) -> None:
         ir = cg.ir
         self.cg, self.ir = cg, ir
         self._step = cg.kernel("step")  # compiled (or loaded) here, before the first scan, not during it
@@ -66,7 +102,7 @@ class DecisionEngine:
         self._record = namer(ir, self._outputs)
         self._assets = len(next(iter(self._universe.values()))) if self._universe else 0
         self.state: dict[str, Any] = ir.initial_state(self._assets)
-        self.exit_graph = exit_graph
+        self.exit_check = exit_check
         self.latencies_us: list[float] = []
 
     def decide(self, scan: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,13 +117,8 @@ class DecisionEngine:
         self.latencies_us.append((time.perf_counter_ns() - start) / 1000)
         return record
 
-    def check_exit(self, scan_id: int, price: np.ndarray) -> dict[str, Any]:
-        """An intra-bar exit check at `price`: the exit graph alone, on this engine's position state."""
-        assert self.exit_graph is not None, "no exit graph hosted"
-        eg = self.exit_graph
-        state = {s.name: self.state[EXIT_PREFIX + s.name] for s in eg.ir.state}
-        inputs = {"scan_id": scan_id, "price": price, "want_entry": False, "entry_asset": -1,
-                  "entry_leverage": 0.0, "entry_notional": 0.0, "bar_close": False}
-        outputs, next_state = eg.advance(inputs, state)
-        self.state.update({EXIT_PREFIX + name: value for name, value in next_state.items()})
-        return namer(eg.ir, list(outputs))(tuple(outputs.values()))
+    def check_exit(self, scan_id: int, price: np.ndarray) -> dict[str, Any] | None:
+        """An intra-bar exit check at `price`: the exit graph alone, on this engine's position state; the
+        trade it closes, or None."""
+        assert self.exit_check is not None, "no exit graph hosted"
+        return self.exit_check.run(self.state, scan_id, price)

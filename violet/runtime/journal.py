@@ -22,6 +22,7 @@ acknowledgement) counts once when read with FINAL: none is duplicated.
 from __future__ import annotations
 
 import fcntl
+from importlib import resources
 import json
 import logging
 import os
@@ -41,12 +42,13 @@ import numpy as np
 
 from violet.errors import InputError, VioletError, quote
 from violet.files import try_write
+from violet.runtime.record import Layout
 
-DDL_DIR = Path(__file__).resolve().parents[2] / "ddl"
 logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)  # failures are counted and reported by the journal
 # Insert order within a batch (and of spill files on replay): a scan's `scans` row goes last, so a scans row in the
 # database means every other row of that scan is in too (the resume point after a kill).
 TABLES = ("runs", "decisions", "orders", "trades", "divergences", "scans")
+GRAPH_TABLES = ("decisions", "trades")  # one pair per record layout: `decisions_<layout>`, `trades_<layout>`
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 DSN_FORMS = "chdb:///abs/dir (the embedded engine, three slashes) or http://host:8123 (a server)"
 SPILL_SUFFIX = ".spill.jsonl"
@@ -171,11 +173,23 @@ def _locked(directory: Path) -> bool:
         os.close(fd)
 
 
-def apply_ddl(client: Any, database: str) -> None:
-    """Create the database and every table of ddl/*.sql (idempotent); `database` is a checked identifier."""
+def apply_ddl(client: Any, database: str, layout: Layout | None = None) -> None:
+    """Create the database, every table of the packaged DDL (violet/runtime/ddl/*.sql, read as a package
+    resource so an installed wheel has it) and a graph's decisions and trades tables (idempotent);
+    `database` is a checked identifier."""
     client.command(f"CREATE DATABASE IF NOT EXISTS {identifier(database, '--database')}")
-    for path in sorted(DDL_DIR.glob("*.sql")):
-        client.command(path.read_text().replace("{db}", database))
+    ddl = sorted((f for f in resources.files("violet.runtime").joinpath("ddl").iterdir() if f.name.endswith(".sql")),
+                 key=lambda f: f.name)
+    for statement in [f.read_text() for f in ddl] + (layout.ddl() if layout is not None else []):
+        client.command(statement.replace("{db}", database))
+
+
+def table_kind(table: str) -> str | None:
+    """The kind of a physical journal table (a name of TABLES), or None for a table that is not the journal's."""
+    if table in TABLES:
+        return table
+    kind, _, key = table.rpartition("_")
+    return kind if kind in GRAPH_TABLES and re.fullmatch(r"[0-9a-f]{16}", key) else None
 
 
 # ------------------------------------------------------------------ spill files
@@ -211,8 +225,9 @@ class SpillDir:
             parts = path.name.removesuffix(SPILL_SUFFIX).split(".")
             legacy = len(parts) == 1  # `<table>.spill.jsonl`, written by VIOLET before per-batch files
             table = parts[0] if legacy else parts[1] if len(parts) == 3 and parts[0] == self.database else None
-            if table in TABLES:
-                found.append((TABLES.index(table), path.name, table, path))
+            kind = table_kind(table) if table is not None else None
+            if kind is not None:
+                found.append((TABLES.index(kind), path.name, table, path))
         return [(table, path) for _, _, table, path in sorted(found)]
 
     def read(self, table: str, path: Path, columns: list[str]) -> list[dict[str, Any]]:
@@ -238,8 +253,8 @@ class SpillDir:
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)
 
-    def pending_rows(self, columns: Mapping[str, list[str]]) -> int:
-        return sum(len(self.read(table, path, columns[table])) for table, path in self.files())
+    def pending_rows(self, columns: Callable[[str], list[str]]) -> int:
+        return sum(len(self.read(table, path, columns(table))) for table, path in self.files())
 
     def set_aside_orphans(self) -> None:
         """Temp files of dead processes (killed while spilling: their rows were never acknowledged) go to torn/."""
@@ -328,9 +343,12 @@ class Journal:
 
     def __init__(self, dsn: str, database: str = "violet", spill_dir: Path | None = None,
                  batch_rows: int = 2000, flush_seconds: float = 0.05, client: Any = None,
-                 notice: Callable[[str], None] = _warn) -> None:
+                 notice: Callable[[str], None] = _warn, layout: Layout | None = None) -> None:
         self.dsn = dsn
         self.database = identifier(database, "--database")
+        # logical table -> the physical one: a graph's decisions and trades tables are named by its record layout
+        self.tables = {t: t for t in TABLES} | ({"decisions": layout.decisions_table, "trades": layout.trades_table}
+                                                if layout is not None else {})
         self.client = client or connect(dsn)
         self.spill_dir = Path(spill_dir or _default_spill(dsn))
         writable_directory(self.spill_dir, dsn, "the spill directory")
@@ -342,8 +360,9 @@ class Journal:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped: JournalError | None = None  # why the writer stopped, if it did
-        apply_ddl(self.client, self.database)
-        self._columns = {table: self._read_columns(table) for table in TABLES}
+        apply_ddl(self.client, self.database, layout)
+        self._physical: dict[str, list[str]] = {}
+        self._columns = {table: self.physical_columns(self.tables[table]) for table in TABLES}
         self._warm_up()
         self.spills.set_aside_orphans()
         self.replay_spills()
@@ -351,6 +370,16 @@ class Journal:
     def columns(self, table: str) -> list[str]:
         """The table's columns, in order, as the database has them."""
         return list(self._columns[table])
+
+    def table(self, table: str) -> str:
+        """The physical name of logical table `table` (a graph's decisions and trades carry its layout's key)."""
+        return self.tables[table]
+
+    def physical_columns(self, table: str) -> list[str]:
+        """The columns of a physical table (empty if it does not exist), read once."""
+        if table not in self._physical:
+            self._physical[table] = self._read_columns(table)
+        return self._physical[table]
 
     # ------------------------------------------------------------ the decision side (cheap)
 
@@ -365,14 +394,15 @@ class Journal:
         if self._stopped is not None:
             raise self._stopped
         columns = self._columns.get(table)
-        if columns is None:
-            raise JournalError(f"unknown journal table '{table}'", where=self.dsn, fix=f"tables: {', '.join(TABLES)}")
+        if not columns:
+            raise JournalError(f"unknown journal table '{table}'", where=self.dsn,
+                               fix=f"tables: {', '.join(TABLES)} (decisions and trades need the graph's record layout)")
         if set(row) != set(columns):
             missing, extra = sorted(set(columns) - set(row)), sorted(set(row) - set(columns))
             raise JournalError(f"a {table} row must have exactly the table's columns "
                                f"(missing: {', '.join(missing) or '-'}; unknown: {', '.join(extra) or '-'})",
-                               where=f"{self.database}.{table}", fix="build rows from the DDL in ddl/")
-        self._queue.put((table, dict(row)))
+                               where=f"{self.database}.{table}", fix="build rows from the journal's DDL")
+        self._queue.put((self.tables[table], dict(row)))
 
     # ------------------------------------------------------------ the writer side
 
@@ -439,10 +469,10 @@ class Journal:
     def _write_batch(self, batch: Mapping[str, list[dict[str, Any]]]) -> None:
         with self._lock:
             if batch and not self._replay_locked():
-                for table in sorted(batch, key=TABLES.index):
+                for table in sorted(batch, key=_order):
                     self._spill(table, batch[table])
                 return
-            for table in sorted(batch, key=TABLES.index):
+            for table in sorted(batch, key=_order):
                 self._insert_or_spill(table, batch[table])
 
     def _insert_or_spill(self, table: str, rows: list[dict[str, Any]]) -> None:
@@ -458,10 +488,12 @@ class Journal:
         self.stats.spilled_rows += len(rows)
 
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
-        columns = self._columns[table]
+        """Insert rows into physical table `table`; counted under its kind (decisions, trades, ...)."""
+        columns = self.physical_columns(table)
         data = [[_db_value(row.get(c)) for c in columns] for row in rows]
         self.client.insert(f"{self.database}.{table}", data, column_names=columns)
-        self.stats.inserted[table] = self.stats.inserted.get(table, 0) + len(rows)
+        kind = table_kind(table) or table
+        self.stats.inserted[kind] = self.stats.inserted.get(kind, 0) + len(rows)
 
     def _warm_up(self) -> None:
         """The first insert of a process costs ~150 ms in the embedded engine: pay it here, before the
@@ -483,7 +515,7 @@ class Journal:
 
     def _replay_locked(self) -> bool:
         for table, path in self.spills.files():
-            rows = self.spills.read(table, path, self._columns[table])
+            rows = self.spills.read(table, path, self.physical_columns(table))
             try:
                 if rows:
                     self._insert(table, rows)
@@ -495,7 +527,7 @@ class Journal:
         return True
 
     def pending_spill_rows(self) -> int:
-        return self.spills.pending_rows(self._columns)
+        return self.spills.pending_rows(self.physical_columns)
 
     # ------------------------------------------------------------ reading back
 
@@ -503,11 +535,31 @@ class Journal:
         """Rows of one run, each key once (FINAL collapses replayed duplicates)."""
         if table not in TABLES:
             raise JournalError(f"unknown journal table '{table}'", where=self.dsn, fix=f"tables: {', '.join(TABLES)}")
-        return int(self.query(f"SELECT count() FROM {{db}}.{table} FINAL WHERE run_id = {{r:String}}", r=run_id)[0][0])
+        return int(self.query(f"SELECT count() FROM {{db}}.{self.tables[table]} FINAL WHERE run_id = {{r:String}}",
+                              r=run_id)[0][0])
+
+    def run_tables(self, run_id: str) -> tuple[str, str, str]:
+        """The physical decisions and trades tables of run `run_id` (named by its record layout), and the
+        column holding its action; a run journaled before layouts existed is refused."""
+        rows = self.query("SELECT layout, action_output FROM {db}.runs FINAL WHERE run_id = {r:String}", r=run_id)
+        if not rows or not rows[0][0]:
+            raise JournalError(f"run {quote(run_id)} has no record layout in the journal" if rows else
+                               f"no run {quote(run_id)} in the journal", where=f"{self.dsn} database {self.database}",
+                               fix="replay it again with this version, or omit --run-id for the latest run")
+        layout, action = rows[0]
+        if not re.fullmatch(r"[0-9a-f]{16}", layout):  # spliced into queries: a layout key, nothing else
+            raise JournalError(f"run {quote(run_id)} has a damaged record layout {quote(layout)}", where=self.database,
+                               fix="replay the run again")
+        return f"decisions_{layout}", f"trades_{layout}", identifier(action, "runs.action_output")
 
     def query(self, sql: str, **parameters: Any) -> list[tuple]:
         """Rows of `sql`; `{db}` is this journal's (checked) database, values are bound as parameters."""
         return self.client.query(sql.replace("{db}", self.database), parameters=parameters).result_rows
+
+
+def _order(table: str) -> int:
+    """Insert order of a physical table: its kind's place in TABLES (scans last)."""
+    return TABLES.index(table_kind(table) or "scans")
 
 
 def _db_value(value: Any) -> Any:

@@ -10,8 +10,11 @@ monotonic) and the source; `pace_us` spaces scans in live time.
 Per accepted scan: the decision engine decides (latency measured around the
 compiled step alone), the record is journaled (a queue put: the writer thread
 does the I/O), the divergence monitor compares it with the reference, and the
-execution driver turns ENTER_SHORT / EXIT into order intents. A rejected scan
-is journaled as rejected and goes no further.
+execution driver turns the actions the graph's record maps to an entry or an
+exit into order intents (a long entry BUY, its exit SELL; a short the reverse).
+Which outputs those are, and the journal's columns, come from the graph's
+record (violet/runtime/record.py): no strategy's field is named here. A rejected
+scan is journaled as rejected and goes no further.
 """
 
 from __future__ import annotations
@@ -24,38 +27,16 @@ from typing import Any
 import numpy as np
 
 from violet.compile.ir import IR
-from violet.errors import InputError
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import Clock
-from violet.runtime.divergence import DECISION_FIELDS, TRADE_FIELDS, DivergenceMonitor
-from violet.runtime.engine import EXIT_PREFIX, DecisionEngine
+from violet.runtime.divergence import DivergenceMonitor
+from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
 from violet.runtime.journal import Journal
-from violet.runtime.scheduler import DeadlineScheduler
+from violet.runtime.record import DecisionRecord
+from violet.runtime.scheduler import DeadlineScheduler, Timer
 from violet.runtime.source import PriceTick, ScanEvent
 from violet.runtime.venues import OrderIntent
-
-# What the reactor reads: a scan's id, time and prices, and a decision record with a trade stream.
-SCAN_INPUTS = ("scan_id", "ts_us", "price")
-RECORD_OUTPUTS = (*DECISION_FIELDS, "trade", *(f"trade_{name}" for name in TRADE_FIELDS))
-
-
-def check_decision_graph(ir: IR, where: str, exit_ir: IR | None = None) -> None:
-    """Refuse a graph the reactor cannot host, naming what it lacks, before anything is read or journaled:
-    it must carry state, take a scan's id, time and prices, and produce the decision record (and, for
-    exit checks between scans, hold the exit graph's state under `pos.`)."""
-    inputs = {spec.name for spec in ir.inputs if not spec.universe}
-    lacks = [f"input {name}" for name in SCAN_INPUTS if name not in inputs]
-    lacks += [f"output {name}" for name in RECORD_OUTPUTS if name not in ir.output_names]
-    if not ir.stateful:
-        lacks.append("state (a position carried from scan to scan)")
-    if exit_ir is not None:
-        held = {s.name for s in ir.state}
-        lacks += [f"state {EXIT_PREFIX}{s.name} (for --exit-q)" for s in exit_ir.state if EXIT_PREFIX + s.name not in held]
-    if lacks:
-        listed = ", ".join(lacks[:8]) + (f" and {len(lacks) - 8} more" if len(lacks) > 8 else "")
-        raise InputError(f"graph {ir.name} is not a decision graph: it lacks {listed}", where=where,
-                         fix="replay a decision graph (e.g. graphs/blue_decision.toml; see docs/decision.md)")
 
 
 @dataclass
@@ -102,6 +83,7 @@ class Reactor:
     run_id: str
     symbols: list[str]
     graph_hash: str
+    record: DecisionRecord
     monitor: DivergenceMonitor = field(default_factory=DivergenceMonitor)
     journal: Journal | None = None
     cadence: Cadence = field(default_factory=Cadence)
@@ -112,10 +94,13 @@ class Reactor:
     shadow_trades: list[dict[str, Any]] = field(default_factory=list)
     _price: np.ndarray | None = None
     _last_scan: int = -1
+    _exit_timer: Timer | None = None
 
     def __post_init__(self) -> None:
         self.summary = RunSummary(self.run_id)
         self.driver.record = self._order_row
+        self.monitor.fields = self.record.layout.decision_fields
+        self.monitor.trade_fields = self.record.layout.trade_fields
 
     @property
     def scheduler(self) -> DeadlineScheduler:
@@ -185,10 +170,15 @@ class Reactor:
         if divergence is not None:
             s.divergences += 1
             self._journal(replayed, "divergences", divergence.row(self.run_id))
-        if record["action"] in ("ENTER_SHORT", "EXIT"):
-            self._intent(event.scan_id, event.ts_us, record)
-        if record.get("trade"):
-            self._trade({f: record[f"trade_{f}"] for f in TRADE_FIELDS}, replayed)
+        rec = self.record.record
+        order = self.record.order(record[rec.action])
+        if order is not None:
+            side, closes = order
+            size = (rec.exit_leverage, rec.exit_notional) if closes else (rec.leverage, rec.notional)
+            self._intent(event.scan_id, event.ts_us, side, closes, int(record[rec.asset]),
+                         float(record[size[0]]), float(record[size[1]]))
+        if record[rec.trade]:
+            self._trade(self.record.trade(record), replayed)
         self._journal(replayed, "scans", scan_row(self.run_id, event))
         if self.cadence.exit_q_us is not None:
             self._schedule_exit_check(event.ts_us)
@@ -196,21 +186,18 @@ class Reactor:
             self.on_scan(event)
 
     def _decision_row(self, event: ScanEvent, record: dict[str, Any]) -> dict[str, Any]:
-        row = {name: record[name] for name in DECISION_FIELDS}
+        row = {name: record[name] for name in self.record.layout.decision_fields}
         row.update(run_id=self.run_id, scan_id=event.scan_id, ts_us=event.ts_us, graph_hash=self.graph_hash,
-                   symbol=self.symbol(record["asset"]), latency_us=self.engine.latencies_us[-1])
+                   symbol=self.symbol(record[self.record.record.asset]), latency_us=self.engine.latencies_us[-1])
         return row
 
     def symbol(self, asset: int) -> str:
         return self.symbols[asset] if 0 <= asset < len(self.symbols) else ""
 
-    def _intent(self, scan_id: int, ts_us: int, record: dict[str, Any]) -> None:
-        exiting = record["action"] == "EXIT"
-        asset = int(record["asset"])
-        intent = OrderIntent(f"{self.run_id}-{scan_id}-{'close' if exiting else 'open'}", scan_id, ts_us,
-                             "BUY_TO_CLOSE" if exiting else "SELL_SHORT", asset, self.symbol(asset),
-                             float(record["trade_leverage"] if exiting else record["leverage"]),
-                             float(record["trade_notional"] if exiting else record["notional"]))
+    def _intent(self, scan_id: int, ts_us: int, side: str, closes: bool, asset: int, leverage: float,
+                notional: float) -> None:
+        intent = OrderIntent(f"{self.run_id}-{scan_id}-{'close' if closes else 'open'}", scan_id, ts_us, side, asset,
+                             self.symbol(asset), leverage, notional, closes)
         self.summary.intents += 1
         self.driver.submit(intent)
 
@@ -227,23 +214,26 @@ class Reactor:
     # ------------------------------------------------------------ finer exit cadence
 
     def _schedule_exit_check(self, after_us: int) -> None:
+        """One chain of checks at a time: a scan replaces the chain the previous scan started (the exit
+        graph itself says whether a position is held: a flat one never exits)."""
         deadline = self.cadence.next_exit_check(after_us)
         assert deadline is not None
-        self.scheduler.at(deadline, "exit_check", self._exit_check)
+        if self._exit_timer is not None:
+            self.scheduler.cancel(self._exit_timer)
+        self._exit_timer = self.scheduler.at(deadline, "exit_check", self._exit_check)
 
     def _exit_check(self, now_us: int) -> None:
         """An intra-bar exit check on the latest prices; reschedules itself until the position closes."""
-        if not self.engine.state["pos.open"] or self._price is None:
+        self._exit_timer = None
+        if self._price is None:
             return
-        out = self.engine.check_exit(self._last_scan, self._price)
-        if out["exit"]:
+        trade = self.engine.check_exit(self._last_scan, self._price)
+        if trade is not None:
             self.summary.intrabar_exits += 1
-            record = {"action": "EXIT", "asset": out["pos_asset"], "trade_leverage": out["pos_leverage"],
-                      "trade_notional": out["pos_notional"]}
-            self._intent(self._last_scan, now_us, record)
-            self._trade({"entry_scan": out["pos_entry_scan"], "exit_scan": self._last_scan, "asset": out["pos_asset"],
-                         "reason": out["exit_reason"], "leverage": out["pos_leverage"],
-                         "notional": out["pos_notional"], "pnl": out["pnl"]}, replayed=False)
+            side, closes = self.record.exit_order
+            self._intent(self._last_scan, now_us, side, closes, int(trade["asset"]), float(trade["leverage"]),
+                         float(trade["notional"]))
+            self._trade({name: trade[name] for name in self.record.layout.trade_fields}, replayed=False)
             return
         self._schedule_exit_check(now_us)
 
@@ -256,9 +246,10 @@ class Reactor:
         reference = self.monitor.reference_trades
         if reference is None:
             reference = getattr(self.monitor.reference, "trades", None) or []
+        layout = self.record.layout
         for trade in reference:
-            self._journal(False, "trades", {"run_id": self.run_id, "source": "reference",
-                                            "symbol": self.symbol(trade["asset"]), **trade})
+            self._journal(False, "trades", {"run_id": self.run_id, "source": "reference", "symbol":
+                                            self.symbol(trade["asset"]), **layout.trade_row(trade)})
         self.summary.latencies_us = list(self.engine.latencies_us)
         self.summary.orders = dict(self.driver.counts)
         self.summary.timer_lateness_us = {k: list(v) for k, v in self.scheduler.lateness_us.items()}

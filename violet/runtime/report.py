@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from violet.errors import VioletError
-from violet.runtime.journal import Journal, existing
+from violet.runtime.journal import Journal, JournalError, existing
 
 
 def pick_run(journal: Journal, run_id: str | None) -> str:
@@ -32,16 +32,17 @@ def journal_report(dsn: str, database: str, run_id: str | None) -> str:
     scans, rejected = q("SELECT count(), countIf(rejected = 1) FROM {db}.scans FINAL WHERE run_id = {r:String}", r=run_id)[0]
     lines = [f"run {run_id}: graph {graph} {graph_hash[:16]}, {mode}, {assets} assets, source {source}",
              f"scans: {scans:,} ({rejected:,} rejected)"]
-    for action, reason, n in q("SELECT action, reason, count() FROM {db}.decisions FINAL WHERE run_id = {r:String} "
-                               "GROUP BY action, reason ORDER BY action, reason", r=run_id):
-        lines.append(f"  decisions {action:<12} {reason:<18} {n:,}")
-    p50, p99 = q("SELECT quantile(0.5)(latency_us), quantile(0.99)(latency_us) FROM {db}.decisions FINAL "
+    decisions, trades, action = journal.run_tables(run_id)
+    for value, n in q(f"SELECT `{action}`, count() FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
+                      f"GROUP BY `{action}` ORDER BY `{action}`", r=run_id):
+        lines.append(f"  decisions {action} {value:<16} {n:,}")
+    p50, p99 = q(f"SELECT quantile(0.5)(latency_us), quantile(0.99)(latency_us) FROM {{db}}.{decisions} FINAL "
                  "WHERE run_id = {r:String}", r=run_id)[0]
     lines.append(f"decision latency: p50 {p50:.1f} us, p99 {p99:.1f} us")
     orders = q("SELECT status, count() FROM {db}.orders FINAL WHERE run_id = {r:String} GROUP BY status ORDER BY status",
                r=run_id)
     lines.append("orders: " + (", ".join(f"{s} {n:,}" for s, n in orders) or "none"))
-    for src, n, pnl in q("SELECT source, count(), sum(pnl) FROM {db}.trades FINAL WHERE run_id = {r:String} "
+    for src, n, pnl in q(f"SELECT source, count(), sum(pnl) FROM {{db}}.{trades} FINAL WHERE run_id = {{r:String}} "
                          "GROUP BY source ORDER BY source", r=run_id):
         lines.append(f"trades ({src}): {n:,}, summed pnl {pnl:.6f}")
     divergences = q("SELECT scan_id, kind, field, shadow_value, reference_value FROM {db}.divergences FINAL "
@@ -57,8 +58,9 @@ def journal_list(dsn: str, database: str) -> str:
     journal = Journal(existing(dsn), database)
     runs = journal.query("SELECT run_id, started_us, graph, graph_hash, mode FROM {db}.runs FINAL "
                          "ORDER BY started_us DESC")
-    counts = {table: dict(journal.query(f"SELECT run_id, {what} FROM {{db}}.{table} FINAL GROUP BY run_id"))
-              for table, what in (("scans", "count()"), ("decisions", "count()"), ("divergences", "count()"))}
+    counts = {table: dict(journal.query(f"SELECT run_id, count() FROM {{db}}.{table} FINAL GROUP BY run_id"))
+              for table in ("scans", "divergences")}
+    counts["decisions"] = {run[0]: _decisions(journal, run[0]) for run in runs}
     rejected = dict(journal.query("SELECT run_id, countIf(rejected = 1) FROM {db}.scans FINAL GROUP BY run_id"))
     rows = [(*run, counts["scans"].get(run[0], 0), rejected.get(run[0], 0), counts["decisions"].get(run[0], 0),
              counts["divergences"].get(run[0], 0)) for run in runs]
@@ -71,3 +73,12 @@ def journal_list(dsn: str, database: str) -> str:
         lines.append(f"{run_id:<40} {started:<20} {graph + ' ' + graph_hash[:8]:<28} {mode:<5} {scans:>8,} "
                      f"{rejected:>8,} {decisions:>9,} {divergences:>11,}")
     return "\n".join(lines)
+
+
+def _decisions(journal: Journal, run_id: str) -> int:
+    """Decisions of one run, in its layout's table (0 for a run journaled before layouts)."""
+    try:
+        decisions = journal.run_tables(run_id)[0]
+    except JournalError:
+        return 0
+    return int(journal.query(f"SELECT count() FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}}", r=run_id)[0][0])

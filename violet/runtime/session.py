@@ -22,16 +22,17 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from violet.api import load
+from violet.api import composed, load
 from violet.compile.numba_backend import compile_ir
 from violet.errors import InputError, quote
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import LiveClock, ReplayClock
-from violet.runtime.divergence import TRADE_FIELDS, DivergenceMonitor
-from violet.runtime.engine import DecisionEngine
+from violet.runtime.divergence import DivergenceMonitor
+from violet.runtime.engine import DecisionEngine, ExitCheck
 from violet.runtime.execution import ExecutionDriver
 from violet.runtime.journal import Journal, JournalError, check_dsn, identifier
-from violet.runtime.reactor import Reactor, RunSummary, check_decision_graph
+from violet.runtime.reactor import Reactor, RunSummary
+from violet.runtime.record import DecisionRecord, decision_record
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
 from violet.scans.factors import AsOf
@@ -39,7 +40,6 @@ from violet.runtime.venues import ObserveOnlyVenue, Venue, VenueKeys, guarded
 from violet.tools.diff import build_engine, load_reference
 from violet.tools.table_io import read_table
 
-EXIT_GRAPH = Path(__file__).resolve().parents[2] / "graphs" / "blue_exit.toml"
 MIN_SECONDS, MAX_SECONDS = 0.001, 86_400.0  # the range of --exit-q and --live-pace: 1 ms to one day
 RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
 
@@ -114,14 +114,24 @@ def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
     return int(last) if count else -1
 
 
-def read_trades(path: Path) -> list[dict[str, Any]]:
-    """A trades table (entry_scan, exit_scan, asset, reason, leverage, notional, pnl) as a reference stream."""
+def read_trades(path: Path, fields: list[str]) -> list[dict[str, Any]]:
+    """A trades table with the graph's trade fields (its `trade_*` outputs, prefix dropped) as a reference stream."""
     table = read_table(path)
-    missing = [c for c in TRADE_FIELDS if c not in table.column_names]
+    missing = [c for c in fields if c not in table.column_names]
     if missing:
         raise InputError(f"the trades table lacks {', '.join(missing)}", where=str(path),
                          fix="write it with `violet run ... --trades` or give those columns")
-    return table.select(list(TRADE_FIELDS)).to_pylist()
+    return table.select(fields).to_pylist()
+
+
+def exit_check(graph: Path, ir: Any, record: DecisionRecord) -> ExitCheck:
+    """The exit check between scans (--exit-q): the composed exit node the graph's record names, compiled."""
+    where = f"{graph} [record] exit_check"
+    if not record.record.exit_check or not any(r.startswith("exit_") for r in record.roles.values()):
+        raise InputError(f"graph {ir.name} names no exit graph to check between scans (or no exit action)",
+                         where=where, fix="declare exit_check (a composed exit node) in [record], or leave out --exit-q")
+    instance = record.record.exit_check
+    return ExitCheck(compile_ir(composed(graph, instance, ir)), instance, record.layout.trade_fields, where)
 
 
 def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Reactor, Any, Journal | None]:
@@ -129,34 +139,37 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     error journals nothing), then the venue passes the DARK guard, then the journal opens."""
     check_settings(s)
     ir = load(s.graph, s.params)
-    exit_ir = load(EXIT_GRAPH) if s.exit_q_s else None
-    check_decision_graph(ir, str(s.graph), exit_ir)
+    record = decision_record(ir, str(s.graph))
+    check = exit_check(s.graph, ir, record) if s.exit_q_s else None
     source = replay_source(ir, s.scans, s.universe, s.factors)
     if console is not None and source.stale:
         console.print("stale factors (taken as neutral): "
                       + ", ".join(f"{name} on {count:,} scans" for name, count in source.stale.items()))
-    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades) if s.reference_trades else None)
+    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades, record.layout.trade_fields)
+                                if s.reference_trades else None)
     if s.reference:
         monitor.reference = reference_engine(s.reference, source.universe, s.params)
     cg = compile_ir(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
-    engine = DecisionEngine(cg, source.universe, exit_graph=compile_ir(exit_ir) if exit_ir else None)
+    engine = DecisionEngine(cg, source.universe, exit_check=check)
     first = min((e.ts_us for e in source.events), default=0)
     clock = LiveClock(first) if s.live_pace_s else ReplayClock(first)
     cadence = Cadence(exit_q_us=int(s.exit_q_s * 1e6) if s.exit_q_s else None)
     venue = guarded(s.venue, s.keys)
     mode = "LIVE" if venue.sends else "DARK"
-    journal = Journal(s.journal, s.database, flush_seconds=cadence.flush_q_us / 1e6).start() if s.journal else None
+    journal = (Journal(s.journal, s.database, flush_seconds=cadence.flush_q_us / 1e6, layout=record.layout).start()
+               if s.journal else None)
     resume = resume_point(journal, run_id, ir.content_hash) if journal else -1
     driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=lambda row: None)
-    reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, monitor, journal, cadence,
+    reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, record, monitor, journal, cadence,
                       resume_after=resume, pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None)
     if journal is not None:
         journal.append("runs", {"run_id": run_id, "started_us": int(time.time() * 1e6), "graph": ir.name,
                                 "graph_hash": ir.content_hash, "source": str(s.scans), "mode": mode,
                                 "params": json.dumps(ir.param_defaults), "universe": source.symbols,
                                 "universe_inputs": json.dumps({k: v.tolist() for k, v in source.universe.items()}),
-                                "exit_q_us": cadence.exit_q_us or 0})
+                                "exit_q_us": cadence.exit_q_us or 0, "layout": record.layout.key,
+                                "action_output": record.record.action})
     if console is not None:
         console.print(f"graph {ir.name} {ir.content_hash[:16]} ({len(ir.ops)} ops, kernels "
                       f"{'cached' if cg.cache_hit else 'compiled'} in {cg.seconds:.2f} s); "

@@ -18,16 +18,18 @@ from violet.errors import InputError
 
 @dataclass(frozen=True)
 class OrderIntent:
-    """What the decision wants done: open a short, or close one."""
+    """What the decision wants done: open a position (a long BUY, a short SELL) or close one (the reverse,
+    reduce-only)."""
 
     intent_id: str
     scan_id: int
     ts_us: int
-    side: str  # SELL_SHORT or BUY_TO_CLOSE
+    side: str  # BUY or SELL
     asset: int
     symbol: str
     leverage: float
     notional: float
+    reduce_only: bool = False  # closes a position
 
 
 @dataclass(frozen=True, order=True)

@@ -1,0 +1,218 @@
+"""The record contract: the runtime hosts any decision graph that declares one (docs/runtime.md).
+
+On the real embedded ClickHouse: the LONG lane replays with its entries sent as BUY and its exits as
+reduce-only SELL, every output journaled in a typed column and verified from the journal; the cooldown
+short journals its extra outputs (`cooling`) and verifies; a graph whose record lacks a field, or names
+what is not an output, is refused with exit 2; the exit check between scans runs whatever the exit
+node's name; and violet/runtime names no field of BLUE's."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import GRAPHS
+from test_runtime import HOUR, write_scans
+
+from violet.api import load
+from violet.runtime.audit import verify_run
+from violet.runtime.journal import Journal
+from violet.runtime.record import decision_record
+from violet.runtime.session import ReplaySettings, build_reactor
+from violet.runtime.source import PriceTick
+
+EXAMPLES = GRAPHS / "examples"
+RUNTIME = Path(__file__).resolve().parents[1] / "violet" / "runtime"
+ROOT = RUNTIME.parents[1]
+
+
+def replay(graph: Path, scans: Path, chdb_dir: Path, reference: str) -> tuple:
+    """A replay of `graph` journaled into a fresh database, its reference in lockstep; the journal reopened."""
+    db = f"t_{uuid.uuid4().hex[:8]}"
+    reactor, source, journal = build_reactor(ReplaySettings(graph, scans, journal=f"chdb://{chdb_dir}", database=db,
+                                                            reference=reference))
+    summary = reactor.run(source)
+    journal.close()
+    return Journal(f"chdb://{chdb_dir}", db, client=journal.client), reactor, summary
+
+
+def test_the_long_lane_buys_to_enter_sells_to_exit_journals_every_output_and_verifies(chdb_dir, tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=300, vel_div=(-0.01, 0.08))
+    graph = EXAMPLES / "long_lane.toml"
+    journal, reactor, summary = replay(graph, scans, chdb_dir, "violet.legacy.examples.long_lane:LongEngine")
+    run = reactor.run_id
+    assert summary.divergences == 0 and summary.trades > 3
+    decisions, trades, action = journal.run_tables(run)
+    assert action == "action"
+    # every output is a column of its own type
+    ir = load(graph)
+    types = dict(journal.query("SELECT name, type FROM system.columns WHERE database = {d:String} AND table = {t:String}",
+                               d=journal.database, t=decisions))
+    assert set(ir.output_names) <= set(types)
+    assert types["leverage"] == "Float64" and types["asset"] == "Int64" and types["trade"] == "UInt8"
+    assert types["action"] == types["exit_reason"] == "LowCardinality(String)"
+    # entries BUY, exits SELL reduce-only, one intent per ENTER_LONG and per EXIT decision
+    sides = dict(((a, s, r), n) for a, s, r, n in journal.query(
+        f"SELECT d.action, o.side, o.reduce_only, count() FROM {{db}}.orders AS o FINAL "
+        f"JOIN (SELECT scan_id, action FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}}) AS d "
+        "ON o.scan_id = d.scan_id WHERE o.run_id = {r:String} GROUP BY d.action, o.side, o.reduce_only", r=run))
+    entries, exits = (journal.query(f"SELECT countIf(action = '{a}') FROM {{db}}.{decisions} FINAL "
+                                    "WHERE run_id = {r:String}", r=run)[0][0] for a in ("ENTER_LONG", "EXIT"))
+    assert sides == {("ENTER_LONG", "BUY", 0): entries, ("EXIT", "SELL", 1): exits} and exits == summary.trades
+    shadow = journal.query(f"SELECT count() FROM {{db}}.{trades} FINAL WHERE run_id = {{r:String}} "
+                           "AND source = 'shadow'", r=run)[0][0]
+    assert shadow == summary.trades
+    audit = verify_run(journal, run, graph)
+    assert audit.ok and audit.decisions == 300 and audit.trades == (summary.trades, summary.trades), audit.render()
+
+
+def test_the_cooldown_short_journals_its_extra_outputs_and_verifies(chdb_dir, tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=300, seed=3)
+    graph = EXAMPLES / "cooldown_short.toml"
+    journal, reactor, summary = replay(graph, scans, chdb_dir, "violet.legacy.examples.cooldown:CooldownEngine")
+    assert summary.divergences == 0 and summary.trades > 0
+    decisions = journal.run_tables(reactor.run_id)[0]
+    cooling = journal.query(f"SELECT max(cooling), countIf(cooling > 0) FROM {{db}}.{decisions} FINAL "
+                            "WHERE run_id = {r:String}", r=reactor.run_id)[0]
+    assert cooling[0] >= 1 and cooling[1] > 0  # stop-losses really barred assets, and it is journaled
+    sides = set(journal.query("SELECT side, reduce_only FROM {db}.orders FINAL WHERE run_id = {r:String}",
+                              r=reactor.run_id))
+    assert sides == {("SELL", 0), ("BUY", 1)}
+    assert verify_run(journal, reactor.run_id, graph).ok
+    # verify compares the extra output too: one changed `cooling` is caught
+    scan = journal.query(f"SELECT min(scan_id) FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
+                         "AND cooling > 0", r=reactor.run_id)[0][0]
+    journal.client.command(f"INSERT INTO {journal.database}.{decisions} SELECT * REPLACE (cooling + 1 AS cooling) "
+                           f"FROM {journal.database}.{decisions} FINAL WHERE run_id = '{reactor.run_id}' "
+                           f"AND scan_id = {scan}")
+    audit = verify_run(journal, reactor.run_id, graph)
+    assert not audit.ok and audit.mismatches[0].startswith(f"scan {scan}, cooling: journal ")
+
+
+def long_lane_copy(tmp_path: Path) -> Path:
+    """The LONG lane and the graphs it composes, copied into tmp_path (as laid out in graphs/) to be edited."""
+    for name in ("blue_sizing.toml", "blue_exit.toml"):
+        (tmp_path / name).write_text((GRAPHS / name).read_text())
+    (tmp_path / "examples").mkdir()
+    for name in ("long_lane.toml", "long_exit.toml"):
+        (tmp_path / "examples" / name).write_text((EXAMPLES / name).read_text())
+    return tmp_path / "examples" / "long_lane.toml"
+
+
+def violet(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "violet.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace('trade         = "trade"\n', ""), "record.trade: required key is missing"),
+    (lambda t: t.replace('asset         = "asset"', 'asset         = "where"'),
+     "record.asset names 'where', which is not an output"),
+    (lambda t: t.replace('ENTER_LONG = "enter_long"', 'GO_LONG = "enter_long"'),
+     "it lacks action value GO_LONG (record.actions names it; action is one of NONE, ENTER_LONG, EXIT)"),
+    (lambda t: t.replace('leverage      = "leverage"', 'leverage      = "selected"'),
+     "it lacks record.leverage as a scalar float64 output"),
+    (lambda t: t[:t.index("# What a host reads")], "it lacks a [record] table"),
+])
+def test_a_record_that_does_not_fit_is_refused_with_exit_2(tmp_path, edit, message):
+    bad = long_lane_copy(tmp_path)
+    bad.write_text(edit(bad.read_text()))
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=10)
+    done = violet("replay", bad, "--input", scans, "--journal", f"chdb://{tmp_path / 'j'}", "--no-progress")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in " ".join(done.stderr.split()) and "Traceback" not in done.stderr
+    assert not (tmp_path / "j").exists()  # refused before the journal opened
+
+
+def test_exits_between_scans_whatever_the_exit_node_is_called(tmp_path):
+    """The LONG lane with its exit node renamed `lane`: a tick 10 minutes after the entry takes profit, SELL."""
+    graph = long_lane_copy(tmp_path)
+    text = graph.read_text().replace("[nodes.pos]", "[nodes.lane]").replace("pos.", "lane.")
+    graph.write_text(text.replace('exit_check    = "pos"', 'exit_check    = "lane"'))
+    assert any(s.name.startswith("lane.") for s in load(graph).state)
+    table = pa.table({
+        "scan_id": [0, 1], "ts_us": [0, HOUR], "vel_div": [0.05, 0.0], "price": [[1.0, 1.0, 100.0]] * 2,
+        "score": [[2.0, 1.0, 0.0]] * 2, "acb_boost": [1.0, 1.0], "acb_beta": [0.0, 0.0], "mc_scale": [1.0, 1.0],
+        "ob_mult": [1.0, 1.0], "esof_score": [0.0, 0.0], "dc_status": ["NEUTRAL"] * 2, "posture": ["APEX"] * 2,
+        "capital": [10_000.0, 10_000.0]})
+    path = tmp_path / "s.parquet"
+    pq.write_table(table, path)
+    pq.write_table(pa.table({"symbol": ["USDC", "A", "B"], "stable": [True, False, False],
+                             "exchange_max_leverage": [20] * 3}), tmp_path / "s.universe.parquet")
+    reactor, source, _ = build_reactor(ReplaySettings(graph, path, exit_q_s=60.0))
+    source.events.append(PriceTick(10 * 60_000_000 + 5, np.array([1.0, 1.0, 101.0])))  # a long's pnl 0.01
+    summary = reactor.run(source)
+    assert summary.intrabar_exits == 1 and summary.trades == 1
+    trade = reactor.shadow_trades[0]
+    assert trade["reason"] == "TAKE_PROFIT" and trade["pnl"] == (101.0 - 100.0) / 100.0 and trade["exit_scan"] == 0
+    sides = [(i.side, i.reduce_only) for i in reactor.driver.venue.attempts]
+    assert sides[:2] == [("BUY", False), ("SELL", True)]
+
+
+BLUE_ONLY = {"reason", "entry_reason", "selected", "pos_asset", "s", "base", "dc", "regime", "esof", "raw", "cmax",
+             "exch_lev", "margin", "exit_reason", "bars_held", "peak_pnl", "ENTER_SHORT", "BUY_TO_CLOSE", "SELL_SHORT",
+             "pos.", "pos.open"}
+
+
+def test_the_runtime_names_no_field_of_blue():
+    """Every string in violet/runtime/*.py (docstrings aside) against BLUE's output names and actions: only the
+    record contract's own generic fields (docs/runtime.md) may appear, never one of BLUE's own."""
+    outputs = set(load(GRAPHS / "blue_decision.toml").output_names)
+    assert BLUE_ONLY - {"ENTER_SHORT", "BUY_TO_CLOSE", "SELL_SHORT", "pos.", "pos.open"} <= outputs
+    found = {}
+    for path in RUNTIME.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        docs = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                   and id(n) not in docs}
+        if hits := {s for s in strings if s in BLUE_ONLY or s.startswith("pos.")}:
+            found[path.name] = sorted(hits)
+    assert not found
+
+
+def test_the_journal_ddl_ships_in_the_wheel(tmp_path):
+    """A wheel built from the tree holds the DDL, and importlib.resources finds it installed outside the tree."""
+    tree = tmp_path / "tree"  # a copy: building in place would leave build/ and egg-info in the repository
+    shutil.copytree(ROOT / "violet", tree / "violet", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",  # isolated, as a user builds
+                            "-w", str(tmp_path / "dist"), str(tree)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    wheel = next((tmp_path / "dist").glob("violet-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    ddl = sorted(n for n in names if n.startswith("violet/runtime/ddl/"))
+    assert ddl == sorted(f"violet/runtime/ddl/{p.name}" for p in (RUNTIME / "ddl").glob("*.sql")) and ddl
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    probe = ("from importlib import resources; import violet; "
+             "print(violet.__file__); print(sorted(f.name for f in resources.files('violet.runtime').joinpath('ddl').iterdir()))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(target)}
+    done = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    located, listed = done.stdout.splitlines()
+    assert located.startswith(str(target)) and eval(listed) == [Path(n).name for n in ddl]
+
+
+def test_the_record_of_each_hosted_graph():
+    """What the three graphs declare, read back through the host's view of them."""
+    short = decision_record(load(GRAPHS / "blue_decision.toml"), "blue")
+    long = decision_record(load(EXAMPLES / "long_lane.toml"), "long")
+    assert short.order("ENTER_SHORT") == ("SELL", False) and short.order("EXIT") == ("BUY", True)
+    assert long.order("ENTER_LONG") == ("BUY", False) and long.order("EXIT") == ("SELL", True)
+    assert short.order("NONE") is None and long.order("NONE") is None
+    cooldown = decision_record(load(EXAMPLES / "cooldown_short.toml"), "cooldown")
+    assert "cooling" in cooldown.layout.decision_fields
+    assert cooldown.layout.trade_fields == ["entry_scan", "exit_scan", "asset", "reason", "pnl"]
+    assert short.layout.key != long.layout.key != cooldown.layout.key
