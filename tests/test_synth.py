@@ -76,6 +76,12 @@ def test_a_missing_synthesis_tool_is_one_message_and_exit_2(tmp_path):
     assert "Yosys is not installed" in done.stderr + done.stdout and "apt-get install" in done.stderr + done.stdout
 
 
+def test_an_unknown_device_is_one_message_and_exit_2(tmp_path):
+    done = _violet("hdl", str(GRAPHS / "blue_sizing.toml"), "--out", str(tmp_path), "--synth", "--device", "ecp5-999k")
+    assert done.returncode == 2 and "unknown device 'ecp5-999k'" in done.stderr and "ecp5-85k" in done.stderr
+    assert not (tmp_path / "synth").exists()
+
+
 # The CI's synthesis runs: each is routed on the LFE5U-85F and must fit and close at the stated clock.
 # Measured (benchmarks/RESULTS.md) well above it, so the test fails on a real regression, not on noise.
 ROUTED = [("blue_selector", ["--assets", "16"], 5.0)]

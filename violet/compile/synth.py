@@ -26,7 +26,7 @@ from pathlib import Path
 
 from violet.compile.cosim import in_ports, out_ports
 from violet.compile.fixed import FixedModel
-from violet.errors import VioletError
+from violet.errors import VioletError, quote
 
 TOP = "violet_synth_top"
 
@@ -170,7 +170,7 @@ def synthesize(module: str, top: str, name: str, workdir: Path, device: str, clo
                ) -> SynthReport:
     """Map the module and its top with Yosys, place and route with nextpnr; the report of both."""
     if device not in DEVICES:
-        raise VioletError(f"unknown device {device!r}", where="--device", fix=f"use one of {', '.join(DEVICES)}")
+        raise VioletError(f"unknown device {quote(device)}", where="--device", fix=f"use one of {', '.join(DEVICES)}")
     yosys, nextpnr = yosys_exe(), nextpnr_exe()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"{name}.v").write_text(module)
