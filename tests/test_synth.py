@@ -84,7 +84,8 @@ def test_an_unknown_device_is_one_message_and_exit_2(tmp_path):
 
 # The CI's synthesis runs: each is routed on the LFE5U-85F and must fit and close at the stated clock.
 # Measured (benchmarks/RESULTS.md) well above it, so the test fails on a real regression, not on noise.
-ROUTED = [("blue_selector", ["--assets", "16"], 5.0)]
+# The 8-asset selector (15.9 MHz measured): the 16-asset one routes in ~70 s, too much of the suite's budget.
+ROUTED = [("blue_selector", ["--assets", "8"], 10.0)]
 
 
 @pytest.mark.parametrize("graph, options, clock_mhz", ROUTED)
