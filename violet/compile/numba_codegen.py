@@ -181,10 +181,31 @@ def generate(ir: IR) -> str:
     """The whole kernel module for `ir`. The kernels are compiled when first asked for, to the exact
     signatures in SIGNATURES (violet.compile.numba_backend.CompiledGraph.kernel): a command pays only
     for the kernels it runs."""
-    consts = [f"{var('v', op.id)} = {const_text(op)}  # {label(f'const {op.type}')}" for op in ir.ops if op.kind == "const"]
-    lines = [(HEADER + numba_helpers()).format(code_hash=ir.code_hash, jit=JIT), *consts, ""]
     signatures = f"SIGNATURES = {{'step': {_step_sig(ir)!r}, 'scan': {_scan_sig(ir)!r}{_batch_entry(ir)}}}"
-    return "\n".join(lines + [signatures, ""] + _step(ir) + _scan(ir) + _batch(ir) + _trace(ir)) + "\n"
+    return "\n".join(_head(ir) + [signatures, ""] + _step(ir) + _scan(ir) + _batch(ir) + _trace(ir)) + "\n"
+
+
+def _head(ir: IR) -> list[str]:
+    """A kernel module's opening, for the graph's kernels and its population modules alike: the header,
+    the ops' jitted helpers, and the graph's constants as module globals."""
+    consts = [f"{var('v', op.id)} = {const_text(op)}  # {label(f'const {op.type}')}" for op in ir.ops if op.kind == "const"]
+    return [(HEADER + numba_helpers()).format(code_hash=ir.code_hash, jit=JIT), *consts, ""]
+
+
+def _row_loads(rows: list[Op], indent: str) -> list[str]:
+    """Row t of each per-row input column (`a<id>_`) into the op's variable."""
+    return [f"{indent}{var('v', op.id)} = {var('a', op.id)}[t]" for op in rows]
+
+
+def _carry(state: list[Op], indent: str) -> list[str]:
+    """The state carried in locals (`c<id>_`), starting at the kernel's state arguments (`s<id>_`)."""
+    return [f"{indent}{var('c', op.id)} = {var('s', op.id)}" for op in state]
+
+
+def _advance(ir: IR, indent: str) -> list[str]:
+    """The carried state becomes this row's next state."""
+    nexts = dict(ir.next_state)
+    return [f"{indent}{var('c', op.id)} = {var('v', nexts[op.name])}  # next {label(op.name)}" for op in ir.leaves("state")]
 
 
 def _sig(types: list[str]) -> str:
@@ -233,20 +254,16 @@ def _scan(ir: IR) -> list[str]:
     outs = ir.canonical_outputs
     args = (["T", "N"] + [var("a", op.id) for op in rows] + [var("v", op.id) for op in per_run + params]
             + [var("s", op.id) for op in state] + [var("o", k) for k in range(len(outs))])
-    carry = [f"    {var('c', op.id)} = {var('s', op.id)}" for op in state]
-    loads = ([f"        {var('v', op.id)} = {var('a', op.id)}[t]" for op in rows]
-             + [f"        {var('v', op.id)} = {var('c', op.id)}" for op in state])
+    loads = _row_loads(rows, " " * 8) + [f"        {var('v', op.id)} = {var('c', op.id)}" for op in state]
     stores = [f"        {var('o', k)}[t] = {var('v', i)}  # {label(name)}" for k, (name, i) in enumerate(outs)]
-    nexts = {name: i for name, i in ir.next_state}
-    advance = [f"        {var('c', op.id)} = {var('v', nexts[op.name])}  # next {label(op.name)}" for op in state]
     # the carried arrays are never written in place (every vector op makes a new one), but the last may be
     # a row of an input or the caller's initial array: the final state returned is a copy of its own
     ret = "".join(f"{var('c', op.id)}{'.copy()' if op.type.vector else ''}, " for op in state)
     hoisted = per_run_ops(ir)
     return ["", f"@njit({JIT})", f"def scan({', '.join(args)}):",
             '    """Rows 0..T-1 in order, state carried in locals; returns the final state."""',
-            *body(ir, "    ", only=hoisted), *carry, "    for t in range(T):", *loads,
-            *body(ir, "        ", skip=hoisted), *stores, *advance, f"    return ({ret})", ""]
+            *body(ir, "    ", only=hoisted), *_carry(state, "    "), "    for t in range(T):", *loads,
+            *body(ir, "        ", skip=hoisted), *stores, *_advance(ir, " " * 8), f"    return ({ret})", ""]
 
 
 def stateless(ir: IR) -> bool:
@@ -270,8 +287,7 @@ def _batch(ir: IR) -> list[str]:
     hoisted = per_run_ops(ir)
     return ["", f"@njit({JIT}, parallel=True)", f"def batch({', '.join(args)}):",
             '    """Rows 0..T-1, independent, spread over the cores; returns nothing (no state)."""',
-            *body(ir, "    ", only=hoisted), "    for t in prange(T):",
-            *[f"        {var('v', op.id)} = {var('a', op.id)}[t]" for op in rows],
+            *body(ir, "    ", only=hoisted), "    for t in prange(T):", *_row_loads(rows, " " * 8),
             *body(ir, "        ", skip=hoisted),
             *[f"        {var('o', k)}[t] = {var('v', i)}  # {label(name)}" for k, (name, i) in enumerate(outs)], ""]
 
@@ -325,9 +341,8 @@ def generate_population(ir: IR, swept: frozenset[int]) -> str:
     JIT options as `scan` in each thread, so each instance's bits are `scan`'s with its parameters."""
     varying = instance_ops(ir, swept)
     kept = shared_reads(ir, varying)
-    consts = [f"{var('v', op.id)} = {const_text(op)}  # {label(f'const {op.type}')}" for op in ir.ops if op.kind == "const"]
     sigs = f"SIGNATURES = {{'shared': {_shared_sig(ir, swept, kept)!r}, 'population': {_population_sig(ir, swept, kept)!r}}}"
-    lines = [(HEADER + numba_helpers()).format(code_hash=ir.code_hash, jit=JIT), *consts, "", sigs, ""]
+    lines = [*_head(ir), sigs, ""]
     return "\n".join(lines + _shared(ir, swept, varying, kept) + _population(ir, swept, varying, kept)) + "\n"
 
 
@@ -354,8 +369,7 @@ def _shared(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int]) -
     shared = {op.id for op in ir.ops} - varying - hoisted
     return ["", f"@njit({JIT}, parallel=True)", f"def shared({', '.join(args)}):",
             '    """Every row\'s shared values (no swept param, no state), rows spread over the cores."""',
-            *body(ir, "    ", only=hoisted), "    for t in prange(T):",
-            *[f"        {var('v', op.id)} = {var('a', op.id)}[t]" for op in rows],
+            *body(ir, "    ", only=hoisted), "    for t in prange(T):", *_row_loads(rows, " " * 8),
             *body(ir, "        ", only=shared),
             *[f"        {var('b', i)}[t] = {var('v', i)}" for i in kept], ""]
 
@@ -380,18 +394,16 @@ def _population(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int
     hoisted = per_run_ops(ir)
     read = set(kept) | {a for op in ir.ops if op.id in varying for a in op.args} | {i for _, i in outs}
     read |= {i for _, i in ir.next_state}
-    loads = ([f"            {var('v', op.id)} = {var('a', op.id)}[t]" for op in rows if op.id in read]
+    loads = (_row_loads([op for op in rows if op.id in read], " " * 12)
              + [f"            {var('v', i)} = {var('b', i)}[t]" for i in kept]
              + [f"            {var('v', op.id)} = {var('c', op.id)}" for op in state])
-    nexts = {name: i for name, i in ir.next_state}
     return ["", f"@njit({JIT}, parallel=True)", f"def population({', '.join(args)}):",
             '    """Instances 0..P-1 spread over the cores, each over rows 0..T-1 with its own state."""',
             "    for i in prange(P):",
             *[f"        {var('v', op.id)} = {var('p', op.id)}[i]" for op in params if op.id in swept],
             *body(ir, "        ", only=hoisted),
-            *[f"        {var('c', op.id)} = {var('s', op.id)}" for op in state],
+            *_carry(state, " " * 8),
             "        for t in range(T):", *loads,
             *body(ir, "            ", only=varying - hoisted),
             *[f"            {var('o', k)}[i, t] = {var('v', j)}  # {label(name)}" for k, (name, j) in enumerate(outs)],
-            *[f"            {var('c', op.id)} = {var('v', nexts[op.name])}  # next {label(op.name)}" for op in state],
-            ""]
+            *_advance(ir, " " * 12), ""]
