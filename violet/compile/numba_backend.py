@@ -148,14 +148,14 @@ class CompiledGraph(Kernels):
         return self._rows(columns, params, state, parallel=False)
 
     def _rows(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None,
-              state: Mapping[str, Any] | None, parallel: bool, force: bool = False
+              state: Mapping[str, Any] | None, parallel: bool | None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """`scan`'s work; `parallel` (a stateless graph only): the rows spread over all cores (`batch`) when
-        there are enough of them to repay compiling the parallel kernel (PARALLEL_ROWS), or `force`."""
+        """`scan`'s work; `parallel` (a stateless graph only): the rows spread over all cores (`batch`); None:
+        when there are enough of them to repay compiling the parallel kernel (PARALLEL_ROWS)."""
         ir = self.ir
         rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
         n_rows, n_assets = input_shape(ir, columns, rows=True)
-        parallel = parallel and (force or n_rows >= PARALLEL_ROWS)
+        parallel = n_rows >= PARALLEL_ROWS if parallel is None else parallel
         arrays = [kernel_array(columns[op.name], op.type) for op in rows]
         outs = {name: np.empty((n_rows, n_assets) if ir.ops[i].type.vector else n_rows,
                                dtype=ir.ops[i].type.dtype.value) for name, i in ir.canonical_outputs}
@@ -175,8 +175,7 @@ class CompiledGraph(Kernels):
         A stateless graph's rows are independent: they run on all cores, with the sequential scan's bits,
         when `parallel` says so (by default: from PARALLEL_ROWS rows on)."""
         stateless = "batch" in self.module.SIGNATURES
-        return self._rows(columns, params, None, parallel=stateless and parallel is not False,
-                          force=bool(parallel))[0]
+        return self._rows(columns, params, None, parallel=parallel if stateless else False)[0]
 
 
 @dataclass
