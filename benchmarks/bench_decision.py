@@ -29,7 +29,7 @@ from violet.runtime.reactor import python_scan
 from violet.runtime.source import universe_path
 from violet.scans.build import build_scans
 from violet.scans.panel import default_panel
-from violet.tools.table_io import input_columns, read_table
+from violet.table_io import input_columns, read_table
 
 REPO = Path(__file__).resolve().parent.parent
 

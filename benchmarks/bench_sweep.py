@@ -24,7 +24,7 @@ from violet.api import load
 from violet.compile.numba_backend import compile_ir
 from violet.tools.backtest import Costs
 from violet.tools.sweep import money, sweep
-from violet.tools.table_io import input_columns, read_table
+from violet.table_io import input_columns, read_table
 
 GRAPH = Path(__file__).parent.parent / "graphs" / "blue_decision.toml"
 

@@ -72,7 +72,7 @@ class Trades:
 def load(scans: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     """The graph's input columns from the scans (the universe table beside them) and the symbols."""
     from violet.api import load as load_ir
-    from violet.tools.table_io import input_columns, read_table
+    from violet.table_io import input_columns, read_table
 
     universe = read_table(scans.with_name(scans.stem + ".universe.parquet"))
     columns, rejected = input_columns(load_ir(GRAPH), read_table(scans), str(scans), universe)

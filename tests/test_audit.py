@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from violet.cli import app
 from violet.errors import VioletError
-from violet.runtime.audit import verify_run
-from violet.runtime.journal import Journal
+from violet.journal.audit import verify_run
+from violet.journal.writer import Journal
 from violet.runtime.session import ReplaySettings, build_reactor
 
 DECISION = GRAPHS / "blue_decision.toml"

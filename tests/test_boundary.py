@@ -18,7 +18,7 @@ from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.errors import InputError
-from violet.tools.table_io import input_columns
+from violet.table_io import input_columns
 
 N_ASSETS = 4
 FACTORS = ("acb_boost", "acb_beta", "mc_scale", "ob_mult", "esof_score", "capital", "vel_div")

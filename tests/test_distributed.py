@@ -19,7 +19,7 @@ from violet.errors import InputError
 from violet.tools import distributed
 from violet.tools.backtest import Costs
 from violet.tools.sweep import money, parameter_sets, sweep
-from violet.tools.table_io import input_columns, read_table
+from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
 

@@ -353,7 +353,7 @@ def test_any_flipped_byte_is_read_or_refused_never_a_crash(tmp_path_factory, dat
     from violet.compile.lower import lower
     from violet.dag.graph import load_graph
     from violet.errors import InputError
-    from violet.tools.table_io import input_columns, read_table
+    from violet.table_io import input_columns, read_table
 
     folder = tmp_path_factory.mktemp("flip")
     raw = bytearray(sizing_table(folder / "good.parquet", 5).read_bytes())

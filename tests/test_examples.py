@@ -19,7 +19,7 @@ from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.tools.diff import diff_reference, load_reference
-from violet.tools.table_io import input_columns, read_table
+from violet.table_io import input_columns, read_table
 
 EXAMPLES = GRAPHS / "examples"
 REFERENCES = {

@@ -20,8 +20,9 @@ from waiting import wait_for
 
 from violet.api import load
 from violet.errors import InputError
-from violet.runtime import journal as journal_module
-from violet.runtime.journal import Journal, JournalError
+from violet.journal import spill as spill_module
+from violet.journal.dsn import JournalError
+from violet.journal.writer import Journal
 from violet.runtime.record import decision_record
 
 LAYOUT = decision_record(load(GRAPHS / "blue_decision.toml"), "BLUE").layout  # a real graph's decisions table
@@ -266,13 +267,13 @@ def test_a_failed_spill_write_leaves_no_partial_file_and_stops_the_journal(chdb_
     journal refuses every later row (the caller's thread writes here: no writer thread involved)."""
     database = f"t_{uuid.uuid4().hex[:10]}"
     journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill")
-    real = journal_module._write_durably
+    real = spill_module._write_durably
 
     def half_then_full(path, data):
         real(path, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(journal_module, "_write_durably", half_then_full)
+    monkeypatch.setattr(spill_module, "_write_durably", half_then_full)
     journal.client.command(f"DETACH TABLE {database}.{DECISIONS}")
     journal.append("decisions", decision_row(journal, 0))
     with pytest.raises(JournalError, match="cannot keep 1 decisions_[0-9a-f]{16} rows: .*No space left on device"):

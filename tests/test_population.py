@@ -19,7 +19,7 @@ from violet.api import load
 from violet.compile.numba_backend import compile_ir
 from violet.tools.backtest import YEAR_US, Costs
 from violet.tools.sweep import MONEY, money, parameter_sets, sweep
-from violet.tools.table_io import input_columns, read_table
+from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
 COOLDOWN = GRAPHS / "examples" / "cooldown_short.toml"

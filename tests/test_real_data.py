@@ -14,7 +14,7 @@ from violet.dag.graph import load_graph
 from violet.legacy.engine import BlueEngine
 from violet.scans.panel import SHARED_PANEL
 from violet.tools.diff import diff_reference
-from violet.tools.table_io import input_columns, read_table
+from violet.table_io import input_columns, read_table
 
 
 def test_decision_graph_equals_the_legacy_engine_on_every_real_scan(real_scans):

@@ -25,8 +25,8 @@ from conftest import GRAPHS
 from test_runtime import HOUR, write_scans
 
 from violet.api import load
-from violet.runtime.audit import verify_run
-from violet.runtime.journal import Journal
+from violet.journal.audit import verify_run
+from violet.journal.writer import Journal
 from violet.runtime.record import decision_record
 from violet.runtime.session import ReplaySettings, build_reactor
 from violet.runtime.source import PriceTick
@@ -191,12 +191,12 @@ def test_the_journal_ddl_ships_in_the_wheel(tmp_path):
     assert built.returncode == 0, built.stderr
     wheel = next((tmp_path / "dist").glob("violet-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    ddl = sorted(n for n in names if n.startswith("violet/runtime/ddl/"))
-    assert ddl == sorted(f"violet/runtime/ddl/{p.name}" for p in (RUNTIME / "ddl").glob("*.sql")) and ddl
+    ddl = sorted(n for n in names if n.startswith("violet/journal/ddl/"))
+    assert ddl == sorted(f"violet/journal/ddl/{p.name}" for p in (ROOT / "violet" / "journal" / "ddl").glob("*.sql")) and ddl
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     probe = ("from importlib import resources; import violet; "
-             "print(violet.__file__); print(sorted(f.name for f in resources.files('violet.runtime').joinpath('ddl').iterdir()))")
+             "print(violet.__file__); print(sorted(f.name for f in resources.files('violet.journal').joinpath('ddl').iterdir()))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(target)}
     done = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
                           capture_output=True, text=True, env=env, cwd=tmp_path)

@@ -15,7 +15,7 @@ from violet.api import compile_graph
 from violet.errors import InputError
 from violet.legacy.engine import BlueEngine
 from violet.tools.diff import diff_reference
-from violet.tools.table_io import input_columns, read_table
+from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
 AWAY = {"pos.tp_pct": 0.02, "sz.fraction": 0.3, "vd_threshold": -0.03, "pos.max_hold_bars": 30}

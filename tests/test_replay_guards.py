@@ -17,7 +17,7 @@ from conftest import GRAPHS
 from test_runtime import write_scans
 
 from violet.errors import InputError
-from violet.runtime.journal import Journal
+from violet.journal.writer import Journal
 from violet.runtime.session import ReplaySettings, build_reactor, check_seconds
 from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, VenueKeys
 

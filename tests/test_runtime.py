@@ -22,7 +22,7 @@ from violet.runtime.clock import ReplayClock
 from violet.runtime.divergence import DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
-from violet.runtime.journal import Journal
+from violet.journal.writer import Journal
 from violet.runtime.reactor import Reactor
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.record import decision_record
@@ -33,7 +33,7 @@ from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, V
 HOUR = 3_600_000_000
 COUNT_SCRIPT = """
 import json, sys
-from violet.runtime.journal import Journal
+from violet.journal.writer import Journal
 j = Journal(sys.argv[1], "violet")
 tables = {"scans": "scans", "decisions": j.run_tables("killed")[0], "divergences": "divergences"}
 final = {t: j.query(f"SELECT count() FROM {{db}}.{p} FINAL WHERE run_id = 'killed'")[0][0] for t, p in tables.items()}

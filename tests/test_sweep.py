@@ -16,7 +16,7 @@ from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.dag.types import DType
 from violet.tools.sweep import grid_values, parameter_sets, summarize, sweep
-from violet.tools.table_io import input_columns, read_table
+from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
 
@@ -85,7 +85,7 @@ def test_a_sweep_rows_money_is_the_backtest_with_those_parameters(history):
     from violet.api import compile_graph
     from violet.tools.backtest import Costs, backtest
     from violet.tools.sweep import MONEY, money
-    from violet.tools.table_io import trade_rows
+    from violet.table_io import trade_rows
 
     _, cg, columns = history
     costs = Costs(10_000.0, 4.0, 1.0)

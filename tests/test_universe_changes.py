@@ -16,7 +16,7 @@ from violet.runtime.reactor import python_scan
 from violet.scans.build import ScanSettings, build_scans, log_returns
 from violet.scans.factors import AsOf, join_factors
 from violet.scans.panel import generate_panel
-from violet.tools.table_io import input_columns
+from violet.table_io import input_columns
 
 HOUR = 3_600_000_000
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from violet.compile.ir import IR, Scalar
     from violet.compile.fixed import FixedModel
     from violet.tools.backtest import Costs
-    from violet.tools.table_io import Rejections
+    from violet.table_io import Rejections
 
 # Each command imports what it uses (numpy, networkx, numba, pyarrow, the journal client) when it runs, so
 # `violet --help` and the usage errors answer at once: see "CLI start-up" in benchmarks/RESULTS.md.
@@ -174,7 +174,7 @@ def dot(graph: GraphArg,
     With --input T --row K every input, parameter, node and output also shows its value at row K (for a
     stateful graph, with the state the rows before K leave behind)."""
     from violet.compile.dot import write_dot
-    from violet.tools.table_io import check_output
+    from violet.table_io import check_output
 
     ir = load_ir(graph, sets)
     if output is not None:
@@ -214,7 +214,7 @@ def compile_cmd(graph: GraphArg, sets: SetOpt = None) -> None:
 
 def read_inputs(ir: IR, path: Path, universe: Path | None, skip_bad: bool) -> tuple[dict, Rejections]:
     """Read and type-check an input table (and the universe table if the graph reads one)."""
-    from violet.tools.table_io import input_columns, read_table
+    from violet.table_io import input_columns, read_table
 
     uni_table = None
     if any(spec.universe for spec in ir.inputs):
@@ -234,7 +234,7 @@ def run(graph: GraphArg,
         sets: SetOpt = None) -> None:
     """Run the compiled graph over a table: one output row per input row, state carried in order."""
     from violet.compile.numba_backend import compile_ir
-    from violet.tools.table_io import check_output, output_columns, trade_rows, write_table
+    from violet.table_io import check_output, output_columns, trade_rows, write_table
 
     ir = load_ir(graph, sets)
     check_output(output, "--output")
@@ -288,7 +288,7 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     over a Dask cluster (docs/sweep-cluster.md), with the same rows."""
     from violet.compile.numba_backend import compile_ir
     from violet.tools.sweep import Ranking, chunks, money, parameter_sets
-    from violet.tools.table_io import check_output, table_writer
+    from violet.table_io import check_output, table_writer
 
     check_output(output, "--output")
     costs = _costs(capital, fee_bps, slippage_bps, side)
@@ -362,7 +362,7 @@ def backtest(graph: GraphArg,
     from violet.compile.numba_backend import compile_ir
     from violet.tools.backtest import backtest as account
     from violet.tools.backtest import draw
-    from violet.tools.table_io import check_output, read_table, trade_rows, write_table
+    from violet.table_io import check_output, read_table, trade_rows, write_table
 
     costs = _costs(capital, fee_bps, slippage_bps, side)
     trades_path = output.with_name(output.name.removesuffix(output.suffix) + ".trades" + output.suffix)
@@ -401,7 +401,7 @@ def _costs(capital: float, fee_bps: float, slippage_bps: float, side: str) -> Co
 
 def _symbols(scans: Path, universe: Path | None) -> list[str]:
     """The universe's symbols (asset index -> name), or the indices as text."""
-    from violet.tools.table_io import read_table
+    from violet.table_io import read_table
 
     table = read_table(universe or scans.with_name(scans.name.removesuffix(scans.suffix) + ".universe.parquet"))
     return [str(s) for s in table.column("symbol").to_pylist()] if "symbol" in table.column_names \
@@ -564,7 +564,7 @@ def scans_build(
     """Scans from closes: vel_div from the correlation eigenvalues, per-asset scores, factors, and the universe."""
     from violet.scans.build import ScanSettings, build_scans, read_factors, write_scans
     from violet.scans.panel import default_panel, generate_panel, read_panel
-    from violet.tools.table_io import check_output
+    from violet.table_io import check_output
 
     check_output(output, "--output", (".parquet",), make_parent=True)
     panel = generate_panel() if generate else read_panel(prices) if prices else default_panel()
@@ -626,7 +626,7 @@ def journal_report(journal: JournalOpt = DEFAULT_JOURNAL,
                    database: Annotated[str, typer.Option(help="journal database")] = "violet",
                    run_id: Annotated[Optional[str], typer.Option(help="the run (default: the latest)")] = None) -> None:
     """Summarise a run from the journal: scans, rejections, decisions by action and reason, orders, trades, divergences."""
-    from violet.runtime.report import journal_report as report
+    from violet.journal.report import journal_report as report
 
     out.print(report(journal, database, run_id))
 
@@ -635,7 +635,7 @@ def journal_report(journal: JournalOpt = DEFAULT_JOURNAL,
 def journal_list(journal: JournalOpt = DEFAULT_JOURNAL,
                  database: Annotated[str, typer.Option(help="journal database")] = "violet") -> None:
     """List the journal's runs, newest first: id, start, graph, mode, scans, decisions, divergences."""
-    from violet.runtime.report import journal_list as listing
+    from violet.journal.report import journal_list as listing
 
     out.print(listing(journal, database))
 
@@ -646,9 +646,10 @@ def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
                    run_id: Annotated[Optional[str], typer.Option(help="the run (default: the latest)")] = None) -> None:
     """Recompute a run from the journal alone (its scans, parameters, universe) with GRAPH and compare every
     decision and shadow trade bit for bit; exit 1 on any difference, missing or extra row."""
-    from violet.runtime.audit import verify_run
-    from violet.runtime.journal import Journal, existing
-    from violet.runtime.report import pick_run
+    from violet.journal.audit import verify_run
+    from violet.journal.dsn import existing
+    from violet.journal.writer import Journal
+    from violet.journal.report import pick_run
 
     j = Journal(existing(journal), database)
     audit = verify_run(j, pick_run(j, run_id), graph)

@@ -32,7 +32,7 @@ from violet.runtime.clock import Clock
 from violet.runtime.divergence import DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
-from violet.runtime.journal import Journal
+from violet.journal.writer import Journal
 from violet.runtime.record import DecisionRecord
 from violet.runtime.scheduler import DeadlineScheduler, Timer
 from violet.runtime.source import PriceTick, ScanEvent

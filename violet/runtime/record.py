@@ -10,81 +10,20 @@ cannot read, naming what is missing. No field of any one strategy is named in th
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from violet.compile.ir import IR
-from violet.dag.types import DType, Record, ValueType
+from violet.dag.types import DType, Record
 from violet.errors import InputError
+from violet.journal.layout import DECISION_HEADER, TRADE_HEADER, TRADE_PREFIX, Layout, layout_of
 
 SCAN_INPUTS = ("scan_id", "price")  # what a decision graph must read of a scan (the reactor keeps its time)
-TRADE_PREFIX = "trade_"
 TRADE_REQUIRED = ("entry_scan", "exit_scan", "asset", "pnl")  # a trade's key and what money it made
 # the order each role sends: (side, closes a position)
 SIDES = {"enter_long": ("BUY", False), "exit_long": ("SELL", True),
          "enter_short": ("SELL", False), "exit_short": ("BUY", True)}
-# the journal's own columns of a decisions row and a trades row; no output may take one of these names
-DECISION_HEADER = (("run_id", "String"), ("scan_id", "Int64"), ("ts_us", "Int64"), ("graph_hash", "String"),
-                   ("symbol", "String"), ("latency_us", "Float64"))
-TRADE_HEADER = (("run_id", "String"), ("source", "LowCardinality(String)"), ("symbol", "String"))
-NEUTRAL = {"Float64": math.nan, "Int64": 0, "UInt8": 0}
 RECORD_FIX = "declare [record] in the graph file (docs/runtime.md, \"The record contract\"; e.g. graphs/blue_decision.toml)"
-
-
-def column_type(vtype: ValueType) -> str:
-    """The ClickHouse type that holds an output bit for bit: floats as Float64, enums by name."""
-    scalar = ("LowCardinality(String)" if vtype.enum else
-              {DType.F64: "Float64", DType.I64: "Int64", DType.BOOL: "UInt8"}[vtype.dtype])
-    return f"Array({scalar})" if vtype.vector else scalar
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The typed columns of a graph's decisions and trades tables; the tables are named by the layout's
-    hash, so graphs with the same outputs share them and a changed output gets new tables."""
-
-    decision: tuple[tuple[str, str], ...]  # output -> column type, in the graph's output order
-    trade: tuple[tuple[str, str], ...]  # trade field (prefix dropped) -> column type
-
-    @property
-    def key(self) -> str:
-        text = json.dumps([self.decision, self.trade], separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    @property
-    def decisions_table(self) -> str:
-        return f"decisions_{self.key}"
-
-    @property
-    def trades_table(self) -> str:
-        return f"trades_{self.key}"
-
-    def ddl(self) -> list[str]:
-        """CREATE TABLE statements ({db} for the database): ReplacingMergeTree on the natural keys, like ddl/."""
-        def columns(pairs: tuple[tuple[str, str], ...]) -> str:
-            return ",\n".join(f"    `{name}` {kind}" for name, kind in pairs)
-
-        return [f"CREATE TABLE IF NOT EXISTS {{db}}.{self.decisions_table}\n(\n{columns(DECISION_HEADER + self.decision)}\n)\n"
-                "ENGINE = ReplacingMergeTree\nORDER BY (run_id, scan_id)",
-                f"CREATE TABLE IF NOT EXISTS {{db}}.{self.trades_table}\n(\n{columns(TRADE_HEADER + self.trade)}\n)\n"
-                "ENGINE = ReplacingMergeTree\nORDER BY (run_id, source, entry_scan, exit_scan, asset)"]
-
-    @property
-    def decision_fields(self) -> list[str]:
-        return [name for name, _ in self.decision]
-
-    @property
-    def trade_fields(self) -> list[str]:
-        return [name for name, _ in self.trade]
-
-    def trade_row(self, trade: Mapping[str, Any]) -> dict[str, Any]:
-        """A reference's trade in this layout's columns: a field it lacks is its column's neutral value
-        (NaN, 0, ""), and the divergence monitor reports the difference."""
-        return {name: trade.get(name, NEUTRAL.get(kind, "")) for name, kind in self.trade}
 
 
 @dataclass(frozen=True)
@@ -121,9 +60,8 @@ def decision_record(ir: IR, where: str) -> DecisionRecord:
         lacks.append("a [record] table")
     else:
         lacks += _record_problems(ir, record)
-    trade = [(n.removeprefix(TRADE_PREFIX), column_type(ir.output_type(n))) for n in ir.output_names
-             if n.startswith(TRADE_PREFIX)]
-    lacks += [f"output {TRADE_PREFIX}{name}" for name in TRADE_REQUIRED if name not in dict(trade)]
+    trade = dict(layout_of(ir).trade)
+    lacks += [f"output {TRADE_PREFIX}{name}" for name in TRADE_REQUIRED if name not in trade]
     taken = {name for name, _ in DECISION_HEADER} & set(ir.output_names)
     taken |= {name for name, _ in TRADE_HEADER} & set(dict(trade))
     lacks += [f"an output not named {name} (the journal's own column)" for name in sorted(taken)]
@@ -131,8 +69,7 @@ def decision_record(ir: IR, where: str) -> DecisionRecord:
         listed = ", ".join(lacks[:8]) + (f" and {len(lacks) - 8} more" if len(lacks) > 8 else "")
         raise InputError(f"graph {ir.name} is not a decision graph: it lacks {listed}", where=where, fix=RECORD_FIX)
     assert record is not None
-    layout = Layout(tuple((n, column_type(ir.output_type(n))) for n in ir.output_names), tuple(trade))
-    return DecisionRecord(record, layout, dict(record.actions))
+    return DecisionRecord(record, layout_of(ir), dict(record.actions))
 
 
 def _record_problems(ir: IR, record: Record) -> list[str]:

@@ -30,7 +30,8 @@ from violet.runtime.clock import LiveClock, ReplayClock
 from violet.runtime.divergence import DivergenceMonitor
 from violet.runtime.engine import DecisionEngine, ExitCheck
 from violet.runtime.execution import ExecutionDriver
-from violet.runtime.journal import Journal, JournalError, check_dsn, identifier
+from violet.journal.dsn import JournalError, check_dsn, identifier
+from violet.journal.writer import Journal
 from violet.runtime.reactor import Reactor, RunSummary
 from violet.runtime.record import DecisionRecord, decision_record
 from violet.runtime.scheduler import DeadlineScheduler
@@ -38,7 +39,7 @@ from violet.runtime.source import ScanEvent, replay_source
 from violet.scans.factors import AsOf
 from violet.runtime.venues import ObserveOnlyVenue, Venue, VenueKeys, guarded
 from violet.tools.diff import build_engine, load_reference
-from violet.tools.table_io import read_table
+from violet.table_io import read_table
 
 MIN_SECONDS, MAX_SECONDS = 0.001, 86_400.0  # the range of --exit-q and --live-pace: 1 ms to one day
 RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")

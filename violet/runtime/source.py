@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from violet.compile.ir import IR
 from violet.errors import InputError, quote
 from violet.scans.factors import AsOf, with_factors
-from violet.tools.table_io import input_columns, read_table
+from violet.table_io import input_columns, read_table
 
 SCAN_COLUMNS = ("scan_id", "ts_us", "vel_div", "price", "score", "tradable", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
                 "esof_score", "dc_status", "posture", "capital")

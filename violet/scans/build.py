@@ -50,7 +50,7 @@ from violet.errors import InputError
 from violet.scans.factors import DEFAULT_MAX_AGE_S, AsOf, join_factors
 from violet.scans.panel import Panel
 from violet.scans.universe import universe_table
-from violet.tools.table_io import read_table
+from violet.table_io import read_table
 
 @dataclass(frozen=True)
 class ScanSettings:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from violet.errors import InputError, quote
 from violet.files import is_file, shown
-from violet.tools.table_io import parquet_names, read_table
+from violet.table_io import parquet_names, read_table
 
 SHARED_PANEL = Path(__file__).resolve().parents[3] / "shared" / "data" / "binance_perp_1h_close.parquet"
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from violet.dag.types import INT64_MAX
 from violet.errors import InputError, quote
-from violet.tools.table_io import read_table
+from violet.table_io import read_table
 
 STABLECOINS = ("USDT", "USDC", "BUSD", "TUSD", "DAI", "FDUSD", "USDP", "USDD", "PYUSD", "USDE")
 QUOTES = ("USDT", "USDC", "BUSD")

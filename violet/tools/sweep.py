@@ -33,7 +33,7 @@ from violet.compile.numba_codegen import population_outputs
 from violet.dag.types import DType
 from violet.errors import InputError
 from violet.tools.backtest import Costs, backtest
-from violet.tools.table_io import trade_rows
+from violet.table_io import trade_rows
 
 
 def grid_values(name: str, text: str, dtype: DType) -> list[str]:

@@ -23,9 +23,9 @@ from violet.api import bind, load
 from violet.compile.numba_backend import compile_ir
 from violet.errors import VioletError
 from violet.compile.identity import bits, first_difference, plain
-from violet.runtime.journal import Journal
-from violet.runtime.record import Layout, decision_record
-from violet.tools.table_io import input_columns, output_columns, trade_rows
+from violet.journal.writer import Journal
+from violet.journal.layout import Layout, layout_of
+from violet.table_io import input_columns, output_columns, trade_rows
 
 MAX_LISTED = 5
 
@@ -91,7 +91,7 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
     columns, _ = input_columns(ir, table, f"journal scans of {where}", universe)
     results = compile_ir(ir).batch(columns)
     audit = Audit(run_id, graph_hash, scans=len(scans))
-    layout = decision_record(ir, str(graph)).layout
+    layout = layout_of(ir)
     decisions, trades, _ = journal.run_tables(run_id)
     if decisions != f"decisions_{layout.key}":
         raise VioletError(f"the run's journal layout is not {graph}'s", where=where, fix="give the graph file that ran")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from violet.errors import VioletError
-from violet.runtime.journal import Journal, JournalError, existing
+from violet.journal.dsn import JournalError, existing
+from violet.journal.writer import Journal
 
 
 def pick_run(journal: Journal, run_id: str | None) -> str:
