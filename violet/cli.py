@@ -19,7 +19,7 @@ from violet.errors import InputError, VioletError, quote
 
 if TYPE_CHECKING:
     from violet.compile.ir import IR, Scalar
-    from violet.compile.fixed import FixedModel
+    from violet.compile.netlist import Netlist
     from violet.tools.backtest import Costs
     from violet.table_io import Rejections
 
@@ -489,7 +489,8 @@ def hdl(graph: GraphArg,
     from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, testbench
     from violet.compile.dot import netlist_dot
     from violet.compile.fixed import FixedConfig, FixedModel, error_report, monte_carlo_rows
-    from violet.compile.verilog import emit_module, module_name, pipeline_stages
+    from violet.compile.netlist import to_verilog
+    from violet.compile.verilog import build_netlist, module_name
 
     for simulator in simulators:  # each names a directory under --out: only known names
         if simulator not in SIMULATORS:
@@ -499,11 +500,11 @@ def hdl(graph: GraphArg,
     model = FixedModel(ir, FixedConfig(frac_bits, int_bits))
     out_dir.mkdir(parents=True, exist_ok=True)
     name = module_name(ir.name)
-    module, counts = emit_module(model, name, assets, pipeline)
+    net, counts = build_netlist(model, name, assets, pipeline)
+    module = to_verilog(net)
     (out_dir / f"{name}.v").write_text(module)
     (out_dir / "tb.v").write_text(testbench(model, name, assets, pipeline))
-    stages = pipeline_stages(model, pipeline) if pipeline else None
-    (out_dir / "netlist.dot").write_text(netlist_dot(ir, model.formats, stages).source)
+    (out_dir / "netlist.dot").write_text(netlist_dot(ir, model.formats, net).source)
     lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (name + '.v')} "
              f"(netlist view: {out_dir / 'netlist.dot'})",
              "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {pipeline}",
@@ -524,18 +525,16 @@ def hdl(graph: GraphArg,
         if any(r.mismatches for r in reports):
             raise typer.Exit(1)
     if synth:
-        _synth(model, name, module, out_dir / "synth", assets, pipeline, device, clock_mhz)
+        _synth(net, out_dir / "synth", device, clock_mhz)
 
 
-def _synth(model: FixedModel, name: str, module: str, workdir: Path, assets: int, pipeline: int, device: str,
-           clock_mhz: float) -> None:
-    """`violet hdl --synth`: the module in its register wrapper through yosys and nextpnr; the report."""
-    from violet.compile.synth import synthesize, wrapper
+def _synth(net: Netlist, workdir: Path, device: str, clock_mhz: float) -> None:
+    """`violet hdl --synth`: the netlist's module in its register wrapper through yosys and nextpnr; the report."""
+    from violet.compile.synth import synthesize
 
     if not clock_mhz > 0:
         raise InputError(f"--clock-mhz must be positive, got {clock_mhz:g}", where="--clock-mhz")
-    report = synthesize(module, wrapper(model, name, assets, pipeline), name, workdir, device, clock_mhz,
-                        latency=pipeline + 1)
+    report = synthesize(net, workdir, device, clock_mhz)
     out.print(report.render())
     out.print(f"wrote {workdir / 'report.txt'} and {workdir / 'report.json'}")
     if not (report.fits and report.meets_clock):

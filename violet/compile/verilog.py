@@ -1,4 +1,4 @@
-"""Verilog from the IR: one combinational module whose outputs equal the fixed-point model bit for bit.
+"""Verilog from the IR: one module whose outputs equal the fixed-point model bit for bit.
 
 Every value is a `wire signed [W-1:0]` of its format's width (bools are 1-bit
 unsigned wires). Each op is computed in a wire wide enough for its exact result
@@ -13,18 +13,18 @@ value 0 with a one-bit flag `m<id>` travelling beside it through the selects;
 such an output gets a second port, `out_<name>_nan`.
 
 Each op's hardware is its rule in the op catalog (`violet.compile.ops`), called
-with the emitter; this module builds the module around them: ports, constants,
-state registers, pipeline registers, and the wire helpers the rules share.
+with the `Builder`; this module builds the rest of the netlist around them
+(ports, constants, state registers) and the helpers the rules share. The
+netlist (`violet.compile.netlist`) is then pipelined and written as Verilog.
 """
 
 from __future__ import annotations
 
-import re
-
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError
 from violet.compile.ir import Op
+from violet.compile.netlist import IDENT, LUT, WIRING, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, text, to_verilog
 from violet.compile.ops import Refusal, spec
 
 
@@ -49,7 +49,6 @@ table tagged task this throughout time timeprecision timeunit tran tranif0 trani
 trireg type typedef union unique unique0 unsigned until until_with untyped use uwire var vectored virtual void
 wait wait_order wand weak weak0 weak1 while wildcard wire with within wor xnor xor
 """.split())
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def ident(name: str) -> str:
@@ -74,35 +73,25 @@ def lit(value: int, width: int) -> str:
 
 
 @dataclass
-class Emitter:
+class Builder:
+    """What the op rules build the netlist with: reads of op values (per asset inside a vector op), wires,
+    constants, and the fit of an exact result into its format."""
+
     model: FixedModel
-    lines: list[str]
+    net: Netlist
     counts: dict[str, int]
-    constants: set[str] = field(default_factory=set)
-    element: int | None = None  # the asset being emitted, inside a vector op
-    stages: dict[int, int] = field(default_factory=dict)  # op id -> pipeline stage (empty: combinational)
-    stage: int = 0  # the stage of the op being emitted
-    delayed: dict[str, tuple[int, int, int, bool]] = field(default_factory=dict)  # wire -> (from, to, width, signed)
+    element: int | None = None  # the asset being built, inside a vector op
     assets: int = 0  # N, the universe's size: vector ops are built once per asset
+    op: int | None = None  # the IR op being built (its cells are tagged with it)
 
-    def ref(self, i: int) -> str:
-        """The wire holding op i's value (its element for the current asset, for a vector)."""
+    def ref(self, i: int) -> Expr:
+        """Op i's value (its element for the current asset, for a vector)."""
         vector = self.model.ir.ops[i].type.vector
-        return self.at_stage(i, f"v{i}_{self.element}" if vector and self.element is not None else f"v{i}")
+        return Expr(Ref(f"v{i}_{self.element}" if vector and self.element is not None else f"v{i}"))
 
-    def elem(self, i: int, j: int) -> str:
-        """Element j of vector op i, as seen from the current stage."""
-        return self.at_stage(i, f"v{i}_{j}")
-
-    def at_stage(self, i: int, wire: str) -> str:
-        """`wire` (of op i) as the current stage sees it: itself, or its copy registered at this stage."""
-        produced = self.stages.get(i, 0)
-        if self.model.ir.ops[i].kind in ("param", "const") or produced >= self.stage:
-            return wire
-        fmt = self.fmt(i)
-        needed = self.delayed.get(wire, (produced, 0, 0, False))[1]
-        self.delayed[wire] = (produced, max(needed, self.stage), fmt.width, not fmt.boolean)
-        return f"{wire}_p{self.stage}"
+    def elem(self, i: int, j: int) -> Expr:
+        """Element j of vector op i."""
+        return Expr(Ref(f"v{i}_{j}"))
 
     def name(self, prefix: str, i: int) -> str:
         """A wire made for op i (per asset inside a vector op)."""
@@ -114,64 +103,57 @@ class Emitter:
     def w(self, i: int) -> int:
         return self.fmt(i).width
 
-    def ext(self, i: int, width: int) -> str:
+    def ext(self, i: int, width: int) -> Expr:
         """v<i> sign-extended to exactly `width` bits, as a signed expression (never a bare concatenation)."""
         return self.resize(self.ref(i), self.w(i), width)
 
-    def decl(self, name: str, width: int, expr: str, signed: bool = True) -> None:
-        sign = "signed " if signed else ""
-        self.lines.append(f"    wire {sign}[{width - 1}:0] {name} = {expr};")
+    def decl(self, name: str, width: int, expr: Expr | str, signed: bool = True, delay: float = LUT) -> Expr:
+        """A wire of the op being built, `delay` LUT levels after what it reads; a read of it."""
+        value = text(expr) if isinstance(expr, str) else expr
+        return self.net.add(Cell(name, width, signed, value, delay=delay, op=self.op))
 
-    def localparam(self, name: str, value: int, width: int) -> str:
-        self.lines.append(f"    localparam signed [{width - 1}:0] {name} = {lit(value, width)};")
-        return name
+    def localparam(self, name: str, value: int, width: int) -> Expr:
+        return self.net.add(Cell(name, width, True, text(lit(value, width)), kind="localparam", stage=None))
 
-    def fit(self, op: Op, tname: str, lo: int, hi: int, twidth: int) -> None:
-        """v<id> from t<id>: saturate only if the exact result range [lo, hi] can leave the format."""
+    def fit(self, op: Op, t: Expr, lo: int, hi: int, twidth: int) -> Expr:
+        """v<id> from t: saturate only if the exact result range [lo, hi] can leave the format."""
         out = self.fmt(op.id)
         result = self.name("v", op.id)
         if out.boolean:
-            self.decl(result, 1, tname, signed=False)
-            return
-        if lo >= out.lo and hi <= out.hi:
-            if twidth > out.width:  # the dropped upper bits of t are sign copies: the range is proven
-                self.waive_unused(tname)
-            self.decl(result, out.width, self.resize(tname, twidth, out.width))
-            return
+            return self.decl(result, 1, t, signed=False, delay=WIRING)
+        if lo >= out.lo and hi <= out.hi:  # dropped upper bits of t are sign copies: the range is proven
+            return self.decl(result, out.width, self.resize(t, twidth, out.width), delay=WIRING)
         width = max(twidth, out.width)
-        t = self.resize(tname, twidth, width)
+        wide = self.resize(t, twidth, width)
         top = self.const(out.hi, width)
         bottom = self.const(out.lo, width)
         self.counts["saturations"] += 1
-        self.decl(result, out.width, f"({t} > {top}) ? {top}[{out.width - 1}:0] : ({t} < {bottom}) ? "
-                                          f"{bottom}[{out.width - 1}:0] : {self.resize(tname, twidth, out.width)}")
+        return self.decl(result, out.width, Expr("(", wide, " > ", top, ") ? ", top.bits(out.width - 1, 0), " : (",
+                                                 wide, " < ", bottom, ") ? ", bottom.bits(out.width - 1, 0), " : ",
+                                                 self.resize(t, twidth, out.width)), delay=carry(width) + LUT)
 
-    def missing_flag(self, i: int) -> str:
+    def missing_flag(self, i: int) -> Expr:
         """Op i's missing flag: its wire if it can hold a NaN constant, else a constant 0."""
-        return f"m{i}" if i in self.model.missing else "1'b0"
-
-    def waive_unused(self, name: str) -> None:
-        """Tell the linter that `name` (some of its bits, or a constant the logic folded) is unused on purpose."""
-        k = next(j for j, line in enumerate(self.lines) if f"] {name} = " in line)
-        self.lines[k:k + 1] = ["    /* verilator lint_off UNUSED */", self.lines[k], "    /* verilator lint_on UNUSED */"]
+        return Expr(Ref(f"m{i}")) if i in self.model.missing else text("1'b0")
 
     @staticmethod
-    def resize(name: str, width: int, to: int) -> str:
-        """A signed wire `name` of `width` bits as exactly `to` bits: sign-extended or its low bits
+    def resize(e: Expr, width: int, to: int) -> Expr:
+        """A signed signal `e` of `width` bits as exactly `to` bits: sign-extended or its low bits
         (only where the value is proven to fit)."""
         if width == to:
-            return name
+            return e
         if width > to:
-            return f"$signed({name}[{to - 1}:0])"
-        return f"$signed({{{{{to - width}{{{name}[{width - 1}]}}}}, {name}}})"
+            return Expr("$signed(", e.bits(to - 1, 0), ")")
+        return Expr(f"$signed({{{{{to - width}{{", e.bit(width - 1), "}}, ", e, "})")
 
     def emit(self, op: Op) -> None:
-        """The op's wires, by its catalog rule: per asset for an elementwise op on vectors."""
+        """The op's cells, by its catalog rule: per asset for an elementwise op on vectors."""
         entry = spec(op.kind)
         rule = entry.verilog
         if isinstance(rule, Refusal):
             raise LoweringError(f"op '{op.kind}' cannot be lowered to Verilog: {rule.reason}", where=f"node '{op.node}'",
                                 fix=op.render())
+        self.op = op.id
         if not (entry.elementwise and op.type.vector):
             rule(self, op)
             return
@@ -180,7 +162,7 @@ class Emitter:
             rule(self, op)
         self.element = None
 
-    def gather_index(self, idx: int, n: int) -> tuple[str, int]:
+    def gather_index(self, idx: int, n: int) -> tuple[Expr, int]:
         """The index of a gather over n assets, sign-extended to a width holding both its own range and
         every asset number 0..n-1: compared at the index's own width, a constant j >= 2**(w-1) would
         wrap negative (3 at 2 bits is -1) and a negative index would pick an asset instead of the zero
@@ -188,35 +170,24 @@ class Emitter:
         width = max(self.w(idx), n.bit_length() + 1)
         return self.ext(idx, width), width
 
-    def const(self, value: int, width: int) -> str:
+    def const(self, value: int, width: int) -> Expr:
         """A named signed constant of exact width (declared once), for width-clean comparisons."""
         name = f"c{'m' if value < 0 else ''}{abs(value)}_w{width}"
-        if name not in self.constants:
-            self.constants.add(name)
-            self.localparam(name, value, width)
-        return name
+        if name in self.net.cells:
+            return Expr(Ref(name))
+        return self.localparam(name, value, width)
 
 
-def pipeline_stages(model: FixedModel, stages: int) -> dict[int, int]:
-    """Each computed op's stage: its depth (longest path from the inputs) cut into stages + 1 segments."""
-    ir = model.ir
-    level: dict[int, int] = {}
-    for op in ir.ops:
-        level[op.id] = 0 if not op.args else 1 + max(level[a] for a in op.args)
-    deepest = max(level.values(), default=1) or 1
-    return {i: ((lv - 1) * (stages + 1)) // deepest if lv else 0 for i, lv in level.items()}
-
-
-def emit_module(model: FixedModel, name: str, assets: int | None = None, pipeline: int = 0
-                ) -> tuple[str, dict[str, int]]:
-    """The Verilog module text and a summary of what it holds.
+def build_netlist(model: FixedModel, name: str, assets: int | None = None, pipeline: int = 0
+                  ) -> tuple[Netlist, dict[str, int]]:
+    """The module's netlist and a summary of what it holds.
 
     Vectors become `assets` wires (ports `in_<name>_<k>`); state fields become
     registers with a synchronous reset to their initial values, advanced on a
     clock edge when `en` is high; outputs are combinational from inputs and state.
-    With `pipeline` = N > 0 (stateless graphs), the logic is cut by depth into
-    N + 1 segments with registers between them, and `in_valid` travels with the
-    data to `out_valid` N clocks later."""
+    With `pipeline` = N > 0 (stateless graphs), the logic is cut on its
+    accumulated delay into N + 1 segments with registers between them, and
+    `in_valid` travels with the data to `out_valid` N clocks later."""
     ir = model.ir
     if pipeline and ir.stateful:
         raise LoweringError("a stateful graph is not pipelined (its next state needs this scan's result)",
@@ -228,78 +199,78 @@ def emit_module(model: FixedModel, name: str, assets: int | None = None, pipelin
     if has_vectors and not assets:
         raise LoweringError(f"graph {ir.name} has vectors over the universe", where=ir.name,
                             fix="give the universe size: --assets N")
-    em = Emitter(model, [], {"adders": 0, "multipliers": 0, "dividers": 0, "comparators": 0, "saturations": 0,
-                             "registers": 0})
-    ports = ["    input  wire clk,", "    input  wire rst,", "    input  wire en,"] if ir.stateful else []
-    if pipeline:
-        em.stages = pipeline_stages(model, pipeline)
-        ports = ["    input  wire clk,", "    input  wire rst,", "    input  wire in_valid,", "    output wire out_valid,"]
-    n = em.assets = assets or 0
-    for op in ir.leaves("input"):
-        fmt = model.formats[op.id]
-        sign = "" if fmt.boolean else "signed "
-        for suffix in _suffixes(op, n):
-            ports.append(f"    input  wire {sign}[{fmt.width - 1}:0] in_{ident(op.name)}{suffix},  // {fmt}")
-            em.decl(f"v{op.id}{suffix}", fmt.width, f"in_{ident(op.name)}{suffix}", signed=not fmt.boolean)
-            if not any(op.id in other.args for other in ir.ops):  # an input the logic never reads
-                em.waive_unused(f"v{op.id}{suffix}")
-    for op in ir.ops:
-        if op.kind in ("param", "const"):
-            fmt = model.formats[op.id]
-            value = model.constant(op)
-            if value is MISSING:
-                em.lines.append(f"    wire [0:0] m{op.id} = 1'b1;  // {op.render()}: missing")
-                value = 0
-            if fmt.boolean:
-                em.lines.append(f"    wire [0:0] v{op.id} = 1'b{value};")
-            else:
-                em.localparam(f"v{op.id}", value, fmt.width)
-        elif op.kind == "state":  # a register, or one per asset for a vector field
-            fmt = model.formats[op.id]
-            for suffix in _suffixes(op, n):
-                em.lines.append(f"    reg {'' if fmt.boolean else 'signed '}[{fmt.width - 1}:0] s{op.id}{suffix};")
-                em.decl(f"v{op.id}{suffix}", fmt.width, f"s{op.id}{suffix}", signed=not fmt.boolean)
-                em.counts["registers"] += fmt.width
-        elif op.kind == "input":
-            continue
-        em.stage = em.stages.get(op.id, 0)
-        if op.kind in ("param", "const", "state"):
-            continue
-        em.emit(op)
+    header = [f"// Generated by VIOLET from graph {ir.name!r}, content hash {ir.content_hash[:16]}.",
+              f"// Fixed point: {model.cfg.frac_bits} fractional bits; round half up; saturation where no range"
+              " is proven."]
+    net = Netlist(name, header)
+    b = Builder(model, net, {"adders": 0, "multipliers": 0, "dividers": 0, "comparators": 0, "saturations": 0,
+                             "registers": 0}, assets=assets or 0)
     if ir.stateful:
-        em.lines += _registers(em)
-    em.stage = pipeline
+        for port in ("clk", "rst", "en"):
+            net.port(Port(port, 1, False))
+    for op in ir.ops:
+        b.op = op.id
+        if op.kind == "input":
+            _input(b, op)
+        elif op.kind in ("param", "const"):
+            _constant(b, op)
+        elif op.kind == "state":
+            for suffix in _suffixes(op, b.assets):
+                fmt = model.formats[op.id]
+                b.decl(f"v{op.id}{suffix}", fmt.width, Expr(Ref(f"s{op.id}{suffix}")), signed=not fmt.boolean,
+                       delay=WIRING)
+        else:
+            b.emit(op)
+    if ir.stateful:
+        _registers(b)
+    _outputs(b)
+    if pipeline:
+        cut_pipeline(net, pipeline)
+    b.counts["registers"] = net.registers()
+    return net, b.counts
+
+
+def emit_module(model: FixedModel, name: str, assets: int | None = None, pipeline: int = 0
+                ) -> tuple[str, dict[str, int]]:
+    """The Verilog module text (of `build_netlist`'s netlist) and its summary."""
+    net, counts = build_netlist(model, name, assets, pipeline)
+    return to_verilog(net), counts
+
+
+def _input(b: Builder, op: Op) -> None:
+    """An input's ports (one per asset for a vector) and the wires reading them."""
+    fmt = b.model.formats[op.id]
+    for suffix in _suffixes(op, b.assets):
+        port = b.net.port(Port(f"in_{ident(op.name)}{suffix}", fmt.width, not fmt.boolean, comment=str(fmt)))
+        b.decl(f"v{op.id}{suffix}", fmt.width, port, signed=not fmt.boolean, delay=WIRING)
+
+
+def _constant(b: Builder, op: Op) -> None:
+    """A parameter or constant: a named constant (a bool one a constant wire); a NaN one is 0 with its
+    missing flag set."""
+    fmt, value = b.model.formats[op.id], b.model.constant(op)
+    if value is MISSING:
+        b.net.add(Cell(f"m{op.id}", 1, False, text("1'b1"), stage=None, comment=f"{op.render()}: missing"))
+        value = 0
+    if fmt.boolean:
+        b.net.add(Cell(f"v{op.id}", 1, False, text(f"1'b{value}"), stage=None))
+    else:
+        b.localparam(f"v{op.id}", value, fmt.width)
+
+
+def _outputs(b: Builder) -> None:
+    """An output port per output (a scalar), and its missing flag's port where it can be NaN."""
+    ir, model = b.model.ir, b.model
     for out_name, i in ir.outputs:
         fmt = model.formats[i]
         if ir.ops[i].type.vector:
             raise LoweringError(f"output '{out_name}' is a vector", where=ir.name, fix="output one asset's value")
-        sign = "" if fmt.boolean else "signed "
-        ports.append(f"    output wire {sign}[{fmt.width - 1}:0] out_{ident(out_name)},  // {fmt}")
-        em.lines.append(f"    assign out_{ident(out_name)} = {em.ref(i)};")
+        port = f"out_{ident(out_name)}"
+        b.net.port(Port(port, fmt.width, not fmt.boolean, output=True, comment=str(fmt)))
+        b.net.outputs.append((port, b.ref(i)))
         if i in model.missing:
-            ports.append(f"    output wire out_{ident(out_name)}_nan,  // 1: missing (NaN), the value is 0")
-            em.lines.append(f"    assign out_{ident(out_name)}_nan = m{i};")
-    if pipeline:
-        em.lines = _pipeline_registers(em, pipeline) + em.lines
-    ports[-1] = ports[-1].replace(",  //", "   //", 1)
-    header = [f"// Generated by VIOLET from graph {ir.name!r}, content hash {ir.content_hash[:16]}.",
-              f"// Fixed point: {model.cfg.frac_bits} fractional bits; round half up; saturation where no range"
-              " is proven.", "`default_nettype none", f"module {name} ("]
-    return "\n".join(header + ports + [");"] + em.lines + ["endmodule", "`default_nettype wire", ""]), em.counts
-
-
-def _pipeline_registers(em: Emitter, stages: int) -> list[str]:
-    """The registers between pipeline segments (declared first), and the valid bit's shift register."""
-    decls, moves = [], []
-    for wire, (produced, needed, width, signed) in sorted(em.delayed.items()):
-        for b in range(produced + 1, needed + 1):
-            decls.append(f"    reg {'signed ' if signed else ''}[{width - 1}:0] {wire}_p{b};")
-            moves.append(f"        {wire}_p{b} <= {wire if b == produced + 1 else f'{wire}_p{b - 1}'};")
-    em.counts["registers"] += sum(int(line.split("[")[1].split(":")[0]) + 1 for line in decls) + stages
-    shift = "in_valid" if stages == 1 else f"{{valid_q[{stages - 2}:0], in_valid}}"
-    return [*decls, f"    reg [{stages - 1}:0] valid_q;", f"    assign out_valid = valid_q[{stages - 1}];",
-            "    always @(posedge clk) begin", "        if (rst) valid_q <= 0;", f"        else valid_q <= {shift};",
-            "    end", "    always @(posedge clk) begin", *moves, "    end"]
+            b.net.port(Port(f"{port}_nan", 1, False, output=True, comment="1: missing (NaN), the value is 0"))
+            b.net.outputs.append((f"{port}_nan", b.missing_flag(i)))
 
 
 def _suffixes(op: Op, assets: int) -> list[str]:
@@ -307,23 +278,20 @@ def _suffixes(op: Op, assets: int) -> list[str]:
     return [f"_{k}" for k in range(assets)] if op.type.vector else [""]
 
 
-def _registers(em: Emitter) -> list[str]:
+def _registers(b: Builder) -> None:
     """State registers (one per asset for a vector field): reset to the initial values, the next state
     on an enabled clock edge."""
-    ir, model = em.model.ir, em.model
+    ir, model = b.model.ir, b.model
     init = model.initial_state(1)  # a vector field's registers all reset to the one value
     nexts = dict(ir.next_state)
-    reset, advance = [], []
     for op in ir.leaves("state"):
         fmt, nxt = model.formats[op.id], nexts[op.name]
         if model.formats[nxt].width > fmt.width:
             raise LoweringError(f"state '{op.name}' is narrower than its next value", where=ir.name)
         start = init[op.name][0] if op.type.vector else init[op.name]
         value = f"1'b{start}" if fmt.boolean else lit(start, fmt.width)
-        for suffix in _suffixes(op, em.assets):
-            reset.append(f"            s{op.id}{suffix} <= {value};")
-            wire = f"v{nxt}{suffix}"
-            nxt_ref = wire if fmt.boolean else em.resize(wire, model.formats[nxt].width, fmt.width)
-            advance.append(f"            s{op.id}{suffix} <= {nxt_ref};  // next {op.name}{suffix}")
-    return ["    always @(posedge clk) begin", "        if (rst) begin", *reset, "        end else if (en) begin",
-            *advance, "        end", "    end"]
+        for suffix in _suffixes(op, b.assets):
+            wire = Expr(Ref(f"v{nxt}{suffix}"))
+            nxt_ref = wire if fmt.boolean else b.resize(wire, model.formats[nxt].width, fmt.width)
+            b.net.add(Cell(f"s{op.id}{suffix}", fmt.width, not fmt.boolean, nxt_ref, kind="reg", op=op.id,
+                           reset=value, enable="en", comment=f"next {op.name}{suffix}"))

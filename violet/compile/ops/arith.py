@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from violet.compile import semantics as sem
 from violet.compile.interval import INF, Interval, wrapped
+from violet.compile.netlist import LUT, WIRING, Expr, carry, multiply
 from violet.compile.ops.spec import Fn, OpSpec, by_dtype, names
 from violet.compile.qformat import Fmt, divide, divider_width, reciprocal, saturate, shift_round
 from violet.dag.types import F64, I64, DType, ValueType
 
 if TYPE_CHECKING:
     from violet.compile.ir import Op
-    from violet.compile.verilog import Emitter
+    from violet.compile.verilog import Builder
 
 
 def arith_type(kind: str, args: list[ValueType]) -> ValueType | str:
@@ -135,35 +136,37 @@ def fixed_neg(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
 # ---------------------------------------------------------------- Verilog
 
 
-def verilog_add(em: Emitter, op: Op) -> None:
+def verilog_add(em: Builder, op: Op) -> None:
     """An adder one bit wider than the wider operand, then fit."""
     a, f, k = op.args, [em.fmt(x) for x in op.args], op.kind
     width = max(f[0].width, f[1].width) + 1
-    em.decl(em.name("t", op.id), width, f"{em.ext(a[0], width)} {'+' if k == 'add' else '-'} {em.ext(a[1], width)}")
+    t = em.decl(em.name("t", op.id), width, Expr(em.ext(a[0], width), " + " if k == "add" else " - ",
+                                                 em.ext(a[1], width)), delay=carry(width))
     lo = f[0].lo + f[1].lo if k == "add" else f[0].lo - f[1].hi
     hi = f[0].hi + f[1].hi if k == "add" else f[0].hi - f[1].lo
     em.counts["adders"] += 1
-    em.fit(op, em.name("t", op.id), lo, hi, width)
+    em.fit(op, t, lo, hi, width)
 
 
-def verilog_mul(em: Emitter, op: Op) -> None:
+def verilog_mul(em: Builder, op: Op) -> None:
     """Full-width product, plus half an ULP, arithmetic shift by n, then fit."""
     a, f = op.args, [em.fmt(x) for x in op.args]
     width, shift = f[0].width + f[1].width, f[1].frac_bits
-    pname = em.name("p", op.id)
-    em.decl(pname, width, f"{em.ext(a[0], width)} * {em.ext(a[1], width)}")
+    p = em.decl(em.name("p", op.id), width, Expr(em.ext(a[0], width), " * ", em.ext(a[1], width)),
+                delay=multiply(width))
     corners = [x * y for x in (f[0].lo, f[0].hi) for y in (f[1].lo, f[1].hi)]
     em.counts["multipliers"] += 1
     if not shift:
-        em.fit(op, pname, min(corners), max(corners), width)
+        em.fit(op, p, min(corners), max(corners), width)
         return
     half = em.const(1 << (shift - 1), width + 1)
-    em.decl(em.name("t", op.id), width + 1, f"($signed({{{pname}[{width - 1}], {pname}}}) + {half}) >>> {shift}")
+    t = em.decl(em.name("t", op.id), width + 1,
+                Expr("($signed({", p.bit(width - 1), ", ", p, "}) + ", half, f") >>> {shift}"), delay=carry(width))
     lo, hi = shift_round(min(corners), shift), shift_round(max(corners), shift)
-    em.fit(op, em.name("t", op.id), lo, hi, width + 1)
+    em.fit(op, t, lo, hi, width + 1)
 
 
-def verilog_div(em: Emitter, op: Op) -> None:
+def verilog_div(em: Builder, op: Op) -> None:
     """floor((2 * (a << n) + b) / (2 * b)) after moving b's sign to a: the model's round half up, from
     Verilog's truncating `/` and `%` (minus one when the remainder is nonzero and the numerator negative)."""
     (a, b), f = op.args, [em.fmt(x) for x in op.args]
@@ -175,76 +178,78 @@ def verilog_div(em: Emitter, op: Op) -> None:
     w = divider_width(f[0], f[1], em.fmt(i))
     an, bn = em.ext(a, w), em.ext(b, w)
     zero, one = em.const(0, w), em.const(1, w)
-    negative = f"({em.ref(b)} < {em.const(0, f[1].width)})"
-    sn, sd, n, d, q, r, fl = (em.name(p, i) for p in ("sn", "sd", "n", "d", "q", "r", "fl"))
+    negative = Expr("(", em.ref(b), " < ", em.const(0, f[1].width), ")")
     em.counts["dividers"] += 1
-    em.decl(sn, w, f"{negative} ? -({an} <<< {shift}) : ({an} <<< {shift})")
-    em.decl(sd, w, f"{negative} ? -{bn} : {bn}")
-    em.decl(n, w, f"({sn} <<< 1) + {sd}")
-    em.decl(d, w, f"{sd} <<< 1")
-    em.decl(q, w, f"({d} == {zero}) ? {zero} : {n} / {d}")
-    em.decl(r, w, f"({d} == {zero}) ? {zero} : {n} % {d}")
-    em.decl(fl, w, f"(({r} != {zero}) && ({n} < {zero})) ? {q} - {one} : {q}")  # floor, d > 0
+    sn = em.decl(em.name("sn", i), w, Expr(negative, " ? -(", an, f" <<< {shift}) : (", an, f" <<< {shift})"),
+                 delay=carry(w))
+    sd = em.decl(em.name("sd", i), w, Expr(negative, " ? -", bn, " : ", bn), delay=carry(w))
+    n = em.decl(em.name("n", i), w, Expr("(", sn, " <<< 1) + ", sd), delay=carry(w))
+    d = em.decl(em.name("d", i), w, Expr(sd, " <<< 1"), delay=WIRING)
+    q = em.decl(em.name("q", i), w, Expr("(", d, " == ", zero, ") ? ", zero, " : ", n, " / ", d), delay=w * carry(w))
+    r = em.decl(em.name("r", i), w, Expr("(", d, " == ", zero, ") ? ", zero, " : ", n, " % ", d), delay=w * carry(w))
+    fl = em.decl(em.name("fl", i), w, Expr("((", r, " != ", zero, ") && (", n, " < ", zero, ")) ? ", q, " - ", one,
+                                          " : ", q), delay=carry(w))  # floor, d > 0
     out = em.fmt(i)
     top, bottom, a_zero = em.const(out.hi, w), em.const(out.lo, w), em.const(0, f[0].width)
-    em.decl(em.name("t", i), w, f"({sd} != {zero}) ? {fl} : ({em.ref(a)} > {a_zero}) ? {top} : "
-                                f"({em.ref(a)} < {a_zero}) ? {bottom} : {zero}")
-    em.fit(op, em.name("t", i), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+    t = em.decl(em.name("t", i), w, Expr("(", sd, " != ", zero, ") ? ", fl, " : (", em.ref(a), " > ", a_zero, ") ? ",
+                                        top, " : (", em.ref(a), " < ", a_zero, ") ? ", bottom, " : ", zero),
+                delay=carry(w))
+    em.fit(op, t, -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
 
 
-def verilog_div_by_reciprocal(em: Emitter, op: Op, values: list[tuple[int, int]]) -> None:
+def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]) -> None:
     """The same quotient, floor((2 * (a << n) + |b|) / (2 * |b|)), as a multiplication: b is a constant of
     the hardware (it depends only on parameters) or one of a few integers k (`values`: (k, b's raw value)),
     each 2|b| with its exact reciprocal (`qformat.reciprocal`), chosen by k. The numerator x is made
-    non-negative by its complement (floor(x / d) = ~floor(~x / d)); the model is unchanged."""
+    non-negative by its complement (floor(x / d) = ~floor(~x / d)); the model is unchanged. The bits of
+    the product below the shift (the quotient's fraction) and the constants' sign bit are left unread."""
     (a, b), f = op.args, [em.fmt(x) for x in op.args]
     i, w = op.id, divider_width(f[0], f[1], em.fmt(op.id))
     sign = -1 if values[0][1] < 0 else 1
     magic, shift = reciprocal([2 * abs(d) for _, d in values], w - 1)
     mw = max(magic).bit_length() + 1
-    x, u, ms, m, p, q = (em.name(c, i) for c in ("x", "u", "ms", "m", "p", "q"))
-    num = f"({em.ext(a, w)} <<< {f[1].frac_bits + 1})"
+    num = Expr("(", em.ext(a, w), f" <<< {f[1].frac_bits + 1})")
     divisor = em.const(abs(values[0][1]), w) if len(values) == 1 else em.ext(b, w)
-    em.decl(x, w, f"{'-' if sign < 0 else ''}{num} + {divisor}")
-    em.decl(u, w - 1, f"{x}[{w - 1}] ? ~{x}[{w - 2}:0] : {x}[{w - 2}:0]", signed=False)
+    x = em.decl(em.name("x", i), w, Expr("-" if sign < 0 else "", num, " + ", divisor), delay=carry(w))
+    u = em.decl(em.name("u", i), w - 1, Expr(x.bit(w - 1), " ? ~", x.bits(w - 2, 0), " : ", x.bits(w - 2, 0)),
+                signed=False)
     choices = em.const(magic[0], mw)
     if len(values) > 1:  # the reciprocal of 2 * k, chosen by the integer k (the i2f's argument)
         k = em.model.ir.ops[b].args[0]
         for (key, _), value in zip(values[1:], magic[1:]):
-            choices = f"({em.ref(k)} == {em.const(key, em.w(k))}) ? {em.const(value, mw)} : {choices}"
-    em.decl(ms, mw, choices)
-    em.waive_unused(ms)  # the constants' sign bit, 0
-    em.decl(m, mw - 1, f"{ms}[{mw - 2}:0]", signed=False)
+            choices = Expr("(", em.ref(k), " == ", em.const(key, em.w(k)), ") ? ", em.const(value, mw), " : ", choices)
+    ms = em.decl(em.name("ms", i), mw, choices)
+    m = em.decl(em.name("m", i), mw - 1, ms.bits(mw - 2, 0), signed=False, delay=WIRING)
     pw = max(w + mw - 2, shift + 1)  # u * m < 2**(w - 1) * 2**(mw - 1)
-    em.decl(p, pw, f"{{{{{pw - w + 1}{{1'b0}}}}, {u}}} * {{{{{pw - mw + 1}{{1'b0}}}}, {m}}}", signed=False)
-    em.waive_unused(p)  # the bits below the shift: the fraction of the quotient
-    em.decl(q, w, f"$signed({{{{{w - pw + shift}{{1'b0}}}}, {p}[{pw - 1}:{shift}]}})")  # floor(u / 2|b|)
-    if len(values) == 1:  # b's own wire is read no more: its value is in the constants
-        em.waive_unused(f"v{b}")
+    p = em.decl(em.name("p", i), pw, Expr(f"{{{{{pw - w + 1}{{1'b0}}}}, ", u, f"}} * {{{{{pw - mw + 1}{{1'b0}}}}, ",
+                                          m, "}"), signed=False, delay=multiply(pw))
+    q = em.decl(em.name("q", i), w, Expr(f"$signed({{{{{w - pw + shift}{{1'b0}}}}, ", p.bits(pw - 1, shift), "})"),
+                delay=WIRING)  # floor(u / 2|b|)
     em.counts["multipliers"] += 1
-    em.decl(em.name("t", i), w, f"{x}[{w - 1}] ? ~{q} : {q}")
-    em.fit(op, em.name("t", i), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+    t = em.decl(em.name("t", i), w, Expr(x.bit(w - 1), " ? ~", q, " : ", q))
+    em.fit(op, t, -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
 
 
-def verilog_pick(em: Emitter, op: Op) -> None:
+def verilog_pick(em: Builder, op: Op) -> None:
     """A comparator and a multiplexer: `b if b < a else a` (min), as the IR's rule."""
     a, f = op.args, [em.fmt(x) for x in op.args]
     width = max(f[0].width, f[1].width)
     x, y = em.ext(a[0], width), em.ext(a[1], width)
     em.counts["comparators"] += 1
-    em.decl(em.name("t", op.id), width, f"({y} {'<' if op.kind == 'min' else '>'} {x}) ? {y} : {x}")
-    em.fit(op, em.name("t", op.id), min(f[0].lo, f[1].lo), max(f[0].hi, f[1].hi), width)
+    t = em.decl(em.name("t", op.id), width, Expr("(", y, " < " if op.kind == "min" else " > ", x, ") ? ", y, " : ", x),
+                delay=carry(width) + LUT)
+    em.fit(op, t, min(f[0].lo, f[1].lo), max(f[0].hi, f[1].hi), width)
 
 
-def verilog_neg(em: Emitter, op: Op) -> None:
+def verilog_neg(em: Builder, op: Op) -> None:
     """Negation or absolute value one bit wider than the operand, then fit."""
     src = em.fmt(op.args[0])
     width = src.width + 1
     x = em.ext(op.args[0], width)
-    expr = f"-{x}" if op.kind == "neg" else f"({x} < {em.const(0, width)}) ? -{x} : {x}"
-    em.decl(em.name("t", op.id), width, expr)
+    expr = Expr("-", x) if op.kind == "neg" else Expr("(", x, " < ", em.const(0, width), ") ? -", x, " : ", x)
+    t = em.decl(em.name("t", op.id), width, expr, delay=carry(width) + LUT)
     lo, hi = (-src.hi, -src.lo) if op.kind == "neg" else (0, max(-src.lo, src.hi))
-    em.fit(op, em.name("t", op.id), lo, hi, width)
+    em.fit(op, t, lo, hi, width)
 
 
 def _binary(name: str, meaning: str, f64: Fn, i64: Fn | None, symbol: str, fixed: Any, verilog: Any) -> OpSpec:

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 from violet.compile import semantics as sem
 from violet.compile.interval import Interval, point
+from violet.compile.netlist import LUT, WIRING, Expr, carry
 from violet.compile.ops.spec import OpSpec, by_dtype, jitted, names
 from violet.compile.qformat import Fmt, saturate
 from violet.dag.types import F64, I64, DType, ValueType
 
 if TYPE_CHECKING:
     from violet.compile.ir import Op
-    from violet.compile.verilog import Emitter
+    from violet.compile.verilog import Builder
 
 SOURCE = {"floor": DType.F64, "ceil": DType.F64, "f2i": DType.F64, "i2f": DType.I64}
 RESULT = {"floor": F64, "ceil": F64, "f2i": I64, "i2f": F64}
@@ -64,22 +65,22 @@ def fixed_rescale(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
     return saturate(rescale(op.kind, a[0], fa[0].frac_bits), out)
 
 
-def verilog_rescale(em: Emitter, op: Op) -> None:
+def verilog_rescale(em: Builder, op: Op) -> None:
     """Shifts by the fractional bits: i2f left; floor, ceil and f2i (toward zero) right."""
     i, k, src = op.args[0], op.kind, em.fmt(op.args[0])
     if k == "i2f":
         n = em.fmt(op.id).frac_bits
         width = src.width + n
-        em.decl(em.name("t", op.id), width, f"{em.ext(i, width)} <<< {n}")
-        em.fit(op, em.name("t", op.id), src.lo << n, src.hi << n, width)
+        t = em.decl(em.name("t", op.id), width, Expr(em.ext(i, width), f" <<< {n}"), delay=WIRING)
+        em.fit(op, t, src.lo << n, src.hi << n, width)
         return
     n, width = src.frac_bits, src.width + 1
     x = em.ext(i, width)
-    expr = {"floor": f"({x} >>> {n}) <<< {n}", "ceil": f"-(((-{x}) >>> {n}) <<< {n})",
-            "f2i": f"({x} < {em.const(0, width)}) ? -((-{x}) >>> {n}) : ({x} >>> {n})"}[k]
-    em.decl(em.name("t", op.id), width, expr)
+    expr = {"floor": Expr("(", x, f" >>> {n}) <<< {n}"), "ceil": Expr("-(((-", x, f") >>> {n}) <<< {n})"),
+            "f2i": Expr("(", x, " < ", em.const(0, width), ") ? -((-", x, f") >>> {n}) : (", x, f" >>> {n})")}[k]
+    t = em.decl(em.name("t", op.id), width, expr, delay=WIRING if k == "floor" else carry(width) + LUT)
     ends = [rescale(k, e, n) for e in (src.lo, src.hi)]
-    em.fit(op, em.name("t", op.id), min(ends), max(ends), width)
+    em.fit(op, t, min(ends), max(ends), width)
 
 
 OPS = (

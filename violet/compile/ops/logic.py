@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from violet.compile.interval import BOOL as BOOL_INTERVAL
 from violet.compile.interval import Interval
+from violet.compile.netlist import Expr, carry
 from violet.compile.ops.spec import OpSpec, by_dtype, names
 from violet.compile.qformat import Fmt
 from violet.dag.types import BOOL, DType, ValueType
 
 if TYPE_CHECKING:
     from violet.compile.ir import Op
-    from violet.compile.verilog import Emitter
+    from violet.compile.verilog import Builder
 
 SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 FUNCTION = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
@@ -66,35 +67,37 @@ def fixed_select(op: Op, a: list[Any], fa: list[Fmt], out: Fmt) -> Any:
     return a[1] if a[0] else a[2]
 
 
-def verilog_compare(em: Emitter, op: Op) -> None:
+def verilog_compare(em: Builder, op: Op) -> None:
     """A 1-bit comparator over operands sign-extended to a common width (bools compared as they are)."""
-    a, f, sym = op.args, [em.fmt(x) for x in op.args], SYMBOL[op.kind]
+    a, f, sym = op.args, [em.fmt(x) for x in op.args], f" {SYMBOL[op.kind]} "
     em.counts["comparators"] += 1
     if f[0].boolean:
-        em.decl(em.name("v", op.id), 1, f"{em.ref(a[0])} {sym} {em.ref(a[1])}", signed=False)
+        em.decl(em.name("v", op.id), 1, Expr(em.ref(a[0]), sym, em.ref(a[1])), signed=False)
         return
     width = max(f[0].width, f[1].width)
-    em.decl(em.name("v", op.id), 1, f"{em.ext(a[0], width)} {sym} {em.ext(a[1], width)}", signed=False)
+    em.decl(em.name("v", op.id), 1, Expr(em.ext(a[0], width), sym, em.ext(a[1], width)), signed=False,
+            delay=carry(width))
 
 
-def verilog_logic(em: Emitter, op: Op) -> None:
+def verilog_logic(em: Builder, op: Op) -> None:
     a = op.args
-    expr = (f"!{em.ref(a[0])}" if op.kind == "not"
-            else f"{em.ref(a[0])} {'&&' if op.kind == 'and' else '||'} {em.ref(a[1])}")
+    expr = (Expr("!", em.ref(a[0])) if op.kind == "not"
+            else Expr(em.ref(a[0]), " && " if op.kind == "and" else " || ", em.ref(a[1])))
     em.decl(em.name("v", op.id), 1, expr, signed=False)
 
 
-def verilog_select(em: Emitter, op: Op) -> None:
+def verilog_select(em: Builder, op: Op) -> None:
     """A multiplexer; a 'missing' NaN constant's flag is chosen alongside the value."""
     a, f = op.args, [em.fmt(x) for x in op.args]
     if op.id in em.model.missing:
-        em.decl(f"m{op.id}", 1, f"{em.ref(a[0])} ? {em.missing_flag(a[1])} : {em.missing_flag(a[2])}", signed=False)
+        em.decl(f"m{op.id}", 1, Expr(em.ref(a[0]), " ? ", em.missing_flag(a[1]), " : ", em.missing_flag(a[2])),
+                signed=False)
     if em.fmt(op.id).boolean:
-        em.decl(em.name("v", op.id), 1, f"{em.ref(a[0])} ? {em.ref(a[1])} : {em.ref(a[2])}", signed=False)
+        em.decl(em.name("v", op.id), 1, Expr(em.ref(a[0]), " ? ", em.ref(a[1]), " : ", em.ref(a[2])), signed=False)
         return
     width = max(f[1].width, f[2].width)
-    em.decl(em.name("t", op.id), width, f"{em.ref(a[0])} ? {em.ext(a[1], width)} : {em.ext(a[2], width)}")
-    em.fit(op, em.name("t", op.id), min(f[1].lo, f[2].lo), max(f[1].hi, f[2].hi), width)
+    t = em.decl(em.name("t", op.id), width, Expr(em.ref(a[0]), " ? ", em.ext(a[1], width), " : ", em.ext(a[2], width)))
+    em.fit(op, t, min(f[1].lo, f[2].lo), max(f[1].hi, f[2].hi), width)
 
 
 def _compare(kind: str) -> OpSpec:

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 from violet.compile import semantics as sem
 from violet.compile.interval import BOOL as BOOL_INTERVAL
 from violet.compile.interval import Interval, wrapped
+from violet.compile.netlist import LUT, WIRING, Expr, carry
 from violet.compile.ops.spec import OpSpec, by_dtype, jitted, names
 from violet.compile.qformat import Fmt, saturate
 from violet.dag.types import BOOL, F64, I64, DType, ValueType
 
 if TYPE_CHECKING:
     from violet.compile.ir import Op
-    from violet.compile.verilog import Emitter
+    from violet.compile.verilog import Builder
 
 SYMBOL = {"floordiv": "//", "mod": "%"}
 
@@ -122,51 +123,53 @@ def fixed_division(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
     return saturate(fn(a[0], a[1]), out)
 
 
-def verilog_test(em: Emitter, op: Op) -> None:
-    em.decl(em.name("v", op.id), 1, "1'b1" if op.kind == "isfinite" else "1'b0", signed=False)
+def verilog_test(em: Builder, op: Op) -> None:
+    em.decl(em.name("v", op.id), 1, "1'b1" if op.kind == "isfinite" else "1'b0", signed=False, delay=WIRING)
 
 
-def verilog_sign(em: Emitter, op: Op) -> None:
+def verilog_sign(em: Builder, op: Op) -> None:
     """Two comparators choosing 1, -1 or 0 (scaled by the result's fractional bits)."""
     src, one = em.fmt(op.args[0]), 1 << em.fmt(op.id).frac_bits
     width = one.bit_length() + 1
     x, zero = em.ref(op.args[0]), em.const(0, src.width)
     em.counts["comparators"] += 2
-    em.decl(em.name("t", op.id), width, f"({x} > {zero}) ? {em.const(one, width)} : ({x} < {zero}) ? "
-                                        f"{em.const(-one, width)} : {em.const(0, width)}")
-    em.fit(op, em.name("t", op.id), -one, one, width)
+    t = em.decl(em.name("t", op.id), width, Expr("(", x, " > ", zero, ") ? ", em.const(one, width), " : (", x, " < ",
+                                                 zero, ") ? ", em.const(-one, width), " : ", em.const(0, width)),
+                delay=carry(src.width) + LUT)
+    em.fit(op, t, -one, one, width)
 
 
-def verilog_copysign(em: Emitter, op: Op) -> None:
+def verilog_copysign(em: Builder, op: Op) -> None:
     """|x|, negated when y < 0, one bit wider than x (|x| of x's lowest value needs it)."""
     (x, y), src = op.args, em.fmt(op.args[0])
     width = src.width + 1
     xe, zero = em.ext(x, width), em.const(0, width)
-    magnitude = f"(({xe} < {zero}) ? -{xe} : {xe})"
+    magnitude = Expr("((", xe, " < ", zero, ") ? -", xe, " : ", xe, ")")
     em.counts["comparators"] += 2
-    em.decl(em.name("t", op.id), width, f"({em.ref(y)} < {em.const(0, em.fmt(y).width)}) ? -{magnitude} : {magnitude}")
+    t = em.decl(em.name("t", op.id), width, Expr("(", em.ref(y), " < ", em.const(0, em.fmt(y).width), ") ? -",
+                                                 magnitude, " : ", magnitude), delay=2 * carry(width) + LUT)
     big = max(-src.lo, src.hi)
-    em.fit(op, em.name("t", op.id), -big, big, width)
+    em.fit(op, t, -big, big, width)
 
 
-def verilog_division(em: Emitter, op: Op) -> None:
+def verilog_division(em: Builder, op: Op) -> None:
     """Verilog's truncating `/` and `%`, then floored (the remainder moved to b's sign, the quotient one
     down) when the remainder is nonzero and its sign differs from b's; b = 0 gives a // 0 = 0, a % 0 = a."""
     (a, b), f, i = op.args, [em.fmt(x) for x in op.args], op.id
     w = max(f[0].width, f[1].width) + 1
     an, bn, zero, one = em.ext(a, w), em.ext(b, w), em.const(0, w), em.const(1, w)
-    q, r, fl = em.name("q", i), em.name("r", i), em.name("fl", i)
     em.counts["dividers"] += 1
-    em.decl(q, w, f"({bn} == {zero}) ? {zero} : {an} / {bn}")
-    em.decl(r, w, f"({bn} == {zero}) ? {an} : {an} % {bn}")
-    em.decl(fl, 1, f"({bn} != {zero}) && ({r} != {zero}) && (({r} < {zero}) != ({bn} < {zero}))", signed=False)
+    q = em.decl(em.name("q", i), w, Expr("(", bn, " == ", zero, ") ? ", zero, " : ", an, " / ", bn), delay=w * carry(w))
+    r = em.decl(em.name("r", i), w, Expr("(", bn, " == ", zero, ") ? ", an, " : ", an, " % ", bn), delay=w * carry(w))
+    fl = em.decl(em.name("fl", i), 1, Expr("(", bn, " != ", zero, ") && (", r, " != ", zero, ") && ((", r, " < ",
+                                           zero, ") != (", bn, " < ", zero, "))"), signed=False, delay=carry(w))
     if op.kind == "floordiv":
-        em.decl(em.name("t", i), w, f"{fl} ? {q} - {one} : {q}")
+        t = em.decl(em.name("t", i), w, Expr(fl, " ? ", q, " - ", one, " : ", q), delay=carry(w))
         big = max(-f[0].lo, f[0].hi)
-        em.fit(op, em.name("t", i), -big, big, w)
+        em.fit(op, t, -big, big, w)
         return
-    em.decl(em.name("t", i), w, f"{fl} ? {r} + {bn} : {r}")
-    em.fit(op, em.name("t", i), min(f[0].lo, f[1].lo, 0), max(f[0].hi, f[1].hi, 0), w)
+    t = em.decl(em.name("t", i), w, Expr(fl, " ? ", r, " + ", bn, " : ", r), delay=carry(w))
+    em.fit(op, t, min(f[0].lo, f[1].lo, 0), max(f[0].hi, f[1].hi, 0), w)
 
 
 # ---------------------------------------------------------------- the ops

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from violet.compile import semantics as sem
 from violet.compile.interval import INF, Interval, point, wrapped
+from violet.compile.netlist import LUT, WIRING, Expr, carry, text
 from violet.compile.ops.spec import Fn, OpSpec, by_dtype, jitted
 from violet.compile.ops.vector import mask_bit, masked_problem, refuse_short_index
 from violet.compile.qformat import Fmt, saturate
@@ -21,7 +22,7 @@ from violet.dag.types import BOOL, I64, INT64_MAX, DType, ValueType
 
 if TYPE_CHECKING:
     from violet.compile.ir import Op
-    from violet.compile.verilog import Emitter
+    from violet.compile.verilog import Builder
 
 EMPTY = {DType.F64: (math.nan, "np.nan"), DType.I64: (0, "0")}  # min_of/max_of of no asset: (value, Numba text)
 
@@ -102,76 +103,77 @@ def fixed_rank(op: Op, a: list[Any], fa: list[Fmt], out: Fmt) -> list[int]:
 # ---------------------------------------------------------------- Verilog
 
 
-def verilog_sum(em: Emitter, op: Op) -> None:
+def verilog_sum(em: Builder, op: Op) -> None:
     """An adder chain in index order, each masked-off asset adding 0, wide enough for N values."""
     (values, mask), n, f = op.args, em.assets, em.fmt(op.args[0])
     width = f.width + max(n, 1).bit_length()
     acc, zero = em.const(0, width), em.const(0, width)
     for j in range(n):
-        em.decl(f"{em.name('acc', op.id)}_{j}", width,
-                f"{acc} + ({mask_bit(em, mask, j)} ? {em.resize(em.elem(values, j), f.width, width)} : {zero})")
-        acc = f"{em.name('acc', op.id)}_{j}"
+        acc = em.decl(f"{em.name('acc', op.id)}_{j}", width, Expr(acc, " + (", mask_bit(em, mask, j), " ? ",
+                                                                 em.resize(em.elem(values, j), f.width, width), " : ",
+                                                                 zero, ")"), delay=carry(width) + LUT)
         em.counts["adders"] += 1
-    em.decl(em.name("t", op.id), width, acc)
-    em.fit(op, em.name("t", op.id), min(0, n * f.lo), max(0, n * f.hi), width)
+    t = em.decl(em.name("t", op.id), width, acc, delay=WIRING)
+    em.fit(op, t, min(0, n * f.lo), max(0, n * f.hi), width)
 
 
-def verilog_count(em: Emitter, op: Op) -> None:
+def verilog_count(em: Builder, op: Op) -> None:
     """A popcount as an adder chain of the mask bits."""
     n = em.assets
     width = max(n, 1).bit_length() + 1
     acc, one, zero = em.const(0, width), em.const(1, width), em.const(0, width)
     for j in range(n):
-        em.decl(f"{em.name('acc', op.id)}_{j}", width, f"{acc} + ({em.elem(op.args[0], j)} ? {one} : {zero})")
-        acc = f"{em.name('acc', op.id)}_{j}"
+        acc = em.decl(f"{em.name('acc', op.id)}_{j}", width, Expr(acc, " + (", em.elem(op.args[0], j), " ? ", one,
+                                                                 " : ", zero, ")"), delay=carry(width))
         em.counts["adders"] += 1
-    em.decl(em.name("t", op.id), width, acc)
-    em.fit(op, em.name("t", op.id), 0, n, width)
+    t = em.decl(em.name("t", op.id), width, acc, delay=WIRING)
+    em.fit(op, t, 0, n, width)
 
 
-def verilog_extreme(em: Emitter, op: Op) -> None:
+def verilog_extreme(em: Builder, op: Op) -> None:
     """A comparator chain: asset j is taken if masked and the first found, or smaller (max_of: larger)
     than the best so far; 0 if none is found."""
     (values, mask), n, f = op.args, em.assets, em.fmt(op.args[0])
-    cmp = "<" if op.kind == "min_of" else ">"
-    best, found = em.const(0, f.width), "1'b0"
+    cmp = " < " if op.kind == "min_of" else " > "
+    best, found = em.const(0, f.width), text("1'b0")
     for j in range(n):
-        x, take = em.elem(values, j), f"{em.name('take', op.id)}_{j}"
-        em.decl(take, 1, f"{mask_bit(em, mask, j)} && (!{found} || ({x} {cmp} {best}))", signed=False)
-        em.decl(f"{em.name('best', op.id)}_{j}", f.width, f"{take} ? {x} : {best}")
-        em.decl(f"{em.name('found', op.id)}_{j}", 1, f"{found} || {take}", signed=False)
-        best, found = f"{em.name('best', op.id)}_{j}", f"{em.name('found', op.id)}_{j}"
+        x = em.elem(values, j)
+        take = em.decl(f"{em.name('take', op.id)}_{j}", 1, Expr(mask_bit(em, mask, j), " && (!", found, " || (", x,
+                                                                cmp, best, "))"), signed=False, delay=carry(f.width))
+        best = em.decl(f"{em.name('best', op.id)}_{j}", f.width, Expr(take, " ? ", x, " : ", best))
+        found = em.decl(f"{em.name('found', op.id)}_{j}", 1, Expr(found, " || ", take), signed=False)
         em.counts["comparators"] += 1
-    em.decl(em.name("t", op.id), f.width, best)
-    em.fit(op, em.name("t", op.id), min(f.lo, 0), max(f.hi, 0), f.width)
+    t = em.decl(em.name("t", op.id), f.width, best, delay=WIRING)
+    em.fit(op, t, min(f.lo, 0), max(f.hi, 0), f.width)
 
 
-def verilog_rank(em: Emitter, op: Op) -> None:
+def verilog_rank(em: Builder, op: Op) -> None:
     """Per asset k, a popcount of the masked assets j before it in the order (x_j < x_k, or x_j == x_k
     and j < k): N * (N - 1) comparators; -1 where k is not masked (fixed point has no NaN)."""
     (values, mask), n = op.args, em.assets
     refuse_short_index(em, op)
     width = max(n, 1).bit_length() + 1
     one, zero = em.const(1, width), em.const(0, width)
+    vw = em.w(values)
     for k in range(n):
         em.element = k
         acc = zero
         for j in (j for j in range(n) if j != k):
-            before = f"({em.elem(values, j)} {'<=' if j < k else '<'} {em.elem(values, k)})"
-            em.decl(f"{em.name('acc', op.id)}_{j}", width,
-                    f"{acc} + (({mask_bit(em, mask, j)} && {before}) ? {one} : {zero})")
-            acc = f"{em.name('acc', op.id)}_{j}"
+            before = Expr("(", em.elem(values, j), " <= " if j < k else " < ", em.elem(values, k), ")")
+            acc = em.decl(f"{em.name('acc', op.id)}_{j}", width, Expr(acc, " + ((", mask_bit(em, mask, j), " && ",
+                                                                     before, ") ? ", one, " : ", zero, ")"),
+                          delay=carry(vw) + carry(width))
             em.counts["comparators"] += 1
-        em.decl(em.name("t", op.id), width, f"{mask_bit(em, mask, k)} ? {acc} : {em.const(-1, width)}")
-        em.fit(op, em.name("t", op.id), -1, n - 1, width)
+        t = em.decl(em.name("t", op.id), width, Expr(mask_bit(em, mask, k), " ? ", acc, " : ", em.const(-1, width)))
+        em.fit(op, t, -1, n - 1, width)
     em.element = None
 
 
-def verilog_size(em: Emitter, op: Op) -> None:
+def verilog_size(em: Builder, op: Op) -> None:
     """N, a constant of the hardware."""
     width = max(em.assets, 1).bit_length() + 1
-    em.decl(em.name("t", op.id), width, em.const(em.assets, width))
-    em.fit(op, em.name("t", op.id), em.assets, em.assets, width)
+    t = em.decl(em.name("t", op.id), width, em.const(em.assets, width), delay=WIRING)
+    em.fit(op, t, em.assets, em.assets, width)
 
 
 def _extreme(kind: str, meaning: str) -> OpSpec:

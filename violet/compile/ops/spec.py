@@ -29,7 +29,7 @@ from violet.dag.types import ValueType
 
 if TYPE_CHECKING:  # the rules receive these; importing them at run time would import the backends
     from violet.compile.ir import Op
-    from violet.compile.verilog import Emitter
+    from violet.compile.verilog import Builder
 
 Fn = Callable[..., Any]
 TypeRule = Callable[[str, list[ValueType]], "ValueType | str"]
@@ -37,7 +37,7 @@ InterpRule = Callable[["Op", list[ValueType]], Fn]
 NumbaRule = Callable[["Op", list[str]], str]
 IntervalRule = Callable[["Op", list[Interval]], Interval]
 FixedRule = Callable[["Op", list[Any], list[Fmt], Fmt], Any]
-VerilogRule = Callable[["Emitter", "Op"], None]
+VerilogRule = Callable[["Builder", "Op"], None]
 
 BACKENDS = ("interp", "numba", "interval", "fixed", "verilog")
 

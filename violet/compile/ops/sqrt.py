@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 
 from violet.compile import semantics as sem
 from violet.compile.interval import INF, Interval
+from violet.compile.netlist import Expr, carry
 from violet.compile.ops.spec import OpSpec, by_dtype, names
 from violet.compile.qformat import Fmt, saturate
 from violet.dag.types import F64, DType, ValueType
 
 if TYPE_CHECKING:
     from violet.compile.ir import Op
-    from violet.compile.verilog import Emitter
+    from violet.compile.verilog import Builder
 
 
 def fsqrt(x: float) -> float:
@@ -51,7 +52,7 @@ def fixed_sqrt(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
     return saturate(round_sqrt(max(a[0], 0) << out.frac_bits), out)
 
 
-def verilog_sqrt(em: Emitter, op: Op) -> None:
+def verilog_sqrt(em: Builder, op: Op) -> None:
     """A combinational digit-by-digit square root of r = max(x, 0) << n: per digit, from the top, the
     bit b = 4**j is taken when rest >= root + b (rest -= root + b, root = root / 2 + b), else root / 2.
     Then root = isqrt(r), rest = r - root**2, and one is added when rest > root (round to nearest)."""
@@ -59,20 +60,22 @@ def verilog_sqrt(em: Emitter, op: Op) -> None:
     top = max(src.hi, 0) << n
     steps = max(1, (top.bit_length() + 1) // 2)
     width = top.bit_length() + 3
-    rest, root = em.name("sr", op.id), em.name("sq", op.id)
     zero = em.const(0, width)
-    em.decl(f"{rest}_0", width, f"({em.ref(x)} < {em.const(0, src.width)}) ? {zero} : ({em.ext(x, width)} <<< {n})")
-    em.decl(f"{root}_0", width, zero)
+    rest = em.decl(f"{em.name('sr', op.id)}_0", width, Expr("(", em.ref(x), " < ", em.const(0, src.width), ") ? ",
+                                                           zero, " : (", em.ext(x, width), f" <<< {n})"))
+    root = em.decl(f"{em.name('sq', op.id)}_0", width, zero)
     for j in range(steps):
         bit = em.const(1 << (2 * (steps - 1 - j)), width)
-        take = f"{em.name('sg', op.id)}_{j}"
-        em.decl(take, 1, f"{rest}_{j} >= {root}_{j} + {bit}", signed=False)
-        em.decl(f"{rest}_{j + 1}", width, f"{take} ? {rest}_{j} - ({root}_{j} + {bit}) : {rest}_{j}")
-        em.decl(f"{root}_{j + 1}", width, f"{take} ? ({root}_{j} >>> 1) + {bit} : ({root}_{j} >>> 1)")
+        take = em.decl(f"{em.name('sg', op.id)}_{j}", 1, Expr(rest, " >= ", root, " + ", bit), signed=False,
+                       delay=2 * carry(width))
+        rest, root = (em.decl(f"{em.name('sr', op.id)}_{j + 1}", width,
+                              Expr(take, " ? ", rest, " - (", root, " + ", bit, ") : ", rest), delay=carry(width)),
+                      em.decl(f"{em.name('sq', op.id)}_{j + 1}", width,
+                              Expr(take, " ? (", root, " >>> 1) + ", bit, " : (", root, " >>> 1)"), delay=carry(width)))
     em.counts["comparators"] += steps
-    em.decl(em.name("t", op.id), width, f"{root}_{steps} + (({rest}_{steps} > {root}_{steps}) ? "
-                                        f"{em.const(1, width)} : {zero})")
-    em.fit(op, em.name("t", op.id), 0, round_sqrt(top), width)
+    t = em.decl(em.name("t", op.id), width, Expr(root, " + ((", rest, " > ", root, ") ? ", em.const(1, width), " : ",
+                                                 zero, ")"), delay=2 * carry(width))
+    em.fit(op, t, 0, round_sqrt(top), width)
 
 
 OPS = (

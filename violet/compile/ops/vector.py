@@ -1,24 +1,26 @@
 """Vectors over the universe: gather (x[i]), argmax, argmin, any, all (docs/semantics.md, "Vectors over the
 universe"). They read whole vectors, so none is elementwise. The argmax/argmin rule (ties to the lowest
 index, strictly greater (smaller) replaces) is written once, `semantics.arg_extreme`: the interpreter and
-the fixed-point model call it, the kernels compile its source, and the Verilog comparator chain follows it.
+the fixed-point model call it, the kernels compile its source, and the Verilog comparison tree follows it.
 A mask is a bool[N] or a scalar bool (true: every asset), here and in the reductions (ops/reduce.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from violet.compile import semantics as sem
 from violet.compile.interval import BOOL as BOOL_INTERVAL
 from violet.compile.interval import Interval, point
+from violet.compile.netlist import LUT, WIRING, Expr, carry
 from violet.compile.ops.spec import Fn, OpSpec, jitted
 from violet.compile.qformat import Fmt, LoweringError, saturate
 from violet.dag.types import BOOL, I64, INT64_MAX, DType, ValueType
 
 if TYPE_CHECKING:
     from violet.compile.ir import Op
-    from violet.compile.verilog import Emitter
+    from violet.compile.verilog import Builder
 
 NUMBA_ZERO = {DType.F64: "0.0", DType.I64: "0", DType.BOOL: "False"}
 
@@ -67,31 +69,52 @@ def fixed_mask(op: Op, a: list[Any], fa: list[Fmt], out: Fmt) -> int:
     return int(sem.any_true(a[0]) if op.kind == "any" else sem.all_true(a[0]))
 
 
-def verilog_mask(em: Emitter, op: Op) -> None:
-    """An or (any) or and (all) chain over the assets."""
+def verilog_mask(em: Builder, op: Op) -> None:
+    """A balanced tree of or (any) or and (all) gates over the assets, four inputs (a LUT4) per gate."""
     join = " || " if op.kind == "any" else " && "
-    em.decl(em.name("v", op.id), 1, join.join(em.elem(op.args[0], j) for j in range(em.assets)), signed=False)
+    level, items = 0, [em.elem(op.args[0], j) for j in range(em.assets)]
+    while len(items) > 1:
+        items = [em.decl(f"{em.name('g', op.id)}_{level}_{g}", 1, _joined(items[4 * g:4 * g + 4], join), signed=False)
+                 for g in range((len(items) + 3) // 4)]
+        level += 1
+    em.decl(em.name("v", op.id), 1, items[0], signed=False, delay=WIRING)
 
 
-def verilog_gather(em: Emitter, op: Op) -> None:
-    """A multiplexer over the assets; an index matching none gives 0, the type's zero."""
+def _joined(items: list[Expr], join: str) -> Expr:
+    parts: list[str | Expr] = []
+    for k, item in enumerate(items):
+        parts += [join, item] if k else [item]
+    return Expr(*parts)
+
+
+def verilog_gather(em: Builder, op: Op) -> None:
+    """A balanced tree of 2:1 multiplexers, one level per bit of the index (an odd one out paired with 0);
+    an index outside [0, N) gives 0, the type's zero."""
     vec, idx = op.args
     out, elem = em.fmt(op.id), em.fmt(vec)
     width = max(out.width, elem.width)
     index, iw = em.gather_index(idx, em.assets)
-    expr = em.const(0, width)
-    for j in reversed(range(em.assets)):
-        expr = f"({index} == {em.const(j, iw)}) ? {em.resize(em.elem(vec, j), elem.width, width)} : {expr}"
-    em.decl(em.name("t", op.id), width, expr)
-    em.fit(op, em.name("t", op.id), min(elem.lo, 0), max(elem.hi, 0), width)
+    sel = em.decl(em.name("gi", op.id), iw, index, delay=WIRING)
+    zero = em.const(0, width)
+    items = [em.resize(em.elem(vec, j), elem.width, width) for j in range(em.assets)]
+    level = 0
+    while len(items) > 1:
+        pairs = [(items[k], items[k + 1] if k + 1 < len(items) else zero) for k in range(0, len(items), 2)]
+        items = [em.decl(f"{em.name('gm', op.id)}_{level}_{g}", width, Expr(sel.bit(level), " ? ", hi, " : ", lo))
+                 for g, (lo, hi) in enumerate(pairs)]
+        level += 1
+    inside = Expr("(", sel, " >= ", em.const(0, iw), ") && (", sel, " < ", em.const(em.assets, iw), ")")
+    t = em.decl(em.name("t", op.id), width, Expr("(", inside, ") ? ", items[0], " : ", zero),
+                delay=carry(iw) + LUT)
+    em.fit(op, t, min(elem.lo, 0), max(elem.hi, 0), width)
 
 
-def mask_bit(em: Emitter, mask: int, j: int) -> str:
+def mask_bit(em: Builder, mask: int, j: int) -> Expr:
     """Asset j's mask bit: element j of a bool[N] mask, or a scalar mask's one wire."""
     return em.elem(mask, j) if em.model.ir.ops[mask].type.vector else em.ref(mask)
 
 
-def refuse_short_index(em: Emitter, op: Op) -> None:
+def refuse_short_index(em: Builder, op: Op) -> None:
     """An index (argmax, argmin, rank) reaches N - 1, which the analysis cannot know: refuse a format
     that cannot hold it, rather than saturate an index into another asset's."""
     n, out = em.assets, em.fmt(op.id)
@@ -102,25 +125,48 @@ def refuse_short_index(em: Emitter, op: Op) -> None:
                                 "an index by the universe size)")
 
 
-def verilog_argmax(em: Emitter, op: Op) -> None:
-    """A comparator chain keeping the best index: semantics.arg_extreme's rule, asset by asset upward
-    (taken only if masked and strictly greater (argmin: smaller), or the first masked one)."""
+@dataclass(frozen=True)
+class _Best:
+    """A subtree's answer in the argmax tree: any asset masked, the best one's index and value."""
+
+    found: Expr
+    index: Expr
+    value: Expr
+
+
+def verilog_argmax(em: Builder, op: Op) -> None:
+    """A balanced comparison tree: semantics.arg_extreme's rule, as each node keeps its left (lower
+    indices) subtree's best unless the right one's is masked and strictly greater (argmin: smaller), or
+    the left has none. Both are the lowest index among the masked extremes, so the tree equals the
+    chain; its depth is log2(N) comparators, which the pipelining cuts by level."""
     (values, mask), n = op.args, em.assets
-    vw, out = em.w(values), em.fmt(op.id)
+    out = em.fmt(op.id)
     refuse_short_index(em, op)
-    cmp = "<" if op.kind == "argmin" else ">"
-    best, best_value = em.const(-1, out.width), em.elem(values, 0)
-    for j in range(n):
-        taken = f"{em.name('take', op.id)}_{j}"
-        first = f"({best} == {em.const(-1, out.width)})" if j else "1'b1"
-        em.decl(taken, 1, f"{mask_bit(em, mask, j)} && ({first} || ({em.elem(values, j)} {cmp} {best_value}))",
-                signed=False)
-        em.decl(f"{em.name('best', op.id)}_{j}", out.width, f"{taken} ? {em.const(j, out.width)} : {best}")
-        if j < n - 1:  # the best value so far, for the next comparison (none after the last)
-            em.decl(f"{em.name('bv', op.id)}_{j}", vw, f"{taken} ? {em.elem(values, j)} : {best_value}")
-        best, best_value = f"{em.name('best', op.id)}_{j}", f"{em.name('bv', op.id)}_{j}"
-        em.counts["comparators"] += 1
-    em.decl(em.name("v", op.id), out.width, best)
+    iw = max(1, (n - 1).bit_length()) + 1
+    cmp = " < " if op.kind == "argmin" else " > "
+    items = [_Best(mask_bit(em, mask, j), em.const(j, iw), em.elem(values, j)) for j in range(n)]
+    level = 0
+    while len(items) > 1:
+        merged = [_merge(em, op, f"{level}_{g}", items[k], items[k + 1], cmp, iw, last=len(items) == 2)
+                  for g, k in enumerate(range(0, len(items) - 1, 2))]
+        items = merged + items[len(items) - len(items) % 2:]
+        level += 1
+    em.counts["comparators"] += max(n - 1, 0)
+    best = items[0]
+    em.decl(em.name("v", op.id), out.width, Expr(best.found, " ? ", em.resize(best.index, iw, out.width), " : ",
+                                                 em.const(-1, out.width)))
+
+
+def _merge(em: Builder, op: Op, node: str, left: _Best, right: _Best, cmp: str, iw: int, last: bool) -> _Best:
+    """One node of the argmax tree: the right subtree's best replaces the left's only if strictly better."""
+    vw = em.w(op.args[0])
+    take = em.decl(f"{em.name('tk', op.id)}_{node}", 1, Expr(right.found, " && (!", left.found, " || (", right.value,
+                                                             cmp, left.value, "))"), signed=False, delay=carry(vw))
+    found = em.decl(f"{em.name('fd', op.id)}_{node}", 1, Expr(left.found, " || ", right.found), signed=False)
+    index = em.decl(f"{em.name('ix', op.id)}_{node}", iw, Expr(take, " ? ", right.index, " : ", left.index))
+    value = left.value if last else em.decl(f"{em.name('bv', op.id)}_{node}", vw,
+                                            Expr(take, " ? ", right.value, " : ", left.value))
+    return _Best(found, index, value)
 
 
 ANY_HELPER = '''

@@ -1,0 +1,101 @@
+"""The netlist under the Verilog: expressions that read signals structurally, the pipelining and lint passes
+on it, and the pipelined comparison tree of the selector, bit for bit with the fixed-point model."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from conftest import GRAPHS
+
+from violet.compile.cosim import cosimulate
+from violet.compile.fixed import FixedModel
+from violet.compile.lower import lower
+from violet.compile.netlist import LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
+from violet.compile.verilog import build_netlist
+from violet.dag.graph import load_graph
+
+
+@pytest.fixture(scope="module")
+def selector():
+    return FixedModel(lower(load_graph(GRAPHS / "blue_selector.toml")))
+
+
+def test_an_expression_reads_signals_as_refs_never_as_text():
+    e = Expr("(", Ref("a"), " + ", Ref("b", 3, 0), ") > ", Ref("c", 7, 7))
+    assert e.render() == "(a + b[3:0]) > c[7]"
+    assert e.renamed({"a": "a_p2", "c": "c_p1"}).render() == "(a_p2 + b[3:0]) > c_p1[7]"
+    assert [r.name for r in e.refs()] == ["a", "b", "c"]
+    with pytest.raises(TypeError, match="not text"):
+        f"{e}"  # noqa: B018  # an f-string would hide the reads from the passes
+    with pytest.raises(ValueError, match="whole signal"):
+        e.bits(1, 0)
+
+
+def test_the_lint_waiver_covers_exactly_the_signals_with_unread_bits():
+    """a is read only as a[3:0], c never, b wholly, the register r through its low bit: a, c and r are waived."""
+    net = Netlist("m", ports=[Port("clk", 1, False), Port("out_y", 4, True, output=True)])
+    a = net.add(Cell("a", 8, True, Expr("8'sh0")))
+    b = net.add(Cell("b", 4, True, Expr(a.bits(3, 0), " + 4'sh1")))
+    net.add(Cell("c", 2, False, Expr("2'b0")))
+    r = net.add(Cell("r", 3, False, Expr("{", b.bits(2, 0), "}"), kind="reg"))
+    net.outputs.append(("out_y", Expr(b, " + ", r.bit(0))))
+    assert unused_bits(net) == {"a", "c", "r"}
+    text = to_verilog(net)
+    assert text.count("lint_off UNUSED") == 3 and "lint_off UNUSED */\n    wire signed [3:0] b" not in text
+
+
+def test_pipelining_cuts_the_argmax_tree_by_level_and_registers_every_crossing(selector):
+    """64 assets, 6 stages: every wire reads wires of its own stage, registered copies made for its stage, or
+    constants; outputs read stage 6; the argmax tree spans the stages, and no segment holds more than a
+    tree level and a half (one 49-bit comparison and its multiplexers, by the delay model)."""
+    net, counts = build_netlist(selector, "blue_selector", 64, 6)
+    stage_of = {c.name: c.stage for c in net.cells.values()}
+    for cell in net.cells.values():
+        if cell.kind != "wire" or cell.stage is None:
+            continue
+        for r in cell.expr.refs():
+            read = net.cells.get(r.name)
+            if read is not None and read.stage is not None:
+                assert stage_of[r.name] == cell.stage, (cell.name, r.name)
+    for _, expr in net.outputs:
+        assert all(stage_of.get(r.name) in (6, None) for r in expr.refs())
+    argmax = next(op.id for op in selector.ir.ops if op.kind == "argmax")
+    assert net.op_stages()[argmax] == (0, 6) and net.stages == 6
+    assert counts["registers"] == net.registers() == sum(c.width for c in net.cells.values() if c.kind == "reg")
+    arrival: dict[str, float] = {}
+    for cell in net.cells.values():
+        if cell.kind == "wire" and cell.stage is not None:
+            same = [arrival[r.name] for r in cell.expr.refs() if r.name in arrival and stage_of[r.name] == cell.stage]
+            arrival[cell.name] = cell.delay + max(same, default=0.0)
+    level = carry(49) + LUT  # one node of the tree: compare 49-bit scores, then a multiplexer
+    assert max(arrival.values()) <= 1.5 * level
+
+
+def test_pipelining_a_netlist_with_fewer_levels_than_stages_delays_its_outputs():
+    """A single gate pipelined 3 deep: its result still leaves 3 clocks later, through 3 registers."""
+    net = Netlist("m")
+    net.add(Cell("v0", 1, False, Expr(Ref("in_a")), delay=0.0))
+    x = net.add(Cell("v1", 1, False, Expr("!", Ref("v0"))))
+    net.outputs.append(("out_y", x))
+    cut_pipeline(net, 3)
+    regs = sorted(c.name for c in net.cells.values() if c.kind == "reg")
+    assert regs == ["v1_p1", "v1_p2", "v1_p3", "valid_q"] and net.outputs[0][1].render() == "v1_p3"
+
+
+@pytest.mark.parametrize("assets, stages, simulator", [(1, 1, "icarus"), (7, 2, "icarus"), (13, 4, "verilator"),
+                                                       (64, 6, "icarus")])
+def test_the_pipelined_selector_equals_the_model_with_ties_to_the_lowest_index(selector, tmp_path, assets, stages,
+                                                                              simulator):
+    """Scores drawn from four values, so most scans tie; masks at random (none eligible too): the tree's
+    pick, streamed one scan per clock, equals the fixed-point model's, which is arg_extreme's chain."""
+    rnd = random.Random(assets)
+    rows = [{"score": [rnd.choice([-1.0, 0.0, 0.5, 1.0]) for _ in range(assets)],
+             "stable": [rnd.random() < (0.3 if k % 50 else 1.0) for _ in range(assets)]} for k in range(400)]
+    ties = sum(row["score"].count(max(row["score"])) > 1 for row in rows)
+    assert assets == 1 or ties > 100
+    tie = {"score": [0.5] * assets, "stable": [k == 0 for k in range(assets)]}  # all tie, the first is a stablecoin
+    assert selector.step(tie) == {"asset": min(1, assets - 1) if assets > 1 else -1, "has_asset": assets > 1}
+    report = cosimulate(selector, [*rows, tie], tmp_path, "blue_selector", assets=assets, simulator=simulator,
+                        pipeline=stages)
+    assert report.vectors == 401 and report.mismatches == 0, report.render()

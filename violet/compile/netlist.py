@@ -1,0 +1,318 @@
+"""A typed netlist of the lowered graph, the hardware passes over it, and its Verilog, written in one place.
+
+The op rules (`violet.compile.ops`, through `violet.compile.verilog.Builder`)
+declare cells: a wire, constant or register of a known width and signedness,
+its value an `Expr` whose reads of other signals are `Ref`s, never names
+inside text. The passes then work on that structure rather than on emitted
+text (Amaranth's model):
+
+- `cut_pipeline`: each wire's stage by accumulated delay (every cell carries an
+  estimate, in LUT levels), registers inserted where a value crosses a stage
+  boundary, and the reads rewritten to the registered copies;
+- `unused_bits`: which signals have bits no one reads (a sign copy dropped
+  after a proven range, a divisor folded into constants, an input the logic
+  never uses), for the linter's waiver;
+- `to_verilog`: the module text.
+
+Every name in a netlist is an identifier checked when its cell is added.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# Delay estimates in LUT levels (a LUT4 and its routing, about 1 ns on an ECP5): what the pipelining cuts on.
+LUT = 1.0
+WIRING = 0.0  # a rename, a bit select, a sign extension: no logic
+
+
+def carry(width: int) -> float:
+    """An adder or comparator of `width` bits: a LUT level into the carry chain, which ripples fast
+    (a CCU2C takes two bits)."""
+    return LUT + width / 32
+
+
+def multiply(width: int) -> float:
+    """A product of `width` result bits: MULT18X18D blocks and the adders joining their partial products."""
+    return 4 * LUT + carry(width) * max(1, width // 36)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A read of signal `name` (bits hi..lo of it, or all of it) inside an expression."""
+
+    name: str
+    hi: int | None = None
+    lo: int | None = None
+
+    def text(self, name: str) -> str:
+        if self.hi is None:
+            return name
+        return f"{name}[{self.hi}]" if self.hi == self.lo else f"{name}[{self.hi}:{self.lo}]"
+
+
+class Expr:
+    """A Verilog expression as operator text and `Ref`s. Built by `Expr(...)` or `+`, never by f-strings:
+    an Expr refuses to become text except through `render`, so a read cannot hide inside a string."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts: str | Ref | Expr) -> None:
+        flat: list[str | Ref] = []
+        for part in parts:
+            flat.extend(part.parts if isinstance(part, Expr) else (part,))
+        self.parts = tuple(flat)
+
+    def __add__(self, other: str | Expr) -> Expr:
+        return Expr(self, other)
+
+    def __radd__(self, other: str) -> Expr:
+        return Expr(other, self)
+
+    def __str__(self) -> str:
+        raise TypeError("an Expr is not text: compose it with Expr(...) or +")
+
+    def __format__(self, spec: str) -> str:
+        raise TypeError("an Expr is not text: compose it with Expr(...) or +")
+
+    def refs(self) -> Iterator[Ref]:
+        return (p for p in self.parts if isinstance(p, Ref))
+
+    def ref(self) -> Ref:
+        """The one signal this expression is (a plain read), for a bit select."""
+        if len(self.parts) != 1 or not isinstance(self.parts[0], Ref) or self.parts[0].hi is not None:
+            raise ValueError("a bit select needs a whole signal")
+        return self.parts[0]
+
+    def bits(self, hi: int, lo: int) -> Expr:
+        return Expr(Ref(self.ref().name, hi, lo))
+
+    def bit(self, k: int) -> Expr:
+        return self.bits(k, k)
+
+    def render(self, rename: dict[str, str] | None = None) -> str:
+        rename = rename or {}
+        return "".join(p if isinstance(p, str) else p.text(rename.get(p.name, p.name)) for p in self.parts)
+
+    def renamed(self, rename: dict[str, str]) -> Expr:
+        """The same expression reading `rename[name]` in place of each renamed signal."""
+        return Expr(*(Ref(rename.get(p.name, p.name), p.hi, p.lo) if isinstance(p, Ref) else p for p in self.parts))
+
+
+def text(value: str) -> Expr:
+    """Verilog text holding no read of a signal (a literal)."""
+    return Expr(value)
+
+
+@dataclass
+class Cell:
+    """One signal. `kind`: "wire" (a continuous assignment), "localparam" (a named signed constant) or "reg"
+    (its `expr` is the next value on a clock edge, `reset` its value under rst, `enable` gating the edge).
+    `stage` is None for what every stage sees alike (constants); `op` is the IR op it was built for."""
+
+    name: str
+    width: int
+    signed: bool
+    expr: Expr
+    kind: str = "wire"
+    delay: float = LUT
+    op: int | None = None
+    stage: int | None = 0
+    reset: str | None = None
+    enable: str = ""
+    comment: str = ""
+
+    def declaration(self) -> str:
+        sign = "signed " if self.signed else ""
+        note = f"  // {self.comment}" if self.comment else ""
+        if self.kind == "localparam":
+            return f"    localparam {sign}[{self.width - 1}:0] {self.name} = {self.expr.render()};{note}"
+        if self.kind == "reg":
+            return f"    reg {sign}[{self.width - 1}:0] {self.name};{note}"
+        return f"    wire {sign}[{self.width - 1}:0] {self.name} = {self.expr.render()};{note}"
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    width: int
+    signed: bool
+    output: bool = False
+    comment: str = ""
+
+    def declaration(self) -> str:
+        kind = "output" if self.output else "input "
+        size = f"{'signed ' if self.signed else ''}[{self.width - 1}:0] " if self.width > 1 or self.signed else ""
+        return f"    {kind} wire {size}{self.name}," + (f"  // {self.comment}" if self.comment else "")
+
+
+@dataclass
+class Netlist:
+    """A module: ports, cells in dependency order (a wire reads only cells added before it, a register
+    anything), and each output port's expression. `stages`: pipeline registers between the inputs and the
+    outputs (0: combinational)."""
+
+    name: str
+    header: list[str] = field(default_factory=list)
+    ports: list[Port] = field(default_factory=list)
+    cells: dict[str, Cell] = field(default_factory=dict)
+    outputs: list[tuple[str, Expr]] = field(default_factory=list)
+    stages: int = 0
+
+    def add(self, cell: Cell) -> Expr:
+        """Add a cell (its name a fresh identifier); a read of it."""
+        if not IDENT.fullmatch(cell.name) or cell.name in self.cells:
+            raise ValueError(f"{cell.name!r} is not a fresh identifier")
+        self.cells[cell.name] = cell
+        return Expr(Ref(cell.name))
+
+    def port(self, port: Port) -> Expr:
+        if not IDENT.fullmatch(port.name):
+            raise ValueError(f"{port.name!r} is not an identifier")
+        self.ports.append(port)
+        return Expr(Ref(port.name))
+
+    def registers(self) -> int:
+        """Flip-flops: the bits of every register."""
+        return sum(c.width for c in self.cells.values() if c.kind == "reg")
+
+    def op_stages(self) -> dict[int, tuple[int, int]]:
+        """Each IR op's first and last pipeline stage, over the cells built for it."""
+        spans: dict[int, tuple[int, int]] = {}
+        for c in self.cells.values():
+            if c.op is not None and c.stage is not None and c.kind == "wire":
+                lo, hi = spans.get(c.op, (c.stage, c.stage))
+                spans[c.op] = (min(lo, c.stage), max(hi, c.stage))
+        return spans
+
+
+# ---------------------------------------------------------------- pipelining
+
+
+def cut_pipeline(net: Netlist, stages: int) -> None:
+    """Cut the wires into `stages` + 1 segments on accumulated delay and register every value crossing a
+    boundary; `in_valid` travels to `out_valid` through a `stages`-bit shift register.
+
+    Each wire's stage is the greedy one: the latest stage of what it reads, or the next when its delay on
+    top of that stage's arrival would pass the budget. The budget is the smallest (by bisection) for which
+    that needs no more than `stages` + 1 segments, so the slowest segment is as short as the cells allow."""
+    wires = [c for c in net.cells.values() if c.kind == "wire" and c.stage is not None]
+    lo = max((c.delay for c in wires), default=0.0)
+    hi = max(lo, sum(c.delay for c in wires))
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if _segments(net, wires, mid) <= stages + 1:
+            hi = mid
+        else:
+            lo = mid
+    _segments(net, wires, hi)
+    net.stages = stages
+    _register_crossings(net, wires)
+    net.ports[:0] = [Port("clk", 1, False), Port("rst", 1, False), Port("in_valid", 1, False),
+                     Port("out_valid", 1, False, output=True)]
+    shift = Expr(Ref("in_valid")) if stages == 1 else Expr("{", Ref("valid_q", stages - 2, 0), ", ", Ref("in_valid"), "}")
+    net.add(Cell("valid_q", stages, False, shift, kind="reg", stage=None, reset="0"))
+    net.outputs.append(("out_valid", Expr(Ref("valid_q", stages - 1, stages - 1))))
+
+
+def _segments(net: Netlist, wires: list[Cell], budget: float) -> int:
+    """Assign each wire its greedy stage under `budget`; how many segments that takes."""
+    arrival: dict[str, float] = {}
+    for c in wires:
+        reads = [net.cells[r.name] for r in c.expr.refs() if r.name in arrival]
+        stage = max((r.stage or 0 for r in reads), default=0)
+        start = max((arrival[r.name] for r in reads if r.stage == stage), default=0.0)
+        if start > 0 and start + c.delay > budget:
+            stage, start = stage + 1, 0.0
+        c.stage, arrival[c.name] = stage, start + c.delay
+    return 1 + max((c.stage or 0 for c in wires), default=0)
+
+
+def _register_crossings(net: Netlist, wires: list[Cell]) -> None:
+    """Registers `<name>_p<b>` for each value read b stages after its own, and the reads pointed at them."""
+    staged = {c.name: c.stage or 0 for c in wires}
+    needed: dict[str, int] = {}
+    readers: list[tuple[int, Cell | int]] = [(c.stage or 0, c) for c in wires]
+    readers += [(net.stages, k) for k in range(len(net.outputs))]
+    for stage, reader in readers:
+        expr = reader.expr if isinstance(reader, Cell) else net.outputs[reader][1]
+        rename = {r.name: f"{r.name}_p{stage}" for r in expr.refs() if staged.get(r.name, stage) < stage}
+        for name in rename:
+            needed[name] = max(needed.get(name, 0), stage)
+        if not rename:
+            continue
+        if isinstance(reader, Cell):
+            reader.expr = expr.renamed(rename)
+        else:
+            net.outputs[reader] = (net.outputs[reader][0], expr.renamed(rename))
+    for name, last in needed.items():
+        source = net.cells[name]
+        for b in range(staged[name] + 1, last + 1):
+            previous = name if b == staged[name] + 1 else f"{name}_p{b - 1}"
+            net.add(Cell(f"{name}_p{b}", source.width, source.signed, Expr(Ref(previous)), kind="reg", stage=b,
+                         op=source.op))
+
+
+# ---------------------------------------------------------------- lint waiver
+
+
+def unused_bits(net: Netlist) -> set[str]:
+    """Wires and registers with a bit no cell and no output reads (the linter is told it is on purpose:
+    the upper sign copies of a value proven to fit, a divisor folded into constants, an unused input)."""
+    read: dict[str, set[int]] = {}
+    exprs = [c.expr for c in net.cells.values()] + [e for _, e in net.outputs]
+    for expr in exprs:
+        for r in expr.refs():
+            cell = net.cells.get(r.name)
+            if cell is None:
+                continue
+            hi, lo = (cell.width - 1, 0) if r.hi is None else (r.hi, r.lo if r.lo is not None else r.hi)
+            read.setdefault(r.name, set()).update(range(lo, hi + 1))
+    return {c.name for c in net.cells.values()
+            if c.kind != "localparam" and len(read.get(c.name, ())) < c.width}
+
+
+# ---------------------------------------------------------------- Verilog
+
+
+def to_verilog(net: Netlist) -> str:
+    """The module: ports, constants, registers, wires (a lint waiver around those with unused bits), the
+    registers' clocked updates, and the output assignments."""
+    waived = unused_bits(net)
+    cells = list(net.cells.values())
+
+    def declare(c: Cell) -> list[str]:
+        line = c.declaration()
+        return ["    /* verilator lint_off UNUSED */", line, "    /* verilator lint_on UNUSED */"] if c.name in waived \
+            else [line]
+
+    ports = [p.declaration() for p in net.ports]
+    ports[-1] = ports[-1].replace(",  //", "   //", 1) if ",  //" in ports[-1] else ports[-1].rstrip(",")
+    body = [line for kind in ("localparam", "reg", "wire") for c in cells if c.kind == kind for line in declare(c)]
+    body += _clocked(c for c in cells if c.kind == "reg")
+    body += [f"    assign {port} = {expr.render()};" for port, expr in net.outputs]
+    return "\n".join([*net.header, "`default_nettype none", f"module {net.name} (", *ports, ");", *body,
+                      "endmodule", "`default_nettype wire", ""])
+
+
+def _clocked(regs: Iterator[Cell]) -> list[str]:
+    """One always block per kind of register: reset and enabled (state), reset only (valid), neither (pipeline)."""
+    groups: dict[tuple[bool, str], list[Cell]] = {}
+    for c in regs:
+        groups.setdefault((c.reset is not None, c.enable), []).append(c)
+    lines = []
+    for (has_reset, enable), group in groups.items():
+        nxt = [f"            {c.name} <= {c.expr.render()};" + (f"  // {c.comment}" if c.comment else "")
+               for c in group]
+        lines.append("    always @(posedge clk) begin")
+        if has_reset:
+            lines += ["        if (rst) begin", *[f"            {c.name} <= {c.reset};" for c in group],
+                      f"        end else{f' if ({enable})' if enable else ''} begin", *nxt, "        end"]
+        else:
+            lines += [line[4:] for line in nxt]
+        lines.append("    end")
+    return lines
