@@ -160,13 +160,40 @@ def verilog_argmax(em: Builder, op: Op) -> None:
 def _merge(em: Builder, op: Op, node: str, left: _Best, right: _Best, cmp: str, iw: int, last: bool) -> _Best:
     """One node of the argmax tree: the right subtree's best replaces the left's only if strictly better."""
     vw = em.w(op.args[0])
-    take = em.decl(f"{em.name('tk', op.id)}_{node}", 1, Expr(right.found, " && (!", left.found, " || (", right.value,
-                                                             cmp, left.value, "))"), signed=False, delay=carry(vw))
+    better = _compare(em, f"{em.name('cm', op.id)}_{node}", right.value, left.value, vw, cmp)
+    take = em.decl(f"{em.name('tk', op.id)}_{node}", 1, Expr(right.found, " && (!", left.found, " || (", better, "))"),
+                   signed=False, delay=2 * LUT if vw > CHUNK else carry(vw))
     found = em.decl(f"{em.name('fd', op.id)}_{node}", 1, Expr(left.found, " || ", right.found), signed=False)
     index = em.decl(f"{em.name('ix', op.id)}_{node}", iw, Expr(take, " ? ", right.index, " : ", left.index))
     value = left.value if last else em.decl(f"{em.name('bv', op.id)}_{node}", vw,
                                             Expr(take, " ? ", right.value, " : ", left.value))
     return _Best(found, index, value)
+
+
+CHUNK = 16  # bits per piece of a wide comparison: a 49-bit carry chain alone nearly fills a 150 MHz cycle
+
+
+def _compare(em: Builder, name: str, x: Expr, y: Expr, width: int, cmp: str) -> Expr:
+    """x > y (or <) on signed `width`-bit signals: one comparator, or for a wide value one per 16-bit piece
+    (the top piece signed, the others unsigned) with an equality beside each but the lowest, which the
+    expression returned joins from the top (greater here, or equal here and greater below): the pieces
+    are cells of their own, so the pipelining can put a register between them and the join."""
+    if width <= CHUNK:
+        return Expr(x, cmp, y)
+    cuts = list(range(0, width, CHUNK))
+    joined: Expr | None = None
+    for k, lo in enumerate(cuts):  # from the lowest piece up
+        hi = min(lo + CHUNK, width) - 1
+        xs, ys = (Expr("$signed(", x.bits(hi, lo), ")"), Expr("$signed(", y.bits(hi, lo), ")")) if hi == width - 1 \
+            else (x.bits(hi, lo), y.bits(hi, lo))
+        piece = em.decl(f"{name}_g{k}", 1, Expr(xs, cmp, ys), signed=False, delay=carry(hi - lo + 1))
+        if joined is None:
+            joined = piece
+            continue
+        equal = em.decl(f"{name}_e{k}", 1, Expr(xs, " == ", ys), signed=False, delay=carry(hi - lo + 1))
+        joined = Expr(piece, " || (", equal, " && (", joined, "))")
+    assert joined is not None
+    return joined
 
 
 ANY_HELPER = '''
