@@ -29,13 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from violet.compile.identity import float_bits, identity_view, same
+from violet.compile.identity import first_difference, float_bits, identity_view, plain, same
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op, Scalar
 from violet.compile.numba_backend import CompiledGraph
 from violet.compile.semantics import C_MATH
 from violet.dag.types import DType, ValueType
 from violet.errors import InputError, quote
+from violet.table_io import trade_stream
 
 Reference = Callable[..., Mapping[str, Any]]
 
@@ -203,7 +204,7 @@ def diff_reference(cg: CompiledGraph, columns: Mapping[str, np.ndarray], referen
     result = _compare(got, {n: expected[n] for n in compared}, name, errors)
     report = result.report
     report.errors, report.first_error = int(errors.sum()), first_error
-    if engine is not None and "trade" in ir.output_names:
+    if engine is not None and trade_stream(ir) is not None:
         report.trades = compare_trades(ir, got, getattr(engine, "trades", []))
     report.step = compare_step(cg, columns, {n: expected[n] for n in compared}, name, valid=~errors,
                                trades=getattr(engine, "trades", None) if report.trades is not None else None)
@@ -377,22 +378,20 @@ def compare_step(cg: CompiledGraph, columns: Mapping[str, np.ndarray], expected:
 
 
 def compare_trades(ir: IR, got: Mapping[str, np.ndarray], trades: list[Mapping[str, Any]]) -> TradeReport:
-    """The graph's trade stream (rows with trade = true) vs the engine's list of trades, field by field."""
-    rows = np.flatnonzero(got["trade"])
-    fields = [n.removeprefix("trade_") for n in ir.output_names if n.startswith("trade_")]
-    report = TradeReport(len(rows), len(trades))
-    for k, (row, trade) in enumerate(zip(rows, trades)):
-        for name in fields:
-            vtype = ir.output_type(f"trade_{name}")
-            mine = got[f"trade_{name}"][row].item()
-            theirs = trade.get(name)
-            if vtype.enum is not None:
-                mine = vtype.enum[mine]
-            ok = theirs is not None and same(mine, theirs)
-            if not ok:
-                report.mismatches += 1
-                report.first = report.first or f"trade {k} (graph row {row}) field {name}: graph {mine!r}, reference {theirs!r}"
-                break
+    """The graph's trade stream (violet.table_io.TradeStream: every lane's, in the order they close) vs the
+    engine's list of trades, field by field (and lane by lane, for several lanes)."""
+    stream = trade_stream(ir)
+    assert stream is not None, "compare_trades needs a graph that closes trades"
+    mine = stream.columns(got)
+    fields = stream.compared
+    report = TradeReport(len(mine["lane"]), len(trades))
+    for k, trade in enumerate(trades[:report.graph]):
+        ours = {name: mine[name][k] for name in fields}
+        name = first_difference(fields, ours, trade)
+        if name is not None:
+            report.mismatches += 1
+            report.first = report.first or (f"trade {k} field {name}: graph {plain(ours[name])!r}, "
+                                            f"reference {trade.get(name)!r}")
     return report
 
 
