@@ -523,6 +523,7 @@ def _field(where: tuple[str, str, bool, tuple[str, ...] | None], outputs: Mappin
 
 
 def _named(values: np.ndarray, enum: tuple[str, ...] | None) -> np.ndarray | list:
+    """Column values as a table holds them: enum codes as names (a vector's as a list of names), vectors as lists."""
     if enum is not None:
-        return [enum[c] for c in values.tolist()]
+        return [[enum[c] for c in row] if values.ndim == 2 else enum[row] for row in values.tolist()]
     return list(values) if values.ndim == 2 else values

@@ -95,8 +95,10 @@ class DecisionRecord:
         return next(h for h in self.lanes if h.lane.name == name)
 
     def intents(self, record: dict[str, Any]) -> list[Intent]:
-        """Every order one decision asks for: lane by lane in the record's order."""
-        return [intent for lane in self.lanes for intent in lane.intents(record)]
+        """Every order one decision asks for, exits first (a position closed on a scan frees its slot before
+        an entry of that scan takes one), then lane by lane in the record's order, assets in index order."""
+        intents = [intent for lane in self.lanes for intent in lane.intents(record)]
+        return sorted(intents, key=lambda intent: not intent.closes)
 
     def trades(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         """The trades one decision closes, each with its lane."""
