@@ -131,7 +131,8 @@ def exit_checks(graph: Path, ir: Any, record: DecisionRecord) -> list[ExitCheck]
     where = f"{graph} [record] exit_check"
     per_asset = [h.lane.name for h in record.lanes if h.lane.per_asset]
     if per_asset:
-        raise InputError(f"lane {per_asset[0]} of graph {ir.name} is per-asset: its exits are checked on scans only",
+        lane = f" {per_asset[0]}" if per_asset[0] else ""
+        raise InputError(f"graph {ir.name} has a per-asset lane{lane}: its exits are checked on scans only",
                          where="--exit-q", fix="leave out --exit-q for this graph")
     hosted = [h for h in record.lanes if h.lane.exit_check and h.exit_order is not None]
     if not hosted:

@@ -1,0 +1,236 @@
+"""Several lanes and several positions in one reactor (docs/runtime.md, "Several lanes", "Per-asset lanes").
+
+On small generated universes and the real embedded ClickHouse: the two-lane portfolio (BLUE's short lane
+and the LONG lane) and the K-position short each equal their legacy-style reference (`violet diff`), replay
+in lockstep with it at 0 divergences, journal every trade with its lane, symbol and times, verify from the
+journal, and resume after a SIGKILL; a graph that opens more positions than its record allows gets those
+entries (and their exits) refused as orders rows; a record whose lanes' trade fields differ is refused at
+load; --exit-q is refused for a per-asset lane.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import GRAPHS
+from test_runtime import COUNT_SCRIPT, HOUR, scans_written, write_scans
+from waiting import LineReader
+
+from violet.api import load
+from violet.errors import GraphError
+from violet.journal.audit import verify_run
+from violet.journal.writer import Journal
+from violet.runtime.session import ReplaySettings, build_reactor
+
+EXAMPLES = GRAPHS / "examples"
+T0 = 1_700_000_000_000_000  # write_scans' first ts_us; scan k is at T0 + k hours
+EXAMPLE = {  # graph -> (reference, the vel_div range its scans are drawn from)
+    "two_lane": ("violet.legacy.examples.two_lane:TwoLaneEngine", (-0.08, 0.08)),
+    "k_short": ("violet.legacy.examples.k_short:KShortEngine", (-0.08, 0.01)),
+}
+
+
+def violet(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "violet.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def replay(graph: Path, scans: Path, chdb_dir: Path, reference: str | None) -> tuple:
+    """A replay journaled into a fresh database (its reference in lockstep); the journal reopened."""
+    db = f"t_{uuid.uuid4().hex[:8]}"
+    reactor, source, journal = build_reactor(ReplaySettings(graph, scans, journal=f"chdb://{chdb_dir}", database=db,
+                                                            reference=reference))
+    summary = reactor.run(source)
+    journal.close()
+    return Journal(f"chdb://{chdb_dir}", db, client=journal.client), reactor, summary
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE))
+def test_each_example_equals_its_reference(name):
+    done = violet("diff", EXAMPLES / f"{name}.toml", "--reference", EXAMPLE[name][0], "--samples", "300",
+                  "--extreme", "60")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mismatches: 0 rows" in done.stdout and "raised" not in done.stdout
+    closed = [line for line in done.stdout.splitlines() if line.strip().startswith(("trades:", "step trades:"))]
+    assert len(closed) == 2 and all(line.endswith(", 0 differ") and not line.split("trades: ")[1].startswith("0 ")
+                                    for line in closed), done.stdout
+
+
+def test_the_two_lane_portfolio_trades_both_ways_journals_each_lane_and_verifies(chdb_dir, tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=300, vel_div=EXAMPLE["two_lane"][1])
+    graph = EXAMPLES / "two_lane.toml"
+    journal, reactor, summary = replay(graph, scans, chdb_dir, EXAMPLE["two_lane"][0])
+    run = reactor.run_id
+    assert summary.divergences == 0 and summary.orders.get("REFUSED", 0) == 0
+    decisions, trades, _ = journal.run_tables(run)
+    # each lane's orders face its own way: the short SELLs to open and BUYs to close, the long the reverse
+    sides = set(journal.query("SELECT splitByChar('-', intent_id)[-3], side, reduce_only FROM {db}.orders FINAL "
+                              "WHERE run_id = {r:String}", r=run))
+    assert sides == {("short", "SELL", 0), ("short", "BUY", 1), ("long", "BUY", 0), ("long", "SELL", 1)}
+    # one trades table, each row with its lane, the asset's symbol and the times of its entry and exit scans
+    rows = journal.query(f"SELECT lane, asset, symbol, entry_scan, exit_scan, entry_ts_us, exit_ts_us FROM "
+                         f"{{db}}.{trades} FINAL WHERE run_id = {{r:String}} AND source = 'shadow'", r=run)
+    lanes = [row[0] for row in rows]
+    assert lanes.count("short") > 2 and lanes.count("long") > 2 and len(rows) == summary.trades
+    assert all(symbol == f"A{asset}USDT" and entry_ts == T0 + entry * HOUR and exit_ts == T0 + exit_ * HOUR
+               for _, asset, symbol, entry, exit_, entry_ts, exit_ts in rows)
+    # the lanes' trades are the reference's, lane by lane (the reference journaled beside them)
+    by_source = journal.query(f"SELECT source, lane, count(), sum(pnl) FROM {{db}}.{trades} FINAL "
+                              "WHERE run_id = {r:String} GROUP BY source, lane ORDER BY lane, source", r=run)
+    assert [row[1:] for row in by_source if row[0] == "shadow"] == [row[1:] for row in by_source if row[0] == "reference"]
+    audit = verify_run(journal, run, graph)
+    assert audit.ok and audit.trades == (summary.trades, summary.trades), audit.render()
+    # verify also checks the lane: a trade moved to the other lane is caught
+    first = f"run_id = '{run}' AND source = 'shadow' AND lane = 'short' AND exit_scan = {min(r[4] for r in rows if r[0] == 'short')}"
+    table = f"{journal.database}.{trades}"
+    journal.client.command(f"INSERT INTO {table} SELECT * REPLACE ('long' AS lane) FROM {table} FINAL WHERE {first}")
+    journal.client.command(f"ALTER TABLE {table} DELETE WHERE {first} SETTINGS mutations_sync = 1")
+    assert not verify_run(journal, run, graph).ok
+
+
+def test_k_shorts_open_up_to_k_positions_each_asset_its_own_and_verify(chdb_dir, tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=300, vel_div=EXAMPLE["k_short"][1])
+    graph = EXAMPLES / "k_short.toml"
+    journal, reactor, summary = replay(graph, scans, chdb_dir, EXAMPLE["k_short"][0])
+    run = reactor.run_id
+    assert summary.divergences == 0 and summary.orders.get("REFUSED", 0) == 0  # the graph respects its k
+    decisions, trades, _ = journal.run_tables(run)
+    most, full_scans = journal.query(f"SELECT max(open), countIf(open = 3) FROM {{db}}.{decisions} FINAL "
+                                     "WHERE run_id = {r:String}", r=run)[0]
+    assert most == 3 and full_scans > 10
+    # several positions at once: some scan has three open, on three different assets
+    entries = journal.query("SELECT scan_id, asset FROM {db}.orders FINAL WHERE run_id = {r:String} "
+                            "AND reduce_only = 0 ORDER BY scan_id, asset", r=run)
+    exits = journal.query("SELECT scan_id, asset FROM {db}.orders FINAL WHERE run_id = {r:String} "
+                          "AND reduce_only = 1 ORDER BY scan_id, asset", r=run)
+    assert len(exits) == summary.trades and len(entries) - len(exits) <= 3
+    # trades exploded per asset: the action vectors' EXIT entries, one trades row each
+    exploded = journal.query(f"SELECT scan_id, k - 1 FROM {{db}}.{decisions} FINAL ARRAY JOIN action AS a, "
+                             "arrayEnumerate(action) AS k WHERE run_id = {r:String} AND a = 'EXIT' "
+                             "ORDER BY scan_id, k", r=run)
+    assert [tuple(e) for e in exploded] == [tuple(e) for e in exits]
+    assert verify_run(journal, run, graph).ok
+
+
+def test_entries_beyond_the_records_slots_are_refused_as_orders_rows(chdb_dir, tmp_path):
+    """k_short holding three shorts while its record allows two: the third entry is not sent but journaled
+    REFUSED with the reason, and so is its exit; the decisions (and trades) are the graph's all the same."""
+    graph = tmp_path / "k_over.toml"
+    graph.write_text((EXAMPLES / "k_short.toml").read_text().replace('max_positions = "k"', "max_positions = 2"))
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=200, vel_div=EXAMPLE["k_short"][1])
+    journal, reactor, summary = replay(graph, scans, chdb_dir, None)
+    run = reactor.run_id
+    decisions = journal.run_tables(run)[0]
+    actions = journal.query(f"SELECT action FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
+                            "ORDER BY scan_id", r=run)
+    # the slots, walked independently: exits first, then entries while fewer than two are held
+    held, refused = set(), set()
+    for scan_id, (action,) in enumerate(actions):
+        for asset in [a for a, x in enumerate(action) if x == "EXIT"]:
+            if asset in held:
+                held.remove(asset)
+            else:
+                refused.add((scan_id, asset, 1))
+        for asset in [a for a, x in enumerate(action) if x == "ENTER_SHORT"]:
+            if len(held) < 2:
+                held.add(asset)
+            else:
+                refused.add((scan_id, asset, 0))
+    rows = journal.query("SELECT scan_id, asset, reduce_only, detail FROM {db}.orders FINAL WHERE run_id = {r:String} "
+                         "AND status = 'REFUSED'", r=run)
+    assert {(s, a, r) for s, a, r, _ in rows} == refused and len(refused) > 4
+    assert {d for _, _, r, d in rows if not r} == {"2 positions open, the most the record allows (max_positions = 2)"}
+    assert {d for _, _, r, d in rows if r} == {"no open position to close: its entry was refused"}
+    assert summary.orders["REFUSED"] == len(refused) and verify_run(journal, run, graph).ok
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE))
+def test_killed_and_resumed_the_journal_is_whole_and_verifies(tmp_path, name):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=120, vel_div=EXAMPLE[name][1])
+    dsn = f"chdb://{tmp_path / 'db'}"
+    graph = EXAMPLES / f"{name}.toml"
+    cmd = [sys.executable, "-m", "violet.cli", "replay", str(graph), "--input", str(scans), "--journal", dsn,
+           "--run-id", "killed", "--reference", EXAMPLE[name][0], "--no-progress"]
+    proc = subprocess.Popen(cmd + ["--live-pace", "0.01"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    try:
+        LineReader(proc).wait_line(lambda text: scans_written(text) >= 30, "30 scans journaled")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0 and "resuming after scan" in done.stdout, done.stdout + done.stderr
+    counts = subprocess.run([sys.executable, "-c", COUNT_SCRIPT, dsn], capture_output=True, text=True, check=True)
+    final, raw = json.loads(counts.stdout)
+    assert final == raw == {"scans": 120, "decisions": 120, "divergences": 0}
+    verify = violet("journal", "verify", graph, "--journal", dsn, "--run-id", "killed")
+    assert verify.returncode == 0 and "verified" in verify.stdout, verify.stdout + verify.stderr
+    shadow = int(verify.stdout.split("shadow trades: ")[1].split(" journaled")[0].replace(",", ""))
+    assert shadow > 0
+
+
+def test_run_writes_every_lanes_trades_with_symbols_and_times(tmp_path):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=200, vel_div=EXAMPLE["two_lane"][1])
+    done = violet("run", EXAMPLES / "two_lane.toml", "--input", scans, "--output", tmp_path / "out.parquet",
+                  "--trades", tmp_path / "trades.parquet")
+    assert done.returncode == 0, done.stderr
+    trades = pq.read_table(tmp_path / "trades.parquet").to_pydict()
+    assert {"short", "long"} == set(trades["lane"])
+    assert trades["symbol"] == [f"A{a}USDT" for a in trades["asset"]]
+    assert trades["entry_ts_us"] == [T0 + s * HOUR for s in trades["entry_scan"]]
+    assert trades["exit_ts_us"] == [T0 + s * HOUR for s in trades["exit_scan"]]
+    order = [(x, 0 if lane == "short" else 1) for x, lane in zip(trades["exit_scan"], trades["lane"])]
+    assert order == sorted(order)  # in the order they close: by scan, then the record's lane order
+
+
+def test_lanes_with_different_trade_fields_are_refused_at_load(tmp_path):
+    for name in ("blue_decision.toml", "blue_selector.toml", "blue_sizing.toml", "blue_exit.toml"):
+        (tmp_path / name).write_text((GRAPHS / name).read_text())
+    (tmp_path / "examples").mkdir()
+    for name in ("long_lane.toml", "long_exit.toml"):
+        (tmp_path / "examples" / name).write_text((EXAMPLES / name).read_text())
+    graph = tmp_path / "examples" / "two_lane.toml"
+    graph.write_text((EXAMPLES / "two_lane.toml").read_text().replace("long_trade_reason ", "long_trade_why "))
+    with pytest.raises(GraphError) as caught:
+        load(graph)
+    assert "they differ in reason, why" in caught.value.what
+    done = violet("replay", graph, "--input", write_scans(tmp_path / "s.parquet", n_scans=5), "--no-progress")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "trades table" in done.stderr
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("k_short", "graph k_short has a per-asset lane: its exits are checked on scans only"),
+    ("two_lane", "graph two_lane names no exit graph to check between scans"),
+])
+def test_exit_q_is_refused_where_no_lane_can_be_checked_between_scans(tmp_path, name, message):
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=5)
+    done = violet("replay", EXAMPLES / f"{name}.toml", "--input", scans, "--exit-q", "60", "--no-progress")
+    assert done.returncode == 2 and message in " ".join(done.stderr.split()), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_per_asset_record_reads_every_asset_in_index_order():
+    """The host's view of one k_short decision: an intent per asset whose action maps to a role, exits first."""
+    from violet.runtime.record import decision_record
+
+    record = decision_record(load(EXAMPLES / "k_short.toml"), "k_short")
+    decision = {"action": ["NONE", "ENTER_SHORT", "EXIT", "ENTER_SHORT", "EXIT"], "leverage": 2.0, "notional": 10.0,
+                "trade": np.array([False, False, True, False, True]), "trade_entry_scan": np.array([0, 0, 3, 0, 4]),
+                "trade_exit_scan": 9, "trade_reason": ["NONE", "NONE", "MAX_HOLD", "NONE", "TAKE_PROFIT"],
+                "trade_bars_held": np.array([0, 0, 6, 0, 5]), "trade_pnl": np.array([0.0, 0.0, -0.5, 0.0, 0.25]),
+                "trade_notional": 10.0}
+    intents = [(i.side, i.closes, i.asset) for i in record.intents(decision)]
+    assert intents == [("BUY", True, 2), ("BUY", True, 4), ("SELL", False, 1), ("SELL", False, 3)]
+    assert record.trades(decision) == [
+        {"lane": "", "entry_scan": 3, "exit_scan": 9, "reason": "MAX_HOLD", "bars_held": 6, "pnl": -0.5,
+         "notional": 10.0, "asset": 2},
+        {"lane": "", "entry_scan": 4, "exit_scan": 9, "reason": "TAKE_PROFIT", "bars_held": 5, "pnl": 0.25,
+         "notional": 10.0, "asset": 4}]
