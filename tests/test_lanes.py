@@ -28,6 +28,7 @@ from waiting import LineReader
 from violet.api import load
 from violet.errors import GraphError
 from violet.journal.audit import verify_run
+from violet.journal.report import journal_report
 from violet.journal.writer import Journal
 from violet.runtime.session import ReplaySettings, build_reactor
 
@@ -88,6 +89,8 @@ def test_the_two_lane_portfolio_trades_both_ways_journals_each_lane_and_verifies
     assert [row[1:] for row in by_source if row[0] == "shadow"] == [row[1:] for row in by_source if row[0] == "reference"]
     audit = verify_run(journal, run, graph)
     assert audit.ok and audit.trades == (summary.trades, summary.trades), audit.render()
+    report = journal_report(f"chdb://{chdb_dir}", journal.database, run)
+    assert f"trades (shadow, lane long): {lanes.count('long'):,}" in report
     # verify also checks the lane: a trade moved to the other lane is caught
     first = f"run_id = '{run}' AND source = 'shadow' AND lane = 'short' AND exit_scan = {min(r[4] for r in rows if r[0] == 'short')}"
     table = f"{journal.database}.{trades}"
@@ -118,6 +121,9 @@ def test_k_shorts_open_up_to_k_positions_each_asset_its_own_and_verify(chdb_dir,
                              "ORDER BY scan_id, k", r=run)
     assert [tuple(e) for e in exploded] == [tuple(e) for e in exits]
     assert verify_run(journal, run, graph).ok
+    report = journal_report(f"chdb://{chdb_dir}", journal.database, run)
+    assert f"decisions action (per asset) EXIT             {len(exits):,}" in report
+    assert f"trades (shadow): {summary.trades:,}" in report
 
 
 def test_entries_beyond_the_records_slots_are_refused_as_orders_rows(chdb_dir, tmp_path):

@@ -272,7 +272,8 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
           fee_bps: Annotated[float, typer.Option(help="backtest fee per side, bps of the notional")] = 0.0,
           slippage_bps: Annotated[float, typer.Option(help="backtest slippage per side, bps")] = 0.0,
           capital: Annotated[float, typer.Option(help="backtest starting equity")] = 10_000.0,
-          side: Annotated[str, typer.Option(help="which way every trade faces: short or long")] = "short",
+          side: Annotated[str, typer.Option(help="which way a trade faces where the graph's record declares no "
+                                                 "side: short or long")] = "short",
           metric: Annotated[Optional[str], typer.Option(help="rank the sets by this column (default: sharpe for "
                                                         "a trade stream)")] = None,
           top_k: Annotated[int, typer.Option("--top", help="print the best K sets")] = 10,
@@ -355,7 +356,8 @@ def backtest(graph: GraphArg,
              slippage_bps: Annotated[float, typer.Option(help="slippage per side, basis points of the notional")] = 0.0,
              funding: Annotated[Optional[str], typer.Option(help="a scans column of per-asset funding rates per bar "
                                                             "(positive: longs pay shorts)")] = None,
-             side: Annotated[str, typer.Option(help="which way every trade faces: short or long")] = "short",
+             side: Annotated[str, typer.Option(help="which way a trade faces where the graph's record declares no "
+                                                 "side: short or long")] = "short",
              price: Annotated[str, typer.Option(help="the graph's per-asset price input")] = "price",
              png: Annotated[Optional[Path], typer.Option(help="also draw equity and drawdown here")] = None,
              sets: SetOpt = None) -> None:

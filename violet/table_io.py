@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from violet.compile.ir import IR
-from violet.dag.types import INT64_MAX, TRADE_PREFIX, DType, InputSpec, ValueType, int64_problem
+from violet.dag.types import INT64_MAX, TRADE_PREFIX, DType, InputSpec, Lane, ValueType, int64_problem
 from violet.errors import InputError, quote
 from violet.files import is_file, shown, try_write
 
@@ -385,6 +385,7 @@ class StreamLane:
     flag: str
     per_asset: bool
     outputs: tuple[tuple[str, str, bool, tuple[str, ...] | None], ...]  # field, output, vector, enum
+    side: int = 0  # which way its trades face, from the record's roles: +1 long, -1 short, 0 undeclared
 
 
 @dataclass(frozen=True)
@@ -411,14 +412,15 @@ class TradeStream:
 
     def columns(self, outputs: Mapping[str, np.ndarray], scan_id: np.ndarray | None = None,
                 ts_us: np.ndarray | None = None, symbols: list[str] | None = None) -> dict[str, np.ndarray | list]:
-        """The trades of a run's outputs (one row per scan) as columns: `lane`, the fields (enums by name),
-        and with the scans' ids and timestamps `entry_ts_us` and `exit_ts_us`, with the universe's symbols
-        `symbol`."""
+        """The trades of a run's outputs (one row per scan) as columns: `lane`, `side` (+1 long, -1 short, 0
+        where the graph declares none), the fields (enums by name), and with the scans' ids and timestamps
+        `entry_ts_us` and `exit_ts_us`, with the universe's symbols `symbol`."""
         picked = [self._picked(k, outputs) for k in range(len(self.lanes))]
         rows, lane, assets = (np.concatenate([p[j] for p in picked]) for j in range(3))
         order = np.lexsort((assets, lane, rows))
         rows, lane, assets = rows[order], lane[order], assets[order]
-        result: dict[str, np.ndarray | list] = {"lane": [self.lanes[k].name for k in lane.tolist()]}
+        result: dict[str, np.ndarray | list] = {"lane": [self.lanes[k].name for k in lane.tolist()],
+                                                "side": np.array([h.side for h in self.lanes], dtype=np.int64)[lane]}
         for f, (name, vtype) in enumerate(self.types):
             values = np.empty(len(rows), dtype=_dtype(vtype))
             for k, stream_lane in enumerate(self.lanes):
@@ -466,12 +468,12 @@ def trade_stream(ir: IR) -> TradeStream | None:
     fields do not fit (a missing required field, a field's type differing between lanes, a vector in a
     lane of one position) is an InputError naming them all."""
     record = ir.record
-    lanes = [(lane.name, lane.trade, lane.trades, lane.per_asset) for lane in record.lanes] if record else \
-        [("", "trade", TRADE_PREFIX, False)] if "trade" in ir.output_names else []
+    lanes = [(lane.name, lane.trade, lane.trades, lane.per_asset, _side(lane)) for lane in record.lanes] if record \
+        else [("", "trade", TRADE_PREFIX, False, 0)] if "trade" in ir.output_names else []
     if not lanes:
         return None
     stream_lanes, types, problems = [], {}, []
-    for name, flag, prefix, per_asset in lanes:
+    for name, flag, prefix, per_asset, side in lanes:
         outputs = [(n.removeprefix(prefix), n) for n in ir.output_names if n.startswith(prefix)]
         outputs += [("asset", "")] * per_asset
         first = not types
@@ -489,7 +491,7 @@ def trade_stream(ir: IR) -> TradeStream | None:
         picked.sort(key=lambda p: list(types).index(p[0]) if p[0] in types else len(types))
         if ir.output_type(flag).vector != per_asset or ir.output_type(flag).dtype != DType.BOOL:
             problems.append(f"trade flag {flag} as a {'vector' if per_asset else 'scalar'} bool")
-        stream_lanes.append(StreamLane(name, flag, per_asset, tuple(picked)))
+        stream_lanes.append(StreamLane(name, flag, per_asset, tuple(picked), side))
     problems += [f"a trade field {f} ({lanes[0][2]}{f})" for f in TRADE_REQUIRED if f not in types]
     if problems:
         raise InputError(f"graph {ir.name}'s trade stream does not fit: " + "; ".join(problems), where=ir.name,
@@ -506,6 +508,12 @@ def trade_rows(ir: IR, outputs: Mapping[str, np.ndarray], inputs: Mapping[str, n
         return None
     scans = inputs if inputs is not None and "scan_id" in inputs and "ts_us" in inputs else {}
     return stream.columns(outputs, scans.get("scan_id"), scans.get("ts_us"), symbols)
+
+
+def _side(lane: Lane) -> int:
+    """Which way a lane's trades face, from the roles of its actions: +1 long, -1 short, 0 neither or both."""
+    faces = {role.rsplit("_", 1)[1] for _, role in lane.actions}
+    return {frozenset({"long"}): 1, frozenset({"short"}): -1}.get(frozenset(faces), 0)
 
 
 def _dtype(vtype: ValueType) -> type:
