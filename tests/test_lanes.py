@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import GRAPHS
@@ -31,6 +32,7 @@ from violet.journal.audit import verify_run
 from violet.journal.report import journal_report
 from violet.journal.writer import Journal
 from violet.runtime.session import ReplaySettings, build_reactor
+from violet.runtime.source import PriceTick
 
 EXAMPLES = GRAPHS / "examples"
 T0 = 1_700_000_000_000_000  # write_scans' first ts_us; scan k is at T0 + k hours
@@ -240,3 +242,79 @@ def test_the_per_asset_record_reads_every_asset_in_index_order():
          "notional": 10.0, "asset": 2},
         {"lane": "", "entry_scan": 4, "exit_scan": 9, "reason": "TAKE_PROFIT", "bars_held": 5, "pnl": 0.25,
          "notional": 10.0, "asset": 4}]
+
+
+TWO_LONGS = """
+[graph]
+name = "two_longs"
+[inputs]
+scan_id = { type = "int64", ge = 0 }
+price   = { type = "float64", vector = true, finite = true, gt = 0.0 }
+score   = { type = "float64", vector = true, finite = true }
+stable  = { type = "bool", vector = true, universe = true }
+[params]
+size = 100.0
+[enums]
+action = ["NONE", "ENTER_LONG", "EXIT"]
+[nodes.lo_pick]
+expr = "argmin(score, not stable)"
+[nodes.hi_pick]
+expr = "argmax(score, not stable)"
+[nodes.lo]
+graph = "long_exit.toml"
+in = { scan_id = "scan_id", price = "price", want_entry = true, entry_asset = "lo_pick", entry_leverage = 1.0, entry_notional = "size", bar_close = true }
+[nodes.hi]
+graph = "long_exit.toml"
+in = { scan_id = "scan_id", price = "price", want_entry = true, entry_asset = "hi_pick", entry_leverage = 1.0, entry_notional = "size", bar_close = true }
+[outputs]
+""" + "".join(f"""{p}_action = "action.EXIT if {p}.exit else (action.ENTER_LONG if {p}.enter else action.NONE)"
+{p}_asset = "{p}.pos_asset if {p}.exit else ({p}_pick if {p}.enter else -1)"
+{p}_size = "size"
+{p}_trade = "{p}.exit"
+{p}_trade_entry_scan = "{p}.pos_entry_scan"
+{p}_trade_exit_scan = "scan_id"
+{p}_trade_asset = "{p}.pos_asset"
+{p}_trade_reason = "{p}.exit_reason"
+{p}_trade_leverage = "{p}.pos_leverage"
+{p}_trade_notional = "{p}.pos_notional"
+{p}_trade_pnl = "{p}.pnl"
+""" for p in ("lo", "hi")) + "".join(f"""
+[record.lanes.{p}]
+action = "{p}_action"
+actions = {{ ENTER_LONG = "enter_long", EXIT = "exit_long" }}
+asset = "{p}_asset"
+leverage = "{p}_trade_leverage"
+notional = "{p}_size"
+exit_leverage = "{p}_trade_leverage"
+exit_notional = "{p}_trade_notional"
+trade = "{p}_trade"
+exit_check = "{p}"
+trades = "{p}_trade_"
+""" for p in ("lo", "hi"))
+
+
+def test_exits_between_scans_check_each_lane_of_one_position(tmp_path):
+    """Two long lanes, each with its exit node: a tick 10 minutes after scan 0 takes the low lane's profit,
+    one 20 minutes after the high lane's (the checks go on after one lane closed); each a reduce-only SELL."""
+    (tmp_path / "blue_exit.toml").write_text((GRAPHS / "blue_exit.toml").read_text())
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "long_exit.toml").write_text((EXAMPLES / "long_exit.toml").read_text())
+    graph = tmp_path / "examples" / "two_longs.toml"
+    graph.write_text(TWO_LONGS)
+    path = tmp_path / "s.parquet"
+    pq.write_table(pa.table({"scan_id": [0, 1], "ts_us": [0, HOUR], "price": [[1.0, 50.0, 100.0]] * 2,
+                             "score": [[0.0, 1.0, 2.0]] * 2}), path)
+    pq.write_table(pa.table({"symbol": ["USDC", "A", "B"], "stable": [True, False, False]}),
+                   tmp_path / "s.universe.parquet")
+    reactor, source, _ = build_reactor(ReplaySettings(graph, path, exit_q_s=60.0))
+    minute = 60_000_000
+    source.events.append(PriceTick(10 * minute + 5, np.array([1.0, 50.5, 100.0])))  # the low lane's pnl 0.01
+    source.events.append(PriceTick(20 * minute + 5, np.array([1.0, 50.5, 101.0])))  # the high lane's too
+    source.events.sort(key=lambda e: e.ts_us)
+    summary = reactor.run(source)
+    assert summary.intrabar_exits == 2
+    assert [(t["lane"], t["asset"], t["reason"], t["exit_scan"], t["pnl"]) for t in reactor.shadow_trades[:2]] == [
+        ("lo", 1, "TAKE_PROFIT", 0, (50.5 - 50.0) / 50.0), ("hi", 2, "TAKE_PROFIT", 0, (101.0 - 100.0) / 100.0)]
+    attempts = [(i.side, i.reduce_only, i.asset, i.ts_us) for i in reactor.driver.venue.attempts]
+    assert attempts[:4] == [("BUY", False, 1, 0), ("BUY", False, 2, 0), ("SELL", True, 1, 11 * minute),
+                            ("SELL", True, 2, 21 * minute)]
