@@ -282,7 +282,9 @@ def call_reference(ir: IR, columns: Mapping[str, np.ndarray], reference: Referen
         values = columns[spec.name].tolist()
         cols.append([spec.type.enum[v] for v in values] if spec.type.enum else values)
     n = len(cols[0]) if cols else 0
-    out = {name: np.zeros(n, dtype=ir.ops[i].type.dtype.value) for name, i in ir.outputs if not ir.ops[i].type.vector}
+    assets = next((columns[spec.name].shape[1] for spec in per_row if spec.type.vector), None)
+    out = {name: np.zeros((n, assets) if ir.ops[i].type.vector else n, dtype=ir.ops[i].type.dtype.value)
+           for name, i in ir.outputs if assets is not None or not ir.ops[i].type.vector}
     errors = np.zeros(n, dtype=bool)
     first_error = ""
     returned: set[str] = set()
@@ -300,7 +302,15 @@ def call_reference(ir: IR, columns: Mapping[str, np.ndarray], reference: Referen
 
 
 def _store(column: np.ndarray, row: int, value: Any, key: str, vtype: ValueType) -> None:
-    """Store a reference value: enums by name, an int64 output only from an int."""
+    """Store a reference value: enums by name, an int64 output only from an int, a vector's N values each."""
+    if vtype.vector:
+        values = list(value)
+        if len(values) != column.shape[1]:
+            raise TypeError(f"output '{key}' is {vtype} over {column.shape[1]} assets, the reference returned "
+                            f"{len(values)} values")
+        for k, item in enumerate(values):
+            _store(column[row], k, item, key, ValueType(vtype.dtype, vtype.enum))
+        return
     if vtype.enum is not None:
         if value not in vtype.enum:
             raise TypeError(f"output '{key}' is {vtype}, the reference returned {value!r}")
