@@ -11,7 +11,10 @@ Per accepted scan: the decision engine decides (latency measured around the
 compiled step alone), the record is journaled (a queue put: the writer thread
 does the I/O), the divergence monitor compares it with the reference, and the
 execution driver turns the actions the graph's record maps to an entry or an
-exit into order intents (a long entry BUY, its exit SELL; a short the reverse).
+exit into order intents (a long entry BUY, its exit SELL; a short the reverse):
+every lane's, a per-asset lane's asset by asset, exits before entries; the
+driver gates the portfolio's slots. Each lane's closed trades are journaled
+with their lane, symbol and entry and exit times.
 Which outputs those are, and the journal's columns, come from the graph's
 record (violet/runtime/record.py): no strategy's field is named here. A rejected
 scan is journaled as rejected and goes no further.
