@@ -197,6 +197,15 @@ def test_run_writes_every_lanes_trades_with_symbols_and_times(tmp_path):
     assert trades["exit_ts_us"] == [T0 + s * HOUR for s in trades["exit_scan"]]
     order = [(x, 0 if lane == "short" else 1) for x, lane in zip(trades["exit_scan"], trades["lane"])]
     assert order == sorted(order)  # in the order they close: by scan, then the record's lane order
+    # the file is a reference trade stream for a replay: equal, then one trade moved to the other lane
+    reactor, source, _ = build_reactor(ReplaySettings(EXAMPLES / "two_lane.toml", scans,
+                                                      reference_trades=tmp_path / "trades.parquet"))
+    assert reactor.run(source).divergences == 0 and len(reactor.shadow_trades) == len(trades["lane"])
+    trades["lane"][0] = "long" if trades["lane"][0] == "short" else "short"
+    pq.write_table(pa.table(trades), tmp_path / "moved.parquet")
+    reactor, source, _ = build_reactor(ReplaySettings(EXAMPLES / "two_lane.toml", scans,
+                                                      reference_trades=tmp_path / "moved.parquet"))
+    assert reactor.run(source).divergences == 1 and reactor.monitor.divergences[0].field == "lane"
 
 
 def test_lanes_with_different_trade_fields_are_refused_at_load(tmp_path):

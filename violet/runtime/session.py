@@ -116,7 +116,7 @@ def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
 
 
 def read_trades(path: Path, fields: list[str]) -> list[dict[str, Any]]:
-    """A trades table with the graph's trade fields (its `trade_*` outputs, prefix dropped) as a reference stream."""
+    """A trades table with the fields the graph's trades are compared on (TradeStream.compared) as a reference stream."""
     table = read_table(path)
     missing = [c for c in fields if c not in table.column_names]
     if missing:
@@ -153,7 +153,7 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     if console is not None and source.stale:
         console.print("stale factors (taken as neutral): "
                       + ", ".join(f"{name} on {count:,} scans" for name, count in source.stale.items()))
-    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades, record.layout.trade_fields)
+    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades, record.stream.compared)
                                 if s.reference_trades else None)
     if s.reference:
         monitor.reference = reference_engine(s.reference, source.universe, s.params)
