@@ -327,3 +327,33 @@ def test_exits_between_scans_check_each_lane_of_one_position(tmp_path):
     attempts = [(i.side, i.reduce_only, i.asset, i.ts_us) for i in reactor.driver.venue.attempts]
     assert attempts[:4] == [("BUY", False, 1, 0), ("BUY", False, 2, 0), ("SELL", True, 1, 11 * minute),
                             ("SELL", True, 2, 21 * minute)]
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE))
+def test_the_trade_stream_of_a_run_is_its_scans_trades_one_by_one(name):
+    """TradeStream.columns (a whole run's outputs: `violet run --trades`, diff, verify) against of_scan (the
+    reactor, one decision at a time) on random outputs of the example's types: the same trades, in order."""
+    from violet.runtime.engine import namer
+    from violet.table_io import trade_stream
+
+    ir = load(EXAMPLES / f"{name}.toml")
+    stream = trade_stream(ir)
+    rng = np.random.default_rng(5)
+    rows, assets = 40, 5
+    outputs = {}
+    for out in ir.output_names:
+        vtype = ir.output_type(out)
+        shape = (rows, assets) if vtype.vector else (rows,)
+        outputs[out] = (rng.integers(0, len(vtype.enum), shape) if vtype.enum else
+                        rng.random(shape) < 0.3 if vtype.dtype.value == "bool" else
+                        rng.integers(0, 4, shape) if vtype.dtype.value == "int64" else rng.normal(size=shape))
+    scans = np.arange(100, 100 + rows)
+    columns = stream.columns(outputs, scans, T0 + scans * HOUR, [f"S{a}" for a in range(assets)])
+    record = namer(ir, ir.output_names)
+    one_by_one = [trade for t in range(rows) for trade in
+                  stream.of_scan(record(tuple(outputs[out][t] for out in ir.output_names)))]
+    assert len(one_by_one) == len(columns["lane"]) > 10
+    for k, trade in enumerate(one_by_one):
+        assert {f: (v[k].item() if isinstance(v, np.ndarray) else v[k]) for f, v in columns.items()
+                if f in trade} == trade
+        assert columns["symbol"][k] == f"S{trade['asset']}"
