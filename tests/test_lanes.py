@@ -86,9 +86,9 @@ def test_the_two_lane_portfolio_trades_both_ways_journals_each_lane_and_verifies
     assert all(symbol == f"A{asset}USDT" and entry_ts == T0 + entry * HOUR and exit_ts == T0 + exit_ * HOUR
                for _, asset, symbol, entry, exit_, entry_ts, exit_ts in rows)
     # the lanes' trades are the reference's, lane by lane (the reference journaled beside them)
-    by_source = journal.query(f"SELECT source, lane, count(), sum(pnl) FROM {{db}}.{trades} FINAL "
-                              "WHERE run_id = {r:String} GROUP BY source, lane ORDER BY lane, source", r=run)
-    assert [row[1:] for row in by_source if row[0] == "shadow"] == [row[1:] for row in by_source if row[0] == "reference"]
+    both = journal.query(f"SELECT source, lane, entry_scan, exit_scan, asset, reason, pnl FROM {{db}}.{trades} FINAL "
+                         "WHERE run_id = {r:String} ORDER BY lane, exit_scan", r=run)
+    assert [row[1:] for row in both if row[0] == "shadow"] == [row[1:] for row in both if row[0] == "reference"]
     audit = verify_run(journal, run, graph)
     assert audit.ok and audit.trades == (summary.trades, summary.trades), audit.render()
     report = journal_report(f"chdb://{chdb_dir}", journal.database, run)
