@@ -239,13 +239,15 @@ def test_the_per_asset_record_reads_every_asset_in_index_order():
     from violet.runtime.record import decision_record
 
     record = decision_record(load(EXAMPLES / "k_short.toml"), "k_short")
-    decision = {"action": ["NONE", "ENTER_SHORT", "EXIT", "ENTER_SHORT", "EXIT"], "leverage": 2.0, "notional": 10.0,
+    decision = {"action": ["NONE", "ENTER_SHORT", "EXIT", "ENTER_SHORT", "EXIT"],
+                "leverage": np.array([1.0, 2.0, 3.0, 4.0, 5.0]), "notional": 10.0,
                 "trade": np.array([False, False, True, False, True]), "trade_entry_scan": np.array([0, 0, 3, 0, 4]),
                 "trade_exit_scan": 9, "trade_reason": ["NONE", "NONE", "MAX_HOLD", "NONE", "TAKE_PROFIT"],
                 "trade_bars_held": np.array([0, 0, 6, 0, 5]), "trade_pnl": np.array([0.0, 0.0, -0.5, 0.0, 0.25]),
                 "trade_notional": 10.0}
-    intents = [(i.side, i.closes, i.asset) for i in record.intents(decision)]
-    assert intents == [("BUY", True, 2), ("BUY", True, 4), ("SELL", False, 1), ("SELL", False, 3)]
+    intents = [(i.side, i.closes, i.asset, i.leverage, i.notional) for i in record.intents(decision)]
+    assert intents == [("BUY", True, 2, 3.0, 10.0), ("BUY", True, 4, 5.0, 10.0), ("SELL", False, 1, 2.0, 10.0),
+                       ("SELL", False, 3, 4.0, 10.0)]  # a vector size asset by asset, a scalar one for all
     assert record.trades(decision) == [
         {"lane": "", "entry_scan": 3, "exit_scan": 9, "reason": "MAX_HOLD", "bars_held": 6, "pnl": -0.5,
          "notional": 10.0, "asset": 2},
@@ -357,3 +359,30 @@ def test_the_trade_stream_of_a_run_is_its_scans_trades_one_by_one(name):
         assert {f: (v[k].item() if isinstance(v, np.ndarray) else v[k]) for f, v in columns.items()
                 if f in trade} == trade
         assert columns["symbol"][k] == f"S{trade['asset']}"
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace('leverage      = "leverage"', 'asset         = "open"\nleverage      = "leverage"'),
+     "record.action as a scalar enum output (action is enum{NONE,ENTER_SHORT,EXIT}[N])"),
+    (lambda t: t.replace('max_positions = "k"', 'max_positions = "tp_pct"'),
+     "record.max_positions as a whole number >= 1 (parameter tp_pct is 0.01)"),
+    (lambda t: t.replace('trade         = "trade"', 'trade         = "open"'),
+     "record.trade as a vector bool output (open is int64)"),
+])
+def test_a_per_asset_record_that_does_not_fit_is_refused(tmp_path, edit, message):
+    from violet.errors import InputError
+    from violet.runtime.record import decision_record
+
+    graph = tmp_path / "k.toml"
+    graph.write_text(edit((EXAMPLES / "k_short.toml").read_text()))
+    with pytest.raises(InputError) as caught:
+        decision_record(load(graph), str(graph))
+    assert message in caught.value.what
+
+
+def test_max_positions_names_a_parameter(tmp_path):
+    graph = tmp_path / "k.toml"
+    graph.write_text((EXAMPLES / "k_short.toml").read_text().replace('max_positions = "k"', 'max_positions = "kk"'))
+    with pytest.raises(GraphError) as caught:
+        load(graph)
+    assert "record.max_positions names 'kk', which is not a parameter" in caught.value.what
