@@ -379,12 +379,12 @@ TRADE_FIX = "see docs/runtime.md, \"The record contract\""
 @dataclass(frozen=True)
 class StreamLane:
     """Where one lane's trades are among a graph's outputs: its flag, and each field's output (a per-asset
-    lane's `asset` has none: it is the index), whether that output is a vector, and its enum."""
+    lane's `asset` has none: it is the index) and whether that output is a vector."""
 
     name: str
     flag: str
     per_asset: bool
-    outputs: tuple[tuple[str, str, bool, tuple[str, ...] | None], ...]  # field, output, vector, enum
+    outputs: tuple[tuple[str, str, bool], ...]  # field, output, vector
     side: int = 0  # which way its trades face, from the record's roles: +1 long, -1 short, 0 undeclared
 
 
@@ -429,9 +429,8 @@ class TradeStream:
             result[name] = _named(values, vtype.enum)
         if scan_id is not None and ts_us is not None:
             entry = np.asarray(result["entry_scan"], dtype=np.int64)
-            at = np.clip(np.searchsorted(scan_id, entry), 0, max(len(scan_id) - 1, 0))
-            found = (len(scan_id) > 0) & (scan_id[at] == entry) if len(scan_id) else np.zeros(len(entry), bool)
-            result["entry_ts_us"] = np.where(found, ts_us[at] if len(ts_us) else 0, 0).astype(np.int64)
+            at = np.clip(np.searchsorted(scan_id, entry), 0, max(len(scan_id) - 1, 0))  # no scans: no trades
+            result["entry_ts_us"] = np.where(scan_id[at] == entry, ts_us[at], 0).astype(np.int64)
             result["exit_ts_us"] = ts_us[rows].astype(np.int64)
         if symbols is not None:
             result["symbol"] = [symbols[a] if 0 <= a < len(symbols) else "" for a in
@@ -456,7 +455,7 @@ class TradeStream:
             assets = np.flatnonzero(flag).tolist() if lane.per_asset else ([0] if flag else [])
             for asset in assets:
                 trade: dict[str, Any] = {"lane": lane.name}
-                for name, output, vector, _ in lane.outputs:
+                for name, output, vector in lane.outputs:
                     value = asset if not output else (record[output][asset] if vector else record[output])
                     trade[name] = value.item() if isinstance(value, np.generic) else value
                 trades.append(trade)
@@ -487,7 +486,7 @@ def trade_stream(ir: IR) -> TradeStream | None:
                 problems.append(f"{output} is {vtype}, the first lane's {field_} {types.get(field_)}")
             if vtype.vector and not per_asset:
                 problems.append(f"{output} is a vector in a lane of one position")
-            picked.append((field_, output, vtype.vector, vtype.enum))
+            picked.append((field_, output, vtype.vector))
         picked.sort(key=lambda p: list(types).index(p[0]) if p[0] in types else len(types))
         if ir.output_type(flag).vector != per_asset or ir.output_type(flag).dtype != DType.BOOL:
             problems.append(f"trade flag {flag} as a {'vector' if per_asset else 'scalar'} bool")
@@ -520,10 +519,10 @@ def _dtype(vtype: ValueType) -> type:
     return np.int64 if vtype.enum else {DType.F64: np.float64, DType.I64: np.int64, DType.BOOL: np.bool_}[vtype.dtype]
 
 
-def _field(where: tuple[str, str, bool, tuple[str, ...] | None], outputs: Mapping[str, np.ndarray],
-           rows: np.ndarray, assets: np.ndarray) -> np.ndarray:
+def _field(where: tuple[str, str, bool], outputs: Mapping[str, np.ndarray], rows: np.ndarray,
+           assets: np.ndarray) -> np.ndarray:
     """One lane's values of one field at its trades' rows (and assets)."""
-    _, output, vector, _ = where
+    _, output, vector = where
     if not output:
         return assets
     values = np.asarray(outputs[output])
