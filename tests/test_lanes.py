@@ -386,3 +386,19 @@ def test_max_positions_names_a_parameter(tmp_path):
     with pytest.raises(GraphError) as caught:
         load(graph)
     assert "record.max_positions names 'kk', which is not a parameter" in caught.value.what
+
+
+def test_a_flat_record_hashes_as_before_lanes_and_lanes_are_hashed(tmp_path):
+    """BLUE's record enters its content hash as the list it was before lanes existed (so BLUE's hash, and every
+    journal's resume check, is unchanged); a max_positions, or a lane's trade prefix, changes the hash."""
+    blue = load(GRAPHS / "blue_decision.toml")
+    assert blue.record.canonical() == ["action", [["ENTER_SHORT", "enter_short"], ["EXIT", "exit_short"]], "asset",
+                                       "leverage", "notional", "trade_leverage", "trade_notional", "trade", "pos"]
+    text = (EXAMPLES / "k_short.toml").read_text()
+    hashes = set()
+    for edit in ('max_positions = "k"', "max_positions = 3", ""):
+        graph = tmp_path / "examples" / "k.toml"
+        graph.parent.mkdir(exist_ok=True)
+        graph.write_text(text.replace('max_positions = "k"', edit))
+        hashes.add(load(graph).content_hash)
+    assert len(hashes) == 3
