@@ -135,7 +135,7 @@ def test_a_stateful_graph_is_not_pipelined():
 
 
 def test_selector_argmax_over_the_universe(tmp_path):
-    """blue_selector: argmax with ties to the lowest index and any(), as comparator chains over 5 assets."""
+    """blue_selector: argmax with ties to the lowest index and any(), as a comparison tree and an or tree over 5 assets."""
     model = FixedModel(lower(load_graph(GRAPHS / "blue_selector.toml")))
     rows = cosim_rows(model, 20_000, seed=2, assets=5)
     rows += [{"score": [1.0, 3.0, 3.0, -2.0, 3.0], "stable": [False, False, False, False, True]}]  # a tie: index 1

@@ -516,7 +516,8 @@ def hdl(graph: GraphArg,
     (out_dir / "netlist.dot").write_text(netlist_dot(ir, model.formats, net).source)
     lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (name + '.v')} "
              f"(netlist view: {out_dir / 'netlist.dot'})",
-             "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {pipeline}",
+             "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {net.stages} "
+             f"(outputs {net.stages} clock(s) after their inputs; initiation interval 1)",
              "formats:"]
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]
     lines += [f"  output {name}: {model.formats[i]}" + (f" + missing flag out_{name}_nan" if i in model.missing else "")
