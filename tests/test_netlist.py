@@ -33,16 +33,19 @@ def test_an_expression_reads_signals_as_refs_never_as_text():
 
 
 def test_the_lint_waiver_covers_exactly_the_signals_with_unread_bits():
-    """a is read only as a[3:0], c never, b wholly, the register r through its low bit: a, c and r are waived."""
+    """a is read only as a[3:0], c never, b wholly, the register r through its low bit, the constant k never
+    (a constant read in part is no warning): a, c, r and k are waived."""
     net = Netlist("m", ports=[Port("clk", 1, False), Port("out_y", 4, True, output=True)])
     a = net.add(Cell("a", 8, True, Expr("8'sh0")))
-    b = net.add(Cell("b", 4, True, Expr(a.bits(3, 0), " + 4'sh1")))
+    one = net.add(Cell("one", 4, True, Expr("4'sh1"), kind="localparam"))
+    b = net.add(Cell("b", 4, True, Expr(a.bits(3, 0), " + ", one.bits(3, 0))))
     net.add(Cell("c", 2, False, Expr("2'b0")))
+    net.add(Cell("k", 4, True, Expr("4'sh3"), kind="localparam"))
     r = net.add(Cell("r", 3, False, Expr("{", b.bits(2, 0), "}"), kind="reg"))
     net.outputs.append(("out_y", Expr(b, " + ", r.bit(0))))
-    assert unused_bits(net) == {"a", "c", "r"}
+    assert unused_bits(net) == {"a", "c", "r", "k"}
     text = to_verilog(net)
-    assert text.count("lint_off UNUSED") == 3 and "lint_off UNUSED */\n    wire signed [3:0] b" not in text
+    assert text.count("lint_off UNUSED") == 4 and "lint_off UNUSED */\n    wire signed [3:0] b" not in text
 
 
 def test_pipelining_cuts_the_argmax_tree_by_level_and_registers_every_crossing(selector):

@@ -261,8 +261,9 @@ def _register_crossings(net: Netlist, wires: list[Cell]) -> None:
 
 
 def unused_bits(net: Netlist) -> set[str]:
-    """Wires and registers with a bit no cell and no output reads (the linter is told it is on purpose:
-    the upper sign copies of a value proven to fit, a divisor folded into constants, an unused input)."""
+    """Wires and registers with a bit no cell and no output reads, and constants no one reads (the linter
+    is told it is on purpose: the upper sign copies of a value proven to fit, a divisor folded into the
+    reciprocal's constants, an unused input)."""
     read: dict[str, set[int]] = {}
     exprs = [c.expr for c in net.cells.values()] + [e for _, e in net.outputs]
     for expr in exprs:
@@ -273,7 +274,7 @@ def unused_bits(net: Netlist) -> set[str]:
             hi, lo = (cell.width - 1, 0) if r.hi is None else (r.hi, r.lo if r.lo is not None else r.hi)
             read.setdefault(r.name, set()).update(range(lo, hi + 1))
     return {c.name for c in net.cells.values()
-            if c.kind != "localparam" and len(read.get(c.name, ())) < c.width}
+            if (c.name not in read if c.kind == "localparam" else len(read.get(c.name, ())) < c.width)}
 
 
 # ---------------------------------------------------------------- Verilog
