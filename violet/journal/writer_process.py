@@ -1,0 +1,315 @@
+"""The journal's writer process: it owns the database connection; the decision's process only sends it rows.
+
+Why a process: a writer thread shares the GIL with the decision, and its inserts stretched the decision's
+p99 latency from 31 us to 2.1 ms (issue 11). The embedded engine allows one process per data directory,
+so the writer process is the one that opens it; everything else goes to it through two pipes:
+
+- rows and requests, decision process -> writer: frames (8-byte length, then a pickle), written with
+  non-blocking writes. A frame that does not fit in the pipe waits in the sender's outbox for the next
+  send, so sending never blocks on the database; only a request (a read, a flush, close) waits.
+- messages, writer -> decision process: `ready` (the tables' columns), `stats` after every write,
+  `stopped` (rows it could neither insert nor spill), `notice` (a warning to show), `reply`.
+
+In the writer, a reader thread drains the rows pipe into a queue at once (so the pipe rarely fills), and
+the main thread batches rows by size or age and writes them through a `Store`. A request is answered
+after every row sent before it is written, so a read sees every row appended before it. The writer
+process dying (killed, crashed) closes its pipes: the next send or request in the decision's process
+raises a JournalError instead of running on unjournaled. End of input (the decision's process gone)
+makes the writer write what it received and exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import multiprocessing
+import os
+import pickle
+import queue
+import select
+import signal
+import struct
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from violet.errors import VioletError
+from violet.journal.dsn import JournalError
+from violet.journal.store import JournalStats, Store, StoreOptions
+
+HEADER = struct.Struct("!Q")
+PIPE_BYTES = 1 << 20  # ask Linux for a 1 MiB pipe: a slow insert leaves room for many scans before the outbox grows
+WRITER_NICE = 5  # the writer yields the CPU to the decision when both want it
+RESUME_FIX = "run the same replay again with the same --run-id: it resumes after the last scan journaled"
+
+
+class WriterProcess:
+    """The decision side's handle on a running writer process (spawned, never forked: chdb is not fork-safe)."""
+
+    def __init__(self, options: StoreOptions, batch_rows: int, flush_seconds: float,
+                 notice: Callable[[str], None]) -> None:
+        self.where = options.dsn
+        self.notice = notice
+        self.stats = JournalStats()
+        self.stopped: JournalError | None = None  # why the writer stopped or died, once it has
+        self._gone: JournalError | None = None  # set once the writer process is found dead
+        self._outbox = bytearray()
+        self._requests = 0
+        ctx = multiprocessing.get_context("spawn")
+        rows_in, rows_out = ctx.Pipe(duplex=False)
+        messages_in, messages_out = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=serve, name="violet-journal", daemon=True,
+                                   args=(options, batch_rows, flush_seconds, rows_in, messages_out))
+        self.process.start()
+        rows_in.close()  # only the writer holds the read end: if it dies, a write here fails (EPIPE)
+        messages_out.close()  # ... and a read here ends (EOF)
+        self._rows, self._messages = rows_out, messages_in
+        self._fd = rows_out.fileno()
+        os.set_blocking(self._fd, False)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self.columns: dict[str, list[str]] = self._until_ready()
+
+    # ------------------------------------------------------------ the decision side
+
+    def send(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """Hand rows (physical table, row) to the writer without waiting for it; raise if it stopped or died."""
+        self.check()
+        self._outbox += _frame(("rows", rows))
+        self._push(block=False)
+
+    def check(self) -> None:
+        """Take the writer's messages (never waits); raise if it stopped or died."""
+        while self.stopped is None and self._poll():
+            self._handle(self._receive())
+        if self.stopped is not None:
+            raise self.stopped
+
+    def request(self, name: str, *args: Any) -> Any:
+        """Ask the writer (`query`, `command`, `flush`, `pending`, `close`) once every row sent is written;
+        wait for its answer. Works after the writer stopped (it still reads); raises if it died."""
+        if not self.process.is_alive():
+            raise self._died()
+        self._requests += 1
+        self._outbox += _frame(("request", self._requests, name, args))
+        self._push(block=True)
+        while True:
+            message = self._receive()
+            if message[0] == "reply" and message[1] == self._requests:
+                ok, value = message[2], message[3]
+                if not ok:
+                    raise _rebuild(value)
+                return value
+            self._handle(message)
+
+    def close(self) -> None:
+        """Write everything sent, stop the writer and wait for it to exit; raise if it stopped or died."""
+        try:
+            if self.process.is_alive():
+                self.stats = self.request("close")
+        finally:
+            self.process.join()
+            self._rows.close()
+            self._messages.close()
+        if self.stopped is not None:
+            raise self.stopped
+        if self.process.exitcode != 0:
+            raise self._died()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _until_ready(self) -> dict[str, list[str]]:
+        while True:
+            message = self._receive()
+            if message[0] == "ready":
+                return message[1]
+            if message[0] == "failed":
+                self.process.join()
+                raise _rebuild(message[1])
+            self._handle(message)
+
+    def _handle(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "stats":
+            self.stats = message[1]
+        elif kind == "notice":
+            self.notice(message[1])
+        elif kind == "stopped":
+            self.stopped = _rebuild(message[1])
+
+    def _poll(self) -> bool:
+        try:
+            return self._messages.poll()
+        except OSError:
+            return True  # a closed pipe: the receive says so
+
+    def _receive(self) -> tuple:
+        try:
+            return self._messages.recv()
+        except (EOFError, OSError):
+            raise self._died() from None
+
+    def _push(self, block: bool) -> None:
+        """Write the outbox into the pipe: as much as fits now, or all of it when `block` (taking the writer's
+        messages meanwhile, so neither side waits on the other)."""
+        while self._outbox:
+            try:
+                written = os.write(self._fd, self._outbox)
+            except BlockingIOError:
+                if not block:
+                    return
+                readable, _, _ = select.select([self._messages], [self._fd], [])
+                if readable:
+                    self._handle(self._receive())
+                continue
+            except (BrokenPipeError, OSError):
+                raise self._died() from None
+            del self._outbox[:written]
+
+    def _died(self) -> JournalError:
+        """The writer process is gone: the run must stop, not go on deciding what it cannot journal."""
+        if self._gone is not None:
+            return self._gone
+        self.process.join(timeout=5)
+        code = self.process.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        self._gone = JournalError(f"the journal writer process (pid {self.process.pid}) is gone ({how}): rows "
+                                  "appended since its last write are not journaled", where=self.where, fix=RESUME_FIX)
+        self.stopped = self.stopped or self._gone
+        return self._gone
+
+
+# ------------------------------------------------------------------ the writer process itself
+
+def serve(options: StoreOptions, batch_rows: int, flush_seconds: float, rows: Connection, messages: Connection) -> None:
+    """The writer process's main: open the store, then write what arrives until `close` or end of input."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the decision side decides, then closes
+    with contextlib.suppress(OSError):
+        os.nice(WRITER_NICE)
+    try:
+        store = Store(options, notice=lambda text: messages.send(("notice", text)), warm=True)
+    except Exception as exc:
+        messages.send(("failed", _portable(exc)))
+        return
+    messages.send(("ready", {t: store.physical_columns(t) for t in options.tables.values()}))
+    try:
+        _Writer(store, messages, batch_rows, flush_seconds).run(_reader(rows))
+    finally:
+        store.close()
+
+
+class _Writer:
+    """The writer's loop: batch rows by size or age, write them, answer requests in order."""
+
+    def __init__(self, store: Store, messages: Connection, batch_rows: int, flush_seconds: float) -> None:
+        self.store = store
+        self.messages = messages
+        self.batch_rows = batch_rows
+        self.flush_seconds = flush_seconds
+        self.batch: dict[str, list[dict[str, Any]]] = {}
+        self.count = 0
+        self.stopped: JournalError | None = None
+
+    def run(self, inbox: queue.Queue) -> None:
+        deadline = None
+        while True:
+            try:
+                item = inbox.get(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                item = ("flush-due",)
+            if item is None:  # the decision's process is gone: keep what it sent
+                self.write()
+                return
+            if item[0] == "rows":
+                for table, row in item[1]:
+                    self.batch.setdefault(table, []).append(row)
+                self.count += len(item[1])
+                deadline = deadline or time.monotonic() + self.flush_seconds
+                if self.count < self.batch_rows and time.monotonic() < deadline:
+                    continue
+            self.write()
+            deadline = None
+            if item[0] == "request" and self.answer(*item[1:]):
+                return
+
+    def write(self) -> None:
+        batch, self.batch, self.count = self.batch, {}, 0
+        if not batch or self.stopped is not None:  # once stopped, rows are refused: the decision side raises
+            return
+        try:
+            self.store.write(batch)
+        except JournalError as exc:  # rows that could be neither inserted nor kept: the journal stops here
+            self.stopped = exc
+        except Exception as exc:  # a bug; still, the run must stop rather than go on unjournaled
+            self.stopped = JournalError(f"the journal writer stopped: {type(exc).__name__}: {exc}",
+                                        where=self.store.options.dsn, fix=f"report this; then {RESUME_FIX}")
+        if self.stopped is not None:
+            self.messages.send(("stopped", _portable(self.stopped)))
+        self.messages.send(("stats", self.store.stats))
+
+    def answer(self, number: int, name: str, args: tuple) -> bool:
+        """Answer one request; True when it was `close`."""
+        calls: dict[str, Callable[..., Any]] = {"query": self.store.query, "command": self.store.command,
+                                                 "pending": self.store.pending_spill_rows,
+                                                 "flush": lambda: None, "close": lambda: self.store.stats}
+        try:
+            reply = (True, calls[name](*args))
+        except Exception as exc:
+            reply = (False, _portable(exc))
+        self.messages.send(("reply", number, *reply))
+        return name == "close"
+
+
+def _reader(rows: Connection) -> queue.Queue:
+    """A thread that moves frames from the rows pipe into a queue as they arrive; None at end of input."""
+    inbox: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        fd = rows.fileno()
+        while (head := _read_exactly(fd, HEADER.size)) is not None:
+            body = _read_exactly(fd, HEADER.unpack(head)[0])
+            if body is None:
+                break
+            inbox.put(pickle.loads(body))
+        inbox.put(None)
+
+    threading.Thread(target=pump, name="violet-journal-reader", daemon=True).start()
+    return inbox
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    """n bytes from `fd`, or None at end of input (a frame cut short by a dying sender is dropped)."""
+    parts, left = [], n
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return None
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _frame(message: tuple) -> bytes:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(body)) + body
+
+
+def _portable(exc: BaseException) -> Any:
+    """An exception as it crosses the process boundary: a VioletError by its parts (its pickle would fold
+    where and fix into the message), anything else itself if it pickles, else its text."""
+    if isinstance(exc, VioletError):
+        return (type(exc), exc.what, exc.where, exc.fix)
+    try:
+        pickle.dumps(exc)
+        return exc
+    except Exception:
+        return JournalError(f"{type(exc).__name__}: {exc}")
+
+
+def _rebuild(value: Any) -> BaseException:
+    if isinstance(value, tuple):
+        cls, what, where, fix = value
+        return cls(what, where=where, fix=fix)
+    return value
