@@ -63,6 +63,8 @@ class Store:
         self._physical: dict[str, list[str]] = {}
         try:
             apply_ddl(self.client, self.database, options.layout)
+            for table in options.tables.values():  # read once, at open: a row is checked against these
+                self.physical_columns(table)
             if warm:
                 self._warm_up()
             self.spills.set_aside_orphans()
