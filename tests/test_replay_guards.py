@@ -33,9 +33,8 @@ def rewrite(path: Path, column: str, values: list) -> Path:
 
 
 def database_exists(chdb_dir: Path, database: str) -> bool:
-    probe = Journal(f"chdb://{chdb_dir}", f"probe_{uuid.uuid4().hex[:8]}", spill_dir=chdb_dir.parent / "probe.spill")
-    return bool(probe.client.query("SELECT count() FROM system.databases WHERE name = {d:String}",
-                                   parameters={"d": database}).result_rows[0][0])
+    with Journal(f"chdb://{chdb_dir}", f"probe_{uuid.uuid4().hex[:8]}", spill_dir=chdb_dir.parent / "probe.spill") as probe:
+        return bool(probe.query("SELECT count() FROM system.databases WHERE name = {d:String}", d=database)[0][0])
 
 
 def refused(settings: ReplaySettings) -> InputError:
@@ -137,9 +136,10 @@ def test_build_reactor_lets_no_order_leave_a_sending_venue_without_keys(chdb_dir
     journal.close()
     assert isinstance(reactor.driver.venue, ObserveOnlyVenue) and reactor.driver.venue.inner is sending
     assert summary.intents > 0 and sending.submitted == []
-    assert journal.query("SELECT status, count() FROM {db}.orders FINAL GROUP BY status") == [
-        ("RECORDED_NOT_SENT", summary.intents)]
-    assert journal.query("SELECT mode FROM {db}.runs FINAL") == [("DARK",)]
+    with journal:  # the writer is gone: reopened in this process for these reads, closed after
+        assert journal.query("SELECT status, count() FROM {db}.orders FINAL GROUP BY status") == [
+            ("RECORDED_NOT_SENT", summary.intents)]
+        assert journal.query("SELECT mode FROM {db}.runs FINAL") == [("DARK",)]
     # the one setting that lets it send: keys; then the same composition path does send
     keyed = ScriptedVenue([ScriptStep(ack_us=1_000, outcome="FILL")])
     reactor, source, _ = build_reactor(ReplaySettings(DECISION, scans, venue=keyed, keys=VenueKeys("key", "secret")))

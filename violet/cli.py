@@ -651,8 +651,8 @@ def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
     from violet.journal.writer import Journal
     from violet.journal.report import pick_run
 
-    j = Journal(existing(journal), database)
-    audit = verify_run(j, pick_run(j, run_id), graph)
+    with Journal(existing(journal), database) as j:
+        audit = verify_run(j, pick_run(j, run_id), graph)
     out.print(audit.render())
     if not audit.ok:
         raise typer.Exit(1)
