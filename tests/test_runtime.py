@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import uuid
 from pathlib import Path
 
@@ -237,3 +239,49 @@ def replay_columns(ir, scans: Path) -> dict:
     rows = [e.inputs for e in source.events if e.inputs is not None]
     cols = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     return {**cols, **source.universe}
+
+
+def zombie(pid: int) -> bool:
+    """True once child `pid` has exited and waits to be reaped (state Z in /proc): its pipes are closed."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_killed_writer_process_stops_the_run_and_the_same_run_id_resumes_exactly(chdb_dir, tmp_path):
+    """SIGKILL the journal's writer process mid-run: the decision side raises at its next scan (it never runs on
+    unjournaled), naming the writer and how to resume; the same run id then resumes, nothing lost or duplicated."""
+    from violet.journal.audit import verify_run
+    from violet.journal.dsn import JournalError
+    from violet.runtime.session import ReplaySettings, build_reactor, run_and_close
+
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=200)
+    settings = ReplaySettings(GRAPHS / "blue_decision.toml", scans, journal=f"chdb://{chdb_dir}",
+                              database=f"t_{uuid.uuid4().hex[:8]}", run_id="killed")
+    reactor, source, journal = build_reactor(settings)
+    writer = journal.writer_pid
+    seen: list[int] = []
+
+    def kill_at_80(event):
+        seen.append(event.scan_id)
+        if event.scan_id == 40:
+            wait_for(lambda: journal.stats.inserted.get("scans", 0) == 41, "scans 0..40 written")
+        if event.scan_id == 80:
+            os.kill(writer, signal.SIGKILL)
+            wait_for(lambda: zombie(writer), "the writer to be dead")
+
+    reactor.on_scan = kill_at_80
+    with pytest.raises(JournalError, match=rf"the journal writer process \(pid {writer}\) is gone "
+                                           r"\(killed by signal 9\)") as caught:
+        run_and_close(reactor, source, journal)
+    assert seen[-1] == 80 and "same --run-id" in caught.value.fix  # scan 81 was decided, and its rows refused
+    reactor, source, journal = build_reactor(settings)
+    assert 40 <= reactor.resume_after <= 80  # what the dead writer had written is kept
+    summary = run_and_close(reactor, source, journal)
+    assert summary.scans == 200 and summary.skipped_resume == reactor.resume_after
+    with Journal(settings.journal, settings.database) as reopened:
+        decisions = reopened.run_tables("killed")[0]
+        for table in ("scans", decisions):
+            final = f"SELECT count() FROM {{db}}.{table} FINAL WHERE run_id = 'killed'"
+            assert reopened.query(final)[0][0] == 200
+            reopened.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL")  # merged: a row there twice would show
+            assert reopened.query(f"SELECT count() FROM {{db}}.{table} WHERE run_id = 'killed'")[0][0] == 200
+        assert verify_run(reopened, "killed", GRAPHS / "blue_decision.toml").ok

@@ -88,6 +88,11 @@ class Journal:
             self._keys = {t: frozenset(self._writer.columns[p]) for t, p in self.tables.items()}
         return self
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id while it runs (to watch it, or pin it to a CPU); None without one."""
+        return self._writer.pid if self._writer is not None else None
+
     def close(self) -> None:
         """Write everything appended (or spill it), stop the writer, close the database; raise if rows were
         not kept (the run must stop: the message says how to resume it)."""

@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import multiprocessing
 import os
 import pickle
 import queue
 import select
 import signal
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from violet.errors import VioletError
@@ -46,7 +48,12 @@ RESUME_FIX = "run the same replay again with the same --run-id: it resumes after
 
 
 class WriterProcess:
-    """The decision side's handle on a running writer process (spawned, never forked: chdb is not fork-safe)."""
+    """The decision side's handle on a running writer process.
+
+    The writer is a fresh interpreter (`python -m violet.journal.writer_process`, exec'd: chdb is not
+    fork-safe, and unlike multiprocessing's spawn it does not re-import the caller's main module, which
+    took seconds for a script that imports numba); the two pipes are passed as its file descriptors and
+    its settings are the first frame it reads."""
 
     def __init__(self, options: StoreOptions, batch_rows: int, flush_seconds: float,
                  notice: Callable[[str], None]) -> None:
@@ -55,22 +62,29 @@ class WriterProcess:
         self.stats = JournalStats()
         self.stopped: JournalError | None = None  # why the writer stopped or died, once it has
         self._gone: JournalError | None = None  # set once the writer process is found dead
-        self._outbox = bytearray()
+        self._outbox = bytearray(_frame((options, batch_rows, flush_seconds)))
         self._requests = 0
-        ctx = multiprocessing.get_context("spawn")
-        rows_in, rows_out = ctx.Pipe(duplex=False)
-        messages_in, messages_out = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=serve, name="violet-journal", daemon=True,
-                                   args=(options, batch_rows, flush_seconds, rows_in, messages_out))
-        self.process.start()
-        rows_in.close()  # only the writer holds the read end: if it dies, a write here fails (EPIPE)
-        messages_out.close()  # ... and a read here ends (EOF)
-        self._rows, self._messages = rows_out, messages_in
-        self._fd = rows_out.fileno()
+        rows_in, self._fd = os.pipe()
+        messages_in, messages_out = os.pipe()
+        package_root = str(Path(__file__).resolve().parents[2])  # this violet, whatever the caller's sys.path
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        try:
+            self.process = subprocess.Popen([sys.executable, "-m", "violet.journal.writer_process", str(rows_in),
+                                             str(messages_out)], pass_fds=(rows_in, messages_out),
+                                            stdin=subprocess.DEVNULL, env=env)
+        finally:
+            os.close(rows_in)  # only the writer holds the read end: if it dies, a write here fails (EPIPE)
+            os.close(messages_out)  # ... and a read here ends (EOF)
+        self._messages = Connection(messages_in, writable=False)
         os.set_blocking(self._fd, False)
         with contextlib.suppress(OSError):
             fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self._push(block=True)
         self.columns: dict[str, list[str]] = self._until_ready()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     # ------------------------------------------------------------ the decision side
 
@@ -90,7 +104,7 @@ class WriterProcess:
     def request(self, name: str, *args: Any) -> Any:
         """Ask the writer (`query`, `command`, `flush`, `pending`, `close`) once every row sent is written;
         wait for its answer. Works after the writer stopped (it still reads); raises if it died."""
-        if not self.process.is_alive():
+        if self.process.poll() is not None:
             raise self._died()
         self._requests += 1
         self._outbox += _frame(("request", self._requests, name, args))
@@ -107,15 +121,15 @@ class WriterProcess:
     def close(self) -> None:
         """Write everything sent, stop the writer and wait for it to exit; raise if it stopped or died."""
         try:
-            if self.process.is_alive():
+            if self.process.poll() is None:
                 self.stats = self.request("close")
         finally:
-            self.process.join()
-            self._rows.close()
+            self.process.wait()
+            os.close(self._fd)
             self._messages.close()
         if self.stopped is not None:
             raise self.stopped
-        if self.process.exitcode != 0:
+        if self.process.returncode != 0:
             raise self._died()
 
     # ------------------------------------------------------------ plumbing
@@ -126,7 +140,7 @@ class WriterProcess:
             if message[0] == "ready":
                 return message[1]
             if message[0] == "failed":
-                self.process.join()
+                self.process.wait()
                 raise _rebuild(message[1])
             self._handle(message)
 
@@ -172,8 +186,9 @@ class WriterProcess:
         """The writer process is gone: the run must stop, not go on deciding what it cannot journal."""
         if self._gone is not None:
             return self._gone
-        self.process.join(timeout=5)
-        code = self.process.exitcode
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        code = self.process.returncode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         self._gone = JournalError(f"the journal writer process (pid {self.process.pid}) is gone ({how}): rows "
                                   "appended since its last write are not journaled", where=self.where, fix=RESUME_FIX)
@@ -183,11 +198,17 @@ class WriterProcess:
 
 # ------------------------------------------------------------------ the writer process itself
 
-def serve(options: StoreOptions, batch_rows: int, flush_seconds: float, rows: Connection, messages: Connection) -> None:
-    """The writer process's main: open the store, then write what arrives until `close` or end of input."""
+def serve(rows_fd: int, messages: Connection) -> None:
+    """The writer process's main: read its settings, open the store, then write what arrives until `close`
+    or end of input."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the decision side decides, then closes
     with contextlib.suppress(OSError):
         os.nice(WRITER_NICE)
+    inbox = _reader(rows_fd)
+    settings = inbox.get()
+    if settings is None:  # the decision's process was gone before it could send them
+        return
+    options, batch_rows, flush_seconds = settings
     try:
         store = Store(options, notice=lambda text: messages.send(("notice", text)), warm=True)
     except Exception as exc:
@@ -195,7 +216,7 @@ def serve(options: StoreOptions, batch_rows: int, flush_seconds: float, rows: Co
         return
     messages.send(("ready", {t: store.physical_columns(t) for t in options.tables.values()}))
     try:
-        _Writer(store, messages, batch_rows, flush_seconds).run(_reader(rows))
+        _Writer(store, messages, batch_rows, flush_seconds).run(inbox)
     finally:
         store.close()
 
@@ -262,12 +283,11 @@ class _Writer:
         return name == "close"
 
 
-def _reader(rows: Connection) -> queue.Queue:
+def _reader(fd: int) -> queue.Queue:
     """A thread that moves frames from the rows pipe into a queue as they arrive; None at end of input."""
     inbox: queue.Queue = queue.Queue()
 
     def pump() -> None:
-        fd = rows.fileno()
         while (head := _read_exactly(fd, HEADER.size)) is not None:
             body = _read_exactly(fd, HEADER.unpack(head)[0])
             if body is None:
@@ -313,3 +333,7 @@ def _rebuild(value: Any) -> BaseException:
         cls, what, where, fix = value
         return cls(what, where=where, fix=fix)
     return value
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), Connection(int(sys.argv[2]), readable=False))
