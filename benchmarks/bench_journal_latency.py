@@ -76,9 +76,9 @@ def main() -> None:
         latencies: dict[str, list[np.ndarray]] = {label: [] for label, _, _ in CONFIGS}
         rates: dict[str, list[float]] = {label: [] for label, _, _ in CONFIGS}
         for k in range(args.runs):
-            for label, journal, load in CONFIGS:
+            for n, (label, journal, load) in enumerate(CONFIGS):
                 with busy_neighbour(load):
-                    lat, rate = one_run(scans, dsn if journal else None, f"bench-{k}-{label.replace(' ', '_')}")
+                    lat, rate = one_run(scans, dsn if journal else None, f"bench-{k}-{n}")
                 latencies[label].append(lat)
                 rates[label].append(rate)
         print(f"{scans}: {len(latencies[CONFIGS[0][0]][0]):,} scans x {args.runs} runs; {os.cpu_count()} cores; "

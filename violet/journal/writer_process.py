@@ -21,6 +21,7 @@ makes the writer write what it received and exit.
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 import fcntl
 import os
 import pickle
@@ -62,7 +63,7 @@ class WriterProcess:
         self.stats = JournalStats()
         self.stopped: JournalError | None = None  # why the writer stopped or died, once it has
         self._gone: JournalError | None = None  # set once the writer process is found dead
-        self._outbox = bytearray(_frame((options, batch_rows, flush_seconds)))
+        self._outbox: deque[memoryview] = deque([memoryview(_frame((options, batch_rows, flush_seconds)))])
         self._requests = 0
         rows_in, self._fd = os.pipe()
         messages_in, messages_out = os.pipe()
@@ -76,6 +77,8 @@ class WriterProcess:
             os.close(rows_in)  # only the writer holds the read end: if it dies, a write here fails (EPIPE)
             os.close(messages_out)  # ... and a read here ends (EOF)
         self._messages = Connection(messages_in, writable=False)
+        self._readable = select.poll()  # one poll object: Connection.poll builds a selector per call (~50 us)
+        self._readable.register(messages_in, select.POLLIN)
         os.set_blocking(self._fd, False)
         with contextlib.suppress(OSError):
             fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
@@ -91,7 +94,7 @@ class WriterProcess:
     def send(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
         """Hand rows (physical table, row) to the writer without waiting for it; raise if it stopped or died."""
         self.check()
-        self._outbox += _frame(("rows", rows))
+        self._outbox.append(memoryview(_frame(("rows", rows))))
         self._push(block=False)
 
     def check(self) -> None:
@@ -107,7 +110,7 @@ class WriterProcess:
         if self.process.poll() is not None:
             raise self._died()
         self._requests += 1
-        self._outbox += _frame(("request", self._requests, name, args))
+        self._outbox.append(memoryview(_frame(("request", self._requests, name, args))))
         self._push(block=True)
         while True:
             message = self._receive()
@@ -154,10 +157,8 @@ class WriterProcess:
             self.stopped = _rebuild(message[1])
 
     def _poll(self) -> bool:
-        try:
-            return self._messages.poll()
-        except OSError:
-            return True  # a closed pipe: the receive says so
+        """A message (or the end of the pipe) is waiting: never blocks."""
+        return bool(self._readable.poll(0))
 
     def _receive(self) -> tuple:
         try:
@@ -167,10 +168,11 @@ class WriterProcess:
 
     def _push(self, block: bool) -> None:
         """Write the outbox into the pipe: as much as fits now, or all of it when `block` (taking the writer's
-        messages meanwhile, so neither side waits on the other)."""
+        messages meanwhile, so neither side waits on the other). Frames are kept apart, so a backlog is never
+        copied to shorten it."""
         while self._outbox:
             try:
-                written = os.write(self._fd, self._outbox)
+                written = os.write(self._fd, self._outbox[0])
             except BlockingIOError:
                 if not block:
                     return
@@ -178,9 +180,13 @@ class WriterProcess:
                 if readable:
                     self._handle(self._receive())
                 continue
-            except (BrokenPipeError, OSError):
+            except OSError:  # EPIPE: nobody reads any more
                 raise self._died() from None
-            del self._outbox[:written]
+            head = self._outbox[0]
+            if written == len(head):
+                self._outbox.popleft()
+            else:
+                self._outbox[0] = head[written:]
 
     def _died(self) -> JournalError:
         """The writer process is gone: the run must stop, not go on deciding what it cannot journal."""
