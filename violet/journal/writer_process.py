@@ -216,11 +216,11 @@ def serve(rows_fd: int, messages: Connection) -> None:
         return
     options, batch_rows, flush_seconds = settings
     try:
-        store = Store(options, notice=lambda text: messages.send(("notice", text)), warm=True)
+        store = Store(options, notice=lambda text: _tell(messages, ("notice", text)), warm=True)
     except Exception as exc:
-        messages.send(("failed", _portable(exc)))
+        _tell(messages, ("failed", _portable(exc)))
         return
-    messages.send(("ready", {t: store.physical_columns(t) for t in options.tables.values()}))
+    _tell(messages, ("ready", {t: store.physical_columns(t) for t in options.tables.values()}))
     try:
         _Writer(store, messages, batch_rows, flush_seconds).run(inbox)
     finally:
@@ -249,6 +249,10 @@ class _Writer:
             if item is None:  # the decision's process is gone: keep what it sent
                 self.write()
                 return
+            if item[0] == "unreadable":
+                self.stop(JournalError(f"the journal writer could not read rows it was sent: {item[1]}",
+                                       where=self.store.options.dsn, fix=f"report this; then {RESUME_FIX}"))
+                continue
             if item[0] == "rows":
                 for table, row in item[1]:
                     self.batch.setdefault(table, []).append(row)
@@ -268,13 +272,16 @@ class _Writer:
         try:
             self.store.write(batch)
         except JournalError as exc:  # rows that could be neither inserted nor kept: the journal stops here
-            self.stopped = exc
+            self.stop(exc)
         except Exception as exc:  # a bug; still, the run must stop rather than go on unjournaled
-            self.stopped = JournalError(f"the journal writer stopped: {type(exc).__name__}: {exc}",
-                                        where=self.store.options.dsn, fix=f"report this; then {RESUME_FIX}")
-        if self.stopped is not None:
-            self.messages.send(("stopped", _portable(self.stopped)))
-        self.messages.send(("stats", self.store.stats))
+            self.stop(JournalError(f"the journal writer stopped: {type(exc).__name__}: {exc}",
+                                   where=self.store.options.dsn, fix=f"report this; then {RESUME_FIX}"))
+        _tell(self.messages, ("stats", self.store.stats))
+
+    def stop(self, why: JournalError) -> None:
+        """Refuse every later row, and tell the decision side (its next append raises)."""
+        self.stopped = self.stopped or why
+        _tell(self.messages, ("stopped", _portable(self.stopped)))
 
     def answer(self, number: int, name: str, args: tuple) -> bool:
         """Answer one request; True when it was `close`."""
@@ -285,8 +292,14 @@ class _Writer:
             reply = (True, calls[name](*args))
         except Exception as exc:
             reply = (False, _portable(exc))
-        self.messages.send(("reply", number, *reply))
+        _tell(self.messages, ("reply", number, *reply))
         return name == "close"
+
+
+def _tell(messages: Connection, message: tuple) -> None:
+    """Send the decision side a message; if it is gone, there is no one to tell (its rows are still written)."""
+    with contextlib.suppress(OSError):
+        messages.send(message)
 
 
 def _reader(fd: int) -> queue.Queue:
@@ -298,7 +311,10 @@ def _reader(fd: int) -> queue.Queue:
             body = _read_exactly(fd, HEADER.unpack(head)[0])
             if body is None:
                 break
-            inbox.put(pickle.loads(body))
+            try:
+                inbox.put(pickle.loads(body))
+            except Exception as exc:  # a frame is whole but not readable here: the run must stop, not hang
+                inbox.put(("unreadable", f"{type(exc).__name__}: {exc}"))
         inbox.put(None)
 
     threading.Thread(target=pump, name="violet-journal-reader", daemon=True).start()
