@@ -24,6 +24,7 @@ journal opens the database in the caller's process, and `close` closes it again.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -99,10 +100,8 @@ class Journal:
         try:
             if self._writer is not None:
                 writer, self._writer = self._writer, None
-                try:
+                with contextlib.suppress(JournalError):  # kept in self._stopped, raised below
                     self._send_pending(writer)
-                except JournalError:
-                    pass  # kept in self._stopped, raised below
                 try:
                     writer.close()
                 except JournalError as exc:

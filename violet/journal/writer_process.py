@@ -65,6 +65,7 @@ class WriterProcess:
         self._gone: JournalError | None = None  # set once the writer process is found dead
         self._outbox: deque[memoryview] = deque([memoryview(_frame((options, batch_rows, flush_seconds)))])
         self._requests = 0
+        self._ready = False
         rows_in, self._fd = os.pipe()
         messages_in, messages_out = os.pipe()
         package_root = str(Path(__file__).resolve().parents[2])  # this violet, whatever the caller's sys.path
@@ -84,6 +85,7 @@ class WriterProcess:
             fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self._push(block=True)
         self.columns: dict[str, list[str]] = self._until_ready()
+        self._ready = True
 
     @property
     def pid(self) -> int:
@@ -196,8 +198,11 @@ class WriterProcess:
             self.process.wait(timeout=5)
         code = self.process.returncode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        self._gone = JournalError(f"the journal writer process (pid {self.process.pid}) is gone ({how}): rows "
-                                  "appended since its last write are not journaled", where=self.where, fix=RESUME_FIX)
+        self._gone = (JournalError(f"the journal writer process (pid {self.process.pid}) is gone ({how}): rows "
+                                   "appended since its last write are not journaled", where=self.where, fix=RESUME_FIX)
+                      if self._ready else
+                      JournalError(f"the journal writer process (pid {self.process.pid}) ended before it was ready "
+                                   f"({how})", where=self.where, fix="see its error above; nothing was journaled"))
         self.stopped = self.stopped or self._gone
         return self._gone
 
