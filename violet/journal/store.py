@@ -26,13 +26,14 @@ Batch = Mapping[str, list[dict[str, Any]]]  # physical table -> rows (dicts keye
 
 @dataclass
 class JournalStats:
-    """What the writer did: rows inserted, batches spilled to disk, rows replayed from disk."""
+    """What the writer did: rows inserted, batches spilled to disk, rows replayed from disk (and left there)."""
 
     inserted: dict[str, int] = field(default_factory=dict)
     spilled_rows: int = 0
     replayed_rows: int = 0
     failures: int = 0
     last_error: str = ""
+    pending_rows: int = 0  # spilled rows still on disk, as of the writer's close
 
 
 @dataclass(frozen=True)

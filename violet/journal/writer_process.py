@@ -288,11 +288,16 @@ class _Writer:
         self.stopped = self.stopped or why
         _tell(self.messages, ("stopped", _portable(self.stopped)))
 
+    def final_stats(self) -> JournalStats:
+        """The stats at close, with the spilled rows still on disk: the caller need not open the database to ask."""
+        self.store.stats.pending_rows = self.store.pending_spill_rows()
+        return self.store.stats
+
     def answer(self, number: int, name: str, args: tuple) -> bool:
         """Answer one request; True when it was `close`."""
         calls: dict[str, Callable[..., Any]] = {"query": self.store.query, "command": self.store.command,
                                                  "pending": self.store.pending_spill_rows,
-                                                 "flush": lambda: None, "close": lambda: self.store.stats}
+                                                 "flush": lambda: None, "close": self.final_stats}
         try:
             reply = (True, calls[name](*args))
         except Exception as exc:

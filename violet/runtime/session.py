@@ -233,7 +233,7 @@ def run_replay(s: ReplaySettings, console: Console, progress: bool = True) -> Ru
         st = journal.stats
         console.print(f"journal {s.journal} database {s.database}: {sum(st.inserted.values()):,} rows written, "
                       f"{st.spilled_rows:,} spilled, {st.replayed_rows:,} replayed, "
-                      f"{journal.pending_spill_rows():,} still on disk"
+                      f"{st.pending_rows:,} still on disk"
                       + (f" (last error: {st.last_error})" if st.last_error else ""))
         console.print(f"report: violet journal report --journal {s.journal} --run-id {summary.run_id}")
     return summary
