@@ -15,7 +15,8 @@ from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.dag.types import DType
-from violet.tools.sweep import grid_values, parameter_sets, summarize, sweep
+from violet.tools.grid import Grid, grid_values, product
+from violet.tools.sweep import summarize, sweep
 from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
@@ -33,7 +34,7 @@ def test_grid_values_and_their_combinations():
     assert grid_values("f", "0.1:0.3:3", DType.F64) == ["0.1", "0.2", "0.3"]
     assert grid_values("f", "-0.01:-0.1:10", DType.F64)[1] == "-0.02"  # computed in decimal, then rounded once
     assert grid_values("n", "4, 6,8", DType.I64) == ["4", "6", "8"]
-    sets = parameter_sets({"a": [1, 2], "b": [0.5, 0.25, 0.125]})
+    sets = Grid({"a": np.array([1, 2]), "b": np.array([0.5, 0.25, 0.125])}).points()
     assert len(sets) == 6 and sets[0] == {"a": 1, "b": 0.5} and sets[1] == {"a": 1, "b": 0.25} and sets[-1] == {
         "a": 2, "b": 0.125}
 
@@ -56,7 +57,7 @@ def same(a: dict, b: dict) -> bool:
 def test_a_sweep_row_is_the_run_with_those_parameters(history):
     """Each row equals the history run alone with its parameters; threads change nothing."""
     _, cg, columns = history
-    sets = parameter_sets({"vd_threshold": [-0.01, -0.03], "pos.max_hold_bars": [6, 48]})
+    sets = product(cg.ir, {"vd_threshold": [-0.01, -0.03], "pos.max_hold_bars": [6, 48]}).points()
     rows = sweep(cg, columns, sets, threads=2)
     for params, row in zip(sets, rows):
         assert same(row, {**params, **summarize(cg.ir, cg.scan(columns, params)[0])})
@@ -89,8 +90,8 @@ def test_a_sweep_rows_money_is_the_backtest_with_those_parameters(history):
 
     _, cg, columns = history
     costs = Costs(10_000.0, 4.0, 1.0)
-    sets = parameter_sets({"pos.tp_pct": [0.005, 0.02], "vd_threshold": [-0.01, -0.04]})
-    rows = sweep(cg, columns, sets, threads=2, accounting=money(cg.ir, columns, costs, []))
+    sets = product(cg.ir, {"pos.tp_pct": [0.005, 0.02], "vd_threshold": [-0.01, -0.04]}).points()
+    rows = sweep(cg, columns, sets, threads=2, accounting=money(columns, costs))
     for params, row in zip(sets, rows):
         alone = compile_graph(DECISION, params)
         stream = trade_rows(alone.ir, alone.batch(columns))
@@ -115,4 +116,4 @@ def test_the_cli_ranks_the_sets_and_draws_a_heatmap(history, tmp_path):
     one = subprocess.run([sys.executable, "-m", "violet.cli", "sweep", str(DECISION), "--input", str(path),
                           "--grid", "pos.tp_pct=0.01,0.02", "-o", str(tmp_path / "s.parquet"), "--heatmap",
                           str(tmp_path / "h.png")], capture_output=True, text=True)
-    assert one.returncode == 2 and "a heatmap needs a 2-D grid" in one.stderr
+    assert one.returncode == 2 and "a heatmap needs a 2-D product grid" in one.stderr
