@@ -3,10 +3,10 @@
 Measured in one run, on the same scans and the same random parameter points (pos.tp_pct, vd_threshold,
 pos.max_hold_bars), after checking a few instances bit for bit against the scan kernel alone:
 - the population kernels alone (`shared` once, then `population` per chunk), 1 and 2 cores;
-- the whole sweep (kernel, summary rows and the backtest's money figures per set), 1 and 2 cores;
+- the whole sweep (kernel, then every set's summary and the backtest's money figures, compiled), 1 and 2 cores;
 - the per-set loop the sweep used before (the scan kernel once per set, sets on threads), 1 and 2 threads.
 
-Usage: python benchmarks/bench_sweep.py [--scans SCANS.parquet] [--kernel-sets 20000] [--sweep-sets 2000]
+Usage: python benchmarks/bench_sweep.py [--scans SCANS.parquet] [--kernel-sets 20000] [--sweep-sets 2000] [--loop-sets 250]
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import numpy as np
 from violet.api import load
 from violet.compile.numba_backend import compile_ir
 from violet.tools.backtest import Costs
-from violet.tools.sweep import money, sweep
+from violet.tools.grid import Grid
+from violet.tools.sweep import chunks, money
 from violet.table_io import input_columns, read_table
 
 GRAPH = Path(__file__).parent.parent / "graphs" / "blue_decision.toml"
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("--kernel-sets", type=int, default=20_000)
     ap.add_argument("--sweep-sets", type=int, default=2_000)
     ap.add_argument("--chunk", type=int, default=2_000)
+    ap.add_argument("--loop-sets", type=int, default=250, help="sets of the per-set scan loop (the old way)")
     args = ap.parse_args()
     path = Path(args.scans)
     ir = load(GRAPH)
@@ -67,8 +69,8 @@ def main() -> None:
     print("bit-identical: 8 instances == the scan kernel alone, every scalar output")
 
     values = points(args.kernel_sets)
-    sets = [{name: v[k].item() for name, v in values.items()} for k in range(args.sweep_sets)]
-    account = money(ir, columns, Costs(10_000.0, 4.0, 1.0), [])
+    sets = Grid({name: v[:args.sweep_sets] for name, v in values.items()}, joint=True)
+    account = money(columns, Costs(10_000.0, 4.0, 1.0))
     for threads in (1, 2):
         numba.set_num_threads(threads)
         shared_s = timed(lambda: pop.shared(columns))
@@ -79,18 +81,18 @@ def main() -> None:
         rate = args.kernel_sets * n_rows / kernel_s
         print(f"{threads} core(s): shared {shared_s * 1e3:.0f} ms once; population kernel {args.kernel_sets:,} sets "
               f"in {kernel_s:.2f} s = {rate:,.0f} instance-scans/s ({kernel_s / args.kernel_sets * 1e6:.0f} us a set)")
-        sweep_s = timed(lambda: sweep(cg, columns, sets, threads=threads, accounting=account))
-        sweep_rate = len(sets) * n_rows / sweep_s
-        print(f"           whole sweep with money {len(sets):,} sets in {sweep_s:.2f} s = {sweep_rate:,.0f} "
-              f"instance-scans/s ({sweep_s / len(sets) * 1e6:.0f} us a set)")
-        loop = sets[:max(1, len(sets) // 4)]
+        sweep_s = timed(lambda: [None for _ in chunks(cg, columns, sets, threads=threads, accounting=account)])
+        sweep_rate = sets.size * n_rows / sweep_s
+        print(f"           whole sweep with money {sets.size:,} sets in {sweep_s:.2f} s = {sweep_rate:,.0f} "
+              f"instance-scans/s ({sweep_s / sets.size * 1e6:.0f} us a set)")
+        loop = sets.points(0, max(1, min(args.loop_sets, sets.size)))
         with ThreadPoolExecutor(threads) as pool:
             loop_s = timed(lambda: list(pool.map(lambda p: cg.scan(columns, p), loop)))
         loop_rate = len(loop) * n_rows / loop_s
         print(f"           per-set scan loop (before) {len(loop):,} sets in {loop_s:.2f} s = {loop_rate:,.0f} "
               f"instance-scans/s; population kernel / loop = {rate / loop_rate:.1f}x")
         print(f"           1,000,000 sets: kernel {1e6 * kernel_s / args.kernel_sets:,.0f} s, whole sweep "
-              f"{1e6 * sweep_s / len(sets):,.0f} s (extrapolated)")
+              f"{1e6 * sweep_s / sets.size:,.0f} s (projected from these runs, not measured)")
 
 
 if __name__ == "__main__":
