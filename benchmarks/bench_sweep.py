@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--scans", default="/tmp/real/scans.parquet")
     ap.add_argument("--kernel-sets", type=int, default=20_000)
     ap.add_argument("--sweep-sets", type=int, default=2_000)
-    ap.add_argument("--chunk", type=int, default=2_000)
+    ap.add_argument("--chunk", type=int, default=250)
     ap.add_argument("--loop-sets", type=int, default=250, help="sets of the per-set scan loop (the old way)")
     args = ap.parse_args()
     path = Path(args.scans)
@@ -75,8 +75,9 @@ def main() -> None:
         numba.set_num_threads(threads)
         shared_s = timed(lambda: pop.shared(columns))
         shared = pop.shared(columns)
+        into = pop.buffers(args.chunk, n_rows)  # as the sweep runs it: one chunk's outputs, reused
         kernel_s = sum(timed(lambda lo=lo: pop.run(columns, shared, {n: v[lo:lo + args.chunk] for n, v in
-                                                                    values.items()}))
+                                                                    values.items()}, into=into))
                        for lo in range(0, args.kernel_sets, args.chunk))
         rate = args.kernel_sets * n_rows / kernel_s
         print(f"{threads} core(s): shared {shared_s * 1e3:.0f} ms once; population kernel {args.kernel_sets:,} sets "

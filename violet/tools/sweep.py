@@ -37,7 +37,7 @@ from violet.errors import InputError
 from violet.tools.backtest import FIGURES, JIT, TRADE_FIELDS, Costs, Ledger, account, total
 from violet.tools.grid import Grid
 
-CHUNK_BYTES = 256 << 20  # a chunk's outputs (points x scans x scalar outputs) stay under this
+CHUNK_BYTES = 64 << 20  # a chunk's outputs (points x scans x scalar outputs) stay under this
 Columns = dict[str, np.ndarray]
 
 
@@ -67,9 +67,10 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
     size = chunk or max(1, CHUNK_BYTES // max(1, n_rows * 8 * len(population_outputs(cg.ir))))
     with _numba_threads(threads):
         shared = pop.shared(columns)
+        buffers = pop.buffers(min(size, grid.size), n_rows)  # one chunk's outputs, reused by every chunk
         for start in range(0, grid.size, size):
             values = grid.columns(start, start + size)
-            outs = pop.run(columns, shared, values)
+            outs = pop.run(columns, shared, values, into=buffers)
             yield {**values, **summaries(cg.ir, outs), **(accounting.figures(outs) if accounting else {})}
 
 
