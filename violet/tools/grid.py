@@ -76,9 +76,6 @@ class Grid:
         n = len(next(iter(cols.values()))) if cols else 0
         return [{name: values[k].item() for name, values in cols.items()} for k in range(n)]
 
-    def __iter__(self) -> Iterator[dict[str, Scalar]]:
-        return iter(self.points())
-
     @classmethod
     def of_points(cls, ir: IR, points: list[dict[str, Scalar]]) -> Grid:
         """Points given one by one (each naming the same parameters, in the same order) as a joint grid."""

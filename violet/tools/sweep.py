@@ -87,16 +87,21 @@ def _numba_threads(threads: int) -> Iterator[None]:
 
 def summaries(ir: IR, outs: Mapping[str, np.ndarray]) -> Columns:
     """Each run's summary, runs down the first axis of `outs` (each output P x T): trade-stream figures if
-    the graph has one, then each scalar float output's mean (NaN skipped)."""
+    the graph has one, then each scalar float output's mean (NaN skipped); one compiled, parallel call
+    (one barrier per chunk: on a busy machine each parallel region waits for its slowest thread)."""
+    n_runs = len(next(iter(outs.values())))
+    stream = "trade" in outs and "trade_pnl" in outs
+    means = [name for name in ir.output_names if name in outs and outs[name].dtype == np.float64
+             and outs[name].ndim == 2 and not name.startswith("trade_")]
+    none = np.empty((n_runs, 0))
+    trade = np.ascontiguousarray(outs["trade"], dtype=np.bool_) if stream else np.empty((n_runs, 0), np.bool_)
+    counts, sums, averages = _summaries(trade, outs["trade_pnl"] if stream else none,
+                                        tuple(np.ascontiguousarray(outs[name]) for name in means) or (none,),
+                                        len(means))
     result: Columns = {}
-    if "trade" in outs and "trade_pnl" in outs:
-        counts, sums = _stream(np.ascontiguousarray(outs["trade"], dtype=np.bool_), outs["trade_pnl"])
+    if stream:
         result.update(trades=counts[:, 0], pnl_sum=sums[:, 0], pnl_mean=sums[:, 1], winners=counts[:, 1])
-    for name in ir.output_names:
-        values = outs.get(name)
-        if values is not None and values.dtype == np.float64 and values.ndim == 2 and not name.startswith("trade_"):
-            result[f"mean_{name}"] = _means(np.ascontiguousarray(values))
-    return result
+    return {**result, **{f"mean_{name}": averages[:, k] for k, name in enumerate(means)}}
 
 
 def summarize(ir: IR, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -106,36 +111,32 @@ def summarize(ir: IR, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 
 @njit(parallel=True, **JIT)
-def _stream(trade: np.ndarray, pnl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per run: (trades, winners) and (sum, mean) of `trade_pnl` on the trade rows, as numpy sums them."""
-    n_runs, n_rows = trade.shape
-    counts, sums = np.empty((n_runs, 2), np.int64), np.empty((n_runs, 2))
+def _summaries(trade: np.ndarray, pnl: np.ndarray, floats: tuple[np.ndarray, ...], n_means: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per run: (trades, winners) and (sum, mean) of `trade_pnl` on the trade rows, and the mean of each of
+    the first `n_means` arrays of `floats` over its values that are not NaN (NaN if none), each sum and mean
+    as numpy computes it (`total`)."""
+    n_runs = trade.shape[0]
+    counts, sums, means = np.empty((n_runs, 2), np.int64), np.empty((n_runs, 2)), np.empty((n_runs, n_means))
     for i in prange(n_runs):
-        closed, k, wins = np.empty(n_rows), 0, 0
-        for t in range(n_rows):
+        kept = np.empty(max(trade.shape[1], floats[0].shape[1]))
+        k, wins = 0, 0
+        for t in range(trade.shape[1]):
             if trade[i, t]:
-                closed[k] = pnl[i, t]
-                wins += closed[k] > 0
+                kept[k] = pnl[i, t]
+                wins += kept[k] > 0
                 k += 1
         counts[i, 0], counts[i, 1] = k, wins
-        sums[i, 0] = total(closed, k)
+        sums[i, 0] = total(kept, k)
         sums[i, 1] = sums[i, 0] / k if k else math.nan
-    return counts, sums
-
-
-@njit(parallel=True, **JIT)
-def _means(values: np.ndarray) -> np.ndarray:
-    """Per run, the mean of its values that are not NaN (NaN if none), as numpy's `mean` computes it."""
-    n_runs, n_rows = values.shape
-    out = np.empty(n_runs)
-    for i in prange(n_runs):
-        kept, k = np.empty(n_rows), 0
-        for t in range(n_rows):
-            if values[i, t] == values[i, t]:
-                kept[k] = values[i, t]
-                k += 1
-        out[i] = total(kept, k) / k if k else math.nan
-    return out
+        for f in range(n_means):
+            values, k = floats[f], 0
+            for t in range(values.shape[1]):
+                if values[i, t] == values[i, t]:
+                    kept[k] = values[i, t]
+                    k += 1
+            means[i, f] = total(kept, k) / k if k else math.nan
+    return counts, sums, means
 
 
 MONEY = ("net_pnl", "total_return", "annualised_return", "max_drawdown", "sharpe", "sortino", "hit_rate", "turnover")
