@@ -146,3 +146,26 @@ def test_a_sampled_instance_is_the_backtest_command_with_its_parameters(history,
     assert row["sharpe"] == float(np.mean(r)) / float(np.std(r, ddof=1)) * math.sqrt(per_year)
     assert row["turnover"] == 2.0 * float(np.sum(trades["notional"])) / 10_000.0
     assert set(MONEY) <= set(row)
+
+
+def test_a_population_of_the_trade_stream_alone_writes_the_same_bits(history):
+    """Writing only the trade stream (what the money reads) drops the other outputs' work, not a bit of
+    the stream's: the same values as the population writing every output; a sweep without means has the
+    same rows but the means."""
+    from violet.tools.sweep import STREAM
+
+    _, cg, columns = history
+    rng = np.random.default_rng(5)
+    values = {"pos.tp_pct": rng.uniform(0.002, 0.04, 6), "vd_threshold": rng.uniform(-0.06, -0.005, 6),
+              "pos.max_hold_bars": rng.integers(2, 60, 6)}
+    full, alone = cg.population(list(values)), cg.population(list(values), STREAM)
+    everything = full.run(columns, full.shared(columns), values)
+    stream = alone.run(columns, alone.shared(columns), values)
+    assert sorted(stream) == sorted(STREAM) and all(bits(stream[n]) == bits(everything[n]) for n in stream)
+    assert int(stream["trade"].sum()) > 6
+    points = [{name: v[k].item() for name, v in values.items()} for k in range(6)]
+    account = money(columns, Costs(10_000.0, 4.0, 1.0))
+    with_means = sweep(cg, columns, points, accounting=account)
+    without = sweep(cg, columns, points, accounting=account, means=False, chunk=4)
+    assert [{k: v for k, v in row.items() if not k.startswith("mean_")} for row in with_means] == without
+    assert repr(without) == repr([{k: v for k, v in row.items() if not k.startswith("mean_")} for row in with_means])

@@ -95,7 +95,7 @@ def test_a_sweep_rows_money_is_the_backtest_with_those_parameters(history):
     _, cg, columns = history
     costs = Costs(10_000.0, 4.0, 1.0)
     sets = product(cg.ir, {"pos.tp_pct": [0.005, 0.02], "vd_threshold": [-0.01, -0.04]}).points()
-    rows = sweep(cg, columns, sets, threads=2, accounting=money(columns, costs))
+    rows = sweep(cg, columns, sets, threads=2, accounting=money(columns, costs), means=False)  # the CLI's kernel
     for params, row in zip(sets, rows):
         alone = compile_graph(DECISION, params)
         stream = trade_rows(alone.ir, alone.batch(columns))
@@ -284,7 +284,7 @@ vd_threshold = { random = "uniform", lo = -0.05, hi = -0.005 }
     grid = read_grid(cg.ir, grid_path)
     table = pq.read_table(out).to_pylist()
     assert [{k: row[k] for k in grid.names} for row in table] == grid.points()
-    expected = sweep(cg, columns, grid, accounting=money(columns, Costs(10_000.0, 4.0, 0.0)))
+    expected = sweep(cg, columns, grid, accounting=money(columns, Costs(10_000.0, 4.0, 0.0)), means=False)
     assert all(same(a, b) for a, b in zip(table, expected)) and len(table) == 5
     mixed = subprocess.run([sys.executable, "-m", "violet.cli", "sweep", str(DECISION), "--input", str(path),
                             "--grid", str(grid_path), "--grid", "vd_threshold=-0.01", "-o", str(out)],

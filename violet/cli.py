@@ -290,14 +290,17 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
                                                            "one")] = None,
           workers: Annotated[int, typer.Option(help="worker processes of --scheduler local")] = 2,
           shard_size: Annotated[int, typer.Option(help="parameter sets per Dask task")] = 16,
+          means: Annotated[bool, typer.Option("--means", help="also each float output's mean per set (for a "
+                                              "trade stream: the kernel then computes every output, ~4x the "
+                                              "time for BLUE)")] = False,
           sets: SetOpt = None) -> None:
     """Run the whole table once per point of a parameter grid (the product of --grid items, or a grid file:
     values, ranges, random draws), all points in one compiled kernel; write one summary row per point: its
     parameters, trades, the backtest's figures in money (for a trade stream on a `price` input), output
-    means; print the best points. With --scheduler, the points are sharded over a Dask cluster
+    means (with --means, or for a graph without a trade stream); print the best points. With --scheduler, the points are sharded over a Dask cluster
     (docs/sweep-cluster.md), with the same rows."""
     from violet.compile.numba_backend import compile_ir
-    from violet.tools.sweep import Ranking, chunks, money
+    from violet.tools.sweep import Ranking, chunks, money, population
     from violet.table_io import check_output, table_writer
 
     check_output(output, "--output")
@@ -311,11 +314,12 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     priced = "trade" in ir.output_names and "price" in {spec.name for spec in ir.inputs if spec.type.vector}
     if scheduler is None:
         cg = compile_ir(ir)
-        cg.population(grid.names).warm()
-        parts = chunks(cg, columns, grid, threads, money(columns, costs) if priced else None)
+        population(cg, grid.names, means).warm()
+        parts = chunks(cg, columns, grid, threads, money(columns, costs) if priced else None, means=means)
         how = f"{threads} threads"
     else:
-        part, how = _sweep_on_dask(graph, ir, columns, grid, costs if priced else None, scheduler, workers, shard_size)
+        part, how = _sweep_on_dask(graph, ir, columns, grid, costs if priced else None, means, scheduler, workers,
+                                   shard_size)
         parts = iter([part])
     ranking = Ranking(metric or ("sharpe" if priced else None), top_k, keep_all=heatmap_png is not None)
     start = time.perf_counter()
@@ -334,14 +338,14 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
         out.print(f"-> {heatmap_png}")
 
 
-def _sweep_on_dask(graph: Path, ir: IR, columns: dict, grid: Grid, costs: Costs | None, scheduler: str,
-                   workers: int, shard_size: int) -> tuple[dict, str]:
+def _sweep_on_dask(graph: Path, ir: IR, columns: dict, grid: Grid, costs: Costs | None, means: bool,
+                   scheduler: str, workers: int, shard_size: int) -> tuple[dict, str]:
     """The sweep's columns from a Dask cluster (violet.tools.distributed), and how they were run."""
     import numpy as np
 
     from violet.tools import distributed
 
-    job = distributed.Job(str(graph.resolve()), ir.content_hash, ir.param_defaults, costs)
+    job = distributed.Job(str(graph.resolve()), ir.content_hash, ir.param_defaults, costs, means)
     points = grid.points()
     distributed.shards(points, shard_size)  # a bad size is refused before a cluster is started
     client = distributed.connect(scheduler, workers)

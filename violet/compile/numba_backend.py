@@ -97,11 +97,14 @@ class Kernels:
 class CompiledGraph(Kernels):
     """The step, scan (and, stateless, batch) and trace kernels of one IR."""
 
-    def population(self, swept: Sequence[str]) -> Population:
+    def population(self, swept: Sequence[str], outputs: Sequence[str] | None = None) -> Population:
         """The population kernels of this IR for the parameters `swept` (violet.compile.numba_codegen,
-        `generate_population`): generated and cached like these, compiled on first use."""
+        `generate_population`), writing the scalar `outputs` (default: all): generated and cached like
+        these, compiled on first use."""
         ids = frozenset(op.id for op in self.ir.leaves("param") if op.name in set(swept))
-        return _cached(Population, self.ir, generate_population(self.ir, ids), "pop", swept=tuple(sorted(swept)))
+        only = None if outputs is None else frozenset(outputs)
+        return _cached(Population, self.ir, generate_population(self.ir, ids, only), "pop",
+                       swept=tuple(sorted(swept)), outputs=only)
 
     def _leaves(self, kind: str, values: Mapping[str, Any]) -> list[Any]:
         return [kernel_value(values[op.name], op.type) for op in self.ir.leaves(kind)]
@@ -185,6 +188,7 @@ class Population(Kernels):
     `run` per chunk of instances, on all cores (numba's thread count)."""
 
     swept: tuple[str, ...] = ()
+    outputs: frozenset[str] | None = None  # the scalar outputs `run` writes (None: all)
 
     @property
     def _ids(self) -> frozenset[int]:
@@ -235,7 +239,7 @@ class Population(Kernels):
     def buffers(self, n_instances: int, n_rows: int) -> dict[str, np.ndarray]:
         """Arrays for `run`'s outputs: each scalar output, (P, T), of its dtype, in the kernel's order."""
         return {name: np.empty((n_instances, n_rows), self.ir.ops[i].type.dtype.value)
-                for name, i in population_outputs(self.ir)}
+                for name, i in population_outputs(self.ir, self.outputs)}
 
     def _rows(self, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         return [kernel_array(columns[op.name], op.type) for op in self.ir.input_leaves(universe=False)]

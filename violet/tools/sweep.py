@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit, prange
 
 from violet.compile.ir import IR, Scalar, input_shape
-from violet.compile.numba_backend import CompiledGraph
+from violet.compile.numba_backend import CompiledGraph, Population
 from violet.compile.numba_codegen import population_outputs
 from violet.errors import InputError
 from violet.tools.backtest import FIGURES, JIT, TRADE_FIELDS, Costs, Ledger, account, total
@@ -42,10 +42,11 @@ Columns = dict[str, np.ndarray]
 
 
 def sweep(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | list[dict[str, Scalar]],
-          threads: int = 2, accounting: Money | None = None, chunk: int | None = None) -> list[dict[str, Any]]:
+          threads: int = 2, accounting: Money | None = None, chunk: int | None = None, means: bool = True
+          ) -> list[dict[str, Any]]:
     """One summary row per point, in point order; with `accounting` (`money`), the backtest's figures
     too. Every point names the same parameters; the others keep the graph's values."""
-    return [row for part in chunks(cg, columns, points, threads, accounting, chunk) for row in rows(part)]
+    return [row for part in chunks(cg, columns, points, threads, accounting, chunk, means) for row in rows(part)]
 
 
 def rows(part: Columns) -> list[dict[str, Any]]:
@@ -55,16 +56,19 @@ def rows(part: Columns) -> list[dict[str, Any]]:
 
 
 def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | list[dict[str, Scalar]],
-           threads: int = 2, accounting: Money | None = None, chunk: int | None = None) -> Iterator[Columns]:
+           threads: int = 2, accounting: Money | None = None, chunk: int | None = None, means: bool = True
+           ) -> Iterator[Columns]:
     """`sweep`'s rows as columns, one dict per chunk of `chunk` points (by default as many as CHUNK_BYTES of
     outputs holds), in order: each chunk's points run in one call of the population kernel, then their
-    figures in compiled loops, on `threads` cores, before the next chunk runs."""
+    figures in compiled loops, on `threads` cores, before the next chunk runs. Without `means`, a graph
+    with a trade stream writes and summarises only its stream (no mean of every output): the kernel then
+    does only the work the stream needs, about a quarter of BLUE's."""
     grid = points if isinstance(points, Grid) else Grid.of_points(cg.ir, points)
     if not grid.size:
         return
-    pop = cg.population(grid.names)
+    pop = population(cg, grid.names, means)
     n_rows = input_shape(cg.ir, columns, rows=True)[0]
-    size = chunk or max(1, CHUNK_BYTES // max(1, n_rows * 8 * len(population_outputs(cg.ir))))
+    size = chunk or max(1, CHUNK_BYTES // max(1, n_rows * 8 * len(population_outputs(cg.ir, pop.outputs))))
     with _numba_threads(threads):
         shared = pop.shared(columns)
         buffers = pop.buffers(min(size, grid.size), n_rows)  # one chunk's outputs, reused by every chunk
@@ -72,6 +76,20 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
             values = grid.columns(start, start + size)
             outs = pop.run(columns, shared, values, into=buffers)
             yield {**values, **summaries(cg.ir, outs), **(accounting.figures(outs) if accounting else {})}
+
+
+STREAM = ("trade", *(f"trade_{name}" for name in TRADE_FIELDS))  # what the stream's figures and money read
+
+
+def has_stream(ir: IR) -> bool:
+    """The graph declares a trade stream: a `trade` output and every trade_* field the accounting reads."""
+    return set(STREAM) <= set(ir.output_names)
+
+
+def population(cg: CompiledGraph, names: list[str], means: bool) -> Population:
+    """The population kernels a sweep of `names` runs: writing every scalar output (`means`, or no trade
+    stream to summarise instead), else the trade stream alone."""
+    return cg.population(names, None if means or not has_stream(cg.ir) else STREAM)
 
 
 @contextmanager
