@@ -21,14 +21,15 @@ figures are `violet backtest --set`'s, bit for bit), the sums and means by numpy
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from violet.compile.ir import IR, Scalar, input_shape
 from violet.compile.numba_backend import CompiledGraph, Population
@@ -60,7 +61,7 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
            ) -> Iterator[Columns]:
     """`sweep`'s rows as columns, one dict per chunk of `chunk` points (by default as many as CHUNK_BYTES of
     outputs holds), in order: each chunk's points run in one call of the population kernel, then their
-    figures in compiled loops, on `threads` cores, before the next chunk runs. Without `means`, a graph
+    figures in compiled loops, on `threads` threads, before the next chunk runs. Without `means`, a graph
     with a trade stream writes and summarises only its stream (no mean of every output): the kernel then
     does only the work the stream needs, about a quarter of BLUE's."""
     grid = points if isinstance(points, Grid) else Grid.of_points(cg.ir, points)
@@ -103,19 +104,34 @@ def _numba_threads(threads: int) -> Iterator[None]:
         numba.set_num_threads(before)
 
 
+def spread(work: Callable[[int, int], None], n_runs: int) -> None:
+    """`work(lo, hi)` over runs 0..n_runs-1, cut in as many consecutive parts as numba's thread count (the
+    sweep's cores), each on a thread of its own: the compiled loops release the GIL (nogil), each writes
+    only its runs' rows. Threads, not a numba prange: a parallel kernel costs tens of seconds to compile,
+    a serial one a few."""
+    parts = max(1, min(numba.get_num_threads(), n_runs))
+    cuts = [n_runs * k // parts for k in range(parts + 1)]
+    if parts == 1:
+        work(0, n_runs)
+        return
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        list(pool.map(lambda k: work(cuts[k], cuts[k + 1]), range(parts)))
+
+
 def summaries(ir: IR, outs: Mapping[str, np.ndarray]) -> Columns:
     """Each run's summary, runs down the first axis of `outs` (each output P x T): trade-stream figures if
-    the graph has one, then each scalar float output's mean (NaN skipped); one compiled, parallel call
-    (one barrier per chunk: on a busy machine each parallel region waits for its slowest thread)."""
+    the graph has one, then each scalar float output's mean (NaN skipped); one compiled loop per thread
+    (`spread`)."""
     n_runs = len(next(iter(outs.values())))
     stream = "trade" in outs and "trade_pnl" in outs
     means = [name for name in ir.output_names if name in outs and outs[name].dtype == np.float64
              and outs[name].ndim == 2 and not name.startswith("trade_")]
     none = np.empty((n_runs, 0))
     trade = np.ascontiguousarray(outs["trade"], dtype=np.bool_) if stream else np.empty((n_runs, 0), np.bool_)
-    counts, sums, averages = _summaries(trade, outs["trade_pnl"] if stream else none,
-                                        tuple(np.ascontiguousarray(outs[name]) for name in means) or (none,),
-                                        len(means))
+    counts, sums, averages = np.empty((n_runs, 2), np.int64), np.empty((n_runs, 2)), np.empty((n_runs, len(means)))
+    floats = tuple(np.ascontiguousarray(outs[name]) for name in means) or (none,)
+    pnl = outs["trade_pnl"] if stream else none
+    spread(lambda lo, hi: _summaries(trade, pnl, floats, counts, sums, averages, lo, hi), n_runs)
     result: Columns = {}
     if stream:
         result.update(trades=counts[:, 0], pnl_sum=sums[:, 0], pnl_mean=sums[:, 1], winners=counts[:, 1])
@@ -128,15 +144,14 @@ def summarize(ir: IR, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return rows(summaries(ir, one))[0]
 
 
-@njit(parallel=True, **JIT)
-def _summaries(trade: np.ndarray, pnl: np.ndarray, floats: tuple[np.ndarray, ...], n_means: int
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per run: (trades, winners) and (sum, mean) of `trade_pnl` on the trade rows, and the mean of each of
-    the first `n_means` arrays of `floats` over its values that are not NaN (NaN if none), each sum and mean
-    as numpy computes it (`total`)."""
-    n_runs = trade.shape[0]
-    counts, sums, means = np.empty((n_runs, 2), np.int64), np.empty((n_runs, 2)), np.empty((n_runs, n_means))
-    for i in prange(n_runs):
+@njit(**JIT)
+def _summaries(trade: np.ndarray, pnl: np.ndarray, floats: tuple[np.ndarray, ...], counts: np.ndarray,
+               sums: np.ndarray, means: np.ndarray, lo: int, hi: int) -> None:
+    """For runs lo..hi-1: (trades, winners) and (sum, mean) of `trade_pnl` on the trade rows, and the mean of
+    each of the first `means.shape[1]` arrays of `floats` over its values that are not NaN (NaN if none),
+    each sum and mean as numpy computes it (`total`)."""
+    n_means = means.shape[1]
+    for i in range(lo, hi):
         kept = np.empty(max(trade.shape[1], floats[0].shape[1]))
         k, wins = 0, 0
         for t in range(trade.shape[1]):
@@ -154,7 +169,6 @@ def _summaries(trade: np.ndarray, pnl: np.ndarray, floats: tuple[np.ndarray, ...
                     kept[k] = values[i, t]
                     k += 1
             means[i, f] = total(kept, k) / k if k else math.nan
-    return counts, sums, means
 
 
 MONEY = ("net_pnl", "total_return", "annualised_return", "max_drawdown", "sharpe", "sortino", "hit_rate", "turnover")
@@ -174,9 +188,10 @@ class Money:
         fields = [np.ascontiguousarray(outs[f"trade_{f}"], dtype=np.int64 if k < 3 else np.float64)
                   for k, f in enumerate(TRADE_FIELDS)]
         led, c = self.ledger, self.costs
-        out = np.empty((len(trade), len(FIGURES)))
-        if not _accounts(led.prices, led.order, led.sorted_ids, trade, *fields, c.capital, c.fee_bps, c.slippage_bps,
-                         c.side, led.funding, led.per_year, out):
+        out, ok = np.empty((len(trade), len(FIGURES))), np.empty(len(trade), np.bool_)
+        spread(lambda lo, hi: _accounts(led.prices, led.order, led.sorted_ids, trade, *fields, c.capital, c.fee_bps,
+                                        c.slippage_bps, c.side, led.funding, led.per_year, out, ok, lo, hi), len(trade))
+        if not ok.all():
             raise InputError("a trade enters or exits on a scan id that is not in the scans", where="sweep",
                              fix="sweep a graph whose trade_entry_scan and trade_exit_scan are its scan_id")
         return {name: out[:, FIGURES.index(name)] for name in MONEY}
@@ -187,15 +202,15 @@ def money(columns: Mapping[str, np.ndarray], costs: Costs, price: str = "price")
     return Money(Ledger.of(columns[price], columns["scan_id"], columns["ts_us"], costs), costs)
 
 
-@njit(parallel=True, **JIT)
+@njit(**JIT)
 def _accounts(prices: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, trade: np.ndarray,
               entry_scan: np.ndarray, exit_scan: np.ndarray, asset: np.ndarray, notional: np.ndarray,
               pnl: np.ndarray, capital: float, fee_bps: float, slippage_bps: float, side: int, funding: np.ndarray,
-              per_year: float, out: np.ndarray) -> bool:
-    """`account` for each run (a row of `trade` and of each trade_* output), the runs over the cores."""
-    n_runs, n_rows = trade.shape
-    ok = np.ones(n_runs, np.bool_)
-    for i in prange(n_runs):
+              per_year: float, out: np.ndarray, ok: np.ndarray, lo: int, hi: int) -> None:
+    """`account` for runs lo..hi-1 (a row of `trade` and of each trade_* output): figures into `out`, and
+    into `ok` whether every trade's scans were found."""
+    n_rows = trade.shape[1]
+    for i in range(lo, hi):
         rows_ = np.flatnonzero(trade[i])
         k = len(rows_)
         e, x, a = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.int64)
@@ -205,7 +220,6 @@ def _accounts(prices: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, tra
             e[j], x[j], a[j], q[j], p[j] = entry_scan[i, t], exit_scan[i, t], asset[i, t], notional[i, t], pnl[i, t]
         ok[i] = account(prices, order, sorted_ids, e, x, a, q, p, capital, fee_bps, slippage_bps, side, funding,
                         per_year, np.empty((3, n_rows)), np.empty((6, k)), out[i])
-    return bool(ok.all())
 
 
 class Ranking:
