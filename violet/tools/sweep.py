@@ -10,9 +10,9 @@ dropped before the next, so memory is bounded by the chunk, never P x T decision
 
 Each point gets a summary row: its parameter values; for a graph with a trade stream (a `trade` output
 and `trade_*` outputs) the trades, their summed and mean `trade_pnl` and the winners, and, valued in money
-on the scans' prices, the backtest's figures (docs/backtest.md); and the mean of every scalar float output
-(NaN skipped: blue_decision's breakdown is NaN off an entry). Every figure is computed by compiled code,
-per point in parallel, with no Python per point: the money by the backtest's own `account` (so a point's
+on the scans' prices, the backtest's figures (docs/backtest.md); with `means` (or no trade stream), the
+mean of every scalar float output (NaN skipped: blue_decision's breakdown is NaN off an entry). Every
+figure is computed by compiled code, points spread over threads, with no Python per point: the money by the backtest's own `account` (so a point's
 figures are `violet backtest --set`'s, bit for bit), the sums and means by numpy's pairwise summation
 (`total`). `chunks` (columns chunk by chunk, for streaming) and `sweep` (rows) are the seam other runners
 (violet.tools.distributed) call.
