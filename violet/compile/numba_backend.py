@@ -225,9 +225,7 @@ class Population(Kernels):
         if len(n) != 1:
             raise ValueError(f"the swept parameters need one value per instance each, got lengths {sorted(n)}")
         n_instances = n.pop()
-        bound = {**ir.param_defaults, **(params or {})}
-        params_ = [np.require(values[op.name], op.type.dtype.value, ["C_CONTIGUOUS", "WRITEABLE"]) if op.id in self._ids
-                   else kernel_value(bound[op.name], op.type) for op in ir.leaves("param")]
+        params_ = self.param_args(values, params)
         start = ir.initial_state(n_assets)
         outs = ({name: buf[:n_instances] for name, buf in into.items()} if into is not None
                 else self.buffers(n_instances, n_rows))
@@ -240,6 +238,20 @@ class Population(Kernels):
         """Arrays for `run`'s outputs: each scalar output, (P, T), of its dtype, in the kernel's order."""
         return {name: np.empty((n_instances, n_rows), self.ir.ops[i].type.dtype.value)
                 for name, i in population_outputs(self.ir, self.outputs)}
+
+    def states(self, n_instances: int, n_assets: int) -> dict[str, np.ndarray]:
+        """P instances' initial state, one row per instance (a vector field P x N), for `step`."""
+        start = self.ir.initial_state(n_assets)
+        return {op.name: np.array(np.broadcast_to(np.asarray(start[op.name], op.type.dtype.value),
+                                                  (n_instances, n_assets) if op.type.vector else (n_instances,)), order="C")
+                for op in self.ir.leaves("state")}  # np.array copies: each row its own, writeable
+
+    def param_args(self, values: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None) -> list[Any]:
+        """The parameter arguments of `population` and `population_step`: a swept one as its array of one
+        value per instance, any other its value in `params` or its default."""
+        bound = {**self.ir.param_defaults, **(params or {})}
+        return [np.require(values[op.name], op.type.dtype.value, ["C_CONTIGUOUS", "WRITEABLE"]) if op.id in self._ids
+                else kernel_value(bound[op.name], op.type) for op in self.ir.leaves("param")]
 
     def _rows(self, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         return [kernel_array(columns[op.name], op.type) for op in self.ir.input_leaves(universe=False)]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -32,6 +33,7 @@ from violet.runtime.engine import DecisionEngine, ExitCheck
 from violet.runtime.execution import ExecutionDriver
 from violet.journal.dsn import JournalError, check_dsn, identifier
 from violet.journal.writer import Journal
+from violet.runtime.population import PopulationHost
 from violet.runtime.reactor import Reactor, RunSummary
 from violet.runtime.record import DecisionRecord, decision_record
 from violet.runtime.scheduler import DeadlineScheduler
@@ -59,6 +61,8 @@ class ReplaySettings:
     live_pace_s: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     factors: AsOf | None = None  # joined as of each scan, replacing the scans' own factor columns
+    population: list[dict[str, Any]] = field(default_factory=list)  # a live population's parameter sets
+    population_threads: int = 1
     venue: Venue = field(default_factory=ObserveOnlyVenue)
     keys: VenueKeys | None = None  # the only way a sending venue is let send (the DARK guard)
 
@@ -79,6 +83,11 @@ def check_settings(s: ReplaySettings) -> None:
     check_seconds(s.exit_q_s, "--exit-q")
     check_seconds(s.live_pace_s, "--live-pace")
     identifier(s.database, "--database")
+    cores = numba.config.NUMBA_NUM_THREADS
+    if isinstance(s.population_threads, bool) or not isinstance(s.population_threads, int) \
+            or not 1 <= s.population_threads <= cores:
+        raise InputError(f"{quote(s.population_threads)} is not a number of cores from 1 to {cores}",
+                         where="--population-threads", fix="e.g. --population-threads 1")
     if s.journal is not None:
         check_dsn(s.journal)
     if s.run_id is not None and not (isinstance(s.run_id, str) and RUN_ID.fullmatch(s.run_id)):
@@ -116,7 +125,7 @@ def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
 
 
 def read_trades(path: Path, fields: list[str]) -> list[dict[str, Any]]:
-    """A trades table with the graph's trade fields (its `trade_*` outputs, prefix dropped) as a reference stream."""
+    """A trades table with the fields the graph's trades are compared on (TradeStream.compared) as a reference stream."""
     table = read_table(path)
     missing = [c for c in fields if c not in table.column_names]
     if missing:
@@ -125,14 +134,21 @@ def read_trades(path: Path, fields: list[str]) -> list[dict[str, Any]]:
     return table.select(fields).to_pylist()
 
 
-def exit_check(graph: Path, ir: Any, record: DecisionRecord) -> ExitCheck:
-    """The exit check between scans (--exit-q): the composed exit node the graph's record names, compiled."""
+def exit_checks(graph: Path, ir: Any, record: DecisionRecord) -> list[ExitCheck]:
+    """The exit checks between scans (--exit-q): the composed exit node each lane of the graph's record names,
+    compiled. A per-asset lane cannot be checked between scans (its exits are the whole scan's vectors)."""
     where = f"{graph} [record] exit_check"
-    if not record.record.exit_check or not any(r.startswith("exit_") for r in record.roles.values()):
+    per_asset = [h.lane.name for h in record.lanes if h.lane.per_asset]
+    if per_asset:
+        lane = f" {per_asset[0]}" if per_asset[0] else ""
+        raise InputError(f"graph {ir.name} has a per-asset lane{lane}: its exits are checked on scans only",
+                         where="--exit-q", fix="leave out --exit-q for this graph")
+    hosted = [h for h in record.lanes if h.lane.exit_check and h.exit_order is not None]
+    if not hosted:
         raise InputError(f"graph {ir.name} names no exit graph to check between scans (or no exit action)",
                          where=where, fix="declare exit_check (a composed exit node) in [record], or leave out --exit-q")
-    instance = record.record.exit_check
-    return ExitCheck(compile_ir(composed(graph, instance, ir)), instance, record.layout.trade_fields, where)
+    return [ExitCheck(compile_ir(composed(graph, h.lane.exit_check, ir)), h.lane.exit_check,
+                      record.layout.trade_fields, where, h.lane.name) for h in hosted]
 
 
 def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Reactor, Any, Journal | None]:
@@ -141,18 +157,20 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     check_settings(s)
     ir = load(s.graph, s.params)
     record = decision_record(ir, str(s.graph))
-    check = exit_check(s.graph, ir, record) if s.exit_q_s else None
+    checks = exit_checks(s.graph, ir, record) if s.exit_q_s else []
     source = replay_source(ir, s.scans, s.universe, s.factors)
     if console is not None and source.stale:
         console.print("stale factors (taken as neutral): "
                       + ", ".join(f"{name} on {count:,} scans" for name, count in source.stale.items()))
-    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades, record.layout.trade_fields)
+    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades, record.stream.compared)
                                 if s.reference_trades else None)
     if s.reference:
         monitor.reference = reference_engine(s.reference, source.universe, s.params)
     cg = compile_ir(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
-    engine = DecisionEngine(cg, source.universe, exit_check=check)
+    engine = DecisionEngine(cg, source.universe, exit_checks=checks)
+    population = (PopulationHost(cg, source.universe, s.population, record, threads=s.population_threads)
+                  if s.population else None)
     first = min((e.ts_us for e in source.events), default=0)
     clock = LiveClock(first) if s.live_pace_s else ReplayClock(first)
     cadence = Cadence(exit_q_us=int(s.exit_q_s * 1e6) if s.exit_q_s else None)
@@ -161,16 +179,17 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     journal = (Journal(s.journal, s.database, flush_seconds=cadence.flush_q_us / 1e6, layout=record.layout).start()
                if s.journal else None)
     resume = resume_point(journal, run_id, ir.content_hash) if journal else -1
-    driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=lambda row: None)
+    driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=lambda row: None, max_positions=record.max_positions)
     reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, record, monitor, journal, cadence,
-                      resume_after=resume, pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None)
+                      resume_after=resume, pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None,
+                      population=population)
     if journal is not None:
         journal.append("runs", {"run_id": run_id, "started_us": int(time.time() * 1e6), "graph": ir.name,
                                 "graph_hash": ir.content_hash, "source": str(s.scans), "mode": mode,
                                 "params": json.dumps(ir.param_defaults), "universe": source.symbols,
                                 "universe_inputs": json.dumps({k: v.tolist() for k, v in source.universe.items()}),
                                 "exit_q_us": cadence.exit_q_us or 0, "layout": record.layout.key,
-                                "action_output": record.record.action})
+                                "action_output": record.action_output})
     if console is not None:
         console.print(f"graph {ir.name} {ir.content_hash[:16]} ({len(ir.ops)} ops, kernels "
                       f"{'cached' if cg.cache_hit else 'compiled'} in {cg.seconds:.2f} s); "

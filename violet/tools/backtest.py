@@ -29,12 +29,12 @@ TRADE_FIELDS = ("entry_scan", "exit_scan", "asset", "notional", "pnl")
 
 @dataclass(frozen=True)
 class Costs:
-    """What trading costs, and which way the trades face (until the decision record declares a side)."""
+    """What trading costs, and which way the trades face where the decision record declares no side."""
 
     capital: float = 10_000.0
     fee_bps: float = 0.0  # per side, of the notional
     slippage_bps: float = 0.0  # per side, of the notional
-    side: int = -1  # -1: every trade is a short (BLUE); +1: a long
+    side: int = -1  # a trade of no declared side: -1 a short, +1 a long
 
 
 @dataclass
@@ -78,7 +78,8 @@ def backtest(prices: np.ndarray, scan_ids: np.ndarray, ts_us: np.ndarray, trades
     curve = np.empty((3, n_rows))
     valued = np.empty((len(VALUED), n_trades))
     summary = np.empty(len(FIGURES))
-    ok = account(ledger.prices, ledger.order, ledger.sorted_ids, *fields, costs.capital, costs.fee_bps,
+    sides = np.ascontiguousarray(trades.get("side", np.zeros(n_trades, np.int64)), dtype=np.int64)
+    ok = account(ledger.prices, ledger.order, ledger.sorted_ids, *fields, sides, costs.capital, costs.fee_bps,
                  costs.slippage_bps, costs.side, ledger.funding, ledger.per_year, curve, valued, summary)
     if not ok:
         raise InputError("a trade enters or exits on a scan id that is not in the scans", where="backtest",
@@ -205,13 +206,15 @@ def _rows(order: np.ndarray, sorted_ids: np.ndarray, ids: np.ndarray, out: np.nd
 
 @njit(**JIT)
 def book(prices: np.ndarray, entry: np.ndarray, exit_: np.ndarray, asset: np.ndarray, notional: np.ndarray,
-         pnl: np.ndarray, fee_bps: float, slippage_bps: float, side: int, funding: np.ndarray, cash: np.ndarray,
-         marks: np.ndarray, valued: np.ndarray, flows: np.ndarray) -> None:
+         pnl: np.ndarray, sides: np.ndarray, fee_bps: float, slippage_bps: float, undeclared: int,
+         funding: np.ndarray, cash: np.ndarray, marks: np.ndarray, valued: np.ndarray, flows: np.ndarray) -> None:
     """Book each trade (rows `entry`, `exit_`) into `cash` (by bar) and `marks` (while open), and write its
-    VALUED figures (docs/backtest.md, the rules); `flows` is scratch of T values."""
+    VALUED figures (docs/backtest.md, the rules); a trade faces its declared side (`sides`: +1 long, -1
+    short), or `undeclared` where that is 0; `flows` is scratch of T values."""
     rate = (fee_bps + slippage_bps) / 1e4
     for k in range(len(entry)):
         e, x, a, q = entry[k], exit_[k], asset[k], notional[k]
+        side = sides[k] if sides[k] != 0 else undeclared
         gross = q * pnl[k]  # the graph's own return on the trade, in money
         fees, slip = 2 * q * fee_bps / 1e4, 2 * q * slippage_bps / 1e4
         cash[e] -= q * rate
@@ -278,9 +281,9 @@ def figures(cash: np.ndarray, marks: np.ndarray, capital: float, per_year: float
 
 @njit(**JIT)
 def account(prices: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, entry_scan: np.ndarray,
-            exit_scan: np.ndarray, asset: np.ndarray, notional: np.ndarray, pnl: np.ndarray, capital: float,
-            fee_bps: float, slippage_bps: float, side: int, funding: np.ndarray, per_year: float, curve: np.ndarray,
-            valued: np.ndarray, out: np.ndarray) -> bool:
+            exit_scan: np.ndarray, asset: np.ndarray, notional: np.ndarray, pnl: np.ndarray, sides: np.ndarray,
+            capital: float, fee_bps: float, slippage_bps: float, side: int, funding: np.ndarray, per_year: float,
+            curve: np.ndarray, valued: np.ndarray, out: np.ndarray) -> bool:
     """One run's trades valued (`book`) and its curve and figures (`figures`): the whole accounting of a
     run, for `backtest` and for each instance of a sweep. False if a trade's scan id is not a scan's."""
     n = prices.shape[0]
@@ -288,8 +291,8 @@ def account(prices: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, entry
     if not (_rows(order, sorted_ids, entry_scan, entry) and _rows(order, sorted_ids, exit_scan, exit_)):
         return False
     cash, marks = np.zeros(n), np.zeros(n)
-    book(prices, entry, exit_, asset, notional, pnl, fee_bps, slippage_bps, side, funding, cash, marks, valued,
-         np.empty(n))
+    book(prices, entry, exit_, asset, notional, pnl, sides, fee_bps, slippage_bps, side, funding, cash, marks,
+         valued, np.empty(n))
     figures(cash, marks, capital, per_year, valued, notional, curve, out)
     return True
 

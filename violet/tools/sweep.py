@@ -35,7 +35,8 @@ from violet.compile.ir import IR, Scalar, input_shape
 from violet.compile.numba_backend import CompiledGraph, Population
 from violet.compile.numba_codegen import population_outputs
 from violet.errors import InputError
-from violet.tools.backtest import FIGURES, JIT, TRADE_FIELDS, Costs, Ledger, account, total
+from violet.table_io import trade_rows, trade_stream
+from violet.tools.backtest import FIGURES, JIT, TRADE_FIELDS, Costs, Ledger, account, backtest, total
 from violet.tools.grid import Grid
 
 CHUNK_BYTES = 64 << 20  # a chunk's outputs (points x scans x scalar outputs) stay under this
@@ -76,7 +77,7 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
         for start in range(0, grid.size, size):
             values = grid.columns(start, start + size)
             outs = pop.run(columns, shared, values, into=buffers)
-            yield {**values, **summaries(cg.ir, outs), **(accounting.figures(outs) if accounting else {})}
+            yield {**values, **summaries(cg.ir, outs), **(accounting.figures(cg.ir, outs) if accounting else {})}
 
 
 STREAM = ("trade", *(f"trade_{name}" for name in TRADE_FIELDS))  # what the stream's figures and money read
@@ -180,35 +181,55 @@ class Money:
 
     ledger: Ledger
     costs: Costs
+    prices: np.ndarray  # (T, N) as given, for the per-run path
+    scan_id: np.ndarray
+    ts_us: np.ndarray
 
-    def figures(self, outs: Mapping[str, np.ndarray]) -> Columns:
+    def figures(self, ir: IR, outs: Mapping[str, np.ndarray]) -> Columns:
         """MONEY's figures per run (runs down the first axis of `outs`): each run's trade stream valued by
-        `account`, the function `violet backtest` values one run with, in a compiled loop over the runs."""
+        `account`, the function `violet backtest` values one run with. A graph whose stream is one lane of
+        one position named `trade`/`trade_*` (BLUE's) is read and valued in a compiled loop over the runs;
+        any other stream (several lanes, per-asset lanes: table_io.TradeStream) run by run in Python."""
+        stream = trade_stream(ir)
+        assert stream is not None
+        lane = stream.lanes[0]
+        if len(stream.lanes) > 1 or lane.per_asset or lane.flag != "trade" or not has_stream(ir):
+            return self._per_run(ir, outs)
         trade = np.ascontiguousarray(outs["trade"], dtype=np.bool_)
         fields = [np.ascontiguousarray(outs[f"trade_{f}"], dtype=np.int64 if k < 3 else np.float64)
                   for k, f in enumerate(TRADE_FIELDS)]
         led, c = self.ledger, self.costs
         out, ok = np.empty((len(trade), len(FIGURES))), np.empty(len(trade), np.bool_)
-        spread(lambda lo, hi: _accounts(led.prices, led.order, led.sorted_ids, trade, *fields, c.capital, c.fee_bps,
-                                        c.slippage_bps, c.side, led.funding, led.per_year, out, ok, lo, hi), len(trade))
+        spread(lambda lo, hi: _accounts(led.prices, led.order, led.sorted_ids, trade, *fields, lane.side, c.capital,
+                                        c.fee_bps, c.slippage_bps, c.side, led.funding, led.per_year, out, ok, lo, hi),
+               len(trade))
         if not ok.all():
             raise InputError("a trade enters or exits on a scan id that is not in the scans", where="sweep",
                              fix="sweep a graph whose trade_entry_scan and trade_exit_scan are its scan_id")
         return {name: out[:, FIGURES.index(name)] for name in MONEY}
 
+    def _per_run(self, ir: IR, outs: Mapping[str, np.ndarray]) -> Columns:
+        """`figures` for any trade stream: each run's trades extracted and valued by `backtest`, one by one."""
+        summaries_ = [backtest(self.prices, self.scan_id, self.ts_us,
+                               trade_rows(ir, {name: values[i] for name, values in outs.items()}) or {}, self.costs,
+                               []).summary for i in range(len(next(iter(outs.values()))))]
+        return {name: np.array([s[name] for s in summaries_], dtype=np.float64) for name in MONEY}
+
 
 def money(columns: Mapping[str, np.ndarray], costs: Costs, price: str = "price") -> Money:
     """Runs' outputs -> the backtest's figures (violet.tools.backtest) on these scans and costs."""
-    return Money(Ledger.of(columns[price], columns["scan_id"], columns["ts_us"], costs), costs)
+    return Money(Ledger.of(columns[price], columns["scan_id"], columns["ts_us"], costs), costs, columns[price],
+                 columns["scan_id"], columns["ts_us"])
 
 
 @njit(**JIT)
 def _accounts(prices: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, trade: np.ndarray,
               entry_scan: np.ndarray, exit_scan: np.ndarray, asset: np.ndarray, notional: np.ndarray,
-              pnl: np.ndarray, capital: float, fee_bps: float, slippage_bps: float, side: int, funding: np.ndarray,
-              per_year: float, out: np.ndarray, ok: np.ndarray, lo: int, hi: int) -> None:
-    """`account` for runs lo..hi-1 (a row of `trade` and of each trade_* output): figures into `out`, and
-    into `ok` whether every trade's scans were found."""
+              pnl: np.ndarray, declared: int, capital: float, fee_bps: float, slippage_bps: float, side: int,
+              funding: np.ndarray, per_year: float, out: np.ndarray, ok: np.ndarray, lo: int, hi: int) -> None:
+    """`account` for runs lo..hi-1 (a row of `trade` and of each trade_* output; every trade facing the
+    lane's `declared` side, or `side` where that is 0): figures into `out`, and into `ok` whether every
+    trade's scans were found."""
     n_rows = trade.shape[1]
     for i in range(lo, hi):
         rows_ = np.flatnonzero(trade[i])
@@ -218,8 +239,8 @@ def _accounts(prices: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, tra
         for j in range(k):
             t = rows_[j]
             e[j], x[j], a[j], q[j], p[j] = entry_scan[i, t], exit_scan[i, t], asset[i, t], notional[i, t], pnl[i, t]
-        ok[i] = account(prices, order, sorted_ids, e, x, a, q, p, capital, fee_bps, slippage_bps, side, funding,
-                        per_year, np.empty((3, n_rows)), np.empty((6, k)), out[i])
+        ok[i] = account(prices, order, sorted_ids, e, x, a, q, p, np.full(k, declared, np.int64), capital, fee_bps,
+                        slippage_bps, side, funding, per_year, np.empty((3, n_rows)), np.empty((6, k)), out[i])
 
 
 class Ranking:
