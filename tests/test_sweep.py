@@ -290,3 +290,26 @@ vd_threshold = { random = "uniform", lo = -0.05, hi = -0.005 }
                             "--grid", str(grid_path), "--grid", "vd_threshold=-0.01", "-o", str(out)],
                            capture_output=True, text=True)
     assert mixed.returncode == 2 and "--grid: a grid file" in mixed.stderr and "Traceback" not in mixed.stderr
+
+
+def test_a_sweep_values_each_trade_on_the_side_its_lane_declares(history):
+    """long_lane's record declares a long lane: the compiled sweep values its trades long whatever Costs.side
+    says, as `backtest` does with the stream's `side` (+1), bit for bit."""
+    from violet.api import load
+    from violet.tools.backtest import Costs, backtest
+    from violet.tools.sweep import MONEY, money
+    from violet.table_io import trade_rows
+
+    _, _, columns = history
+    cg = compile_ir(load(GRAPHS / "examples" / "long_lane.toml"))
+    costs = Costs(10_000.0, 4.0, 1.0, side=-1)
+    points = [{"long_threshold": -0.01}, {"long_threshold": 0.002}]
+    rows = sweep(cg, columns, points, accounting=money(columns, costs), means=False)
+    for params, row in zip(points, rows):
+        stream = trade_rows(cg.ir, cg.scan(columns, params)[0])
+        assert set(stream["side"].tolist()) == {1} and row["trades"] == len(stream["pnl"]) > 0
+        summary = backtest(columns["price"], columns["scan_id"], columns["ts_us"], stream, costs, []).summary
+        assert repr({k: row[k] for k in MONEY}) == repr({k: summary[k] for k in MONEY})
+        short = backtest(columns["price"], columns["scan_id"], columns["ts_us"], {**stream, "side": 0 * stream["side"]},
+                         costs, []).summary
+        assert short["max_drawdown"] != summary["max_drawdown"]  # the side matters here
