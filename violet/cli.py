@@ -635,6 +635,9 @@ def replay(graph: GraphArg,
                     "(name=a,b,c or name=lo:hi:n, repeatable), stepped together on each scan, aggregates "
                     "journaled per instance")] = None,
            population_threads: Annotated[int, typer.Option(help="cores the population's step uses per scan")] = 1,
+           realtime: Annotated[Optional[int], typer.Option(
+               help="run the decision at real-time priority SCHED_FIFO 1-99 (root or CAP_SYS_NICE), the "
+                    "journal writer ordinary: the latency tail under load (docs/runtime.md)")] = None,
            sets: SetOpt = None) -> None:
     """Replay scans through the reactor in DARK mode (observe-only): journal every decision, report divergences."""
     from violet.runtime.session import ReplaySettings, run_replay
@@ -647,7 +650,7 @@ def replay(graph: GraphArg,
                               reference_trades=reference_trades, exit_q_s=exit_q, live_pace_s=live_pace,
                               factors=read_factors(factors, factor_max_age), params=parse_sets(ir, sets or []),
                               population=parse_grid(ir, population).points() if population else [],
-                              population_threads=population_threads)
+                              population_threads=population_threads, realtime=realtime)
     summary = run_replay(settings, out, progress)
     if summary.divergences:
         raise typer.Exit(1)
