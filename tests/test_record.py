@@ -26,6 +26,7 @@ from test_runtime import HOUR, write_scans
 
 from violet.api import load
 from violet.journal.audit import verify_run
+from violet.journal.layout import SCAN_HEADER, layout_of
 from violet.journal.writer import Journal
 from violet.runtime.record import decision_record
 from violet.runtime.session import ReplaySettings, build_reactor
@@ -77,11 +78,20 @@ def test_the_long_lane_buys_to_enter_sells_to_exit_journals_every_output_and_ver
 
 
 def test_the_cooldown_short_journals_its_extra_outputs_and_verifies(chdb_dir, tmp_path):
-    scans = write_scans(tmp_path / "scans.parquet", n_scans=300, seed=3)
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=300, seed=3, bad={(40, 2): float("nan")})
     graph = EXAMPLES / "cooldown_short.toml"
     journal, reactor, summary = replay(graph, scans, chdb_dir, "violet.legacy.examples.cooldown:CooldownEngine")
-    assert summary.divergences == 0 and summary.trades > 0
+    assert summary.divergences == 0 and summary.trades > 0 and summary.rejected == 1
     decisions = journal.run_tables(reactor.run_id)[0]
+    # its scans table holds what it reads of a scan, no other strategy's inputs; the rejected scan as it arrived
+    table = journal.run_scans(reactor.run_id)
+    assert journal.physical_columns(table) == ["run_id", "scan_id", "ts_us", "rejected", "reject_reason",
+                                               "price", "score", "vel_div"]
+    (price, reason), = journal.query(f"SELECT price, reject_reason FROM {{db}}.{table} FINAL WHERE run_id = {{r:String}} "
+                                     "AND rejected = 1", r=reactor.run_id)
+    arrived = pq.read_table(scans).column("price")[40].as_py()
+    assert np.isnan(price[2]) and price[:2] + price[3:] == arrived[:2] + arrived[3:]
+    assert "scan_id 40, field price: asset 2: is NaN" in reason and "neutral" not in reason  # a NaN is held as it is
     cooling = journal.query(f"SELECT max(cooling), countIf(cooling > 0) FROM {{db}}.{decisions} FINAL "
                             "WHERE run_id = {r:String}", r=reactor.run_id)[0]
     assert cooling[0] >= 1 and cooling[1] > 0  # stop-losses really barred assets, and it is journaled
@@ -158,7 +168,32 @@ def test_exits_between_scans_whatever_the_exit_node_is_called(tmp_path):
     assert sides[:2] == [("BUY", False), ("SELL", True)]
 
 
-BLUE_ONLY = {"reason", "entry_reason", "selected", "pos_asset", "s", "base", "dc", "regime", "esof", "raw", "cmax",
+def test_a_scans_row_types_every_input_and_names_what_it_could_not_hold():
+    """The layout's scans columns are the graph's per-scan inputs, typed; a rejected scan's value that its column
+    cannot hold (a null, a missing list) is journaled NaN or neutral and the reason says which."""
+    blue = layout_of(load(GRAPHS / "blue_decision.toml"))
+    assert dict(blue.scan)["dc_status"] == "LowCardinality(String)" and dict(blue.scan)["tradable"] == "Array(Bool)"
+    assert dict(blue.scan)["price"] == "Array(Float64)" and "scan_id" not in dict(blue.scan)
+    cooldown = layout_of(load(EXAMPLES / "cooldown_short.toml"))
+    assert cooldown.scan == (("price", "Array(Float64)"), ("score", "Array(Float64)"), ("vel_div", "Float64"))
+    assert cooldown.scans_table == f"scans_{cooldown.key}" != blue.scans_table
+    row = cooldown.scan_row("r", 7, 100, {"price": [1.5, None, 2.0], "score": None, "vel_div": 0.25},
+                            "scan_id 7, field price: asset 1: is missing")
+    assert row["price"][0] == 1.5 and np.isnan(row["price"][1]) and row["price"][2] == 2.0
+    assert row["score"] == [] and row["vel_div"] == 0.25 and row["rejected"] == 1
+    assert row["reject_reason"] == "scan_id 7, field price: asset 1: is missing (journaled as NaN or neutral: price, score)"
+    accepted = blue.scan_row("r", 8, 200, {**{name: 1.0 for name, _ in blue.scan}, "dc_status": "CONFIRM",
+                                           "posture": "APEX", "price": [2.0], "score": [0.5], "tradable": [True]}, "")
+    assert accepted["rejected"] == 0 and accepted["reject_reason"] == "" and accepted["dc_status"] == "CONFIRM"
+    assert set(accepted) == {name for name, _ in SCAN_HEADER} | set(blue.scan_fields)
+    bad = blue.scan_row("r", 9, 300, {"dc_status": 3, "capital": "lots", "ts_us": 5}, "why")
+    assert bad["dc_status"] == "" and np.isnan(bad["capital"]) and bad["ts_us"] == 300
+    assert "dc_status" in bad["reject_reason"] and "capital" in bad["reject_reason"]
+
+
+BLUE_INPUTS = {"vel_div", "score", "tradable", "acb_boost", "acb_beta", "mc_scale", "ob_mult", "esof_score", "dc_status",
+               "posture", "capital", "stable", "exchange_max_leverage"}
+BLUE_ONLY = BLUE_INPUTS | {"reason", "entry_reason", "selected", "pos_asset", "s", "base", "dc", "regime", "esof", "raw", "cmax",
              "exch_lev", "margin", "exit_reason", "bars_held", "peak_pnl", "ENTER_SHORT", "BUY_TO_CLOSE", "SELL_SHORT",
              "pos.", "pos.open"}
 
@@ -166,8 +201,9 @@ BLUE_ONLY = {"reason", "entry_reason", "selected", "pos_asset", "s", "base", "dc
 def test_the_runtime_names_no_field_of_blue():
     """Every string in violet/runtime/*.py (docstrings aside) against BLUE's output names and actions: only the
     record contract's own generic fields (docs/runtime.md) may appear, never one of BLUE's own."""
-    outputs = set(load(GRAPHS / "blue_decision.toml").output_names)
-    assert BLUE_ONLY - {"ENTER_SHORT", "BUY_TO_CLOSE", "SELL_SHORT", "pos.", "pos.open"} <= outputs
+    blue = load(GRAPHS / "blue_decision.toml")
+    assert BLUE_ONLY - BLUE_INPUTS - {"ENTER_SHORT", "BUY_TO_CLOSE", "SELL_SHORT", "pos.", "pos.open"} <= set(blue.output_names)
+    assert BLUE_INPUTS <= {spec.name for spec in blue.inputs}
     found = {}
     for path in RUNTIME.glob("*.py"):
         tree = ast.parse(path.read_text())

@@ -35,7 +35,7 @@ COUNT_SCRIPT = """
 import json, sys
 from violet.journal.writer import Journal
 j = Journal(sys.argv[1], "violet")
-tables = {"scans": "scans", "decisions": j.run_tables("killed")[0], "divergences": "divergences"}
+tables = {"scans": j.run_scans("killed"), "decisions": j.run_tables("killed")[0], "divergences": "divergences"}
 final = {t: j.query(f"SELECT count() FROM {{db}}.{p} FINAL WHERE run_id = 'killed'")[0][0] for t, p in tables.items()}
 for p in tables.values():
     j.client.command(f"OPTIMIZE TABLE violet.{p} FINAL")
@@ -101,7 +101,8 @@ def test_end_to_end_replay_journals_every_row_with_no_divergence(compiled, chdb_
     assert journal.count("trades", run) == 2 * summary.trades  # shadow and reference
     assert journal.count("divergences", run) == 0
     # the NaN scan is journaled as rejected, naming scan and field, and never reached the graph
-    rejected = journal.query("SELECT scan_id, reject_reason FROM {db}.scans FINAL WHERE run_id = %(r)s AND rejected = 1 "
+    rejected = journal.query(f"SELECT scan_id, reject_reason FROM {{db}}.{layout.scans_table} FINAL WHERE run_id = %(r)s "
+                             "AND rejected = 1 "
                              "ORDER BY scan_id", r=run)
     assert [r[0] for r in rejected] == [30, 31]
     assert "field price: asset 2: is NaN" in rejected[0][1] and "must be > 0.0" in rejected[1][1]

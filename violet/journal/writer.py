@@ -66,9 +66,8 @@ class Journal:
                  notice: Callable[[str], None] = _warn, layout: Layout | None = None) -> None:
         self.dsn = dsn
         self.database = identifier(database, "--database")
-        # logical table -> the physical one: a graph's decisions and trades tables are named by its record layout
-        self.tables = {t: t for t in TABLES} | ({"decisions": layout.decisions_table, "trades": layout.trades_table}
-                                                if layout is not None else {})
+        # logical table -> the physical one: a graph's scans, decisions and trades tables are named by its record layout
+        self.tables = {t: t for t in TABLES} | (layout.tables if layout is not None else {})
         self.client = client or connect(dsn)
         self.spill_dir = Path(spill_dir or _default_spill(dsn))
         writable_directory(self.spill_dir, dsn, "the spill directory")
@@ -92,7 +91,7 @@ class Journal:
         return list(self._columns[table])
 
     def table(self, table: str) -> str:
-        """The physical name of logical table `table` (a graph's decisions and trades carry its layout's key)."""
+        """The physical name of logical table `table` (a graph's scans, decisions and trades carry its layout's key)."""
         return self.tables[table]
 
     def physical_columns(self, table: str) -> list[str]:
@@ -116,7 +115,7 @@ class Journal:
         columns = self._columns.get(table)
         if not columns:
             raise JournalError(f"unknown journal table '{table}'", where=self.dsn,
-                               fix=f"tables: {', '.join(TABLES)} (decisions and trades need the graph's record layout)")
+                               fix=f"tables: {', '.join(TABLES)} (scans, decisions and trades need the graph's record layout)")
         if set(row) != set(columns):
             missing, extra = sorted(set(columns) - set(row)), sorted(set(row) - set(columns))
             raise JournalError(f"a {table} row must have exactly the table's columns "
@@ -261,6 +260,20 @@ class Journal:
     def run_tables(self, run_id: str) -> tuple[str, str, str]:
         """The physical decisions and trades tables of run `run_id` (named by its record layout), and the
         column holding its action; a run journaled before layouts existed is refused."""
+        layout, action = self._run_layout(run_id)
+        return f"decisions_{layout}", f"trades_{layout}", identifier(action, "runs.action_output")
+
+    def run_scans(self, run_id: str) -> str:
+        """The physical scans table of run `run_id` (named by its record layout); a run journaled before
+        scans took the graph's inputs as columns is refused."""
+        table = f"scans_{self._run_layout(run_id)[0]}"
+        if not self.physical_columns(table):
+            raise JournalError(f"run {quote(run_id)} was journaled before its scans had the graph's columns",
+                               where=f"{self.dsn} database {self.database}", fix="replay it again with this version")
+        return table
+
+    def _run_layout(self, run_id: str) -> tuple[str, str]:
+        """(layout key, action output) of run `run_id`, the key checked: it is spliced into table names."""
         rows = self.query("SELECT layout, action_output FROM {db}.runs FINAL WHERE run_id = {r:String}", r=run_id)
         if not rows or not rows[0][0]:
             raise JournalError(f"run {quote(run_id)} has no record layout in the journal" if rows else
@@ -270,7 +283,7 @@ class Journal:
         if not re.fullmatch(r"[0-9a-f]{16}", layout):  # spliced into queries: a layout key, nothing else
             raise JournalError(f"run {quote(run_id)} has a damaged record layout {quote(layout)}", where=self.database,
                                fix="replay the run again")
-        return f"decisions_{layout}", f"trades_{layout}", identifier(action, "runs.action_output")
+        return layout, action
 
     def query(self, sql: str, **parameters: Any) -> list[tuple]:
         """Rows of `sql`; `{db}` is this journal's (checked) database, values are bound as parameters."""

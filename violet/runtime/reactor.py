@@ -158,7 +158,7 @@ class Reactor:
         s.skipped_resume += int(replayed)
         if event.inputs is None:
             s.rejected += 1
-            self._journal(replayed, "scans", scan_row(self.run_id, event))
+            self._journal(replayed, "scans", self._scan_row(event))
             return
         record = self.engine.decide(event.inputs)
         s.decisions += 1
@@ -179,11 +179,17 @@ class Reactor:
                          float(record[size[0]]), float(record[size[1]]))
         if record[rec.trade]:
             self._trade(self.record.trade(record), replayed)
-        self._journal(replayed, "scans", scan_row(self.run_id, event))
+        self._journal(replayed, "scans", self._scan_row(event))
         if self.cadence.exit_q_us is not None:
             self._schedule_exit_check(event.ts_us)
         if self.on_scan is not None:
             self.on_scan(event)
+
+    def _scan_row(self, event: ScanEvent) -> dict[str, Any]:
+        """The journal's scans row: an accepted scan's inputs as the graph read them, a rejected one's as they
+        arrived (the graph's per-scan inputs, each in its typed column: the layout's)."""
+        values = event.raw if event.inputs is None else python_scan(self.engine.ir, event.inputs)
+        return self.record.layout.scan_row(self.run_id, event.scan_id, event.ts_us, values, event.rejected)
 
     def _decision_row(self, event: ScanEvent, record: dict[str, Any]) -> dict[str, Any]:
         row = {name: record[name] for name in self.record.layout.decision_fields}
@@ -257,22 +263,6 @@ class Reactor:
     def _journal(self, replayed: bool, table: str, row: dict[str, Any]) -> None:
         if self.journal is not None and not replayed:
             self.journal.append(table, row)
-
-
-def scan_row(run_id: str, event: ScanEvent) -> dict[str, Any]:
-    """The journal's scans row: the scan as it arrived, accepted or not (a missing number as NaN)."""
-    raw = event.raw
-    floats = {k: _number(raw.get(k)) for k in ("vel_div", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
-                                               "esof_score", "capital")}
-    return {"run_id": run_id, "scan_id": event.scan_id, "ts_us": event.ts_us, **floats,
-            "price": [_number(x) for x in raw.get("price") or []], "score": [_number(x) for x in raw.get("score") or []],
-            "tradable": [x is not False for x in raw.get("tradable") or [True] * len(raw.get("price") or [])],
-            "dc_status": raw.get("dc_status") or "", "posture": raw.get("posture") or "",
-            "rejected": int(bool(event.rejected)), "reject_reason": event.rejected}
-
-
-def _number(value: Any) -> float:
-    return float("nan") if value is None else float(value)
 
 
 def python_scan(ir: IR, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from violet.compile.ir import IR
-from violet.dag.types import DType, Record
+from violet.dag.types import DType, Record, ValueType
 from violet.errors import InputError
-from violet.journal.layout import DECISION_HEADER, TRADE_HEADER, TRADE_PREFIX, Layout, layout_of
+from violet.journal.layout import DECISION_HEADER, SCAN_HEADER, TRADE_HEADER, TRADE_PREFIX, Layout, layout_of
 
 SCAN_INPUTS = ("scan_id", "price")  # what a decision graph must read of a scan (the reactor keeps its time)
+SCAN_KEYS = ("scan_id", "ts_us")  # the journal's key columns of a scan, which a graph may read (as int64)
+INT64 = ValueType(DType.I64)
 TRADE_REQUIRED = ("entry_scan", "exit_scan", "asset", "pnl")  # a trade's key and what money it made
 # the order each role sends: (side, closes a position)
 SIDES = {"enter_long": ("BUY", False), "exit_long": ("SELL", True),
@@ -62,6 +64,9 @@ def decision_record(ir: IR, where: str) -> DecisionRecord:
         lacks += _record_problems(ir, record)
     trade = dict(layout_of(ir).trade)
     lacks += [f"output {TRADE_PREFIX}{name}" for name in TRADE_REQUIRED if name not in trade]
+    lacks += [f"an input not named {spec.name} (the journal's own column)" if spec.name not in SCAN_KEYS
+              else f"input {spec.name} as a scalar int64 (it is {spec.type})" for spec in ir.inputs
+              if spec.name in dict(SCAN_HEADER) and (spec.name not in SCAN_KEYS or spec.type != INT64)]
     taken = {name for name, _ in DECISION_HEADER} & set(ir.output_names)
     taken |= {name for name, _ in TRADE_HEADER} & set(dict(trade))
     lacks += [f"an output not named {name} (the journal's own column)" for name in sorted(taken)]

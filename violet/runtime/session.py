@@ -102,7 +102,7 @@ def reference_engine(spec: str, universe: Mapping[str, np.ndarray], params: Mapp
 def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
     """Scans of this run below the returned scan_id are already journaled whole (-1: a new run).
 
-    A scan's `scans` row is written after every other row of that scan, so the
+    A scan's scans row (in the graph's `scans_<layout>`) is written after every other row of that scan, so the
     last journaled scan is complete; it is written again (idempotently) to be safe.
     A run is resumed only by the graph (and parameters) that started it."""
     started = journal.query("SELECT graph_hash FROM {db}.runs FINAL WHERE run_id = {r:String}", r=run_id)
@@ -110,7 +110,8 @@ def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
         raise InputError(f"run {quote(run_id)} was started by graph {started[0][0][:16]}, this is {graph_hash[:16]}",
                          where="--run-id", fix="resume it with the graph and --set values that started it, "
                                                "or give a new --run-id")
-    rows = journal.query("SELECT max(scan_id), count() FROM {db}.scans FINAL WHERE run_id = {r:String}", r=run_id)
+    rows = journal.query(f"SELECT max(scan_id), count() FROM {{db}}.{journal.table('scans')} FINAL "
+                         "WHERE run_id = {r:String}", r=run_id)
     last, count = rows[0]
     return int(last) if count else -1
 
