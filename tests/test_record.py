@@ -25,6 +25,7 @@ from conftest import GRAPHS
 from test_runtime import HOUR, write_scans
 
 from violet.api import load
+from violet.cli import decision_graph
 from violet.journal.audit import verify_run
 from violet.journal.layout import SCAN_HEADER, layout_of
 from violet.journal.writer import Journal
@@ -216,10 +217,14 @@ def test_the_runtime_names_no_field_of_blue():
     assert not found
 
 
-def test_the_journal_ddl_ships_in_the_wheel(tmp_path):
-    """A wheel built from the tree holds the DDL, and importlib.resources finds it installed outside the tree."""
+def test_the_journal_ddl_and_the_default_graphs_ship_in_the_wheel(tmp_path):
+    """A wheel built from the tree holds the DDL and the graphs (violet/graphs, a link to graphs/), and installed
+    outside the tree importlib.resources finds both: the packaged BLUE decision graph loads, with the graphs it
+    composes, to the tree's content hash, and passes the record checks."""
     tree = tmp_path / "tree"  # a copy: building in place would leave build/ and egg-info in the repository
-    shutil.copytree(ROOT / "violet", tree / "violet", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "violet", tree / "violet", symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(GRAPHS, tree / "graphs")
+    assert (tree / "violet" / "graphs").is_symlink()  # built as the repository lays it out
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tree / name)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",  # isolated, as a user builds
@@ -229,16 +234,33 @@ def test_the_journal_ddl_ships_in_the_wheel(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     ddl = sorted(n for n in names if n.startswith("violet/journal/ddl/"))
     assert ddl == sorted(f"violet/journal/ddl/{p.name}" for p in (ROOT / "violet" / "journal" / "ddl").glob("*.sql")) and ddl
+    graphs = sorted(n.removeprefix("violet/graphs/") for n in names if n.startswith("violet/graphs/"))
+    assert graphs == sorted(str(p.relative_to(GRAPHS)) for p in GRAPHS.rglob("*.toml"))
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
-    probe = ("from importlib import resources; import violet; "
-             "print(violet.__file__); print(sorted(f.name for f in resources.files('violet.journal').joinpath('ddl').iterdir()))")
+    probe = ("from importlib import resources; import violet; from violet.api import load; "
+             "from violet.files import packaged_graph; from violet.runtime.record import decision_record; "
+             "print(violet.__file__); print(sorted(f.name for f in resources.files('violet.journal').joinpath('ddl').iterdir())); "
+             "graph = packaged_graph('blue_decision.toml'); ir = load(graph); decision_record(ir, str(graph)); "
+             "print(graph); print(ir.content_hash)")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(target)}
     done = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    located, listed = done.stdout.splitlines()
+    located, listed, graph, content_hash = done.stdout.splitlines()
     assert located.startswith(str(target)) and eval(listed) == [Path(n).name for n in ddl]
+    assert graph == str(target / "violet" / "graphs" / "blue_decision.toml")
+    assert content_hash == load(GRAPHS / "blue_decision.toml").content_hash
+
+
+def test_replay_and_verify_default_to_the_packaged_decision_graph(tmp_path):
+    """With no GRAPH, `violet replay` (run here outside the tree) and `journal verify` take the packaged BLUE
+    decision graph: in the tree, the link violet/graphs -> graphs/."""
+    assert decision_graph(None).resolve() == (GRAPHS / "blue_decision.toml").resolve()
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=12)
+    done = violet("replay", "--input", scans, "--journal", f"chdb://{tmp_path / 'j'}", "--no-progress",
+                  "--reference", "none", cwd=tmp_path)
+    assert done.returncode == 0 and "graph blue_decision " in done.stdout, done.stderr
 
 
 def test_the_record_of_each_hosted_graph():

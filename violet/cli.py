@@ -32,12 +32,23 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
 out = Console(highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 GraphArg = Annotated[Path, typer.Argument(help="a graph file (TOML)", show_default=False)]
+DEFAULT_DECISION = "blue_decision.toml"  # a decision graph shipped in the package (violet/graphs)
+DecisionArg = Annotated[Optional[Path], typer.Argument(
+    help=f"a decision graph file (TOML); default: the packaged {DEFAULT_DECISION}", show_default=False)]
 FactorAgeOpt = Annotated[Optional[float], typer.Option(help="seconds after which a factor's latest value is stale "
                                                     "(neutral, and reported); default 7200, two hourly bars")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a parameter: name=value (repeatable)")]
 InputOpt = Annotated[Optional[Path], typer.Option("--input", "-i", help="IN.parquet or IN.csv (vectors as list columns)")]
 UniverseOpt = Annotated[Optional[Path], typer.Option(
     help="universe table for the graph's universe inputs (default: <input>.universe.parquet beside the input)")]
+
+
+def decision_graph(graph: Path | None) -> Path:
+    """The decision graph a command was given, or the one shipped in the package (found as a package resource,
+    so an installed wheel has it)."""
+    from violet.files import packaged_graph
+
+    return graph if graph is not None else packaged_graph(DEFAULT_DECISION)
 
 
 def load_ir(graph: Path, sets: list[str] | None = None) -> IR:
@@ -589,7 +600,7 @@ JournalOpt = Annotated[str, typer.Option("--journal", help="chdb:///abs/dir (emb
 
 
 @app.command()
-def replay(graph: GraphArg,
+def replay(graph: DecisionArg = None, *,
            input: Annotated[Path, typer.Option("--input", "-i", help="SCANS.parquet (from `violet scans build`)")],
            universe: UniverseOpt = None,
            journal: JournalOpt = DEFAULT_JOURNAL,
@@ -611,6 +622,7 @@ def replay(graph: GraphArg,
     from violet.runtime.session import ReplaySettings, run_replay
     from violet.scans.build import read_factors
 
+    graph = decision_graph(graph)
     settings = ReplaySettings(graph=graph, scans=input, universe=universe, journal=journal, database=database,
                               run_id=run_id, reference=None if reference in (None, "none") else reference,
                               reference_trades=reference_trades, exit_q_s=exit_q, live_pace_s=live_pace,
@@ -641,7 +653,7 @@ def journal_list(journal: JournalOpt = DEFAULT_JOURNAL,
 
 
 @journal_app.command("verify")
-def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
+def journal_verify(graph: DecisionArg = None, journal: JournalOpt = DEFAULT_JOURNAL,
                    database: Annotated[str, typer.Option(help="journal database")] = "violet",
                    run_id: Annotated[Optional[str], typer.Option(help="the run (default: the latest)")] = None) -> None:
     """Recompute a run from the journal alone (its scans, parameters, universe) with GRAPH and compare every
@@ -652,7 +664,7 @@ def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
     from violet.journal.report import pick_run
 
     j = Journal(existing(journal), database)
-    audit = verify_run(j, pick_run(j, run_id), graph)
+    audit = verify_run(j, pick_run(j, run_id), decision_graph(graph))
     out.print(audit.render())
     if not audit.ok:
         raise typer.Exit(1)
