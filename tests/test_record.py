@@ -217,6 +217,24 @@ def test_the_runtime_names_no_field_of_blue():
     assert not found
 
 
+PARTS = {"clock", "engine", "driver", "monitor", "journal", "scheduler", "reactor", "source", "record", "venue"}
+
+
+def test_the_runtime_wires_each_part_at_construction():
+    """No part of a run is patched after it is built (`self.driver.record = ...`, `reactor.on_scan = ...`): each
+    is given what it needs when it is constructed (docs/runtime.md)."""
+    patched = []
+    for path in RUNTIME.glob("*.py"):
+        for n in ast.walk(ast.parse(path.read_text())):
+            for target in n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []:
+                owner = target.value if isinstance(target, ast.Attribute) else None
+                part = owner.attr if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) \
+                    and owner.value.id == "self" else owner.id if isinstance(owner, ast.Name) else None
+                if part in PARTS:
+                    patched.append(f"{path.name}:{n.lineno}: {ast.unparse(target)}")
+    assert not patched
+
+
 def test_the_journal_ddl_and_the_default_graphs_ship_in_the_wheel(tmp_path):
     """A wheel built from the tree holds the DDL and the graphs (violet/graphs, a link to graphs/), and installed
     outside the tree importlib.resources finds both: the packaged BLUE decision graph loads, with the graphs it

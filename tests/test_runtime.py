@@ -24,6 +24,7 @@ from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
 from violet.journal.writer import Journal
 from violet.runtime.reactor import Reactor
+from violet.runtime.rows import RunJournal
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.record import decision_record
 from violet.runtime.session import exit_check
@@ -72,15 +73,18 @@ def compiled():
     return ir, compile_ir(ir)
 
 
-def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, check=None):
+def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, check=None, on_scan=None):
     ir, cg = compiled
     source = replay_source(ir, scans)
     clock = ReplayClock(source.events[0].ts_us)
-    monitor = DivergenceMonitor(reference=BlueEngine(**{k: v.tolist() for k, v in source.universe.items()}))
-    driver = ExecutionDriver(venue or ObserveOnlyVenue(), DeadlineScheduler(clock), record=lambda row: None)
+    record = decision_record(ir, "test")
+    monitor = DivergenceMonitor(reference=BlueEngine(**{k: v.tolist() for k, v in source.universe.items()}),
+                                fields=record.layout.decision_fields, trade_fields=record.layout.trade_fields)
+    rows = RunJournal(journal, f"run-{uuid.uuid4().hex[:8]}")
+    driver = ExecutionDriver(venue or ObserveOnlyVenue(), DeadlineScheduler(clock), record=rows.order)
     engine = DecisionEngine(cg, source.universe, exit_check=check)
-    reactor = Reactor(clock, engine, driver, f"run-{uuid.uuid4().hex[:8]}", source.symbols, ir.content_hash,
-                      decision_record(ir, "test"), monitor, journal, cadence or Cadence())
+    reactor = Reactor(clock, engine, driver, rows.run_id, source.symbols, ir.content_hash, record, monitor, rows,
+                      cadence or Cadence(), on_scan=on_scan)
     return reactor, source
 
 
@@ -120,7 +124,6 @@ def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir
     db = f"t_{uuid.uuid4().hex[:8]}"
     journal = Journal(f"chdb://{chdb_dir}", db, spill_dir=tmp_path / "spill", flush_seconds=0.01,
                       layout=decision_record(compiled[0], "test").layout).start()
-    reactor, source = make_reactor(compiled, scans, journal=journal)
     decisions = journal.table("decisions")
 
     def sabotage(event):
@@ -131,7 +134,7 @@ def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir
             wait_for(lambda: journal.stats.spilled_rows > 0, "a failed insert spilled")
             journal.client.command(f"ATTACH TABLE {db}.{decisions}")
 
-    reactor.on_scan = sabotage
+    reactor, source = make_reactor(compiled, scans, journal=journal, on_scan=sabotage)
     summary = reactor.run(source)
     journal.close()
     assert journal.stats.failures > 0 and journal.stats.spilled_rows > 0

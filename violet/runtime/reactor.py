@@ -32,8 +32,8 @@ from violet.runtime.clock import Clock
 from violet.runtime.divergence import DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
-from violet.journal.writer import Journal
 from violet.runtime.record import DecisionRecord
+from violet.runtime.rows import RunJournal
 from violet.runtime.scheduler import DeadlineScheduler, Timer
 from violet.runtime.source import PriceTick, ScanEvent
 from violet.runtime.venues import OrderIntent
@@ -84,10 +84,9 @@ class Reactor:
     symbols: list[str]
     graph_hash: str
     record: DecisionRecord
-    monitor: DivergenceMonitor = field(default_factory=DivergenceMonitor)
-    journal: Journal | None = None
+    monitor: DivergenceMonitor = field(default_factory=DivergenceMonitor)  # built with the record's fields
+    journal: RunJournal = field(default_factory=RunJournal)  # the driver writes its orders rows to the same one
     cadence: Cadence = field(default_factory=Cadence)
-    resume_after: int = -1  # scans with scan_id < this were journaled by an earlier process
     pace_us: int | None = None
     on_scan: Callable[[ScanEvent], None] | None = None
     summary: RunSummary = field(init=False)
@@ -98,9 +97,6 @@ class Reactor:
 
     def __post_init__(self) -> None:
         self.summary = RunSummary(self.run_id)
-        self.driver.record = self._order_row
-        self.monitor.fields = self.record.layout.decision_fields
-        self.monitor.trade_fields = self.record.layout.trade_fields
 
     @property
     def scheduler(self) -> DeadlineScheduler:
@@ -154,7 +150,7 @@ class Reactor:
     def _on_scan(self, event: ScanEvent) -> None:
         s = self.summary
         s.scans += 1
-        replayed = event.scan_id < self.resume_after
+        replayed = self.journal.replayed(event.scan_id)
         s.skipped_resume += int(replayed)
         if event.inputs is None:
             s.rejected += 1
@@ -207,9 +203,6 @@ class Reactor:
         self.summary.intents += 1
         self.driver.submit(intent)
 
-    def _order_row(self, row: dict[str, Any]) -> None:
-        self._journal(row["scan_id"] < self.resume_after, "orders", {"run_id": self.run_id, **row})
-
     def _trade(self, trade: dict[str, Any], replayed: bool) -> None:
         trade = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in trade.items()}
         self.shadow_trades.append(trade)
@@ -261,8 +254,7 @@ class Reactor:
         self.summary.timer_lateness_us = {k: list(v) for k, v in self.scheduler.lateness_us.items()}
 
     def _journal(self, replayed: bool, table: str, row: dict[str, Any]) -> None:
-        if self.journal is not None and not replayed:
-            self.journal.append(table, row)
+        self.journal.append(replayed, table, row)
 
 
 def python_scan(ir: IR, inputs: Mapping[str, Any]) -> dict[str, Any]:

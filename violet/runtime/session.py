@@ -13,7 +13,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from violet.runtime.execution import ExecutionDriver
 from violet.journal.dsn import JournalError, check_dsn, identifier
 from violet.journal.writer import Journal
 from violet.runtime.reactor import Reactor, RunSummary
+from violet.runtime.rows import RunJournal
 from violet.runtime.record import DecisionRecord, decision_record
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
@@ -136,9 +137,13 @@ def exit_check(graph: Path, ir: Any, record: DecisionRecord) -> ExitCheck:
     return ExitCheck(compile_ir(composed(graph, instance, ir)), instance, record.layout.trade_fields, where)
 
 
-def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Reactor, Any, Journal | None]:
+def build_reactor(s: ReplaySettings, console: Console | None = None,
+                  on_scan: Callable[[ScanEvent], None] | None = None) -> tuple[Reactor, Any, Journal | None]:
     """The one place a reactor is composed: settings, graph, scans and reference are checked first (a user
-    error journals nothing), then the venue passes the DARK guard, then the journal opens."""
+    error journals nothing), then the venue passes the DARK guard, then the journal opens. Each part is
+    built with what it needs (the monitor with the record's fields and its reference, the driver and the
+    reactor with the run's one RunJournal, the reactor with `on_scan`, called after each decided scan):
+    nothing is patched in afterwards."""
     check_settings(s)
     ir = load(s.graph, s.params)
     record = decision_record(ir, str(s.graph))
@@ -147,10 +152,10 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     if console is not None and source.stale:
         console.print("stale factors (taken as neutral): "
                       + ", ".join(f"{name} on {count:,} scans" for name, count in source.stale.items()))
-    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades, record.layout.trade_fields)
-                                if s.reference_trades else None)
-    if s.reference:
-        monitor.reference = reference_engine(s.reference, source.universe, s.params)
+    monitor = DivergenceMonitor(reference=reference_engine(s.reference, source.universe, s.params) if s.reference else None,
+                                reference_trades=read_trades(s.reference_trades, record.layout.trade_fields)
+                                if s.reference_trades else None,
+                                fields=record.layout.decision_fields, trade_fields=record.layout.trade_fields)
     cg = compile_ir(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
     engine = DecisionEngine(cg, source.universe, exit_check=check)
@@ -162,9 +167,10 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     journal = (Journal(s.journal, s.database, flush_seconds=cadence.flush_q_us / 1e6, layout=record.layout).start()
                if s.journal else None)
     resume = resume_point(journal, run_id, ir.content_hash) if journal else -1
-    driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=lambda row: None)
-    reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, record, monitor, journal, cadence,
-                      resume_after=resume, pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None)
+    rows = RunJournal(journal, run_id, resume)
+    driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=rows.order)
+    reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, record, monitor, rows, cadence,
+                      pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None, on_scan=on_scan)
     if journal is not None:
         journal.append("runs", {"run_id": run_id, "started_us": int(time.time() * 1e6), "graph": ir.name,
                                 "graph_hash": ir.content_hash, "source": str(s.scans), "mode": mode,
@@ -197,18 +203,16 @@ def run_replay(s: ReplaySettings, console: Console, progress: bool = True) -> Ru
     spilled) however the run ends; if the journal could not keep rows, the run stops with a JournalError
     that says how to resume it. On the live clock each decided scan is also one line, with the scans the
     journal has written so far."""
-    reactor, source, journal = build_reactor(s, console)
+    def tick(event: ScanEvent) -> None:  # called by the reactor only once `bar`, `task` and `journal` are bound below
+        bar.advance(task)
+        if s.live_pace_s:
+            written = journal.stats.inserted.get("scans", 0) if journal is not None else 0
+            console.print(f"scan {event.scan_id} decided; journal: {written:,} scans written")
+
+    reactor, source, journal = build_reactor(s, console, on_scan=tick)
     with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=not progress, transient=True) as bar:
         task = bar.add_task("scans", total=len(source.events))
-
-        def tick(event: ScanEvent) -> None:
-            bar.advance(task)
-            if s.live_pace_s:
-                written = journal.stats.inserted.get("scans", 0) if journal is not None else 0
-                console.print(f"scan {event.scan_id} decided; journal: {written:,} scans written")
-
-        reactor.on_scan = tick
         start = time.perf_counter()
         try:
             summary = run_and_close(reactor, source, journal)

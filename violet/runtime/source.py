@@ -11,7 +11,7 @@ reactor journals it as rejected and the graph never sees it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +75,7 @@ def replay_source(ir: IR, scans_path: Path, universe: Path | None = None, factor
         scans, joined = with_factors(scans, factors)
         stale = joined.stale_counts
     source = source_from_tables(ir, scans, read_table(universe or universe_path(scans_path)), str(scans_path))
-    source.stale = stale
-    return source
+    return replace(source, stale=stale)
 
 
 def check_order(scans: pa.Table, name: str) -> None:
