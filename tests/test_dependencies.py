@@ -74,3 +74,19 @@ def test_the_graph_layer_never_imports_the_node_layer():
     done = subprocess.run([sys.executable, "-c", probe, str(REPO / "graphs" / "blue_decision.toml")],
                           capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+
+
+ONE_WAY = {"violet.compile.lower": "lower", "violet.dag.graph": "load_graph", "violet.compile.numba_backend": "compile_ir"}
+
+
+def test_graphs_are_loaded_and_compiled_one_way():
+    """The facade (violet/api.py) loads, lowers, binds and compiles a graph: nothing above the compiler (the CLI,
+    the runtime, the journal, the tools, the benchmarks) imports the loader, the lowering or the compiler."""
+    files = [p for p in (REPO / "violet").rglob("*.py") if p.parent.name not in ("compile", "dag") and p.name != "api.py"]
+    files += list((REPO / "benchmarks").glob("*.py"))
+    found = []
+    for path in files:
+        for n in ast.walk(ast.parse(path.read_text())):
+            if isinstance(n, ast.ImportFrom) and any(ONE_WAY.get(n.module or "") == a.name for a in n.names):
+                found.append(f"{path.relative_to(REPO)}:{n.lineno}: {ast.unparse(n)}")
+    assert not found and len(files) > 20

@@ -82,7 +82,7 @@ def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, 
                                 fields=record.layout.decision_fields, trade_fields=record.layout.trade_fields)
     rows = RunJournal(journal, f"run-{uuid.uuid4().hex[:8]}")
     driver = ExecutionDriver(venue or ObserveOnlyVenue(), DeadlineScheduler(clock), record=rows.order)
-    engine = DecisionEngine(cg, source.universe, exit_check=check)
+    engine = DecisionEngine(cg.bind(source.universe), exit_check=check)
     reactor = Reactor(clock, engine, driver, rows.run_id, source.symbols, ir.content_hash, record, monitor, rows,
                       cadence or Cadence(), on_scan=on_scan)
     return reactor, source

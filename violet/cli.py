@@ -118,13 +118,11 @@ def check(graph: GraphArg, sets: SetOpt = None,
     """Validate a graph file: print its inputs, outputs, params, state, libraries, op count and hash."""
     from rich.table import Table
 
-    from violet.compile.lower import lower
+    from violet.api import loaded
     from violet.compile.ranges import analysis, ranges_by_node
-    from violet.dag.graph import load_graph
     from violet.dag.variants import read_graph_data, resolved_toml
 
-    g = load_graph(graph)
-    ir = lower(g)
+    g, ir = loaded(graph)
     ir = ir.with_params(parse_sets(ir, sets)) if sets else ir
     if resolved:
         print(resolved_toml(graph, read_graph_data(graph)), end="")
@@ -195,11 +193,11 @@ def dot(graph: GraphArg,
                          fix="give both to draw one row's values, or neither")
     values, caption = None, ""
     if input is not None and row is not None:
-        from violet.compile.numba_backend import compile_ir
+        from violet.api import compile_graph
         from violet.tools.explain import values_at, vertex_values
 
         columns, _ = read_inputs(ir, input, universe, skip_bad=False)
-        at = values_at(compile_ir(ir), columns, row)
+        at = values_at(compile_graph(ir), columns, row)
         values = vertex_values(ir, at.values)
         caption = f"{input.name}, row {row}"
         if ir.stateful:
@@ -213,10 +211,10 @@ def compile_cmd(graph: GraphArg, sets: SetOpt = None) -> None:
     """Compile to Numba kernels (cached on disk by content): op count, time, cache hit or miss.
 
     Parameters are kernel arguments: --set changes the content hash, never the kernels."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
 
     ir = load_ir(graph, sets)
-    cg = compile_ir(ir).warm()
+    cg = compile_graph(ir).warm()
     out.print(f"{ir.name}: {len(ir.ops)} ops, content hash {ir.content_hash[:16]}, code hash {ir.code_hash[:16]}")
     out.print(f"kernels {'loaded from cache (hit)' if cg.cache_hit else 'compiled (miss)'} in {cg.seconds:.2f} s: "
               f"{cg.path}")
@@ -244,7 +242,7 @@ def run(graph: GraphArg,
                                                     "instead of refusing the table")] = False,
         sets: SetOpt = None) -> None:
     """Run the compiled graph over a table: one output row per input row, state carried in order."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
     from violet.table_io import check_output, output_columns, trade_rows, write_table
 
     ir = load_ir(graph, sets)
@@ -254,7 +252,7 @@ def run(graph: GraphArg,
     columns, rejected = read_inputs(ir, input, universe, skip_bad_rows)
     if rejected.rows:
         print(f"warning: rejected {rejected.render()}", file=sys.stderr)
-    cg = compile_ir(ir).warm("scan")
+    cg = compile_graph(ir).warm("scan")
     start = time.perf_counter()
     results = cg.batch(columns)
     seconds = time.perf_counter() - start
@@ -297,7 +295,7 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     write one summary row per set: its parameters, trades, the backtest's figures in money (for a trade
     stream on a `price` input), output means; print the best sets. With --scheduler, the sets are sharded
     over a Dask cluster (docs/sweep-cluster.md), with the same rows."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
     from violet.tools.sweep import Ranking, chunks, money, parameter_sets
     from violet.table_io import check_output, table_writer
 
@@ -313,7 +311,7 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     priced = "trade" in ir.output_names and "price" in {spec.name for spec in ir.inputs if spec.type.vector}
     symbols = _symbols(input, universe) if priced else []
     if scheduler is None:
-        cg = compile_ir(ir)
+        cg = compile_graph(ir)
         cg.population(list(axes)).warm()
         parts = chunks(cg, columns, combos, threads, money(ir, columns, costs, symbols) if priced else None)
         how = f"{threads} threads"
@@ -370,7 +368,7 @@ def backtest(graph: GraphArg,
              sets: SetOpt = None) -> None:
     """Value a graph's trades in money over the scans: equity curve, returns, drawdown, Sharpe, Sortino, hit rate,
     hold, turnover, per-symbol breakdown (docs/backtest.md)."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
     from violet.tools.backtest import backtest as account
     from violet.tools.backtest import draw
     from violet.table_io import check_output, read_table, trade_rows, write_table
@@ -384,7 +382,7 @@ def backtest(graph: GraphArg,
         raise InputError(f"graph {ir.name} has no per-asset input {quote(price)}", where="--price",
                          fix="name the input that holds each asset's price")
     columns, _ = read_inputs(ir, input, universe, skip_bad=False)
-    stream = trade_rows(ir, compile_ir(ir).batch(columns))
+    stream = trade_rows(ir, compile_graph(ir).batch(columns))
     if stream is None:
         raise InputError(f"graph {ir.name} has no trade stream (a `trade` output and trade_* outputs)",
                          where=str(graph), fix="backtest a decision graph, e.g. graphs/blue_decision.toml")
@@ -451,13 +449,13 @@ def diff(graph: GraphArg,
     """Prove the compiled graph bit-identical to the interpreter, or to a reference; exit 1 on any mismatch.
 
     With --input the rows of that table are compared too (scan by scan, state carried)."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
     from violet.tools.diff import diff_interpreter, diff_reference, load_reference
     from violet.tools.sampling import sample
 
     ir = load_ir(graph, sets)
     params = parse_sets(ir, sets or [])  # given to the reference too: compared at the same parameter point
-    cg = compile_ir(ir)
+    cg = compile_graph(ir)
     ref = load_reference(reference) if reference else None
     runs = []
     if input is not None:

@@ -19,8 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from violet.api import bind, load
-from violet.compile.numba_backend import compile_ir
+from violet.api import bind, compile_graph, load
 from violet.errors import VioletError
 from violet.compile.identity import bits, first_difference, plain
 from violet.journal.writer import Journal
@@ -90,7 +89,7 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
     table = pa.table({name: [row[k] for row in scans] for k, name in enumerate(per_row)})
     universe = pa.table(json.loads(universe_inputs))
     columns, _ = input_columns(ir, table, f"journal scans of {where}", universe)
-    results = compile_ir(ir).batch(columns)
+    results = compile_graph(ir).batch(columns)
     audit = Audit(run_id, graph_hash, scans=len(scans))
     layout = layout_of(ir)
     decisions, trades, _ = journal.run_tables(run_id)

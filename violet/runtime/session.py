@@ -22,8 +22,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from violet.api import composed, load
-from violet.compile.numba_backend import compile_ir
+from violet.api import compile_graph, composed, load
 from violet.errors import InputError, quote
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import LiveClock, ReplayClock
@@ -134,7 +133,7 @@ def exit_check(graph: Path, ir: Any, record: DecisionRecord) -> ExitCheck:
         raise InputError(f"graph {ir.name} names no exit graph to check between scans (or no exit action)",
                          where=where, fix="declare exit_check (a composed exit node) in [record], or leave out --exit-q")
     instance = record.record.exit_check
-    return ExitCheck(compile_ir(composed(graph, instance, ir)), instance, record.layout.trade_fields, where)
+    return ExitCheck(compile_graph(composed(graph, instance, ir)), instance, record.layout.trade_fields, where)
 
 
 def build_reactor(s: ReplaySettings, console: Console | None = None,
@@ -156,9 +155,9 @@ def build_reactor(s: ReplaySettings, console: Console | None = None,
                                 reference_trades=read_trades(s.reference_trades, record.layout.trade_fields)
                                 if s.reference_trades else None,
                                 fields=record.layout.decision_fields, trade_fields=record.layout.trade_fields)
-    cg = compile_ir(ir)
+    cg = compile_graph(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
-    engine = DecisionEngine(cg, source.universe, exit_check=check)
+    engine = DecisionEngine(cg.bind(source.universe), exit_check=check)
     first = min((e.ts_us for e in source.events), default=0)
     clock = LiveClock(first) if s.live_pace_s else ReplayClock(first)
     cadence = Cadence(exit_q_us=int(s.exit_q_s * 1e6) if s.exit_q_s else None)
