@@ -176,30 +176,37 @@ def dot(graph: GraphArg,
         params: Annotated[bool, typer.Option(help="draw parameters")] = True,
         input: InputOpt = None,
         row: Annotated[Optional[int], typer.Option(help="the row (0-based) whose values are drawn")] = None,
+        scan_id: Annotated[Optional[int], typer.Option(help="the scan whose values are drawn, by its scan_id (as the "
+                                                       "journal names it), instead of --row")] = None,
         universe: UniverseOpt = None,
         sets: SetOpt = None) -> None:
     """Draw the graph: typed edges, composed graphs as clusters (DOT text to stdout without -o).
 
     With --input T --row K every input, parameter, node and output also shows its value at row K (for a
-    stateful graph, with the state the rows before K leave behind)."""
+    stateful graph, with the state the rows before K leave behind); --scan-id S names the row by its scan_id."""
     from violet.compile.dot import write_dot
     from violet.table_io import check_output
 
     ir = load_ir(graph, sets)
     if output is not None:
         check_output(output, "--output", (".dot", ".svg", ".png"))
-    if (input is None) != (row is None):
-        raise InputError("--input and --row go together", where="--input" if input is None else "--row",
+    if row is not None and scan_id is not None:
+        raise InputError("--row and --scan-id both name the row", where="--scan-id", fix="give one of them")
+    named = "--row" if scan_id is None else "--scan-id"
+    if (input is None) != (row is None and scan_id is None):
+        raise InputError(f"--input and {named} go together", where="--input" if input is None else named,
                          fix="give both to draw one row's values, or neither")
     values, caption = None, ""
-    if input is not None and row is not None:
+    if input is not None:
         from violet.api import compile_graph
-        from violet.tools.explain import values_at, vertex_values
+        from violet.table_io import read_table
+        from violet.tools.explain import row_of_scan, values_at, vertex_values
 
         columns, _ = read_inputs(ir, input, universe, skip_bad=False)
-        at = values_at(compile_graph(ir), columns, row)
+        k = row if scan_id is None else row_of_scan(read_table(input), scan_id, f"{input} (--scan-id)")
+        at = values_at(compile_graph(ir), columns, k)
         values = vertex_values(ir, at.values)
-        caption = f"{input.name}, row {row}"
+        caption = f"{input.name}, row {k}" + (f" (scan_id {scan_id})" if scan_id is not None else "")
         if ir.stateful:
             caption += "; state in: " + ", ".join(f"{k}={v}" for k, v in sorted(at.state.items()))
     text = write_dot(ir, output, params=params, values=values, caption=caption)
