@@ -576,16 +576,20 @@ def scans_build(
         factors: Annotated[Optional[Path], typer.Option(help="factors table: ts_us and any factor columns, "
                                                         "joined as of each scan")] = None,
         factor_max_age: FactorAgeOpt = None,
-        leverage_limits: Annotated[Optional[Path], typer.Option(help="symbol,max_leverage table")] = None) -> None:
-    """Scans from closes: vel_div from the correlation eigenvalues, per-asset scores, factors, and the universe."""
+        leverage_limits: Annotated[Optional[Path], typer.Option(help="symbol,max_leverage table")] = None,
+        feature: Annotated[Optional[list[str]], typer.Option(help="a per-asset column NAME=KIND:WINDOW, e.g. "
+                                                             "vol=rolling_std:60 (repeatable)")] = None) -> None:
+    """Scans from closes: vel_div from the correlation eigenvalues, per-asset scores, factors, features, and the universe."""
     from violet.scans.build import ScanSettings, build_scans, read_factors, write_scans
+    from violet.scans.features import parse_feature
     from violet.scans.panel import default_panel, generate_panel, read_panel
     from violet.table_io import check_output
 
     check_output(output, "--output", (".parquet",), make_parent=True)
+    features = tuple(parse_feature(text) for text in feature or [])
     panel = generate_panel() if generate else read_panel(prices) if prices else default_panel()
     start = time.perf_counter()
-    scans, universe = build_scans(panel, ScanSettings(fast, slow, spike, score_lookback, capital),
+    scans, universe = build_scans(panel, ScanSettings(fast, slow, spike, score_lookback, capital, features),
                                   read_factors(factors, factor_max_age), leverage_limits)
     uni_path = write_scans(scans, universe, output)
     stale = [name for row in scans.column("stale_factors").to_pylist() for name in row.split(",") if name]
