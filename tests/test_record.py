@@ -28,6 +28,7 @@ from violet.api import load
 from violet.cli import decision_graph
 from violet.journal.audit import verify_run
 from violet.journal.layout import SCAN_HEADER, layout_of
+from violet.journal.spill import SpillDir
 from violet.journal.writer import Journal
 from violet.runtime.record import decision_record
 from violet.runtime.session import ReplaySettings, build_reactor
@@ -190,6 +191,17 @@ def test_a_scans_row_types_every_input_and_names_what_it_could_not_hold():
     bad = blue.scan_row("r", 9, 300, {"dc_status": 3, "capital": "lots", "ts_us": 5}, "why")
     assert bad["dc_status"] == "" and np.isnan(bad["capital"]) and bad["ts_us"] == 300
     assert "dc_status" in bad["reject_reason"] and "capital" in bad["reject_reason"]
+
+
+def test_a_scans_row_is_replayed_from_spill_files_after_every_other_row_of_its_scan(tmp_path):
+    """The resume point: spill files are replayed by table kind, a graph's scans_<layout> last (after its
+    decisions, orders and trades, whatever the files' ages), so a scans row in the database means its scan is whole."""
+    spills = SpillDir(tmp_path, "db", notice=lambda message: None)
+    layout = layout_of(load(EXAMPLES / "cooldown_short.toml"))
+    for table in (layout.scans_table, "orders", layout.trades_table, layout.decisions_table, "runs"):
+        spills.write(table, [{"run_id": "r"}])
+    assert [table for table, _ in spills.files()] == ["runs", layout.decisions_table, "orders", layout.trades_table,
+                                                      layout.scans_table]
 
 
 BLUE_INPUTS = {"vel_div", "score", "tradable", "acb_boost", "acb_beta", "mc_scale", "ob_mult", "esof_score", "dc_status",
