@@ -84,7 +84,10 @@ def test_the_shared_pass_keeps_what_instances_read_and_nothing_else(tmp_path):
     assert kinds == {("k",): ["max_of", "mul"], ("m",): ["max_of", "gt"], ("k", "m"): ["max_of"]}
     source = cg.population(["k"]).path.read_text()
     shared, population = source.split("def shared(")[1].split("def population(")
+    population, live = population.split("def population_step(")
     assert "extreme(" in shared and "extreme(" not in population and " * " not in population
+    once, per_instance = live.split("for i in prange(P):")  # the live step: shared work once per scan, before
+    assert "extreme(" in once and " * " in once and "extreme(" not in per_instance and " * " not in per_instance
     price = np.array([[1.0, 4.0], [-1.0, -2.0], [3.0, 0.5]])
     pop = cg.population(["k"])
     out = pop.run({"price": price}, pop.shared({"price": price}), {"k": np.array([2.0, 3.5])})["out"]

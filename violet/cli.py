@@ -626,17 +626,25 @@ def replay(graph: DecisionArg = None, *,
            factors: Annotated[Optional[Path], typer.Option(help="factors table joined as of each scan, replacing "
                                                            "the scans' own factor columns")] = None,
            factor_max_age: FactorAgeOpt = None,
+           population: Annotated[Optional[list[str]], typer.Option(
+               help="host a live population beside the run: every combination of these parameter values "
+                    "(name=a,b,c or name=lo:hi:n, repeatable), stepped together on each scan, aggregates "
+                    "journaled per instance")] = None,
+           population_threads: Annotated[int, typer.Option(help="cores the population's step uses per scan")] = 1,
            sets: SetOpt = None) -> None:
     """Replay scans through the reactor in DARK mode (observe-only): journal every decision, report divergences."""
     from violet.runtime.session import ReplaySettings, run_replay
     from violet.scans.build import read_factors
+    from violet.tools.sweep import parameter_sets
 
     graph = decision_graph(graph)
+    ir = load_ir(graph)
     settings = ReplaySettings(graph=graph, scans=input, universe=universe, journal=journal, database=database,
                               run_id=run_id, reference=None if reference in (None, "none") else reference,
                               reference_trades=reference_trades, exit_q_s=exit_q, live_pace_s=live_pace,
-                              factors=read_factors(factors, factor_max_age),
-                              params=parse_sets(load_ir(graph), sets or []))
+                              factors=read_factors(factors, factor_max_age), params=parse_sets(ir, sets or []),
+                              population=parameter_sets(parse_grid(ir, population)) if population else [],
+                              population_threads=population_threads)
     summary = run_replay(settings, out, progress)
     if summary.divergences:
         raise typer.Exit(1)

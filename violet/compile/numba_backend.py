@@ -296,15 +296,27 @@ class Population(Kernels):
         if len(n) != 1:
             raise ValueError(f"the swept parameters need one value per instance each, got lengths {sorted(n)}")
         n_instances = n.pop()
-        bound = {**ir.param_defaults, **(params or {})}
-        params_ = [np.require(values[op.name], op.type.dtype.value, ["C_CONTIGUOUS", "WRITEABLE"]) if op.id in self._ids
-                   else kernel_value(bound[op.name], op.type) for op in ir.leaves("param")]
+        params_ = self.param_args(values, params)
         start = ir.initial_state(n_assets)
         outs = {name: np.empty((n_instances, n_rows), ir.ops[i].type.dtype.value) for name, i in population_outputs(ir)}
         self.kernel("population")(n_rows, n_assets, n_instances, *self._rows(columns), *self._universe(columns),
                                   *params_, *[kernel_value(start[op.name], op.type) for op in ir.leaves("state")],
                                   *shared, *outs.values())
         return outs
+
+    def states(self, n_instances: int, n_assets: int) -> dict[str, np.ndarray]:
+        """P instances' initial state, one row per instance (a vector field P x N), for `step`."""
+        start = self.ir.initial_state(n_assets)
+        return {op.name: np.array(np.broadcast_to(np.asarray(start[op.name], op.type.dtype.value),
+                                                  (n_instances, n_assets) if op.type.vector else (n_instances,)), order="C")
+                for op in self.ir.leaves("state")}  # np.array copies: each row its own, writeable
+
+    def param_args(self, values: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None) -> list[Any]:
+        """The parameter arguments of `population` and `population_step`: a swept one as its array of one
+        value per instance, any other its value in `params` or its default."""
+        bound = {**self.ir.param_defaults, **(params or {})}
+        return [np.require(values[op.name], op.type.dtype.value, ["C_CONTIGUOUS", "WRITEABLE"]) if op.id in self._ids
+                else kernel_value(bound[op.name], op.type) for op in self.ir.leaves("param")]
 
     def _rows(self, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         return [kernel_array(columns[op.name], op.type) for op in self.ir.input_leaves(universe=False)]

@@ -341,9 +341,11 @@ def generate_population(ir: IR, swept: frozenset[int]) -> str:
     JIT options as `scan` in each thread, so each instance's bits are `scan`'s with its parameters."""
     varying = instance_ops(ir, swept)
     kept = shared_reads(ir, varying)
-    sigs = f"SIGNATURES = {{'shared': {_shared_sig(ir, swept, kept)!r}, 'population': {_population_sig(ir, swept, kept)!r}}}"
+    sigs = (f"SIGNATURES = {{'shared': {_shared_sig(ir, swept, kept)!r}, 'population': "
+            f"{_population_sig(ir, swept, kept)!r}, 'population_step': {_population_step_sig(ir, swept)!r}}}")
     lines = [*_head(ir), sigs, ""]
-    return "\n".join(lines + _shared(ir, swept, varying, kept) + _population(ir, swept, varying, kept)) + "\n"
+    return "\n".join(lines + _shared(ir, swept, varying, kept) + _population(ir, swept, varying, kept)
+                     + _population_step(ir, swept, varying)) + "\n"
 
 
 def population_outputs(ir: IR) -> list[tuple[str, int]]:
@@ -407,3 +409,36 @@ def _population(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int
             *body(ir, "            ", only=varying - hoisted),
             *[f"            {var('o', k)}[i, t] = {var('v', j)}  # {label(name)}" for k, (name, j) in enumerate(outs)],
             *_advance(ir, " " * 12), ""]
+
+
+def _population_step_sig(ir: IR, swept: frozenset[int]) -> str:
+    return _sig(["int64", "int64"] + [array_type(op.type, rows=False) for op in ir.leaves("input")]
+                + [array_type(op.type, rows=op.id in swept) for op in ir.leaves("param")]
+                + [array_type(op.type, rows=True) for op in ir.leaves("state")]
+                + [NUMBA_TYPE[ir.ops[i].type.dtype] + "[::1]" for _, i in population_outputs(ir)])
+
+
+def _population_step(ir: IR, swept: frozenset[int], varying: set[int]) -> list[str]:
+    """`population_step`: one scan for P live instances (the reactor's population). The work no instance
+    changes (no swept param, no state) is done once, then each instance (a prange) loads its state row
+    (`q<id>_[i]`), runs the instance ops as `step` does, writes its scalar outputs (`o<k>_[i]`) and stores
+    its next state back in place: same ops, same order as `step`, so each instance's bits are `step`'s."""
+    params, state, outs = ir.leaves("param"), ir.leaves("state"), population_outputs(ir)
+    args = (["N", "P"] + [var("v", op.id) for op in ir.leaves("input")]
+            + [var("p" if op.id in swept else "v", op.id) for op in params] + [var("q", op.id) for op in state]
+            + [var("o", k) for k in range(len(outs))])
+    nexts = {op.id: dict(ir.next_state)[op.name] for op in state}
+    # a vector next state that is a leaf may be another field's state row, stored over below: copied first
+    copied = [op for op in state if op.type.vector and ir.ops[nexts[op.id]].kind in LEAVES]
+    stores = [f"        {var('w', op.id)} = {var('v', nexts[op.id])}.copy()" for op in copied]
+    stores += [f"        {var('q', op.id)}[i{', :' if op.type.vector else ''}] = "
+               f"{var('w' if op in copied else 'v', op.id if op in copied else nexts[op.id])}  # next {label(op.name)}"
+               for op in state]
+    return ["", f"@njit({JIT}, parallel=True)", f"def population_step({', '.join(args)}):",
+            '    """One scan, instances 0..P-1 spread over the cores, each state row advanced in place."""',
+            *body(ir, "    ", skip=varying), "    for i in prange(P):",
+            *[f"        {var('v', op.id)} = {var('p', op.id)}[i]" for op in params if op.id in swept],
+            *[f"        {var('v', op.id)} = {var('q', op.id)}[i]" for op in state],
+            *body(ir, "        ", only=varying),
+            *[f"        {var('o', k)}[i] = {var('v', j)}  # {label(name)}" for k, (name, j) in enumerate(outs)],
+            *stores, ""]

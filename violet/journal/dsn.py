@@ -24,7 +24,7 @@ from violet.journal.layout import Layout
 
 # Insert order within a batch (and of spill files on replay): a scan's `scans` row goes last, so a scans row in the
 # database means every other row of that scan is in too (the resume point after a kill).
-TABLES = ("runs", "decisions", "orders", "trades", "divergences", "scans")
+TABLES = ("runs", "decisions", "orders", "trades", "divergences", "population", "scans")
 GRAPH_TABLES = ("decisions", "trades", "scans")  # per record layout: `decisions_<layout>`, `trades_<layout>`, `scans_<layout>`
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 DSN_FORMS = "chdb:///abs/dir (the embedded engine, three slashes) or http://host:8123 (a server)"

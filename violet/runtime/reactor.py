@@ -32,6 +32,7 @@ from violet.runtime.clock import Clock
 from violet.runtime.divergence import DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
+from violet.runtime.population import PopulationHost
 from violet.runtime.record import DecisionRecord
 from violet.runtime.rows import RunJournal
 from violet.runtime.scheduler import DeadlineScheduler, Timer
@@ -55,6 +56,8 @@ class RunSummary:
     latencies_us: list[float] = field(default_factory=list)
     orders: dict[str, int] = field(default_factory=dict)
     timer_lateness_us: dict[str, list[int]] = field(default_factory=dict)
+    population: int = 0  # instances of a live population (0: none)
+    population_latencies_us: list[float] = field(default_factory=list)
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_us, q)) if self.latencies_us else float("nan")
@@ -66,6 +69,10 @@ class RunSummary:
                  f"decision latency: p50 {self.percentile(50):.1f} us, p99 {self.percentile(99):.1f} us, "
                  f"max {max(self.latencies_us, default=float('nan')):.1f} us",
                  "orders: " + (", ".join(f"{k} {v:,}" for k, v in sorted(self.orders.items())) or "none")]
+        if self.population:
+            late = self.population_latencies_us
+            lines.append(f"population of {self.population:,} instances: step p50 {np.percentile(late, 50):.1f} us, "
+                         f"p99 {np.percentile(late, 99):.1f} us, max {max(late):.1f} us per scan")
         for name, late in sorted(self.timer_lateness_us.items()):
             lines.append(f"timer {name}: {len(late):,} fired, lateness p99 {np.percentile(late, 99):.0f} us")
         if self.skipped_resume:
@@ -89,6 +96,7 @@ class Reactor:
     cadence: Cadence = field(default_factory=Cadence)
     pace_us: int | None = None
     on_scan: Callable[[ScanEvent], None] | None = None
+    population: PopulationHost | None = None  # P more instances of the graph, stepped on every scan
     summary: RunSummary = field(init=False)
     shadow_trades: list[dict[str, Any]] = field(default_factory=list)
     _price: np.ndarray | None = None
@@ -158,6 +166,8 @@ class Reactor:
             return
         record = self.engine.decide(event.inputs)
         s.decisions += 1
+        if self.population is not None:
+            self.population.on_scan(event.inputs)
         self._last_scan, self._price = event.scan_id, np.asarray(event.inputs["price"])
         divergence = None
         if self.monitor.reference is not None:
@@ -249,6 +259,11 @@ class Reactor:
         for trade in reference:
             self._journal(False, "trades", {"run_id": self.run_id, "source": "reference", "symbol":
                                             self.symbol(trade["asset"]), **layout.trade_row(trade)})
+        if self.population is not None:
+            for row in self.population.rows(self.run_id):
+                self._journal(False, "population", row)
+            self.summary.population = len(self.population.sets)
+            self.summary.population_latencies_us = list(self.population.latencies_us)
         self.summary.latencies_us = list(self.engine.latencies_us)
         self.summary.orders = dict(self.driver.counts)
         self.summary.timer_lateness_us = {k: list(v) for k, v in self.scheduler.lateness_us.items()}

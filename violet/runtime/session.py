@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,6 +32,7 @@ from violet.runtime.engine import DecisionEngine, ExitCheck
 from violet.runtime.execution import ExecutionDriver
 from violet.journal.dsn import JournalError, check_dsn, identifier
 from violet.journal.writer import Journal
+from violet.runtime.population import PopulationHost
 from violet.runtime.reactor import Reactor, RunSummary
 from violet.runtime.rows import RunJournal
 from violet.runtime.record import DecisionRecord, decision_record
@@ -59,6 +61,8 @@ class ReplaySettings:
     live_pace_s: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     factors: AsOf | None = None  # joined as of each scan, replacing the scans' own factor columns
+    population: list[dict[str, Any]] = field(default_factory=list)  # a live population's parameter sets
+    population_threads: int = 1
     venue: Venue = field(default_factory=ObserveOnlyVenue)
     keys: VenueKeys | None = None  # the only way a sending venue is let send (the DARK guard)
 
@@ -79,6 +83,11 @@ def check_settings(s: ReplaySettings) -> None:
     check_seconds(s.exit_q_s, "--exit-q")
     check_seconds(s.live_pace_s, "--live-pace")
     identifier(s.database, "--database")
+    cores = numba.config.NUMBA_NUM_THREADS
+    if isinstance(s.population_threads, bool) or not isinstance(s.population_threads, int) \
+            or not 1 <= s.population_threads <= cores:
+        raise InputError(f"{quote(s.population_threads)} is not a number of cores from 1 to {cores}",
+                         where="--population-threads", fix="e.g. --population-threads 1")
     if s.journal is not None:
         check_dsn(s.journal)
     if s.run_id is not None and not (isinstance(s.run_id, str) and RUN_ID.fullmatch(s.run_id)):
@@ -158,6 +167,8 @@ def build_reactor(s: ReplaySettings, console: Console | None = None,
     cg = compile_graph(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
     engine = DecisionEngine(cg.bind(source.universe), exit_check=check)
+    population = (PopulationHost(cg, source.universe, s.population, record, threads=s.population_threads)
+                  if s.population else None)
     first = min((e.ts_us for e in source.events), default=0)
     clock = LiveClock(first) if s.live_pace_s else ReplayClock(first)
     cadence = Cadence(exit_q_us=int(s.exit_q_s * 1e6) if s.exit_q_s else None)
@@ -169,7 +180,8 @@ def build_reactor(s: ReplaySettings, console: Console | None = None,
     rows = RunJournal(journal, run_id, resume)
     driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=rows.order)
     reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, record, monitor, rows, cadence,
-                      pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None, on_scan=on_scan)
+                      pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None, on_scan=on_scan,
+                      population=population)
     if journal is not None:
         journal.append("runs", {"run_id": run_id, "started_us": int(time.time() * 1e6), "graph": ir.name,
                                 "graph_hash": ir.content_hash, "source": str(s.scans), "mode": mode,
