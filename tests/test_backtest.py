@@ -50,6 +50,16 @@ def test_funding_is_received_by_a_short_and_paid_by_a_long():
     assert long.curve["equity"][2] == 10_000.0 - 50.0 - 0.1  # a long marked down 5% and one bar of funding paid
 
 
+def test_a_trade_faces_the_side_its_lane_declares():
+    """The trade stream's side (a two-lane portfolio's long lane: +1) wins over Costs.side, which only values
+    trades of no declared side (0): the long marked down 5% on scan 12 whatever --side says."""
+    rates = np.full((5, 1), 0.0001)
+    declared = backtest(PRICES, SCANS, TS, {**SHORT, "pnl": [-0.1], "side": np.array([1])}, Costs(side=-1), ["X"], rates)
+    undeclared = backtest(PRICES, SCANS, TS, {**SHORT, "pnl": [-0.1], "side": np.array([0])}, Costs(side=1), ["X"], rates)
+    assert declared.curve["equity"][2] == undeclared.curve["equity"][2] == 10_000.0 - 50.0 - 0.1
+    assert declared.trades["funding"] == undeclared.trades["funding"] == [pytest.approx(-0.2)]
+
+
 def test_violet_backtest_writes_the_curve_trades_and_png(tmp_path):
     scans = write_scans(tmp_path / "scans.parquet", n_scans=300)
     out = tmp_path / "bt.parquet"

@@ -297,9 +297,10 @@ def test_the_record_of_each_hosted_graph():
     """What the three graphs declare, read back through the host's view of them."""
     short = decision_record(load(GRAPHS / "blue_decision.toml"), "blue")
     long = decision_record(load(EXAMPLES / "long_lane.toml"), "long")
-    assert short.order("ENTER_SHORT") == ("SELL", False) and short.order("EXIT") == ("BUY", True)
-    assert long.order("ENTER_LONG") == ("BUY", False) and long.order("EXIT") == ("SELL", True)
-    assert short.order("NONE") is None and long.order("NONE") is None
+    (short_lane,), (long_lane,) = short.lanes, long.lanes
+    assert short_lane.order("ENTER_SHORT") == ("SELL", False) and short_lane.order("EXIT") == ("BUY", True)
+    assert long_lane.order("ENTER_LONG") == ("BUY", False) and long_lane.order("EXIT") == ("SELL", True)
+    assert short_lane.order("NONE") is None and long_lane.order("NONE") is None
     cooldown = decision_record(load(EXAMPLES / "cooldown_short.toml"), "cooldown")
     assert "cooling" in cooldown.layout.decision_fields
     assert cooldown.layout.trade_fields == ["entry_scan", "exit_scan", "asset", "reason", "pnl"]

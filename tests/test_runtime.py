@@ -27,7 +27,7 @@ from violet.runtime.reactor import Reactor
 from violet.runtime.rows import RunJournal
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.record import decision_record
-from violet.runtime.session import exit_check
+from violet.runtime.session import exit_checks
 from violet.runtime.source import PriceTick, replay_source
 from violet.runtime.venues import ObserveOnlyVenue, ScriptedVenue, ScriptStep, VenueKeys, guarded
 
@@ -73,16 +73,16 @@ def compiled():
     return ir, compile_ir(ir)
 
 
-def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, check=None, on_scan=None):
+def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, checks=(), on_scan=None):
     ir, cg = compiled
     source = replay_source(ir, scans)
     clock = ReplayClock(source.events[0].ts_us)
     record = decision_record(ir, "test")
     monitor = DivergenceMonitor(reference=BlueEngine(**{k: v.tolist() for k, v in source.universe.items()}),
-                                fields=record.layout.decision_fields, trade_fields=record.layout.trade_fields)
+                                fields=record.layout.decision_fields, trade_fields=record.stream.compared)
     rows = RunJournal(journal, f"run-{uuid.uuid4().hex[:8]}")
     driver = ExecutionDriver(venue or ObserveOnlyVenue(), DeadlineScheduler(clock), record=rows.order)
-    engine = DecisionEngine(cg.bind(source.universe), exit_check=check)
+    engine = DecisionEngine(cg.bind(source.universe), exit_checks=checks)
     reactor = Reactor(clock, engine, driver, rows.run_id, source.symbols, ir.content_hash, record, monitor, rows,
                       cadence or Cadence(), on_scan=on_scan)
     return reactor, source
@@ -190,8 +190,8 @@ def test_finer_exit_cadence_exits_between_scans(compiled, tmp_path):
     pq.write_table(table, path)
     pq.write_table(pa.table({"symbol": ["USDC", "A", "B"], "stable": [True, False, False],
                              "exchange_max_leverage": [20] * n_assets}), tmp_path / "s.universe.parquet")
-    check = exit_check(GRAPHS / "blue_decision.toml", compiled[0], decision_record(compiled[0], "test"))
-    reactor, source = make_reactor(compiled, path, cadence=Cadence(exit_q_us=60_000_000), check=check)
+    checks = exit_checks(GRAPHS / "blue_decision.toml", compiled[0], decision_record(compiled[0], "test"))
+    reactor, source = make_reactor(compiled, path, cadence=Cadence(exit_q_us=60_000_000), checks=checks)
     source.events.append(PriceTick(10 * 60_000_000 + 5, np.array([1.0, 1.0, 99.0])))  # pnl 0.01 >= tp 0.0095
     summary = reactor.run(source)
     assert summary.intrabar_exits == 1 and summary.trades == 1

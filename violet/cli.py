@@ -248,7 +248,8 @@ def run(graph: GraphArg,
         skip_bad_rows: Annotated[bool, typer.Option(help="drop rows that break an input's type (listed, counted) "
                                                     "instead of refusing the table")] = False,
         sets: SetOpt = None) -> None:
-    """Run the compiled graph over a table: one output row per input row, state carried in order."""
+    """Run the compiled graph over a table: one output row per input row, state carried in order; with --trades,
+    the graph's trades (every lane's, with their symbols and, when the input has ts_us, times) too."""
     from violet.api import compile_graph
     from violet.table_io import check_output, output_columns, trade_rows, write_table
 
@@ -269,7 +270,8 @@ def run(graph: GraphArg,
     out.print(f"{rows:,} rows -> {output} in {seconds:.3f} s (graph {ir.name} {ir.content_hash[:16]}); "
               f"{len(rejected.rows):,} rejected")
     if trades is not None:
-        stream = trade_rows(ir, results)
+        symbols = _symbols(input, universe) if _universe_path(input, universe).exists() else None
+        stream = trade_rows(ir, results, columns, symbols)
         if stream is None:
             raise InputError(f"graph {ir.name} has no trade stream (a `trade` output and trade_* outputs)",
                              where="--trades", fix="drop --trades")
@@ -286,7 +288,8 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
           fee_bps: Annotated[float, typer.Option(help="backtest fee per side, bps of the notional")] = 0.0,
           slippage_bps: Annotated[float, typer.Option(help="backtest slippage per side, bps")] = 0.0,
           capital: Annotated[float, typer.Option(help="backtest starting equity")] = 10_000.0,
-          side: Annotated[str, typer.Option(help="which way every trade faces: short or long")] = "short",
+          side: Annotated[str, typer.Option(help="which way a trade faces where the graph's record declares no "
+                                                 "side: short or long")] = "short",
           metric: Annotated[Optional[str], typer.Option(help="rank the sets by this column (default: sharpe for "
                                                         "a trade stream)")] = None,
           top_k: Annotated[int, typer.Option("--top", help="print the best K sets")] = 10,
@@ -369,7 +372,8 @@ def backtest(graph: GraphArg,
              slippage_bps: Annotated[float, typer.Option(help="slippage per side, basis points of the notional")] = 0.0,
              funding: Annotated[Optional[str], typer.Option(help="a scans column of per-asset funding rates per bar "
                                                             "(positive: longs pay shorts)")] = None,
-             side: Annotated[str, typer.Option(help="which way every trade faces: short or long")] = "short",
+             side: Annotated[str, typer.Option(help="which way a trade faces where the graph's record declares no "
+                                                 "side: short or long")] = "short",
              price: Annotated[str, typer.Option(help="the graph's per-asset price input")] = "price",
              png: Annotated[Optional[Path], typer.Option(help="also draw equity and drawdown here")] = None,
              sets: SetOpt = None) -> None:
@@ -415,11 +419,16 @@ def _costs(capital: float, fee_bps: float, slippage_bps: float, side: str) -> Co
     return Costs(capital, fee_bps, slippage_bps, -1 if side == "short" else 1)
 
 
+def _universe_path(scans: Path, universe: Path | None) -> Path:
+    """The universe table: --universe, or the one beside the scans (NAME.universe.parquet)."""
+    return universe or scans.with_name(scans.name.removesuffix(scans.suffix) + ".universe.parquet")
+
+
 def _symbols(scans: Path, universe: Path | None) -> list[str]:
     """The universe's symbols (asset index -> name), or the indices as text."""
     from violet.table_io import read_table
 
-    table = read_table(universe or scans.with_name(scans.name.removesuffix(scans.suffix) + ".universe.parquet"))
+    table = read_table(_universe_path(scans, universe))
     return [str(s) for s in table.column("symbol").to_pylist()] if "symbol" in table.column_names \
         else [str(k) for k in range(table.num_rows)]
 

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from violet.compile.ir import IR
-from violet.dag.types import INT64_MAX, DType, InputSpec, int64_problem
+from violet.dag.types import INT64_MAX, TRADE_PREFIX, DType, InputSpec, Lane, ValueType, int64_problem
 from violet.errors import InputError, quote
 from violet.files import is_file, shown, try_write
 
@@ -371,16 +372,165 @@ def output_columns(ir: IR, inputs: Mapping[str, np.ndarray], outputs: Mapping[st
     return result
 
 
-def trade_rows(ir: IR, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray | list] | None:
-    """The trade stream a graph declares: rows whose `trade` output is true, fields `trade_*` (prefix dropped)."""
-    if "trade" not in outputs:
+TRADE_REQUIRED = ("entry_scan", "exit_scan", "asset", "pnl")  # a trade's key and what money it made
+TRADE_FIX = "see docs/runtime.md, \"The record contract\""
+
+
+@dataclass(frozen=True)
+class StreamLane:
+    """Where one lane's trades are among a graph's outputs: its flag, and each field's output (a per-asset
+    lane's `asset` has none: it is the index) and whether that output is a vector."""
+
+    name: str
+    flag: str
+    per_asset: bool
+    outputs: tuple[tuple[str, str, bool], ...]  # field, output, vector
+    side: int = 0  # which way its trades face, from the record's roles: +1 long, -1 short, 0 undeclared
+
+
+@dataclass(frozen=True)
+class TradeStream:
+    """The trade stream a graph declares, the one extraction every reader of trades goes through (`violet
+    run --trades`, backtest and sweep, diff, the reactor, the journal's layout and `journal verify`).
+
+    Each lane of the graph's record contributes the scans (the assets, for a per-asset lane) where its
+    trade flag is set, its `<trades>*` outputs being the fields; a graph without a record has one lane
+    from its `trade` and `trade_*` outputs. Trades come in the order they close: by scan, then lane
+    (the record's order), then asset."""
+
+    lanes: tuple[StreamLane, ...]
+    types: tuple[tuple[str, ValueType], ...]  # field -> its type (a scalar's), in the first lane's output order
+
+    @property
+    def fields(self) -> list[str]:
+        return [name for name, _ in self.types]
+
+    @property
+    def compared(self) -> list[str]:
+        """The fields a reference's trade is compared on: the lane too, when there are several."""
+        return self.fields + (["lane"] if len(self.lanes) > 1 else [])
+
+    def columns(self, outputs: Mapping[str, np.ndarray], scan_id: np.ndarray | None = None,
+                ts_us: np.ndarray | None = None, symbols: list[str] | None = None) -> dict[str, np.ndarray | list]:
+        """The trades of a run's outputs (one row per scan) as columns: `lane`, `side` (+1 long, -1 short, 0
+        where the graph declares none), the fields (enums by name), and with the scans' ids and timestamps
+        `entry_ts_us` and `exit_ts_us`, with the universe's symbols `symbol`."""
+        picked = [self._picked(k, outputs) for k in range(len(self.lanes))]
+        rows, lane, assets = (np.concatenate([p[j] for p in picked]) for j in range(3))
+        order = np.lexsort((assets, lane, rows))
+        rows, lane, assets = rows[order], lane[order], assets[order]
+        result: dict[str, np.ndarray | list] = {"lane": [self.lanes[k].name for k in lane.tolist()],
+                                                "side": np.array([h.side for h in self.lanes], dtype=np.int64)[lane]}
+        for f, (name, vtype) in enumerate(self.types):
+            values = np.empty(len(rows), dtype=_dtype(vtype))
+            for k, stream_lane in enumerate(self.lanes):
+                here = lane == k
+                values[here] = _field(stream_lane.outputs[f], outputs, rows[here], assets[here])
+            result[name] = _named(values, vtype.enum)
+        if scan_id is not None and ts_us is not None:
+            entry = np.asarray(result["entry_scan"], dtype=np.int64)
+            at = np.clip(np.searchsorted(scan_id, entry), 0, max(len(scan_id) - 1, 0))  # no scans: no trades
+            result["entry_ts_us"] = np.where(scan_id[at] == entry, ts_us[at], 0).astype(np.int64)
+            result["exit_ts_us"] = ts_us[rows].astype(np.int64)
+        if symbols is not None:
+            result["symbol"] = [symbols[a] if 0 <= a < len(symbols) else "" for a in
+                                np.asarray(result["asset"], dtype=np.int64).tolist()]
+        return result
+
+    def _picked(self, k: int, outputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, lane number, asset) of lane k's trades; the asset only for a per-asset lane (else 0)."""
+        flag = np.asarray(outputs[self.lanes[k].flag])
+        if self.lanes[k].per_asset:
+            rows, assets = np.nonzero(flag)
+        else:
+            rows = np.flatnonzero(flag)
+            assets = np.zeros(len(rows), dtype=np.int64)
+        return rows, np.full(len(rows), k), assets
+
+    def of_scan(self, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The trades one decision record (a scan's outputs, enums by name) closes, each with its lane."""
+        trades = []
+        for lane in self.lanes:
+            flag = record[lane.flag]
+            assets = np.flatnonzero(flag).tolist() if lane.per_asset else ([0] if flag else [])
+            for asset in assets:
+                trade: dict[str, Any] = {"lane": lane.name}
+                for name, output, vector in lane.outputs:
+                    value = asset if not output else (record[output][asset] if vector else record[output])
+                    trade[name] = value.item() if isinstance(value, np.generic) else value
+                trades.append(trade)
+        return trades
+
+
+def trade_stream(ir: IR) -> TradeStream | None:
+    """The graph's trade stream (see TradeStream), or None for a graph that closes no trades; a lane whose
+    fields do not fit (a missing required field, a field's type differing between lanes, a vector in a
+    lane of one position) is an InputError naming them all."""
+    record = ir.record
+    lanes = [(lane.name, lane.trade, lane.trades, lane.per_asset, _side(lane)) for lane in record.lanes] if record \
+        else [("", "trade", TRADE_PREFIX, False, 0)] if "trade" in ir.output_names else []
+    if not lanes:
         return None
-    rows = np.flatnonzero(outputs["trade"])
-    return {name.removeprefix("trade_"): _named(outputs[name][rows], ir.output_type(name).enum)
-            for name in ir.output_names if name.startswith("trade_")}
+    stream_lanes, types, problems = [], {}, []
+    for name, flag, prefix, per_asset, side in lanes:
+        outputs = [(n.removeprefix(prefix), n) for n in ir.output_names if n.startswith(prefix)]
+        outputs += [("asset", "")] * per_asset
+        first = not types
+        picked = []
+        for field_, output in outputs:
+            vtype = ir.output_type(output) if output else ValueType(DType.I64)
+            scalar = ValueType(vtype.dtype, vtype.enum)
+            if first:
+                types[field_] = scalar
+            elif types.get(field_) != scalar:
+                problems.append(f"{output} is {vtype}, the first lane's {field_} {types.get(field_)}")
+            if vtype.vector and not per_asset:
+                problems.append(f"{output} is a vector in a lane of one position")
+            picked.append((field_, output, vtype.vector))
+        picked.sort(key=lambda p: list(types).index(p[0]) if p[0] in types else len(types))
+        if ir.output_type(flag).vector != per_asset or ir.output_type(flag).dtype != DType.BOOL:
+            problems.append(f"trade flag {flag} as a {'vector' if per_asset else 'scalar'} bool")
+        stream_lanes.append(StreamLane(name, flag, per_asset, tuple(picked), side))
+    problems += [f"a trade field {f} ({lanes[0][2]}{f})" for f in TRADE_REQUIRED if f not in types]
+    if problems:
+        raise InputError(f"graph {ir.name}'s trade stream does not fit: " + "; ".join(problems), where=ir.name,
+                         fix=TRADE_FIX)
+    return TradeStream(tuple(stream_lanes), tuple(types.items()))
+
+
+def trade_rows(ir: IR, outputs: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray] | None = None,
+               symbols: list[str] | None = None) -> dict[str, np.ndarray | list] | None:
+    """The trade stream a graph declares, as columns (TradeStream.columns; timestamps when `inputs` hold
+    scan_id and ts_us), or None for a graph that closes no trades."""
+    stream = trade_stream(ir)
+    if stream is None:
+        return None
+    scans = inputs if inputs is not None and "scan_id" in inputs and "ts_us" in inputs else {}
+    return stream.columns(outputs, scans.get("scan_id"), scans.get("ts_us"), symbols)
+
+
+def _side(lane: Lane) -> int:
+    """Which way a lane's trades face, from the roles of its actions: +1 long, -1 short, 0 neither or both."""
+    faces = {role.rsplit("_", 1)[1] for _, role in lane.actions}
+    return {frozenset({"long"}): 1, frozenset({"short"}): -1}.get(frozenset(faces), 0)
+
+
+def _dtype(vtype: ValueType) -> type:
+    return np.int64 if vtype.enum else {DType.F64: np.float64, DType.I64: np.int64, DType.BOOL: np.bool_}[vtype.dtype]
+
+
+def _field(where: tuple[str, str, bool], outputs: Mapping[str, np.ndarray], rows: np.ndarray,
+           assets: np.ndarray) -> np.ndarray:
+    """One lane's values of one field at its trades' rows (and assets)."""
+    _, output, vector = where
+    if not output:
+        return assets
+    values = np.asarray(outputs[output])
+    return values[rows, assets] if vector else values[rows]
 
 
 def _named(values: np.ndarray, enum: tuple[str, ...] | None) -> np.ndarray | list:
+    """Column values as a table holds them: enum codes as names (a vector's as a list of names), vectors as lists."""
     if enum is not None:
-        return [enum[c] for c in values.tolist()]
+        return [[enum[c] for c in row] if values.ndim == 2 else enum[row] for row in values.tolist()]
     return list(values) if values.ndim == 2 else values

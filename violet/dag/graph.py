@@ -19,8 +19,9 @@ from pathlib import Path
 import networkx as nx
 
 from violet.dag.expr import parse_expr, references
-from violet.dag.schema import InputModel, NodeModel, ParamModel, RecordModel, StateModel, parse_graph_file
-from violet.dag.types import (BOOL, F64, I64, DType, InputSpec, Record, Refinement, ValueType, float64_problem,
+from violet.dag.schema import (InputModel, LaneModel, LanesModel, NodeModel, ParamModel, RecordModel, StateModel,
+                               parse_graph_file, record_lanes)
+from violet.dag.types import (BOOL, F64, I64, DType, InputSpec, Lane, Record, Refinement, ValueType, float64_problem,
                               int64_problem)
 from violet.dag.variants import read_graph_data, relative_graph_path
 from violet.errors import GraphError, quote, where
@@ -133,18 +134,52 @@ def load_graph(path: str | Path, _stack: tuple[str, ...] = ()) -> Graph:
     return graph
 
 
-def _record(m: RecordModel, graph: Graph) -> Record:
-    """The `[record]` table, every output it names checked to exist (and `exit_check` to be a composed graph)."""
-    for key, name in m.names().items():
-        if name not in graph.outputs:
-            raise GraphError(f"record.{key} names {quote(name)}, which is not an output{_did_you_mean(name, list(graph.outputs))}",
-                             where=where(graph.file, f"record.{key}"), fix="name an output of [outputs]")
+def _record(m: RecordModel | LanesModel, graph: Graph) -> Record:
+    """The `[record]` table, every output it names checked to exist (and each `exit_check` to be a composed
+    graph, `max_positions` a number or a parameter), and every lane's trade fields the same set."""
+    lanes = tuple(_lane(name, lane, graph) for name, lane in record_lanes(m).items())
+    fields = {lane.name: _trade_fields(lane, graph) for lane in lanes}
+    first = lanes[0]
+    for lane in lanes[1:]:
+        if fields[lane.name] != fields[first.name]:
+            differ = sorted(fields[lane.name] ^ fields[first.name])
+            raise GraphError(f"lane {lane.name} has trade fields {', '.join(sorted(fields[lane.name]))}; lane "
+                             f"{first.name} has {', '.join(sorted(fields[first.name]))} (they differ in "
+                             f"{', '.join(differ)})", where=where(graph.file, f"record.lanes.{lane.name}.trades"),
+                             fix="give every lane the same trade fields: the lanes share one trades table")
+    if isinstance(m.max_positions, str) and m.max_positions not in graph.params:
+        raise GraphError(f"record.max_positions names {quote(m.max_positions)}, which is not a parameter"
+                         f"{_did_you_mean(m.max_positions, list(graph.params))}",
+                         where=where(graph.file, "record.max_positions"), fix="give a number or a parameter's name")
+    return Record(lanes, m.max_positions)
+
+
+def _lane(name: str, m: LaneModel, graph: Graph) -> Lane:
+    """One lane of the record, its outputs and exit node checked to exist."""
+    key = f"record.lanes.{name}" if name else "record"
+    for field_, output in {"action": m.action, "asset": m.asset, "leverage": m.leverage, "notional": m.notional,
+                           "exit_leverage": m.exit_leverage, "exit_notional": m.exit_notional,
+                           "trade": m.trade}.items():
+        if output and output not in graph.outputs:
+            raise GraphError(f"{key}.{field_} names {quote(output)}, which is not an output"
+                             f"{_did_you_mean(output, list(graph.outputs))}",
+                             where=where(graph.file, f"{key}.{field_}"), fix="name an output of [outputs]")
     node = graph.nodes.get(m.exit_check)
     if m.exit_check and (node is None or node.subgraph is None):
-        raise GraphError(f"record.exit_check names {quote(m.exit_check)}, which is not a composed graph node",
-                         where=where(graph.file, "record.exit_check"), fix="name a `graph = ...` node (the exit graph)")
-    return Record(m.action, tuple(sorted(m.actions.items())), m.asset, m.leverage, m.notional, m.exit_leverage,
-                  m.exit_notional, m.trade, m.exit_check)
+        raise GraphError(f"{key}.exit_check names {quote(m.exit_check)}, which is not a composed graph node",
+                         where=where(graph.file, f"{key}.exit_check"), fix="name a `graph = ...` node (the exit graph)")
+    return Lane(name, m.action, tuple(sorted(m.actions.items())), m.asset, m.leverage, m.notional, m.exit_leverage,
+                m.exit_notional, m.trade, m.exit_check, m.trades)
+
+
+def _trade_fields(lane: Lane, graph: Graph) -> set[str]:
+    """A lane's trade fields: its outputs named `<trades>*`, prefix dropped (a per-asset lane's asset is its index)."""
+    fields = {n.removeprefix(lane.trades) for n in graph.outputs if n.startswith(lane.trades)}
+    if lane.per_asset and "asset" in fields:
+        raise GraphError(f"output {lane.trades}asset: a per-asset lane's trade asset is the asset's index",
+                         where=where(graph.file, f"outputs.{lane.trades}asset"),
+                         fix="drop that output (or give the lane an `asset` output, for one position at a time)")
+    return fields | ({"asset"} if lane.per_asset else set())
 
 
 def _input_spec(name: str, m: InputModel, file: str) -> InputSpec:

@@ -12,10 +12,10 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from violet.dag.builtins import BUILTINS
-from violet.dag.types import int64_problem
+from violet.dag.types import TRADE_PREFIX, int64_problem
 from violet.errors import GraphError, quote, where
 
 # Every name a graph file gives (the graph, inputs, params, consts, state, enums and their values, nodes,
@@ -161,34 +161,57 @@ class NodeModel(_Strict):
 ROLES = ("enter_long", "enter_short", "exit_long", "exit_short")  # what an action value asks the execution layer
 
 
-RECORD_KEYS = ("action", "asset", "leverage", "notional", "exit_leverage", "exit_notional", "trade")
-
-
-class RecordModel(_Strict):
-    """`[record]`: which outputs of a decision graph a host reads (docs/runtime.md, "The record contract").
+class LaneModel(_Strict):
+    """One lane of `[record]`: which outputs of a decision graph a host reads (docs/runtime.md, "The record
+    contract").
 
     Every value names an output of the graph (checked by the loader); `actions` maps action enum values to
-    roles (values not listed send no order); `exit_check` names a composed exit graph node, run alone
-    between scans for a finer exit cadence."""
+    roles (values not listed send no order); `asset` is left out by a per-asset lane (its outputs are
+    vectors, the asset is the index); `exit_check` names a composed exit graph node, run alone between
+    scans for a finer exit cadence; `trades` is the prefix of the lane's trade fields."""
 
     action: str
     actions: dict[str, Literal["enter_long", "enter_short", "exit_long", "exit_short"]]
-    asset: str
+    asset: str = ""
     leverage: str
     notional: str
     exit_leverage: str
     exit_notional: str
     trade: str
     exit_check: str = ""
+    trades: str = TRADE_PREFIX
 
-    def names(self) -> dict[str, str]:
-        """Record key -> the output it names."""
-        return {key: getattr(self, key) for key in RECORD_KEYS}
+
+MaxPositions = Annotated[int, Field(ge=1, le=1_000_000)] | str | None
+
+
+class RecordModel(LaneModel):
+    """`[record]` with its one lane's keys at the top."""
+
+    max_positions: MaxPositions = None
+
+
+class LanesModel(_Strict):
+    """`[record]` with several lanes, `[record.lanes.<name>]` each, run as one portfolio."""
+
+    lanes: dict[str, LaneModel] = Field(min_length=1)
+    max_positions: MaxPositions = None
+
+
+# the two shapes of `[record]`, told apart by a `lanes` key (tags a pydantic error's location holds, dropped)
+RECORD_TAGS = ("one lane", "several lanes")
+AnyRecord = Annotated[Annotated[RecordModel, Tag(RECORD_TAGS[0])] | Annotated[LanesModel, Tag(RECORD_TAGS[1])],
+                      Discriminator(lambda v: RECORD_TAGS[isinstance(v, dict) and "lanes" in v])]
+
+
+def record_lanes(model: RecordModel | LanesModel) -> dict[str, LaneModel]:
+    """A record's lanes by name: a flat record's one lane is named ""."""
+    return model.lanes if isinstance(model, LanesModel) else {"": model}
 
 
 class GraphFile(_Strict):
     graph: GraphMeta
-    record: RecordModel | None = None
+    record: AnyRecord | None = None
     libraries: dict[str, str] = Field(default_factory=dict)
     inputs: dict[str, InputModel]
     params: dict[str, ParamModel] = Field(default_factory=dict)
@@ -221,12 +244,7 @@ def _check_identifiers(model: GraphFile, file: str) -> None:
         for name in getattr(model, table):
             check_name(name, file, table)
     if model.record is not None:
-        for key, name in model.record.names().items():
-            check_name(name, file, f"record.{key}")
-        for value in model.record.actions:
-            check_name(value, file, "record.actions")
-        if model.record.exit_check:
-            check_name(model.record.exit_check, file, "record.exit_check")
+        _check_record_names(model.record, file)
     for name, spec in model.inputs.items():
         for k, value in enumerate(spec.values or []):
             check_name(value, file, f"inputs.{name}.values[{k}]")
@@ -242,11 +260,32 @@ def _check_identifiers(model: GraphFile, file: str) -> None:
 _SCHEMA_FIX = "see docs/graph-files.md for the tables and keys a graph file may hold"
 
 
+def _check_record_names(record: RecordModel | LanesModel, file: str) -> None:
+    """Every name `[record]` gives (lanes, outputs, action values, the exit node, a parameter) is an identifier."""
+    for lane, m in record_lanes(record).items():
+        key = f"record.lanes.{lane}" if lane else "record"
+        if lane:
+            check_name(lane, file, "record.lanes")
+        for name in (m.action, m.asset, m.leverage, m.notional, m.exit_leverage, m.exit_notional, m.trade):
+            if name:
+                check_name(name, file, key)
+        for value in m.actions:
+            check_name(value, file, f"{key}.actions")
+        if m.exit_check:
+            check_name(m.exit_check, file, f"{key}.exit_check")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", m.trades):
+            raise GraphError(f"{key}.trades {quote(m.trades)} is not a prefix of output names", where=file,
+                             fix=f"e.g. trades = \"{lane or 'long'}_trade_\"")
+    if isinstance(record.max_positions, str):
+        check_name(record.max_positions, file, "record.max_positions")
+
+
 def _explain(exc: ValidationError) -> str:
     """Turn pydantic's errors into one line per problem, keyed by TOML path."""
     lines = []
     for err in exc.errors()[:10]:
-        key = ".".join("in" if p == "in_" else str(p) if NAME_RE.fullmatch(str(p)) else quote(p) for p in err["loc"])
+        key = ".".join("in" if p == "in_" else str(p) if NAME_RE.fullmatch(str(p)) else quote(p)
+                       for p in err["loc"] if p not in RECORD_TAGS)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"

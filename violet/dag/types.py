@@ -183,22 +183,57 @@ class InputSpec:
         return f"{text} ({extra})" if extra else text
 
 
-@dataclass(frozen=True)
-class Record:
-    """A decision graph's `[record]`: the outputs its host reads (names checked by the loader, types by
-    the host that reads them; docs/runtime.md, "The record contract")."""
+TRADE_PREFIX = "trade_"  # a one-lane record's trade fields: its outputs named trade_* (prefix dropped)
 
+
+@dataclass(frozen=True)
+class Lane:
+    """One lane of a decision graph's `[record]`: the outputs its host reads for one book of positions.
+
+    A lane with an `asset` output holds one position at a time (its outputs are scalars); a lane without
+    one is per-asset: its action, trade flag and trade fields are vectors over the universe, the asset
+    being the index. Its trade fields are its outputs named `<trades>*` (prefix dropped)."""
+
+    name: str  # "" for the one lane of a flat `[record]`
     action: str
     actions: tuple[tuple[str, str], ...]  # action enum value -> role (enter_long, enter_short, exit_long, exit_short)
-    asset: str
+    asset: str  # "" for a per-asset lane
     leverage: str
     notional: str
     exit_leverage: str  # the size of the position an exit closes
     exit_notional: str
     trade: str
     exit_check: str = ""  # a composed exit graph node run alone between scans ("" for none)
+    trades: str = TRADE_PREFIX
+
+    @property
+    def per_asset(self) -> bool:
+        return not self.asset
+
+    def names(self) -> dict[str, str]:
+        """Record key -> the output it names (no `asset` for a per-asset lane)."""
+        keys = ("action", "asset", "leverage", "notional", "exit_leverage", "exit_notional", "trade")
+        return {key: getattr(self, key) for key in keys if getattr(self, key)}
 
     def canonical(self) -> list[str | list[list[str]]]:
-        """Plain data for the content hash."""
+        """Plain data for the content hash (a flat record's, as before lanes existed)."""
         return [self.action, sorted(list(a) for a in self.actions), self.asset, self.leverage, self.notional,
                 self.exit_leverage, self.exit_notional, self.trade, self.exit_check]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A decision graph's `[record]`: its lanes, in the file's order (names checked by the loader, types by
+    the host that reads them; docs/runtime.md, "The record contract"), and the most positions the whole
+    portfolio holds at once (a number, a parameter's name, or None for no limit)."""
+
+    lanes: tuple[Lane, ...]
+    max_positions: int | str | None = None
+
+    def canonical(self) -> list | dict:
+        """Plain data for the content hash: a flat one-lane record hashes as it did before lanes existed."""
+        (first, *others) = self.lanes
+        if not others and not first.name and self.max_positions is None and first.trades == TRADE_PREFIX:
+            return first.canonical()
+        return {"lanes": [[lane.name, lane.trades, *lane.canonical()] for lane in self.lanes],
+                "max_positions": self.max_positions}

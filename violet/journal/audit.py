@@ -4,7 +4,8 @@ The journal holds every scan the reactor accepted (its inputs, bit for bit), the
 run's parameters and universe, and every decision and trade. Verification reads
 only those, runs the graph over the accepted scans in one compiled loop from the
 initial state (what the reactor did, scan by scan), and compares every decision
-field (float64 by bit pattern, every NaN one value) and every shadow trade. It
+field (float64 by bit pattern, every NaN one value) and every shadow trade (its
+fields, lane and times, every lane's, through the one trade stream). It
 also checks that each accepted scan has exactly one decision and no decision
 lacks its scan. The graph file must be the one that decided: its content hash
 (with the journaled parameters) must equal the run's.
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from violet.api import bind, compile_graph, load
@@ -24,7 +26,7 @@ from violet.errors import VioletError
 from violet.compile.identity import bits, first_difference, plain
 from violet.journal.writer import Journal
 from violet.journal.layout import Layout, layout_of
-from violet.table_io import input_columns, output_columns, trade_rows
+from violet.table_io import input_columns, output_columns, trade_stream
 
 MAX_LISTED = 5
 
@@ -84,9 +86,10 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
     if unjournaled:  # also what keeps a graph's input names, spliced into the query below, plain columns
         raise VioletError(f"graph {ir.name} reads {', '.join(unjournaled)}, which the journal's scans do not hold",
                           where=where, fix="give the decision graph that ran")
-    scans = journal.query(f"SELECT {', '.join(f'`{name}`' for name in per_row)} FROM {{db}}.{scans_table} FINAL "
+    scans = journal.query(f"SELECT {', '.join(f'`{name}`' for name in per_row)}, ts_us FROM {{db}}.{scans_table} FINAL "
                           "WHERE run_id = {r:String} AND rejected = 0 ORDER BY scan_id", r=run_id)
     table = pa.table({name: [row[k] for row in scans] for k, name in enumerate(per_row)})
+    ts_us = np.array([row[-1] for row in scans], dtype=np.int64)
     universe = pa.table(json.loads(universe_inputs))
     columns, _ = input_columns(ir, table, f"journal scans of {where}", universe)
     results = compile_graph(ir).batch(columns)
@@ -97,7 +100,9 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
         raise VioletError(f"the run's journal layout is not {graph}'s", where=where, fix="give the graph file that ran")
     _compare_decisions(journal, decisions, layout, run_id, columns["scan_id"].tolist(),
                        output_columns(ir, columns, results), audit)
-    _compare_trades(journal, trades, layout, run_id, trade_rows(ir, results) or {}, audit)
+    stream = trade_stream(ir)
+    recomputed = stream.columns(results, columns["scan_id"], ts_us) if stream is not None else {"lane": []}
+    _compare_trades(journal, trades, layout, run_id, recomputed, audit)
     return audit
 
 
@@ -123,14 +128,20 @@ def _compare_decisions(journal: Journal, table: str, layout: Layout, run_id: str
                                     f"recomputed {recomputed!r} ({bits(recomputed)})")
 
 
+TRADE_KEY = ("exit_scan", "lane", "asset", "entry_scan")  # one order for the journal's trades and the recomputed
+
+
 def _compare_trades(journal: Journal, table: str, layout: Layout, run_id: str, want: dict[str, Any],
                     audit: Audit) -> None:
-    fields = layout.trade_fields
+    """Every journaled shadow trade (every field, its lane and times) against the recomputed trade stream."""
+    fields = ["lane", *layout.trade_fields, "entry_ts_us", "exit_ts_us"]
     rows = journal.query(f"SELECT {', '.join(f'`{f}`' for f in fields)} FROM {{db}}.{table} FINAL "
-                         "WHERE run_id = {r:String} AND source = 'shadow' ORDER BY exit_scan, entry_scan", r=run_id)
-    n = len(want.get("entry_scan", []))
+                         f"WHERE run_id = {{r:String}} AND source = 'shadow' ORDER BY {', '.join(TRADE_KEY)}", r=run_id)
+    n = len(want["lane"])
     audit.trades = (len(rows), n)
-    recomputed = [tuple(plain(want[f][k]) for f in fields) for k in range(n)]
+    key = [fields.index(f) for f in TRADE_KEY]
+    recomputed = sorted((tuple(plain(want[f][k]) for f in fields) for k in range(n)),
+                        key=lambda row: tuple(row[i] for i in key))
     for k in range(max(len(rows), n)):
         got, expected = (rows[k] if k < len(rows) else None), (recomputed[k] if k < n else None)
         if got is None or expected is None or first_difference(fields, dict(zip(fields, got)),

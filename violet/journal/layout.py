@@ -2,7 +2,8 @@
 that holds it bit for bit.
 
 A graph's scans, decisions and trades tables are named by its layout's hash, so graphs with the same inputs and
-outputs share them and a changed one gets new tables. Outputs named `trade_*` are the trade record.
+outputs share them and a changed one gets new tables. The trades table holds the graph's trade stream
+(violet.table_io.TradeStream): every lane's trades, each with its lane, symbol and timestamps.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import numpy as np
 
 from violet.compile.ir import IR
 from violet.dag.types import DType, ValueType
+from violet.table_io import trade_stream
 
-TRADE_PREFIX = "trade_"
 # the journal's own columns of a decisions row and a trades row; no output may take one of these names
 DECISION_HEADER = (("run_id", "String"), ("scan_id", "Int64"), ("ts_us", "Int64"), ("graph_hash", "String"),
                    ("symbol", "String"), ("latency_us", "Float64"))
-TRADE_HEADER = (("run_id", "String"), ("source", "LowCardinality(String)"), ("symbol", "String"))
+TRADE_HEADER = (("run_id", "String"), ("source", "LowCardinality(String)"), ("lane", "LowCardinality(String)"),
+                ("symbol", "String"), ("entry_ts_us", "Int64"), ("exit_ts_us", "Int64"))
 # the journal's own columns of a scans row (scan_id and ts_us are also what a graph may read of them)
 SCAN_HEADER = (("run_id", "String"), ("scan_id", "Int64"), ("ts_us", "Int64"), ("rejected", "UInt8"),
                ("reject_reason", "String"))
@@ -68,7 +70,7 @@ class Layout:
 
     @property
     def key(self) -> str:
-        text = json.dumps([self.decision, self.trade, self.scan], separators=(",", ":"))
+        text = json.dumps([self.decision, self.trade, TRADE_HEADER, self.scan], separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
@@ -98,7 +100,7 @@ class Layout:
                 f"CREATE TABLE IF NOT EXISTS {{db}}.{self.decisions_table}\n(\n{columns(DECISION_HEADER + self.decision)}\n)\n"
                 "ENGINE = ReplacingMergeTree\nORDER BY (run_id, scan_id)",
                 f"CREATE TABLE IF NOT EXISTS {{db}}.{self.trades_table}\n(\n{columns(TRADE_HEADER + self.trade)}\n)\n"
-                "ENGINE = ReplacingMergeTree\nORDER BY (run_id, source, entry_scan, exit_scan, asset)"]
+                "ENGINE = ReplacingMergeTree\nORDER BY (run_id, source, lane, entry_scan, exit_scan, asset)"]
 
     @property
     def decision_fields(self) -> list[str]:
@@ -132,10 +134,10 @@ class Layout:
 
 
 def layout_of(ir: IR) -> Layout:
-    """The columns of graph `ir`'s scans (its per-scan inputs), decisions (every output) and trades (its
-    `trade_*` outputs, prefix dropped)."""
-    trade = tuple((n.removeprefix(TRADE_PREFIX), column_type(ir.output_type(n))) for n in ir.output_names
-                  if n.startswith(TRADE_PREFIX))
+    """The columns of graph `ir`'s scans (its per-scan inputs), decisions (every output) and trades (its trade
+    stream's fields)."""
+    stream = trade_stream(ir)
+    trade = tuple((name, column_type(vtype)) for name, vtype in stream.types) if stream is not None else ()
     header = {name for name, _ in SCAN_HEADER}
     scan = tuple((s.name, column_type(s.type, "Bool")) for s in ir.inputs if not s.universe and s.name not in header)
     return Layout(tuple((n, column_type(ir.output_type(n))) for n in ir.output_names), trade, scan)

@@ -34,18 +34,22 @@ def journal_report(dsn: str, database: str, run_id: str | None) -> str:
     scans, rejected = _scans(journal, run_id)
     lines = [f"run {run_id}: graph {graph} {graph_hash[:16]}, {mode}, {assets} assets, source {source}",
              f"scans: {scans:,} ({rejected:,} rejected)"]
-    for value, n in q(f"SELECT `{action}`, count() FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
-                      f"GROUP BY `{action}` ORDER BY `{action}`", r=run_id):
-        lines.append(f"  decisions {action} {value:<16} {n:,}")
+    kind = q("SELECT type FROM system.columns WHERE database = {d:String} AND table = {t:String} AND name = {c:String}",
+             d=journal.database, t=decisions, c=action)
+    per_asset = bool(kind) and kind[0][0].startswith("Array")  # a per-asset lane's actions: counted asset by asset
+    value = f"arrayJoin(`{action}`)" if per_asset else f"`{action}`"
+    for name, n in q(f"SELECT {value} AS v, count() FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
+                     "GROUP BY v ORDER BY v", r=run_id):
+        lines.append(f"  decisions {action}{' (per asset)' if per_asset else ''} {name:<16} {n:,}")
     p50, p99 = q(f"SELECT quantile(0.5)(latency_us), quantile(0.99)(latency_us) FROM {{db}}.{decisions} FINAL "
                  "WHERE run_id = {r:String}", r=run_id)[0]
     lines.append(f"decision latency: p50 {p50:.1f} us, p99 {p99:.1f} us")
     orders = q("SELECT status, count() FROM {db}.orders FINAL WHERE run_id = {r:String} GROUP BY status ORDER BY status",
                r=run_id)
     lines.append("orders: " + (", ".join(f"{s} {n:,}" for s, n in orders) or "none"))
-    for src, n, pnl in q(f"SELECT source, count(), sum(pnl) FROM {{db}}.{trades} FINAL WHERE run_id = {{r:String}} "
-                         "GROUP BY source ORDER BY source", r=run_id):
-        lines.append(f"trades ({src}): {n:,}, summed pnl {pnl:.6f}")
+    for src, lane, n, pnl in q(f"SELECT source, lane, count(), sum(pnl) FROM {{db}}.{trades} FINAL "
+                               "WHERE run_id = {r:String} GROUP BY source, lane ORDER BY source, lane", r=run_id):
+        lines.append(f"trades ({src}{', lane ' + lane if lane else ''}): {n:,}, summed pnl {pnl:.6f}")
     divergences = q("SELECT scan_id, kind, field, shadow_value, reference_value FROM {db}.divergences FINAL "
                     "WHERE run_id = {r:String} ORDER BY scan_id LIMIT 5", r=run_id)
     total = q("SELECT count() FROM {db}.divergences FINAL WHERE run_id = {r:String}", r=run_id)[0][0]

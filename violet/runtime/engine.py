@@ -5,13 +5,13 @@ the universe and the state it holds, keeps the next state, and returns the
 decision record (enums as names). It decides every scan; what executes is the
 execution layer's business. `check_exit` runs the exit graph alone between
 scans (a finer exit cadence) on the same position state: the composed exit
-node the graph's record names, whatever its name.
+node each lane of the graph's record names, whatever its name.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,10 +30,10 @@ class ExitCheck:
 
     It is given the last scan's id, the latest prices and bar_close = false; its other inputs (the entry
     it may take) are false, 0 or 0.0. A closed trade's fields are its outputs named like the trade field,
-    or with `pos_` or `exit_` before it; exit_scan is the last scan."""
+    or with `pos_` or `exit_` before it; exit_scan is the last scan. `lane` is the record's lane it exits."""
 
-    def __init__(self, graph: CompiledGraph, instance: str, trade_fields: list[str], where: str) -> None:
-        self.graph, self.prefix = graph, instance + "."
+    def __init__(self, graph: CompiledGraph, instance: str, trade_fields: list[str], where: str, lane: str = "") -> None:
+        self.graph, self.prefix, self.lane = graph, instance + ".", lane
         ir = graph.ir
         names = set(ir.output_names)
         self.fields = {f: next((c for c in (f, f"pos_{f}", f"exit_{f}") if c in names), "")
@@ -54,17 +54,18 @@ class ExitCheck:
         if not outputs["exit"]:
             return None
         named = namer(eg.ir, list(outputs))(tuple(outputs.values()))
-        return {"exit_scan": scan_id, **{f: named[c] for f, c in self.fields.items()}}
+        return {"lane": self.lane, "exit_scan": scan_id, **{f: named[c] for f, c in self.fields.items()}}
 
 def namer(ir: IR, names: list[str]) -> Callable[[tuple], dict[str, Any]]:
-    """A function turning kernel output values (Python scalars, as Numba returns them) into a record,
-    enum codes as names."""
-    enums = [(k, name, ir.output_type(name).enum) for k, name in enumerate(names) if ir.output_type(name).enum]
+    """A function turning kernel output values (Python scalars and arrays, as Numba returns them) into a
+    record, enum codes as names (a vector's as a list of names)."""
+    enums = [(k, name, ir.output_type(name).enum, ir.output_type(name).vector) for k, name in enumerate(names)
+             if ir.output_type(name).enum]
 
     def record(values: tuple) -> dict[str, Any]:
         out = dict(zip(names, values))
-        for k, name, enum in enums:
-            out[name] = enum[values[k]]
+        for k, name, enum, vector in enums:
+            out[name] = [enum[c] for c in values[k].tolist()] if vector else enum[values[k]]
         return out
 
     return record
@@ -73,11 +74,11 @@ def namer(ir: IR, names: list[str]) -> Callable[[tuple], dict[str, Any]]:
 class DecisionEngine:
     """Hosts one compiled stateful graph, bound to its universe and parameters, and its state."""
 
-    def __init__(self, graph: BoundGraph, exit_check: ExitCheck | None = None) -> None:
+    def __init__(self, graph: BoundGraph, exit_checks: Sequence[ExitCheck] = ()) -> None:
         self.graph, self.ir = graph, graph.ir
         self._record = namer(graph.ir, graph.output_names)
         self.state: dict[str, Any] = graph.initial_state()
-        self.exit_check = exit_check
+        self.exit_checks = tuple(exit_checks)
         self.latencies_us: list[float] = []
 
     def decide(self, scan: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,8 +89,8 @@ class DecisionEngine:
         self.latencies_us.append((time.perf_counter_ns() - start) / 1000)
         return record
 
-    def check_exit(self, scan_id: int, price: np.ndarray) -> dict[str, Any] | None:
-        """An intra-bar exit check at `price`: the exit graph alone, on this engine's position state; the
-        trade it closes, or None."""
-        assert self.exit_check is not None, "no exit graph hosted"
-        return self.exit_check.run(self.state, scan_id, price)
+    def check_exit(self, scan_id: int, price: np.ndarray) -> list[dict[str, Any]]:
+        """An intra-bar exit check at `price`: each lane's exit graph alone, on this engine's position state;
+        the trades they close (each with its lane)."""
+        assert self.exit_checks, "no exit graph hosted"
+        return [trade for check in self.exit_checks if (trade := check.run(self.state, scan_id, price)) is not None]

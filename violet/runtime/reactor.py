@@ -11,7 +11,10 @@ Per accepted scan: the decision engine decides (latency measured around the
 compiled step alone), the record is journaled (a queue put: the writer thread
 does the I/O), the divergence monitor compares it with the reference, and the
 execution driver turns the actions the graph's record maps to an entry or an
-exit into order intents (a long entry BUY, its exit SELL; a short the reverse).
+exit into order intents (a long entry BUY, its exit SELL; a short the reverse):
+every lane's, a per-asset lane's asset by asset, exits before entries; the
+driver gates the portfolio's slots. Each lane's closed trades are journaled
+with their lane, symbol and entry and exit times.
 Which outputs those are, and the journal's columns, come from the graph's
 record (violet/runtime/record.py): no strategy's field is named here. A rejected
 scan is journaled as rejected and goes no further.
@@ -33,7 +36,7 @@ from violet.runtime.divergence import DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
 from violet.runtime.population import PopulationHost
-from violet.runtime.record import DecisionRecord
+from violet.runtime.record import DecisionRecord, Intent
 from violet.runtime.rows import RunJournal
 from violet.runtime.scheduler import DeadlineScheduler, Timer
 from violet.runtime.source import PriceTick, ScanEvent
@@ -102,6 +105,7 @@ class Reactor:
     _price: np.ndarray | None = None
     _last_scan: int = -1
     _exit_timer: Timer | None = None
+    _scan_ts: dict[int, int] = field(default_factory=dict)  # scan_id -> ts_us of every decided scan (trade times)
 
     def __post_init__(self) -> None:
         self.summary = RunSummary(self.run_id)
@@ -169,6 +173,7 @@ class Reactor:
         if self.population is not None:
             self.population.on_scan(event.inputs)
         self._last_scan, self._price = event.scan_id, np.asarray(event.inputs["price"])
+        self._scan_ts[event.scan_id] = event.ts_us
         divergence = None
         if self.monitor.reference is not None:
             divergence = self.monitor.on_decision(event.scan_id, python_scan(self.engine.ir, event.inputs), record)
@@ -176,15 +181,10 @@ class Reactor:
         if divergence is not None:
             s.divergences += 1
             self._journal(replayed, "divergences", divergence.row(self.run_id))
-        rec = self.record.record
-        order = self.record.order(record[rec.action])
-        if order is not None:
-            side, closes = order
-            size = (rec.exit_leverage, rec.exit_notional) if closes else (rec.leverage, rec.notional)
-            self._intent(event.scan_id, event.ts_us, side, closes, int(record[rec.asset]),
-                         float(record[size[0]]), float(record[size[1]]))
-        if record[rec.trade]:
-            self._trade(self.record.trade(record), replayed)
+        for intent in self.record.intents(record):
+            self._intent(event.scan_id, event.ts_us, intent)
+        for trade in self.record.trades(record):
+            self._trade(trade, event.ts_us, replayed)
         self._journal(replayed, "scans", self._scan_row(event))
         if self.cadence.exit_q_us is not None:
             self._schedule_exit_check(event.ts_us)
@@ -200,25 +200,31 @@ class Reactor:
     def _decision_row(self, event: ScanEvent, record: dict[str, Any]) -> dict[str, Any]:
         row = {name: record[name] for name in self.record.layout.decision_fields}
         row.update(run_id=self.run_id, scan_id=event.scan_id, ts_us=event.ts_us, graph_hash=self.graph_hash,
-                   symbol=self.symbol(record[self.record.record.asset]), latency_us=self.engine.latencies_us[-1])
+                   symbol=self.symbol(self.record.asset(record)), latency_us=self.engine.latencies_us[-1])
         return row
 
     def symbol(self, asset: int) -> str:
         return self.symbols[asset] if 0 <= asset < len(self.symbols) else ""
 
-    def _intent(self, scan_id: int, ts_us: int, side: str, closes: bool, asset: int, leverage: float,
-                notional: float) -> None:
-        intent = OrderIntent(f"{self.run_id}-{scan_id}-{'close' if closes else 'open'}", scan_id, ts_us, side, asset,
-                             self.symbol(asset), leverage, notional, closes)
+    def _intent(self, scan_id: int, ts_us: int, intent: Intent) -> None:
+        lane = f"{intent.lane}-" if intent.lane else ""
+        order = OrderIntent(f"{self.run_id}-{scan_id}-{lane}{intent.asset}-{'close' if intent.closes else 'open'}",
+                            scan_id, ts_us, intent.side, intent.asset, self.symbol(intent.asset), intent.leverage,
+                            intent.notional, intent.closes)
         self.summary.intents += 1
-        self.driver.submit(intent)
+        self.driver.submit(order)
 
-    def _trade(self, trade: dict[str, Any], replayed: bool) -> None:
+    def _trade(self, trade: dict[str, Any], exit_ts_us: int, replayed: bool) -> None:
         trade = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in trade.items()}
         self.shadow_trades.append(trade)
         self.summary.trades += 1
-        self._journal(replayed, "trades", {"run_id": self.run_id, "source": "shadow",
-                                           "symbol": self.symbol(trade["asset"]), **trade})
+        self._journal(replayed, "trades", self._trade_row("shadow", trade, exit_ts_us))
+
+    def _trade_row(self, source: str, trade: dict[str, Any], exit_ts_us: int) -> dict[str, Any]:
+        """A trades row: the trade in the layout's columns, its lane, symbol and the times it opened and closed."""
+        return {"run_id": self.run_id, "source": source, "lane": trade.get("lane", ""),
+                "symbol": self.symbol(trade["asset"]), "entry_ts_us": self._scan_ts.get(int(trade["entry_scan"]), 0),
+                "exit_ts_us": exit_ts_us, **self.record.layout.trade_row(trade)}
 
     # ------------------------------------------------------------ finer exit cadence
 
@@ -236,15 +242,17 @@ class Reactor:
         self._exit_timer = None
         if self._price is None:
             return
-        trade = self.engine.check_exit(self._last_scan, self._price)
-        if trade is not None:
+        trades = self.engine.check_exit(self._last_scan, self._price)
+        for trade in trades:
             self.summary.intrabar_exits += 1
-            side, closes = self.record.exit_order
-            self._intent(self._last_scan, now_us, side, closes, int(trade["asset"]), float(trade["leverage"]),
-                         float(trade["notional"]))
-            self._trade({name: trade[name] for name in self.record.layout.trade_fields}, replayed=False)
-            return
-        self._schedule_exit_check(now_us)
+            exit_order = self.record.lane(trade["lane"]).exit_order
+            assert exit_order is not None  # the session hosts exit checks of lanes with an exit role only
+            self._intent(self._last_scan, now_us, Intent(trade["lane"], *exit_order, int(trade["asset"]),
+                                                         float(trade["leverage"]), float(trade["notional"])))
+            self._trade({name: trade[name] for name in ("lane", *self.record.layout.trade_fields)}, now_us,
+                        replayed=False)
+        if len(trades) < len(self.engine.exit_checks):
+            self._schedule_exit_check(now_us)
 
     # ------------------------------------------------------------ the end
 
@@ -255,10 +263,9 @@ class Reactor:
         reference = self.monitor.reference_trades
         if reference is None:
             reference = getattr(self.monitor.reference, "trades", None) or []
-        layout = self.record.layout
         for trade in reference:
-            self._journal(False, "trades", {"run_id": self.run_id, "source": "reference", "symbol":
-                                            self.symbol(trade["asset"]), **layout.trade_row(trade)})
+            exit_ts_us = self._scan_ts.get(int(trade["exit_scan"]), 0)
+            self._journal(False, "trades", self._trade_row("reference", trade, exit_ts_us))
         if self.population is not None:
             for row in self.population.rows(self.run_id):
                 self._journal(False, "population", row)

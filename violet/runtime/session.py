@@ -126,7 +126,7 @@ def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
 
 
 def read_trades(path: Path, fields: list[str]) -> list[dict[str, Any]]:
-    """A trades table with the graph's trade fields (its `trade_*` outputs, prefix dropped) as a reference stream."""
+    """A trades table with the fields the graph's trades are compared on (TradeStream.compared) as a reference stream."""
     table = read_table(path)
     missing = [c for c in fields if c not in table.column_names]
     if missing:
@@ -135,14 +135,21 @@ def read_trades(path: Path, fields: list[str]) -> list[dict[str, Any]]:
     return table.select(fields).to_pylist()
 
 
-def exit_check(graph: Path, ir: Any, record: DecisionRecord) -> ExitCheck:
-    """The exit check between scans (--exit-q): the composed exit node the graph's record names, compiled."""
+def exit_checks(graph: Path, ir: Any, record: DecisionRecord) -> list[ExitCheck]:
+    """The exit checks between scans (--exit-q): the composed exit node each lane of the graph's record names,
+    compiled. A per-asset lane cannot be checked between scans (its exits are the whole scan's vectors)."""
     where = f"{graph} [record] exit_check"
-    if not record.record.exit_check or not any(r.startswith("exit_") for r in record.roles.values()):
+    per_asset = [h.lane.name for h in record.lanes if h.lane.per_asset]
+    if per_asset:
+        lane = f" {per_asset[0]}" if per_asset[0] else ""
+        raise InputError(f"graph {ir.name} has a per-asset lane{lane}: its exits are checked on scans only",
+                         where="--exit-q", fix="leave out --exit-q for this graph")
+    hosted = [h for h in record.lanes if h.lane.exit_check and h.exit_order is not None]
+    if not hosted:
         raise InputError(f"graph {ir.name} names no exit graph to check between scans (or no exit action)",
                          where=where, fix="declare exit_check (a composed exit node) in [record], or leave out --exit-q")
-    instance = record.record.exit_check
-    return ExitCheck(compile_graph(composed(graph, instance, ir)), instance, record.layout.trade_fields, where)
+    return [ExitCheck(compile_graph(composed(graph, h.lane.exit_check, ir)), h.lane.exit_check,
+                      record.layout.trade_fields, where, h.lane.name) for h in hosted]
 
 
 def build_reactor(s: ReplaySettings, console: Console | None = None,
@@ -155,18 +162,18 @@ def build_reactor(s: ReplaySettings, console: Console | None = None,
     check_settings(s)
     ir = load(s.graph, s.params)
     record = decision_record(ir, str(s.graph))
-    check = exit_check(s.graph, ir, record) if s.exit_q_s else None
+    checks = exit_checks(s.graph, ir, record) if s.exit_q_s else []
     source = replay_source(ir, s.scans, s.universe, s.factors)
     if console is not None and source.stale:
         console.print("stale factors (taken as neutral): "
                       + ", ".join(f"{name} on {count:,} scans" for name, count in source.stale.items()))
     monitor = DivergenceMonitor(reference=reference_engine(s.reference, source.universe, s.params) if s.reference else None,
-                                reference_trades=read_trades(s.reference_trades, record.layout.trade_fields)
+                                reference_trades=read_trades(s.reference_trades, record.stream.compared)
                                 if s.reference_trades else None,
-                                fields=record.layout.decision_fields, trade_fields=record.layout.trade_fields)
+                                fields=record.layout.decision_fields, trade_fields=record.stream.compared)
     cg = compile_graph(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
-    engine = DecisionEngine(cg.bind(source.universe), exit_check=check)
+    engine = DecisionEngine(cg.bind(source.universe), exit_checks=checks)
     population = (PopulationHost(cg, source.universe, s.population, record, threads=s.population_threads)
                   if s.population else None)
     first = min((e.ts_us for e in source.events), default=0)
@@ -178,7 +185,7 @@ def build_reactor(s: ReplaySettings, console: Console | None = None,
                if s.journal else None)
     resume = resume_point(journal, run_id, ir.content_hash) if journal else -1
     rows = RunJournal(journal, run_id, resume)
-    driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=rows.order)
+    driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=rows.order, max_positions=record.max_positions)
     reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, record, monitor, rows, cadence,
                       pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None, on_scan=on_scan,
                       population=population)
@@ -188,7 +195,7 @@ def build_reactor(s: ReplaySettings, console: Console | None = None,
                                 "params": json.dumps(ir.param_defaults), "universe": source.symbols,
                                 "universe_inputs": json.dumps({k: v.tolist() for k, v in source.universe.items()}),
                                 "exit_q_us": cadence.exit_q_us or 0, "layout": record.layout.key,
-                                "action_output": record.record.action})
+                                "action_output": record.action_output})
     if console is not None:
         console.print(f"graph {ir.name} {ir.content_hash[:16]} ({len(ir.ops)} ops, kernels "
                       f"{'cached' if cg.cache_hit else 'compiled'} in {cg.seconds:.2f} s); "

@@ -28,12 +28,12 @@ TRADE_FIELDS = ("entry_scan", "exit_scan", "asset", "notional", "pnl")
 
 @dataclass(frozen=True)
 class Costs:
-    """What trading costs, and which way the trades face (until the decision record declares a side)."""
+    """What trading costs, and which way the trades face where the decision record declares no side."""
 
     capital: float = 10_000.0
     fee_bps: float = 0.0  # per side, of the notional
     slippage_bps: float = 0.0  # per side, of the notional
-    side: int = -1  # -1: every trade is a short (BLUE); +1: a long
+    side: int = -1  # a trade of no declared side: -1 a short, +1 a long
 
 
 @dataclass
@@ -85,17 +85,19 @@ def _value_trades(prices: np.ndarray, row_of: Mapping[int, int], trades: Mapping
     rate = (costs.fee_bps + costs.slippage_bps) / 1e4
     out: dict[str, list[Any]] = {k: [] for k in ("entry_scan", "exit_scan", "asset", "notional", "bars", "gross",
                                                  "fees", "slippage", "funding", "net")}
-    for entry_scan, exit_scan, asset, notional, pnl in zip(*(trades[f] for f in TRADE_FIELDS)):
+    declared = trades.get("side", np.zeros(len(trades["pnl"]), dtype=np.int64))
+    for (entry_scan, exit_scan, asset, notional, pnl), faces in zip(zip(*(trades[f] for f in TRADE_FIELDS)), declared):
         e, x, a, q = row_of[int(entry_scan)], row_of[int(exit_scan)], int(asset), float(notional)
+        side = int(faces) or costs.side
         gross = q * float(pnl)  # the graph's own return on the trade, in money
         fees, slip = 2 * q * costs.fee_bps / 1e4, 2 * q * costs.slippage_bps / 1e4
         cash[e] -= q * rate
         cash[x] += gross - q * rate
         held = prices[e:x, a]
-        marks[e:x] += costs.side * q * (held - prices[e, a]) / prices[e, a]
+        marks[e:x] += side * q * (held - prices[e, a]) / prices[e, a]
         paid = 0.0
         if funding is not None:
-            flows = -costs.side * q * funding[e + 1:x + 1, a]  # each bar held, at the bar's rate
+            flows = -side * q * funding[e + 1:x + 1, a]  # each bar held, at the bar's rate
             cash[e + 1:x + 1] += flows
             paid = float(flows.sum())
         for key, value in zip(out, (int(entry_scan), int(exit_scan), a, q, x - e, gross, fees, slip, paid,

@@ -29,13 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from violet.compile.identity import float_bits, identity_view, same
+from violet.compile.identity import first_difference, float_bits, identity_view, plain, same
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op, Scalar
 from violet.compile.numba_backend import CompiledGraph
 from violet.compile.semantics import C_MATH
 from violet.dag.types import DType, ValueType
 from violet.errors import InputError, quote
+from violet.table_io import trade_stream
 
 Reference = Callable[..., Mapping[str, Any]]
 
@@ -209,7 +210,7 @@ def diff_reference(cg: CompiledGraph, columns: Mapping[str, np.ndarray], referen
     result = _compare(got, {n: expected[n] for n in compared}, name, errors)
     report = result.report
     report.errors, report.first_error = int(errors.sum()), first_error
-    if engine is not None and "trade" in ir.output_names:
+    if engine is not None and trade_stream(ir) is not None:
         report.trades = compare_trades(ir, got, getattr(engine, "trades", []))
     report.step = compare_step(cg, columns, {n: expected[n] for n in compared}, name, valid=~errors,
                                trades=getattr(engine, "trades", None) if report.trades is not None else None)
@@ -287,7 +288,9 @@ def call_reference(ir: IR, columns: Mapping[str, np.ndarray], reference: Referen
         values = columns[spec.name].tolist()
         cols.append([spec.type.enum[v] for v in values] if spec.type.enum else values)
     n = len(cols[0]) if cols else 0
-    out = {name: np.zeros(n, dtype=ir.ops[i].type.dtype.value) for name, i in ir.outputs if not ir.ops[i].type.vector}
+    assets = next((columns[spec.name].shape[1] for spec in per_row if spec.type.vector), None)
+    out = {name: np.zeros((n, assets) if ir.ops[i].type.vector else n, dtype=ir.ops[i].type.dtype.value)
+           for name, i in ir.outputs if assets is not None or not ir.ops[i].type.vector}
     errors = np.zeros(n, dtype=bool)
     first_error = ""
     returned: set[str] = set()
@@ -305,7 +308,15 @@ def call_reference(ir: IR, columns: Mapping[str, np.ndarray], reference: Referen
 
 
 def _store(column: np.ndarray, row: int, value: Any, key: str, vtype: ValueType) -> None:
-    """Store a reference value: enums by name, an int64 output only from an int."""
+    """Store a reference value: enums by name, an int64 output only from an int, a vector's N values each."""
+    if vtype.vector:
+        values = list(value)
+        if len(values) != column.shape[1]:
+            raise TypeError(f"output '{key}' is {vtype} over {column.shape[1]} assets, the reference returned "
+                            f"{len(values)} values")
+        for k, item in enumerate(values):
+            _store(column[row], k, item, key, ValueType(vtype.dtype, vtype.enum))
+        return
     if vtype.enum is not None:
         if value not in vtype.enum:
             raise TypeError(f"output '{key}' is {vtype}, the reference returned {value!r}")
@@ -384,22 +395,20 @@ def compare_step(cg: CompiledGraph, columns: Mapping[str, np.ndarray], expected:
 
 
 def compare_trades(ir: IR, got: Mapping[str, np.ndarray], trades: list[Mapping[str, Any]]) -> TradeReport:
-    """The graph's trade stream (rows with trade = true) vs the engine's list of trades, field by field."""
-    rows = np.flatnonzero(got["trade"])
-    fields = [n.removeprefix("trade_") for n in ir.output_names if n.startswith("trade_")]
-    report = TradeReport(len(rows), len(trades))
-    for k, (row, trade) in enumerate(zip(rows, trades)):
-        for name in fields:
-            vtype = ir.output_type(f"trade_{name}")
-            mine = got[f"trade_{name}"][row].item()
-            theirs = trade.get(name)
-            if vtype.enum is not None:
-                mine = vtype.enum[mine]
-            ok = theirs is not None and same(mine, theirs)
-            if not ok:
-                report.mismatches += 1
-                report.first = report.first or f"trade {k} (graph row {row}) field {name}: graph {mine!r}, reference {theirs!r}"
-                break
+    """The graph's trade stream (violet.table_io.TradeStream: every lane's, in the order they close) vs the
+    engine's list of trades, field by field (and lane by lane, for several lanes)."""
+    stream = trade_stream(ir)
+    assert stream is not None, "compare_trades needs a graph that closes trades"
+    mine = stream.columns(got)
+    fields = stream.compared
+    report = TradeReport(len(mine["lane"]), len(trades))
+    for k, trade in enumerate(trades[:report.graph]):
+        ours = {name: mine[name][k] for name in fields}
+        name = first_difference(fields, ours, trade)
+        if name is not None:
+            report.mismatches += 1
+            report.first = report.first or (f"trade {k} field {name}: graph {plain(ours[name])!r}, "
+                                            f"reference {trade.get(name)!r}")
     return report
 
 
