@@ -200,7 +200,7 @@ def cold_run(tool: str, scans: Path, grid: Grid, threads: int) -> None:
 def linspace(text: str) -> list[float]:
     """`lo:hi:n` as n evenly spaced values, both ends in (the sweep's own rule)."""
     from violet.dag.types import DType
-    from violet.tools.sweep import grid_values
+    from violet.tools.grid import grid_values
 
     return [float(v) for v in grid_values("grid", text, DType.F64)]
 

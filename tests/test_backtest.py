@@ -10,6 +10,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from conftest import GRAPHS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_runtime import write_scans
 
 from violet.tools.backtest import Costs, backtest
@@ -75,3 +77,71 @@ def test_violet_backtest_writes_the_curve_trades_and_png(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "violet.cli", "backtest", str(GRAPHS / "blue_sizing.toml"),
                           "--input", str(scans), "-o", str(out)], capture_output=True, text=True)
     assert bad.returncode == 2 and "no per-asset input 'price'" in bad.stderr
+
+
+def reference(prices, trades, capital, fee_bps, slippage_bps, side, funding, per_year):
+    """docs/backtest.md's rules in numpy, trade by trade (an independent model of the compiled accounting):
+    the curve, then each figure as the numpy expression the docs give."""
+    n = len(prices)
+    cash, marks = np.zeros(n), np.zeros(n)
+    rate = (fee_bps + slippage_bps) / 1e4
+    net, paid_all, fees_all, slip_all = [], [], [], []
+    for e, x, a, q, pnl in zip(*(trades[f] for f in ("entry_scan", "exit_scan", "asset", "notional", "pnl"))):
+        gross = q * pnl
+        fees, slip = 2 * q * fee_bps / 1e4, 2 * q * slippage_bps / 1e4
+        cash[e] -= q * rate
+        cash[x] += gross - q * rate
+        marks[e:x] += side * q * (prices[e:x, a] - prices[e, a]) / prices[e, a]
+        flows = -side * q * funding[e + 1:x + 1, a] if funding is not None else np.zeros(x - e)
+        cash[e + 1:x + 1] += flows
+        paid = float(flows.sum()) if funding is not None else 0.0
+        net.append(gross - fees - slip + paid)
+        paid_all.append(paid), fees_all.append(fees), slip_all.append(slip)
+    equity = capital + np.cumsum(cash) + marks
+    r = equity / np.concatenate([[capital], equity[:-1]]) - 1.0
+    drawdown = 1.0 - equity / np.maximum.accumulate(np.concatenate([[capital], equity]))[1:]
+    std = float(np.std(r, ddof=1))
+    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
+    net_a = np.array(net)
+    return equity, drawdown, {
+        "max_drawdown": float(drawdown.max()), "total_return": equity[-1] / capital - 1.0,
+        "sharpe": float(np.mean(r)) / std * math.sqrt(per_year) if std else math.nan,
+        "sortino": float(np.mean(r)) / downside * math.sqrt(per_year) if downside else math.nan,
+        "hit_rate": float((net_a > 0).mean()) if len(net) else math.nan,
+        "turnover": 2.0 * float(np.sum(np.array(trades["notional"], dtype=float))) / capital,
+        "net_pnl": float(net_a.sum()), "funding": float(np.sum(paid_all)), "fees": float(np.sum(fees_all))}
+
+
+@st.composite
+def runs(draw):
+    """Random prices (T x N), non-overlapping-or-not trades on them, costs, a side, maybe funding."""
+    n_rows, n_assets = draw(st.integers(3, 300)), draw(st.integers(1, 4))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    prices = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.02, (n_rows, n_assets)), axis=0))
+    k = draw(st.integers(0, 40))
+    entry = rng.integers(0, n_rows - 1, k)
+    exit_ = np.minimum(entry + rng.integers(1, 60, k), n_rows - 1)
+    trades = {"entry_scan": entry.tolist(), "exit_scan": exit_.tolist(), "asset": rng.integers(0, n_assets, k).tolist(),
+              "notional": rng.uniform(100, 5000, k).tolist(), "pnl": rng.normal(0, 0.03, k).tolist()}
+    funding = rng.normal(0, 1e-4, (n_rows, n_assets)) if draw(st.booleans()) else None
+    costs = Costs(draw(st.sampled_from([1_000.0, 10_000.0])), draw(st.sampled_from([0.0, 4.0, 7.5])),
+                  draw(st.sampled_from([0.0, 1.0, 2.5])), draw(st.sampled_from([-1, 1])))
+    return prices, trades, costs, funding
+
+
+@given(runs())
+@settings(max_examples=60, deadline=None)
+def test_the_compiled_accounting_is_the_numpy_model_bit_for_bit(run):
+    """The compiled `account` (violet backtest's and every sweep instance's) equals docs/backtest.md's
+    formulas written in numpy, bit for bit: its sums are numpy's pairwise sums, in numpy's order."""
+    prices, trades, costs, funding = run
+    n_rows = len(prices)
+    by_scan = {**trades, "entry_scan": [e + 10 for e in trades["entry_scan"]],
+               "exit_scan": [x + 10 for x in trades["exit_scan"]]}  # the scans' ids are their rows + 10
+    result = backtest(prices, np.arange(n_rows) + 10, np.arange(n_rows) * HOUR_US, by_scan, costs, [], funding)
+    equity, drawdown, figures = reference(prices, trades, costs.capital, costs.fee_bps, costs.slippage_bps,
+                                          costs.side, funding, 8766.0)
+    assert equity.tobytes() == result.curve["equity"].tobytes()
+    assert drawdown.tobytes() == result.curve["drawdown"].tobytes()
+    assert repr({k: float(v) for k, v in figures.items()}) == repr({k: result.summary[k] for k in figures})

@@ -18,7 +18,8 @@ from violet.compile.numba_backend import compile_ir
 from violet.errors import InputError
 from violet.tools import distributed
 from violet.tools.backtest import Costs
-from violet.tools.sweep import money, parameter_sets, sweep
+from violet.tools.grid import product
+from violet.tools.sweep import money, sweep
 from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
@@ -53,9 +54,9 @@ def bits(row: dict) -> dict:
 def test_the_cluster_sweep_is_the_in_process_sweep_bit_for_bit(history, client):
     _, ir, columns = history
     costs = Costs(10_000.0, 4.0, 1.0)
-    points = parameter_sets({"pos.tp_pct": [0.005, 0.01, 0.02], "vd_threshold": [-0.01, -0.02, -0.04]})
+    points = product(ir, {"pos.tp_pct": [0.005, 0.01, 0.02], "vd_threshold": [-0.01, -0.02, -0.04]}).points()
     cg = compile_ir(ir)
-    alone = [bits(row) for row in sweep(cg, columns, points, threads=1, accounting=money(ir, columns, costs, []))]
+    alone = [bits(row) for row in sweep(cg, columns, points, threads=1, accounting=money(columns, costs))]
     assert len({row["sharpe"] for row in alone}) > 3  # the parameters matter
     job = distributed.Job(str(DECISION), ir.content_hash, ir.param_defaults, costs)
     for size in (1, 4, 9):  # one point a task, uneven shards, one shard

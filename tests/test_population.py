@@ -18,7 +18,8 @@ from test_runtime import write_scans
 from violet.api import load
 from violet.compile.numba_backend import compile_ir
 from violet.tools.backtest import YEAR_US, Costs
-from violet.tools.sweep import MONEY, money, parameter_sets, sweep
+from violet.tools.grid import product
+from violet.tools.sweep import MONEY, money, sweep
 from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
@@ -116,9 +117,9 @@ def test_population_equals_the_scan_per_instance_with_per_asset_state(history):
 
 def test_chunks_and_cores_change_no_row(history):
     _, cg, columns = history
-    sets = parameter_sets({"pos.tp_pct": [0.005, 0.01, 0.02], "vd_threshold": [-0.01, -0.03]})
+    sets = product(cg.ir, {"pos.tp_pct": [0.005, 0.01, 0.02], "vd_threshold": [-0.01, -0.03]}).points()
     costs = Costs(10_000.0, 4.0, 1.0)
-    runs = [sweep(cg, columns, sets, threads=t, accounting=money(cg.ir, columns, costs, []), chunk=c)
+    runs = [sweep(cg, columns, sets, threads=t, accounting=money(columns, costs), chunk=c)
             for t, c in ((1, None), (2, 1), (2, 4))]
     assert all(repr(run) == repr(runs[0]) for run in runs)  # repr: every float's digits, NaN equal to NaN
     assert len({row["sharpe"] for row in runs[0]}) == len(sets)
@@ -128,8 +129,8 @@ def test_a_sampled_instance_is_the_backtest_command_with_its_parameters(history,
     """`violet backtest --set` for one instance of a grid: its trades (net in money) and its equity curve
     give the sweep row's figures, bit for bit."""
     path, cg, columns = history
-    sets = parameter_sets({"pos.tp_pct": [0.006, 0.015], "pos.max_hold_bars": [8, 30]})
-    rows = sweep(cg, columns, sets, accounting=money(cg.ir, columns, Costs(10_000.0, 4.0, 1.0), []), chunk=3)
+    sets = product(cg.ir, {"pos.tp_pct": [0.006, 0.015], "pos.max_hold_bars": [8, 30]}).points()
+    rows = sweep(cg, columns, sets, accounting=money(columns, Costs(10_000.0, 4.0, 1.0)), chunk=3)
     sampled = sets[2]
     out = tmp_path / "bt.parquet"
     done = subprocess.run([sys.executable, "-m", "violet.cli", "backtest", str(DECISION), "--input", str(path),
@@ -148,3 +149,26 @@ def test_a_sampled_instance_is_the_backtest_command_with_its_parameters(history,
     assert row["sharpe"] == float(np.mean(r)) / float(np.std(r, ddof=1)) * math.sqrt(per_year)
     assert row["turnover"] == 2.0 * float(np.sum(trades["notional"])) / 10_000.0
     assert set(MONEY) <= set(row)
+
+
+def test_a_population_of_the_trade_stream_alone_writes_the_same_bits(history):
+    """Writing only the trade stream (what the money reads) drops the other outputs' work, not a bit of
+    the stream's: the same values as the population writing every output; a sweep without means has the
+    same rows but the means."""
+    from violet.tools.sweep import STREAM
+
+    _, cg, columns = history
+    rng = np.random.default_rng(5)
+    values = {"pos.tp_pct": rng.uniform(0.002, 0.04, 6), "vd_threshold": rng.uniform(-0.06, -0.005, 6),
+              "pos.max_hold_bars": rng.integers(2, 60, 6)}
+    full, alone = cg.population(list(values)), cg.population(list(values), STREAM)
+    everything = full.run(columns, full.shared(columns), values)
+    stream = alone.run(columns, alone.shared(columns), values)
+    assert sorted(stream) == sorted(STREAM) and all(bits(stream[n]) == bits(everything[n]) for n in stream)
+    assert int(stream["trade"].sum()) > 6
+    points = [{name: v[k].item() for name, v in values.items()} for k in range(6)]
+    account = money(columns, Costs(10_000.0, 4.0, 1.0))
+    with_means = sweep(cg, columns, points, accounting=account)
+    without = sweep(cg, columns, points, accounting=account, means=False, chunk=4)
+    assert [{k: v for k, v in row.items() if not k.startswith("mean_")} for row in with_means] == without
+    assert repr(without) == repr([{k: v for k, v in row.items() if not k.startswith("mean_")} for row in with_means])

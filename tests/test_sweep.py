@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -9,13 +10,17 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from conftest import GRAPHS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_runtime import write_scans
 
 from violet.compile.lower import lower
 from violet.compile.numba_backend import compile_ir
 from violet.dag.graph import load_graph
 from violet.dag.types import DType
-from violet.tools.sweep import grid_values, parameter_sets, summarize, sweep
+from violet.errors import InputError
+from violet.tools.grid import Grid, grid_values, product, read_grid
+from violet.tools.sweep import summarize, sweep
 from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
@@ -33,7 +38,7 @@ def test_grid_values_and_their_combinations():
     assert grid_values("f", "0.1:0.3:3", DType.F64) == ["0.1", "0.2", "0.3"]
     assert grid_values("f", "-0.01:-0.1:10", DType.F64)[1] == "-0.02"  # computed in decimal, then rounded once
     assert grid_values("n", "4, 6,8", DType.I64) == ["4", "6", "8"]
-    sets = parameter_sets({"a": [1, 2], "b": [0.5, 0.25, 0.125]})
+    sets = Grid({"a": np.array([1, 2]), "b": np.array([0.5, 0.25, 0.125])}).points()
     assert len(sets) == 6 and sets[0] == {"a": 1, "b": 0.5} and sets[1] == {"a": 1, "b": 0.25} and sets[-1] == {
         "a": 2, "b": 0.125}
 
@@ -56,7 +61,7 @@ def same(a: dict, b: dict) -> bool:
 def test_a_sweep_row_is_the_run_with_those_parameters(history):
     """Each row equals the history run alone with its parameters; threads change nothing."""
     _, cg, columns = history
-    sets = parameter_sets({"vd_threshold": [-0.01, -0.03], "pos.max_hold_bars": [6, 48]})
+    sets = product(cg.ir, {"vd_threshold": [-0.01, -0.03], "pos.max_hold_bars": [6, 48]}).points()
     rows = sweep(cg, columns, sets, threads=2)
     for params, row in zip(sets, rows):
         assert same(row, {**params, **summarize(cg.ir, cg.scan(columns, params)[0])})
@@ -89,8 +94,8 @@ def test_a_sweep_rows_money_is_the_backtest_with_those_parameters(history):
 
     _, cg, columns = history
     costs = Costs(10_000.0, 4.0, 1.0)
-    sets = parameter_sets({"pos.tp_pct": [0.005, 0.02], "vd_threshold": [-0.01, -0.04]})
-    rows = sweep(cg, columns, sets, threads=2, accounting=money(cg.ir, columns, costs, []))
+    sets = product(cg.ir, {"pos.tp_pct": [0.005, 0.02], "vd_threshold": [-0.01, -0.04]}).points()
+    rows = sweep(cg, columns, sets, threads=2, accounting=money(columns, costs), means=False)  # the CLI's kernel
     for params, row in zip(sets, rows):
         alone = compile_graph(DECISION, params)
         stream = trade_rows(alone.ir, alone.batch(columns))
@@ -115,4 +120,196 @@ def test_the_cli_ranks_the_sets_and_draws_a_heatmap(history, tmp_path):
     one = subprocess.run([sys.executable, "-m", "violet.cli", "sweep", str(DECISION), "--input", str(path),
                           "--grid", "pos.tp_pct=0.01,0.02", "-o", str(tmp_path / "s.parquet"), "--heatmap",
                           str(tmp_path / "h.png")], capture_output=True, text=True)
-    assert one.returncode == 2 and "a heatmap needs a 2-D grid" in one.stderr
+    assert one.returncode == 2 and "a heatmap needs a 2-D product grid" in one.stderr
+
+
+# ---------------------------------------------------------------- grid files (violet.tools.grid, docs/sweep.md "Grids")
+
+REFINED = """[graph]
+name = "refined"
+[inputs]
+price = { type = "float64", vector = true }
+[params]
+k = { default = 0.5, finite = true }
+hold = { default = 10, ge = 1, le = 100 }
+on = true
+[nodes.hi]
+expr = "max_of(price * k, price > 0.0)"
+[outputs]
+out = "select(on, hi, hi + float(hold))"
+"""
+
+
+@pytest.fixture(scope="module")
+def refined(tmp_path_factory):
+    path = tmp_path_factory.mktemp("grid") / "refined.toml"
+    path.write_text(REFINED)
+    return lower(load_graph(path))
+
+
+def grid_file(tmp_path, text: str):
+    path = tmp_path / "grid.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_grid_file_of_values_and_ranges_by_hand(refined, tmp_path):
+    """Values, a decimal-exact range by n, an int range by step: their product, the last varying fastest."""
+    path = grid_file(tmp_path, """
+[params]
+on = [true, false]
+k = { lo = -0.01, hi = -0.1, n = 10 }
+hold = { lo = 10, hi = 40, step = 15 }
+""")
+    grid = read_grid(refined, path)
+    assert grid.size == 2 * 10 * 3 and not grid.joint
+    assert grid.axes["k"].tolist()[:3] == [-0.01, -0.02, -0.03] and grid.axes["k"][-1] == -0.1  # not -0.020000000000000004
+    assert grid.axes["hold"].tolist() == [10, 25, 40] and grid.axes["hold"].dtype == np.int64
+    points = grid.points()
+    assert points[0] == {"on": True, "k": -0.01, "hold": 10} and points[1] == {"on": True, "k": -0.01, "hold": 25}
+    assert points[3] == {"on": True, "k": -0.02, "hold": 10} and points[-1] == {"on": False, "k": -0.1, "hold": 40}
+    descending = read_grid(refined, grid_file(tmp_path, "[params]\nhold = { lo = 9, hi = 1, step = -4 }\n"))
+    assert descending.axes["hold"].tolist() == [9, 5, 1]
+    assert read_grid(refined, grid_file(tmp_path, "[params]\nhold = { lo = 1, hi = 7, n = 4 }\n")).axes[
+        "hold"].tolist() == [1, 3, 5, 7]
+
+
+def test_random_draws_are_the_seeds_and_reproducible(refined, tmp_path):
+    """Axes draw in file order from one generator of the file's seed (numpy's PCG64, so the expectation is
+    numpy's own draws); an axis with a seed of its own draws from that; the same file gives the same points."""
+    text = """seed = 42
+[params]
+k = { random = "uniform", lo = 0.25, hi = 0.75, n = 5 }
+hold = { random = "integers", lo = 1, hi = 3, n = 50 }
+on = { random = "choice", values = [true, false], n = 2, seed = 7 }
+"""
+    grid = read_grid(refined, grid_file(tmp_path, text))
+    rng = np.random.default_rng(42)
+    assert grid.axes["k"].tolist() == rng.uniform(0.25, 0.75, 5).tolist()
+    assert grid.axes["hold"].tolist() == rng.integers(1, 3, 50, endpoint=True).tolist()
+    assert set(grid.axes["hold"].tolist()) == {1, 2, 3}  # both ends in
+    assert grid.axes["on"].tolist() == np.array([True, False])[np.random.default_rng(7).integers(0, 2, 2)].tolist()
+    assert grid.size == 5 * 50 * 2 and repr(read_grid(refined, grid_file(tmp_path, text)).points()) == repr(grid.points())
+    other = read_grid(refined, grid_file(tmp_path, text.replace("seed = 42", "seed = 43")))
+    assert other.axes["k"].tolist() != grid.axes["k"].tolist()
+
+
+def test_a_joint_design_draws_every_parameter_samples_times(refined, tmp_path):
+    grid = read_grid(refined, grid_file(tmp_path, """samples = 1000
+seed = 3
+[params]
+k = { random = "log-uniform", lo = 0.001, hi = 10.0 }
+hold = { random = "integers", lo = 1, hi = 100 }
+"""))
+    assert grid.joint and grid.size == 1000
+    k = grid.axes["k"]
+    assert 0.001 <= k.min() and k.max() <= 10.0 and (k < 0.01).sum() > 150 and (k > 1.0).sum() > 150  # a decade each
+    assert grid.points(998) == [{"k": float(k[998]), "hold": int(grid.axes["hold"][998])},
+                                {"k": float(k[999]), "hold": int(grid.axes["hold"][999])}]
+
+
+@pytest.mark.parametrize("text, key, what", [
+    ("[params]\nnope = [1.0]\n", "params.nope", "unknown parameter 'nope'"),
+    ("[params]\nhold = [1.5]\n", "params.hold", "is int64, got float"),
+    ("[params]\nhold = [0, 5]\n", "params.hold", "parameter 'hold'"),  # ge = 1
+    ("[params]\nk = [nan]\n", "params.k", "parameter 'k'"),  # finite
+    ("[params]\nk = { lo = 0.5, hi = 0.1, step = 0.1 }\n", "params.k", "an empty range"),
+    ("[params]\nk = { lo = 0.5, hi = 0.1, n = 1 }\n", "params.k", "n must be an integer >= 2"),
+    ("[params]\nk = { lo = 0.1, hi = 0.5, n = 3, step = 0.1 }\n", "params.k", "exactly one of n and step"),
+    ("[params]\nhold = { lo = 1, hi = 8, n = 3 }\n", "params.hold", "3 evenly spaced integers"),
+    ("[params]\nk = { random = \"gauss\", lo = 0, hi = 1, n = 3 }\n", "params.k", "unknown random draw 'gauss'"),
+    ("[params]\nk = { random = \"uniform\", lo = 1.0, hi = 1.0, n = 3 }\n", "params.k", "an empty interval"),
+    ("[params]\nk = { random = \"log-uniform\", lo = 0.0, hi = 1.0, n = 3 }\n", "params.k", "an empty interval"),
+    ("[params]\nk = { random = \"integers\", lo = 0, hi = 1, n = 3 }\n", "params.k", "integers draws for a float64"),
+    ("[params]\nk = { lo = 0.1, hi = 0.5, n = 3, bogus = 1 }\n", "params.k", "unknown key 'bogus'"),
+    ("samples = 10\n[params]\nk = [0.1, 0.2]\n", "params.k", "every parameter is drawn"),
+    ("samples = 10\n[params]\nk = { random = \"uniform\", lo = 0, hi = 1, n = 3 }\n", "params.k", "n in a joint"),
+    ("[params]\na.b = [1]\n", "params.a.b", "unknown parameter 'a.b'"),  # a dotted key names a parameter
+    ("[params]\n\"k\\n\\u001b[31mred\" = [1.0]\n", "params.'k\\n\\x1b[31mred'", "unknown parameter"),
+    ("[params]\n", "", "no [params] table"),
+    ("[params\n", "", "not a TOML file"),
+    ("speed = 3\n[params]\nk = [1.0]\n", "", "unknown key 'speed'"),
+])
+def test_every_bad_grid_file_is_one_message_naming_the_file_and_key(refined, tmp_path, text, key, what):
+    path = grid_file(tmp_path, text)
+    with pytest.raises(InputError) as err:
+        read_grid(refined, path)
+    assert err.value.where == (f"{path}: {key}" if key else str(path)) and what in err.value.what
+    assert "\n" not in err.value.what and "\x1b" not in str(err.value)
+
+
+def test_dotted_keys_name_parameters_and_a_product_past_int64_is_refused(tmp_path):
+    """`pos.tp_pct = [...]` (a TOML dotted key) names the parameter pos.tp_pct; ten axes of 100 values are
+    10^20 points, more than an int64 counts: refused before anything is drawn or run."""
+    ir = lower(load_graph(DECISION))
+    grid = read_grid(ir, grid_file(tmp_path, "[params]\npos.tp_pct = [0.01, 0.02]\npos.max_hold_bars = [6]\n"))
+    assert grid.names == ["pos.tp_pct", "pos.max_hold_bars"] and grid.size == 2
+    floats = [p.name for p in ir.params if p.type.dtype == DType.F64][:10]
+    path = grid_file(tmp_path, "[params]\n" + "".join(f'"{name}" = {{ lo = 1, hi = 100, step = 1 }}\n'
+                                                      for name in floats))
+    with pytest.raises(InputError, match="100,000,000,000,000,000,000 points, more than an int64 counts"):
+        read_grid(ir, path)
+
+
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=4), st.data())
+@settings(max_examples=60, deadline=None)
+def test_a_product_grids_columns_are_its_enumeration(lengths, data):
+    """Point k of a product is itertools.product's k-th (the last axis fastest), for any slice start..stop."""
+    axes = {f"p{j}": np.arange(n, dtype=np.int64) * 10 + j for j, n in enumerate(lengths)}
+    grid = Grid(axes)
+    expected = list(itertools.product(*[v.tolist() for v in axes.values()]))
+    start = data.draw(st.integers(0, len(expected)))
+    stop = data.draw(st.integers(start, len(expected) + 2))
+    columns = grid.columns(start, stop)
+    assert list(zip(*[columns[name].tolist() for name in axes])) == expected[start:stop]
+
+
+def test_the_cli_sweeps_a_grid_file(history, tmp_path):
+    """A joint random design from a file: the table holds its points in order, each row the in-process
+    sweep's (the money included); a grid file beside name=... items is refused (exit 2, naming --grid)."""
+    path, cg, columns = history
+    from violet.tools.backtest import Costs
+    from violet.tools.sweep import money
+
+    grid_path = grid_file(tmp_path, """samples = 5
+seed = 11
+[params]
+"pos.tp_pct" = { random = "uniform", lo = 0.004, hi = 0.03 }
+vd_threshold = { random = "uniform", lo = -0.05, hi = -0.005 }
+""")
+    out = tmp_path / "s.parquet"
+    done = subprocess.run([sys.executable, "-m", "violet.cli", "sweep", str(DECISION), "--input", str(path),
+                           "--grid", str(grid_path), "--fee-bps", "4", "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    grid = read_grid(cg.ir, grid_path)
+    table = pq.read_table(out).to_pylist()
+    assert [{k: row[k] for k in grid.names} for row in table] == grid.points()
+    expected = sweep(cg, columns, grid, accounting=money(columns, Costs(10_000.0, 4.0, 0.0)), means=False)
+    assert all(same(a, b) for a, b in zip(table, expected)) and len(table) == 5
+    mixed = subprocess.run([sys.executable, "-m", "violet.cli", "sweep", str(DECISION), "--input", str(path),
+                            "--grid", str(grid_path), "--grid", "vd_threshold=-0.01", "-o", str(out)],
+                           capture_output=True, text=True)
+    assert mixed.returncode == 2 and "--grid: a grid file" in mixed.stderr and "Traceback" not in mixed.stderr
+
+
+def test_a_sweep_values_each_trade_on_the_side_its_lane_declares(history):
+    """long_lane's record declares a long lane: the compiled sweep values its trades long whatever Costs.side
+    says, as `backtest` does with the stream's `side` (+1), bit for bit."""
+    from violet.api import load
+    from violet.tools.backtest import Costs, backtest
+    from violet.tools.sweep import MONEY, money
+    from violet.table_io import trade_rows
+
+    _, _, columns = history
+    cg = compile_ir(load(GRAPHS / "examples" / "long_lane.toml"))
+    costs = Costs(10_000.0, 4.0, 1.0, side=-1)
+    points = [{"long_threshold": -0.01}, {"long_threshold": 0.002}]
+    rows = sweep(cg, columns, points, accounting=money(columns, costs), means=False)
+    for params, row in zip(points, rows):
+        stream = trade_rows(cg.ir, cg.scan(columns, params)[0])
+        assert set(stream["side"].tolist()) == {1} and row["trades"] == len(stream["pnl"]) > 0
+        summary = backtest(columns["price"], columns["scan_id"], columns["ts_us"], stream, costs, []).summary
+        assert repr({k: row[k] for k in MONEY}) == repr({k: summary[k] for k in MONEY})
+        short = backtest(columns["price"], columns["scan_id"], columns["ts_us"], {**stream, "side": 0 * stream["side"]},
+                         costs, []).summary
+        assert short["max_drawdown"] != summary["max_drawdown"]  # the side matters here

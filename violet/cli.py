@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from violet.compile.ir import IR, Scalar
     from violet.compile.fixed import FixedModel
     from violet.tools.backtest import Costs
+    from violet.tools.grid import Grid
     from violet.table_io import Rejections
 
 # Each command imports what it uses (numpy, networkx, numba, pyarrow, the journal client) when it runs, so
@@ -64,17 +65,24 @@ def parse_sets(ir: IR, sets: list[str]) -> dict[str, Scalar]:
     return {name: _typed(text, ir, name, "--set") for name, text in (_named(item, "--set") for item in sets)}
 
 
-def parse_grid(ir: IR, items: list[str]) -> dict[str, list[Scalar]]:
-    """`name=a,b,c` or `name=lo:hi:n` strings -> each parameter's typed values, for `violet sweep`."""
+def parse_grid(ir: IR, items: list[str]) -> Grid:
+    """`--grid` items -> the sweep's points: one grid file (GRID.toml, docs/sweep.md "Grids"), or
+    `name=a,b,c` / `name=lo:hi:n` items, whose product it is."""
     from violet.api import param_type
-    from violet.tools.sweep import grid_values
+    from violet.tools.grid import grid_values, product, read_grid
 
-    grid: dict[str, list[Scalar]] = {}
+    files = [item for item in items if "=" not in item]
+    if files and len(items) > 1:
+        raise InputError(f"a grid file ({quote(files[0])}) and other --grid items", where="--grid",
+                         fix="give one grid file, or name=values items, not both")
+    if files:
+        return read_grid(ir, Path(files[0]))
+    axes: dict[str, list[Scalar]] = {}
     for item in items:
         name, text = _named(item, "--grid")
         dtype = param_type(ir, name, "--grid")
-        grid[name] = [_typed(value, ir, name, "--grid") for value in grid_values(name, text, dtype)]
-    return grid
+        axes[name] = [_typed(value, ir, name, "--grid") for value in grid_values(name, text, dtype)]
+    return product(ir, axes)
 
 
 def _named(item: str, option: str) -> tuple[str, str]:
@@ -281,7 +289,8 @@ def run(graph: GraphArg,
 
 @app.command()
 def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", help="IN.parquet or IN.csv")],
-          grid: Annotated[list[str], typer.Option("--grid", help="name=a,b,c or name=lo:hi:n (repeatable)")],
+          grid_items: Annotated[list[str], typer.Option("--grid", help="name=a,b,c or name=lo:hi:n (repeatable), or "
+                                                        "one GRID.toml (values, ranges, random draws: docs/sweep.md)")],
           output: Annotated[Path, typer.Option("--output", "-o", help="OUT.parquet or OUT.csv: a row per set")],
           universe: UniverseOpt = None,
           threads: Annotated[int, typer.Option(help="cores the population kernel runs the sets on (and threads valuing them)")] = 2,
@@ -300,63 +309,69 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
                                                            "one")] = None,
           workers: Annotated[int, typer.Option(help="worker processes of --scheduler local")] = 2,
           shard_size: Annotated[int, typer.Option(help="parameter sets per Dask task")] = 16,
+          means: Annotated[bool, typer.Option("--means", help="also each float output's mean per set (for a "
+                                              "trade stream: the kernel then computes every output, ~4x the "
+                                              "time for BLUE)")] = False,
           sets: SetOpt = None) -> None:
-    """Run the whole table once per parameter set of a grid (every combination), each in one compiled loop;
-    write one summary row per set: its parameters, trades, the backtest's figures in money (for a trade
-    stream on a `price` input), output means; print the best sets. With --scheduler, the sets are sharded
-    over a Dask cluster (docs/sweep-cluster.md), with the same rows."""
+    """Run the whole table once per point of a parameter grid (the product of --grid items, or a grid file:
+    values, ranges, random draws), all points in one compiled kernel; write one summary row per point: its
+    parameters, trades, the backtest's figures in money (for a trade stream on a `price` input), output
+    means (with --means, or for a graph without a trade stream); print the best points. With --scheduler, the points are sharded over a Dask cluster
+    (docs/sweep-cluster.md), with the same rows."""
     from violet.api import compile_graph
-    from violet.tools.sweep import Ranking, chunks, money, parameter_sets
+    from violet.tools.sweep import Ranking, chunks, money, population
     from violet.table_io import check_output, table_writer
 
     check_output(output, "--output")
     costs = _costs(capital, fee_bps, slippage_bps, side)
     ir = load_ir(graph, sets)
     columns, _ = read_inputs(ir, input, universe, skip_bad=False)
-    axes = parse_grid(ir, grid)
-    if heatmap_png is not None and len(axes) != 2:
-        raise InputError(f"a heatmap needs a 2-D grid, this one has {len(axes)} parameters", where="--heatmap",
-                         fix="give exactly two --grid parameters, or drop --heatmap")
-    combos = parameter_sets(axes)
+    grid = parse_grid(ir, grid_items)
+    if heatmap_png is not None and (grid.joint or len(grid.names) != 2):
+        raise InputError(f"a heatmap needs a 2-D product grid, this one {'is a joint design' if grid.joint else f'has {len(grid.names)} parameters'}",
+                         where="--heatmap", fix="give exactly two --grid parameters, or drop --heatmap")
     priced = "trade" in ir.output_names and "price" in {spec.name for spec in ir.inputs if spec.type.vector}
-    symbols = _symbols(input, universe) if priced else []
     if scheduler is None:
         cg = compile_graph(ir)
-        cg.population(list(axes)).warm()
-        parts = chunks(cg, columns, combos, threads, money(ir, columns, costs, symbols) if priced else None)
+        population(cg, grid.names, means).warm()
+        parts = chunks(cg, columns, grid, threads, money(columns, costs) if priced else None, means=means)
         how = f"{threads} threads"
     else:
-        dask_rows, how = _sweep_on_dask(graph, ir, columns, combos, costs if priced else None, symbols, scheduler,
-                                        workers, shard_size)
-        parts = iter([dask_rows])
+        part, how = _sweep_on_dask(graph, ir, columns, grid, costs if priced else None, means, scheduler, workers,
+                                   shard_size)
+        parts = iter([part])
     ranking = Ranking(metric or ("sharpe" if priced else None), top_k, keep_all=heatmap_png is not None)
     start = time.perf_counter()
     with table_writer(output, {"violet.graph": ir.name, "violet.graph_hash": ir.content_hash}) as write:
-        for rows in parts:
-            write({name: [row[name] for row in rows] for name in rows[0]})
-            ranking.add(rows)
+        for part in parts:
+            write(part)
+            ranking.add(part)
     seconds = time.perf_counter() - start
     n_rows = len(columns[next(spec.name for spec in ir.inputs if not spec.universe)])
-    out.print(f"{len(combos):,} parameter sets x {n_rows:,} rows in {seconds:.2f} s "
-              f"({len(combos) * n_rows / seconds:,.0f} rows/s, {how}) -> {output}")
+    out.print(f"{grid.size:,} parameter sets x {n_rows:,} rows in {seconds:.2f} s "
+              f"({grid.size * n_rows / seconds:,.0f} rows/s, {how}) -> {output}")
     if ranking.metric:
-        out.print("\n".join([f"best by {ranking.metric}:", *ranking.lines(list(axes))]))
+        out.print("\n".join([f"best by {ranking.metric}:", *ranking.lines(grid.names)]))
     if heatmap_png is not None:
-        ranking.heatmap(axes, str(heatmap_png), f"{ir.name} {ir.content_hash[:12]}")
+        ranking.heatmap(grid, str(heatmap_png), f"{ir.name} {ir.content_hash[:12]}")
         out.print(f"-> {heatmap_png}")
 
 
-def _sweep_on_dask(graph: Path, ir: IR, columns: dict, combos: list, costs: Costs | None, symbols: list[str],
-                   scheduler: str, workers: int, shard_size: int) -> tuple[list[dict], str]:
-    """The sweep's rows from a Dask cluster (violet.tools.distributed), and how they were run."""
+def _sweep_on_dask(graph: Path, ir: IR, columns: dict, grid: Grid, costs: Costs | None, means: bool,
+                   scheduler: str, workers: int, shard_size: int) -> tuple[dict, str]:
+    """The sweep's columns from a Dask cluster (violet.tools.distributed), and how they were run."""
+    import numpy as np
+
     from violet.tools import distributed
 
-    job = distributed.Job(str(graph.resolve()), ir.content_hash, ir.param_defaults, costs, tuple(symbols))
-    distributed.shards(combos, shard_size)  # a bad size is refused before a cluster is started
+    job = distributed.Job(str(graph.resolve()), ir.content_hash, ir.param_defaults, costs, means)
+    points = grid.points()
+    distributed.shards(points, shard_size)  # a bad size is refused before a cluster is started
     client = distributed.connect(scheduler, workers)
     try:
-        rows = distributed.run(client, job, columns, combos, shard_size)
-        return rows, f"Dask, {len(client.nthreads())} workers at {client.scheduler.address}, shards of {shard_size}"
+        found = distributed.run(client, job, columns, points, shard_size)
+        return ({name: np.array([row[name] for row in found]) for name in found[0]},
+                f"Dask, {len(client.nthreads())} workers at {client.scheduler.address}, shards of {shard_size}")
     finally:
         distributed.close(client)
 
@@ -644,7 +659,6 @@ def replay(graph: DecisionArg = None, *,
     """Replay scans through the reactor in DARK mode (observe-only): journal every decision, report divergences."""
     from violet.runtime.session import ReplaySettings, run_replay
     from violet.scans.build import read_factors
-    from violet.tools.sweep import parameter_sets
 
     graph = decision_graph(graph)
     ir = load_ir(graph)
@@ -652,7 +666,7 @@ def replay(graph: DecisionArg = None, *,
                               run_id=run_id, reference=None if reference in (None, "none") else reference,
                               reference_trades=reference_trades, exit_q_s=exit_q, live_pace_s=live_pace,
                               factors=read_factors(factors, factor_max_age), params=parse_sets(ir, sets or []),
-                              population=parameter_sets(parse_grid(ir, population)) if population else [],
+                              population=parse_grid(ir, population).points() if population else [],
                               population_threads=population_threads)
     summary = run_replay(settings, out, progress)
     if summary.divergences:

@@ -332,26 +332,31 @@ def shared_reads(ir: IR, varying: set[int]) -> list[int]:
     return sorted(read & per_row)
 
 
-def generate_population(ir: IR, swept: frozenset[int]) -> str:
+def generate_population(ir: IR, swept: frozenset[int], outputs: frozenset[str] | None = None) -> str:
     """The population module of `ir` for the swept param op ids `swept`: `shared` computes, once for all
     instances, every op that depends on no swept param and no state, for every row (rows independent:
     a prange over them), keeping the values instance ops read (`shared_reads`); `population` runs each
     instance (a prange over them) over every row as `scan` does, reading those values instead of
     recomputing them, and writes every scalar output per instance and row. Same ops, same order, same
-    JIT options as `scan` in each thread, so each instance's bits are `scan`'s with its parameters."""
+    JIT options as `scan` in each thread, so each instance's bits are `scan`'s with its parameters.
+    `outputs` (names) writes only those: the ops nothing else reads then go (LLVM drops them; the ones
+    kept are the same ops in the same order), 4x less work an instance for BLUE's trade stream alone."""
     varying = instance_ops(ir, swept)
     kept = shared_reads(ir, varying)
-    sigs = (f"SIGNATURES = {{'shared': {_shared_sig(ir, swept, kept)!r}, 'population': "
-            f"{_population_sig(ir, swept, kept)!r}, 'population_step': {_population_step_sig(ir, swept)!r}}}")
+    outs = population_outputs(ir, outputs)
+    sigs = (f"SIGNATURES = {{'shared': {_shared_sig(ir, swept, kept)!r}, "
+            f"'population': {_population_sig(ir, swept, kept, outs)!r}, "
+            f"'population_step': {_population_step_sig(ir, swept)!r}}}")
     lines = [*_head(ir), sigs, ""]
-    return "\n".join(lines + _shared(ir, swept, varying, kept) + _population(ir, swept, varying, kept)
+    return "\n".join(lines + _shared(ir, swept, varying, kept) + _population(ir, swept, varying, kept, outs)
                      + _population_step(ir, swept, varying)) + "\n"
 
 
-def population_outputs(ir: IR) -> list[tuple[str, int]]:
-    """The outputs a population writes, one value per instance and row: the scalar ones, sorted by name (a
-    vector output per instance would be P x T x N)."""
-    return [(name, i) for name, i in ir.canonical_outputs if not ir.ops[i].type.vector]
+def population_outputs(ir: IR, only: frozenset[str] | None = None) -> list[tuple[str, int]]:
+    """The outputs a population writes, one value per instance and row: the scalar ones (of `only`, if
+    given), sorted by name (a vector output per instance would be P x T x N)."""
+    return [(name, i) for name, i in ir.canonical_outputs
+            if not ir.ops[i].type.vector and (only is None or name in only)]
 
 
 def _shared_sig(ir: IR, swept: frozenset[int], kept: list[int]) -> str:
@@ -376,7 +381,7 @@ def _shared(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int]) -
             *[f"        {var('b', i)}[t] = {var('v', i)}" for i in kept], ""]
 
 
-def _population_sig(ir: IR, swept: frozenset[int], kept: list[int]) -> str:
+def _population_sig(ir: IR, swept: frozenset[int], kept: list[int], outs: list[tuple[str, int]]) -> str:
     rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
     params = ir.leaves("param")
     return _sig(["int64", "int64", "int64"] + [array_type(op.type, rows=True) for op in rows]
@@ -384,12 +389,13 @@ def _population_sig(ir: IR, swept: frozenset[int], kept: list[int]) -> str:
                 + [array_type(op.type, rows=op.id in swept) for op in params]
                 + [array_type(op.type, rows=False) for op in ir.leaves("state")]
                 + [array_type(ir.ops[i].type, rows=True) for i in kept]
-                + [NUMBA_TYPE[ir.ops[i].type.dtype] + "[:, ::1]" for _, i in population_outputs(ir)])
+                + [NUMBA_TYPE[ir.ops[i].type.dtype] + "[:, ::1]" for _, i in outs])
 
 
-def _population(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int]) -> list[str]:
+def _population(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int], outs: list[tuple[str, int]]
+                ) -> list[str]:
     rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
-    params, state, outs = ir.leaves("param"), ir.leaves("state"), population_outputs(ir)
+    params, state = ir.leaves("param"), ir.leaves("state")
     args = (["T", "N", "P"] + [var("a", op.id) for op in rows] + [var("v", op.id) for op in per_run]
             + [var("p" if op.id in swept else "v", op.id) for op in params] + [var("s", op.id) for op in state]
             + [var("b", i) for i in kept] + [var("o", k) for k in range(len(outs))])

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from violet.errors import InputError
 
@@ -63,79 +64,237 @@ class Backtest:
 def backtest(prices: np.ndarray, scan_ids: np.ndarray, ts_us: np.ndarray, trades: Mapping[str, Sequence[Any]],
              costs: Costs, symbols: Sequence[str], funding: np.ndarray | None = None) -> Backtest:
     """Value `trades` (the graph's trade stream) over T bars of `prices` (T x N) with `costs`; `funding`
-    (T x N, a rate per bar, positive: longs pay shorts) is optional."""
+    (T x N, a rate per bar, positive: longs pay shorts) is optional. The arithmetic is `book` and
+    `figures`, compiled, the same functions the sweep runs per instance (violet.tools.sweep)."""
     missing = [f for f in TRADE_FIELDS if f not in trades]
     if missing:
         raise InputError(f"the trade stream lacks trade_{missing[0]}", where="backtest",
                          fix="a backtest needs a graph with trade, trade_entry_scan, trade_exit_scan, trade_asset, "
                              "trade_notional and trade_pnl outputs")
-    row_of = {int(s): t for t, s in enumerate(scan_ids.tolist())}
-    cash = np.zeros(len(scan_ids))  # booked at each bar: realized pnl, costs, funding
-    marks = np.zeros(len(scan_ids))  # unrealized value of the trades open at each bar
-    valued = _value_trades(prices, row_of, trades, costs, funding, cash, marks)
-    equity = costs.capital + np.cumsum(cash) + marks
-    curve = _curve(equity, scan_ids, ts_us, costs.capital)
-    summary = _summary(curve, valued, costs, ts_us)
-    return Backtest(curve, valued, summary, _per_symbol(valued, symbols))
+    ledger = Ledger.of(prices, scan_ids, ts_us, costs, funding)
+    fields = [np.ascontiguousarray(trades[f], dtype=np.int64 if k < 3 else np.float64)
+              for k, f in enumerate(TRADE_FIELDS)]
+    n_rows, n_trades = len(scan_ids), len(fields[0])
+    curve = np.empty((3, n_rows))
+    valued = np.empty((len(VALUED), n_trades))
+    summary = np.empty(len(FIGURES))
+    sides = np.ascontiguousarray(trades.get("side", np.zeros(n_trades, np.int64)), dtype=np.int64)
+    ok = account(ledger.prices, ledger.order, ledger.sorted_ids, *fields, sides, costs.capital, costs.fee_bps,
+                 costs.slippage_bps, costs.side, ledger.funding, ledger.per_year, curve, valued, summary)
+    if not ok:
+        raise InputError("a trade enters or exits on a scan id that is not in the scans", where="backtest",
+                         fix="value the trades on the scans the graph ran on")
+    out: dict[str, list[Any]] = {"entry_scan": fields[0].tolist(), "exit_scan": fields[1].tolist(),
+                                 "asset": fields[2].tolist(), "notional": fields[3].tolist()}
+    out.update({name: (values.astype(np.int64) if name == "bars" else values).tolist()
+                for name, values in zip(VALUED, valued)})
+    curves = {"scan_id": scan_ids, "ts_us": ts_us, **dict(zip(("equity", "bar_return", "drawdown"), curve))}
+    return Backtest(curves, out, dict(zip(FIGURES, summary.tolist())), _per_symbol(out, symbols))
 
 
-def _value_trades(prices: np.ndarray, row_of: Mapping[int, int], trades: Mapping[str, Sequence[Any]], costs: Costs,
-                  funding: np.ndarray | None, cash: np.ndarray, marks: np.ndarray) -> dict[str, list[Any]]:
-    """Book each trade into `cash` (by bar) and `marks` (while open); the trades as valued."""
-    rate = (costs.fee_bps + costs.slippage_bps) / 1e4
-    out: dict[str, list[Any]] = {k: [] for k in ("entry_scan", "exit_scan", "asset", "notional", "bars", "gross",
-                                                 "fees", "slippage", "funding", "net")}
-    declared = trades.get("side", np.zeros(len(trades["pnl"]), dtype=np.int64))
-    for (entry_scan, exit_scan, asset, notional, pnl), faces in zip(zip(*(trades[f] for f in TRADE_FIELDS)), declared):
-        e, x, a, q = row_of[int(entry_scan)], row_of[int(exit_scan)], int(asset), float(notional)
-        side = int(faces) or costs.side
-        gross = q * float(pnl)  # the graph's own return on the trade, in money
-        fees, slip = 2 * q * costs.fee_bps / 1e4, 2 * q * costs.slippage_bps / 1e4
+# ---------------------------------------------------------------- the compiled accounting
+
+JIT = {"cache": True, "error_model": "numpy", "nogil": True}  # never fastmath: no reassociation, no FMA
+VALUED = ("bars", "gross", "fees", "slippage", "funding", "net")  # per trade, beside its stream fields
+FIGURES = ("start_equity", "end_equity", "bars", "bars_per_year", "total_return", "annualised_return", "max_drawdown",
+           "sharpe", "sortino", "trades", "hit_rate", "average_hold_bars", "turnover", "fees", "slippage", "funding",
+           "net_pnl")
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What valuing trades needs of the scans, prepared once for every run (or sweep instance) on them:
+    the prices, the scan ids sorted (to find a trade's rows), the bars a year and the funding rates."""
+
+    prices: np.ndarray
+    order: np.ndarray
+    sorted_ids: np.ndarray
+    per_year: float
+    funding: np.ndarray  # (0, 0): no funding
+
+    @classmethod
+    def of(cls, prices: np.ndarray, scan_ids: np.ndarray, ts_us: np.ndarray, costs: Costs,
+           funding: np.ndarray | None = None) -> Ledger:
+        ids = np.asarray(scan_ids, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        steps = np.diff(ts_us)
+        step = float(np.median(steps)) if len(steps) else math.nan
+        return cls(np.ascontiguousarray(prices, dtype=np.float64), order, np.ascontiguousarray(ids[order]),
+                   YEAR_US / step if step > 0 else math.nan,
+                   np.zeros((0, 0)) if funding is None else np.ascontiguousarray(funding, dtype=np.float64))
+
+
+@njit(**JIT)
+def _block(a: np.ndarray, lo: int, n: int) -> float:
+    """numpy's pairwise summation of a block of n <= 128 values (its leaves): under 8, in order from -0.0;
+    else 8 accumulators, combined in pairs, then the rest in order."""
+    if n < 8:
+        res = -0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(**JIT)
+def _pairwise(a: np.ndarray, lo: int, n: int) -> float:
+    """numpy's pairwise summation of a[lo:lo+n] (its float64 add.reduce), bit for bit: blocks of up to 128
+    values (`_block`), larger spans the sum of their halves (cut at a multiple of 8). Written with a stack
+    of its own, not recursion: Numba's disk cache does not hold recursive functions safely."""
+    if n <= 128:
+        return _block(a, lo, n)
+    los, ns = np.empty(64, np.int64), np.empty(64, np.int64)
+    stage, left = np.zeros(64, np.int64), np.empty(64)
+    top, value = 0, 0.0
+    los[0], ns[0] = lo, n
+    while True:
+        m = ns[top]
+        half = m // 2 - (m // 2) % 8
+        if m <= 128:  # a leaf: its value goes back to the frame below
+            value = _block(a, los[top], m)
+            top -= 1
+        elif stage[top] == 0:  # descend into the left half
+            stage[top] = 1
+            top += 1
+            los[top], ns[top], stage[top] = los[top - 1], half, 0
+            continue
+        elif stage[top] == 1:  # the left half's value is in: descend into the right half
+            left[top], stage[top] = value, 2
+            top += 1
+            los[top], ns[top], stage[top] = los[top - 1] + half, m - half, 0
+            continue
+        else:  # both halves in
+            value = left[top] + value
+            top -= 1
+        if top < 0:
+            return value
+
+
+@njit(**JIT)
+def total(a: np.ndarray, n: int) -> float:
+    """The sum of a[:n] as numpy's `sum` computes it (0.0 plus the pairwise sum)."""
+    return 0.0 + _pairwise(a, 0, n)
+
+
+@njit(**JIT)
+def _rows(order: np.ndarray, sorted_ids: np.ndarray, ids: np.ndarray, out: np.ndarray) -> bool:
+    """The row of each scan id (the last row holding it); False if one is not a scan's."""
+    for k in range(len(ids)):
+        j = np.searchsorted(sorted_ids, ids[k], side="right") - 1
+        if j < 0 or sorted_ids[j] != ids[k]:
+            return False
+        out[k] = order[j]
+    return True
+
+
+@njit(**JIT)
+def book(prices: np.ndarray, entry: np.ndarray, exit_: np.ndarray, asset: np.ndarray, notional: np.ndarray,
+         pnl: np.ndarray, sides: np.ndarray, fee_bps: float, slippage_bps: float, undeclared: int,
+         funding: np.ndarray, cash: np.ndarray, marks: np.ndarray, valued: np.ndarray, flows: np.ndarray) -> None:
+    """Book each trade (rows `entry`, `exit_`) into `cash` (by bar) and `marks` (while open), and write its
+    VALUED figures (docs/backtest.md, the rules); a trade faces its declared side (`sides`: +1 long, -1
+    short), or `undeclared` where that is 0; `flows` is scratch of T values."""
+    rate = (fee_bps + slippage_bps) / 1e4
+    for k in range(len(entry)):
+        e, x, a, q = entry[k], exit_[k], asset[k], notional[k]
+        side = sides[k] if sides[k] != 0 else undeclared
+        gross = q * pnl[k]  # the graph's own return on the trade, in money
+        fees, slip = 2 * q * fee_bps / 1e4, 2 * q * slippage_bps / 1e4
         cash[e] -= q * rate
         cash[x] += gross - q * rate
-        held = prices[e:x, a]
-        marks[e:x] += side * q * (held - prices[e, a]) / prices[e, a]
+        sq, pe = side * q, prices[e, a]
+        for t in range(e, x):
+            marks[t] += sq * (prices[t, a] - pe) / pe
         paid = 0.0
-        if funding is not None:
-            flows = -side * q * funding[e + 1:x + 1, a]  # each bar held, at the bar's rate
-            cash[e + 1:x + 1] += flows
-            paid = float(flows.sum())
-        for key, value in zip(out, (int(entry_scan), int(exit_scan), a, q, x - e, gross, fees, slip, paid,
-                                    gross - fees - slip + paid)):
-            out[key].append(value)
-    return out
+        if funding.shape[0]:
+            for j in range(x - e):  # each bar held, at the bar's rate
+                flows[j] = -side * q * funding[e + 1 + j, a]
+                cash[e + 1 + j] += flows[j]
+            paid = total(flows, x - e)
+        valued[0, k], valued[1, k], valued[2, k], valued[3, k] = x - e, gross, fees, slip
+        valued[4, k], valued[5, k] = paid, gross - fees - slip + paid
 
 
-def _curve(equity: np.ndarray, scan_ids: np.ndarray, ts_us: np.ndarray, capital: float) -> dict[str, np.ndarray]:
-    before = np.concatenate([[capital], equity[:-1]])
-    peak = np.maximum.accumulate(np.concatenate([[capital], equity]))[1:]
-    return {"scan_id": scan_ids, "ts_us": ts_us, "equity": equity, "bar_return": equity / before - 1.0,
-            "drawdown": 1.0 - equity / peak}
+@njit(**JIT)
+def figures(cash: np.ndarray, marks: np.ndarray, capital: float, per_year: float, valued: np.ndarray,
+            notional: np.ndarray, curve: np.ndarray, out: np.ndarray) -> None:
+    """The equity curve (curve rows: equity, bar return, drawdown) and the run's FIGURES into `out`
+    (docs/backtest.md), each as the numpy expression the docs give computes it, bit for bit."""
+    n = len(cash)
+    equity, r, drawdown = curve[0], curve[1], curve[2]
+    booked, before, peak, worst = 0.0, capital, capital, 0.0
+    for t in range(n):
+        booked = cash[t] if t == 0 else booked + cash[t]
+        equity[t] = capital + booked + marks[t]
+        r[t] = equity[t] / before - 1.0
+        before = equity[t]
+        if peak == peak and (equity[t] != equity[t] or equity[t] > peak):
+            peak = equity[t]
+        drawdown[t] = 1.0 - equity[t] / peak
+        if worst == worst and (drawdown[t] != drawdown[t] or drawdown[t] > worst or t == 0):
+            worst = drawdown[t]
+    mean = total(r, n) / n if n else math.nan
+    std = math.nan
+    work = np.empty(n)
+    if n > 1:
+        for t in range(n):
+            work[t] = (r[t] - mean) * (r[t] - mean)
+        std = math.sqrt(total(work, n) / (n - 1))
+    for t in range(n):
+        low = r[t] if r[t] != r[t] or r[t] < 0.0 else 0.0
+        work[t] = low * low
+    downside = math.sqrt(total(work, n) / n) if n else math.nan
+    ret = equity[n - 1] / capital - 1.0 if n else 0.0
+    trades = valued.shape[1]
+    wins = 0
+    for k in range(trades):
+        wins += valued[5, k] > 0
+    out[0], out[1], out[2], out[3], out[4] = capital, equity[n - 1] if n else capital, n, per_year, ret
+    out[5] = (1.0 + ret) ** (per_year / n) - 1.0 if n and ret > -1.0 else -1.0
+    out[6] = worst
+    out[7] = mean / std * math.sqrt(per_year) if std != 0.0 and std == std else math.nan
+    out[8] = mean / downside * math.sqrt(per_year) if downside != 0.0 else math.nan
+    out[9] = trades
+    out[10] = wins / trades if trades else math.nan
+    out[11] = total(valued[0], trades) / trades if trades else math.nan
+    out[12] = 2.0 * total(notional, trades) / capital
+    out[13], out[14], out[15] = total(valued[2], trades), total(valued[3], trades), total(valued[4], trades)
+    out[16] = total(valued[5], trades)
 
 
-def _summary(curve: Mapping[str, np.ndarray], trades: Mapping[str, list[Any]], costs: Costs,
-             ts_us: np.ndarray) -> dict[str, float]:
-    r, equity = curve["bar_return"], curve["equity"]
-    bars = len(r)
-    steps = np.diff(ts_us)
-    per_year = YEAR_US / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else math.nan
-    total = equity[-1] / costs.capital - 1.0 if bars else 0.0
-    std = float(np.std(r, ddof=1)) if bars > 1 else math.nan
-    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2))) if bars else math.nan
-    net = np.asarray(trades["net"], dtype=float)
-    return {
-        "start_equity": costs.capital, "end_equity": float(equity[-1]) if bars else costs.capital,
-        "bars": float(bars), "bars_per_year": per_year, "total_return": total,
-        "annualised_return": (1.0 + total) ** (per_year / bars) - 1.0 if bars and total > -1.0 else -1.0,
-        "max_drawdown": float(curve["drawdown"].max()) if bars else 0.0,
-        "sharpe": float(np.mean(r)) / std * math.sqrt(per_year) if std and std == std else math.nan,
-        "sortino": float(np.mean(r)) / downside * math.sqrt(per_year) if downside else math.nan,
-        "trades": float(len(net)), "hit_rate": float((net > 0).mean()) if len(net) else math.nan,
-        "average_hold_bars": float(np.mean(trades["bars"])) if len(net) else math.nan,
-        "turnover": 2.0 * float(np.sum(trades["notional"])) / costs.capital,
-        "fees": float(np.sum(trades["fees"])), "slippage": float(np.sum(trades["slippage"])),
-        "funding": float(np.sum(trades["funding"])), "net_pnl": float(net.sum()),
-    }
+@njit(**JIT)
+def account(prices: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, entry_scan: np.ndarray,
+            exit_scan: np.ndarray, asset: np.ndarray, notional: np.ndarray, pnl: np.ndarray, sides: np.ndarray,
+            capital: float, fee_bps: float, slippage_bps: float, side: int, funding: np.ndarray, per_year: float,
+            curve: np.ndarray, valued: np.ndarray, out: np.ndarray) -> bool:
+    """One run's trades valued (`book`) and its curve and figures (`figures`): the whole accounting of a
+    run, for `backtest` and for each instance of a sweep. False if a trade's scan id is not a scan's."""
+    n = prices.shape[0]
+    entry, exit_ = np.empty(len(entry_scan), np.int64), np.empty(len(exit_scan), np.int64)
+    if not (_rows(order, sorted_ids, entry_scan, entry) and _rows(order, sorted_ids, exit_scan, exit_)):
+        return False
+    cash, marks = np.zeros(n), np.zeros(n)
+    book(prices, entry, exit_, asset, notional, pnl, sides, fee_bps, slippage_bps, side, funding, cash, marks,
+         valued, np.empty(n))
+    figures(cash, marks, capital, per_year, valued, notional, curve, out)
+    return True
 
 
 def _per_symbol(trades: Mapping[str, list[Any]], symbols: Sequence[str]) -> dict[str, dict[str, float]]:

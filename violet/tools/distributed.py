@@ -36,7 +36,7 @@ class Job:
     content_hash: str  # of the client's IR, its bound parameters included
     params: Mapping[str, Scalar]  # every parameter's value on the client (defaults and --set)
     costs: Costs | None  # None: no money accounting (no trade stream on a price input)
-    symbols: tuple[str, ...] = ()
+    means: bool = True  # each float output's mean per point (violet.tools.sweep.chunks)
 
 
 def shards(points: Sequence[dict[str, Scalar]], size: int) -> list[list[dict[str, Scalar]]]:
@@ -110,8 +110,8 @@ def evaluate(job: Job, columns: Mapping[str, np.ndarray], points: list[dict[str,
     from violet.tools.sweep import money, sweep
 
     cg = _compiled(job)
-    accounting = money(cg.ir, columns, job.costs, list(job.symbols)) if job.costs is not None else None
-    return sweep(cg, columns, points, threads=1, accounting=accounting)
+    accounting = money(columns, job.costs) if job.costs is not None else None
+    return sweep(cg, columns, points, threads=1, accounting=accounting, means=job.means)
 
 
 def _compiled(job: Job) -> CompiledGraph:
