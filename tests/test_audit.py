@@ -30,7 +30,8 @@ def replayed(chdb_dir, tmp_path):
     summary = reactor.run(source)
     journal.close()
     assert summary.trades > 0
-    return Journal(f"chdb://{chdb_dir}", db, client=journal.client), reactor.run_id, summary
+    with Journal(f"chdb://{chdb_dir}", db) as reopened:  # no writer runs now: opened in this process
+        yield reopened, reactor.run_id, summary
 
 
 def test_a_clean_run_verifies(replayed):
@@ -46,7 +47,7 @@ def test_one_ulp_in_one_journaled_decision_is_caught(replayed):
     decisions = f"{journal.database}.{journal.run_tables(run)[0]}"
     scan = journal.query(f"SELECT min(scan_id) FROM {decisions} FINAL WHERE run_id = %(r)s "
                          "AND action = 'ENTER_SHORT'", r=run)[0][0]
-    journal.client.command(  # a newer version of that row, its leverage one ULP up
+    journal.command(  # a newer version of that row, its leverage one ULP up
         f"INSERT INTO {decisions} SELECT * REPLACE "
         f"(reinterpretAsFloat64(reinterpretAsUInt64(leverage) + 1) AS leverage) "
         f"FROM {decisions} FINAL WHERE run_id = '{run}' AND scan_id = {scan}")
@@ -59,9 +60,9 @@ def test_one_ulp_in_one_journaled_decision_is_caught(replayed):
 def test_lost_rows_are_caught(replayed):
     journal, run, _ = replayed
     decisions, trades, _ = (f"{journal.database}.{t}" for t in journal.run_tables(run))
-    journal.client.command(f"DELETE FROM {decisions} WHERE run_id = '{run}' AND scan_id = 100")
-    journal.client.command(f"DELETE FROM {trades} WHERE run_id = '{run}' AND source = 'shadow' AND "
-                           f"entry_scan = (SELECT max(entry_scan) FROM {trades} WHERE run_id = '{run}')")
+    journal.command(f"DELETE FROM {decisions} WHERE run_id = '{run}' AND scan_id = 100")
+    journal.command(f"DELETE FROM {trades} WHERE run_id = '{run}' AND source = 'shadow' AND "
+                    f"entry_scan = (SELECT max(entry_scan) FROM {trades} WHERE run_id = '{run}')")
     audit = verify_run(journal, run, DECISION)
     assert audit.missing == [100] and not audit.extra and not audit.mismatches
     assert audit.trades[0] == audit.trades[1] - 1 and len(audit.trade_mismatches) == 1
@@ -87,8 +88,8 @@ def test_the_cli_exits_1_on_a_difference(replayed):
     args = ["journal", "verify", str(DECISION), "--journal", journal.dsn, "--database", journal.database]
     ok = CliRunner().invoke(app, args)
     assert ok.exit_code == 0 and "verified" in ok.output, ok.output
-    journal.client.command(f"DELETE FROM {journal.database}.{journal.run_tables(run)[0]} WHERE run_id = '{run}' "
-                           "AND scan_id = 7")
+    journal.command(f"DELETE FROM {journal.database}.{journal.run_tables(run)[0]} WHERE run_id = '{run}' "
+                    "AND scan_id = 7")
     bad = CliRunner().invoke(app, [*args, "--run-id", run])
     assert bad.exit_code == 1 and "missing decision: scan 7" in bad.output, bad.output
 
@@ -101,4 +102,5 @@ def test_a_run_with_exit_checks_between_scans_is_refused(chdb_dir, tmp_path):
     reactor.run(source)
     journal.close()
     with pytest.raises(VioletError, match=r"exits were also checked between scans \(every 900 s\)"):
-        verify_run(Journal(f"chdb://{chdb_dir}", db, client=journal.client), reactor.run_id, DECISION)
+        with Journal(f"chdb://{chdb_dir}", db) as reopened:
+            verify_run(reopened, reactor.run_id, DECISION)

@@ -8,6 +8,8 @@ import errno
 import json
 import math
 import os
+import random
+import struct
 import subprocess
 import sys
 import uuid
@@ -16,7 +18,6 @@ from pathlib import Path
 import pytest
 from conftest import GRAPHS
 from test_runtime import write_scans
-from waiting import wait_for
 
 from violet.api import load
 from violet.errors import InputError
@@ -39,7 +40,7 @@ def journal(chdb_dir, tmp_path):
 
 
 def decision_row(j: Journal, scan_id: int, **values) -> dict:
-    row = {c: 0 for c in j._columns["decisions"]}
+    row = {c: 0 for c in j.columns("decisions")}
     row.update(run_id="run", scan_id=scan_id, graph_hash="h", action="NONE", reason="NO_SIGNAL",
                entry_reason="NO_SIGNAL", symbol="", exit_reason="NONE", exit=False)
     row.update(values)
@@ -50,7 +51,10 @@ def bits(j: Journal, column: str) -> list[int]:
     return [r[0] for r in j.query(f"SELECT reinterpretAsUInt64({column}) FROM {{db}}.{DECISIONS} FINAL ORDER BY scan_id")]
 
 
-def test_floats_round_trip_bit_for_bit(journal):
+@pytest.mark.parametrize("started", [False, True], ids=["in-process", "writer-process"])
+def test_floats_round_trip_bit_for_bit(journal, started):
+    if started:
+        journal.start()
     values = [math.nan, -0.0, 5e-324, 1.7976931348623157e308, 0.1 + 0.2]
     for k, v in enumerate(values):
         journal.append("decisions", decision_row(journal, k, leverage=v))
@@ -59,16 +63,67 @@ def test_floats_round_trip_bit_for_bit(journal):
                                          0x3FD3333333333334]
 
 
-def test_failure_mid_run_spills_and_replays_every_row_once(journal):
+def random_value(kind: str, rng: random.Random) -> object:
+    """A value of ClickHouse type `kind` as the reactor would hand it over (edge floats, hostile strings)."""
+    if kind.startswith("Array("):
+        return [random_value(kind[6:-1], rng) for _ in range(rng.randint(0, 4))]
+    if kind == "Float64":
+        return rng.choice([math.nan, -0.0, 5e-324, 1.7976931348623157e308, rng.gauss(0, 1e3)])
+    if kind == "Int64":
+        return rng.randint(-2**63, 2**63 - 1)
+    if kind in ("UInt8", "Bool"):
+        return rng.random() < 0.5
+    return rng.choice(["", "x'); DROP TABLE t; --", "é\n\t\"", "NO_SIGNAL"]) + str(rng.randint(0, 9))
+
+
+def same(a: object, b: object) -> bool:
+    """Equal as journaled: floats bit for bit, bools as 0/1, lists element by element."""
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    return a == b if isinstance(a, str) else int(a) == int(b)
+
+
+def test_rows_through_the_writer_process_are_exactly_what_was_appended(journal):
+    """Every table, every column type, edge values: what the writer process inserts is what was appended."""
     journal.start()
+    rng = random.Random(11)
+    appended: dict[str, list[dict]] = {}
+    tables = {table: dict(journal.query("SELECT name, type FROM system.columns WHERE database = {d:String} "
+                                        "AND table = {t:String}", d=journal.database, t=journal.table(table)))
+              for table in ("decisions", "orders", "trades", "divergences", "scans")}  # scans last: a scan's last row
+    for k in range(60):  # a scan's rows, then its scans row (which hands them to the writer)
+        for table, types in tables.items():
+            row = {name: random_value(kind, rng) for name, kind in types.items()}
+            row.update(run_id="run", scan_id=k, entry_scan=k, intent_id=str(k))
+            row = {name: value for name, value in row.items() if name in types}
+            journal.append(table, row)
+            appended.setdefault(table, []).append(row)
+    journal.flush()
+    for table, rows in appended.items():
+        columns = journal.columns(table)
+        key = "scan_id" if "scan_id" in columns else "entry_scan"
+        back = journal.query(f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {{db}}.{journal.table(table)} "
+                             f"ORDER BY {key}")
+        assert len(back) == len(rows) == 60, table
+        for row, got in zip(rows, back, strict=True):
+            assert all(same(row[c], v) for c, v in zip(columns, got, strict=True)), (table, row, got)
+    assert journal.stats.inserted == {table: 60 for table in appended}
+
+
+def test_failure_mid_run_spills_and_replays_every_row_once(journal):
+    journal.start()  # the writer process owns the database: the failure happens there, for real
     for k in range(300):
         journal.append("decisions", decision_row(journal, k))
         if k == 100:
-            wait_for(lambda: journal.stats.inserted.get("decisions", 0) == 101, "rows 0..100 inserted")
-            journal.client.command(f"DETACH TABLE {journal.database}.{DECISIONS}")  # a real failure of the engine
+            journal.flush()
+            assert journal.stats.inserted.get("decisions", 0) == 101
+            journal.command(f"DETACH TABLE {{db}}.{DECISIONS}")  # a real failure of the engine
         if k == 200:
-            wait_for(lambda: journal.stats.spilled_rows > 0, "a failed insert spilled")
-            journal.client.command(f"ATTACH TABLE {journal.database}.{DECISIONS}")
+            journal.flush()
+            assert journal.stats.spilled_rows > 0
+            journal.command(f"ATTACH TABLE {{db}}.{DECISIONS}")
     journal.close()
     assert journal.stats.failures >= 1 and journal.stats.spilled_rows > 0
     assert journal.stats.replayed_rows == journal.stats.spilled_rows
@@ -80,15 +135,17 @@ def test_failure_mid_run_spills_and_replays_every_row_once(journal):
 def test_rows_spilled_at_close_are_replayed_by_the_next_journal(chdb_dir, tmp_path):
     database = f"t_{uuid.uuid4().hex[:10]}"
     first = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill")
-    first.client.command(f"DETACH TABLE {database}.{DECISIONS}")
+    first.command(f"DETACH TABLE {database}.{DECISIONS}")
     for k in range(50):
         first.append("decisions", decision_row(first, k))
     first.close()
-    assert first.pending_spill_rows() == 50  # nothing lost: all on disk
-    first.client.command(f"ATTACH TABLE {database}.{DECISIONS}")
-    second = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill", client=first.client)
-    assert second.stats.replayed_rows == 50 and second.pending_spill_rows() == 0
-    assert second.count("decisions", "run") == 50
+    spilled = sorted((tmp_path / "spill").glob("*.spill.jsonl"))
+    assert sum(len(p.read_bytes().splitlines()) for p in spilled) == 50  # nothing lost: all on disk
+    with Journal(f"chdb://{chdb_dir}", database=f"p_{database}", spill_dir=tmp_path / "p") as other:
+        other.command(f"ATTACH TABLE IF NOT EXISTS {database}.{DECISIONS}")  # a restarted engine re-attaches it
+    with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill") as second:
+        assert second.stats.replayed_rows == 50 and second.pending_spill_rows() == 0
+        assert second.count("decisions", "run") == 50
 
 
 def test_writing_twice_counts_once(journal):
@@ -115,10 +172,11 @@ def test_a_database_name_that_is_not_an_identifier_is_refused_and_nothing_is_dro
     journal.flush()
     for name in (f"{journal.database}; DROP DATABASE {journal.database}", "1abc", "a" * 64, "violet\n", "", "a-b"):
         with pytest.raises(InputError, match="is not a plain identifier") as caught:
-            Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=name, client=journal.client)
+            Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=name)
         assert caught.value.where == "--database" and caught.value.fix
     assert journal.count("decisions", "run") == 1  # the database is still there, with its row
-    Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database="A_" + "b" * 61, client=journal.client)  # 63 characters: fine
+    with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database="A_" + "b" * 61) as long:  # 63 characters: fine
+        assert long.count("decisions", "run") == 0
 
 
 def test_run_ids_are_bound_as_parameters_not_pasted(journal):
@@ -180,8 +238,9 @@ def test_a_journal_directory_held_by_another_process_says_so(tmp_path):
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
-        with pytest.raises(JournalError, match="another process has the embedded ClickHouse at .* open"):
-            Journal(f"chdb://{directory}")
+        for opening in (lambda j: j.start(), lambda j: j.query("SELECT 1")):  # a writer process, or this process
+            with pytest.raises(JournalError, match="another process has the embedded ClickHouse at .* open"):
+                opening(Journal(f"chdb://{directory}"))
     finally:
         holder.stdin.close()
         holder.wait()
@@ -198,17 +257,16 @@ def test_a_torn_spill_file_keeps_its_whole_rows_and_sets_the_rest_aside(chdb_dir
     database = f"t_{uuid.uuid4().hex[:10]}"
     spill = tmp_path / "spill"
     spill.mkdir()
-    probe = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "probe")
-    legacy, cut = spill / f"{DECISIONS}.spill.jsonl", spill_lines(probe, 11)
+    with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "probe") as probe:
+        legacy, cut = spill / f"{DECISIONS}.spill.jsonl", spill_lines(probe, 11)
+        batch = spill / f"{database}.{DECISIONS}.00000000000000000001-1-000001.spill.jsonl"
+        batch.write_bytes(spill_lines(probe, 5, first=100)[:-1] + b"\n{\"run_id\": \"ru")  # whole rows, then a torn one
     cut = cut[: len(cut) - 40]  # the 11th row loses its last 40 bytes (and its newline)
     legacy.write_bytes(cut)
-    batch = spill / f"{database}.{DECISIONS}.00000000000000000001-1-000001.spill.jsonl"
-    batch.write_bytes(spill_lines(probe, 5, first=100)[:-1] + b"\n{\"run_id\": \"ru")  # whole rows, then a torn one
     notices: list[str] = []
-    journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=spill, client=probe.client,
-                      notice=notices.append)
-    assert journal.count("decisions", "run") == 15 and journal.stats.replayed_rows == 15
-    assert journal.pending_spill_rows() == 0 and not list(spill.glob("*.spill.jsonl"))
+    with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=spill, notice=notices.append) as journal:
+        assert journal.count("decisions", "run") == 15 and journal.stats.replayed_rows == 15
+        assert journal.pending_spill_rows() == 0 and not list(spill.glob("*.spill.jsonl"))
     torn = sorted((spill / "torn").iterdir())
     assert len(torn) == 2 and len(notices) == 2
     kept_tail = cut[cut.rindex(b"\n") + 1:]
@@ -238,14 +296,14 @@ def test_a_full_spill_disk_stops_the_writer_and_keeps_every_acknowledged_row(chd
     with tmpfs(tmp_path / "small", "size=256k") as small:
         journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=small, batch_rows=50,
                           flush_seconds=0.01).start()
-        journal.client.command(f"DETACH TABLE {database}.{DECISIONS}")
+        journal.command(f"DETACH TABLE {database}.{DECISIONS}")  # in the writer process, which owns the database
         k = 0
         with pytest.raises(JournalError, match="No space left on device") as caught:
             while k < 1_000_000:  # far more than the disk holds; the writer stops long before
                 journal.append("decisions", decision_row(journal, k))
                 k += 1
                 if k % 50 == 0:
-                    wait_for(lambda: journal._queue.empty() or journal._stopped is not None, "the writer to catch up")
+                    journal.flush()  # wait for the writer to catch up (raises once it stopped)
         assert "spilling them to" in caught.value.what and "--run-id" in caught.value.fix
         with pytest.raises(JournalError, match="No space left on device"):
             journal.close()
@@ -255,16 +313,18 @@ def test_a_full_spill_disk_stops_the_writer_and_keeps_every_acknowledged_row(chd
         for path in small.glob("*.spill.jsonl"):
             assert all(json.loads(line) for line in path.read_bytes().splitlines())  # every file whole
         subprocess.run(["mount", "-o", "remount,size=8m", str(small)], check=True)
-        journal.client.command(f"ATTACH TABLE {database}.{DECISIONS}")
+        with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=f"p_{database}", spill_dir=tmp_path) as other:
+            other.command(f"ATTACH TABLE IF NOT EXISTS {database}.{DECISIONS}")  # a restarted engine re-attaches it
         notices: list[str] = []
-        again = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=small, client=journal.client,
-                        notice=notices.append)
-        assert again.stats.replayed_rows == kept and again.count("decisions", "run") == kept and not notices
+        with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=small,
+                     notice=notices.append) as again:
+            assert again.stats.replayed_rows == kept and again.count("decisions", "run") == kept and not notices
 
 
 def test_a_failed_spill_write_leaves_no_partial_file_and_stops_the_journal(chdb_dir, tmp_path, monkeypatch):
     """ENOSPC injected at the write call, after half the bytes: the temp file goes, no spill file appears, and the
-    journal refuses every later row (the caller's thread writes here: no writer thread involved)."""
+    journal refuses every later row (no writer process started: the caller's process writes, where the failure
+    is injected)."""
     database = f"t_{uuid.uuid4().hex[:10]}"
     journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill")
     real = spill_module._write_durably
@@ -274,7 +334,7 @@ def test_a_failed_spill_write_leaves_no_partial_file_and_stops_the_journal(chdb_
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(spill_module, "_write_durably", half_then_full)
-    journal.client.command(f"DETACH TABLE {database}.{DECISIONS}")
+    journal.command(f"DETACH TABLE {database}.{DECISIONS}")
     journal.append("decisions", decision_row(journal, 0))
     with pytest.raises(JournalError, match="cannot keep 1 decisions_[0-9a-f]{16} rows: .*No space left on device"):
         journal.flush()
@@ -282,7 +342,8 @@ def test_a_failed_spill_write_leaves_no_partial_file_and_stops_the_journal(chdb_
     for stopped in (lambda: journal.append("decisions", decision_row(journal, 1)), journal.close):
         with pytest.raises(JournalError, match="No space left on device"):
             stopped()
-    journal.client.command(f"ATTACH TABLE {database}.{DECISIONS}")
+    with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=f"p_{database}", spill_dir=tmp_path / "p") as other:
+        other.command(f"ATTACH TABLE IF NOT EXISTS {database}.{DECISIONS}")  # a restarted engine re-attaches it
 
 
 def test_replay_on_a_full_disk_exits_2_and_resumes_to_a_verified_run(tmp_path):
@@ -316,14 +377,14 @@ def test_a_temp_file_of_a_killed_spill_is_set_aside_not_replayed(chdb_dir, tmp_p
     spill = tmp_path / "spill"
     spill.mkdir()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    probe = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "probe")
-    orphan = spill / f".{database}.{DECISIONS}.00000000000000000001-{dead.stdout.strip()}-000001.spill.jsonl.tmp"
-    orphan.write_bytes(spill_lines(probe, 3)[:-7])
-    live = spill / f".{database}.{DECISIONS}.00000000000000000002-{os.getpid()}-000001.spill.jsonl.tmp"
-    live.write_bytes(spill_lines(probe, 1))
+    with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "probe") as probe:
+        lines = spill_lines(probe, 3)
+        orphan = spill / f".{database}.{DECISIONS}.00000000000000000001-{dead.stdout.strip()}-000001.spill.jsonl.tmp"
+        orphan.write_bytes(lines[:-7])
+        live = spill / f".{database}.{DECISIONS}.00000000000000000002-{os.getpid()}-000001.spill.jsonl.tmp"
+        live.write_bytes(spill_lines(probe, 1))
     notices: list[str] = []
-    journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=spill, client=probe.client,
-                      notice=notices.append)
-    assert journal.count("decisions", "run") == 0 and not orphan.exists() and live.exists()
-    assert [p.read_bytes() for p in (spill / "torn").iterdir()] == [spill_lines(probe, 3)[:-7]]
+    with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=spill, notice=notices.append) as journal:
+        assert journal.count("decisions", "run") == 0 and not orphan.exists() and live.exists()
+    assert [p.read_bytes() for p in (spill / "torn").iterdir()] == [lines[:-7]]
     assert len(notices) == 1 and str(orphan) in notices[0]

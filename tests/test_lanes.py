@@ -53,7 +53,7 @@ def replay(graph: Path, scans: Path, chdb_dir: Path, reference: str | None) -> t
                                                             reference=reference))
     summary = reactor.run(source)
     journal.close()
-    return Journal(f"chdb://{chdb_dir}", db, client=journal.client), reactor, summary
+    return Journal(f"chdb://{chdb_dir}", db), reactor, summary  # opened in this process by its first read
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLE))
@@ -71,61 +71,63 @@ def test_the_two_lane_portfolio_trades_both_ways_journals_each_lane_and_verifies
     scans = write_scans(tmp_path / "scans.parquet", n_scans=300, vel_div=EXAMPLE["two_lane"][1])
     graph = EXAMPLES / "two_lane.toml"
     journal, reactor, summary = replay(graph, scans, chdb_dir, EXAMPLE["two_lane"][0])
-    run = reactor.run_id
-    assert summary.divergences == 0 and summary.orders.get("REFUSED", 0) == 0
-    decisions, trades, _ = journal.run_tables(run)
-    # each lane's orders face its own way: the short SELLs to open and BUYs to close, the long the reverse
-    sides = set(journal.query("SELECT splitByChar('-', intent_id)[-3], side, reduce_only FROM {db}.orders FINAL "
-                              "WHERE run_id = {r:String}", r=run))
-    assert sides == {("short", "SELL", 0), ("short", "BUY", 1), ("long", "BUY", 0), ("long", "SELL", 1)}
-    # one trades table, each row with its lane, the asset's symbol and the times of its entry and exit scans
-    rows = journal.query(f"SELECT lane, asset, symbol, entry_scan, exit_scan, entry_ts_us, exit_ts_us FROM "
-                         f"{{db}}.{trades} FINAL WHERE run_id = {{r:String}} AND source = 'shadow'", r=run)
-    lanes = [row[0] for row in rows]
-    assert lanes.count("short") > 2 and lanes.count("long") > 2 and len(rows) == summary.trades
-    assert all(symbol == f"A{asset}USDT" and entry_ts == T0 + entry * HOUR and exit_ts == T0 + exit_ * HOUR
-               for _, asset, symbol, entry, exit_, entry_ts, exit_ts in rows)
-    # the lanes' trades are the reference's, lane by lane (the reference journaled beside them)
-    both = journal.query(f"SELECT source, lane, entry_scan, exit_scan, asset, reason, pnl FROM {{db}}.{trades} FINAL "
-                         "WHERE run_id = {r:String} ORDER BY lane, exit_scan", r=run)
-    assert [row[1:] for row in both if row[0] == "shadow"] == [row[1:] for row in both if row[0] == "reference"]
-    audit = verify_run(journal, run, graph)
-    assert audit.ok and audit.trades == (summary.trades, summary.trades), audit.render()
-    report = journal_report(f"chdb://{chdb_dir}", journal.database, run)
-    assert f"trades (shadow, lane long): {lanes.count('long'):,}" in report
-    # verify also checks the lane: a trade moved to the other lane is caught
-    first = f"run_id = '{run}' AND source = 'shadow' AND lane = 'short' AND exit_scan = {min(r[4] for r in rows if r[0] == 'short')}"
-    table = f"{journal.database}.{trades}"
-    journal.client.command(f"INSERT INTO {table} SELECT * REPLACE ('long' AS lane) FROM {table} FINAL WHERE {first}")
-    journal.client.command(f"ALTER TABLE {table} DELETE WHERE {first} SETTINGS mutations_sync = 1")
-    assert not verify_run(journal, run, graph).ok
+    with journal:  # closed at the end: the directory is free again for a writer process
+        run = reactor.run_id
+        assert summary.divergences == 0 and summary.orders.get("REFUSED", 0) == 0
+        decisions, trades, _ = journal.run_tables(run)
+        # each lane's orders face its own way: the short SELLs to open and BUYs to close, the long the reverse
+        sides = set(journal.query("SELECT splitByChar('-', intent_id)[-3], side, reduce_only FROM {db}.orders FINAL "
+                                  "WHERE run_id = {r:String}", r=run))
+        assert sides == {("short", "SELL", 0), ("short", "BUY", 1), ("long", "BUY", 0), ("long", "SELL", 1)}
+        # one trades table, each row with its lane, the asset's symbol and the times of its entry and exit scans
+        rows = journal.query(f"SELECT lane, asset, symbol, entry_scan, exit_scan, entry_ts_us, exit_ts_us FROM "
+                             f"{{db}}.{trades} FINAL WHERE run_id = {{r:String}} AND source = 'shadow'", r=run)
+        lanes = [row[0] for row in rows]
+        assert lanes.count("short") > 2 and lanes.count("long") > 2 and len(rows) == summary.trades
+        assert all(symbol == f"A{asset}USDT" and entry_ts == T0 + entry * HOUR and exit_ts == T0 + exit_ * HOUR
+                   for _, asset, symbol, entry, exit_, entry_ts, exit_ts in rows)
+        # the lanes' trades are the reference's, lane by lane (the reference journaled beside them)
+        both = journal.query(f"SELECT source, lane, entry_scan, exit_scan, asset, reason, pnl FROM {{db}}.{trades} FINAL "
+                             "WHERE run_id = {r:String} ORDER BY lane, exit_scan", r=run)
+        assert [row[1:] for row in both if row[0] == "shadow"] == [row[1:] for row in both if row[0] == "reference"]
+        audit = verify_run(journal, run, graph)
+        assert audit.ok and audit.trades == (summary.trades, summary.trades), audit.render()
+        report = journal_report(f"chdb://{chdb_dir}", journal.database, run)
+        assert f"trades (shadow, lane long): {lanes.count('long'):,}" in report
+        # verify also checks the lane: a trade moved to the other lane is caught
+        first = f"run_id = '{run}' AND source = 'shadow' AND lane = 'short' AND exit_scan = {min(r[4] for r in rows if r[0] == 'short')}"
+        table = f"{journal.database}.{trades}"
+        journal.command(f"INSERT INTO {table} SELECT * REPLACE ('long' AS lane) FROM {table} FINAL WHERE {first}")
+        journal.command(f"ALTER TABLE {table} DELETE WHERE {first} SETTINGS mutations_sync = 1")
+        assert not verify_run(journal, run, graph).ok
 
 
 def test_k_shorts_open_up_to_k_positions_each_asset_its_own_and_verify(chdb_dir, tmp_path):
     scans = write_scans(tmp_path / "scans.parquet", n_scans=300, vel_div=EXAMPLE["k_short"][1])
     graph = EXAMPLES / "k_short.toml"
     journal, reactor, summary = replay(graph, scans, chdb_dir, EXAMPLE["k_short"][0])
-    run = reactor.run_id
-    assert summary.divergences == 0 and summary.orders.get("REFUSED", 0) == 0  # the graph respects its k
-    decisions, trades, _ = journal.run_tables(run)
-    most, full_scans = journal.query(f"SELECT max(open), countIf(open = 3) FROM {{db}}.{decisions} FINAL "
-                                     "WHERE run_id = {r:String}", r=run)[0]
-    assert most == 3 and full_scans > 10
-    # several positions at once: some scan has three open, on three different assets
-    entries = journal.query("SELECT scan_id, asset FROM {db}.orders FINAL WHERE run_id = {r:String} "
-                            "AND reduce_only = 0 ORDER BY scan_id, asset", r=run)
-    exits = journal.query("SELECT scan_id, asset FROM {db}.orders FINAL WHERE run_id = {r:String} "
-                          "AND reduce_only = 1 ORDER BY scan_id, asset", r=run)
-    assert len(exits) == summary.trades and len(entries) - len(exits) <= 3
-    # trades exploded per asset: the action vectors' EXIT entries, one trades row each
-    exploded = journal.query(f"SELECT scan_id, k - 1 FROM {{db}}.{decisions} FINAL ARRAY JOIN action AS a, "
-                             "arrayEnumerate(action) AS k WHERE run_id = {r:String} AND a = 'EXIT' "
-                             "ORDER BY scan_id, k", r=run)
-    assert [tuple(e) for e in exploded] == [tuple(e) for e in exits]
-    assert verify_run(journal, run, graph).ok
-    report = journal_report(f"chdb://{chdb_dir}", journal.database, run)
-    assert f"decisions action (per asset) EXIT             {len(exits):,}" in report
-    assert f"trades (shadow): {summary.trades:,}" in report
+    with journal:  # closed at the end: the directory is free again for a writer process
+        run = reactor.run_id
+        assert summary.divergences == 0 and summary.orders.get("REFUSED", 0) == 0  # the graph respects its k
+        decisions, trades, _ = journal.run_tables(run)
+        most, full_scans = journal.query(f"SELECT max(open), countIf(open = 3) FROM {{db}}.{decisions} FINAL "
+                                         "WHERE run_id = {r:String}", r=run)[0]
+        assert most == 3 and full_scans > 10
+        # several positions at once: some scan has three open, on three different assets
+        entries = journal.query("SELECT scan_id, asset FROM {db}.orders FINAL WHERE run_id = {r:String} "
+                                "AND reduce_only = 0 ORDER BY scan_id, asset", r=run)
+        exits = journal.query("SELECT scan_id, asset FROM {db}.orders FINAL WHERE run_id = {r:String} "
+                              "AND reduce_only = 1 ORDER BY scan_id, asset", r=run)
+        assert len(exits) == summary.trades and len(entries) - len(exits) <= 3
+        # trades exploded per asset: the action vectors' EXIT entries, one trades row each
+        exploded = journal.query(f"SELECT scan_id, k - 1 FROM {{db}}.{decisions} FINAL ARRAY JOIN action AS a, "
+                                 "arrayEnumerate(action) AS k WHERE run_id = {r:String} AND a = 'EXIT' "
+                                 "ORDER BY scan_id, k", r=run)
+        assert [tuple(e) for e in exploded] == [tuple(e) for e in exits]
+        assert verify_run(journal, run, graph).ok
+        report = journal_report(f"chdb://{chdb_dir}", journal.database, run)
+        assert f"decisions action (per asset) EXIT             {len(exits):,}" in report
+        assert f"trades (shadow): {summary.trades:,}" in report
 
 
 def test_entries_beyond_the_records_slots_are_refused_as_orders_rows(chdb_dir, tmp_path):
@@ -135,29 +137,30 @@ def test_entries_beyond_the_records_slots_are_refused_as_orders_rows(chdb_dir, t
     graph.write_text((EXAMPLES / "k_short.toml").read_text().replace('max_positions = "k"', "max_positions = 2"))
     scans = write_scans(tmp_path / "scans.parquet", n_scans=200, vel_div=EXAMPLE["k_short"][1])
     journal, reactor, summary = replay(graph, scans, chdb_dir, None)
-    run = reactor.run_id
-    decisions = journal.run_tables(run)[0]
-    actions = journal.query(f"SELECT action FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
-                            "ORDER BY scan_id", r=run)
-    # the slots, walked independently: exits first, then entries while fewer than two are held
-    held, refused = set(), set()
-    for scan_id, (action,) in enumerate(actions):
-        for asset in [a for a, x in enumerate(action) if x == "EXIT"]:
-            if asset in held:
-                held.remove(asset)
-            else:
-                refused.add((scan_id, asset, 1))
-        for asset in [a for a, x in enumerate(action) if x == "ENTER_SHORT"]:
-            if len(held) < 2:
-                held.add(asset)
-            else:
-                refused.add((scan_id, asset, 0))
-    rows = journal.query("SELECT scan_id, asset, reduce_only, detail FROM {db}.orders FINAL WHERE run_id = {r:String} "
-                         "AND status = 'REFUSED'", r=run)
-    assert {(s, a, r) for s, a, r, _ in rows} == refused and len(refused) > 4
-    assert {d for _, _, r, d in rows if not r} == {"2 positions open, the most the record allows (max_positions = 2)"}
-    assert {d for _, _, r, d in rows if r} == {"no open position to close: its entry was refused"}
-    assert summary.orders["REFUSED"] == len(refused) and verify_run(journal, run, graph).ok
+    with journal:  # closed at the end: the directory is free again for a writer process
+        run = reactor.run_id
+        decisions = journal.run_tables(run)[0]
+        actions = journal.query(f"SELECT action FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
+                                "ORDER BY scan_id", r=run)
+        # the slots, walked independently: exits first, then entries while fewer than two are held
+        held, refused = set(), set()
+        for scan_id, (action,) in enumerate(actions):
+            for asset in [a for a, x in enumerate(action) if x == "EXIT"]:
+                if asset in held:
+                    held.remove(asset)
+                else:
+                    refused.add((scan_id, asset, 1))
+            for asset in [a for a, x in enumerate(action) if x == "ENTER_SHORT"]:
+                if len(held) < 2:
+                    held.add(asset)
+                else:
+                    refused.add((scan_id, asset, 0))
+        rows = journal.query("SELECT scan_id, asset, reduce_only, detail FROM {db}.orders FINAL WHERE run_id = {r:String} "
+                             "AND status = 'REFUSED'", r=run)
+        assert {(s, a, r) for s, a, r, _ in rows} == refused and len(refused) > 4
+        assert {d for _, _, r, d in rows if not r} == {"2 positions open, the most the record allows (max_positions = 2)"}
+        assert {d for _, _, r, d in rows if r} == {"no open position to close: its entry was refused"}
+        assert summary.orders["REFUSED"] == len(refused) and verify_run(journal, run, graph).ok
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLE))

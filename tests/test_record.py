@@ -46,69 +46,71 @@ def replay(graph: Path, scans: Path, chdb_dir: Path, reference: str) -> tuple:
                                                             reference=reference))
     summary = reactor.run(source)
     journal.close()
-    return Journal(f"chdb://{chdb_dir}", db, client=journal.client), reactor, summary
+    return Journal(f"chdb://{chdb_dir}", db), reactor, summary
 
 
 def test_the_long_lane_buys_to_enter_sells_to_exit_journals_every_output_and_verifies(chdb_dir, tmp_path):
     scans = write_scans(tmp_path / "scans.parquet", n_scans=300, vel_div=(-0.01, 0.08))
     graph = EXAMPLES / "long_lane.toml"
     journal, reactor, summary = replay(graph, scans, chdb_dir, "violet.legacy.examples.long_lane:LongEngine")
-    run = reactor.run_id
-    assert summary.divergences == 0 and summary.trades > 3
-    decisions, trades, action = journal.run_tables(run)
-    assert action == "action"
-    # every output is a column of its own type
-    ir = load(graph)
-    types = dict(journal.query("SELECT name, type FROM system.columns WHERE database = {d:String} AND table = {t:String}",
-                               d=journal.database, t=decisions))
-    assert set(ir.output_names) <= set(types)
-    assert types["leverage"] == "Float64" and types["asset"] == "Int64" and types["trade"] == "UInt8"
-    assert types["action"] == types["exit_reason"] == "LowCardinality(String)"
-    # entries BUY, exits SELL reduce-only, one intent per ENTER_LONG and per EXIT decision
-    sides = dict(((a, s, r), n) for a, s, r, n in journal.query(
-        f"SELECT d.action, o.side, o.reduce_only, count() FROM {{db}}.orders AS o FINAL "
-        f"JOIN (SELECT scan_id, action FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}}) AS d "
-        "ON o.scan_id = d.scan_id WHERE o.run_id = {r:String} GROUP BY d.action, o.side, o.reduce_only", r=run))
-    entries, exits = (journal.query(f"SELECT countIf(action = '{a}') FROM {{db}}.{decisions} FINAL "
-                                    "WHERE run_id = {r:String}", r=run)[0][0] for a in ("ENTER_LONG", "EXIT"))
-    assert sides == {("ENTER_LONG", "BUY", 0): entries, ("EXIT", "SELL", 1): exits} and exits == summary.trades
-    shadow = journal.query(f"SELECT count() FROM {{db}}.{trades} FINAL WHERE run_id = {{r:String}} "
-                           "AND source = 'shadow'", r=run)[0][0]
-    assert shadow == summary.trades
-    audit = verify_run(journal, run, graph)
-    assert audit.ok and audit.decisions == 300 and audit.trades == (summary.trades, summary.trades), audit.render()
+    with journal:  # opened in this process for the reads below, closed at the end
+        run = reactor.run_id
+        assert summary.divergences == 0 and summary.trades > 3
+        decisions, trades, action = journal.run_tables(run)
+        assert action == "action"
+        # every output is a column of its own type
+        ir = load(graph)
+        types = dict(journal.query("SELECT name, type FROM system.columns WHERE database = {d:String} AND table = {t:String}",
+                                   d=journal.database, t=decisions))
+        assert set(ir.output_names) <= set(types)
+        assert types["leverage"] == "Float64" and types["asset"] == "Int64" and types["trade"] == "UInt8"
+        assert types["action"] == types["exit_reason"] == "LowCardinality(String)"
+        # entries BUY, exits SELL reduce-only, one intent per ENTER_LONG and per EXIT decision
+        sides = dict(((a, s, r), n) for a, s, r, n in journal.query(
+            f"SELECT d.action, o.side, o.reduce_only, count() FROM {{db}}.orders AS o FINAL "
+            f"JOIN (SELECT scan_id, action FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}}) AS d "
+            "ON o.scan_id = d.scan_id WHERE o.run_id = {r:String} GROUP BY d.action, o.side, o.reduce_only", r=run))
+        entries, exits = (journal.query(f"SELECT countIf(action = '{a}') FROM {{db}}.{decisions} FINAL "
+                                        "WHERE run_id = {r:String}", r=run)[0][0] for a in ("ENTER_LONG", "EXIT"))
+        assert sides == {("ENTER_LONG", "BUY", 0): entries, ("EXIT", "SELL", 1): exits} and exits == summary.trades
+        shadow = journal.query(f"SELECT count() FROM {{db}}.{trades} FINAL WHERE run_id = {{r:String}} "
+                               "AND source = 'shadow'", r=run)[0][0]
+        assert shadow == summary.trades
+        audit = verify_run(journal, run, graph)
+        assert audit.ok and audit.decisions == 300 and audit.trades == (summary.trades, summary.trades), audit.render()
 
 
 def test_the_cooldown_short_journals_its_extra_outputs_and_verifies(chdb_dir, tmp_path):
     scans = write_scans(tmp_path / "scans.parquet", n_scans=300, seed=3, bad={(40, 2): float("nan")})
     graph = EXAMPLES / "cooldown_short.toml"
     journal, reactor, summary = replay(graph, scans, chdb_dir, "violet.legacy.examples.cooldown:CooldownEngine")
-    assert summary.divergences == 0 and summary.trades > 0 and summary.rejected == 1
-    decisions = journal.run_tables(reactor.run_id)[0]
-    # its scans table holds what it reads of a scan, no other strategy's inputs; the rejected scan as it arrived
-    table = journal.run_scans(reactor.run_id)
-    assert journal.physical_columns(table) == ["run_id", "scan_id", "ts_us", "rejected", "reject_reason",
-                                               "price", "score", "vel_div"]
-    (price, reason), = journal.query(f"SELECT price, reject_reason FROM {{db}}.{table} FINAL WHERE run_id = {{r:String}} "
-                                     "AND rejected = 1", r=reactor.run_id)
-    arrived = pq.read_table(scans).column("price")[40].as_py()
-    assert np.isnan(price[2]) and price[:2] + price[3:] == arrived[:2] + arrived[3:]
-    assert "scan_id 40, field price: asset 2: is NaN" in reason and "neutral" not in reason  # a NaN is held as it is
-    cooling = journal.query(f"SELECT max(cooling), countIf(cooling > 0) FROM {{db}}.{decisions} FINAL "
-                            "WHERE run_id = {r:String}", r=reactor.run_id)[0]
-    assert cooling[0] >= 1 and cooling[1] > 0  # stop-losses really barred assets, and it is journaled
-    sides = set(journal.query("SELECT side, reduce_only FROM {db}.orders FINAL WHERE run_id = {r:String}",
-                              r=reactor.run_id))
-    assert sides == {("SELL", 0), ("BUY", 1)}
-    assert verify_run(journal, reactor.run_id, graph).ok
-    # verify compares the extra output too: one changed `cooling` is caught
-    scan = journal.query(f"SELECT min(scan_id) FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
-                         "AND cooling > 0", r=reactor.run_id)[0][0]
-    journal.client.command(f"INSERT INTO {journal.database}.{decisions} SELECT * REPLACE (cooling + 1 AS cooling) "
-                           f"FROM {journal.database}.{decisions} FINAL WHERE run_id = '{reactor.run_id}' "
-                           f"AND scan_id = {scan}")
-    audit = verify_run(journal, reactor.run_id, graph)
-    assert not audit.ok and audit.mismatches[0].startswith(f"scan {scan}, cooling: journal ")
+    with journal:  # opened in this process for the reads below, closed at the end
+        assert summary.divergences == 0 and summary.trades > 0 and summary.rejected == 1
+        decisions = journal.run_tables(reactor.run_id)[0]
+        # its scans table holds what it reads of a scan, no other strategy's inputs; the rejected scan as it arrived
+        table = journal.run_scans(reactor.run_id)
+        assert journal.physical_columns(table) == ["run_id", "scan_id", "ts_us", "rejected", "reject_reason",
+                                                   "price", "score", "vel_div"]
+        (price, reason), = journal.query(f"SELECT price, reject_reason FROM {{db}}.{table} FINAL "
+                                         "WHERE run_id = {r:String} AND rejected = 1", r=reactor.run_id)
+        arrived = pq.read_table(scans).column("price")[40].as_py()
+        assert np.isnan(price[2]) and price[:2] + price[3:] == arrived[:2] + arrived[3:]
+        assert "scan_id 40, field price: asset 2: is NaN" in reason and "neutral" not in reason  # a NaN is held as is
+        cooling = journal.query(f"SELECT max(cooling), countIf(cooling > 0) FROM {{db}}.{decisions} FINAL "
+                                "WHERE run_id = {r:String}", r=reactor.run_id)[0]
+        assert cooling[0] >= 1 and cooling[1] > 0  # stop-losses really barred assets, and it is journaled
+        sides = set(journal.query("SELECT side, reduce_only FROM {db}.orders FINAL WHERE run_id = {r:String}",
+                                  r=reactor.run_id))
+        assert sides == {("SELL", 0), ("BUY", 1)}
+        assert verify_run(journal, reactor.run_id, graph).ok
+        # verify compares the extra output too: one changed `cooling` is caught
+        scan = journal.query(f"SELECT min(scan_id) FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
+                             "AND cooling > 0", r=reactor.run_id)[0][0]
+        journal.command(f"INSERT INTO {journal.database}.{decisions} SELECT * REPLACE (cooling + 1 AS cooling) "
+                        f"FROM {journal.database}.{decisions} FINAL WHERE run_id = '{reactor.run_id}' "
+                        f"AND scan_id = {scan}")
+        audit = verify_run(journal, reactor.run_id, graph)
+        assert not audit.ok and audit.mismatches[0].startswith(f"scan {scan}, cooling: journal ")
 
 
 def long_lane_copy(tmp_path: Path) -> Path:

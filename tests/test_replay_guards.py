@@ -5,6 +5,7 @@ exit 2 and no traceback; the journal's database is never even created. Real file
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -33,9 +34,8 @@ def rewrite(path: Path, column: str, values: list) -> Path:
 
 
 def database_exists(chdb_dir: Path, database: str) -> bool:
-    probe = Journal(f"chdb://{chdb_dir}", f"probe_{uuid.uuid4().hex[:8]}", spill_dir=chdb_dir.parent / "probe.spill")
-    return bool(probe.client.query("SELECT count() FROM system.databases WHERE name = {d:String}",
-                                   parameters={"d": database}).result_rows[0][0])
+    with Journal(f"chdb://{chdb_dir}", f"probe_{uuid.uuid4().hex[:8]}", spill_dir=chdb_dir.parent / "probe.spill") as probe:
+        return bool(probe.query("SELECT count() FROM system.databases WHERE name = {d:String}", d=database)[0][0])
 
 
 def refused(settings: ReplaySettings) -> InputError:
@@ -93,9 +93,8 @@ def test_a_graph_that_is_not_a_decision_graph_is_refused_naming_what_it_lacks(ch
     scans = write_scans(tmp_path / "scans.parquet", n_scans=20)
     db = f"t_{uuid.uuid4().hex[:8]}"
     error = refused(ReplaySettings(GRAPHS / "blue_sizing.toml", scans, journal=f"chdb://{chdb_dir}", database=db))
-    assert error.what.startswith("graph blue_sizing is not a decision graph: it lacks input scan_id, input price, "
-                                 "state (a position carried from scan to scan), a [record] table, "
-                                 "output trade_entry_scan")
+    assert error.what == ("graph blue_sizing is not a decision graph: it lacks input scan_id, input price, "
+                          "state (a position carried from scan to scan), a [record] table")  # its trade fields: the record's
     assert not database_exists(chdb_dir, db)
 
 
@@ -137,9 +136,10 @@ def test_build_reactor_lets_no_order_leave_a_sending_venue_without_keys(chdb_dir
     journal.close()
     assert isinstance(reactor.driver.venue, ObserveOnlyVenue) and reactor.driver.venue.inner is sending
     assert summary.intents > 0 and sending.submitted == []
-    assert journal.query("SELECT status, count() FROM {db}.orders FINAL GROUP BY status") == [
-        ("RECORDED_NOT_SENT", summary.intents)]
-    assert journal.query("SELECT mode FROM {db}.runs FINAL") == [("DARK",)]
+    with journal:  # the writer is gone: reopened in this process for these reads, closed after
+        assert journal.query("SELECT status, count() FROM {db}.orders FINAL GROUP BY status") == [
+            ("RECORDED_NOT_SENT", summary.intents)]
+        assert journal.query("SELECT mode FROM {db}.runs FINAL") == [("DARK",)]
     # the one setting that lets it send: keys; then the same composition path does send
     keyed = ScriptedVenue([ScriptStep(ack_us=1_000, outcome="FILL")])
     reactor, source, _ = build_reactor(ReplaySettings(DECISION, scans, venue=keyed, keys=VenueKeys("key", "secret")))
@@ -175,6 +175,8 @@ def scans_file(tmp_path_factory) -> Path:
     (["--database", "violet; DROP DATABASE violet"], "--database: 'violet; DROP DATABASE violet' is not a plain"),
     (["--run-id", "a b"], "--run-id: 'a b' is not a run id"),
     (["--journal", "chdb://relative/dir"], "names 'relative' as a host"),
+    (["--realtime", "0"], "--realtime: 0 is not a real-time priority from 1 to 99"),
+    (["--realtime", "100"], "--realtime: 100 is not a real-time priority from 1 to 99"),
 ])
 def test_the_cli_prints_one_message_and_exits_2(scans_file, tmp_path, extra, message):
     done = violet("replay", DECISION, "--input", scans_file, "--journal", f"chdb://{tmp_path / 'j'}", "--no-progress",
@@ -182,6 +184,30 @@ def test_the_cli_prints_one_message_and_exits_2(scans_file, tmp_path, extra, mes
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and "fix:" in done.stderr
     assert not (tmp_path / "j").exists()  # nothing journaled, not even a directory
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a real-time priority needs root here; the refusal is tested below")
+def test_realtime_runs_the_decision_at_sched_fifo(scans_file):
+    """--realtime: the replay's own process at SCHED_FIFO (it reads its policy back), its children ordinary."""
+    probe = ("import os, sys; from violet.runtime.session import realtime; realtime(7); "
+             "p = os.sched_getscheduler(0); print(p & ~os.SCHED_RESET_ON_FORK == os.SCHED_FIFO, "
+             "os.sched_getparam(0).sched_priority); "
+             "import subprocess; print(subprocess.run([sys.executable, '-c', 'import os; print(os.sched_getscheduler(0))'], "
+             "capture_output=True, text=True).stdout.strip() == str(os.SCHED_OTHER))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.split() == ["True", "7", "True"], done.stdout + done.stderr
+    run = violet("replay", DECISION, "--input", scans_file, "--no-progress", "--realtime", "10")
+    assert run.returncode == 0 and "runs at SCHED_FIFO 10" in run.stdout, run.stdout + run.stderr
+
+
+def test_without_the_right_a_realtime_priority_is_one_message():
+    """As a user without CAP_SYS_NICE (RLIMIT_RTPRIO 0 and not root), --realtime is refused, exit 2."""
+    probe = ("import os, resource; from violet.errors import InputError; from violet.runtime.session import realtime\n"
+             "if os.geteuid() == 0: os.setuid(65534)\n"
+             "resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0))\n"
+             "try: realtime(10)\nexcept InputError as e: print(e.where, e.fix[:32])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.strip() == "--realtime run as root or with CAP_SYS_NICE", done.stdout + done.stderr
 
 
 def test_the_cli_refuses_repeated_scan_ids_with_exit_2(tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import uuid
 from pathlib import Path
 
@@ -39,7 +41,7 @@ j = Journal(sys.argv[1], "violet")
 tables = {"scans": j.run_scans("killed"), "decisions": j.run_tables("killed")[0], "divergences": "divergences"}
 final = {t: j.query(f"SELECT count() FROM {{db}}.{p} FINAL WHERE run_id = 'killed'")[0][0] for t, p in tables.items()}
 for p in tables.values():
-    j.client.command(f"OPTIMIZE TABLE violet.{p} FINAL")
+    j.command(f"OPTIMIZE TABLE {{db}}.{p} FINAL")
 raw = {t: j.query(f"SELECT count() FROM {{db}}.{p} WHERE run_id = 'killed'")[0][0] for t, p in tables.items()}
 print(json.dumps([final, raw]))
 """
@@ -95,7 +97,7 @@ def test_end_to_end_replay_journals_every_row_with_no_divergence(compiled, chdb_
                       layout=layout).start()
     reactor, source = make_reactor(compiled, scans, journal=journal)
     summary = reactor.run(source)
-    journal.close()
+    journal.flush()  # read through the writer process, before it closes
     assert summary.scans == 240 and summary.rejected == 2 and summary.decisions == 238
     assert summary.divergences == 0 and summary.trades > 0 and summary.trades == len(reactor.monitor.reference.trades)
     run = reactor.run_id
@@ -117,6 +119,7 @@ def test_end_to_end_replay_journals_every_row_with_no_divergence(compiled, chdb_
     lev = journal.query(f"SELECT leverage FROM {{db}}.{layout.decisions_table} FINAL WHERE run_id = %(r)s "
                         "AND scan_id = %(s)s", r=run, s=first_entry["entry_scan"])[0][0]
     assert lev == first_entry["leverage"]
+    journal.close()
 
 
 def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir, tmp_path):
@@ -129,18 +132,20 @@ def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir
     def sabotage(event):
         if event.scan_id == 80:
             wait_for(lambda: journal.stats.inserted.get("decisions", 0) == 81, "decisions 0..80 inserted")
-            journal.client.command(f"DETACH TABLE {db}.{decisions}")  # the journal fails for real
+            journal.command(f"DETACH TABLE {db}.{decisions}")  # the journal fails for real (in the writer process)
         if event.scan_id == 200:
             wait_for(lambda: journal.stats.spilled_rows > 0, "a failed insert spilled")
-            journal.client.command(f"ATTACH TABLE {db}.{decisions}")
+            journal.command(f"ATTACH TABLE {db}.{decisions}")
 
     reactor, source = make_reactor(compiled, scans, journal=journal, on_scan=sabotage)
     summary = reactor.run(source)
     journal.close()
     assert journal.stats.failures > 0 and journal.stats.spilled_rows > 0
-    assert journal.stats.replayed_rows == journal.stats.spilled_rows and journal.pending_spill_rows() == 0
-    assert journal.count("decisions", reactor.run_id) == summary.decisions == 300
-    assert journal.query(f"SELECT count() FROM {{db}}.{decisions}")[0][0] == 300  # no duplicate, even before merges
+    assert journal.stats.replayed_rows == journal.stats.spilled_rows
+    with journal:  # the writer is gone: reopened in this process for these reads, closed after
+        assert journal.pending_spill_rows() == 0
+        assert journal.count("decisions", reactor.run_id) == summary.decisions == 300
+        assert journal.query(f"SELECT count() FROM {{db}}.{decisions}")[0][0] == 300  # no duplicate, even before merges
 
 
 def scans_written(line: str) -> int:
@@ -224,11 +229,11 @@ def test_a_reference_trades_table_and_an_attributed_divergence(compiled, chdb_di
         settings = ReplaySettings(GRAPHS / "blue_decision.toml", scans, journal=f"chdb://{chdb_dir}", database=db,
                                   reference_trades=path)
         reactor, source, journal = build_reactor(settings)
-        summary = reactor.run(source)
-        journal.close()
-        assert summary.divergences == expected
-        if expected:
+        with journal:
+            summary = reactor.run(source)
             row = journal.query("SELECT kind, field, scan_id, shadow_bits, reference_bits FROM {db}.divergences FINAL")
+        assert summary.divergences == expected == len(row)
+        if expected:
             assert row[0][:3] == ("TRADE", "pnl", table["exit_scan"][1])
             assert int(row[0][3], 16) + 1 == int(row[0][4], 16) or int(row[0][3], 16) - 1 == int(row[0][4], 16)
 
@@ -238,3 +243,49 @@ def replay_columns(ir, scans: Path) -> dict:
     rows = [e.inputs for e in source.events if e.inputs is not None]
     cols = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     return {**cols, **source.universe}
+
+
+def exited(pid: int) -> bool:
+    """True once child `pid` has exited, every thread of it (so its pipes are closed); it is left to be reaped
+    by its owner (WNOWAIT). A killed engine's threads can take a while after its main thread shows as a zombie."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def test_a_killed_writer_process_stops_the_run_and_the_same_run_id_resumes_exactly(chdb_dir, tmp_path):
+    """SIGKILL the journal's writer process mid-run: the decision side raises at its next scan (it never runs on
+    unjournaled), naming the writer and how to resume; the same run id then resumes, nothing lost or duplicated."""
+    from violet.journal.audit import verify_run
+    from violet.journal.dsn import JournalError
+    from violet.runtime.session import ReplaySettings, build_reactor, run_and_close
+
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=200)
+    settings = ReplaySettings(GRAPHS / "blue_decision.toml", scans, journal=f"chdb://{chdb_dir}",
+                              database=f"t_{uuid.uuid4().hex[:8]}", run_id="killed")
+    seen: list[int] = []
+
+    def kill_at_80(event):  # called once `journal` and `writer` are bound below
+        seen.append(event.scan_id)
+        if event.scan_id == 40:
+            wait_for(lambda: journal.stats.inserted.get("scans", 0) == 41, "scans 0..40 written")
+        if event.scan_id == 80:
+            os.kill(writer, signal.SIGKILL)
+            wait_for(lambda: exited(writer), "the writer to be dead")
+
+    reactor, source, journal = build_reactor(settings, on_scan=kill_at_80)
+    writer = journal.writer_pid
+    with pytest.raises(JournalError, match=rf"the journal writer process \(pid {writer}\) is gone "
+                                           r"\(killed by signal 9\)") as caught:
+        run_and_close(reactor, source, journal)
+    assert seen[-1] == 80 and "same --run-id" in caught.value.fix  # scan 81 was decided, and its rows refused
+    reactor, source, journal = build_reactor(settings)
+    assert 40 <= reactor.journal.resume_after <= 80  # what the dead writer had written is kept
+    summary = run_and_close(reactor, source, journal)
+    assert summary.scans == 200 and summary.skipped_resume == reactor.journal.resume_after
+    with Journal(settings.journal, settings.database) as reopened:
+        decisions = reopened.run_tables("killed")[0]
+        for table in (reopened.run_scans("killed"), decisions):
+            final = f"SELECT count() FROM {{db}}.{table} FINAL WHERE run_id = 'killed'"
+            assert reopened.query(final)[0][0] == 200
+            reopened.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL")  # merged: a row there twice would show
+            assert reopened.query(f"SELECT count() FROM {{db}}.{table} WHERE run_id = 'killed'")[0][0] == 200
+        assert verify_run(reopened, "killed", GRAPHS / "blue_decision.toml").ok

@@ -655,6 +655,9 @@ def replay(graph: DecisionArg = None, *,
                     "(name=a,b,c or name=lo:hi:n, repeatable), stepped together on each scan, aggregates "
                     "journaled per instance")] = None,
            population_threads: Annotated[int, typer.Option(help="cores the population's step uses per scan")] = 1,
+           realtime: Annotated[Optional[int], typer.Option(
+               help="run the decision at real-time priority SCHED_FIFO 1-99 (root or CAP_SYS_NICE), the "
+                    "journal writer ordinary: the latency tail under load (docs/runtime.md)")] = None,
            sets: SetOpt = None) -> None:
     """Replay scans through the reactor in DARK mode (observe-only): journal every decision, report divergences."""
     from violet.runtime.session import ReplaySettings, run_replay
@@ -667,7 +670,7 @@ def replay(graph: DecisionArg = None, *,
                               reference_trades=reference_trades, exit_q_s=exit_q, live_pace_s=live_pace,
                               factors=read_factors(factors, factor_max_age), params=parse_sets(ir, sets or []),
                               population=parse_grid(ir, population).points() if population else [],
-                              population_threads=population_threads)
+                              population_threads=population_threads, realtime=realtime)
     summary = run_replay(settings, out, progress)
     if summary.divergences:
         raise typer.Exit(1)
@@ -703,8 +706,8 @@ def journal_verify(graph: DecisionArg = None, journal: JournalOpt = DEFAULT_JOUR
     from violet.journal.writer import Journal
     from violet.journal.report import pick_run
 
-    j = Journal(existing(journal), database)
-    audit = verify_run(j, pick_run(j, run_id), decision_graph(graph))
+    with Journal(existing(journal), database) as j:
+        audit = verify_run(j, pick_run(j, run_id), decision_graph(graph))
     out.print(audit.render())
     if not audit.ok:
         raise typer.Exit(1)

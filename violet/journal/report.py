@@ -21,7 +21,12 @@ def pick_run(journal: Journal, run_id: str | None) -> str:
 
 
 def journal_report(dsn: str, database: str, run_id: str | None) -> str:
-    journal = Journal(existing(dsn), database)
+    """One run of the journal summarised (the journal opened in this process, and closed)."""
+    with Journal(existing(dsn), database) as journal:
+        return _report(journal, dsn, database, run_id)
+
+
+def _report(journal: Journal, dsn: str, database: str, run_id: str | None) -> str:
     q = journal.query
     run_id = pick_run(journal, run_id)
     run = q("SELECT graph, graph_hash, source, mode, started_us, length(universe) FROM {db}.runs FINAL "
@@ -60,7 +65,11 @@ def journal_report(dsn: str, database: str, run_id: str | None) -> str:
 
 def journal_list(dsn: str, database: str) -> str:
     """Every run in the journal, newest first: id, start, graph, mode, scans (rejected), decisions, divergences."""
-    journal = Journal(existing(dsn), database)
+    with Journal(existing(dsn), database) as journal:
+        return _listing(journal, dsn, database)
+
+
+def _listing(journal: Journal, dsn: str, database: str) -> str:
     runs = journal.query("SELECT run_id, started_us, graph, graph_hash, mode FROM {db}.runs FINAL "
                          "ORDER BY started_us DESC")
     divergences = dict(journal.query("SELECT run_id, count() FROM {db}.divergences FINAL GROUP BY run_id"))

@@ -8,8 +8,8 @@ their times say. Replay and live differ only in the clock (simulated or
 monotonic) and the source; `pace_us` spaces scans in live time.
 
 Per accepted scan: the decision engine decides (latency measured around the
-compiled step alone), the record is journaled (a queue put: the writer thread
-does the I/O), the divergence monitor compares it with the reference, and the
+compiled step alone), the record is journaled (kept in a list; the journal's
+writer process does the I/O), the divergence monitor compares it with the reference, and the
 execution driver turns the actions the graph's record maps to an entry or an
 exit into order intents (a long entry BUY, its exit SELL; a short the reverse):
 every lane's, a per-asset lane's asset by asset, exits before entries; the

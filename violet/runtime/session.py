@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -63,6 +64,7 @@ class ReplaySettings:
     factors: AsOf | None = None  # joined as of each scan, replacing the scans' own factor columns
     population: list[dict[str, Any]] = field(default_factory=list)  # a live population's parameter sets
     population_threads: int = 1
+    realtime: int | None = None  # run the decision's process at SCHED_FIFO this priority
     venue: Venue = field(default_factory=ObserveOnlyVenue)
     keys: VenueKeys | None = None  # the only way a sending venue is let send (the DARK guard)
 
@@ -88,11 +90,27 @@ def check_settings(s: ReplaySettings) -> None:
             or not 1 <= s.population_threads <= cores:
         raise InputError(f"{quote(s.population_threads)} is not a number of cores from 1 to {cores}",
                          where="--population-threads", fix="e.g. --population-threads 1")
+    if s.realtime is not None and (isinstance(s.realtime, bool) or not isinstance(s.realtime, int)
+                                   or not 1 <= s.realtime <= 99):
+        raise InputError(f"{quote(s.realtime)} is not a real-time priority from 1 to 99", where="--realtime",
+                         fix="e.g. --realtime 10, or leave it out")
     if s.journal is not None:
         check_dsn(s.journal)
     if s.run_id is not None and not (isinstance(s.run_id, str) and RUN_ID.fullmatch(s.run_id)):
         raise InputError(f"{quote(s.run_id)} is not a run id", where="--run-id",
                          fix="letters, digits and _ . : - (not first), at most 128 characters")
+
+
+def realtime(priority: int) -> None:
+    """Run this process at SCHED_FIFO `priority`, its children (a journal writer started later) reset to
+    ordinary: the decision is then never preempted by ordinary processes, which is what the latency tail
+    under load is (benchmarks/RESULTS.md, "Journal writer"). Needs root or CAP_SYS_NICE."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
+    except PermissionError:
+        raise InputError("this process may not take a real-time priority", where="--realtime",
+                         fix="run as root or with CAP_SYS_NICE (or `chrt --fifo --reset-on-fork 10 violet replay "
+                             "...`), or leave out --realtime") from None
 
 
 def reference_engine(spec: str, universe: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> Any:
@@ -228,6 +246,9 @@ def run_replay(s: ReplaySettings, console: Console, progress: bool = True) -> Ru
             console.print(f"scan {event.scan_id} decided; journal: {written:,} scans written")
 
     reactor, source, journal = build_reactor(s, console, on_scan=tick)
+    if s.realtime is not None:
+        realtime(s.realtime)
+        console.print(f"the decision's process runs at SCHED_FIFO {s.realtime} (the journal writer stays ordinary)")
     with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=not progress, transient=True) as bar:
         task = bar.add_task("scans", total=len(source.events))
@@ -244,7 +265,7 @@ def run_replay(s: ReplaySettings, console: Console, progress: bool = True) -> Ru
         st = journal.stats
         console.print(f"journal {s.journal} database {s.database}: {sum(st.inserted.values()):,} rows written, "
                       f"{st.spilled_rows:,} spilled, {st.replayed_rows:,} replayed, "
-                      f"{journal.pending_spill_rows():,} still on disk"
+                      f"{st.pending_rows:,} still on disk"
                       + (f" (last error: {st.last_error})" if st.last_error else ""))
         console.print(f"report: violet journal report --journal {s.journal} --run-id {summary.run_id}")
     return summary
