@@ -1,7 +1,7 @@
 """Compile time as graphs grow: cold (empty kernel cache) and warm (a second process) start, per command.
 
 A deterministic chain graph of about OPS ops is written to a temporary directory; each measurement is a
-fresh Python process timing `compile_ir(...).warm(kernels)` only (imports excluded), so the numbers are
+fresh Python process timing `compile_graph(ir).warm(kernels)` only (imports excluded), so the numbers are
 what a command pays for its kernels: `run` and `sweep` need the scan kernel, the reactor the step kernel,
 `violet compile` both. The trace kernel is compiled only when a diff needs to attribute a mismatch.
 """
@@ -30,8 +30,8 @@ def chain_graph(nodes: int, vector: bool) -> str:
 
 
 def timed(graph: Path, cache: str, kernels: tuple[str, ...]) -> tuple[float, int]:
-    code = ("import sys, time; from violet.api import load; from violet.compile.numba_backend import compile_ir; "
-            f"ir = load({str(graph)!r}); t = time.perf_counter(); cg = compile_ir(ir).warm(*{kernels!r}); "
+    code = ("import sys, time; from violet.api import compile_graph, load; "
+            f"ir = load({str(graph)!r}); t = time.perf_counter(); cg = compile_graph(ir).warm(*{kernels!r}); "
             "print(time.perf_counter() - t, len(ir.ops))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "VIOLET_CACHE_DIR": cache}).stdout.split()

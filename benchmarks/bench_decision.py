@@ -20,10 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from violet.api import compile_graph
 from violet.compile.ir import IR
-from violet.compile.lower import lower
-from violet.compile.numba_backend import compile_ir, kernel_array, kernel_value
-from violet.dag.graph import load_graph
 from violet.legacy.engine import BlueEngine
 from violet.runtime.reactor import python_scan
 from violet.runtime.source import universe_path
@@ -60,34 +58,26 @@ def main() -> None:
     parser.add_argument("--legacy-scans", type=int, default=1000, help="scans timed for the legacy engine")
     args = parser.parse_args()
 
-    ir = lower(load_graph(REPO / "graphs" / "blue_decision.toml"))
-    cg = compile_ir(ir)
+    cg = compile_graph(REPO / "graphs" / "blue_decision.toml")
+    ir = cg.ir
     cols, source = load_scans(args.scans, ir)
     n_scans, n_assets = cols["price"].shape
     print(f"scans: {source}: {n_scans:,} scans x {n_assets} assets")
 
-    # compiled step from Python: arguments prepared once per scan, as a host loop would
-    per_row = [op for op in ir.leaves("input")]
-    params = [kernel_value(ir.param_defaults[op.name], op.type) for op in ir.leaves("param")]
-    start = ir.initial_state(n_assets)
-    state0 = [kernel_value(start[op.name], op.type) for op in ir.leaves("state")]
-    rows = [[kernel_value(cols[op.name] if ir.input_spec(op.name).universe else cols[op.name][t], op.type)
-             for op in per_row] for t in range(n_scans)]
-    n_out = len(ir.outputs)
-    step = cg.kernel("step")
+    # compiled step from Python, as the reactor calls it: the graph bound once, each scan's values given
+    bound = cg.bind({spec.name: cols[spec.name] for spec in ir.inputs if spec.universe})
+    per_row = {spec.name for spec in ir.inputs if not spec.universe}
+    rows = [{name: cols[name][t] for name in per_row} for t in range(n_scans)]
 
     def step_loop() -> None:
-        state = state0
-        for args_t in rows:
-            result = step(n_assets, *args_t, *params, *state)
-            state = list(result[n_out:])
+        state = bound.initial_state()
+        for scan in rows:
+            state = bound.step(scan, state)[1]
 
     step_s = time_per_call(step_loop, n_scans, args.repeat)
-    kernel_args = scan_arguments(ir, cols, params, state0, n_scans, n_assets)
-    scan_s = time_per_call(lambda: cg.kernel("scan")(*kernel_args), n_scans, args.repeat)
+    scan_s = time_per_call(bound.scan_call({name: cols[name] for name in per_row}), n_scans, args.repeat)
 
     legacy_n = min(args.legacy_scans, n_scans)
-    per_row = [spec.name for spec in ir.inputs if not spec.universe]
     scans_py = [python_scan(ir, {name: cols[name][t] for name in per_row}) for t in range(legacy_n)]
 
     def legacy_loop() -> None:
@@ -104,15 +94,6 @@ def main() -> None:
         print(f"{label:34}{sec * 1e6:12.2f}{legacy_s / sec:10.1f}x")
     print(f"whole history: {n_scans:,} scans in {whole * 1e3:.1f} ms = {n_scans / whole:,.0f} scans/s "
           f"(after compilation; compile/load {cg.seconds:.2f} s, cache {'hit' if cg.cache_hit else 'miss'})")
-
-
-def scan_arguments(ir: IR, cols: dict[str, np.ndarray], params: list, state0: list, n_scans: int,
-                   n_assets: int) -> list:
-    """The scan kernel's arguments, prepared once: the loop alone is timed, not the wrapper's allocations."""
-    rows = [kernel_array(cols[op.name], op.type) for op in ir.input_leaves(universe=False)]
-    universe = [kernel_value(cols[op.name], op.type) for op in ir.input_leaves(universe=True)]
-    outs = [np.empty((n_scans,), dtype=ir.ops[i].type.dtype.value) for _, i in ir.canonical_outputs]
-    return [n_scans, n_assets, *rows, *universe, *params, *state0, *outs]
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from violet.api import load
-from violet.compile.numba_backend import compile_ir
+from violet.api import compile_graph, load
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.population import PopulationHost
 from violet.runtime.record import decision_record
@@ -46,13 +45,13 @@ def main() -> None:
             scans = Path(tmp) / "scans.parquet"
             write_scans(*build_scans(default_panel()), scans)
         ir = load(GRAPH)
-        cg = compile_ir(ir)
+        cg = compile_graph(ir)
         source = replay_source(ir, scans)
         events = [e for e in source.events if e.inputs is not None][:args.limit]
         record = decision_record(ir, str(GRAPH))
         print(f"{len(events):,} scans x {len(source.symbols)} assets from {scans}")
         print(f"{'':34}{'cores':>6}{'p50 us':>10}{'p99 us':>10}{'max us':>10}{'inst-scans/s':>15}")
-        engine = DecisionEngine(cg, source.universe)
+        engine = DecisionEngine(cg.bind(source.universe))
         for event in events:
             engine.decide(event.inputs)
         lat = np.array(engine.latencies_us)

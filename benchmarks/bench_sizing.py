@@ -29,10 +29,8 @@ import numba
 import numpy as np
 from numba import njit
 
+from violet.api import compile_graph
 from violet.compile.interp import Interpreter
-from violet.compile.lower import lower
-from violet.compile.numba_backend import compile_ir
-from violet.dag.graph import load_graph
 from violet.legacy.sizing import size
 from violet.tools.diff import diff_reference
 from violet.tools.sampling import sample
@@ -136,10 +134,9 @@ def same_bits(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rows: slice = 
 
 
 def start_up(cache: str) -> tuple[float, float, str]:
-    """(kernel load seconds, whole process seconds, hit/miss) of compile_ir in a fresh process."""
-    code = ("import time; t=time.perf_counter(); from violet.compile.lower import lower; "
-            "from violet.dag.graph import load_graph; from violet.compile.numba_backend import compile_ir; "
-            f"cg=compile_ir(lower(load_graph({str(GRAPH)!r}))).warm(); print(cg.seconds, time.perf_counter()-t, cg.cache_hit)")
+    """(kernel load seconds, whole process seconds, hit/miss) of compile_graph in a fresh process."""
+    code = ("import time; t=time.perf_counter(); from violet.api import compile_graph; "
+            f"cg=compile_graph({str(GRAPH)!r}).warm(); print(cg.seconds, time.perf_counter()-t, cg.cache_hit)")
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "VIOLET_CACHE_DIR": cache}).stdout.split()
@@ -158,8 +155,8 @@ def main() -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     print(f"{platform.python_version()} numba {numba.__version__} numpy {np.__version__}; {cpu}, {os.cpu_count()} cores")
 
-    ir = lower(load_graph(GRAPH))
-    cg = compile_ir(ir)
+    cg = compile_graph(GRAPH)
+    ir = cg.ir
     cols = realistic_rows(args.rows, args.seed)
     out = {k: np.empty(args.rows, dtype=np.int64 if k == "exch_lev" else np.float64) for k in OUTPUTS}
     order = ("vel_div", "acb_boost", "acb_beta", "mc_scale", "ob_mult", "esof_score", "dc_status", "posture",

@@ -22,8 +22,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from violet.api import load
-from violet.compile.numba_backend import compile_ir
+from violet.api import compile_graph, load
 from violet.tools.backtest import Costs
 from violet.tools.grid import Grid
 from violet.tools.sweep import chunks, money, population
@@ -65,7 +64,7 @@ def main() -> None:
     ir = load(GRAPH)
     columns, _ = input_columns(ir, read_table(path), str(path), read_table(path.with_name("scans.universe.parquet")))
     n_rows, n_assets = columns["price"].shape
-    cg = compile_ir(ir).warm("scan")
+    cg = compile_graph(ir).warm("scan")
     pop = cg.population(list(points(1)))
     compile_s = timed(pop.warm)
     print(f"numba {numba.__version__}, {numba.config.NUMBA_NUM_THREADS} cores; {n_rows:,} scans x {n_assets} assets; "

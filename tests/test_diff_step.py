@@ -60,11 +60,14 @@ def test_a_step_kernel_that_differs_from_the_scan_kernel_is_caught(write_graph):
     kernels = SimpleNamespace(scan=good.kernel("scan"), trace=good.kernel("trace"), step=stale.kernel("step"),
                               SIGNATURES=good.module.SIGNATURES)
     mixed = CompiledGraph(good.ir, kernels, good.path, {"scan": (0.0, True), "step": (0.0, True)})  # type: ignore[arg-type]
-    report = diff_interpreter(mixed, sample(good.ir.inputs, 2_000, 400, seed=1, assets=4))
+    columns = sample(good.ir.inputs, 2_000, 400, seed=1, assets=4)
+    report = diff_interpreter(mixed, columns)
     assert report.mismatched_rows == 0  # the scan kernel is right
     assert not report.ok and report.step is not None and report.step.mismatched_rows > 0
     assert report.step.per_output["bars_held"] > 0
     assert "output 'bars_held': step" in report.step.first and "interpreter" in report.step.first
+    row = int(report.step.first.split()[1].rstrip(","))  # named by its row and its scan_id, as the journal names it
+    assert report.step.first.startswith(f"row {row} (scan_id {columns['scan_id'][row]}), output 'bars_held'")
 
 
 def test_cli_diff_prints_the_step_kernel_line():

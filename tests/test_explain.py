@@ -46,6 +46,34 @@ def test_one_rows_values_are_drawn_on_the_graph(tmp_path):
     assert "= STALKER" in svg.read_text()
 
 
+def with_scan_ids(ids: str) -> str:
+    """SIZING_CSV with a scan_id column (the journal's name of a scan) before its own."""
+    header, *rows = SIZING_CSV.splitlines()
+    return "\n".join(f"{i},{line}" for i, line in zip(["scan_id", *ids.split(",")], [header, *rows])) + "\n"
+
+
+def test_a_scan_is_named_by_its_scan_id_as_the_journal_names_it(tmp_path):
+    table = tmp_path / "rows.csv"
+    table.write_text(with_scan_ids("1200,1234"))
+    by_id = violet("dot", GRAPHS / "blue_sizing.toml", "--input", table, "--scan-id", 1234)
+    by_row = violet("dot", GRAPHS / "blue_sizing.toml", "--input", table, "--row", 1)
+    assert by_id.returncode == 0 and "rows.csv, row 1 (scan_id 1234)" in by_id.stdout, by_id.stderr
+    assert by_id.stdout.replace(" (scan_id 1234)", "") == by_row.stdout and '= 16000.0' in by_id.stdout
+
+
+@pytest.mark.parametrize("ids, args, message", [
+    ("1200,1234", ["--scan-id", "7"], "scan_id 7 is not in the table (its ids: 1200..1234)"),
+    ("5,5", ["--scan-id", "5"], "scan_id 5 is on 2 rows (0, 1)"),
+    ("1200,1234", ["--scan-id", "1234", "--row", "1"], "--row and --scan-id both name the row"),
+    ("", ["--scan-id", "1"], "the table has no scan_id column"),
+])
+def test_bad_scan_ids_are_refused_clearly(tmp_path, ids, args, message):
+    table = tmp_path / "rows.csv"
+    table.write_text(with_scan_ids(ids) if ids else SIZING_CSV)
+    done = violet("dot", GRAPHS / "blue_sizing.toml", "--input", table, *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
 def test_a_stateful_rows_values_match_the_whole_sequence():
     """blue_decision at row K, state carried by the scan kernel over rows 0..K-1, equals row K of the whole
     sequence run in one loop (every output, exact bits), including rows where a position is open."""

@@ -25,7 +25,10 @@ from conftest import GRAPHS
 from test_runtime import HOUR, write_scans
 
 from violet.api import load
+from violet.cli import decision_graph
 from violet.journal.audit import verify_run
+from violet.journal.layout import SCAN_HEADER, layout_of
+from violet.journal.spill import SpillDir
 from violet.journal.writer import Journal
 from violet.runtime.record import decision_record
 from violet.runtime.session import ReplaySettings, build_reactor
@@ -78,12 +81,21 @@ def test_the_long_lane_buys_to_enter_sells_to_exit_journals_every_output_and_ver
 
 
 def test_the_cooldown_short_journals_its_extra_outputs_and_verifies(chdb_dir, tmp_path):
-    scans = write_scans(tmp_path / "scans.parquet", n_scans=300, seed=3)
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=300, seed=3, bad={(40, 2): float("nan")})
     graph = EXAMPLES / "cooldown_short.toml"
     journal, reactor, summary = replay(graph, scans, chdb_dir, "violet.legacy.examples.cooldown:CooldownEngine")
     with journal:  # opened in this process for the reads below, closed at the end
-        assert summary.divergences == 0 and summary.trades > 0
+        assert summary.divergences == 0 and summary.trades > 0 and summary.rejected == 1
         decisions = journal.run_tables(reactor.run_id)[0]
+        # its scans table holds what it reads of a scan, no other strategy's inputs; the rejected scan as it arrived
+        table = journal.run_scans(reactor.run_id)
+        assert journal.physical_columns(table) == ["run_id", "scan_id", "ts_us", "rejected", "reject_reason",
+                                                   "price", "score", "vel_div"]
+        (price, reason), = journal.query(f"SELECT price, reject_reason FROM {{db}}.{table} FINAL "
+                                         "WHERE run_id = {r:String} AND rejected = 1", r=reactor.run_id)
+        arrived = pq.read_table(scans).column("price")[40].as_py()
+        assert np.isnan(price[2]) and price[:2] + price[3:] == arrived[:2] + arrived[3:]
+        assert "scan_id 40, field price: asset 2: is NaN" in reason and "neutral" not in reason  # a NaN is held as is
         cooling = journal.query(f"SELECT max(cooling), countIf(cooling > 0) FROM {{db}}.{decisions} FINAL "
                                 "WHERE run_id = {r:String}", r=reactor.run_id)[0]
         assert cooling[0] >= 1 and cooling[1] > 0  # stop-losses really barred assets, and it is journaled
@@ -160,7 +172,43 @@ def test_exits_between_scans_whatever_the_exit_node_is_called(tmp_path):
     assert sides[:2] == [("BUY", False), ("SELL", True)]
 
 
-BLUE_ONLY = {"reason", "entry_reason", "selected", "pos_asset", "s", "base", "dc", "regime", "esof", "raw", "cmax",
+def test_a_scans_row_types_every_input_and_names_what_it_could_not_hold():
+    """The layout's scans columns are the graph's per-scan inputs, typed; a rejected scan's value that its column
+    cannot hold (a null, a missing list) is journaled NaN or neutral and the reason says which."""
+    blue = layout_of(load(GRAPHS / "blue_decision.toml"))
+    assert dict(blue.scan)["dc_status"] == "LowCardinality(String)" and dict(blue.scan)["tradable"] == "Array(Bool)"
+    assert dict(blue.scan)["price"] == "Array(Float64)" and "scan_id" not in dict(blue.scan)
+    cooldown = layout_of(load(EXAMPLES / "cooldown_short.toml"))
+    assert cooldown.scan == (("price", "Array(Float64)"), ("score", "Array(Float64)"), ("vel_div", "Float64"))
+    assert cooldown.scans_table == f"scans_{cooldown.key}" != blue.scans_table
+    row = cooldown.scan_row("r", 7, 100, {"price": [1.5, None, 2.0], "score": None, "vel_div": 0.25},
+                            "scan_id 7, field price: asset 1: is missing")
+    assert row["price"][0] == 1.5 and np.isnan(row["price"][1]) and row["price"][2] == 2.0
+    assert row["score"] == [] and row["vel_div"] == 0.25 and row["rejected"] == 1
+    assert row["reject_reason"] == "scan_id 7, field price: asset 1: is missing (journaled as NaN or neutral: price, score)"
+    accepted = blue.scan_row("r", 8, 200, {**{name: 1.0 for name, _ in blue.scan}, "dc_status": "CONFIRM",
+                                           "posture": "APEX", "price": [2.0], "score": [0.5], "tradable": [True]}, "")
+    assert accepted["rejected"] == 0 and accepted["reject_reason"] == "" and accepted["dc_status"] == "CONFIRM"
+    assert set(accepted) == {name for name, _ in SCAN_HEADER} | set(blue.scan_fields)
+    bad = blue.scan_row("r", 9, 300, {"dc_status": 3, "capital": "lots", "ts_us": 5}, "why")
+    assert bad["dc_status"] == "" and np.isnan(bad["capital"]) and bad["ts_us"] == 300
+    assert "dc_status" in bad["reject_reason"] and "capital" in bad["reject_reason"]
+
+
+def test_a_scans_row_is_replayed_from_spill_files_after_every_other_row_of_its_scan(tmp_path):
+    """The resume point: spill files are replayed by table kind, a graph's scans_<layout> last (after its
+    decisions, orders and trades, whatever the files' ages), so a scans row in the database means its scan is whole."""
+    spills = SpillDir(tmp_path, "db", notice=lambda message: None)
+    layout = layout_of(load(EXAMPLES / "cooldown_short.toml"))
+    for table in (layout.scans_table, "orders", layout.trades_table, layout.decisions_table, "runs"):
+        spills.write(table, [{"run_id": "r"}])
+    assert [table for table, _ in spills.files()] == ["runs", layout.decisions_table, "orders", layout.trades_table,
+                                                      layout.scans_table]
+
+
+BLUE_INPUTS = {"vel_div", "score", "tradable", "acb_boost", "acb_beta", "mc_scale", "ob_mult", "esof_score", "dc_status",
+               "posture", "capital", "stable", "exchange_max_leverage"}
+BLUE_ONLY = BLUE_INPUTS | {"reason", "entry_reason", "selected", "pos_asset", "s", "base", "dc", "regime", "esof", "raw", "cmax",
              "exch_lev", "margin", "exit_reason", "bars_held", "peak_pnl", "ENTER_SHORT", "BUY_TO_CLOSE", "SELL_SHORT",
              "pos.", "pos.open"}
 
@@ -168,8 +216,9 @@ BLUE_ONLY = {"reason", "entry_reason", "selected", "pos_asset", "s", "base", "dc
 def test_the_runtime_names_no_field_of_blue():
     """Every string in violet/runtime/*.py (docstrings aside) against BLUE's output names and actions: only the
     record contract's own generic fields (docs/runtime.md) may appear, never one of BLUE's own."""
-    outputs = set(load(GRAPHS / "blue_decision.toml").output_names)
-    assert BLUE_ONLY - {"ENTER_SHORT", "BUY_TO_CLOSE", "SELL_SHORT", "pos.", "pos.open"} <= outputs
+    blue = load(GRAPHS / "blue_decision.toml")
+    assert BLUE_ONLY - BLUE_INPUTS - {"ENTER_SHORT", "BUY_TO_CLOSE", "SELL_SHORT", "pos.", "pos.open"} <= set(blue.output_names)
+    assert BLUE_INPUTS <= {spec.name for spec in blue.inputs}
     found = {}
     for path in RUNTIME.glob("*.py"):
         tree = ast.parse(path.read_text())
@@ -182,10 +231,32 @@ def test_the_runtime_names_no_field_of_blue():
     assert not found
 
 
-def test_the_journal_ddl_ships_in_the_wheel(tmp_path):
-    """A wheel built from the tree holds the DDL, and importlib.resources finds it installed outside the tree."""
+PARTS = {"clock", "engine", "driver", "monitor", "journal", "scheduler", "reactor", "source", "record", "venue"}
+
+
+def test_the_runtime_wires_each_part_at_construction():
+    """No part of a run is patched after it is built (`self.driver.record = ...`, `reactor.on_scan = ...`): each
+    is given what it needs when it is constructed (docs/runtime.md)."""
+    patched = []
+    for path in RUNTIME.glob("*.py"):
+        for n in ast.walk(ast.parse(path.read_text())):
+            for target in n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []:
+                owner = target.value if isinstance(target, ast.Attribute) else None
+                part = owner.attr if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) \
+                    and owner.value.id == "self" else owner.id if isinstance(owner, ast.Name) else None
+                if part in PARTS:
+                    patched.append(f"{path.name}:{n.lineno}: {ast.unparse(target)}")
+    assert not patched
+
+
+def test_the_journal_ddl_and_the_default_graphs_ship_in_the_wheel(tmp_path):
+    """A wheel built from the tree holds the DDL and the graphs (violet/graphs, a link to graphs/), and installed
+    outside the tree importlib.resources finds both: the packaged BLUE decision graph loads, with the graphs it
+    composes, to the tree's content hash, and passes the record checks."""
     tree = tmp_path / "tree"  # a copy: building in place would leave build/ and egg-info in the repository
-    shutil.copytree(ROOT / "violet", tree / "violet", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "violet", tree / "violet", symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(GRAPHS, tree / "graphs")
+    assert (tree / "violet" / "graphs").is_symlink()  # built as the repository lays it out
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tree / name)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",  # isolated, as a user builds
@@ -195,16 +266,33 @@ def test_the_journal_ddl_ships_in_the_wheel(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     ddl = sorted(n for n in names if n.startswith("violet/journal/ddl/"))
     assert ddl == sorted(f"violet/journal/ddl/{p.name}" for p in (ROOT / "violet" / "journal" / "ddl").glob("*.sql")) and ddl
+    graphs = sorted(n.removeprefix("violet/graphs/") for n in names if n.startswith("violet/graphs/"))
+    assert graphs == sorted(str(p.relative_to(GRAPHS)) for p in GRAPHS.rglob("*.toml"))
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
-    probe = ("from importlib import resources; import violet; "
-             "print(violet.__file__); print(sorted(f.name for f in resources.files('violet.journal').joinpath('ddl').iterdir()))")
+    probe = ("from importlib import resources; import violet; from violet.api import load; "
+             "from violet.files import packaged_graph; from violet.runtime.record import decision_record; "
+             "print(violet.__file__); print(sorted(f.name for f in resources.files('violet.journal').joinpath('ddl').iterdir())); "
+             "graph = packaged_graph('blue_decision.toml'); ir = load(graph); decision_record(ir, str(graph)); "
+             "print(graph); print(ir.content_hash)")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(target)}
     done = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    located, listed = done.stdout.splitlines()
+    located, listed, graph, content_hash = done.stdout.splitlines()
     assert located.startswith(str(target)) and eval(listed) == [Path(n).name for n in ddl]
+    assert graph == str(target / "violet" / "graphs" / "blue_decision.toml")
+    assert content_hash == load(GRAPHS / "blue_decision.toml").content_hash
+
+
+def test_replay_and_verify_default_to_the_packaged_decision_graph(tmp_path):
+    """With no GRAPH, `violet replay` (run here outside the tree) and `journal verify` take the packaged BLUE
+    decision graph: in the tree, the link violet/graphs -> graphs/."""
+    assert decision_graph(None).resolve() == (GRAPHS / "blue_decision.toml").resolve()
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=12)
+    done = violet("replay", "--input", scans, "--journal", f"chdb://{tmp_path / 'j'}", "--no-progress",
+                  "--reference", "none", cwd=tmp_path)
+    assert done.returncode == 0 and "graph blue_decision " in done.stdout, done.stderr
 
 
 def test_the_record_of_each_hosted_graph():

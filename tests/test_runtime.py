@@ -26,6 +26,7 @@ from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
 from violet.journal.writer import Journal
 from violet.runtime.reactor import Reactor
+from violet.runtime.rows import RunJournal
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.record import decision_record
 from violet.runtime.session import exit_checks
@@ -37,7 +38,7 @@ COUNT_SCRIPT = """
 import json, sys
 from violet.journal.writer import Journal
 j = Journal(sys.argv[1], "violet")
-tables = {"scans": "scans", "decisions": j.run_tables("killed")[0], "divergences": "divergences"}
+tables = {"scans": j.run_scans("killed"), "decisions": j.run_tables("killed")[0], "divergences": "divergences"}
 final = {t: j.query(f"SELECT count() FROM {{db}}.{p} FINAL WHERE run_id = 'killed'")[0][0] for t, p in tables.items()}
 for p in tables.values():
     j.command(f"OPTIMIZE TABLE {{db}}.{p} FINAL")
@@ -74,15 +75,18 @@ def compiled():
     return ir, compile_ir(ir)
 
 
-def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, checks=()):
+def make_reactor(compiled, scans: Path, venue=None, journal=None, cadence=None, checks=(), on_scan=None):
     ir, cg = compiled
     source = replay_source(ir, scans)
     clock = ReplayClock(source.events[0].ts_us)
-    monitor = DivergenceMonitor(reference=BlueEngine(**{k: v.tolist() for k, v in source.universe.items()}))
-    driver = ExecutionDriver(venue or ObserveOnlyVenue(), DeadlineScheduler(clock), record=lambda row: None)
-    engine = DecisionEngine(cg, source.universe, exit_checks=checks)
-    reactor = Reactor(clock, engine, driver, f"run-{uuid.uuid4().hex[:8]}", source.symbols, ir.content_hash,
-                      decision_record(ir, "test"), monitor, journal, cadence or Cadence())
+    record = decision_record(ir, "test")
+    monitor = DivergenceMonitor(reference=BlueEngine(**{k: v.tolist() for k, v in source.universe.items()}),
+                                fields=record.layout.decision_fields, trade_fields=record.stream.compared)
+    rows = RunJournal(journal, f"run-{uuid.uuid4().hex[:8]}")
+    driver = ExecutionDriver(venue or ObserveOnlyVenue(), DeadlineScheduler(clock), record=rows.order)
+    engine = DecisionEngine(cg.bind(source.universe), exit_checks=checks)
+    reactor = Reactor(clock, engine, driver, rows.run_id, source.symbols, ir.content_hash, record, monitor, rows,
+                      cadence or Cadence(), on_scan=on_scan)
     return reactor, source
 
 
@@ -103,7 +107,8 @@ def test_end_to_end_replay_journals_every_row_with_no_divergence(compiled, chdb_
     assert journal.count("trades", run) == 2 * summary.trades  # shadow and reference
     assert journal.count("divergences", run) == 0
     # the NaN scan is journaled as rejected, naming scan and field, and never reached the graph
-    rejected = journal.query("SELECT scan_id, reject_reason FROM {db}.scans FINAL WHERE run_id = %(r)s AND rejected = 1 "
+    rejected = journal.query(f"SELECT scan_id, reject_reason FROM {{db}}.{layout.scans_table} FINAL WHERE run_id = %(r)s "
+                             "AND rejected = 1 "
                              "ORDER BY scan_id", r=run)
     assert [r[0] for r in rejected] == [30, 31]
     assert "field price: asset 2: is NaN" in rejected[0][1] and "must be > 0.0" in rejected[1][1]
@@ -122,7 +127,6 @@ def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir
     db = f"t_{uuid.uuid4().hex[:8]}"
     journal = Journal(f"chdb://{chdb_dir}", db, spill_dir=tmp_path / "spill", flush_seconds=0.01,
                       layout=decision_record(compiled[0], "test").layout).start()
-    reactor, source = make_reactor(compiled, scans, journal=journal)
     decisions = journal.table("decisions")
 
     def sabotage(event):
@@ -133,7 +137,7 @@ def test_journal_failing_mid_run_loses_and_duplicates_nothing(compiled, chdb_dir
             wait_for(lambda: journal.stats.spilled_rows > 0, "a failed insert spilled")
             journal.command(f"ATTACH TABLE {db}.{decisions}")
 
-    reactor.on_scan = sabotage
+    reactor, source = make_reactor(compiled, scans, journal=journal, on_scan=sabotage)
     summary = reactor.run(source)
     journal.close()
     assert journal.stats.failures > 0 and journal.stats.spilled_rows > 0
@@ -257,11 +261,9 @@ def test_a_killed_writer_process_stops_the_run_and_the_same_run_id_resumes_exact
     scans = write_scans(tmp_path / "scans.parquet", n_scans=200)
     settings = ReplaySettings(GRAPHS / "blue_decision.toml", scans, journal=f"chdb://{chdb_dir}",
                               database=f"t_{uuid.uuid4().hex[:8]}", run_id="killed")
-    reactor, source, journal = build_reactor(settings)
-    writer = journal.writer_pid
     seen: list[int] = []
 
-    def kill_at_80(event):
+    def kill_at_80(event):  # called once `journal` and `writer` are bound below
         seen.append(event.scan_id)
         if event.scan_id == 40:
             wait_for(lambda: journal.stats.inserted.get("scans", 0) == 41, "scans 0..40 written")
@@ -269,18 +271,19 @@ def test_a_killed_writer_process_stops_the_run_and_the_same_run_id_resumes_exact
             os.kill(writer, signal.SIGKILL)
             wait_for(lambda: exited(writer), "the writer to be dead")
 
-    reactor.on_scan = kill_at_80
+    reactor, source, journal = build_reactor(settings, on_scan=kill_at_80)
+    writer = journal.writer_pid
     with pytest.raises(JournalError, match=rf"the journal writer process \(pid {writer}\) is gone "
                                            r"\(killed by signal 9\)") as caught:
         run_and_close(reactor, source, journal)
     assert seen[-1] == 80 and "same --run-id" in caught.value.fix  # scan 81 was decided, and its rows refused
     reactor, source, journal = build_reactor(settings)
-    assert 40 <= reactor.resume_after <= 80  # what the dead writer had written is kept
+    assert 40 <= reactor.journal.resume_after <= 80  # what the dead writer had written is kept
     summary = run_and_close(reactor, source, journal)
-    assert summary.scans == 200 and summary.skipped_resume == reactor.resume_after
+    assert summary.scans == 200 and summary.skipped_resume == reactor.journal.resume_after
     with Journal(settings.journal, settings.database) as reopened:
         decisions = reopened.run_tables("killed")[0]
-        for table in ("scans", decisions):
+        for table in (reopened.run_scans("killed"), decisions):
             final = f"SELECT count() FROM {{db}}.{table} FINAL WHERE run_id = 'killed'"
             assert reopened.query(final)[0][0] == 200
             reopened.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL")  # merged: a row there twice would show

@@ -186,12 +186,18 @@ def test_the_decision_engine_carries_vector_state_as_the_interpreter_does(write_
                          'universe = true }').replace('ew = "alpha * price', 'ew = "base + alpha * price')
     ir = lower(load_graph(write_graph(text)))
     universe = {"base": np.array([0.25, -0.25])}
-    engine = DecisionEngine(compile_ir(ir), universe)
+    engine = DecisionEngine(compile_ir(ir).bind(universe))
     records = [engine.decide({"price": np.array(p), "stop": np.array(s)}) for p, s in zip(PRICE, STOP)]
     want, final = Interpreter(ir).scan({**columns(), **universe})
     assert [r["first_ready"] for r in records] == want["first_ready"].tolist()
     assert [np.asarray(r["ew_now"]).tolist() for r in records] == want["ew_now"].tolist()
     assert_state(engine.state, final, "engine")
+    # the same bound graph over the whole table: scan, batch and the prepared scan call agree with it
+    bound = engine.graph
+    outs, state = bound.scan(columns())
+    assert outs["ew_now"].tolist() == want["ew_now"].tolist() and bound.batch(columns())["ew_now"].tolist() == want["ew_now"].tolist()
+    assert_state(state, final, "bound scan")
+    assert_state(dict(zip(bound.state_names, bound.scan_call(columns())())), final, "prepared scan call")
 
 
 def test_a_row_s_values_start_from_the_per_asset_state_the_rows_before_leave(compiled):

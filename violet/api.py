@@ -1,7 +1,9 @@
 """The facade: a graph file in, its IR or its compiled kernels out, parameters bound and checked.
 
-The CLI, the runtime and the audit all load graphs through here, so a graph is read, validated,
-lowered and given parameters one way only. Its functions check their arguments' types at the call
+The CLI, the runtime, the audit, the tools and the benchmarks all load and compile graphs through here
+(`load`, `loaded`, `compile_graph`, `composed`; a test checks nothing else imports the loader, the
+lowering or the compiler), so a graph is read, validated, lowered, given parameters and compiled one way
+only. Its functions check their arguments' types at the call
 (beartype): a notebook calling `load("g.toml", {"k": "3"})` gets a clear error, not a late one deep
 in a kernel.
 """
@@ -16,25 +18,34 @@ from beartype import beartype
 
 from violet.compile.ir import IR, Scalar
 from violet.compile.numba_backend import CompiledGraph
+from violet.dag.graph import Graph
 from violet.dag.types import DType, float64_problem, int64_problem
 from violet.errors import InputError, quote
 
 @beartype
 def load(path: str | Path, params: Mapping[str, bool | int | float] | None = None) -> IR:
     """Read, validate and lower a graph file (and the graphs it composes), with parameters bound."""
+    return loaded(path, params)[1]
+
+
+def loaded(path: str | Path, params: Mapping[str, bool | int | float] | None = None) -> tuple[Graph, IR]:
+    """The graph file as read (its docs, inputs as declared, variant bases) and its IR, parameters bound."""
     from violet.compile.lower import lower
     from violet.dag.graph import load_graph
 
-    ir = lower(load_graph(path))
-    return bind(ir, params) if params else ir
+    graph = load_graph(path)
+    ir = lower(graph)
+    return graph, bind(ir, params) if params else ir
 
 
 @beartype
-def compile_graph(path: str | Path, params: Mapping[str, bool | int | float] | None = None) -> CompiledGraph:
-    """`load`, then the Numba kernels (from the disk cache when they were compiled before)."""
+def compile_graph(graph: str | Path | IR, params: Mapping[str, bool | int | float] | None = None) -> CompiledGraph:
+    """A graph file (`load`ed) or an IR, parameters bound, as Numba kernels (from the disk cache when they were
+    compiled before); `.bind(universe, params)` then gives the kernels' calling convention."""
     from violet.compile.numba_backend import compile_ir
 
-    return compile_ir(load(path, params))
+    ir = load(graph, params) if isinstance(graph, (str, Path)) else bind(graph, params) if params else graph
+    return compile_ir(ir)
 
 
 def composed(path: str | Path, instance: str, outer: IR) -> IR:

@@ -33,12 +33,23 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
 out = Console(highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 GraphArg = Annotated[Path, typer.Argument(help="a graph file (TOML)", show_default=False)]
+DEFAULT_DECISION = "blue_decision.toml"  # a decision graph shipped in the package (violet/graphs)
+DecisionArg = Annotated[Optional[Path], typer.Argument(
+    help=f"a decision graph file (TOML); default: the packaged {DEFAULT_DECISION}", show_default=False)]
 FactorAgeOpt = Annotated[Optional[float], typer.Option(help="seconds after which a factor's latest value is stale "
                                                     "(neutral, and reported); default 7200, two hourly bars")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a parameter: name=value (repeatable)")]
 InputOpt = Annotated[Optional[Path], typer.Option("--input", "-i", help="IN.parquet or IN.csv (vectors as list columns)")]
 UniverseOpt = Annotated[Optional[Path], typer.Option(
     help="universe table for the graph's universe inputs (default: <input>.universe.parquet beside the input)")]
+
+
+def decision_graph(graph: Path | None) -> Path:
+    """The decision graph a command was given, or the one shipped in the package (found as a package resource,
+    so an installed wheel has it)."""
+    from violet.files import packaged_graph
+
+    return graph if graph is not None else packaged_graph(DEFAULT_DECISION)
 
 
 def load_ir(graph: Path, sets: list[str] | None = None) -> IR:
@@ -115,13 +126,11 @@ def check(graph: GraphArg, sets: SetOpt = None,
     """Validate a graph file: print its inputs, outputs, params, state, libraries, op count and hash."""
     from rich.table import Table
 
-    from violet.compile.lower import lower
+    from violet.api import loaded
     from violet.compile.ranges import analysis, ranges_by_node
-    from violet.dag.graph import load_graph
     from violet.dag.variants import read_graph_data, resolved_toml
 
-    g = load_graph(graph)
-    ir = lower(g)
+    g, ir = loaded(graph)
     ir = ir.with_params(parse_sets(ir, sets)) if sets else ir
     if resolved:
         print(resolved_toml(graph, read_graph_data(graph)), end="")
@@ -175,30 +184,37 @@ def dot(graph: GraphArg,
         params: Annotated[bool, typer.Option(help="draw parameters")] = True,
         input: InputOpt = None,
         row: Annotated[Optional[int], typer.Option(help="the row (0-based) whose values are drawn")] = None,
+        scan_id: Annotated[Optional[int], typer.Option(help="the scan whose values are drawn, by its scan_id (as the "
+                                                       "journal names it), instead of --row")] = None,
         universe: UniverseOpt = None,
         sets: SetOpt = None) -> None:
     """Draw the graph: typed edges, composed graphs as clusters (DOT text to stdout without -o).
 
     With --input T --row K every input, parameter, node and output also shows its value at row K (for a
-    stateful graph, with the state the rows before K leave behind)."""
+    stateful graph, with the state the rows before K leave behind); --scan-id S names the row by its scan_id."""
     from violet.compile.dot import write_dot
     from violet.table_io import check_output
 
     ir = load_ir(graph, sets)
     if output is not None:
         check_output(output, "--output", (".dot", ".svg", ".png"))
-    if (input is None) != (row is None):
-        raise InputError("--input and --row go together", where="--input" if input is None else "--row",
+    if row is not None and scan_id is not None:
+        raise InputError("--row and --scan-id both name the row", where="--scan-id", fix="give one of them")
+    named = "--row" if scan_id is None else "--scan-id"
+    if (input is None) != (row is None and scan_id is None):
+        raise InputError(f"--input and {named} go together", where="--input" if input is None else named,
                          fix="give both to draw one row's values, or neither")
     values, caption = None, ""
-    if input is not None and row is not None:
-        from violet.compile.numba_backend import compile_ir
-        from violet.tools.explain import values_at, vertex_values
+    if input is not None:
+        from violet.api import compile_graph
+        from violet.table_io import read_table
+        from violet.tools.explain import row_of_scan, values_at, vertex_values
 
         columns, _ = read_inputs(ir, input, universe, skip_bad=False)
-        at = values_at(compile_ir(ir), columns, row)
+        k = row if scan_id is None else row_of_scan(read_table(input), scan_id, f"{input} (--scan-id)")
+        at = values_at(compile_graph(ir), columns, k)
         values = vertex_values(ir, at.values)
-        caption = f"{input.name}, row {row}"
+        caption = f"{input.name}, row {k}" + (f" (scan_id {scan_id})" if scan_id is not None else "")
         if ir.stateful:
             caption += "; state in: " + ", ".join(f"{k}={v}" for k, v in sorted(at.state.items()))
     text = write_dot(ir, output, params=params, values=values, caption=caption)
@@ -210,10 +226,10 @@ def compile_cmd(graph: GraphArg, sets: SetOpt = None) -> None:
     """Compile to Numba kernels (cached on disk by content): op count, time, cache hit or miss.
 
     Parameters are kernel arguments: --set changes the content hash, never the kernels."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
 
     ir = load_ir(graph, sets)
-    cg = compile_ir(ir).warm()
+    cg = compile_graph(ir).warm()
     out.print(f"{ir.name}: {len(ir.ops)} ops, content hash {ir.content_hash[:16]}, code hash {ir.code_hash[:16]}")
     out.print(f"kernels {'loaded from cache (hit)' if cg.cache_hit else 'compiled (miss)'} in {cg.seconds:.2f} s: "
               f"{cg.path}")
@@ -242,7 +258,7 @@ def run(graph: GraphArg,
         sets: SetOpt = None) -> None:
     """Run the compiled graph over a table: one output row per input row, state carried in order; with --trades,
     the graph's trades (every lane's, with their symbols and, when the input has ts_us, times) too."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
     from violet.table_io import check_output, output_columns, trade_rows, write_table
 
     ir = load_ir(graph, sets)
@@ -252,7 +268,7 @@ def run(graph: GraphArg,
     columns, rejected = read_inputs(ir, input, universe, skip_bad_rows)
     if rejected.rows:
         print(f"warning: rejected {rejected.render()}", file=sys.stderr)
-    cg = compile_ir(ir).warm("scan")
+    cg = compile_graph(ir).warm("scan")
     start = time.perf_counter()
     results = cg.batch(columns)
     seconds = time.perf_counter() - start
@@ -302,7 +318,7 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
     parameters, trades, the backtest's figures in money (for a trade stream on a `price` input), output
     means (with --means, or for a graph without a trade stream); print the best points. With --scheduler, the points are sharded over a Dask cluster
     (docs/sweep-cluster.md), with the same rows."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
     from violet.tools.sweep import Ranking, chunks, money, population
     from violet.table_io import check_output, table_writer
 
@@ -316,7 +332,7 @@ def sweep(graph: GraphArg, input: Annotated[Path, typer.Option("--input", "-i", 
                          where="--heatmap", fix="give exactly two --grid parameters, or drop --heatmap")
     priced = "trade" in ir.output_names and "price" in {spec.name for spec in ir.inputs if spec.type.vector}
     if scheduler is None:
-        cg = compile_ir(ir)
+        cg = compile_graph(ir)
         population(cg, grid.names, means).warm()
         parts = chunks(cg, columns, grid, threads, money(columns, costs) if priced else None, means=means)
         how = f"{threads} threads"
@@ -378,7 +394,7 @@ def backtest(graph: GraphArg,
              sets: SetOpt = None) -> None:
     """Value a graph's trades in money over the scans: equity curve, returns, drawdown, Sharpe, Sortino, hit rate,
     hold, turnover, per-symbol breakdown (docs/backtest.md)."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
     from violet.tools.backtest import backtest as account
     from violet.tools.backtest import draw
     from violet.table_io import check_output, read_table, trade_rows, write_table
@@ -392,7 +408,7 @@ def backtest(graph: GraphArg,
         raise InputError(f"graph {ir.name} has no per-asset input {quote(price)}", where="--price",
                          fix="name the input that holds each asset's price")
     columns, _ = read_inputs(ir, input, universe, skip_bad=False)
-    stream = trade_rows(ir, compile_ir(ir).batch(columns))
+    stream = trade_rows(ir, compile_graph(ir).batch(columns))
     if stream is None:
         raise InputError(f"graph {ir.name} has no trade stream (a `trade` output and trade_* outputs)",
                          where=str(graph), fix="backtest a decision graph, e.g. graphs/blue_decision.toml")
@@ -464,13 +480,13 @@ def diff(graph: GraphArg,
     """Prove the compiled graph bit-identical to the interpreter, or to a reference; exit 1 on any mismatch.
 
     With --input the rows of that table are compared too (scan by scan, state carried)."""
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph
     from violet.tools.diff import diff_interpreter, diff_reference, load_reference
     from violet.tools.sampling import sample
 
     ir = load_ir(graph, sets)
     params = parse_sets(ir, sets or [])  # given to the reference too: compared at the same parameter point
-    cg = compile_ir(ir)
+    cg = compile_graph(ir)
     ref = load_reference(reference) if reference else None
     runs = []
     if input is not None:
@@ -584,16 +600,20 @@ def scans_build(
         factors: Annotated[Optional[Path], typer.Option(help="factors table: ts_us and any factor columns, "
                                                         "joined as of each scan")] = None,
         factor_max_age: FactorAgeOpt = None,
-        leverage_limits: Annotated[Optional[Path], typer.Option(help="symbol,max_leverage table")] = None) -> None:
-    """Scans from closes: vel_div from the correlation eigenvalues, per-asset scores, factors, and the universe."""
+        leverage_limits: Annotated[Optional[Path], typer.Option(help="symbol,max_leverage table")] = None,
+        feature: Annotated[Optional[list[str]], typer.Option(help="a per-asset column NAME=KIND:WINDOW, e.g. "
+                                                             "vol=rolling_std:60 (repeatable)")] = None) -> None:
+    """Scans from closes: vel_div from the correlation eigenvalues, per-asset scores, factors, features, and the universe."""
     from violet.scans.build import ScanSettings, build_scans, read_factors, write_scans
+    from violet.scans.features import parse_feature
     from violet.scans.panel import default_panel, generate_panel, read_panel
     from violet.table_io import check_output
 
     check_output(output, "--output", (".parquet",), make_parent=True)
+    features = tuple(parse_feature(text) for text in feature or [])
     panel = generate_panel() if generate else read_panel(prices) if prices else default_panel()
     start = time.perf_counter()
-    scans, universe = build_scans(panel, ScanSettings(fast, slow, spike, score_lookback, capital),
+    scans, universe = build_scans(panel, ScanSettings(fast, slow, spike, score_lookback, capital, features),
                                   read_factors(factors, factor_max_age), leverage_limits)
     uni_path = write_scans(scans, universe, output)
     stale = [name for row in scans.column("stale_factors").to_pylist() for name in row.split(",") if name]
@@ -613,7 +633,7 @@ JournalOpt = Annotated[str, typer.Option("--journal", help="chdb:///abs/dir (emb
 
 
 @app.command()
-def replay(graph: GraphArg,
+def replay(graph: DecisionArg = None, *,
            input: Annotated[Path, typer.Option("--input", "-i", help="SCANS.parquet (from `violet scans build`)")],
            universe: UniverseOpt = None,
            journal: JournalOpt = DEFAULT_JOURNAL,
@@ -643,8 +663,8 @@ def replay(graph: GraphArg,
     from violet.runtime.session import ReplaySettings, run_replay
     from violet.scans.build import read_factors
 
+    graph = decision_graph(graph)
     ir = load_ir(graph)
-
     settings = ReplaySettings(graph=graph, scans=input, universe=universe, journal=journal, database=database,
                               run_id=run_id, reference=None if reference in (None, "none") else reference,
                               reference_trades=reference_trades, exit_q_s=exit_q, live_pace_s=live_pace,
@@ -676,7 +696,7 @@ def journal_list(journal: JournalOpt = DEFAULT_JOURNAL,
 
 
 @journal_app.command("verify")
-def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
+def journal_verify(graph: DecisionArg = None, journal: JournalOpt = DEFAULT_JOURNAL,
                    database: Annotated[str, typer.Option(help="journal database")] = "violet",
                    run_id: Annotated[Optional[str], typer.Option(help="the run (default: the latest)")] = None) -> None:
     """Recompute a run from the journal alone (its scans, parameters, universe) with GRAPH and compare every
@@ -687,7 +707,7 @@ def journal_verify(graph: GraphArg, journal: JournalOpt = DEFAULT_JOURNAL,
     from violet.journal.report import pick_run
 
     with Journal(existing(journal), database) as j:
-        audit = verify_run(j, pick_run(j, run_id), graph)
+        audit = verify_run(j, pick_run(j, run_id), decision_graph(graph))
     out.print(audit.render())
     if not audit.ok:
         raise typer.Exit(1)

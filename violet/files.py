@@ -8,6 +8,7 @@ error that printed it whole would flood the terminal.
 from __future__ import annotations
 
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 from violet.errors import QUOTE_LIMIT, quote
@@ -32,3 +33,10 @@ def try_write(directory: Path) -> None:
     be written is tried, not guessed from its mode bits (root ignores them; a read-only disk does not)."""
     with tempfile.TemporaryFile(dir=directory):
         pass
+
+
+def packaged_graph(name: str) -> Path:
+    """A graph file shipped in the package, found wherever VIOLET is installed: `violet/graphs` is a link to the
+    repository's graphs/ (the source of truth) and a wheel holds a copy of it, so the graphs a packaged graph
+    composes (`graph = "blue_exit.toml"`, relative to it) are found beside it too."""
+    return Path(str(resources.files("violet") / "graphs" / name))

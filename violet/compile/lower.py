@@ -23,7 +23,7 @@ from violet.dag.expr import ATTRIBUTE_FIX, BINOPS, CMPOPS, MAX_NESTING, recursio
 from violet.dag.graph import Bound, Graph, NodeInstance, Param, literal_type
 from violet.dag.types import BOOL, F64, I64, INT64_MIN, DType, ValueType
 from violet.errors import GraphError, quote, where
-from violet.nodes.registry import Libraries, NodeDef, lookup
+from violet.dag.library import Libraries, NodeDef, lookup
 
 MAX_POWER = 8  # x ** n is lowered as a multiply chain for 1 <= n <= MAX_POWER
 MAX_INLINE = 32  # library nodes calling library nodes: inlining recurses once per level

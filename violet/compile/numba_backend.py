@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -156,6 +156,20 @@ class CompiledGraph(Kernels):
         """`scan`'s work; `parallel` (a stateless graph only): the rows spread over all cores (`batch`); None:
         when there are enough of them to repay compiling the parallel kernel (PARALLEL_ROWS)."""
         ir = self.ir
+        run, outs = self.rows_call(columns, params, state, parallel)
+        final = run()
+        if final is None:
+            return {name: outs[name] for name in ir.output_names}, {}
+        names = [op.name for op in ir.leaves("state")]
+        return {name: outs[name] for name in ir.output_names}, dict(zip(names, final))
+
+    def rows_call(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
+                  state: Mapping[str, Any] | None = None, parallel: bool | None = False
+                  ) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
+        """The scan (or batch) kernel's call over `columns` with every argument prepared, and the output arrays
+        it fills: calling it runs the compiled loop alone (what a benchmark times), returning the final state
+        (None for batch)."""
+        ir = self.ir
         rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
         n_rows, n_assets = input_shape(ir, columns, rows=True)
         parallel = n_rows >= PARALLEL_ROWS if parallel is None else parallel
@@ -164,13 +178,17 @@ class CompiledGraph(Kernels):
                                dtype=ir.ops[i].type.dtype.value) for name, i in ir.canonical_outputs}
         universe = [kernel_value(columns[op.name], op.type) for op in per_run]
         params_ = self._leaves("param", {**ir.param_defaults, **(params or {})})
-        state_ = self._state(state, n_assets)
         if parallel:
-            self.kernel("batch")(n_rows, n_assets, *arrays, *universe, *params_, *outs.values())
-            return {name: outs[name] for name in ir.output_names}, {}
-        final = self.kernel("scan")(n_rows, n_assets, *arrays, *universe, *params_, *state_, *outs.values())
-        names = [op.name for op in ir.leaves("state")]
-        return {name: outs[name] for name in ir.output_names}, dict(zip(names, final))
+            batch = self.kernel("batch")
+            args = [n_rows, n_assets, *arrays, *universe, *params_, *outs.values()]
+            return lambda: batch(*args), outs
+        scan = self.kernel("scan")
+        args = [n_rows, n_assets, *arrays, *universe, *params_, *self._state(state, n_assets), *outs.values()]
+        return lambda: scan(*args), outs
+
+    def bind(self, universe: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> BoundGraph:
+        """This graph bound to its universe inputs and parameters: the kernel calling convention, once."""
+        return BoundGraph(self, universe, params)
 
     def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
               parallel: bool | None = None) -> dict[str, np.ndarray]:
@@ -179,6 +197,66 @@ class CompiledGraph(Kernels):
         when `parallel` says so (by default: from PARALLEL_ROWS rows on)."""
         stateless = "batch" in self.module.SIGNATURES
         return self._rows(columns, params, None, parallel=parallel if stateless else False)[0]
+
+
+CONVERT: dict[DType, Callable[[Any], Any]] = {DType.F64: float, DType.I64: int, DType.BOOL: bool}
+
+
+def feeder(name: str, vtype: ValueType, universe: Mapping[str, np.ndarray]) -> Callable[[Mapping[str, Any]], Any]:
+    """How the step kernel's argument for one input comes from a scan, decided once (the reactor's per-scan
+    path): the universe's array itself, or the scan's value converted."""
+    if name in universe:
+        value = universe[name]
+        return lambda scan: value
+    if vtype.vector:
+        return lambda scan: kernel_array(scan[name], vtype)
+    convert = CONVERT[vtype.dtype]
+    return lambda scan: convert(scan[name])
+
+
+class BoundGraph:
+    """A compiled graph bound to its universe and its parameters: how its kernels are called, written once.
+
+    The universe inputs become kernel arrays and the parameters kernel values when it is bound; `step` then
+    takes one scan's per-row inputs and the state, `scan` and `batch` the per-row columns, and each passes the
+    bound values in the kernels' order. A host (the reactor's decision engine, a benchmark) never builds
+    kernel arguments itself."""
+
+    def __init__(self, graph: CompiledGraph, universe: Mapping[str, Any], params: Mapping[str, Any] | None) -> None:
+        ir = graph.ir
+        self.graph, self.ir = graph, ir
+        self.universe = {op.name: kernel_array(universe[op.name], op.type) for op in ir.input_leaves(universe=True)}
+        self.params = {**ir.param_defaults, **(params or {})}
+        self.assets = len(next(iter(self.universe.values()))) if self.universe else 0
+        self.output_names = [name for name, _ in ir.canonical_outputs]  # the order of `step`'s outputs
+        self.state_names = [op.name for op in ir.leaves("state")]
+        self._feeds = [feeder(op.name, op.type, self.universe) for op in ir.leaves("input")]
+        self._params = [kernel_value(self.params[op.name], op.type) for op in ir.leaves("param")]
+        self._step = graph.kernel("step")  # compiled (or loaded) here, before the first scan, not during it
+
+    def initial_state(self) -> dict[str, Any]:
+        return self.ir.initial_state(self.assets)
+
+    def step(self, scan: Mapping[str, Any], state: Mapping[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        """One scan through the step kernel: the output values (Python scalars or arrays, in `output_names`
+        order, enums as codes) and the next state."""
+        n = len(self.output_names)
+        result = self._step(self.assets, *[feed(scan) for feed in self._feeds], *self._params,
+                            *[state[name] for name in self.state_names])
+        return result[:n], dict(zip(self.state_names, result[n:]))
+
+    def scan(self, columns: Mapping[str, np.ndarray], state: Mapping[str, Any] | None = None
+             ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Every row of the per-row `columns` in one compiled loop (CompiledGraph.scan) on the bound universe."""
+        return self.graph.scan({**columns, **self.universe}, self.params, state)
+
+    def batch(self, columns: Mapping[str, np.ndarray], parallel: bool | None = None) -> dict[str, np.ndarray]:
+        """Every row's outputs from the initial state (CompiledGraph.batch) on the bound universe."""
+        return self.graph.batch({**columns, **self.universe}, self.params, parallel)
+
+    def scan_call(self, columns: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+        """The scan kernel's call over `columns` from the initial state, its arguments prepared (rows_call)."""
+        return self.graph.rows_call({**columns, **self.universe}, self.params)[0]
 
 
 @dataclass

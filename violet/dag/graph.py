@@ -26,7 +26,7 @@ from violet.dag.types import (BOOL, F64, I64, DType, InputSpec, Lane, Record, Re
 from violet.dag.variants import read_graph_data, relative_graph_path
 from violet.errors import GraphError, quote, where
 from violet.files import is_file, shown
-from violet.nodes.registry import Libraries, Library, NodeDef, library_modules, lookup, parse_library
+from violet.dag.library import Libraries, Library, NodeDef, library_modules, lookup, parse_library
 
 Literal = float | int | bool
 Bound = ast.expr | Literal  # a binding: a parsed expression or a literal

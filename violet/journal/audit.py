@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from violet.api import bind, load
-from violet.compile.numba_backend import compile_ir
+from violet.api import bind, compile_graph, load
 from violet.errors import VioletError
 from violet.compile.identity import bits, first_difference, plain
 from violet.journal.writer import Journal
@@ -82,17 +81,18 @@ def verify_run(journal: Journal, run_id: str, graph: Path) -> Audit:
         raise VioletError(f"{graph} is graph {ir.content_hash[:16]}, the run was decided by {graph_hash[:16]}",
                           where=where, fix="give the graph file of the version that ran")
     per_row = [spec.name for spec in ir.inputs if not spec.universe]
-    unjournaled = [name for name in per_row if name not in journal.columns("scans")]
+    scans_table = journal.run_scans(run_id)
+    unjournaled = [name for name in per_row if name not in journal.physical_columns(scans_table)]
     if unjournaled:  # also what keeps a graph's input names, spliced into the query below, plain columns
         raise VioletError(f"graph {ir.name} reads {', '.join(unjournaled)}, which the journal's scans do not hold",
                           where=where, fix="give the decision graph that ran")
-    scans = journal.query(f"SELECT {', '.join(per_row)}, ts_us FROM {{db}}.scans FINAL "
+    scans = journal.query(f"SELECT {', '.join(f'`{name}`' for name in per_row)}, ts_us FROM {{db}}.{scans_table} FINAL "
                           "WHERE run_id = {r:String} AND rejected = 0 ORDER BY scan_id", r=run_id)
     table = pa.table({name: [row[k] for row in scans] for k, name in enumerate(per_row)})
     ts_us = np.array([row[-1] for row in scans], dtype=np.int64)
     universe = pa.table(json.loads(universe_inputs))
     columns, _ = input_columns(ir, table, f"journal scans of {where}", universe)
-    results = compile_ir(ir).batch(columns)
+    results = compile_graph(ir).batch(columns)
     audit = Audit(run_id, graph_hash, scans=len(scans))
     layout = layout_of(ir)
     decisions, trades, _ = journal.run_tables(run_id)

@@ -25,7 +25,7 @@ from violet.journal.layout import Layout
 # Insert order within a batch (and of spill files on replay): a scan's `scans` row goes last, so a scans row in the
 # database means every other row of that scan is in too (the resume point after a kill).
 TABLES = ("runs", "decisions", "orders", "trades", "divergences", "population", "scans")
-GRAPH_TABLES = ("decisions", "trades")  # one pair per record layout: `decisions_<layout>`, `trades_<layout>`
+GRAPH_TABLES = ("decisions", "trades", "scans")  # per record layout: `decisions_<layout>`, `trades_<layout>`, `scans_<layout>`
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 DSN_FORMS = "chdb:///abs/dir (the embedded engine, three slashes) or http://host:8123 (a server)"
 
@@ -148,7 +148,7 @@ def _locked(directory: Path) -> bool:
 
 def apply_ddl(client: Any, database: str, layout: Layout | None = None) -> None:
     """Create the database, every table of the packaged DDL (violet/journal/ddl/*.sql, read as a package
-    resource so an installed wheel has it) and a graph's decisions and trades tables (idempotent);
+    resource so an installed wheel has it) and a graph's scans, decisions and trades tables (idempotent);
     `database` is a checked identifier."""
     client.command(f"CREATE DATABASE IF NOT EXISTS {identifier(database, '--database')}")
     ddl = sorted((f for f in resources.files("violet.journal").joinpath("ddl").iterdir() if f.name.endswith(".sql")),

@@ -35,10 +35,10 @@ def _report(journal: Journal, dsn: str, database: str, run_id: str | None) -> st
         raise VioletError(f"no run '{run_id}' in the journal", where=f"{dsn} database {database}",
                           fix="omit --run-id for the latest run")
     graph, graph_hash, source, mode, _, assets = run[0]
-    scans, rejected = q("SELECT count(), countIf(rejected = 1) FROM {db}.scans FINAL WHERE run_id = {r:String}", r=run_id)[0]
+    decisions, trades, action = journal.run_tables(run_id)
+    scans, rejected = _scans(journal, run_id)
     lines = [f"run {run_id}: graph {graph} {graph_hash[:16]}, {mode}, {assets} assets, source {source}",
              f"scans: {scans:,} ({rejected:,} rejected)"]
-    decisions, trades, action = journal.run_tables(run_id)
     kind = q("SELECT type FROM system.columns WHERE database = {d:String} AND table = {t:String} AND name = {c:String}",
              d=journal.database, t=decisions, c=action)
     per_asset = bool(kind) and kind[0][0].startswith("Array")  # a per-asset lane's actions: counted asset by asset
@@ -72,12 +72,8 @@ def journal_list(dsn: str, database: str) -> str:
 def _listing(journal: Journal, dsn: str, database: str) -> str:
     runs = journal.query("SELECT run_id, started_us, graph, graph_hash, mode FROM {db}.runs FINAL "
                          "ORDER BY started_us DESC")
-    counts = {table: dict(journal.query(f"SELECT run_id, count() FROM {{db}}.{table} FINAL GROUP BY run_id"))
-              for table in ("scans", "divergences")}
-    counts["decisions"] = {run[0]: _decisions(journal, run[0]) for run in runs}
-    rejected = dict(journal.query("SELECT run_id, countIf(rejected = 1) FROM {db}.scans FINAL GROUP BY run_id"))
-    rows = [(*run, counts["scans"].get(run[0], 0), rejected.get(run[0], 0), counts["decisions"].get(run[0], 0),
-             counts["divergences"].get(run[0], 0)) for run in runs]
+    divergences = dict(journal.query("SELECT run_id, count() FROM {db}.divergences FINAL GROUP BY run_id"))
+    rows = [(*run, *_counts(journal, run[0]), divergences.get(run[0], 0)) for run in runs]
     if not rows:
         return f"the journal at {dsn} (database {database}) holds no run"
     lines = [f"{'run':<40} {'started (UTC)':<20} {'graph':<28} {'mode':<5} {'scans':>8} {'rejected':>8} "
@@ -89,10 +85,20 @@ def _listing(journal: Journal, dsn: str, database: str) -> str:
     return "\n".join(lines)
 
 
-def _decisions(journal: Journal, run_id: str) -> int:
-    """Decisions of one run, in its layout's table (0 for a run journaled before layouts)."""
+def _scans(journal: Journal, run_id: str) -> tuple[int, int]:
+    """Scans and rejected scans of one run, in its layout's scans table."""
+    (scans, rejected), = journal.query(f"SELECT count(), countIf(rejected = 1) FROM {{db}}.{journal.run_scans(run_id)} "
+                                       "FINAL WHERE run_id = {r:String}", r=run_id)
+    return int(scans), int(rejected)
+
+
+def _counts(journal: Journal, run_id: str) -> tuple[int, int, int]:
+    """Scans, rejected scans and decisions of one run, in its layout's tables (0s for a run journaled before
+    them)."""
     try:
+        scans, rejected = _scans(journal, run_id)
         decisions = journal.run_tables(run_id)[0]
     except JournalError:
-        return 0
-    return int(journal.query(f"SELECT count() FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}}", r=run_id)[0][0])
+        return 0, 0, 0
+    return scans, rejected, int(journal.query(f"SELECT count() FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}}",
+                                              r=run_id)[0][0])

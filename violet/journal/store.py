@@ -47,9 +47,8 @@ class StoreOptions:
 
     @property
     def tables(self) -> dict[str, str]:
-        """Logical table -> physical one: a graph's decisions and trades tables are named by its record layout."""
-        return {t: t for t in TABLES} | ({"decisions": self.layout.decisions_table, "trades": self.layout.trades_table}
-                                         if self.layout is not None else {})
+        """Logical table -> physical one: a graph's scans, decisions and trades tables are named by its record layout."""
+        return {t: t for t in TABLES} | (self.layout.tables if self.layout is not None else {})
 
 
 class Store:

@@ -148,7 +148,7 @@ class Journal:
         keys = self._keys.get(table) if self._keys else self._columns_now().get(table)
         if not keys:
             raise JournalError(f"unknown journal table '{table}'", where=self.dsn,
-                               fix=f"tables: {', '.join(TABLES)} (decisions and trades need the graph's record layout)")
+                               fix=f"tables: {', '.join(TABLES)} (scans, decisions and trades need the graph's record layout)")
         if row.keys() != keys:
             missing, extra = sorted(keys - set(row)), sorted(set(row) - keys)
             raise JournalError(f"a {table} row must have exactly the table's columns "
@@ -189,7 +189,7 @@ class Journal:
         return self.physical_columns(self.tables[table])
 
     def table(self, table: str) -> str:
-        """The physical name of logical table `table` (a graph's decisions and trades carry its layout's key)."""
+        """The physical name of logical table `table` (a graph's scans, decisions and trades carry its layout's key)."""
         return self.tables[table]
 
     def physical_columns(self, table: str) -> list[str]:
@@ -234,6 +234,20 @@ class Journal:
     def run_tables(self, run_id: str) -> tuple[str, str, str]:
         """The physical decisions and trades tables of run `run_id` (named by its record layout), and the
         column holding its action; a run journaled before layouts existed is refused."""
+        layout, action = self._run_layout(run_id)
+        return f"decisions_{layout}", f"trades_{layout}", identifier(action, "runs.action_output")
+
+    def run_scans(self, run_id: str) -> str:
+        """The physical scans table of run `run_id` (named by its record layout); a run journaled before
+        scans took the graph's inputs as columns is refused."""
+        table = f"scans_{self._run_layout(run_id)[0]}"
+        if not self.physical_columns(table):
+            raise JournalError(f"run {quote(run_id)} was journaled before its scans had the graph's columns",
+                               where=f"{self.dsn} database {self.database}", fix="replay it again with this version")
+        return table
+
+    def _run_layout(self, run_id: str) -> tuple[str, str]:
+        """(layout key, action output) of run `run_id`, the key checked: it is spliced into table names."""
         rows = self.query("SELECT layout, action_output FROM {db}.runs FINAL WHERE run_id = {r:String}", r=run_id)
         if not rows or not rows[0][0]:
             raise JournalError(f"run {quote(run_id)} has no record layout in the journal" if rows else
@@ -243,7 +257,7 @@ class Journal:
         if not re.fullmatch(r"[0-9a-f]{16}", layout):  # spliced into queries: a layout key, nothing else
             raise JournalError(f"run {quote(run_id)} has a damaged record layout {quote(layout)}", where=self.database,
                                fix="replay the run again")
-        return f"decisions_{layout}", f"trades_{layout}", identifier(action, "runs.action_output")
+        return layout, action
 
     # ------------------------------------------------------------ the database in this process
 

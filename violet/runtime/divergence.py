@@ -5,7 +5,7 @@ The reference is the legacy engine run in lockstep (or any object with
 first breakdown field (in record order) whose float64 bits or value differ is
 recorded with both values and their bit patterns; trades are compared one by
 one on every field. The fields are the graph's (its outputs, its trade
-record): the reactor sets them from the graph's record.
+record), given when it is built (from the graph's record).
 """
 
 from __future__ import annotations

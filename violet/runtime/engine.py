@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from violet.compile.ir import IR
-from violet.compile.numba_backend import CompiledGraph, kernel_array, kernel_value
-from violet.dag.types import DType, ValueType
+from violet.compile.numba_backend import BoundGraph, CompiledGraph
+from violet.dag.types import DType
 from violet.errors import InputError
 
 CHECK_INPUTS = ("scan_id", "price", "bar_close")  # what an exit graph is given between scans
@@ -56,9 +56,6 @@ class ExitCheck:
         named = namer(eg.ir, list(outputs))(tuple(outputs.values()))
         return {"lane": self.lane, "exit_scan": scan_id, **{f: named[c] for f, c in self.fields.items()}}
 
-CONVERT: dict[DType, Callable[[Any], Any]] = {DType.F64: float, DType.I64: int, DType.BOOL: bool}
-
-
 def namer(ir: IR, names: list[str]) -> Callable[[tuple], dict[str, Any]]:
     """A function turning kernel output values (Python scalars and arrays, as Numba returns them) into a
     record, enum codes as names (a vector's as a list of names)."""
@@ -74,47 +71,21 @@ def namer(ir: IR, names: list[str]) -> Callable[[tuple], dict[str, Any]]:
     return record
 
 
-def feeder(name: str, vtype: ValueType, universe: Mapping[str, np.ndarray]) -> Callable[[Mapping[str, Any]], Any]:
-    """How the step kernel's argument for one input comes from a scan, decided once (this is the
-    reactor's per-scan path): the universe's array itself, or the scan's value converted."""
-    if name in universe:
-        value = universe[name]
-        return lambda scan: value
-    if vtype.vector:
-        return lambda scan: kernel_array(scan[name], vtype)
-    convert = CONVERT[vtype.dtype]
-    return lambda scan: convert(scan[name])
-
-
 class DecisionEngine:
-    """Hosts one compiled stateful graph and its state."""
+    """Hosts one compiled stateful graph, bound to its universe and parameters, and its state."""
 
-    def __init__(self, cg: CompiledGraph, universe: Mapping[str, np.ndarray],
-                 params: Mapping[str, Any] | None = None, exit_checks: Sequence[ExitCheck] = ()) -> None:
-        ir = cg.ir
-        self.cg, self.ir = cg, ir
-        self._step = cg.kernel("step")  # compiled (or loaded) here, before the first scan, not during it
-        self._universe = {op.name: kernel_array(universe[op.name], op.type) for op in ir.input_leaves(universe=True)}
-        self._feeds = [feeder(op.name, op.type, self._universe) for op in ir.leaves("input")]
-        values = {**ir.param_defaults, **(params or {})}
-        self._params = [kernel_value(values[op.name], op.type) for op in ir.leaves("param")]
-        self._state_names = [op.name for op in ir.leaves("state")]
-        self._outputs = [name for name, _ in ir.canonical_outputs]
-        self._record = namer(ir, self._outputs)
-        self._assets = len(next(iter(self._universe.values()))) if self._universe else 0
-        self.state: dict[str, Any] = ir.initial_state(self._assets)
+    def __init__(self, graph: BoundGraph, exit_checks: Sequence[ExitCheck] = ()) -> None:
+        self.graph, self.ir = graph, graph.ir
+        self._record = namer(graph.ir, graph.output_names)
+        self.state: dict[str, Any] = graph.initial_state()
         self.exit_checks = tuple(exit_checks)
         self.latencies_us: list[float] = []
 
     def decide(self, scan: Mapping[str, Any]) -> dict[str, Any]:
         """One scan's decision record; the state advances."""
         start = time.perf_counter_ns()
-        args = [feed(scan) for feed in self._feeds]
-        state = [self.state[name] for name in self._state_names]
-        result = self._step(self._assets, *args, *self._params, *state)
-        n = len(self._outputs)
-        self.state = dict(zip(self._state_names, result[n:]))
-        record = self._record(result[:n])
+        outputs, self.state = self.graph.step(scan, self.state)
+        record = self._record(outputs)
         self.latencies_us.append((time.perf_counter_ns() - start) / 1000)
         return record
 

@@ -24,10 +24,9 @@ import numba
 import numpy as np
 
 from violet.compile.ir import Scalar
-from violet.compile.numba_backend import CompiledGraph, kernel_array
+from violet.compile.numba_backend import CompiledGraph, feeder, kernel_array
 from violet.compile.numba_codegen import population_outputs
 from violet.errors import InputError
-from violet.runtime.engine import feeder
 from violet.runtime.record import DecisionRecord, HostLane
 
 

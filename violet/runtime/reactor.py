@@ -36,8 +36,8 @@ from violet.runtime.divergence import DivergenceMonitor
 from violet.runtime.engine import DecisionEngine
 from violet.runtime.execution import ExecutionDriver
 from violet.runtime.population import PopulationHost
-from violet.journal.writer import Journal
 from violet.runtime.record import DecisionRecord, Intent
+from violet.runtime.rows import RunJournal
 from violet.runtime.scheduler import DeadlineScheduler, Timer
 from violet.runtime.source import PriceTick, ScanEvent
 from violet.runtime.venues import OrderIntent
@@ -94,10 +94,9 @@ class Reactor:
     symbols: list[str]
     graph_hash: str
     record: DecisionRecord
-    monitor: DivergenceMonitor = field(default_factory=DivergenceMonitor)
-    journal: Journal | None = None
+    monitor: DivergenceMonitor = field(default_factory=DivergenceMonitor)  # built with the record's fields
+    journal: RunJournal = field(default_factory=RunJournal)  # the driver writes its orders rows to the same one
     cadence: Cadence = field(default_factory=Cadence)
-    resume_after: int = -1  # scans with scan_id < this were journaled by an earlier process
     pace_us: int | None = None
     on_scan: Callable[[ScanEvent], None] | None = None
     population: PopulationHost | None = None  # P more instances of the graph, stepped on every scan
@@ -110,9 +109,6 @@ class Reactor:
 
     def __post_init__(self) -> None:
         self.summary = RunSummary(self.run_id)
-        self.driver.record = self._order_row
-        self.monitor.fields = self.record.layout.decision_fields
-        self.monitor.trade_fields = self.record.stream.compared
 
     @property
     def scheduler(self) -> DeadlineScheduler:
@@ -166,11 +162,11 @@ class Reactor:
     def _on_scan(self, event: ScanEvent) -> None:
         s = self.summary
         s.scans += 1
-        replayed = event.scan_id < self.resume_after
+        replayed = self.journal.replayed(event.scan_id)
         s.skipped_resume += int(replayed)
         if event.inputs is None:
             s.rejected += 1
-            self._journal(replayed, "scans", scan_row(self.run_id, event))
+            self._journal(replayed, "scans", self._scan_row(event))
             return
         record = self.engine.decide(event.inputs)
         s.decisions += 1
@@ -189,11 +185,17 @@ class Reactor:
             self._intent(event.scan_id, event.ts_us, intent)
         for trade in self.record.trades(record):
             self._trade(trade, event.ts_us, replayed)
-        self._journal(replayed, "scans", scan_row(self.run_id, event))
+        self._journal(replayed, "scans", self._scan_row(event))
         if self.cadence.exit_q_us is not None:
             self._schedule_exit_check(event.ts_us)
         if self.on_scan is not None:
             self.on_scan(event)
+
+    def _scan_row(self, event: ScanEvent) -> dict[str, Any]:
+        """The journal's scans row: an accepted scan's inputs as the graph read them, a rejected one's as they
+        arrived (the graph's per-scan inputs, each in its typed column: the layout's)."""
+        values = event.raw if event.inputs is None else python_scan(self.engine.ir, event.inputs)
+        return self.record.layout.scan_row(self.run_id, event.scan_id, event.ts_us, values, event.rejected)
 
     def _decision_row(self, event: ScanEvent, record: dict[str, Any]) -> dict[str, Any]:
         row = {name: record[name] for name in self.record.layout.decision_fields}
@@ -211,9 +213,6 @@ class Reactor:
                             intent.notional, intent.closes)
         self.summary.intents += 1
         self.driver.submit(order)
-
-    def _order_row(self, row: dict[str, Any]) -> None:
-        self._journal(row["scan_id"] < self.resume_after, "orders", {"run_id": self.run_id, **row})
 
     def _trade(self, trade: dict[str, Any], exit_ts_us: int, replayed: bool) -> None:
         trade = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in trade.items()}
@@ -277,24 +276,7 @@ class Reactor:
         self.summary.timer_lateness_us = {k: list(v) for k, v in self.scheduler.lateness_us.items()}
 
     def _journal(self, replayed: bool, table: str, row: dict[str, Any]) -> None:
-        if self.journal is not None and not replayed:
-            self.journal.append(table, row)
-
-
-def scan_row(run_id: str, event: ScanEvent) -> dict[str, Any]:
-    """The journal's scans row: the scan as it arrived, accepted or not (a missing number as NaN)."""
-    raw = event.raw
-    floats = {k: _number(raw.get(k)) for k in ("vel_div", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
-                                               "esof_score", "capital")}
-    return {"run_id": run_id, "scan_id": event.scan_id, "ts_us": event.ts_us, **floats,
-            "price": [_number(x) for x in raw.get("price") or []], "score": [_number(x) for x in raw.get("score") or []],
-            "tradable": [x is not False for x in raw.get("tradable") or [True] * len(raw.get("price") or [])],
-            "dc_status": raw.get("dc_status") or "", "posture": raw.get("posture") or "",
-            "rejected": int(bool(event.rejected)), "reject_reason": event.rejected}
-
-
-def _number(value: Any) -> float:
-    return float("nan") if value is None else float(value)
+        self.journal.append(replayed, table, row)
 
 
 def python_scan(ir: IR, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,10 +20,12 @@ import numpy as np
 from violet.compile.ir import IR
 from violet.dag.types import DType, Lane, Record, ValueType
 from violet.errors import InputError
-from violet.journal.layout import DECISION_HEADER, TRADE_HEADER, Layout, layout_of
+from violet.journal.layout import DECISION_HEADER, SCAN_HEADER, TRADE_HEADER, Layout, layout_of
 from violet.table_io import TradeStream, trade_stream
 
 SCAN_INPUTS = ("scan_id", "price")  # what a decision graph must read of a scan (the reactor keeps its time)
+SCAN_KEYS = ("scan_id", "ts_us")  # the journal's key columns of a scan, which a graph may read (as int64)
+INT64 = ValueType(DType.I64)
 # the order each role sends: (side, closes a position)
 SIDES = {"enter_long": ("BUY", False), "exit_long": ("SELL", True),
          "enter_short": ("SELL", False), "exit_short": ("BUY", True)}
@@ -130,6 +132,9 @@ def decision_record(ir: IR, where: str) -> DecisionRecord:
             stream = trade_stream(ir)
         except InputError as exc:
             lacks.append(f"a trade stream that fits ({exc.what})")
+    lacks += [f"an input not named {spec.name} (the journal's own column)" if spec.name not in SCAN_KEYS
+              else f"input {spec.name} as a scalar int64 (it is {spec.type})" for spec in ir.inputs
+              if spec.name in dict(SCAN_HEADER) and (spec.name not in SCAN_KEYS or spec.type != INT64)]
     taken = {name for name, _ in DECISION_HEADER} & set(ir.output_names)
     taken |= {name for name, _ in TRADE_HEADER} & set(stream.fields if stream else ())
     lacks += [f"an output not named {name} (the journal's own column)" for name in sorted(taken)]

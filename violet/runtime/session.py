@@ -14,7 +14,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from violet.api import composed, load
-from violet.compile.numba_backend import compile_ir
+from violet.api import compile_graph, composed, load
 from violet.errors import InputError, quote
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import LiveClock, ReplayClock
@@ -36,6 +35,7 @@ from violet.journal.dsn import JournalError, check_dsn, identifier
 from violet.journal.writer import Journal
 from violet.runtime.population import PopulationHost
 from violet.runtime.reactor import Reactor, RunSummary
+from violet.runtime.rows import RunJournal
 from violet.runtime.record import DecisionRecord, decision_record
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
@@ -129,7 +129,7 @@ def reference_engine(spec: str, universe: Mapping[str, np.ndarray], params: Mapp
 def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
     """Scans of this run below the returned scan_id are already journaled whole (-1: a new run).
 
-    A scan's `scans` row is written after every other row of that scan, so the
+    A scan's scans row (in the graph's `scans_<layout>`) is written after every other row of that scan, so the
     last journaled scan is complete; it is written again (idempotently) to be safe.
     A run is resumed only by the graph (and parameters) that started it."""
     started = journal.query("SELECT graph_hash FROM {db}.runs FINAL WHERE run_id = {r:String}", r=run_id)
@@ -137,7 +137,8 @@ def resume_point(journal: Journal, run_id: str, graph_hash: str) -> int:
         raise InputError(f"run {quote(run_id)} was started by graph {started[0][0][:16]}, this is {graph_hash[:16]}",
                          where="--run-id", fix="resume it with the graph and --set values that started it, "
                                                "or give a new --run-id")
-    rows = journal.query("SELECT max(scan_id), count() FROM {db}.scans FINAL WHERE run_id = {r:String}", r=run_id)
+    rows = journal.query(f"SELECT max(scan_id), count() FROM {{db}}.{journal.table('scans')} FINAL "
+                         "WHERE run_id = {r:String}", r=run_id)
     last, count = rows[0]
     return int(last) if count else -1
 
@@ -165,13 +166,17 @@ def exit_checks(graph: Path, ir: Any, record: DecisionRecord) -> list[ExitCheck]
     if not hosted:
         raise InputError(f"graph {ir.name} names no exit graph to check between scans (or no exit action)",
                          where=where, fix="declare exit_check (a composed exit node) in [record], or leave out --exit-q")
-    return [ExitCheck(compile_ir(composed(graph, h.lane.exit_check, ir)), h.lane.exit_check,
+    return [ExitCheck(compile_graph(composed(graph, h.lane.exit_check, ir)), h.lane.exit_check,
                       record.layout.trade_fields, where, h.lane.name) for h in hosted]
 
 
-def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Reactor, Any, Journal | None]:
+def build_reactor(s: ReplaySettings, console: Console | None = None,
+                  on_scan: Callable[[ScanEvent], None] | None = None) -> tuple[Reactor, Any, Journal | None]:
     """The one place a reactor is composed: settings, graph, scans and reference are checked first (a user
-    error journals nothing), then the venue passes the DARK guard, then the journal opens."""
+    error journals nothing), then the venue passes the DARK guard, then the journal opens. Each part is
+    built with what it needs (the monitor with the record's fields and its reference, the driver and the
+    reactor with the run's one RunJournal, the reactor with `on_scan`, called after each decided scan):
+    nothing is patched in afterwards."""
     check_settings(s)
     ir = load(s.graph, s.params)
     record = decision_record(ir, str(s.graph))
@@ -180,13 +185,13 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     if console is not None and source.stale:
         console.print("stale factors (taken as neutral): "
                       + ", ".join(f"{name} on {count:,} scans" for name, count in source.stale.items()))
-    monitor = DivergenceMonitor(reference_trades=read_trades(s.reference_trades, record.stream.compared)
-                                if s.reference_trades else None)
-    if s.reference:
-        monitor.reference = reference_engine(s.reference, source.universe, s.params)
-    cg = compile_ir(ir)
+    monitor = DivergenceMonitor(reference=reference_engine(s.reference, source.universe, s.params) if s.reference else None,
+                                reference_trades=read_trades(s.reference_trades, record.stream.compared)
+                                if s.reference_trades else None,
+                                fields=record.layout.decision_fields, trade_fields=record.stream.compared)
+    cg = compile_graph(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
-    engine = DecisionEngine(cg, source.universe, exit_checks=checks)
+    engine = DecisionEngine(cg.bind(source.universe), exit_checks=checks)
     population = (PopulationHost(cg, source.universe, s.population, record, threads=s.population_threads)
                   if s.population else None)
     first = min((e.ts_us for e in source.events), default=0)
@@ -197,9 +202,10 @@ def build_reactor(s: ReplaySettings, console: Console | None = None) -> tuple[Re
     journal = (Journal(s.journal, s.database, flush_seconds=cadence.flush_q_us / 1e6, layout=record.layout).start()
                if s.journal else None)
     resume = resume_point(journal, run_id, ir.content_hash) if journal else -1
-    driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=lambda row: None, max_positions=record.max_positions)
-    reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, record, monitor, journal, cadence,
-                      resume_after=resume, pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None,
+    rows = RunJournal(journal, run_id, resume)
+    driver = ExecutionDriver(venue, DeadlineScheduler(clock), record=rows.order, max_positions=record.max_positions)
+    reactor = Reactor(clock, engine, driver, run_id, source.symbols, ir.content_hash, record, monitor, rows, cadence,
+                      pace_us=int(s.live_pace_s * 1e6) if s.live_pace_s else None, on_scan=on_scan,
                       population=population)
     if journal is not None:
         journal.append("runs", {"run_id": run_id, "started_us": int(time.time() * 1e6), "graph": ir.name,
@@ -233,21 +239,19 @@ def run_replay(s: ReplaySettings, console: Console, progress: bool = True) -> Ru
     spilled) however the run ends; if the journal could not keep rows, the run stops with a JournalError
     that says how to resume it. On the live clock each decided scan is also one line, with the scans the
     journal has written so far."""
-    reactor, source, journal = build_reactor(s, console)
+    def tick(event: ScanEvent) -> None:  # called by the reactor only once `bar`, `task` and `journal` are bound below
+        bar.advance(task)
+        if s.live_pace_s:
+            written = journal.stats.inserted.get("scans", 0) if journal is not None else 0
+            console.print(f"scan {event.scan_id} decided; journal: {written:,} scans written")
+
+    reactor, source, journal = build_reactor(s, console, on_scan=tick)
     if s.realtime is not None:
         realtime(s.realtime)
         console.print(f"the decision's process runs at SCHED_FIFO {s.realtime} (the journal writer stays ordinary)")
     with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=not progress, transient=True) as bar:
         task = bar.add_task("scans", total=len(source.events))
-
-        def tick(event: ScanEvent) -> None:
-            bar.advance(task)
-            if s.live_pace_s:
-                written = journal.stats.inserted.get("scans", 0) if journal is not None else 0
-                console.print(f"scan {event.scan_id} decided; journal: {written:,} scans written")
-
-        reactor.on_scan = tick
         start = time.perf_counter()
         try:
             summary = run_and_close(reactor, source, journal)

@@ -11,7 +11,7 @@ reactor journals it as rejected and the graph never sees it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,7 @@ from violet.errors import InputError, quote
 from violet.scans.factors import AsOf, with_factors
 from violet.table_io import input_columns, read_table
 
-SCAN_COLUMNS = ("scan_id", "ts_us", "vel_div", "price", "score", "tradable", "acb_boost", "acb_beta", "mc_scale", "ob_mult",
-                "esof_score", "dc_status", "posture", "capital")
+KEYS = ("scan_id", "ts_us")  # what orders and keys every scan, whatever the graph reads
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,7 @@ def replay_source(ir: IR, scans_path: Path, universe: Path | None = None, factor
         scans, joined = with_factors(scans, factors)
         stale = joined.stale_counts
     source = source_from_tables(ir, scans, read_table(universe or universe_path(scans_path)), str(scans_path))
-    source.stale = stale
-    return source
+    return replace(source, stale=stale)
 
 
 def check_order(scans: pa.Table, name: str) -> None:
@@ -116,9 +114,10 @@ def _integers(scans: pa.Table, column: str, name: str) -> np.ndarray:
 def source_from_tables(ir: IR, scans: pa.Table, universe: pa.Table, name: str = "scans") -> ReplaySource:
     check_order(scans, name)
     columns, rejected = input_columns(ir, scans, name, universe, skip_bad=True)
-    raw = {c: scans.column(c).to_pylist() for c in SCAN_COLUMNS if c in scans.column_names}
-    bad = set(rejected.rows)
     per_row = [spec for spec in ir.inputs if not spec.universe]
+    kept = dict.fromkeys([*KEYS, *(spec.name for spec in per_row)])  # what the journal keeps of a scan
+    raw = {c: scans.column(c).to_pylist() for c in kept if c in scans.column_names}
+    bad = set(rejected.rows)
     events: list[ScanEvent | PriceTick] = []
     accepted = 0
     for row in range(scans.num_rows):

@@ -33,6 +33,9 @@ bad close) is left as is, and the boundary rejects that scan.
 The universe changes: an asset is tradable on a scan when it has a close then
 and `score_lookback` bars before (so it has a score); elsewhere its price is
 null where it has no close, its score null, and `tradable` false.
+
+Per-asset feature columns (`--feature vol=rolling_std:60`, violet/scans/features.py) are added
+after these, NaN for an asset that is not tradable on the scan.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from violet.errors import InputError
 from violet.scans.factors import DEFAULT_MAX_AGE_S, AsOf, join_factors
+from violet.scans.features import Feature
 from violet.scans.panel import Panel
 from violet.scans.universe import universe_table
 from violet.table_io import read_table
@@ -59,6 +63,7 @@ class ScanSettings:
     spike: float = 1.0
     score_lookback: int = 24
     capital: float = 10_000.0
+    features: tuple[Feature, ...] = ()  # per-asset columns (violet/scans/features.py)
 
     def check(self) -> None:
         """Refuse settings no scan can be built with: a correlation window needs two returns, a score
@@ -162,6 +167,12 @@ def build_scans(panel: Panel, settings: ScanSettings = ScanSettings(), factors: 
         "score": _vectors(scores(panel.close, s.score_lookback)[first:], tradable), "tradable": list(tradable),
         **(joined := join_factors(ts, factors)).columns, "stale_factors": joined.stale,
         "capital": np.full(n, s.capital)}
+    for feature in s.features:
+        if feature.name in columns:
+            raise InputError(f"feature {feature.name!r} is named like a column of the scans", where="--feature",
+                             fix=f"give it another name (the scans' columns: {', '.join(columns)})")
+        columns[feature.name] = _vectors(np.where(tradable, feature.values(panel.close)[first:], np.nan),
+                                         np.ones_like(tradable))
     table = pa.table(columns).replace_schema_metadata({b"violet.symbols": ",".join(panel.symbols).encode(),
                                                        b"violet.source": panel.source.encode()})
     return table, universe_table(panel.symbols, limits)

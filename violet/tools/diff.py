@@ -62,6 +62,12 @@ def describe(value: Any, dtype: DType) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
+def row_name(row: int, scan_id: Any = None) -> str:
+    """How a report names a row: its 0-based number, and its scan_id when the table has one (the scan as the
+    journal, `violet replay` and `violet dot --scan-id` name it)."""
+    return f"row {row}" + ("" if scan_id is None else f" (scan_id {int(scan_id)})")
+
+
 @dataclass
 class Attribution:
     """Where two evaluations of one row first part ways."""
@@ -79,7 +85,7 @@ class Attribution:
 
     def render(self) -> str:
         dtype = self.op.type.dtype
-        lines = [f"first difference at row {self.row}, node '{self.op.node or '(constant)'}', IR op:",
+        lines = [f"first difference at {row_name(self.row, self.inputs.get('scan_id'))}, node '{self.op.node or '(constant)'}', IR op:",
                  f"    {self.ir_line}",
                  f"  {self.left_name:>11}: {describe(self.left, dtype)}",
                  f"  {self.right_name:>11}: {describe(self.right, dtype)}"]
@@ -380,7 +386,8 @@ def compare_step(cg: CompiledGraph, columns: Mapping[str, np.ndarray], expected:
         row = int(rows[0])
         name = next(n for n in expected if not same(got[n][row], expected[n][row]))
         dtype = cg.ir.output_type(name).dtype
-        report.first = (f"row {row}, output '{name}': step {describe(got[name][row], dtype)}, "
+        scan_id = columns["scan_id"][row] if "scan_id" in columns else None
+        report.first = (f"{row_name(row, scan_id)}, output '{name}': step {describe(got[name][row], dtype)}, "
                         f"{against} {describe(expected[name][row], dtype)}")
     if trades is not None:
         report.trades = compare_trades(cg.ir, got, trades)

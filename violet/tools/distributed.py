@@ -116,8 +116,7 @@ def evaluate(job: Job, columns: Mapping[str, np.ndarray], points: list[dict[str,
 
 def _compiled(job: Job) -> CompiledGraph:
     """The job's kernels, loaded once per worker process; a graph whose content is not the client's is refused."""
-    from violet.api import load
-    from violet.compile.numba_backend import compile_ir
+    from violet.api import compile_graph, load
 
     key = (job.graph, job.content_hash)
     with _LOADING:
@@ -127,5 +126,5 @@ def _compiled(job: Job) -> CompiledGraph:
                 raise InputError(f"the graph {quote(job.graph)} on this worker has content hash "
                                  f"{ir.content_hash[:16]}, the client's is {job.content_hash[:16]}", where="worker",
                                  fix="give the workers the same graph file (and node libraries) as the client")
-            _LOADED[key] = compile_ir(ir).warm("scan")
+            _LOADED[key] = compile_graph(ir).warm("scan")
         return _LOADED[key]

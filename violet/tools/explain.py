@@ -1,8 +1,8 @@
 """One row's values on the graph: what every op computed for one row of a table.
 
-`violet dot GRAPH --input T --row K` draws them: the question a quant asks of a
-single decision ("why this asset, why this leverage on scan 1234?") answered on
-the graph itself. For a stateful graph the state at row K is the one the rows
+`violet dot GRAPH --input T --row K` (or `--scan-id S`, the scan as the journal
+names it) draws them: the question a quant asks of a single decision ("why this
+asset, why this leverage on scan 1234?") answered on the graph itself. For a stateful graph the state at row K is the one the rows
 before it leave behind, carried by the compiled scan kernel, exactly as
 `violet run` and the reactor carry it.
 """
@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from violet.compile.ir import IR, Op, input_shape
 from violet.compile.numba_backend import CompiledGraph
-from violet.errors import InputError
+from violet.errors import InputError, quote
 
 MAX_LISTED = 6  # a vector with more elements is drawn as its size and range
 
@@ -30,6 +31,21 @@ class RowValues:
     row: int
     values: list[Any]
     state: dict[str, Any]
+
+
+def row_of_scan(table: pa.Table, scan_id: int, where: str) -> int:
+    """The 0-based row of the scan whose `scan_id` is `scan_id`: a user names a scan as the journal, `violet
+    replay` and `violet journal verify` do, and the row is found here."""
+    if "scan_id" not in table.column_names:
+        raise InputError("the table has no scan_id column", where=where, fix="name the row with --row (0-based)")
+    rows = np.flatnonzero(np.asarray(table.column("scan_id").to_pylist(), dtype=object) == scan_id)
+    if len(rows) != 1:
+        ids = table.column("scan_id")
+        span = f"{ids[0].as_py()}..{ids[-1].as_py()}" if len(ids) else "none"
+        raise InputError(f"scan_id {quote(scan_id)} is " + (f"on {len(rows)} rows ({', '.join(map(str, rows[:5]))})"
+                                                            if len(rows) else f"not in the table (its ids: {span})"),
+                         where=where, fix="give a scan_id the table holds once, or --row (0-based)")
+    return int(rows[0])
 
 
 def values_at(cg: CompiledGraph, columns: Mapping[str, np.ndarray], row: int,
