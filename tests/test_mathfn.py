@@ -300,7 +300,7 @@ int_values = st.one_of(st.sampled_from([0, 1, -1, 2, -2, INT64_MIN, INT64_MAX]),
 @st.composite
 def float_intervals(draw) -> tuple[Interval, float]:
     """A float64 interval (maybe NaN-flagged) and a value inside it (NaN only if flagged)."""
-    lo, hi = sorted([draw(bounded), draw(bounded)])
+    lo, hi = sorted([draw(bounded), draw(bounded)], key=lambda x: (x, math.copysign(1.0, x)))  # -0.0 below 0.0
     nan = draw(st.booleans())
     if nan and draw(st.booleans()):
         return Interval(lo, hi, True), NAN
