@@ -25,11 +25,11 @@ def sizing_model():
     return FixedModel(lower(load_graph(GRAPHS / "blue_sizing.toml")), FixedConfig(frac_bits=24, max_int_bits=24))
 
 
-def test_sizing_rtl_equals_the_fixed_point_model_on_100k_vectors(sizing_model, tmp_path):
-    rows = cosim_rows(sizing_model, 100_000, seed=11)
+def test_sizing_rtl_equals_the_fixed_point_model_on_30k_vectors(sizing_model, tmp_path):
+    rows = cosim_rows(sizing_model, 30_000, seed=11)
     for simulator in SIMULATORS:
         report = cosimulate(sizing_model, rows, tmp_path / simulator, "blue_sizing", simulator=simulator)
-        assert report.vectors == 100_000 and report.mismatches == 0, report.render()
+        assert report.vectors == 30_000 and report.mismatches == 0, report.render()
     # the vectors did reach what they are for: exact rounding ties on negative products, and saturation
     ir = sizing_model.ir
     muls = [op for op in ir.ops if op.kind == "mul"]
@@ -105,7 +105,7 @@ def test_exit_graph_rtl_with_state_registers_equals_the_model_over_a_sequence(tm
     rows = cosim_rows(model, 50_000, seed=5, assets=4) + price_walk(model, 50_000, seed=6)
     for simulator in SIMULATORS:
         report = cosimulate(model, rows, tmp_path / simulator, "blue_exit", assets=4, simulator=simulator)
-        assert report.vectors == 100_000 and report.mismatches == 0, report.render()
+        assert report.vectors == 30_000 and report.mismatches == 0, report.render()
     out = dict(model.ir.outputs)
     seen, state = set(), model.initial_state(4)
     for row in rows[50_000:]:
