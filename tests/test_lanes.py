@@ -163,13 +163,18 @@ def test_entries_beyond_the_records_slots_are_refused_as_orders_rows(chdb_dir, t
         assert summary.orders["REFUSED"] == len(refused) and verify_run(journal, run, graph).ok
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLE))
+KILLED = {**EXAMPLE,  # and the LONG lane, and a graph with an extra output (cooldown_short's `cooling`)
+          "long_lane": ("violet.legacy.examples.long_lane:LongEngine", (-0.01, 0.08)),
+          "cooldown_short": ("violet.legacy.examples.cooldown:CooldownEngine", (-0.08, 0.01))}
+
+
+@pytest.mark.parametrize("name", sorted(KILLED))
 def test_killed_and_resumed_the_journal_is_whole_and_verifies(tmp_path, name):
-    scans = write_scans(tmp_path / "scans.parquet", n_scans=120, vel_div=EXAMPLE[name][1])
+    scans = write_scans(tmp_path / "scans.parquet", n_scans=120, vel_div=KILLED[name][1])
     dsn = f"chdb://{tmp_path / 'db'}"
     graph = EXAMPLES / f"{name}.toml"
     cmd = [sys.executable, "-m", "violet.cli", "replay", str(graph), "--input", str(scans), "--journal", dsn,
-           "--run-id", "killed", "--reference", EXAMPLE[name][0], "--no-progress"]
+           "--run-id", "killed", "--reference", KILLED[name][0], "--no-progress"]
     proc = subprocess.Popen(cmd + ["--live-pace", "0.01"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
     try:
