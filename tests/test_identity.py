@@ -38,3 +38,19 @@ def test_same_is_bit_equality_up_to_nan(a, b):
     expected = (math.isnan(a) and math.isnan(b)) or np.float64(a).view(np.uint64) == np.float64(b).view(np.uint64)
     assert same(a, b) == expected == same(b, a)
     assert same([a, 1.0], [b, 1.0]) == expected
+
+
+def test_trade_streams_differ_where_a_field_does_and_where_one_ends():
+    """stream_differences, by hand: record k against record k, the first differing field in the given order,
+    -0.0 not 0.0, NaN equal to NaN, and one "count" difference where the shorter stream ends."""
+    from violet.compile.identity import Difference, stream_differences
+
+    a = [{"exit_scan": 3, "pnl": 0.5, "why": "TP"}, {"exit_scan": 7, "pnl": float("nan"), "why": "SL"},
+         {"exit_scan": 9, "pnl": -0.0, "why": "TP"}]
+    assert stream_differences(["exit_scan", "pnl", "why"], a, [dict(r) for r in a]) == []
+    b = [dict(r) for r in a]
+    b[2] = {"exit_scan": 9, "pnl": 0.0, "why": "SL"}
+    assert stream_differences(["exit_scan", "pnl", "why"], a, b) == [Difference(2, "pnl", -0.0, 0.0)]
+    assert stream_differences(["why", "pnl"], a, b) == [Difference(2, "why", "TP", "SL")]
+    assert stream_differences(["exit_scan"], a, a[:1]) == [Difference(1, "count", 3, 1)]
+    assert stream_differences(["exit_scan"], [], a) == [Difference(0, "count", 0, 3)]

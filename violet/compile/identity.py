@@ -4,12 +4,13 @@ Floats are the same when their 64-bit patterns are (-0.0 is not 0.0, one ULP is 
 that every NaN is one value: LLVM may legally flip a NaN's sign (docs/semantics.md). An int and a float
 are the same only when the int has exactly that float's value. Everything else compares with ==.
 Records (a decision, a trade) are compared field by field in a given order, and the first field that
-differs is what a report names.
+differs is what a report names; streams of records (trades) record by record (`stream_differences`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,32 @@ def first_difference(fields: Iterable[str], mine: Mapping[str, Any], theirs: Map
         if name not in mine or name not in theirs or not same(mine[name], theirs[name]):
             return name
     return None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Record `index` of two streams differs: in `field` (its first differing field), or in "count" where
+    one stream has no record `index` (`mine` and `theirs` are then the two lengths)."""
+
+    index: int
+    field: str
+    mine: Any
+    theirs: Any
+
+
+def stream_differences(fields: Sequence[str], mine: Sequence[Mapping[str, Any]],
+                       theirs: Sequence[Mapping[str, Any]]) -> list[Difference]:
+    """Two record streams (trades, in the order they close) compared record k with record k on `fields`:
+    one Difference per pair that differs, then one "count" Difference where the shorter stream ends.
+    The one comparison of trade streams: `violet diff`, the divergence monitor and `journal verify`."""
+    found = []
+    for k, (a, b) in enumerate(zip(mine, theirs)):
+        name = first_difference(fields, a, b)
+        if name is not None:
+            found.append(Difference(k, name, a.get(name), b.get(name)))
+    if len(mine) != len(theirs):
+        found.append(Difference(min(len(mine), len(theirs)), "count", len(mine), len(theirs)))
+    return found
 
 
 def bits(value: Any) -> str:

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from violet.api import bind, compile_graph, load
 from violet.errors import VioletError
-from violet.compile.identity import bits, first_difference, plain
+from violet.compile.identity import bits, first_difference, plain, stream_differences
 from violet.journal.writer import Journal
 from violet.journal.layout import Layout, layout_of
 from violet.table_io import input_columns, output_columns, trade_stream
@@ -142,8 +142,8 @@ def _compare_trades(journal: Journal, table: str, layout: Layout, run_id: str, w
     key = [fields.index(f) for f in TRADE_KEY]
     recomputed = sorted((tuple(plain(want[f][k]) for f in fields) for k in range(n)),
                         key=lambda row: tuple(row[i] for i in key))
-    for k in range(max(len(rows), n)):
-        got, expected = (rows[k] if k < len(rows) else None), (recomputed[k] if k < n else None)
-        if got is None or expected is None or first_difference(fields, dict(zip(fields, got)),
-                                                               dict(zip(fields, expected))) is not None:
-            audit.trade_mismatches.append(f"trade {k}: journal {got}, recomputed {expected}")
+    journaled = [dict(zip(fields, row)) for row in rows]
+    for d in stream_differences(fields, journaled, [dict(zip(fields, row)) for row in recomputed]):
+        audit.trade_mismatches.append(f"trades: journal {d.mine:,}, recomputed {d.theirs:,}" if d.field == "count" else
+                                      f"trade {d.index}, {d.field}: journal {rows[d.index]}, recomputed "
+                                      f"{recomputed[d.index]}")

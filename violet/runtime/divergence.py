@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from violet.compile.identity import bits, first_difference
+from violet.compile.identity import bits, first_difference, stream_differences
 
 
 
@@ -62,16 +62,8 @@ class DivergenceMonitor:
             reference = self.reference.trades
         if reference is None:
             return []
-        found = []
-        for k in range(max(len(shadow), len(reference))):
-            mine = shadow[k] if k < len(shadow) else None
-            theirs = reference[k] if k < len(reference) else None
-            where = int((mine or theirs)["exit_scan"])
-            if mine is None or theirs is None:
-                found.append(Divergence(where, "TRADE", "count", len(shadow), len(reference)))
-                break
-            name = first_difference(self.trade_fields, mine, theirs)
-            if name is not None:
-                found.append(Divergence(where, "TRADE", name, mine.get(name), theirs.get(name)))
+        found = [Divergence(int((shadow if d.index < len(shadow) else reference)[d.index]["exit_scan"]), "TRADE",
+                            d.field, d.mine, d.theirs)
+                 for d in stream_differences(self.trade_fields, shadow, reference)]
         self.divergences += found
         return found

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from violet.compile.identity import first_difference, float_bits, identity_view, plain, same
+from violet.compile.identity import float_bits, identity_view, plain, same, stream_differences
 from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, Op, Scalar
 from violet.compile.numba_backend import CompiledGraph
@@ -401,14 +401,13 @@ def compare_trades(ir: IR, got: Mapping[str, np.ndarray], trades: list[Mapping[s
     assert stream is not None, "compare_trades needs a graph that closes trades"
     mine = stream.columns(got)
     fields = stream.compared
-    report = TradeReport(len(mine["lane"]), len(trades))
-    for k, trade in enumerate(trades[:report.graph]):
-        ours = {name: mine[name][k] for name in fields}
-        name = first_difference(fields, ours, trade)
-        if name is not None:
-            report.mismatches += 1
-            report.first = report.first or (f"trade {k} field {name}: graph {plain(ours[name])!r}, "
-                                            f"reference {trade.get(name)!r}")
+    ours = [{name: mine[name][k] for name in fields} for k in range(len(mine["lane"]))]
+    report = TradeReport(len(ours), len(trades))
+    differing = [d for d in stream_differences(fields, ours, trades) if d.field != "count"]  # counts: the report's
+    report.mismatches = len(differing)
+    if differing:
+        d = differing[0]
+        report.first = f"trade {d.index} field {d.field}: graph {plain(d.mine)!r}, reference {d.theirs!r}"
     return report
 
 
