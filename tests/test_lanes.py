@@ -94,6 +94,12 @@ def test_the_two_lane_portfolio_trades_both_ways_journals_each_lane_and_verifies
         assert audit.ok and audit.trades == (summary.trades, summary.trades), audit.render()
         report = journal_report(f"chdb://{chdb_dir}", journal.database, run)
         assert f"trades (shadow, lane long): {lanes.count('long'):,}" in report
+        entries = {a: n for a, n in journal.query(f"SELECT 'short', countIf(short_action = 'ENTER_SHORT') FROM "
+                                                  f"{{db}}.{decisions} FINAL WHERE run_id = {{r:String}} UNION ALL "
+                                                  f"SELECT 'long', countIf(long_action = 'ENTER_LONG') FROM "
+                                                  f"{{db}}.{decisions} FINAL WHERE run_id = {{r:String}}", r=run)}
+        assert f"decisions short_action ENTER_SHORT      {entries['short']:,}" in report  # every lane's actions
+        assert f"decisions long_action ENTER_LONG       {entries['long']:,}" in report and entries["long"] > 0
         # verify also checks the lane: a trade moved to the other lane is caught
         first = f"run_id = '{run}' AND source = 'shadow' AND lane = 'short' AND exit_scan = {min(r[4] for r in rows if r[0] == 'short')}"
         table = f"{journal.database}.{trades}"

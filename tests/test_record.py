@@ -56,8 +56,8 @@ def test_the_long_lane_buys_to_enter_sells_to_exit_journals_every_output_and_ver
     with journal:  # opened in this process for the reads below, closed at the end
         run = reactor.run_id
         assert summary.divergences == 0 and summary.trades > 3
-        decisions, trades, action = journal.run_tables(run)
-        assert action == "action"
+        decisions, trades, actions = journal.run_tables(run)
+        assert actions == ["action"]
         # every output is a column of its own type
         ir = load(graph)
         types = dict(journal.query("SELECT name, type FROM system.columns WHERE database = {d:String} AND table = {t:String}",

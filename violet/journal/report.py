@@ -20,6 +20,18 @@ def pick_run(journal: Journal, run_id: str | None) -> str:
     return rows[0][0]
 
 
+def _actions(journal: Journal, decisions: str, action: str, run_id: str) -> list[str]:
+    """One line per value of one lane's action column: how many decisions took it (a per-asset lane's
+    actions counted asset by asset)."""
+    kind = journal.query("SELECT type FROM system.columns WHERE database = {d:String} AND table = {t:String} "
+                         "AND name = {c:String}", d=journal.database, t=decisions, c=action)
+    per_asset = bool(kind) and kind[0][0].startswith("Array")
+    value = f"arrayJoin(`{action}`)" if per_asset else f"`{action}`"
+    return [f"  decisions {action}{' (per asset)' if per_asset else ''} {name:<16} {n:,}"
+            for name, n in journal.query(f"SELECT {value} AS v, count() FROM {{db}}.{decisions} FINAL "
+                                         "WHERE run_id = {r:String} GROUP BY v ORDER BY v", r=run_id)]
+
+
 def journal_report(dsn: str, database: str, run_id: str | None) -> str:
     """One run of the journal summarised (the journal opened in this process, and closed)."""
     with Journal(existing(dsn), database) as journal:
@@ -35,17 +47,12 @@ def _report(journal: Journal, dsn: str, database: str, run_id: str | None) -> st
         raise VioletError(f"no run '{run_id}' in the journal", where=f"{dsn} database {database}",
                           fix="omit --run-id for the latest run")
     graph, graph_hash, source, mode, _, assets = run[0]
-    decisions, trades, action = journal.run_tables(run_id)
+    decisions, trades, actions = journal.run_tables(run_id)
     scans, rejected = _scans(journal, run_id)
     lines = [f"run {run_id}: graph {graph} {graph_hash[:16]}, {mode}, {assets} assets, source {source}",
              f"scans: {scans:,} ({rejected:,} rejected)"]
-    kind = q("SELECT type FROM system.columns WHERE database = {d:String} AND table = {t:String} AND name = {c:String}",
-             d=journal.database, t=decisions, c=action)
-    per_asset = bool(kind) and kind[0][0].startswith("Array")  # a per-asset lane's actions: counted asset by asset
-    value = f"arrayJoin(`{action}`)" if per_asset else f"`{action}`"
-    for name, n in q(f"SELECT {value} AS v, count() FROM {{db}}.{decisions} FINAL WHERE run_id = {{r:String}} "
-                     "GROUP BY v ORDER BY v", r=run_id):
-        lines.append(f"  decisions {action}{' (per asset)' if per_asset else ''} {name:<16} {n:,}")
+    for action in actions:
+        lines += _actions(journal, decisions, action, run_id)
     p50, p99 = q(f"SELECT quantile(0.5)(latency_us), quantile(0.99)(latency_us) FROM {{db}}.{decisions} FINAL "
                  "WHERE run_id = {r:String}", r=run_id)[0]
     lines.append(f"decision latency: p50 {p50:.1f} us, p99 {p99:.1f} us")

@@ -231,11 +231,13 @@ class Journal:
         return int(self.query(f"SELECT count() FROM {{db}}.{self.tables[table]} FINAL WHERE run_id = {{r:String}}",
                               r=run_id)[0][0])
 
-    def run_tables(self, run_id: str) -> tuple[str, str, str]:
+    def run_tables(self, run_id: str) -> tuple[str, str, list[str]]:
         """The physical decisions and trades tables of run `run_id` (named by its record layout), and the
-        column holding its action; a run journaled before layouts existed is refused."""
-        layout, action = self._run_layout(run_id)
-        return f"decisions_{layout}", f"trades_{layout}", identifier(action, "runs.action_output")
+        columns holding its lanes' actions (each checked: they are spliced into queries); a run journaled
+        before layouts existed is refused."""
+        layout, actions = self._run_layout(run_id)
+        return (f"decisions_{layout}", f"trades_{layout}",
+                [identifier(action, "runs.action_output") for action in actions.split(",")])
 
     def run_scans(self, run_id: str) -> str:
         """The physical scans table of run `run_id` (named by its record layout); a run journaled before

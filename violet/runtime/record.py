@@ -111,9 +111,9 @@ class DecisionRecord:
         return next((int(record[h.lane.asset]) for h in self.lanes if not h.lane.per_asset), -1)
 
     @property
-    def action_output(self) -> str:
-        """The action output `journal report` counts decisions by: the first lane's."""
-        return self.lanes[0].lane.action
+    def action_outputs(self) -> list[str]:
+        """The action outputs `journal report` counts decisions by: every lane's, in the record's order."""
+        return [h.lane.action for h in self.lanes]
 
 
 def decision_record(ir: IR, where: str) -> DecisionRecord:

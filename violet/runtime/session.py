@@ -213,7 +213,7 @@ def build_reactor(s: ReplaySettings, console: Console | None = None,
                                 "params": json.dumps(ir.param_defaults), "universe": source.symbols,
                                 "universe_inputs": json.dumps({k: v.tolist() for k, v in source.universe.items()}),
                                 "exit_q_us": cadence.exit_q_us or 0, "layout": record.layout.key,
-                                "action_output": record.action_output})
+                                "action_output": ",".join(record.action_outputs)})
     if console is not None:
         console.print(f"graph {ir.name} {ir.content_hash[:16]} ({len(ir.ops)} ops, kernels "
                       f"{'cached' if cg.cache_hit else 'compiled'} in {cg.seconds:.2f} s); "

@@ -3,4 +3,4 @@
 -- A run records its layout; an order intent records whether it closes a position (side BUY or SELL).
 ALTER TABLE {db}.runs
     ADD COLUMN IF NOT EXISTS layout String DEFAULT '',        -- the record layout's key
-    ADD COLUMN IF NOT EXISTS action_output String DEFAULT ''  -- the output the record names as the action
+    ADD COLUMN IF NOT EXISTS action_output String DEFAULT ''  -- the outputs the record names as its lanes' actions, comma-separated
