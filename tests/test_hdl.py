@@ -105,7 +105,7 @@ def test_exit_graph_rtl_with_state_registers_equals_the_model_over_a_sequence(tm
     rows = cosim_rows(model, 50_000, seed=5, assets=4) + price_walk(model, 50_000, seed=6)
     for simulator in SIMULATORS:
         report = cosimulate(model, rows, tmp_path / simulator, "blue_exit", assets=4, simulator=simulator)
-        assert report.vectors == 30_000 and report.mismatches == 0, report.render()
+        assert report.vectors == 100_000 and report.mismatches == 0, report.render()
     out = dict(model.ir.outputs)
     seen, state = set(), model.initial_state(4)
     for row in rows[50_000:]:
