@@ -100,15 +100,15 @@ def price_walk(model: FixedModel, n: int, seed: int) -> list[dict]:
 ])
 def test_exit_graph_rtl_with_state_registers_equals_the_model_over_a_sequence(tmp_path, params, reasons):
     """blue_exit: the position as registers with reset, price[asset] as a multiplexer over 4 assets;
-    one 100,000-scan sequence from reset, every output of every scan equal."""
+    one 50,000-scan sequence from reset, every output of every scan equal."""
     model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(frac_bits=24), params)
-    rows = cosim_rows(model, 50_000, seed=5, assets=4) + price_walk(model, 50_000, seed=6)
+    rows = cosim_rows(model, 25_000, seed=5, assets=4) + price_walk(model, 25_000, seed=6)
     for simulator in SIMULATORS:
         report = cosimulate(model, rows, tmp_path / simulator, "blue_exit", assets=4, simulator=simulator)
-        assert report.vectors == 100_000 and report.mismatches == 0, report.render()
+        assert report.vectors == 50_000 and report.mismatches == 0, report.render()
     out = dict(model.ir.outputs)
     seen, state = set(), model.initial_state(4)
-    for row in rows[50_000:]:
+    for row in rows[25_000:]:
         trace, state = model.advance(row, state)
         if trace[out["exit"]]:
             seen.add(EXIT_REASONS[trace[out["exit_reason"]]])
@@ -121,10 +121,10 @@ def test_pipelined_sizing_streams_one_vector_per_clock(sizing_model, tmp_path, s
     vectors streamed one per clock, the outputs in order and equal to the model."""
     module, counts = emit_module(sizing_model, "blue_sizing", pipeline=stages)
     assert counts["registers"] > stages and module.count("_p1 <=") > 0
-    rows = cosim_rows(sizing_model, 20_000, seed=stages)
+    rows = cosim_rows(sizing_model, 8_000, seed=stages)
     for simulator in SIMULATORS:
         report = cosimulate(sizing_model, rows, tmp_path / simulator, "blue_sizing", simulator=simulator, pipeline=stages)
-        assert report.vectors == 20_000 and report.mismatches == 0, report.render()
+        assert report.vectors == 8_000 and report.mismatches == 0, report.render()
     (tmp_path / "blue_sizing.v").write_text(module)
     assert verilator_lint(tmp_path / "blue_sizing.v") == ""
 
@@ -137,7 +137,7 @@ def test_a_stateful_graph_is_not_pipelined():
 def test_selector_argmax_over_the_universe(tmp_path):
     """blue_selector: argmax with ties to the lowest index and any(), as a comparison tree and an or tree over 5 assets."""
     model = FixedModel(lower(load_graph(GRAPHS / "blue_selector.toml")))
-    rows = cosim_rows(model, 20_000, seed=2, assets=5)
+    rows = cosim_rows(model, 8_000, seed=2, assets=5)
     rows += [{"score": [1.0, 3.0, 3.0, -2.0, 3.0], "stable": [False, False, False, False, True]}]  # a tie: index 1
     for simulator in SIMULATORS:
         report = cosimulate(model, rows, tmp_path / simulator, "blue_selector", assets=5, simulator=simulator)
@@ -194,12 +194,12 @@ def test_a_nan_constant_reaching_arithmetic_is_refused_naming_node_and_op(write_
 
 def test_the_whole_decision_graph_in_rtl_equals_the_model_over_a_sequence(tmp_path):
     """blue_decision (exit check, entry decision, selection, sizing, exchange leverage) over 4 assets: one
-    20,000-scan sequence from reset under both simulators, every output and every missing flag equal."""
+    10,000-scan sequence from reset under both simulators, every output and every missing flag equal."""
     model = FixedModel(lower(load_graph(GRAPHS / "blue_decision.toml")))
-    rows = cosim_rows(model, 20_000, seed=9, assets=4)
+    rows = cosim_rows(model, 10_000, seed=9, assets=4)
     for simulator in SIMULATORS:
         report = cosimulate(model, rows, tmp_path / simulator, "blue_decision", assets=4, simulator=simulator)
-        assert report.vectors == 20_000 and report.mismatches == 0, report.render()
+        assert report.vectors == 10_000 and report.mismatches == 0, report.render()
     out = dict(model.ir.outputs)
     actions, missing, state = set(), set(), model.initial_state(4)
     for row in rows:

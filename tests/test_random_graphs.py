@@ -235,7 +235,7 @@ def vector_rows(draw, n: int = 30) -> dict[str, np.ndarray]:
     return columns
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(graphs(STATEFUL_VOCABULARY), vector_rows())
 def test_vector_state_and_windows_compiled_equal_the_interpreter_bit_for_bit(write_graph, text, columns):
@@ -244,7 +244,7 @@ def test_vector_state_and_windows_compiled_equal_the_interpreter_bit_for_bit(wri
     assert_compiled_equals_interpreter(write_graph, text, columns, step=True)
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(graphs(min_nodes=150, max_nodes=200), rows(n=8))
 def test_a_graph_of_a_thousand_ops_compiles_and_agrees(write_graph, text, columns):
