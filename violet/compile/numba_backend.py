@@ -237,11 +237,16 @@ class BoundGraph:
     def initial_state(self) -> dict[str, Any]:
         return self.ir.initial_state(self.assets)
 
+    def input_args(self, scan: Mapping[str, Any]) -> list[Any]:
+        """The kernels' input arguments for one scan (step's and population_step's): the bound universe's
+        arrays and the scan's per-row values, in the kernels' order."""
+        return [feed(scan) for feed in self._feeds]
+
     def step(self, scan: Mapping[str, Any], state: Mapping[str, Any]) -> tuple[tuple, dict[str, Any]]:
         """One scan through the step kernel: the output values (Python scalars or arrays, in `output_names`
         order, enums as codes) and the next state."""
         n = len(self.output_names)
-        result = self._step(self.assets, *[feed(scan) for feed in self._feeds], *self._params,
+        result = self._step(self.assets, *self.input_args(scan), *self._params,
                             *[state[name] for name in self.state_names])
         return result[:n], dict(zip(self.state_names, result[n:]))
 

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from violet.compile.ir import Scalar
-from violet.compile.numba_backend import CompiledGraph, feeder, kernel_array
+from violet.compile.numba_backend import CompiledGraph
 from violet.compile.numba_codegen import population_outputs
 from violet.errors import InputError
 from violet.runtime.record import DecisionRecord, HostLane
@@ -43,13 +43,11 @@ class PopulationHost:
         self.threads = threads
         pop = cg.population(list(sets[0]))
         values = {name: np.array([s[name] for s in sets], dtype=_dtype(cg, name)) for name in sets[0]}
-        n_assets = len(next(iter(universe.values()))) if universe else 0
-        self.states = pop.states(len(sets), n_assets)
-        # the call, decided once (the per-scan path): kernel, argument feeds, parameters, state rows, outputs
+        self._bound = cg.bind(universe, params)  # the inputs' calling convention, shared with the step kernel
+        self.states = pop.states(len(sets), self._bound.assets)
+        # the call, decided once (the per-scan path): kernel, parameters, state rows, outputs
         self._step = pop.kernel("population_step")
-        self._head = (n_assets, len(sets))
-        fixed = {op.name: kernel_array(universe[op.name], op.type) for op in ir.input_leaves(universe=True)}
-        self._feeds = [feeder(op.name, op.type, fixed) for op in ir.leaves("input")]
+        self._head = (self._bound.assets, len(sets))
         self._tail = [*pop.param_args(values, params), *[self.states[op.name] for op in ir.leaves("state")]]
         self.outputs = {name: np.empty(len(sets), ir.ops[i].type.dtype.value) for name, i in population_outputs(ir)}
         self._tail += list(self.outputs.values())
@@ -64,7 +62,7 @@ class PopulationHost:
         """Every instance decides this scan (one compiled call, timed); the aggregates take its outputs."""
         numba.set_num_threads(self.threads)  # numba's setting is per calling thread: this one's, every call
         start = time.perf_counter_ns()
-        self._step(*self._head, *[feed(scan) for feed in self._feeds], *self._tail)
+        self._step(*self._head, *self._bound.input_args(scan), *self._tail)
         self.latencies_us.append((time.perf_counter_ns() - start) / 1000)
         outs = self.outputs
         self.scans += 1
