@@ -166,7 +166,7 @@ class Reactor:
         s.skipped_resume += int(replayed)
         if event.inputs is None:
             s.rejected += 1
-            self._journal(replayed, "scans", self._scan_row(event))
+            self._journal(replayed, "scans", self._scan_row(event, event.raw))
             return
         record = self.engine.decide(event.inputs)
         s.decisions += 1
@@ -174,9 +174,12 @@ class Reactor:
             self.population.on_scan(event.inputs)
         self._last_scan, self._price = event.scan_id, np.asarray(event.inputs["price"])
         self._scan_ts[event.scan_id] = event.ts_us
+        journaled = self.journal.writes(replayed)
+        # the scan as Python values, once, for whichever of the reference and the scans row wants it
+        values = python_scan(self.engine.ir, event.inputs) if journaled or self.monitor.reference is not None else {}
         divergence = None
         if self.monitor.reference is not None:
-            divergence = self.monitor.on_decision(event.scan_id, python_scan(self.engine.ir, event.inputs), record)
+            divergence = self.monitor.on_decision(event.scan_id, values, record)
         self._journal(replayed, "decisions", self._decision_row(event, record))
         if divergence is not None:
             s.divergences += 1
@@ -185,16 +188,16 @@ class Reactor:
             self._intent(event.scan_id, event.ts_us, intent)
         for trade in self.record.trades(record):
             self._trade(trade, event.ts_us, replayed)
-        self._journal(replayed, "scans", self._scan_row(event))
+        if journaled:
+            self._journal(replayed, "scans", self._scan_row(event, values))
         if self.cadence.exit_q_us is not None:
             self._schedule_exit_check(event.ts_us)
         if self.on_scan is not None:
             self.on_scan(event)
 
-    def _scan_row(self, event: ScanEvent) -> dict[str, Any]:
-        """The journal's scans row: an accepted scan's inputs as the graph read them, a rejected one's as they
-        arrived (the graph's per-scan inputs, each in its typed column: the layout's)."""
-        values = event.raw if event.inputs is None else python_scan(self.engine.ir, event.inputs)
+    def _scan_row(self, event: ScanEvent, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The journal's scans row: an accepted scan's inputs as the graph read them (`python_scan`), a rejected
+        one's as they arrived (the graph's per-scan inputs, each in its typed column: the layout's)."""
         return self.record.layout.scan_row(self.run_id, event.scan_id, event.ts_us, values, event.rejected)
 
     def _decision_row(self, event: ScanEvent, record: dict[str, Any]) -> dict[str, Any]:

@@ -25,9 +25,13 @@ class RunJournal:
         """Whether scan `scan_id`'s rows were journaled by an earlier process (a resumed run)."""
         return scan_id < self.resume_after
 
+    def writes(self, replayed: bool) -> bool:
+        """Whether a row of a scan so marked goes anywhere: a journal, and a scan no earlier process journaled."""
+        return self.journal is not None and not replayed
+
     def append(self, replayed: bool, table: str, row: dict[str, Any]) -> None:
         """Queue one row, unless it belongs to a scan an earlier process journaled."""
-        if self.journal is not None and not replayed:
+        if self.writes(replayed):
             self.journal.append(table, row)
 
     def order(self, row: dict[str, Any]) -> None:
