@@ -66,6 +66,26 @@ def test_unbounded_ranges_saturate_at_the_cap():
     assert formats["regime"].saturates and formats["regime"].int_bits == 20
 
 
+def test_bound_inputs_sizes_each_input_to_its_typical_range_and_proves_every_value():
+    """--bound-inputs: acb_boost typical [0, 2] needs 2 integer bits (2 > 2 - 2**-n), capital [100, 1e6] 20,
+    the exchange limit [1, 125] 7; from there every value has a finite range: regime <= (4 - u) * (1 + (2 - u)
+    * 1) * (2 - u) < 24 (5 bits), notional <= 2**20 * 0.2 * 9 < 2**21. Beyond its format an input saturates."""
+    ir = lower(load_graph(GRAPHS / "blue_sizing.toml"))
+    assert [what for what, _ in FixedModel(ir, FixedConfig(frac_bits=24)).unbounded()] == [
+        "input acb_beta", "input acb_boost", "input capital", "input esof_score", "input mc_scale", "input ob_mult",
+        "input vel_div", "node esof", "node s", "node regime", "node cmax", "node raw", "node notional", "node margin"]
+    model = FixedModel(ir, FixedConfig(frac_bits=24, bound_inputs=True))
+    inputs = {op.name: op.id for op in ir.leaves("input")}
+    assert model.formats[inputs["acb_boost"]] == Fmt(2, 24) and model.formats[inputs["capital"]] == Fmt(20, 24)
+    assert model.formats[inputs["exchange_max_leverage"]] == Fmt(7, 0)
+    assert model.unbounded() == []
+    formats = {name: str(model.formats[i]) for name, i in ir.outputs}
+    assert formats["regime"] == "Q5.24" and formats["notional"] == "Q21.24" and formats["leverage"] == "Q4.24"
+    row = {"vel_div": -0.03, "acb_boost": 1.0, "acb_beta": 0.5, "mc_scale": 1.0, "ob_mult": 1.0, "esof_score": 0.0,
+           "dc_status": 1, "posture": 0, "capital": 5e6, "exchange_max_leverage": 10}
+    assert model.trace(row)[inputs["capital"]] == Fmt(20, 24).hi  # 5e6 > 2**20: saturated at the input
+
+
 def test_sizing_error_against_float64_is_small():
     ir = lower(load_graph(GRAPHS / "blue_sizing.toml"))
     model = FixedModel(ir, FixedConfig(frac_bits=24))

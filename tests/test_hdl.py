@@ -115,15 +115,17 @@ def test_exit_graph_rtl_with_state_registers_equals_the_model_over_a_sequence(tm
     assert reasons <= seen, seen  # every exit rule fired in the sequence
 
 
-@pytest.mark.parametrize("stages", [1, 4])
-def test_pipelined_sizing_streams_one_vector_per_clock(sizing_model, tmp_path, stages):
+@pytest.mark.parametrize("stages, bound", [(1, False), (12, True)])
+def test_pipelined_sizing_streams_one_vector_per_clock(sizing_model, tmp_path, stages, bound):
     """--pipeline N: registers between N + 1 segments of the logic, in_valid carried to out_valid N clocks later;
-    vectors streamed one per clock, the outputs in order and equal to the model."""
-    module, counts = emit_module(sizing_model, "blue_sizing", pipeline=stages)
+    vectors streamed one per clock, the outputs in order and equal to the model (with --bound-inputs too: the
+    formats narrowed from the inputs' typical ranges, products in 18-bit pieces cut across stages)."""
+    model = FixedModel(sizing_model.ir, FixedConfig(24, 24, bound_inputs=True)) if bound else sizing_model
+    module, counts = emit_module(model, "blue_sizing", pipeline=stages)
     assert counts["registers"] > stages and module.count("_p1 <=") > 0
-    rows = cosim_rows(sizing_model, 8_000, seed=stages)
+    rows = cosim_rows(model, 8_000, seed=stages)
     for simulator in SIMULATORS:
-        report = cosimulate(sizing_model, rows, tmp_path / simulator, "blue_sizing", simulator=simulator, pipeline=stages)
+        report = cosimulate(model, rows, tmp_path / simulator, "blue_sizing", simulator=simulator, pipeline=stages)
         assert report.vectors == 8_000 and report.mismatches == 0, report.render()
     (tmp_path / "blue_sizing.v").write_text(module)
     assert verilator_lint(tmp_path / "blue_sizing.v") == ""
@@ -229,6 +231,7 @@ def test_cli_hdl_writes_module_testbench_summary_and_simulates(tmp_path):
     assert "co-simulation (icarus): 3,000 vectors, 0 mismatches" in done.stdout and "multipliers" in done.stdout
     assert "co-simulation (verilator): 3,000 vectors, 0 mismatches" in done.stdout and "pipeline depth 2" in done.stdout
     assert "output leverage: Q4.20" in done.stdout and "output regime: Q24.20 (saturating)" in done.stdout and "output s: Q1.20" in done.stdout
+    assert "warning: node regime has no proven finite range: Q24.20 from --int-bits, saturating" in done.stdout
 
 
 @pytest.mark.parametrize("text, width, signed, value", [

@@ -8,11 +8,11 @@ import random
 import pytest
 from conftest import GRAPHS
 
-from violet.compile.cosim import cosimulate
-from violet.compile.fixed import FixedModel
+from violet.compile.cosim import cosim_rows, cosimulate
+from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
-from violet.compile.netlist import LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
-from violet.compile.verilog import build_netlist
+from violet.compile.netlist import DSP, LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
+from violet.compile.verilog import Chunk, build_netlist, chunks
 from violet.dag.graph import load_graph
 
 
@@ -105,3 +105,41 @@ def test_the_pipelined_selector_equals_the_model_with_ties_to_the_lowest_index(s
     report = cosimulate(selector, [*rows, tie], tmp_path, "blue_selector", assets=assets, simulator=simulator,
                         pipeline=stages)
     assert report.vectors == 401 and report.mismatches == 0, report.render()
+
+
+def test_an_operand_is_cut_into_pieces_for_18x18_blocks():
+    """The top 18 bits (the sign's piece), then 17-bit pieces read as 18-bit signed numbers, the rest last."""
+    assert chunks(18) == [Chunk(0, 18, True)]
+    assert chunks(49) == [Chunk(31, 18, True), Chunk(14, 17, False), Chunk(0, 14, False)]
+    assert chunks(19) == [Chunk(1, 18, True), Chunk(0, 1, False)]
+
+
+PRODUCT_GRAPH = """
+[graph]
+name = "product"
+[inputs]
+x = { type = "float64", finite = true }
+y = { type = "float64", finite = true }
+[outputs]
+z = "x * y"
+"""
+
+
+@pytest.mark.parametrize("frac_bits, int_bits, blocks, rows", [
+    (14, 4, 1, 3),    # 19 bits: an 18x18 block, the 1-bit pieces as adder rows (x_lo * y_top, x_top * y_lo, lo * lo)
+    (24, 24, 9, 0),   # 49 bits: 18 + 17 + 14, nine blocks
+    (20, 30, 9, 0),   # 51 bits: 18 + 17 + 16
+    (1, 1, 0, 1),     # 3 bits: adder rows, no block
+])
+def test_a_product_is_its_partial_products_summed_bit_for_bit(write_graph, tmp_path, frac_bits, int_bits, blocks,
+                                                             rows):
+    """Each partial product is its own cell (an 18x18 block, or adder rows for a piece of at most SMALL_CHUNK
+    bits) and so is each adder of the tree summing them; the module equals the model (signed pieces, ties)."""
+    model = FixedModel(lower(load_graph(write_graph(PRODUCT_GRAPH))), FixedConfig(frac_bits, int_bits))
+    net, _ = build_netlist(model, "product")
+    partial = [c for c in net.cells.values() if "_pp" in c.name]
+    assert sum(c.delay == DSP for c in partial) == blocks and sum(c.delay != DSP for c in partial) == rows
+    # the adder tree: the partial products and the rounding's half ULP, pairwise
+    assert sum("_s" in c.name for c in net.cells.values()) == len(partial) + (frac_bits > 0) - 1
+    report = cosimulate(model, cosim_rows(model, 600, seed=frac_bits), tmp_path, "product")
+    assert report.vectors == 600 and report.mismatches == 0, report.render()

@@ -510,6 +510,9 @@ def hdl(graph: GraphArg,
         out_dir: Annotated[Path, typer.Option("--out", help="directory for the module, testbench and summary")],
         frac_bits: Annotated[int, typer.Option(help="fractional bits of every float64 value")] = 24,
         int_bits: Annotated[int, typer.Option(help="integer bits where no range is proven (values saturate)")] = 24,
+        bound_inputs: Annotated[bool, typer.Option(
+            "--bound-inputs", help="size each input declaring a typical range to hold it (beyond it, the input "
+            "saturates) and prove the ranges from there")] = False,
         simulate: Annotated[int, typer.Option(help="co-simulate this many vectors under each --simulator (0: none)")] = 0,
         assets: Annotated[int, typer.Option(help="universe size, for graphs with vectors")] = 0,
         pipeline: Annotated[int, typer.Option(help="register stages (stateless graphs), with in_valid/out_valid")] = 0,
@@ -537,7 +540,7 @@ def hdl(graph: GraphArg,
             raise InputError(f"unknown simulator {quote(simulator)}", where="--simulator",
                              fix=f"use {' and/or '.join(SIMULATORS)}")
     ir = load_ir(graph, sets)
-    model = FixedModel(ir, FixedConfig(frac_bits, int_bits))
+    model = FixedModel(ir, FixedConfig(frac_bits, int_bits, bound_inputs))
     out_dir.mkdir(parents=True, exist_ok=True)
     name = module_name(ir.name)
     net, counts = build_netlist(model, name, assets, pipeline)
@@ -551,6 +554,8 @@ def hdl(graph: GraphArg,
              f"(outputs {net.stages} clock(s) after their inputs; initiation interval 1)",
              "formats:"]
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]
+    lines += [f"  warning: {what} has no proven finite range: Q{model.formats[i].int_bits}.{model.formats[i].frac_bits} "
+              "from --int-bits, saturating" for what, i in model.unbounded()]
     lines += [f"  output {name}: {model.formats[i]}" + (f" + missing flag out_{name}_nan" if i in model.missing else "")
               + f"  range {model.ranges[i]}" for name, i in ir.outputs]
     if not ir.stateful and not assets:

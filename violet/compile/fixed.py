@@ -23,6 +23,7 @@ constant reaching anything else (arithmetic, a comparison, the state) is refused
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Mapping
@@ -34,17 +35,25 @@ from violet.compile.interp import Interpreter
 from violet.compile.ir import IR, LEAVES, Op, input_shape
 from violet.compile.ops import Refusal, spec
 from violet.compile.qformat import Fmt, LoweringError, saturate
-from violet.compile.ranges import Interval, analyze
+from violet.compile.ranges import Interval, analyze, input_interval
 from violet.dag.types import DType
 
 __all__ = ["MISSING", "FixedConfig", "FixedModel", "Fmt", "LoweringError", "error_report", "monte_carlo_rows",
            "quantize"]
 
 
+MONOTONE = frozenset({"add", "sub", "mul", "div", "min", "max", "neg"})  # each rule monotone in every argument
+WIDE = 1 << 16  # integer bits of a format no exact result leaves: the rules' results unsaturated
+
+
 @dataclass(frozen=True)
 class FixedConfig:
+    """`bound_inputs`: an input declaring a typical range gets the format that holds it (instead of
+    `max_int_bits` where its type is unbounded) and saturates beyond it, and its range is the format's."""
+
     frac_bits: int = 24
     max_int_bits: int = 24
+    bound_inputs: bool = False
 
 
 class Missing:
@@ -112,6 +121,27 @@ def int_bits_for(interval: Interval, frac_bits: int) -> int | None:
     return bits
 
 
+def typical_bounds(ir: IR, cfg: FixedConfig) -> dict[str, Interval]:
+    """Each numeric input declaring a typical range: its declared interval narrowed to the format that
+    holds the typical range (the input saturates there), for the analysis to start from."""
+    bounds = {}
+    for op in ir.leaves("input"):
+        spec_ = ir.input_spec(op.name)
+        if spec_.refine.typical is None or op.type.enum is not None or op.type.dtype == DType.BOOL:
+            continue
+        frac = cfg.frac_bits if op.type.dtype == DType.F64 else 0
+        bits = int_bits_for(Interval(*spec_.refine.typical), frac)
+        if bits is None or bits >= cfg.max_int_bits:
+            continue
+        fmt = Fmt(bits, frac)
+        lo, hi = fmt.lo / (1 << frac), fmt.hi / (1 << frac)
+        iv = input_interval(spec_)
+        if op.type.dtype == DType.I64:
+            lo, hi = int(lo), int(hi)
+        bounds[op.name] = Interval(max(iv.lo, lo), min(iv.hi, hi), iv.nan)
+    return bounds
+
+
 def choose_formats(ir: IR, ranges: list[Interval], cfg: FixedConfig) -> list[Fmt]:
     """A format for every op (a vector's elements share it): from its proven range, capped and
     saturating where none is proven."""
@@ -160,12 +190,13 @@ class FixedModel:
         self.ir, self.cfg = ir, cfg
         refuse_nan_state(ir)
         self.params = {**ir.param_defaults, **(params or {})}
-        self.ranges = analyze(ir, self.params)
+        self.ranges = analyze(ir, self.params, typical_bounds(ir, cfg) if cfg.bound_inputs else None)
         self.formats = choose_formats(ir, self.ranges, cfg)
         self.missing = missing_ops(ir, self.params)
         refuse_unlowerable(ir)
         self._constants: dict[int, int | Missing] = {}
         self._folded: dict[int, int | None] = {}
+        self._exact_bounds, self.raw_bounds = self._bounds()
 
     def initial_state(self, assets: int) -> dict[str, Any]:
         """The state fields' raw initial values (the registers' reset values), a list of `assets` of them
@@ -242,6 +273,46 @@ class FixedModel:
         if iv.nan or not (math.isfinite(iv.lo) and math.isfinite(iv.hi)) or iv.hi - iv.lo >= limit:
             return None
         return [(k, self._apply(op, [k], fa, self.formats[i])) for k in range(int(iv.lo), int(iv.hi) + 1)]
+
+    def _bounds(self) -> tuple[list[tuple[int, int] | None], list[tuple[int, int]]]:
+        """Every op's exact bounds (or None) and raw bounds, in op order (see `exact_bounds`)."""
+        exact: list[tuple[int, int] | None] = []
+        raw: list[tuple[int, int]] = []
+        for op in self.ir.ops:
+            fmt, args = self.formats[op.id], [raw[a] for a in op.args]
+            ends = None
+            if op.kind in MONOTONE and (op.kind != "div" or args[1][0] > 0 or args[1][1] < 0):
+                rule, fa, wide = spec(op.kind).fixed, [self.formats[a] for a in op.args], Fmt(WIDE, fmt.frac_bits)
+                corners = [rule(op, list(c), fa, wide) for c in itertools.product(*args)]
+                ends = (min(corners), max(corners))
+            exact.append(ends)
+            if op.kind in ("param", "const"):
+                value = self.constant(op)
+                raw.append((0, 0) if value is MISSING else (value, value))
+            elif op.kind == "input" and not fmt.boolean and self.ranges[op.id].lo <= self.ranges[op.id].hi:
+                raw.append((quantize(self.ranges[op.id].lo, fmt), quantize(self.ranges[op.id].hi, fmt)))
+            else:
+                raw.append((fmt.lo, fmt.hi) if ends is None else (saturate(ends[0], fmt), saturate(ends[1], fmt)))
+        return exact, raw
+
+    def exact_bounds(self, i: int) -> tuple[int, int] | None:
+        """The raw bounds of op i's exact result before it is fitted to its format, when its rule is monotone
+        in each argument (add, sub, mul, min, max, neg, and div by a divisor that cannot be 0): the rule at the
+        corners of its arguments' raw bounds, unsaturated. The raw bounds of a value: an input's proven range
+        quantized (the boundary refuses what its refined type excludes), a constant's value, the exact bounds
+        saturated, else the format's. The hardware saturates only where the exact bounds leave the format:
+        `s * s` of an `s` proven in [0, 1] needs no clamp, though two Q1.n can make 4."""
+        return self._exact_bounds[i]
+
+    def unbounded(self) -> list[tuple[str, int]]:
+        """The values whose format fell back to `max_int_bits` (no finite range proven), one per input,
+        state field and node (its last such op): what saturates, and what `--bound-inputs` (or narrower
+        refined input types) would narrow."""
+        named: dict[str, int] = {}
+        for op in self.ir.ops:
+            if self.formats[op.id].saturates and op.kind not in ("param", "const"):
+                named[f"{op.kind} {op.name}" if op.kind in ("input", "state") else f"node {op.node}"] = op.id
+        return list(named.items())
 
     def step(self, inputs: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Outputs as numbers (raw / 2**frac_bits), for comparison with the float interpreter."""

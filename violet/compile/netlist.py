@@ -36,9 +36,12 @@ def carry(width: int) -> float:
     return LUT + width / 32
 
 
-def multiply(width: int) -> float:
-    """A product of `width` result bits: MULT18X18D blocks and the adders joining their partial products."""
-    return 4 * LUT + carry(width) * max(1, width // 36)
+DSP = 4 * LUT  # one MULT18X18D block, combinational: an 18x18 partial product
+
+
+def shift_add(rows: int, width: int) -> float:
+    """A product by a chunk of `rows` bits in logic: one adder of `width` bits per row."""
+    return rows * carry(width)
 
 
 @dataclass(frozen=True)

@@ -74,19 +74,24 @@ class Analysis:
     boxes: int
 
 
-def analyze(ir: IR, params: Mapping[str, Scalar] | None = None) -> list[Interval]:
+def analyze(ir: IR, params: Mapping[str, Scalar] | None = None,
+            inputs: Mapping[str, Interval] | None = None) -> list[Interval]:
     """The interval of every op (state fields at their fixpoint)."""
-    return analysis(ir, params).ranges
+    return analysis(ir, params, inputs=inputs).ranges
 
 
-def analysis(ir: IR, params: Mapping[str, Scalar] | None = None, max_boxes: int = MAX_BOXES) -> Analysis:
-    """The interval of every op by cases on the inputs' signs, state fields at their fixpoint."""
+def analysis(ir: IR, params: Mapping[str, Scalar] | None = None, max_boxes: int = MAX_BOXES,
+             inputs: Mapping[str, Interval] | None = None) -> Analysis:
+    """The interval of every op by cases on the inputs' signs, state fields at their fixpoint. `inputs`
+    narrows some inputs' intervals (the hardware's input formats, which saturate beyond them)."""
     values = {**ir.param_defaults, **(params or {})}
+    narrowed = inputs or {}
+    bounds = {s.name: narrowed[s.name] if s.name in narrowed else input_interval(s) for s in ir.inputs}
     state = {s.name: point(s.init) for s in ir.state}
     # past WIDEN_AFTER, every round that is not a fixpoint widens a field to its whole type, which cannot grow
     # again: one round per field more reaches the fixpoint (a lag's shift register widens one field a round)
     for round_ in range(WIDEN_AFTER + len(ir.state) + 2):
-        result = _cases(ir, values, state, max_boxes)
+        result = _cases(ir, values, state, max_boxes, bounds)
         grown = {name: state[name].union(result.ranges[i]) for name, i in ir.next_state}
         if grown == state:
             return result
@@ -94,16 +99,18 @@ def analysis(ir: IR, params: Mapping[str, Scalar] | None = None, max_boxes: int 
             grown = {name: type_interval(ir.ops[i]) if grown[name] != state[name] else state[name]
                      for name, i in ir.next_state}
         state = grown
-    return _cases(ir, values, state, max_boxes)
+    return _cases(ir, values, state, max_boxes, bounds)
 
 
-def _cases(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval], max_boxes: int) -> Analysis:
+def _cases(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval], max_boxes: int,
+           inputs: Mapping[str, Interval]) -> Analysis:
     """One pass, by cases: the union over the boxes of the split inputs' pieces."""
-    whole = _pass(ir, params, state, {})
+    whole = _pass(ir, params, state, inputs)
     pieces = _pieces(ir, whole, max_boxes)
     if not pieces:
         return Analysis(whole, (), 1)
-    cases = [_pass(ir, params, state, dict(zip(pieces, box))) for box in itertools.product(*pieces.values())]
+    boxes = itertools.product(*pieces.values())
+    cases = [_pass(ir, params, state, {**inputs, **dict(zip(pieces, box))}) for box in boxes]
     ranges = [functools.reduce(Interval.union, per_case) for per_case in zip(*cases)]
     return Analysis(ranges, tuple(pieces), len(cases))
 
@@ -143,12 +150,12 @@ def _split_at_zero(iv: Interval, dtype: DType) -> list[Interval]:
 
 
 def _pass(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval],
-          box: Mapping[str, Interval]) -> list[Interval]:
+          inputs: Mapping[str, Interval]) -> list[Interval]:
+    """One pass over the ops, each input at its interval in `inputs` (a box's piece, or its whole range)."""
     ranges: list[Interval] = []
-    specs = {s.name: s for s in ir.inputs}
     for op in ir.ops:
         if op.kind == "input":
-            ranges.append(box[op.name] if op.name in box else input_interval(specs[op.name]))
+            ranges.append(inputs[op.name])
         elif op.kind == "param":
             ranges.append(point(params[op.name]))
         elif op.kind == "const":

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError
 from violet.compile.ir import Op
-from violet.compile.netlist import IDENT, LUT, WIRING, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, text, to_verilog
+from violet.compile.netlist import (DSP, IDENT, LUT, WIRING, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline,
+                                   shift_add, text, to_verilog)
 from violet.compile.ops import Refusal, spec
 
 
@@ -65,6 +66,32 @@ def module_name(graph_name: str) -> str:
     """The module's (and its file's) name: the graph's, with `_g` added if it is a reserved word."""
     text = ident(graph_name)
     return f"{text}_g" if text in VERILOG_KEYWORDS else text
+
+
+DSP_BITS = 18  # a MULT18X18D multiplies two 18-bit operands, each signed or unsigned
+SMALL_CHUNK = 4  # a piece of an operand this narrow multiplies in logic (an adder row per bit), not in a DSP
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Bits lo .. lo + bits - 1 of a product's operand; `top`: the piece holding the operand's sign."""
+
+    lo: int
+    bits: int
+    top: bool
+
+
+def chunks(width: int) -> list[Chunk]:
+    """A signed operand of `width` bits cut for MULT18X18D blocks, from the top down: its top 18 bits
+    (signed), then pieces of 17 bits read as 18-bit signed numbers with a zero on top (so every partial
+    product is one signed 18x18 block), the lowest one the remainder."""
+    top = min(width, DSP_BITS)
+    out, lo = [Chunk(width - top, top, True)], width - top
+    while lo > 0:
+        n = min(DSP_BITS - 1, lo)
+        lo -= n
+        out.append(Chunk(lo, n, False))
+    return out
 
 
 def lit(value: int, width: int) -> str:
@@ -118,6 +145,8 @@ class Builder:
     def fit(self, op: Op, t: Expr, lo: int, hi: int, twidth: int) -> Expr:
         """v<id> from t: saturate only if the exact result range [lo, hi] can leave the format."""
         out = self.fmt(op.id)
+        if (exact := self.model.exact_bounds(op.id)) is not None:  # what the arguments' values allow
+            lo, hi = max(lo, exact[0]), min(hi, exact[1])
         result = self.name("v", op.id)
         if out.boolean:
             return self.decl(result, 1, t, signed=False, delay=WIRING)
@@ -131,6 +160,71 @@ class Builder:
         return self.decl(result, out.width, Expr("(", wide, " > ", top, ") ? ", top.bits(out.width - 1, 0), " : (",
                                                  wide, " < ", bottom, ") ? ", bottom.bits(out.width - 1, 0), " : ",
                                                  self.resize(t, twidth, out.width)), delay=carry(width) + LUT)
+
+    def product(self, prefix: str, a: Expr, wa: int, b: Expr, wb: int, width: int, signed: bool = True,
+                addend: int = 0) -> Expr:
+        """The exact product of two whole signals (both signed, or both unsigned), plus a constant `addend`
+        (one more term of the tree, as a rounding's half ULP), as a `width`-bit signal.
+
+        Each operand is cut into pieces (`chunks`: 18 bits for the top, 17 below), every pair of pieces is
+        its own partial product cell, one MULT18X18D block (or, with a piece of at most SMALL_CHUNK bits,
+        an adder row per bit), and a balanced tree of adders sums them shifted into place, each adder its
+        own cell: the pipelining can cut between a block and the adders, so one product does not set a
+        stage's delay. The sums are taken modulo 2**width, exact since the product fits."""
+        pieces = [self._pieces(f"{prefix}a", a, wa, signed), self._pieces(f"{prefix}b", b, wb, signed)]
+        terms: list[tuple[Expr, int, int]] = []  # partial product, its width, its shift
+        for x, cx, rx in pieces[0]:
+            for y, cy, ry in pieces[1]:
+                shift = cx.lo + cy.lo
+                if shift >= width:
+                    continue
+                name = f"{prefix}_pp{cx.lo}_{cy.lo}"
+                terms.append((self._partial(name, (x, cx, rx), (y, cy, ry)), rx + ry, shift))
+        level = [self._placed(t, w, shift, width) for t, w, shift in terms]
+        if addend:
+            level.append(self.const(addend, width))
+        depth = 0
+        while len(level) > 1:
+            pairs = [level[k:k + 2] for k in range(0, len(level), 2)]
+            level = [pair[0] if len(pair) == 1 else
+                     self.decl(f"{prefix}_s{depth}_{k}", width, Expr(pair[0], " + ", pair[1]), delay=carry(width))
+                     for k, pair in enumerate(pairs)]
+            depth += 1
+        return self.decl(f"{prefix}", width, level[0], delay=WIRING)
+
+    def _pieces(self, prefix: str, x: Expr, width: int, signed: bool) -> list[tuple[Expr, Chunk, int]]:
+        """The operand's pieces as signed wires (a piece, its chunk, its width): the top one as is (an
+        unsigned operand's with a zero on top), the others with a zero on top."""
+        out = []
+        for c in chunks(width + (0 if signed else 1)):
+            hi = min(c.lo + c.bits, width) - 1
+            if c.top and signed:
+                value, bits = Expr("$signed(", x.bits(hi, c.lo), ")"), c.bits
+            else:
+                bits = hi - c.lo + 2
+                value = Expr("$signed({1'b0, ", x.bits(hi, c.lo), "})")
+            out.append((self.decl(f"{prefix}{c.lo}", bits, value, delay=WIRING), c, bits))
+        return out
+
+    def _partial(self, name: str, x: tuple[Expr, Chunk, int], y: tuple[Expr, Chunk, int]) -> Expr:
+        """One partial product of two signed pieces: a DSP block, or adder rows for a narrow piece."""
+        (px, cx, rx), (py, cy, ry) = x, y
+        width = rx + ry
+        if min(cx.bits, cy.bits) > SMALL_CHUNK:
+            return self.decl(name, width, Expr(px, " * ", py), delay=DSP)
+        (rows, n), (other, m) = ((px, rx), (py, ry)) if rx <= ry else ((py, ry), (px, rx))
+        wide, zero = self.resize(other, m, width), self.const(0, width)
+        parts: list[str | Expr] = []
+        for k in range(n):  # row k adds other * 2**k where bit k is set; the sign bit's row subtracts
+            sign = " - " if k == n - 1 else " + " if k else ""
+            parts += [sign, "((", rows.bit(k), " ? ", wide, " : ", zero, f") <<< {k})"]
+        return self.decl(name, width, Expr(*parts), delay=shift_add(n, width))
+
+    def _placed(self, term: Expr, width: int, shift: int, to: int) -> Expr:
+        """A partial product shifted left by `shift`, as exactly `to` bits (sign-extended)."""
+        if not shift:
+            return self.resize(term, width, to)
+        return Expr("{", self.resize(term, width, to - shift), f", {shift}'b0}}")
 
     def missing_flag(self, i: int) -> Expr:
         """Op i's missing flag: its wire if it can hold a NaN constant, else a constant 0."""

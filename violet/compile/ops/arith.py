@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from violet.compile import semantics as sem
 from violet.compile.interval import INF, Interval, wrapped
-from violet.compile.netlist import LUT, WIRING, Expr, carry, multiply
+from violet.compile.netlist import LUT, WIRING, Expr, carry
 from violet.compile.ops.spec import Fn, OpSpec, by_dtype, names
 from violet.compile.qformat import Fmt, divide, divider_width, reciprocal, saturate, shift_round
 from violet.dag.types import F64, I64, DType, ValueType
@@ -149,21 +149,16 @@ def verilog_add(em: Builder, op: Op) -> None:
 
 
 def verilog_mul(em: Builder, op: Op) -> None:
-    """Full-width product, plus half an ULP, arithmetic shift by n, then fit."""
+    """Full-width product plus half an ULP (one more term of the product's adder tree), arithmetic shift by
+    n, then fit."""
     a, f = op.args, [em.fmt(x) for x in op.args]
     width, shift = f[0].width + f[1].width, f[1].frac_bits
-    p = em.decl(em.name("p", op.id), width, Expr(em.ext(a[0], width), " * ", em.ext(a[1], width)),
-                delay=multiply(width))
     corners = [x * y for x in (f[0].lo, f[0].hi) for y in (f[1].lo, f[1].hi)]
     em.counts["multipliers"] += 1
-    if not shift:
-        em.fit(op, p, min(corners), max(corners), width)
-        return
-    half = em.const(1 << (shift - 1), width + 1)
-    t = em.decl(em.name("t", op.id), width + 1,
-                Expr("($signed({", p.bit(width - 1), ", ", p, "}) + ", half, f") >>> {shift}"), delay=carry(width))
-    lo, hi = shift_round(min(corners), shift), shift_round(max(corners), shift)
-    em.fit(op, t, lo, hi, width + 1)
+    half = 1 << (shift - 1) if shift else 0
+    p = em.product(em.name("p", op.id), em.ref(a[0]), f[0].width, em.ref(a[1]), f[1].width, width + 1, addend=half)
+    t = em.decl(em.name("t", op.id), width + 1, Expr(p, f" >>> {shift}"), delay=WIRING) if shift else p
+    em.fit(op, t, shift_round(min(corners), shift), shift_round(max(corners), shift), width + 1)
 
 
 def verilog_div(em: Builder, op: Op) -> None:
@@ -206,7 +201,10 @@ def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]
     (a, b), f = op.args, [em.fmt(x) for x in op.args]
     i, w = op.id, divider_width(f[0], f[1], em.fmt(op.id))
     sign = -1 if values[0][1] < 0 else 1
-    magic, shift = reciprocal([2 * abs(d) for _, d in values], w - 1)
+    doubled = [2 * abs(d) for _, d in values]
+    # floor(u / d) = floor((u >> z) / (d >> z)) for 2**z dividing every d: a narrower product
+    z = min(min((d & -d).bit_length() - 1 for d in doubled), w - 2)
+    magic, shift = reciprocal([d >> z for d in doubled], w - 1 - z)
     mw = max(magic).bit_length() + 1
     num = Expr("(", em.ext(a, w), f" <<< {f[1].frac_bits + 1})")
     divisor = em.const(abs(values[0][1]), w) if len(values) == 1 else em.ext(b, w)
@@ -220,9 +218,9 @@ def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]
             choices = Expr("(", em.ref(k), " == ", em.const(key, em.w(k)), ") ? ", em.const(value, mw), " : ", choices)
     ms = em.decl(em.name("ms", i), mw, choices)
     m = em.decl(em.name("m", i), mw - 1, ms.bits(mw - 2, 0), signed=False, delay=WIRING)
-    pw = max(w + mw - 2, shift + 1)  # u * m < 2**(w - 1) * 2**(mw - 1)
-    p = em.decl(em.name("p", i), pw, Expr(f"{{{{{pw - w + 1}{{1'b0}}}}, ", u, f"}} * {{{{{pw - mw + 1}{{1'b0}}}}, ",
-                                          m, "}"), signed=False, delay=multiply(pw))
+    uz = em.decl(em.name("uz", i), w - 1 - z, u.bits(w - 2, z), signed=False, delay=WIRING)
+    pw = max(w - 1 - z + mw - 1, shift + 1)  # (u >> z) * m < 2**(w - 1 - z) * 2**(mw - 1)
+    p = em.product(em.name("p", i), uz, w - 1 - z, m, mw - 1, pw, signed=False)
     q = em.decl(em.name("q", i), w, Expr(f"$signed({{{{{w - pw + shift}{{1'b0}}}}, ", p.bits(pw - 1, shift), "})"),
                 delay=WIRING)  # floor(u / 2|b|)
     em.counts["multipliers"] += 1
