@@ -11,7 +11,7 @@ from conftest import GRAPHS
 from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
-from violet.compile.netlist import DSP, LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
+from violet.compile.netlist import DSP_LATENCY, LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
 from violet.compile.verilog import Chunk, build_netlist, chunks
 from violet.dag.graph import load_graph
 
@@ -137,9 +137,28 @@ def test_a_product_is_its_partial_products_summed_bit_for_bit(write_graph, tmp_p
     bits) and so is each adder of the tree summing them; the module equals the model (signed pieces, ties)."""
     model = FixedModel(lower(load_graph(write_graph(PRODUCT_GRAPH))), FixedConfig(frac_bits, int_bits))
     net, _ = build_netlist(model, "product")
-    partial = [c for c in net.cells.values() if "_pp" in c.name]
-    assert sum(c.delay == DSP for c in partial) == blocks and sum(c.delay != DSP for c in partial) == rows
+    partial = [c for c in net.cells.values() if "_pp" in c.name and c.delay]  # not the blocks' 18-bit operands
+    assert sum(c.kind == "dsp" for c in partial) == blocks and sum(c.kind == "wire" for c in partial) == rows
     # the adder tree: the partial products and the rounding's half ULP, pairwise
     assert sum("_s" in c.name for c in net.cells.values()) == len(partial) + (frac_bits > 0) - 1
     report = cosimulate(model, cosim_rows(model, 600, seed=frac_bits), tmp_path, "product")
     assert report.vectors == 600 and report.mismatches == 0, report.render()
+
+
+@pytest.mark.parametrize("stages, registered", [(1, False), (6, True)])
+def test_dsp_blocks_take_their_input_and_output_registers_when_the_pipeline_is_deep_enough(
+        write_graph, tmp_path, stages, registered):
+    """A 49-bit product's nine blocks are registered (inputs, then the product: two clocks) when the stages
+    leave room, wires otherwise; either way the streamed module equals the model under both simulators, and
+    the synthesis view instantiates each as a MULT18X18D with REG_INPUTA/B and REG_OUTPUT on CLK0."""
+    model = FixedModel(lower(load_graph(write_graph(PRODUCT_GRAPH))), FixedConfig(24, 24))
+    net, _ = build_netlist(model, "product", pipeline=stages)
+    blocks = [c for c in net.cells.values() if c.kind == "dsp"]
+    assert len(blocks) == 9 and all(c.latency == (DSP_LATENCY if registered else 0) for c in blocks)
+    module, synthesis = to_verilog(net), to_verilog(net, primitives=True)
+    assert module.count("(.clk(clk), .a(") == (9 if registered else 0) and "MULT18X18D" not in module
+    assert ('.REG_INPUTA_CLK("CLK0"), .REG_INPUTB_CLK("CLK0"), .REG_OUTPUT_CLK("CLK0")' in synthesis) == registered
+    rows = cosim_rows(model, 500, seed=stages)
+    for simulator in ("icarus", "verilator"):
+        report = cosimulate(model, rows, tmp_path / simulator, "product", simulator=simulator, pipeline=stages)
+        assert report.vectors == 500 and report.mismatches == 0, report.render()

@@ -19,6 +19,7 @@ Every name in a netlist is an identifier checked when its cell is added.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ def carry(width: int) -> float:
 
 
 DSP = 4 * LUT  # one MULT18X18D block, combinational: an 18x18 partial product
+DSP_IN = LUT  # a registered block's input side: the route into its input registers
+DSP_OUT = LUT  # and its output side: from its output registers to the next cell
+DSP_LATENCY = 2  # a registered block: input registers, then output registers
 
 
 def shift_add(rows: int, width: int) -> float:
@@ -113,9 +117,12 @@ def text(value: str) -> Expr:
 
 @dataclass
 class Cell:
-    """One signal. `kind`: "wire" (a continuous assignment), "localparam" (a named signed constant) or "reg"
-    (its `expr` is the next value on a clock edge, `reset` its value under rst, `enable` gating the edge).
-    `stage` is None for what every stage sees alike (constants); `op` is the IR op it was built for."""
+    """One signal. `kind`: "wire" (a continuous assignment), "localparam" (a named signed constant), "reg"
+    (its `expr` is the next value on a clock edge, `reset` its value under rst, `enable` gating the edge) or
+    "dsp" (an 18x18 signed product `a * b` of two 18-bit wires in a MULT18X18D block: a wire while `latency`
+    is 0, else the block's input and output registers make its value `latency` clocks later).
+    `stage` is None for what every stage sees alike (constants), a dsp's stage the one its inputs are read
+    in; `op` is the IR op it was built for."""
 
     name: str
     width: int
@@ -128,10 +135,13 @@ class Cell:
     reset: str | None = None
     enable: str = ""
     comment: str = ""
+    latency: int = 0
 
     def declaration(self) -> str:
         sign = "signed " if self.signed else ""
         note = f"  // {self.comment}" if self.comment else ""
+        if self.kind == "dsp" and self.latency:
+            return f"    wire {sign}[{self.width - 1}:0] {self.name};{note}"
         if self.kind == "localparam":
             return f"    localparam {sign}[{self.width - 1}:0] {self.name} = {self.expr.render()};{note}"
         if self.kind == "reg":
@@ -187,7 +197,7 @@ class Netlist:
         """Each IR op's first and last pipeline stage, over the cells built for it."""
         spans: dict[int, tuple[int, int]] = {}
         for c in self.cells.values():
-            if c.op is not None and c.stage is not None and c.kind == "wire":
+            if c.op is not None and c.stage is not None and c.kind in ("wire", "dsp"):
                 lo, hi = spans.get(c.op, (c.stage, c.stage))
                 spans[c.op] = (min(lo, c.stage), max(hi, c.stage))
         return spans
@@ -202,9 +212,15 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
 
     Each wire's stage is the greedy one: the latest stage of what it reads, or the next when its delay on
     top of that stage's arrival would pass the budget. The budget is the smallest (by bisection) for which
-    that needs no more than `stages` + 1 segments, so the slowest segment is as short as the cells allow."""
-    wires = [c for c in net.cells.values() if c.kind == "wire" and c.stage is not None]
-    lo = max((c.delay for c in wires), default=0.0)
+    that needs no more than `stages` + 1 segments, so the slowest segment is as short as the cells allow.
+
+    A registered DSP block takes its inputs in one stage and gives its product `latency` stages later; when
+    the stages are too few for that on the longest chain of blocks, every block is a wire instead."""
+    wires = [c for c in net.cells.values() if c.kind in ("wire", "dsp") and c.stage is not None]
+    if _segments(net, wires, math.inf) > stages + 1:
+        for c in wires:
+            c.latency = 0
+    lo = max((_delay(c) for c in wires), default=0.0)
     hi = max(lo, sum(c.delay for c in wires))
     for _ in range(40):
         mid = (lo + hi) / 2
@@ -222,22 +238,32 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
     net.outputs.append(("out_valid", Expr(Ref("valid_q", stages - 1, stages - 1))))
 
 
+def _delay(c: Cell) -> float:
+    """A cell's delay inside its stage: a registered block's only the route into its input registers."""
+    return DSP_IN if c.latency else c.delay
+
+
+def _ready(c: Cell) -> int:
+    """The stage a cell's value is in: its own, or a registered block's `latency` later."""
+    return (c.stage or 0) + c.latency
+
+
 def _segments(net: Netlist, wires: list[Cell], budget: float) -> int:
     """Assign each wire its greedy stage under `budget`; how many segments that takes."""
     arrival: dict[str, float] = {}
     for c in wires:
         reads = [net.cells[r.name] for r in c.expr.refs() if r.name in arrival]
-        stage = max((r.stage or 0 for r in reads), default=0)
-        start = max((arrival[r.name] for r in reads if r.stage == stage), default=0.0)
-        if start > 0 and start + c.delay > budget:
+        stage = max((_ready(r) for r in reads), default=0)
+        start = max((arrival[r.name] for r in reads if _ready(r) == stage), default=0.0)
+        if start > 0 and start + _delay(c) > budget:
             stage, start = stage + 1, 0.0
-        c.stage, arrival[c.name] = stage, start + c.delay
-    return 1 + max((c.stage or 0 for c in wires), default=0)
+        c.stage, arrival[c.name] = stage, DSP_OUT if c.latency else start + c.delay
+    return 1 + max((_ready(c) for c in wires), default=0)
 
 
 def _register_crossings(net: Netlist, wires: list[Cell]) -> None:
     """Registers `<name>_p<b>` for each value read b stages after its own, and the reads pointed at them."""
-    staged = {c.name: c.stage or 0 for c in wires}
+    staged = {c.name: _ready(c) for c in wires}
     needed: dict[str, int] = {}
     readers: list[tuple[int, Cell | int]] = [(c.stage or 0, c) for c in wires]
     readers += [(net.stages, k) for k in range(len(net.outputs))]
@@ -283,9 +309,10 @@ def unused_bits(net: Netlist) -> set[str]:
 # ---------------------------------------------------------------- Verilog
 
 
-def to_verilog(net: Netlist) -> str:
+def to_verilog(net: Netlist, primitives: bool = False) -> str:
     """The module: ports, constants, registers, wires (a lint waiver around those with unused bits), the
-    registers' clocked updates, and the output assignments."""
+    registered DSP blocks, the registers' clocked updates, and the output assignments; after it, the blocks'
+    module (a model for simulation, or with `primitives` the MULT18X18D for synthesis)."""
     waived = unused_bits(net)
     cells = list(net.cells.values())
 
@@ -296,11 +323,43 @@ def to_verilog(net: Netlist) -> str:
 
     ports = [p.declaration() for p in net.ports]
     ports[-1] = ports[-1].replace(",  //", "   //", 1) if ",  //" in ports[-1] else ports[-1].rstrip(",")
-    body = [line for kind in ("localparam", "reg", "wire") for c in cells if c.kind == kind for line in declare(c)]
+    body = [line for kind in ("localparam", "reg", "wire", "dsp") for c in cells if c.kind == kind
+            for line in declare(c)]
+    blocks = [c for c in cells if c.kind == "dsp" and c.latency]
+    body += [f"    {net.name}_mul18 {c.name}_i (.clk(clk), .a({a.text(a.name)}), .b({b.text(b.name)}), .p({c.name}));"
+             for c in blocks for a, b in [tuple(c.expr.refs())]]
     body += _clocked(c for c in cells if c.kind == "reg")
     body += [f"    assign {port} = {expr.render()};" for port, expr in net.outputs]
+    helper = ["/* verilator lint_off DECLFILENAME */", *(mul18_primitive if primitives else mul18_model)(
+        f"{net.name}_mul18"), "/* verilator lint_on DECLFILENAME */"] if blocks else []  # a second module
     return "\n".join([*net.header, "`default_nettype none", f"module {net.name} (", *ports, ");", *body,
-                      "endmodule", "`default_nettype wire", ""])
+                      "endmodule", *helper, "`default_nettype wire", ""])
+
+
+def mul18_model(name: str) -> list[str]:
+    """The registered 18x18 signed multiplier as simulators run it: input registers, then the product into
+    output registers (two clocks), as a MULT18X18D with REG_INPUTA/B and REG_OUTPUT on one clock."""
+    return [f"module {name} (", "    input wire clk,", "    input wire signed [17:0] a,",
+            "    input wire signed [17:0] b,", "    output wire signed [35:0] p", ");",
+            "    reg signed [17:0] ra, rb;", "    reg signed [35:0] rp;", "    always @(posedge clk) begin",
+            "        ra <= a;", "        rb <= b;", "        rp <= ra * rb;", "    end", "    assign p = rp;",
+            "endmodule"]
+
+
+def mul18_primitive(name: str) -> list[str]:
+    """The same multiplier for synthesis: the ECP5 MULT18X18D block with its input and output registers on
+    CLK0 (Yosys 0.23 does not pack fabric registers into the block, so it is instantiated)."""
+    bus = lambda pin, n, sig: ", ".join(f".{pin}{k}({sig}[{k}])" for k in range(n))  # noqa: E731
+    zero = lambda pins: ", ".join(f".{p}(1'b0)" for p in pins)  # noqa: E731
+    return [f"module {name} (input wire clk, input wire signed [17:0] a, input wire signed [17:0] b,",
+            "                 output wire signed [35:0] p);",
+            '    MULT18X18D #(.REG_INPUTA_CLK("CLK0"), .REG_INPUTB_CLK("CLK0"), .REG_OUTPUT_CLK("CLK0"),',
+            '                 .GSR("DISABLED")) block (',
+            f"        {bus('A', 18, 'a')},", f"        {bus('B', 18, 'b')},",
+            f"        {zero(f'C{k}' for k in range(18))},",
+            "        .SIGNEDA(1'b1), .SIGNEDB(1'b1), .SOURCEA(1'b0), .SOURCEB(1'b0), .CLK0(clk), .CE0(1'b1),",
+            f"        {zero(['CLK1', 'CLK2', 'CLK3', 'CE1', 'CE2', 'CE3', 'RST0', 'RST1', 'RST2', 'RST3'])},",
+            f"        {bus('P', 36, 'p')});", "endmodule"]
 
 
 def _clocked(regs: Iterator[Cell]) -> list[str]:

@@ -163,7 +163,7 @@ def synthesize(net: Netlist, workdir: Path, device: str, clock_mhz: float) -> Sy
     yosys, nextpnr = yosys_exe(), nextpnr_exe()
     workdir.mkdir(parents=True, exist_ok=True)
     name = net.name
-    (workdir / f"{name}.v").write_text(to_verilog(net))
+    (workdir / f"{name}.v").write_text(to_verilog(net, primitives=True))
     (workdir / "top.v").write_text(wrapper(net))
     script = (f"read_verilog -sv {name}.v top.v; synth_ecp5 -abc9 -top {TOP} -json netlist.json; "
               "tee -q -o stat.txt stat")

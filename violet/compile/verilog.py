@@ -20,11 +20,11 @@ netlist (`violet.compile.netlist`) is then pipelined and written as Verilog.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError
 from violet.compile.ir import Op
-from violet.compile.netlist import (DSP, IDENT, LUT, WIRING, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline,
+from violet.compile.netlist import (DSP, DSP_LATENCY, IDENT, LUT, WIRING, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline,
                                    shift_add, text, to_verilog)
 from violet.compile.ops import Refusal, spec
 
@@ -110,6 +110,8 @@ class Builder:
     element: int | None = None  # the asset being built, inside a vector op
     assets: int = 0  # N, the universe's size: vector ops are built once per asset
     op: int | None = None  # the IR op being built (its cells are tagged with it)
+    registered: bool = False  # DSP blocks with their input and output registers (a pipelined module)
+    products: dict[tuple, Expr] = field(default_factory=dict)  # each product built, by its operands
 
     def ref(self, i: int) -> Expr:
         """Op i's value (its element for the current asset, for a vector)."""
@@ -171,6 +173,9 @@ class Builder:
         an adder row per bit), and a balanced tree of adders sums them shifted into place, each adder its
         own cell: the pipelining can cut between a block and the adders, so one product does not set a
         stage's delay. The sums are taken modulo 2**width, exact since the product fits."""
+        key = (a.ref().name, wa, b.ref().name, wb, width, signed, addend)
+        if key in self.products:  # the same product again (blue_sizing's s * s in two nodes): its signal
+            return self.decl(prefix, width, self.products[key], delay=WIRING)
         pieces = [self._pieces(f"{prefix}a", a, wa, signed), self._pieces(f"{prefix}b", b, wb, signed)]
         terms: list[tuple[Expr, int, int]] = []  # partial product, its width, its shift
         for x, cx, rx in pieces[0]:
@@ -179,7 +184,7 @@ class Builder:
                 if shift >= width:
                     continue
                 name = f"{prefix}_pp{cx.lo}_{cy.lo}"
-                terms.append((self._partial(name, (x, cx, rx), (y, cy, ry)), rx + ry, shift))
+                terms.append((*self._partial(name, (x, cx, rx), (y, cy, ry)), shift))
         level = [self._placed(t, w, shift, width) for t, w, shift in terms]
         if addend:
             level.append(self.const(addend, width))
@@ -190,7 +195,8 @@ class Builder:
                      self.decl(f"{prefix}_s{depth}_{k}", width, Expr(pair[0], " + ", pair[1]), delay=carry(width))
                      for k, pair in enumerate(pairs)]
             depth += 1
-        return self.decl(f"{prefix}", width, level[0], delay=WIRING)
+        self.products[key] = self.decl(f"{prefix}", width, level[0], delay=WIRING)
+        return self.products[key]
 
     def _pieces(self, prefix: str, x: Expr, width: int, signed: bool) -> list[tuple[Expr, Chunk, int]]:
         """The operand's pieces as signed wires (a piece, its chunk, its width): the top one as is (an
@@ -206,19 +212,23 @@ class Builder:
             out.append((self.decl(f"{prefix}{c.lo}", bits, value, delay=WIRING), c, bits))
         return out
 
-    def _partial(self, name: str, x: tuple[Expr, Chunk, int], y: tuple[Expr, Chunk, int]) -> Expr:
-        """One partial product of two signed pieces: a DSP block, or adder rows for a narrow piece."""
+    def _partial(self, name: str, x: tuple[Expr, Chunk, int], y: tuple[Expr, Chunk, int]) -> tuple[Expr, int]:
+        """One partial product of two signed pieces and its width: a DSP block (registered in a pipelined
+        module), or adder rows for a narrow piece."""
         (px, cx, rx), (py, cy, ry) = x, y
         width = rx + ry
-        if min(cx.bits, cy.bits) > SMALL_CHUNK:
-            return self.decl(name, width, Expr(px, " * ", py), delay=DSP)
+        if min(cx.bits, cy.bits) > SMALL_CHUNK:  # one MULT18X18D: its operands as 18 bits, its product 36
+            a = self.decl(f"{name}a", DSP_BITS, self.resize(px, rx, DSP_BITS), delay=WIRING)
+            b = self.decl(f"{name}b", DSP_BITS, self.resize(py, ry, DSP_BITS), delay=WIRING)
+            return self.net.add(Cell(name, 2 * DSP_BITS, True, Expr(a, " * ", b), kind="dsp", delay=DSP, op=self.op,
+                                     latency=DSP_LATENCY if self.registered else 0)), 2 * DSP_BITS
         (rows, n), (other, m) = ((px, rx), (py, ry)) if rx <= ry else ((py, ry), (px, rx))
         wide, zero = self.resize(other, m, width), self.const(0, width)
         parts: list[str | Expr] = []
         for k in range(n):  # row k adds other * 2**k where bit k is set; the sign bit's row subtracts
             sign = " - " if k == n - 1 else " + " if k else ""
             parts += [sign, "((", rows.bit(k), " ? ", wide, " : ", zero, f") <<< {k})"]
-        return self.decl(name, width, Expr(*parts), delay=shift_add(n, width))
+        return self.decl(name, width, Expr(*parts), delay=shift_add(n, width)), width
 
     def _placed(self, term: Expr, width: int, shift: int, to: int) -> Expr:
         """A partial product shifted left by `shift`, as exactly `to` bits (sign-extended)."""
@@ -298,7 +308,7 @@ def build_netlist(model: FixedModel, name: str, assets: int | None = None, pipel
               " is proven."]
     net = Netlist(name, header)
     b = Builder(model, net, {"adders": 0, "multipliers": 0, "dividers": 0, "comparators": 0, "saturations": 0,
-                             "registers": 0}, assets=assets or 0)
+                             "registers": 0}, assets=assets or 0, registered=pipeline > 0)
     if ir.stateful:
         for port in ("clk", "rst", "en"):
             net.port(Port(port, 1, False))
