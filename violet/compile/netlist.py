@@ -38,7 +38,7 @@ def carry(width: int) -> float:
 
 
 DSP = 4 * LUT  # one MULT18X18D block, combinational: an 18x18 partial product
-DSP_IN = LUT  # a registered block's input side: the route into its input registers
+DSP_IN = 2 * LUT  # a registered block's input side: the route from a fabric register to its input registers
 DSP_OUT = LUT  # and its output side: from its output registers to the next cell
 DSP_LATENCY = 2  # a registered block: input registers, then output registers
 
@@ -255,7 +255,7 @@ def _segments(net: Netlist, wires: list[Cell], budget: float) -> int:
         reads = [net.cells[r.name] for r in c.expr.refs() if r.name in arrival]
         stage = max((_ready(r) for r in reads), default=0)
         start = max((arrival[r.name] for r in reads if _ready(r) == stage), default=0.0)
-        if start > 0 and start + _delay(c) > budget:
+        if start > 0 and (c.latency or start + _delay(c) > budget):  # a block's operands come from registers
             stage, start = stage + 1, 0.0
         c.stage, arrival[c.name] = stage, DSP_OUT if c.latency else start + c.delay
     return 1 + max((_ready(c) for c in wires), default=0)

@@ -159,9 +159,10 @@ class Builder:
         top = self.const(out.hi, width)
         bottom = self.const(out.lo, width)
         self.counts["saturations"] += 1
-        return self.decl(result, out.width, Expr("(", wide, " > ", top, ") ? ", top.bits(out.width - 1, 0), " : (",
-                                                 wide, " < ", bottom, ") ? ", bottom.bits(out.width - 1, 0), " : ",
-                                                 self.resize(t, twidth, out.width)), delay=carry(width) + LUT)
+        above = self.decl(self.name("sh", op.id), 1, Expr(wide, " > ", top), signed=False, delay=carry(width))
+        below = self.decl(self.name("sl", op.id), 1, Expr(wide, " < ", bottom), signed=False, delay=carry(width))
+        return self.decl(result, out.width, Expr(above, " ? ", top.bits(out.width - 1, 0), " : ", below, " ? ",
+                                                 bottom.bits(out.width - 1, 0), " : ", self.resize(t, twidth, out.width)))
 
     def product(self, prefix: str, a: Expr, wa: int, b: Expr, wb: int, width: int, signed: bool = True,
                 addend: int = 0) -> Expr:
@@ -184,8 +185,8 @@ class Builder:
                 if shift >= width:
                     continue
                 name = f"{prefix}_pp{cx.lo}_{cy.lo}"
-                terms.append((*self._partial(name, (x, cx, rx), (y, cy, ry)), shift))
-        level = [self._placed(t, w, shift, width) for t, w, shift in terms]
+                terms += [(t, w, shift + k) for t, w, k in self._partial(name, (x, cx, rx), (y, cy, ry))]
+        level = [self._placed(t, w, shift, width) for t, w, shift in terms if shift < width]
         if addend:
             level.append(self.const(addend, width))
         depth = 0
@@ -212,23 +213,31 @@ class Builder:
             out.append((self.decl(f"{prefix}{c.lo}", bits, value, delay=WIRING), c, bits))
         return out
 
-    def _partial(self, name: str, x: tuple[Expr, Chunk, int], y: tuple[Expr, Chunk, int]) -> tuple[Expr, int]:
-        """One partial product of two signed pieces and its width: a DSP block (registered in a pipelined
-        module), or adder rows for a narrow piece."""
+    def _partial(self, name: str, x: tuple[Expr, Chunk, int], y: tuple[Expr, Chunk, int]
+                 ) -> list[tuple[Expr, int, int]]:
+        """One partial product of two signed pieces, as terms of the tree (each a signal, its width, its shift
+        within the product): a DSP block (registered in a pipelined module); or, for a narrow piece, a row per
+        bit (the other piece where the bit is set: a multiplexer, each its own cell), but for a narrow piece
+        holding an operand's sign, whose rows are one cell (its sign bit's row subtracts)."""
         (px, cx, rx), (py, cy, ry) = x, y
         width = rx + ry
         if min(cx.bits, cy.bits) > SMALL_CHUNK:  # one MULT18X18D: its operands as 18 bits, its product 36
             a = self.decl(f"{name}a", DSP_BITS, self.resize(px, rx, DSP_BITS), delay=WIRING)
             b = self.decl(f"{name}b", DSP_BITS, self.resize(py, ry, DSP_BITS), delay=WIRING)
-            return self.net.add(Cell(name, 2 * DSP_BITS, True, Expr(a, " * ", b), kind="dsp", delay=DSP, op=self.op,
-                                     latency=DSP_LATENCY if self.registered else 0)), 2 * DSP_BITS
-        (rows, n), (other, m) = ((px, rx), (py, ry)) if rx <= ry else ((py, ry), (px, rx))
+            block = Cell(name, 2 * DSP_BITS, True, Expr(a, " * ", b), kind="dsp", delay=DSP, op=self.op,
+                         latency=DSP_LATENCY if self.registered else 0)
+            return [(self.net.add(block), 2 * DSP_BITS, 0)]
+        (rows, n, c), (other, m) = ((px, rx, cx), (py, ry)) if rx <= ry else ((py, ry, cy), (px, rx))
+        if n > c.bits:  # a zero on top: each set bit adds the other piece, shifted
+            zero = self.const(0, m)
+            return [(self.decl(f"{name}r{k}", m, Expr(rows.bit(k), " ? ", other, " : ", zero)), m, k)
+                    for k in range(c.bits)]
         wide, zero = self.resize(other, m, width), self.const(0, width)
         parts: list[str | Expr] = []
         for k in range(n):  # row k adds other * 2**k where bit k is set; the sign bit's row subtracts
             sign = " - " if k == n - 1 else " + " if k else ""
             parts += [sign, "((", rows.bit(k), " ? ", wide, " : ", zero, f") <<< {k})"]
-        return self.decl(name, width, Expr(*parts), delay=shift_add(n, width)), width
+        return [(self.decl(name, width, Expr(*parts), delay=shift_add(n, width)), width, 0)]
 
     def _placed(self, term: Expr, width: int, shift: int, to: int) -> Expr:
         """A partial product shifted left by `shift`, as exactly `to` bits (sign-extended)."""

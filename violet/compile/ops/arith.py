@@ -229,13 +229,15 @@ def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]
 
 
 def verilog_pick(em: Builder, op: Op) -> None:
-    """A comparator and a multiplexer: `b if b < a else a` (min), as the IR's rule."""
+    """A comparator and a multiplexer, each its own cell (the pipelining may cut between them):
+    `b if b < a else a` (min), as the IR's rule."""
     a, f = op.args, [em.fmt(x) for x in op.args]
     width = max(f[0].width, f[1].width)
     x, y = em.ext(a[0], width), em.ext(a[1], width)
     em.counts["comparators"] += 1
-    t = em.decl(em.name("t", op.id), width, Expr("(", y, " < " if op.kind == "min" else " > ", x, ") ? ", y, " : ", x),
-                delay=carry(width) + LUT)
+    take = em.decl(em.name("k", op.id), 1, Expr(y, " < " if op.kind == "min" else " > ", x), signed=False,
+                   delay=carry(width))
+    t = em.decl(em.name("t", op.id), width, Expr(take, " ? ", y, " : ", x))
     em.fit(op, t, min(f[0].lo, f[1].lo), max(f[0].hi, f[1].hi), width)
 
 
