@@ -285,20 +285,24 @@ class FixedModel:
                 rule, fa, wide = spec(op.kind).fixed, [self.formats[a] for a in op.args], Fmt(WIDE, fmt.frac_bits)
                 corners = [rule(op, list(c), fa, wide) for c in itertools.product(*args)]
                 ends = (min(corners), max(corners))
+            elif op.kind == "select":  # either branch's value, unchanged
+                ends = (min(args[1][0], args[2][0]), max(args[1][1], args[2][1]))
             exact.append(ends)
             if op.kind in ("param", "const"):
                 value = self.constant(op)
                 raw.append((0, 0) if value is MISSING else (value, value))
             elif op.kind == "input" and not fmt.boolean and self.ranges[op.id].lo <= self.ranges[op.id].hi:
                 raw.append((quantize(self.ranges[op.id].lo, fmt), quantize(self.ranges[op.id].hi, fmt)))
-            else:
-                raw.append((fmt.lo, fmt.hi) if ends is None else (saturate(ends[0], fmt), saturate(ends[1], fmt)))
+            elif ends is None:
+                raw.append((fmt.lo, fmt.hi))
+            else:  # the rules saturate to the format, but a select passes its branch's value as it is
+                raw.append(ends if op.kind == "select" else (saturate(ends[0], fmt), saturate(ends[1], fmt)))
         return exact, raw
 
     def exact_bounds(self, i: int) -> tuple[int, int] | None:
         """The raw bounds of op i's exact result before it is fitted to its format, when its rule is monotone
         in each argument (add, sub, mul, min, max, neg, and div by a divisor that cannot be 0): the rule at the
-        corners of its arguments' raw bounds, unsaturated. The raw bounds of a value: an input's proven range
+        corners of its arguments' raw bounds, unsaturated; a select's, the union of its branches'. The raw bounds of a value: an input's proven range
         quantized (the boundary refuses what its refined type excludes), a constant's value, the exact bounds
         saturated, else the format's. The hardware saturates only where the exact bounds leave the format:
         `s * s` of an `s` proven in [0, 1] needs no clamp, though two Q1.n can make 4."""
