@@ -97,6 +97,8 @@ class Kernels:
 class CompiledGraph(Kernels):
     """The step, scan (and, stateless, batch) and trace kernels of one IR."""
 
+    populations: dict[tuple[Any, ...], Population] = field(default_factory=dict)  # made once each, by what they run
+
     def population(self, swept: Sequence[str], outputs: Sequence[str] | None = None,
                    where: str | None = None) -> Population:
         """The population kernels of this IR for the parameters `swept` (violet.compile.numba_codegen,
@@ -108,8 +110,11 @@ class CompiledGraph(Kernels):
         if where is not None and (flag is None or flag.dtype != DType.BOOL or flag.vector
                                   or (only is not None and where not in only)):
             raise ValueError(f"a population writes only where a scalar bool output it writes is true, not {where!r}")
-        return _cached(Population, self.ir, generate_population(self.ir, ids, only, where), "pop",
-                       swept=tuple(sorted(swept)), outputs=only, where=where)
+        key = (tuple(sorted(swept)), only, where)
+        if key not in self.populations:  # the source is written once a process: a sweep asks for it each call
+            self.populations[key] = _cached(Population, self.ir, generate_population(self.ir, ids, only, where), "pop",
+                                            swept=tuple(sorted(swept)), outputs=only, where=where)
+        return self.populations[key]
 
     def _leaves(self, kind: str, values: Mapping[str, Any]) -> list[Any]:
         return [kernel_value(values[op.name], op.type) for op in self.ir.leaves(kind)]
