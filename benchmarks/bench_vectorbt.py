@@ -92,11 +92,12 @@ def violet_compiled(grid: Grid) -> object:
 
 
 def violet_run(cg: object, columns: dict[str, np.ndarray], grid: Grid, threads: int) -> list[dict]:
-    """`violet sweep`'s own path (violet.tools.sweep.sweep: every point in one call of the graph's population
-    kernel, numba-parallel over the points): per point the trades and the summed trade_pnl."""
+    """`violet sweep`'s own path as its command runs it by default (violet.tools.sweep.sweep without means:
+    every point in one call of the graph's population kernel, numba-parallel over the points, writing each
+    point's trades on its trade rows only): per point the trades and the summed trade_pnl."""
     from violet.tools.sweep import sweep
 
-    return sweep(cg, columns, violet_sets(grid), threads)
+    return sweep(cg, columns, violet_sets(grid), threads, means=False)
 
 
 def violet_trades(cg: object, columns: dict[str, np.ndarray], grid: Grid) -> Trades:

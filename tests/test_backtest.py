@@ -130,18 +130,33 @@ def runs(draw):
     return prices, trades, costs, funding
 
 
-@given(runs())
+@given(runs(), st.sampled_from([1, 1_000_003]))
 @settings(max_examples=60, deadline=None)
-def test_the_compiled_accounting_is_the_numpy_model_bit_for_bit(run):
+def test_the_compiled_accounting_is_the_numpy_model_bit_for_bit(run, spacing):
     """The compiled `account` (violet backtest's and every sweep instance's) equals docs/backtest.md's
-    formulas written in numpy, bit for bit: its sums are numpy's pairwise sums, in numpy's order."""
+    formulas written in numpy, bit for bit: its sums are numpy's pairwise sums, in numpy's order. Scan ids
+    counted up find their rows by a table, ids a million apart by a search: the same rows."""
     prices, trades, costs, funding = run
     n_rows = len(prices)
-    by_scan = {**trades, "entry_scan": [e + 10 for e in trades["entry_scan"]],
-               "exit_scan": [x + 10 for x in trades["exit_scan"]]}  # the scans' ids are their rows + 10
-    result = backtest(prices, np.arange(n_rows) + 10, np.arange(n_rows) * HOUR_US, by_scan, costs, [], funding)
+    by_scan = {**trades, "entry_scan": [e * spacing + 10 for e in trades["entry_scan"]],
+               "exit_scan": [x * spacing + 10 for x in trades["exit_scan"]]}  # the scans' ids: rows x spacing + 10
+    ids = np.arange(n_rows) * spacing + 10
+    result = backtest(prices, ids, np.arange(n_rows) * HOUR_US, by_scan, costs, [], funding)
     equity, drawdown, figures = reference(prices, trades, costs.capital, costs.fee_bps, costs.slippage_bps,
                                           costs.side, funding, 8766.0)
     assert equity.tobytes() == result.curve["equity"].tobytes()
     assert drawdown.tobytes() == result.curve["drawdown"].tobytes()
     assert repr({k: float(v) for k, v in figures.items()}) == repr({k: result.summary[k] for k in figures})
+
+
+def test_scan_rows_come_from_a_table_or_a_search_and_the_last_row_wins():
+    """`Rows`: ids counted up (the scans' own) get a table, ids far apart the sorted search; either way a
+    repeated id is its last row, and an id no scan has is not found."""
+    from violet.tools.backtest import Rows, _rows
+
+    for ids, by_table in ((np.array([10, 11, 12, 11, 14]), True), (np.array([10, 11, 12, 11, 10**12]), False)):
+        rows = Rows.of(ids)
+        assert (rows.table.size > 0) == by_table
+        out = np.empty(4, np.int64)
+        assert _rows(*rows.args, np.array([11, 10, 12, ids[-1]]), out) and out.tolist() == [3, 0, 2, 4]
+        assert not _rows(*rows.args, np.array([13]), out) and not _rows(*rows.args, np.array([9]), out)

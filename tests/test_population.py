@@ -86,9 +86,9 @@ def test_the_shared_pass_keeps_what_instances_read_and_nothing_else(tmp_path):
     source = cg.population(["k"]).path.read_text()
     shared, population = source.split("def shared(")[1].split("def population(")
     population, live = population.split("def population_step(")
-    assert "extreme(" in shared and "extreme(" not in population and " * " not in population
+    assert "extreme(" in shared and "extreme(" not in population and "# mul" not in population
     once, per_instance = live.split("for i in prange(P):")  # the live step: shared work once per scan, before
-    assert "extreme(" in once and " * " in once and "extreme(" not in per_instance and " * " not in per_instance
+    assert "extreme(" in once and "# mul" in once and "extreme(" not in per_instance and "# mul" not in per_instance
     price = np.array([[1.0, 4.0], [-1.0, -2.0], [3.0, 0.5]])
     pop = cg.population(["k"])
     out = pop.run({"price": price}, pop.shared({"price": price}), {"k": np.array([2.0, 3.5])})["out"]
@@ -152,21 +152,25 @@ def test_a_sampled_instance_is_the_backtest_command_with_its_parameters(history,
 
 
 def test_a_population_of_the_trade_stream_alone_writes_the_same_bits(history):
-    """Writing only the trade stream (what the money reads) drops the other outputs' work, not a bit of
-    the stream's: the same values as the population writing every output; a sweep without means has the
-    same rows but the means."""
+    """Writing only the trade stream (what the money reads), on the trade rows only, drops the other outputs'
+    work, not a bit of the stream's: each instance's count is its trade rows in the population writing every
+    output on every row, and its trades are those rows' values, in order; a sweep without means has the same
+    rows but the means."""
     from violet.tools.sweep import STREAM
 
     _, cg, columns = history
     rng = np.random.default_rng(5)
-    values = {"pos.tp_pct": rng.uniform(0.002, 0.04, 6), "vd_threshold": rng.uniform(-0.06, -0.005, 6),
-              "pos.max_hold_bars": rng.integers(2, 60, 6)}
-    full, alone = cg.population(list(values)), cg.population(list(values), STREAM)
+    values = {"pos.tp_pct": rng.uniform(0.002, 0.04, 21), "vd_threshold": rng.uniform(-0.06, -0.005, 21),
+              "pos.max_hold_bars": rng.integers(2, 60, 21)}  # 21: a block of 16 and a short one
+    full, alone = cg.population(list(values)), cg.population(list(values), STREAM, where="trade")
     everything = full.run(columns, full.shared(columns), values)
     stream = alone.run(columns, alone.shared(columns), values)
-    assert sorted(stream) == sorted(STREAM) and all(bits(stream[n]) == bits(everything[n]) for n in stream)
-    assert int(stream["trade"].sum()) > 6
-    points = [{name: v[k].item() for name, v in values.items()} for k in range(6)]
+    assert sorted(stream) == sorted(STREAM)
+    assert stream["trade"].tolist() == everything["trade"].sum(axis=1).tolist() and int(stream["trade"].sum()) > 21
+    for k in range(21):
+        rows_ = everything["trade"][k]
+        assert all(bits(stream[n][k, :stream["trade"][k]]) == bits(everything[n][k][rows_]) for n in STREAM[1:])
+    points = [{name: v[k].item() for name, v in values.items()} for k in range(21)]
     account = money(columns, Costs(10_000.0, 4.0, 1.0))
     with_means = sweep(cg, columns, points, accounting=account)
     without = sweep(cg, columns, points, accounting=account, means=False, chunk=4)

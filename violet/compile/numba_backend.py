@@ -97,14 +97,24 @@ class Kernels:
 class CompiledGraph(Kernels):
     """The step, scan (and, stateless, batch) and trace kernels of one IR."""
 
-    def population(self, swept: Sequence[str], outputs: Sequence[str] | None = None) -> Population:
+    populations: dict[tuple[Any, ...], Population] = field(default_factory=dict)  # made once each, by what they run
+
+    def population(self, swept: Sequence[str], outputs: Sequence[str] | None = None,
+                   where: str | None = None) -> Population:
         """The population kernels of this IR for the parameters `swept` (violet.compile.numba_codegen,
-        `generate_population`), writing the scalar `outputs` (default: all): generated and cached like
-        these, compiled on first use."""
+        `generate_population`), writing the scalar `outputs` (default: all), only on the rows where the bool
+        output `where` is true if given: generated and cached like these, compiled on first use."""
         ids = frozenset(op.id for op in self.ir.leaves("param") if op.name in set(swept))
         only = None if outputs is None else frozenset(outputs)
-        return _cached(Population, self.ir, generate_population(self.ir, ids, only), "pop",
-                       swept=tuple(sorted(swept)), outputs=only)
+        flag = self.ir.output_type(where) if where in self.ir.output_names else None
+        if where is not None and (flag is None or flag.dtype != DType.BOOL or flag.vector
+                                  or (only is not None and where not in only)):
+            raise ValueError(f"a population writes only where a scalar bool output it writes is true, not {where!r}")
+        key = (tuple(sorted(swept)), only, where)
+        if key not in self.populations:  # the source is written once a process: a sweep asks for it each call
+            self.populations[key] = _cached(Population, self.ir, generate_population(self.ir, ids, only, where), "pop",
+                                            swept=tuple(sorted(swept)), outputs=only, where=where)
+        return self.populations[key]
 
     def _leaves(self, kind: str, values: Mapping[str, Any]) -> list[Any]:
         return [kernel_value(values[op.name], op.type) for op in self.ir.leaves(kind)]
@@ -272,6 +282,7 @@ class Population(Kernels):
 
     swept: tuple[str, ...] = ()
     outputs: frozenset[str] | None = None  # the scalar outputs `run` writes (None: all)
+    where: str | None = None  # a bool output: the others written only on its true rows (its array counts them)
 
     @property
     def _ids(self) -> frozenset[int]:
@@ -301,7 +312,9 @@ class Population(Kernels):
         `values[name][k]` for each swept parameter and the other parameters from `params` or their defaults,
         every instance starting from the initial state. `into` (from `buffers`, at least P rows each) is
         written instead of new arrays: a sweep reuses one set of pages for every chunk, where fresh arrays
-        would fault every page in again (a quarter of a BLUE instance's time on this machine)."""
+        would fault every page in again (a quarter of a BLUE instance's time on this machine). With `where`,
+        `where`'s array holds each instance's count of true rows, and instance k's values on those rows are
+        row k's first `count` values of each other output, in row order."""
         ir = self.ir
         n_rows, n_assets = input_shape(ir, columns, rows=True)
         n = {len(values[name]) for name in self.swept}
@@ -318,8 +331,10 @@ class Population(Kernels):
         return outs
 
     def buffers(self, n_instances: int, n_rows: int) -> dict[str, np.ndarray]:
-        """Arrays for `run`'s outputs: each scalar output, (P, T), of its dtype, in the kernel's order."""
-        return {name: np.empty((n_instances, n_rows), self.ir.ops[i].type.dtype.value)
+        """Arrays for `run`'s outputs: each scalar output, (P, T), of its dtype, in the kernel's order
+        (`where`'s, a count per instance)."""
+        return {name: np.empty(n_instances, np.int64) if name == self.where else
+                np.empty((n_instances, n_rows), self.ir.ops[i].type.dtype.value)
                 for name, i in population_outputs(self.ir, self.outputs)}
 
     def states(self, n_instances: int, n_assets: int) -> dict[str, np.ndarray]:

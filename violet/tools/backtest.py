@@ -79,8 +79,8 @@ def backtest(prices: np.ndarray, scan_ids: np.ndarray, ts_us: np.ndarray, trades
     valued = np.empty((len(VALUED), n_trades))
     summary = np.empty(len(FIGURES))
     sides = np.ascontiguousarray(trades.get("side", np.zeros(n_trades, np.int64)), dtype=np.int64)
-    ok = account(ledger.prices, ledger.order, ledger.sorted_ids, *fields, sides, costs.capital, costs.fee_bps,
-                 costs.slippage_bps, costs.side, ledger.funding, ledger.per_year, curve, valued, summary)
+    ok = account(*ledger.args, *fields, sides, costs.capital, costs.fee_bps, costs.slippage_bps, costs.side,
+                 curve, valued, summary)
     if not ok:
         raise InputError("a trade enters or exits on a scan id that is not in the scans", where="backtest",
                          fix="value the trades on the scans the graph ran on")
@@ -103,53 +103,83 @@ FIGURES = ("start_equity", "end_equity", "bars", "bars_per_year", "total_return"
 
 @dataclass(frozen=True)
 class Ledger:
-    """What valuing trades needs of the scans, prepared once for every run (or sweep instance) on them:
-    the prices, the scan ids sorted (to find a trade's rows), the bars a year and the funding rates."""
+    """What valuing trades needs of the scans, prepared once for every run (or sweep instance) on them: each
+    asset's prices as one contiguous row (a trade is marked on one asset's bars), where each scan id's row is,
+    the bars a year and the funding rates (by asset too)."""
 
-    prices: np.ndarray
-    order: np.ndarray
-    sorted_ids: np.ndarray
+    by_asset: np.ndarray  # (N, T)
+    rows: Rows
     per_year: float
-    funding: np.ndarray  # (0, 0): no funding
+    funding: np.ndarray  # (N, T); (0, 0): no funding
 
     @classmethod
     def of(cls, prices: np.ndarray, scan_ids: np.ndarray, ts_us: np.ndarray, costs: Costs,
            funding: np.ndarray | None = None) -> Ledger:
-        ids = np.asarray(scan_ids, dtype=np.int64)
-        order = np.argsort(ids, kind="stable")
         steps = np.diff(ts_us)
         step = float(np.median(steps)) if len(steps) else math.nan
-        return cls(np.ascontiguousarray(prices, dtype=np.float64), order, np.ascontiguousarray(ids[order]),
+        return cls(np.ascontiguousarray(np.asarray(prices, dtype=np.float64).T), Rows.of(scan_ids),
                    YEAR_US / step if step > 0 else math.nan,
-                   np.zeros((0, 0)) if funding is None else np.ascontiguousarray(funding, dtype=np.float64))
+                   np.zeros((0, 0)) if funding is None else np.ascontiguousarray(np.asarray(funding, np.float64).T))
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        """`account`'s leading arguments."""
+        return (self.by_asset, *self.rows.args, self.funding, self.per_year)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Where each scan id is: the last row holding it. A table indexed by id (from the lowest) where the ids
+    are dense enough for one (scan ids counted up, as `violet scans build` writes them), else the ids sorted,
+    searched (`_rows`)."""
+
+    low: int
+    table: np.ndarray  # table[id - low]: the row, -1 for none; empty: search `sorted_ids`
+    order: np.ndarray
+    sorted_ids: np.ndarray
+
+    @classmethod
+    def of(cls, scan_ids: np.ndarray) -> Rows:
+        ids = np.asarray(scan_ids, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        low = int(ids.min()) if len(ids) else 0
+        span = int(ids.max()) - low + 1 if len(ids) else 0
+        table = np.empty(0, np.int64)
+        if span <= 4 * len(ids) + 1024:
+            table = np.full(span, -1, np.int64)
+            table[ids - low] = np.arange(len(ids))  # a repeated id: its last row wins
+        return cls(low, table, order, np.ascontiguousarray(ids[order]))
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return self.low, self.table, self.order, self.sorted_ids
 
 
 @njit(**JIT)
 def _block(a: np.ndarray, lo: int, n: int) -> float:
     """numpy's pairwise summation of a block of n <= 128 values (its leaves): under 8, in order from -0.0;
-    else 8 accumulators, combined in pairs, then the rest in order."""
+    else 8 accumulators, combined in pairs, then the rest in order. Read through a slice by indices LLVM
+    can see are not negative (no wraparound test), so it adds the 8 accumulators as vectors, each lane the
+    same additions in the same order."""
+    b = a[lo:lo + n]
     if n < 8:
         res = -0.0
-        for i in range(lo, lo + n):
-            res += a[i]
+        for i in range(n):
+            res += b[i]
         return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    while i < n - n % 8:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
+    r0, r1, r2, r3, r4, r5, r6, r7 = b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
+    for i in range(8, n - n % 8, 8):
+        r0 += b[i]
+        r1 += b[i + 1]
+        r2 += b[i + 2]
+        r3 += b[i + 3]
+        r4 += b[i + 4]
+        r5 += b[i + 5]
+        r6 += b[i + 6]
+        r7 += b[i + 7]
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
+    for i in range(n - n % 8, n):
+        res += b[i]
     return res
 
 
@@ -194,9 +224,16 @@ def total(a: np.ndarray, n: int) -> float:
 
 
 @njit(**JIT)
-def _rows(order: np.ndarray, sorted_ids: np.ndarray, ids: np.ndarray, out: np.ndarray) -> bool:
-    """The row of each scan id (the last row holding it); False if one is not a scan's."""
+def _rows(low: int, table: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, ids: np.ndarray,
+          out: np.ndarray) -> bool:
+    """The row of each scan id (`Rows`: the last row holding it); False if one is not a scan's."""
     for k in range(len(ids)):
+        if table.size:
+            j = ids[k] - low
+            out[k] = table[j] if 0 <= j < table.size else -1
+            if out[k] < 0:
+                return False
+            continue
         j = np.searchsorted(sorted_ids, ids[k], side="right") - 1
         if j < 0 or sorted_ids[j] != ids[k]:
             return False
@@ -205,12 +242,13 @@ def _rows(order: np.ndarray, sorted_ids: np.ndarray, ids: np.ndarray, out: np.nd
 
 
 @njit(**JIT)
-def book(prices: np.ndarray, entry: np.ndarray, exit_: np.ndarray, asset: np.ndarray, notional: np.ndarray,
+def book(by_asset: np.ndarray, entry: np.ndarray, exit_: np.ndarray, asset: np.ndarray, notional: np.ndarray,
          pnl: np.ndarray, sides: np.ndarray, fee_bps: float, slippage_bps: float, undeclared: int,
          funding: np.ndarray, cash: np.ndarray, marks: np.ndarray, valued: np.ndarray, flows: np.ndarray) -> None:
     """Book each trade (rows `entry`, `exit_`) into `cash` (by bar) and `marks` (while open), and write its
     VALUED figures (docs/backtest.md, the rules); a trade faces its declared side (`sides`: +1 long, -1
-    short), or `undeclared` where that is 0; `flows` is scratch of T values."""
+    short), or `undeclared` where that is 0; `flows` is scratch of T values. Prices and funding by asset
+    (N x T): a trade's marks read one contiguous row, independent bars LLVM computes several at a time."""
     rate = (fee_bps + slippage_bps) / 1e4
     for k in range(len(entry)):
         e, x, a, q = entry[k], exit_[k], asset[k], notional[k]
@@ -219,13 +257,15 @@ def book(prices: np.ndarray, entry: np.ndarray, exit_: np.ndarray, asset: np.nda
         fees, slip = 2 * q * fee_bps / 1e4, 2 * q * slippage_bps / 1e4
         cash[e] -= q * rate
         cash[x] += gross - q * rate
-        sq, pe = side * q, prices[e, a]
-        for t in range(e, x):
-            marks[t] += sq * (prices[t, a] - pe) / pe
+        sq, pe = side * q, by_asset[a, e]
+        held, prices = marks[e:x], by_asset[a, e:x]
+        for t in range(x - e):
+            held[t] += sq * (prices[t] - pe) / pe
         paid = 0.0
         if funding.shape[0]:
+            rates = funding[a]
             for j in range(x - e):  # each bar held, at the bar's rate
-                flows[j] = -side * q * funding[e + 1 + j, a]
+                flows[j] = -side * q * rates[e + 1 + j]
                 cash[e + 1 + j] += flows[j]
             paid = total(flows, x - e)
         valued[0, k], valued[1, k], valued[2, k], valued[3, k] = x - e, gross, fees, slip
@@ -236,31 +276,36 @@ def book(prices: np.ndarray, entry: np.ndarray, exit_: np.ndarray, asset: np.nda
 def figures(cash: np.ndarray, marks: np.ndarray, capital: float, per_year: float, valued: np.ndarray,
             notional: np.ndarray, curve: np.ndarray, out: np.ndarray) -> None:
     """The equity curve (curve rows: equity, bar return, drawdown) and the run's FIGURES into `out`
-    (docs/backtest.md), each as the numpy expression the docs give computes it, bit for bit."""
+    (docs/backtest.md), each as the numpy expression the docs give computes it, bit for bit. The sequential
+    work (the booked sum, the running peak, the worst drawdown) is apart from the divisions, which are
+    independent bar by bar, so LLVM computes several at a time."""
     n = len(cash)
     equity, r, drawdown = curve[0], curve[1], curve[2]
-    booked, before, peak, worst = 0.0, capital, capital, 0.0
-    for t in range(n):
+    booked, peak = 0.0, capital
+    for t in range(n):  # selects, not branches: a new peak comes at random
         booked = cash[t] if t == 0 else booked + cash[t]
-        equity[t] = capital + booked + marks[t]
-        r[t] = equity[t] / before - 1.0
-        before = equity[t]
-        if peak == peak and (equity[t] != equity[t] or equity[t] > peak):
-            peak = equity[t]
-        drawdown[t] = 1.0 - equity[t] / peak
-        if worst == worst and (drawdown[t] != drawdown[t] or drawdown[t] > worst or t == 0):
-            worst = drawdown[t]
-    mean = total(r, n) / n if n else math.nan
-    std = math.nan
-    work = np.empty(n)
-    if n > 1:
-        for t in range(n):
-            work[t] = (r[t] - mean) * (r[t] - mean)
-        std = math.sqrt(total(work, n) / (n - 1))
+        e = capital + booked + marks[t]
+        equity[t] = e
+        peak = e if peak == peak and (e != e or e > peak) else peak
+        drawdown[t] = peak  # the peak so far, for now
+    if n:
+        r[0] = equity[0] / capital - 1.0
+    for t in range(1, n):
+        r[t] = equity[t] / equity[t - 1] - 1.0
     for t in range(n):
+        drawdown[t] = 1.0 - equity[t] / drawdown[t]
+    worst = drawdown[0] if n else 0.0  # the first, then a larger one (or a NaN, which stays)
+    for t in range(1, n):
+        d = drawdown[t]
+        worst = d if worst == worst and (d != d or d > worst) else worst
+    mean = total(r, n) / n if n else math.nan
+    squares, lows = np.empty(n), np.empty(n)
+    for t in range(n):
+        squares[t] = (r[t] - mean) * (r[t] - mean)
         low = r[t] if r[t] != r[t] or r[t] < 0.0 else 0.0
-        work[t] = low * low
-    downside = math.sqrt(total(work, n) / n) if n else math.nan
+        lows[t] = low * low
+    std = math.sqrt(total(squares, n) / (n - 1)) if n > 1 else math.nan
+    downside = math.sqrt(total(lows, n) / n) if n else math.nan
     ret = equity[n - 1] / capital - 1.0 if n else 0.0
     trades = valued.shape[1]
     wins = 0
@@ -280,18 +325,20 @@ def figures(cash: np.ndarray, marks: np.ndarray, capital: float, per_year: float
 
 
 @njit(**JIT)
-def account(prices: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, entry_scan: np.ndarray,
-            exit_scan: np.ndarray, asset: np.ndarray, notional: np.ndarray, pnl: np.ndarray, sides: np.ndarray,
-            capital: float, fee_bps: float, slippage_bps: float, side: int, funding: np.ndarray, per_year: float,
-            curve: np.ndarray, valued: np.ndarray, out: np.ndarray) -> bool:
+def account(by_asset: np.ndarray, low: int, table: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray,
+            funding: np.ndarray, per_year: float, entry_scan: np.ndarray, exit_scan: np.ndarray, asset: np.ndarray,
+            notional: np.ndarray, pnl: np.ndarray, sides: np.ndarray, capital: float, fee_bps: float,
+            slippage_bps: float, side: int, curve: np.ndarray, valued: np.ndarray, out: np.ndarray) -> bool:
     """One run's trades valued (`book`) and its curve and figures (`figures`): the whole accounting of a
-    run, for `backtest` and for each instance of a sweep. False if a trade's scan id is not a scan's."""
-    n = prices.shape[0]
+    run, for `backtest` and for each instance of a sweep (the scans' part first: `Ledger.args`). False if a
+    trade's scan id is not a scan's."""
+    n = by_asset.shape[1]
     entry, exit_ = np.empty(len(entry_scan), np.int64), np.empty(len(exit_scan), np.int64)
-    if not (_rows(order, sorted_ids, entry_scan, entry) and _rows(order, sorted_ids, exit_scan, exit_)):
+    if not (_rows(low, table, order, sorted_ids, entry_scan, entry) and _rows(low, table, order, sorted_ids,
+                                                                              exit_scan, exit_)):
         return False
     cash, marks = np.zeros(n), np.zeros(n)
-    book(prices, entry, exit_, asset, notional, pnl, sides, fee_bps, slippage_bps, side, funding, cash, marks,
+    book(by_asset, entry, exit_, asset, notional, pnl, sides, fee_bps, slippage_bps, side, funding, cash, marks,
          valued, np.empty(n))
     figures(cash, marks, capital, per_year, valued, notional, curve, out)
     return True

@@ -89,9 +89,11 @@ def has_stream(ir: IR) -> bool:
 
 
 def population(cg: CompiledGraph, names: list[str], means: bool) -> Population:
-    """The population kernels a sweep of `names` runs: writing every scalar output (`means`, or no trade
-    stream to summarise instead), else the trade stream alone."""
-    return cg.population(names, None if means or not has_stream(cg.ir) else STREAM)
+    """The population kernels a sweep of `names` runs: writing every scalar output on every row (`means`, or
+    no trade stream to summarise instead), else the trade stream alone, on the rows where `trade` is true."""
+    if means or not has_stream(cg.ir):
+        return cg.population(names)
+    return cg.population(names, STREAM, where="trade")
 
 
 @contextmanager
@@ -119,22 +121,63 @@ def spread(work: Callable[[int, int], None], n_runs: int) -> None:
         list(pool.map(lambda k: work(cuts[k], cuts[k + 1]), range(parts)))
 
 
+@dataclass(frozen=True)
+class Trades:
+    """Each run's closed trades, one after another: run i's are the first `count[i]` values of row i of each
+    field (TRADE_FIELDS: entry and exit scan and asset as int64, notional and pnl as float64), in row order.
+    What a sweep's trade figures and money read, whichever way the kernel wrote its outputs."""
+
+    count: np.ndarray
+    fields: tuple[np.ndarray, ...]
+
+    @classmethod
+    def of(cls, ir: IR, outs: Mapping[str, np.ndarray]) -> Trades | None:
+        """The runs' trades: as the population wrote them where `trade` is true (a count per run), or taken
+        from rows of every scan (a (P, T) `trade` flag); None without a `trade` flag and `trade_pnl`."""
+        if "trade" not in outs or "trade_pnl" not in outs:
+            return None
+        names = [f"trade_{f}" for f in TRADE_FIELDS]
+        arrays = [np.ascontiguousarray(outs[n], dtype=np.int64 if k < 3 else np.float64) if n in outs else None
+                  for k, n in enumerate(names)]
+        if outs["trade"].ndim == 1:
+            return cls(outs["trade"], tuple(a for a in arrays if a is not None))
+        flag = np.ascontiguousarray(outs["trade"], dtype=np.bool_)
+        count = flag.sum(axis=1, dtype=np.int64)
+        return cls(count, tuple(_one_after_another(flag, a, np.empty_like(a)) for a in arrays if a is not None))
+
+    @property
+    def pnl(self) -> np.ndarray:
+        return self.fields[-1]
+
+
+@njit(**JIT)
+def _one_after_another(flag: np.ndarray, values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Each run's values on its flagged rows, moved to the front of its row of `out`, in row order."""
+    for i in range(flag.shape[0]):
+        m = 0
+        for t in range(flag.shape[1]):
+            if flag[i, t]:
+                out[i, m] = values[i, t]
+                m += 1
+    return out
+
+
 def summaries(ir: IR, outs: Mapping[str, np.ndarray]) -> Columns:
-    """Each run's summary, runs down the first axis of `outs` (each output P x T): trade-stream figures if
-    the graph has one, then each scalar float output's mean (NaN skipped); one compiled loop per thread
-    (`spread`)."""
-    n_runs = len(next(iter(outs.values())))
-    stream = "trade" in outs and "trade_pnl" in outs
+    """Each run's summary, runs down the first axis of `outs`: trade-stream figures if the graph has one, then
+    each scalar float output's mean (NaN skipped) where the outputs are every row's ((P, T) each); one compiled
+    loop per thread (`spread`)."""
+    trades = Trades.of(ir, outs)
     means = [name for name in ir.output_names if name in outs and outs[name].dtype == np.float64
              and outs[name].ndim == 2 and not name.startswith("trade_")]
+    n_runs = len(next(iter(outs.values())))
     none = np.empty((n_runs, 0))
-    trade = np.ascontiguousarray(outs["trade"], dtype=np.bool_) if stream else np.empty((n_runs, 0), np.bool_)
+    count = trades.count if trades else np.zeros(n_runs, np.int64)
+    pnl = trades.pnl if trades else none
     counts, sums, averages = np.empty((n_runs, 2), np.int64), np.empty((n_runs, 2)), np.empty((n_runs, len(means)))
     floats = tuple(np.ascontiguousarray(outs[name]) for name in means) or (none,)
-    pnl = outs["trade_pnl"] if stream else none
-    spread(lambda lo, hi: _summaries(trade, pnl, floats, counts, sums, averages, lo, hi), n_runs)
+    spread(lambda lo, hi: _summaries(count, pnl, floats, counts, sums, averages, lo, hi), n_runs)
     result: Columns = {}
-    if stream:
+    if trades:
         result.update(trades=counts[:, 0], pnl_sum=sums[:, 0], pnl_mean=sums[:, 1], winners=counts[:, 1])
     return {**result, **{f"mean_{name}": averages[:, k] for k, name in enumerate(means)}}
 
@@ -146,22 +189,19 @@ def summarize(ir: IR, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 
 @njit(**JIT)
-def _summaries(trade: np.ndarray, pnl: np.ndarray, floats: tuple[np.ndarray, ...], counts: np.ndarray,
+def _summaries(count: np.ndarray, pnl: np.ndarray, floats: tuple[np.ndarray, ...], counts: np.ndarray,
                sums: np.ndarray, means: np.ndarray, lo: int, hi: int) -> None:
-    """For runs lo..hi-1: (trades, winners) and (sum, mean) of `trade_pnl` on the trade rows, and the mean of
-    each of the first `means.shape[1]` arrays of `floats` over its values that are not NaN (NaN if none),
-    each sum and mean as numpy computes it (`total`)."""
+    """For runs lo..hi-1: (trades, winners) and (sum, mean) of their trades' pnl (`count[i]` of row i of `pnl`),
+    and the mean of each of the first `means.shape[1]` arrays of `floats` over its values that are not NaN
+    (NaN if none), each sum and mean as numpy computes it (`total`)."""
     n_means = means.shape[1]
+    kept = np.empty(floats[0].shape[1])
     for i in range(lo, hi):
-        kept = np.empty(max(trade.shape[1], floats[0].shape[1]))
-        k, wins = 0, 0
-        for t in range(trade.shape[1]):
-            if trade[i, t]:
-                kept[k] = pnl[i, t]
-                wins += kept[k] > 0
-                k += 1
+        k, wins = count[i], 0
+        for j in range(k):
+            wins += pnl[i, j] > 0
         counts[i, 0], counts[i, 1] = k, wins
-        sums[i, 0] = total(kept, k)
+        sums[i, 0] = total(pnl[i], k) if k else 0.0
         sums[i, 1] = sums[i, 0] / k if k else math.nan
         for f in range(n_means):
             values, k = floats[f], 0
@@ -195,14 +235,12 @@ class Money:
         lane = stream.lanes[0]
         if len(stream.lanes) > 1 or lane.per_asset or lane.flag != "trade" or not has_stream(ir):
             return self._per_run(ir, outs)
-        trade = np.ascontiguousarray(outs["trade"], dtype=np.bool_)
-        fields = [np.ascontiguousarray(outs[f"trade_{f}"], dtype=np.int64 if k < 3 else np.float64)
-                  for k, f in enumerate(TRADE_FIELDS)]
+        trades = Trades.of(ir, outs)
+        assert trades is not None
         led, c = self.ledger, self.costs
-        out, ok = np.empty((len(trade), len(FIGURES))), np.empty(len(trade), np.bool_)
-        spread(lambda lo, hi: _accounts(led.prices, led.order, led.sorted_ids, trade, *fields, lane.side, c.capital,
-                                        c.fee_bps, c.slippage_bps, c.side, led.funding, led.per_year, out, ok, lo, hi),
-               len(trade))
+        out, ok = np.empty((len(trades.count), len(FIGURES))), np.empty(len(trades.count), np.bool_)
+        spread(lambda lo, hi: _accounts(led.args, trades.count, *trades.fields, lane.side, c.capital, c.fee_bps,
+                                        c.slippage_bps, c.side, out, ok, lo, hi), len(trades.count))
         if not ok.all():
             raise InputError("a trade enters or exits on a scan id that is not in the scans", where="sweep",
                              fix="sweep a graph whose trade_entry_scan and trade_exit_scan are its scan_id")
@@ -223,24 +261,18 @@ def money(columns: Mapping[str, np.ndarray], costs: Costs, price: str = "price")
 
 
 @njit(**JIT)
-def _accounts(prices: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray, trade: np.ndarray,
-              entry_scan: np.ndarray, exit_scan: np.ndarray, asset: np.ndarray, notional: np.ndarray,
-              pnl: np.ndarray, declared: int, capital: float, fee_bps: float, slippage_bps: float, side: int,
-              funding: np.ndarray, per_year: float, out: np.ndarray, ok: np.ndarray, lo: int, hi: int) -> None:
-    """`account` for runs lo..hi-1 (a row of `trade` and of each trade_* output; every trade facing the
-    lane's `declared` side, or `side` where that is 0): figures into `out`, and into `ok` whether every
-    trade's scans were found."""
-    n_rows = trade.shape[1]
+def _accounts(ledger: tuple, count: np.ndarray, entry_scan: np.ndarray, exit_scan: np.ndarray,  # type: ignore[type-arg]
+              asset: np.ndarray, notional: np.ndarray, pnl: np.ndarray, declared: int, capital: float, fee_bps: float,
+              slippage_bps: float, side: int, out: np.ndarray, ok: np.ndarray, lo: int, hi: int) -> None:
+    """`account` for runs lo..hi-1 (their `count[i]` trades, `Trades`; every trade facing the lane's `declared`
+    side, or `side` where that is 0) on the scans of `ledger` (`Ledger.args`): figures into `out`, and into
+    `ok` whether every trade's scans were found."""
+    sides = np.full(entry_scan.shape[1], declared, np.int64)
+    curve = np.empty((3, ledger[0].shape[1]))
     for i in range(lo, hi):
-        rows_ = np.flatnonzero(trade[i])
-        k = len(rows_)
-        e, x, a = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.int64)
-        q, p = np.empty(k), np.empty(k)
-        for j in range(k):
-            t = rows_[j]
-            e[j], x[j], a[j], q[j], p[j] = entry_scan[i, t], exit_scan[i, t], asset[i, t], notional[i, t], pnl[i, t]
-        ok[i] = account(prices, order, sorted_ids, e, x, a, q, p, np.full(k, declared, np.int64), capital, fee_bps,
-                        slippage_bps, side, funding, per_year, np.empty((3, n_rows)), np.empty((6, k)), out[i])
+        k = count[i]
+        ok[i] = account(*ledger, entry_scan[i, :k], exit_scan[i, :k], asset[i, :k], notional[i, :k], pnl[i, :k],
+                        sides[:k], capital, fee_bps, slippage_bps, side, curve, np.empty((6, k)), out[i])
 
 
 class Ranking:
