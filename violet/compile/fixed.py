@@ -196,7 +196,7 @@ class FixedModel:
         refuse_unlowerable(ir)
         self._constants: dict[int, int | Missing] = {}
         self._folded: dict[int, int | None] = {}
-        self._exact_bounds, self.raw_bounds = self._bounds()
+        self._exact_bounds = self._bounds()
 
     def initial_state(self, assets: int) -> dict[str, Any]:
         """The state fields' raw initial values (the registers' reset values), a list of `assets` of them
@@ -274,8 +274,9 @@ class FixedModel:
             return None
         return [(k, self._apply(op, [k], fa, self.formats[i])) for k in range(int(iv.lo), int(iv.hi) + 1)]
 
-    def _bounds(self) -> tuple[list[tuple[int, int] | None], list[tuple[int, int]]]:
-        """Every op's exact bounds (or None) and raw bounds, in op order (see `exact_bounds`)."""
+    def _bounds(self) -> list[tuple[int, int] | None]:
+        """Every op's exact bounds (or None), in op order, from the raw bounds of what it reads (see
+        `exact_bounds`)."""
         exact: list[tuple[int, int] | None] = []
         raw: list[tuple[int, int]] = []
         for op in self.ir.ops:
@@ -297,7 +298,7 @@ class FixedModel:
                 raw.append((fmt.lo, fmt.hi))
             else:  # the rules saturate to the format, but a select passes its branch's value as it is
                 raw.append(ends if op.kind == "select" else (saturate(ends[0], fmt), saturate(ends[1], fmt)))
-        return exact, raw
+        return exact
 
     def exact_bounds(self, i: int) -> tuple[int, int] | None:
         """The raw bounds of op i's exact result before it is fitted to its format, when its rule is monotone
