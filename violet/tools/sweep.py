@@ -21,8 +21,9 @@ figures are `violet backtest --set`'s, bit for bit), the sums and means by numpy
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -61,23 +62,40 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
            threads: int = 2, accounting: Money | None = None, chunk: int | None = None, means: bool = True
            ) -> Iterator[Columns]:
     """`sweep`'s rows as columns, one dict per chunk of `chunk` points (by default as many as CHUNK_BYTES of
-    outputs holds), in order: each chunk's points run in one call of the population kernel, then their
-    figures in compiled loops, on `threads` threads, before the next chunk runs. Without `means`, a graph
-    with a trade stream writes and summarises only its stream (no mean of every output): the kernel then
-    does only the work the stream needs, about a quarter of BLUE's."""
+    outputs holds, two chunks' at once), in order: each chunk's points run in one call of the population
+    kernel on `threads` cores, and with more than one thread, a chunk's figures (compiled loops that release
+    the GIL) are computed on a thread of their own while the next chunk's kernel runs: no core waits for the
+    slowest thread of a step. Without `means`, a graph with a trade stream writes and summarises only its
+    stream, on its trade rows (no mean of every output): the kernel then does only the work the stream
+    needs, about a quarter of BLUE's."""
     grid = points if isinstance(points, Grid) else Grid.of_points(cg.ir, points)
     if not grid.size:
         return
+    # OpenMP's threads (numba's threading layer here) would spin between chunks, on the core the figures use
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when OpenMP starts: the first parallel kernel
     pop = population(cg, grid.names, means)
     n_rows = input_shape(cg.ir, columns, rows=True)[0]
-    size = chunk or max(1, CHUNK_BYTES // max(1, n_rows * 8 * len(population_outputs(cg.ir, pop.outputs))))
-    with _numba_threads(threads):
+    size = chunk or max(1, CHUNK_BYTES // max(1, 2 * n_rows * 8 * len(population_outputs(cg.ir, pop.outputs))))
+
+    def figures(values: Columns, outs: Mapping[str, np.ndarray]) -> Columns:
+        with _numba_threads(1):
+            return {**values, **summaries(cg.ir, outs), **(accounting.figures(cg.ir, outs) if accounting else {})}
+
+    with _numba_threads(threads), ThreadPoolExecutor(max_workers=1) as beside:
         shared = pop.shared(columns)
-        buffers = pop.buffers(min(size, grid.size), n_rows)  # one chunk's outputs, reused by every chunk
-        for start in range(0, grid.size, size):
+        buffers = [pop.buffers(min(size, grid.size), n_rows) for _ in range(2)]  # reused by every other chunk
+        pending: Future[Columns] | None = None
+        for k, start in enumerate(range(0, grid.size, size)):
             values = grid.columns(start, start + size)
-            outs = pop.run(columns, shared, values, into=buffers)
-            yield {**values, **summaries(cg.ir, outs), **(accounting.figures(cg.ir, outs) if accounting else {})}
+            outs = pop.run(columns, shared, values, into=buffers[k % 2])  # the chunk before still reads the other
+            if threads == 1:
+                yield figures(values, outs)
+                continue
+            if pending is not None:
+                yield pending.result()
+            pending = beside.submit(figures, values, outs)
+        if pending is not None:
+            yield pending.result()
 
 
 STREAM = ("trade", *(f"trade_{name}" for name in TRADE_FIELDS))  # what the stream's figures and money read
@@ -108,10 +126,10 @@ def _numba_threads(threads: int) -> Iterator[None]:
 
 
 def spread(work: Callable[[int, int], None], n_runs: int) -> None:
-    """`work(lo, hi)` over runs 0..n_runs-1, cut in as many consecutive parts as numba's thread count (the
-    sweep's cores), each on a thread of its own: the compiled loops release the GIL (nogil), each writes
-    only its runs' rows. Threads, not a numba prange: a parallel kernel costs tens of seconds to compile,
-    a serial one a few."""
+    """`work(lo, hi)` over runs 0..n_runs-1, cut in as many consecutive parts as numba's thread count (of the
+    calling thread: numba's setting is per thread), each on a thread of its own: the compiled loops release
+    the GIL (nogil), each writes only its runs' rows. Threads, not a numba prange: a parallel kernel costs
+    tens of seconds to compile, a serial one a few."""
     parts = max(1, min(numba.get_num_threads(), n_runs))
     cuts = [n_runs * k // parts for k in range(parts + 1)]
     if parts == 1:
