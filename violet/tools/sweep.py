@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -63,11 +64,12 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
            ) -> Iterator[Columns]:
     """`sweep`'s rows as columns, one dict per chunk of `chunk` points (by default as many as CHUNK_BYTES of
     outputs holds, two chunks' at once), in order: each chunk's points run in one call of the population
-    kernel on `threads` cores, and with more than one thread, a chunk's figures (compiled loops that release
-    the GIL) are computed on a thread of their own while the next chunk's kernel runs: no core waits for the
-    slowest thread of a step. Without `means`, a graph with a trade stream writes and summarises only its
-    stream, on its trade rows (no mean of every output): the kernel then does only the work the stream
-    needs, about a quarter of BLUE's."""
+    kernel on `threads` cores, then its figures in compiled loops (that release the GIL). With more than one
+    thread these are a pipeline: the kernels run on one thread of their own, the figures on another, and
+    the caller takes (writes) the rows on its own, so no core waits on a step's slowest thread or on the
+    writing. Without `means`, a graph with a trade stream writes and summarises only its stream, on its trade
+    rows (no mean of every output): the kernel then does only the work the stream needs, about a quarter of
+    BLUE's."""
     grid = points if isinstance(points, Grid) else Grid.of_points(cg.ir, points)
     if not grid.size:
         return
@@ -76,26 +78,37 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
     pop = population(cg, grid.names, means)
     n_rows = input_shape(cg.ir, columns, rows=True)[0]
     size = chunk or max(1, CHUNK_BYTES // max(1, 2 * n_rows * 8 * len(population_outputs(cg.ir, pop.outputs))))
+    starts = range(0, grid.size, size)
+    with _numba_threads(threads):
+        shared = pop.shared(columns)
+    buffers = [pop.buffers(min(size, grid.size), n_rows) for _ in range(2)]  # each reused by every other chunk
+
+    def kernel(k: int, start: int, freed: Future[Columns] | None = None) -> tuple[Columns, Mapping[str, np.ndarray]]:
+        if freed is not None:
+            freed.result()  # the chunk two before is valued: its buffers are free
+        with _numba_threads(threads):
+            values = grid.columns(start, start + size)
+            return values, pop.run(columns, shared, values, into=buffers[k % 2])
 
     def figures(values: Columns, outs: Mapping[str, np.ndarray]) -> Columns:
         with _numba_threads(1):
             return {**values, **summaries(cg.ir, outs), **(accounting.figures(cg.ir, outs) if accounting else {})}
 
-    with _numba_threads(threads), ThreadPoolExecutor(max_workers=1) as beside:
-        shared = pop.shared(columns)
-        buffers = [pop.buffers(min(size, grid.size), n_rows) for _ in range(2)]  # reused by every other chunk
-        pending: Future[Columns] | None = None
-        for k, start in enumerate(range(0, grid.size, size)):
-            values = grid.columns(start, start + size)
-            outs = pop.run(columns, shared, values, into=buffers[k % 2])  # the chunk before still reads the other
-            if threads == 1:
-                yield figures(values, outs)
-                continue
-            if pending is not None:
-                yield pending.result()
-            pending = beside.submit(figures, values, outs)
-        if pending is not None:
-            yield pending.result()
+    if threads == 1:
+        yield from (figures(*kernel(k, start)) for k, start in enumerate(starts))
+        return
+    with ThreadPoolExecutor(max_workers=1) as kernels, ThreadPoolExecutor(max_workers=1) as beside:
+        recent: deque[Future[Columns]] = deque(maxlen=2)  # the last two chunks' figures: who holds the buffers
+        ahead: deque[Future[Columns]] = deque()
+        for k, start in enumerate(starts):
+            ran = kernels.submit(kernel, k, start, recent[0] if len(recent) == 2 else None)
+            valued = beside.submit(lambda ran=ran: figures(*ran.result()))
+            recent.append(valued)
+            ahead.append(valued)
+            if len(ahead) > 3:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
 
 
 STREAM = ("trade", *(f"trade_{name}" for name in TRADE_FIELDS))  # what the stream's figures and money read
