@@ -474,7 +474,7 @@ def _population_sig(ir: IR, swept: frozenset[int], kept: list[int], outs: list[t
                    for name, i in outs])
 
 
-BLOCK = 16  # the instances one thread advances together, row by row (population)
+BLOCK = 32  # the instances one thread advances together, row by row (population)
 
 
 def _population(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int], outs: list[tuple[str, int]],
