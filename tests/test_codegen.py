@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,4 +84,10 @@ def test_the_parallel_batch_kernel_is_the_sequential_scan_bit_for_bit():
     columns = {name: np.asarray(values) for name, values in rows.items()}
     parallel, sequential = cg.batch(columns, parallel=True), cg.scan(columns)[0]
     assert all(np.array_equal(parallel[k].view(np.int64), sequential[k].view(np.int64)) for k in sequential)
+    into = {name: np.full_like(values, 7) for name, values in parallel.items()}  # written over, every row
+    again = cg.batch(columns, parallel=True, into=into)
+    assert all(again[k] is into[k] and np.array_equal(into[k].view(np.int64), sequential[k].view(np.int64))
+               for k in sequential)
+    with pytest.raises(ValueError, match="output 'margin' needs a C-contiguous float64 array of shape"):
+        cg.batch(columns, parallel=True, into={**into, "margin": into["margin"][:-1]})
     assert "batch" not in compile_ir(lower(load_graph(GRAPHS / "blue_decision.toml"))).module.SIGNATURES  # state

@@ -160,17 +160,17 @@ def test_a_population_of_the_trade_stream_alone_writes_the_same_bits(history):
 
     _, cg, columns = history
     rng = np.random.default_rng(5)
-    values = {"pos.tp_pct": rng.uniform(0.002, 0.04, 21), "vd_threshold": rng.uniform(-0.06, -0.005, 21),
-              "pos.max_hold_bars": rng.integers(2, 60, 21)}  # 21: a block of 16 and a short one
+    values = {"pos.tp_pct": rng.uniform(0.002, 0.04, 37), "vd_threshold": rng.uniform(-0.06, -0.005, 37),
+              "pos.max_hold_bars": rng.integers(2, 60, 37)}  # 37: a block of 32 and a short one
     full, alone = cg.population(list(values)), cg.population(list(values), STREAM, where="trade")
     everything = full.run(columns, full.shared(columns), values)
     stream = alone.run(columns, alone.shared(columns), values)
     assert sorted(stream) == sorted(STREAM)
-    assert stream["trade"].tolist() == everything["trade"].sum(axis=1).tolist() and int(stream["trade"].sum()) > 21
-    for k in range(21):
+    assert stream["trade"].tolist() == everything["trade"].sum(axis=1).tolist() and int(stream["trade"].sum()) > 37
+    for k in range(37):
         rows_ = everything["trade"][k]
         assert all(bits(stream[n][k, :stream["trade"][k]]) == bits(everything[n][k][rows_]) for n in STREAM[1:])
-    points = [{name: v[k].item() for name, v in values.items()} for k in range(21)]
+    points = [{name: v[k].item() for name, v in values.items()} for k in range(37)]
     account = money(columns, Costs(10_000.0, 4.0, 1.0))
     with_means = sweep(cg, columns, points, accounting=account)
     without = sweep(cg, columns, points, accounting=account, means=False, chunk=4)

@@ -313,3 +313,29 @@ def test_a_sweep_values_each_trade_on_the_side_its_lane_declares(history):
         short = backtest(columns["price"], columns["scan_id"], columns["ts_us"], {**stream, "side": 0 * stream["side"]},
                          costs, []).summary
         assert short["max_drawdown"] != summary["max_drawdown"]  # the side matters here
+
+
+def test_a_two_lane_sweep_values_each_set_as_the_backtest_of_its_run(tmp_path):
+    """A portfolio of two lanes (short and long, each its own trade stream) has no compiled accounting: a
+    sweep's money takes each set's trades of both lanes (table_io.trade_rows) and values them with `backtest`.
+    Given each set's outputs (every row, as the population writes them for such a graph), each row of figures
+    is that run's backtest, bit for bit, both lanes' trades counted and each valued on its own side."""
+    from violet.api import load
+    from violet.tools.backtest import Costs, backtest
+    from violet.tools.sweep import MONEY, money
+    from violet.table_io import trade_rows
+
+    path = write_scans(tmp_path / "scans.parquet", n_scans=300, vel_div=(-0.08, 0.08))
+    cg = compile_ir(load(GRAPHS / "examples" / "two_lane.toml"))
+    columns, _ = input_columns(cg.ir, read_table(path), str(path), read_table(path.with_name("scans.universe.parquet")))
+    costs = Costs(10_000.0, 4.0, 1.0)
+    points = [{"short.pos.tp_pct": tp, "long.long_threshold": th} for tp, th in ((0.004, 0.01), (0.02, 0.03))]
+    runs = [cg.scan(columns, params)[0] for params in points]
+    outs = {name: np.stack([run[name] for run in runs]) for name in runs[0] if runs[0][name].ndim == 1}
+    figures = money(columns, costs).figures(cg.ir, outs)
+    for k, run in enumerate(runs):
+        stream = trade_rows(cg.ir, run)
+        assert set(stream["side"].tolist()) == {-1, 1}  # both lanes traded
+        summary = backtest(columns["price"], columns["scan_id"], columns["ts_us"], stream, costs, []).summary
+        assert repr({name: float(figures[name][k]) for name in MONEY}) == repr({name: summary[name] for name in MONEY})
+    assert figures["net_pnl"][0] != figures["net_pnl"][1]

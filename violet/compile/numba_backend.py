@@ -161,12 +161,12 @@ class CompiledGraph(Kernels):
         return self._rows(columns, params, state, parallel=False)
 
     def _rows(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None,
-              state: Mapping[str, Any] | None, parallel: bool | None
+              state: Mapping[str, Any] | None, parallel: bool | None, into: Mapping[str, np.ndarray] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """`scan`'s work; `parallel` (a stateless graph only): the rows spread over all cores (`batch`); None:
         when there are enough of them to repay compiling the parallel kernel (PARALLEL_ROWS)."""
         ir = self.ir
-        run, outs = self.rows_call(columns, params, state, parallel)
+        run, outs = self.rows_call(columns, params, state, parallel, into)
         final = run()
         if final is None:
             return {name: outs[name] for name in ir.output_names}, {}
@@ -174,18 +174,18 @@ class CompiledGraph(Kernels):
         return {name: outs[name] for name in ir.output_names}, dict(zip(names, final))
 
     def rows_call(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
-                  state: Mapping[str, Any] | None = None, parallel: bool | None = False
-                  ) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
+                  state: Mapping[str, Any] | None = None, parallel: bool | None = False,
+                  into: Mapping[str, np.ndarray] | None = None) -> tuple[Callable[[], Any], dict[str, np.ndarray]]:
         """The scan (or batch) kernel's call over `columns` with every argument prepared, and the output arrays
-        it fills: calling it runs the compiled loop alone (what a benchmark times), returning the final state
-        (None for batch)."""
+        it fills (`into`'s, if given: one per output, of its shape and dtype, C-contiguous): calling it runs the
+        compiled loop alone (what a benchmark times), returning the final state (None for batch)."""
         ir = self.ir
         rows, per_run = ir.input_leaves(universe=False), ir.input_leaves(universe=True)
         n_rows, n_assets = input_shape(ir, columns, rows=True)
         parallel = n_rows >= PARALLEL_ROWS if parallel is None else parallel
         arrays = [kernel_array(columns[op.name], op.type) for op in rows]
-        outs = {name: np.empty((n_rows, n_assets) if ir.ops[i].type.vector else n_rows,
-                               dtype=ir.ops[i].type.dtype.value) for name, i in ir.canonical_outputs}
+        outs = {name: _output(into, name, (n_rows, n_assets) if ir.ops[i].type.vector else (n_rows,),
+                              ir.ops[i].type.dtype.value) for name, i in ir.canonical_outputs}
         universe = [kernel_value(columns[op.name], op.type) for op in per_run]
         params_ = self._leaves("param", {**ir.param_defaults, **(params or {})})
         if parallel:
@@ -201,12 +201,14 @@ class CompiledGraph(Kernels):
         return BoundGraph(self, universe, params)
 
     def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
-              parallel: bool | None = None) -> dict[str, np.ndarray]:
+              parallel: bool | None = None, into: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """The outputs for every row (a stateful graph starts from its initial state); enums as int64 codes.
         A stateless graph's rows are independent: they run on all cores, with the sequential scan's bits,
-        when `parallel` says so (by default: from PARALLEL_ROWS rows on)."""
+        when `parallel` says so (by default: from PARALLEL_ROWS rows on). `into` (arrays of a call before, say)
+        is written instead of new arrays: fresh ones cost the kernel their pages' first touch (the OS zeroes
+        each page), as much as the rows' work for a small graph."""
         stateless = "batch" in self.module.SIGNATURES
-        return self._rows(columns, params, None, parallel=parallel if stateless else False)[0]
+        return self._rows(columns, params, None, parallel=parallel if stateless else False, into=into)[0]
 
 
 CONVERT: dict[DType, Callable[[Any], Any]] = {DType.F64: float, DType.I64: int, DType.BOOL: bool}
@@ -356,6 +358,16 @@ class Population(Kernels):
 
     def _universe(self, columns: Mapping[str, np.ndarray]) -> list[Any]:
         return [kernel_value(columns[op.name], op.type) for op in self.ir.input_leaves(universe=True)]
+
+
+def _output(into: Mapping[str, np.ndarray] | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Output `name`'s array: a new one, or `into`'s, which must be exactly what a new one would be."""
+    if into is None:
+        return np.empty(shape, dtype)
+    given = into.get(name)
+    if given is None or given.shape != shape or given.dtype != dtype or not given.flags.c_contiguous:
+        raise ValueError(f"output {name!r} needs a C-contiguous {np.dtype(dtype)} array of shape {shape}")
+    return given
 
 
 def kernel_value(value: Any, vtype: ValueType) -> Any:

@@ -129,8 +129,8 @@ def body(ir: IR, indent: str, only: set[int] | None = None, skip: set[int] = fro
 def guarded_body(ir: IR, indent: str, only: set[int], roots: set[int]) -> list[str]:
     """`body` of the ops `only`, computing each op only where its value is read: an op whose every reader is
     one arm of a select on one condition (or another op under that same guard) goes inside `if c:` (or
-    `if not c:`), after the condition, and ops nothing reads from `roots` (the values the kernel writes) are
-    not written at all. The ops are pure, so the values computed are the ones `body` computes, bit for bit;
+    `if not c:`), after the condition, and an op none of `roots` (the values the kernel writes) depends on
+    is not written at all. The ops are pure, so the values computed are the ones `body` computes, bit for bit;
     a row that does not take the arm skips its work (BLUE: the sizing of an entry on the rows that enter)."""
     chosen = [op for op in ir.ops if op.kind not in LEAVES and op.id in only]
     need = _needs(ir, chosen, roots)
@@ -338,9 +338,9 @@ def _scan(ir: IR) -> list[str]:
             *_advance(ir, " " * 8), f"    return ({ret})", ""]
 
 
-def _roots(ir: IR) -> set[int]:
-    """The values a kernel writes every row: the outputs and the next state."""
-    return {i for _, i in ir.outputs} | {i for _, i in ir.next_state}
+def _roots(ir: IR, outputs: bool = True) -> set[int]:
+    """The values a kernel writes every row: the outputs (unless it writes only some) and the next state."""
+    return ({i for _, i in ir.outputs} if outputs else set()) | {i for _, i in ir.next_state}
 
 
 def stateless(ir: IR) -> bool:
@@ -474,7 +474,7 @@ def _population_sig(ir: IR, swept: frozenset[int], kept: list[int], outs: list[t
                    for name, i in outs])
 
 
-BLOCK = 16  # the instances one thread advances together, row by row (population)
+BLOCK = 32  # the instances one thread advances together, row by row (population)
 
 
 def _population(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int], outs: list[tuple[str, int]],
@@ -513,7 +513,7 @@ def _population(ir: IR, swept: frozenset[int], varying: set[int], kept: list[int
             "            for j in range(n):",
             *[f"{ind}{var('v', i)} = {var('h', i)}[j]" for i in own],
             *[f"{ind}{var('v', op.id)} = {var('c', op.id)}[j]" for op in state],
-            *guarded_body(ir, ind, varying - hoisted, {i for _, i in outs} | {i for _, i in ir.next_state}),
+            *guarded_body(ir, ind, varying - hoisted, {i for _, i in outs} | _roots(ir, outputs=False)),
             *(_compact_writes(outs, where, ind) if where else
               [f"{ind}{var('o', k)}[lo + j, t] = {var('v', i)}  # {label(name)}" for k, (name, i) in enumerate(outs)]),
             *_store_state(ir, "c", "j", ind), ""]
@@ -563,7 +563,7 @@ def _population_step(ir: IR, swept: frozenset[int], varying: set[int]) -> list[s
             *body(ir, "    ", skip=varying), "    for i in prange(P):",
             *[f"        {var('v', op.id)} = {var('p', op.id)}[i]" for op in params if op.id in swept],
             *[f"        {var('v', op.id)} = {var('q', op.id)}[i]" for op in state],
-            *body(ir, "        ", only=varying),
+            *guarded_body(ir, " " * 8, varying, {i for _, i in outs} | _roots(ir, outputs=False)),
             *[f"        {var('o', k)}[i] = {var('v', j)}  # {label(name)}" for k, (name, j) in enumerate(outs)],
             *_store_state(ir, "q", "i", " " * 8), ""]
 

@@ -21,8 +21,10 @@ figures are `violet backtest --set`'s, bit for bit), the sums and means by numpy
 from __future__ import annotations
 
 import math
+import os
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -61,23 +63,52 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
            threads: int = 2, accounting: Money | None = None, chunk: int | None = None, means: bool = True
            ) -> Iterator[Columns]:
     """`sweep`'s rows as columns, one dict per chunk of `chunk` points (by default as many as CHUNK_BYTES of
-    outputs holds), in order: each chunk's points run in one call of the population kernel, then their
-    figures in compiled loops, on `threads` threads, before the next chunk runs. Without `means`, a graph
-    with a trade stream writes and summarises only its stream (no mean of every output): the kernel then
-    does only the work the stream needs, about a quarter of BLUE's."""
+    outputs holds, two chunks' at once), in order: each chunk's points run in one call of the population
+    kernel on `threads` cores, then its figures in compiled loops (that release the GIL). With more than one
+    thread these are a pipeline: the kernels run on one thread of their own, the figures on another, and
+    the caller takes (writes) the rows on its own, so no core waits on a step's slowest thread or on the
+    writing. Without `means`, a graph with a trade stream writes and summarises only its stream, on its trade
+    rows (no mean of every output): the kernel then does only the work the stream needs, about a quarter of
+    BLUE's."""
     grid = points if isinstance(points, Grid) else Grid.of_points(cg.ir, points)
     if not grid.size:
         return
+    # OpenMP's threads (numba's threading layer here) would spin between chunks, on the core the figures use
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when OpenMP starts: the first parallel kernel
     pop = population(cg, grid.names, means)
     n_rows = input_shape(cg.ir, columns, rows=True)[0]
-    size = chunk or max(1, CHUNK_BYTES // max(1, n_rows * 8 * len(population_outputs(cg.ir, pop.outputs))))
+    size = chunk or max(1, CHUNK_BYTES // max(1, 2 * n_rows * 8 * len(population_outputs(cg.ir, pop.outputs))))
+    starts = range(0, grid.size, size)
     with _numba_threads(threads):
         shared = pop.shared(columns)
-        buffers = pop.buffers(min(size, grid.size), n_rows)  # one chunk's outputs, reused by every chunk
-        for start in range(0, grid.size, size):
+    buffers = [pop.buffers(min(size, grid.size), n_rows) for _ in range(2)]  # each reused by every other chunk
+
+    def kernel(k: int, start: int, freed: Future[Columns] | None = None) -> tuple[Columns, Mapping[str, np.ndarray]]:
+        if freed is not None:
+            freed.result()  # the chunk two before is valued: its buffers are free
+        with _numba_threads(threads):
             values = grid.columns(start, start + size)
-            outs = pop.run(columns, shared, values, into=buffers)
-            yield {**values, **summaries(cg.ir, outs), **(accounting.figures(cg.ir, outs) if accounting else {})}
+            return values, pop.run(columns, shared, values, into=buffers[k % 2])
+
+    def figures(values: Columns, outs: Mapping[str, np.ndarray]) -> Columns:
+        with _numba_threads(1):
+            return {**values, **summaries(cg.ir, outs), **(accounting.figures(cg.ir, outs) if accounting else {})}
+
+    if threads == 1:
+        yield from (figures(*kernel(k, start)) for k, start in enumerate(starts))
+        return
+    with ThreadPoolExecutor(max_workers=1) as kernels, ThreadPoolExecutor(max_workers=1) as beside:
+        recent: deque[Future[Columns]] = deque(maxlen=2)  # the last two chunks' figures: who holds the buffers
+        ahead: deque[Future[Columns]] = deque()
+        for k, start in enumerate(starts):
+            ran = kernels.submit(kernel, k, start, recent[0] if len(recent) == 2 else None)
+            valued = beside.submit(lambda ran=ran: figures(*ran.result()))
+            recent.append(valued)
+            ahead.append(valued)
+            if len(ahead) > 3:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
 
 
 STREAM = ("trade", *(f"trade_{name}" for name in TRADE_FIELDS))  # what the stream's figures and money read
@@ -108,10 +139,10 @@ def _numba_threads(threads: int) -> Iterator[None]:
 
 
 def spread(work: Callable[[int, int], None], n_runs: int) -> None:
-    """`work(lo, hi)` over runs 0..n_runs-1, cut in as many consecutive parts as numba's thread count (the
-    sweep's cores), each on a thread of its own: the compiled loops release the GIL (nogil), each writes
-    only its runs' rows. Threads, not a numba prange: a parallel kernel costs tens of seconds to compile,
-    a serial one a few."""
+    """`work(lo, hi)` over runs 0..n_runs-1, cut in as many consecutive parts as numba's thread count (of the
+    calling thread: numba's setting is per thread), each on a thread of its own: the compiled loops release
+    the GIL (nogil), each writes only its runs' rows. Threads, not a numba prange: a parallel kernel costs
+    tens of seconds to compile, a serial one a few."""
     parts = max(1, min(numba.get_num_threads(), n_runs))
     cuts = [n_runs * k // parts for k in range(parts + 1)]
     if parts == 1:
