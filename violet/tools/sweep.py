@@ -41,7 +41,9 @@ from violet.table_io import trade_rows, trade_stream
 from violet.tools.backtest import FIGURES, JIT, TRADE_FIELDS, Costs, Ledger, account, backtest, total
 from violet.tools.grid import Grid
 
-CHUNK_BYTES = 64 << 20  # a chunk's outputs (points x scans x scalar outputs) stay under this
+CHUNK_BYTES = 64 << 20  # two chunks' outputs (points x scans x scalar outputs) stay under this
+PIPELINED = 6  # from this many chunks the pipeline (its threads and hand-offs paid for): 500 BLUE points, three
+# chunks, take 10 ms with each step on both cores in turn and 15-25 ms pipelined
 Columns = dict[str, np.ndarray]
 
 
@@ -65,9 +67,9 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
     """`sweep`'s rows as columns, one dict per chunk of `chunk` points (by default as many as CHUNK_BYTES of
     outputs holds, two chunks' at once), in order: each chunk's points run in one call of the population
     kernel on `threads` cores, then its figures in compiled loops (that release the GIL). With more than one
-    thread these are a pipeline: the kernels run on one thread of their own, the figures on another, and
-    the caller takes (writes) the rows on its own, so no core waits on a step's slowest thread or on the
-    writing. Without `means`, a graph with a trade stream writes and summarises only its stream, on its trade
+    thread and PIPELINED chunks or more these are a pipeline: the kernels run on one thread of their own, the
+    figures on another, and the caller takes (writes) the rows on its own, so no core waits on a step's
+    slowest thread or on the writing. Without `means`, a graph with a trade stream writes and summarises only its stream, on its trade
     rows (no mean of every output): the kernel then does only the work the stream needs, about a quarter of
     BLUE's."""
     grid = points if isinstance(points, Grid) else Grid.of_points(cg.ir, points)
@@ -90,12 +92,12 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
             values = grid.columns(start, start + size)
             return values, pop.run(columns, shared, values, into=buffers[k % 2])
 
-    def figures(values: Columns, outs: Mapping[str, np.ndarray]) -> Columns:
-        with _numba_threads(1):
+    def figures(values: Columns, outs: Mapping[str, np.ndarray], cores: int = 1) -> Columns:
+        with _numba_threads(cores):
             return {**values, **summaries(cg.ir, outs), **(accounting.figures(cg.ir, outs) if accounting else {})}
 
-    if threads == 1:
-        yield from (figures(*kernel(k, start)) for k, start in enumerate(starts))
+    if threads == 1 or len(starts) < PIPELINED:  # each step on every core in turn
+        yield from (figures(*kernel(k, start), threads) for k, start in enumerate(starts))
         return
     with ThreadPoolExecutor(max_workers=1) as kernels, ThreadPoolExecutor(max_workers=1) as beside:
         recent: deque[Future[Columns]] = deque(maxlen=2)  # the last two chunks' figures: who holds the buffers
