@@ -91,3 +91,25 @@ def test_the_parallel_batch_kernel_is_the_sequential_scan_bit_for_bit():
     with pytest.raises(ValueError, match="output 'margin' needs a C-contiguous float64 array of shape"):
         cg.batch(columns, parallel=True, into={**into, "margin": into["margin"][:-1]})
     assert "batch" not in compile_ir(lower(load_graph(GRAPHS / "blue_decision.toml"))).module.SIGNATURES  # state
+
+
+def test_an_op_computed_only_under_its_select_compiles_when_the_condition_folds(write_graph):
+    """`(a < a)` is read only by a select's false arm, so the kernels compute it under `if not c:`; here c,
+    `-1 < sign(0)`, is a constant Numba folds, pruning that branch: the op still has a value on every path
+    (found by the random-graph test), and the kernels equal the interpreter; the sizing of an entry, guarded
+    the same way, is computed only where the select reads it."""
+    graph = write_graph('[graph]\nname = "folded"\n[inputs]\na = { type = "float64" }\np = { type = "bool" }\n'
+                        '[nodes.n]\nexpr = "select((-1 < sign(0)), p, (a < a))"\n[outputs]\nout = "n"\n')
+    ir = lower(load_graph(graph))
+    columns = {"a": np.array([0.0, 1.0, np.nan]), "p": np.array([True, False, True])}
+    cg = compile_ir(ir)
+    assert cg.batch(columns)["out"].tolist() == Interpreter(ir).batch(columns)["out"].tolist() == [True, False, True]
+    assert [cg.step({"a": a, "p": p})["out"] for a, p in zip(columns["a"], columns["p"])] == [True, False, True]
+    from violet.compile.numba_codegen import generate_population
+    from violet.tools.sweep import STREAM
+
+    blue = lower(load_graph(GRAPHS / "blue_decision.toml"))
+    swept = frozenset(op.id for op in blue.leaves("param") if op.name == "vd_threshold")
+    population = generate_population(blue, swept, frozenset(STREAM), "trade").split("def population(")[1]
+    division = next(line for line in population.splitlines() if "# div float64 ; sz.s" in line)
+    assert division.startswith(" " * 20 + "v")  # in the instance loop (16), under the entry's `if` (20)

@@ -25,11 +25,11 @@ def sizing_model():
     return FixedModel(lower(load_graph(GRAPHS / "blue_sizing.toml")), FixedConfig(frac_bits=24, max_int_bits=24))
 
 
-def test_sizing_rtl_equals_the_fixed_point_model_on_30k_vectors(sizing_model, tmp_path):
-    rows = cosim_rows(sizing_model, 30_000, seed=11)
+def test_sizing_rtl_equals_the_fixed_point_model_on_12k_vectors(sizing_model, tmp_path):
+    rows = cosim_rows(sizing_model, 12_000, seed=11)
     for simulator in SIMULATORS:
         report = cosimulate(sizing_model, rows, tmp_path / simulator, "blue_sizing", simulator=simulator)
-        assert report.vectors == 30_000 and report.mismatches == 0, report.render()
+        assert report.vectors == 12_000 and report.mismatches == 0, report.render()
     # the vectors did reach what they are for: exact rounding ties on negative products, and saturation
     ir = sizing_model.ir
     muls = [op for op in ir.ops if op.kind == "mul"]
@@ -123,10 +123,10 @@ def test_pipelined_sizing_streams_one_vector_per_clock(sizing_model, tmp_path, s
     model = FixedModel(sizing_model.ir, FixedConfig(24, 24, bound_inputs=True)) if bound else sizing_model
     module, counts = emit_module(model, "blue_sizing", pipeline=stages)
     assert counts["registers"] > stages and module.count("_p1 <=") > 0
-    rows = cosim_rows(model, 8_000, seed=stages)
+    rows = cosim_rows(model, 4_000, seed=stages)
     for simulator in SIMULATORS:
         report = cosimulate(model, rows, tmp_path / simulator, "blue_sizing", simulator=simulator, pipeline=stages)
-        assert report.vectors == 8_000 and report.mismatches == 0, report.render()
+        assert report.vectors == 4_000 and report.mismatches == 0, report.render()
     (tmp_path / "blue_sizing.v").write_text(module)
     assert verilator_lint(tmp_path / "blue_sizing.v") == ""
 
@@ -196,12 +196,12 @@ def test_a_nan_constant_reaching_arithmetic_is_refused_naming_node_and_op(write_
 
 def test_the_whole_decision_graph_in_rtl_equals_the_model_over_a_sequence(tmp_path):
     """blue_decision (exit check, entry decision, selection, sizing, exchange leverage) over 4 assets: one
-    10,000-scan sequence from reset under both simulators, every output and every missing flag equal."""
+    6,000-scan sequence from reset under both simulators, every output and every missing flag equal."""
     model = FixedModel(lower(load_graph(GRAPHS / "blue_decision.toml")))
-    rows = cosim_rows(model, 10_000, seed=9, assets=4)
+    rows = cosim_rows(model, 6_000, seed=9, assets=4)
     for simulator in SIMULATORS:
         report = cosimulate(model, rows, tmp_path / simulator, "blue_decision", assets=4, simulator=simulator)
-        assert report.vectors == 10_000 and report.mismatches == 0, report.render()
+        assert report.vectors == 6_000 and report.mismatches == 0, report.render()
     out = dict(model.ir.outputs)
     actions, missing, state = set(), set(), model.initial_state(4)
     for row in rows:
