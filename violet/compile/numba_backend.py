@@ -286,6 +286,11 @@ class Population(Kernels):
     outputs: frozenset[str] | None = None  # the scalar outputs `run` writes (None: all)
     where: str | None = None  # a bool output: the others written only on its true rows (its array counts them)
 
+    def warm(self, *names: str) -> Any:
+        """Compile (or load) these kernels now; by default a sweep's two, `shared` and `population` (the
+        reactor's `population_step`, a parallel kernel of its own, compiles when a host first asks for it)."""
+        return super().warm(*(names or ("shared", "population")))
+
     @property
     def _ids(self) -> frozenset[int]:
         return frozenset(op.id for op in self.ir.leaves("param") if op.name in self.swept)
