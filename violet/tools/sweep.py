@@ -69,9 +69,9 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
     kernel on `threads` cores, then its figures in compiled loops (that release the GIL). With more than one
     thread and PIPELINED chunks or more these are a pipeline: the kernels run on one thread of their own, the
     figures on another, and the caller takes (writes) the rows on its own, so no core waits on a step's
-    slowest thread or on the writing. Without `means`, a graph with a trade stream writes and summarises only its stream, on its trade
-    rows (no mean of every output): the kernel then does only the work the stream needs, about a quarter of
-    BLUE's."""
+    slowest thread or on the writing. Without `means`, a graph with a trade stream writes and summarises only
+    its stream, on its trade rows (no mean of every output): the kernel then does only the work the stream
+    needs, about a quarter of BLUE's."""
     grid = points if isinstance(points, Grid) else Grid.of_points(cg.ir, points)
     if not grid.size:
         return
