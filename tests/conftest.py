@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-# One cache per session: tests compile real kernels, but never reuse a stale one.
+# One cache per session: tests compile real kernels, but never reuse a stale one. Set in the first process,
+# before pytest-xdist starts its workers, so they share it (its files are written atomically).
 os.environ.setdefault("VIOLET_CACHE_DIR", tempfile.mkdtemp(prefix="violet-test-cache-"))
 
 REPO = Path(__file__).resolve().parent.parent
