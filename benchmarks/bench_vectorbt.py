@@ -18,7 +18,7 @@ relative; the total PnL per point too. With `--fee-bps` the tools charge the exi
 difference is exactly that, trade by trade.
 
 Timed, side by side in this one run, both producing per point the closed trades and their summed PnL:
-warm (compile excluded: each tool run once before, best of --repeat) and cold (a fresh Python
+warm (compile excluded: each tool run once before, then --repeat runs of each taken in turn, the best kept) and cold (a fresh Python
 process per tool that imports it, compiles into an empty Numba cache and runs the grid once).
 
 Needs vectorbt: `pip install -e '.[bench]'`. Run from the repository root:
@@ -169,14 +169,17 @@ def compare(ours: Trades, theirs: Trades, grid: Grid, open_at_end: int) -> list[
             + ("" if grid.fee == 0 else "; vectorbt's PnL with its exit fee q*f*(1-r) replaced by q*f")]
 
 
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    """The shortest wall time of `repeat` runs (each tool has run once before: compile excluded)."""
-    times = []
+def best_of(repeat: int, runs: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """The shortest wall time of `repeat` runs of each (each has run once before: compile excluded), the
+    runs taken in turn (one of each, then again), so a slow spell of this shared machine falls on both
+    tools alike rather than on whichever was being timed then."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(seconds) for name, seconds in times.items()}
 
 
 def cold(tool: str, argv: list[str]) -> float:
@@ -216,7 +219,7 @@ def main() -> None:
     ap.add_argument("--notional", type=float, default=1000.0)
     ap.add_argument("--fee-bps", type=float, default=0.0, help="fee per side (bps); 0 compares PnL exactly")
     ap.add_argument("--threads", type=int, default=2, help="VIOLET's sweep threads")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=7, help="runs of each tool, taken in turn; the best is kept")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold (fresh process, empty cache) runs")
     ap.add_argument("--cold-run", choices=["violet", "vectorbt"], help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -242,10 +245,11 @@ def main() -> None:
     records = pf.exit_trades.values
     print("\n".join(compare(ours, vectorbt_trades(pf), grid, int((records["status"] == 0).sum()))))
 
-    warm = {f"VIOLET sweep, {t} thread{'s' * (t > 1)}": best_of(args.repeat, lambda t=t: violet_run(cg, columns, grid, t))
-            for t in sorted({1, args.threads})}
-    warm["vectorbt from_signals + trades"] = best_of(
-        args.repeat, lambda: vectorbt_run(close, columns["vel_div"], grid))
+    runs: dict[str, Callable[[], object]] = {
+        f"VIOLET sweep, {t} thread{'s' * (t > 1)}": lambda t=t: violet_run(cg, columns, grid, t)
+        for t in sorted({1, args.threads})}
+    runs["vectorbt from_signals + trades"] = lambda: vectorbt_run(close, columns["vel_div"], grid)
+    warm = best_of(args.repeat, runs)
     print(f"\nwarm (compiled before; best of {args.repeat}), {points:,} points x {rows:,} scans:")
     base = warm["vectorbt from_signals + trades"]
     for name, seconds in warm.items():

@@ -80,37 +80,42 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
     pop = population(cg, grid.names, means)
     n_rows = input_shape(cg.ir, columns, rows=True)[0]
     size = chunk or max(1, CHUNK_BYTES // max(1, 2 * n_rows * 8 * len(population_outputs(cg.ir, pop.outputs))))
-    starts = range(0, grid.size, size)
     with _numba_threads(threads):
         shared = pop.shared(columns)
-    buffers = [pop.buffers(min(size, grid.size), n_rows) for _ in range(2)]  # each reused by every other chunk
+    buffers = [pop.lend(min(size, grid.size), n_rows) for _ in range(2)]  # each reused by every other chunk
+    try:
+        starts = range(0, grid.size, size)
 
-    def kernel(k: int, start: int, freed: Future[Columns] | None = None) -> tuple[Columns, Mapping[str, np.ndarray]]:
-        if freed is not None:
-            freed.result()  # the chunk two before is valued: its buffers are free
-        with _numba_threads(threads):
-            values = grid.columns(start, start + size)
-            return values, pop.run(columns, shared, values, into=buffers[k % 2])
+        def kernel(k: int, start: int, freed: Future[Columns] | None = None
+                   ) -> tuple[Columns, Mapping[str, np.ndarray]]:
+            if freed is not None:
+                freed.result()  # the chunk two before is valued: its buffers are free
+            with _numba_threads(threads):
+                values = grid.columns(start, start + size)
+                return values, pop.run(columns, shared, values, into=buffers[k % 2])
 
-    def figures(values: Columns, outs: Mapping[str, np.ndarray], cores: int = 1) -> Columns:
-        with _numba_threads(cores):
-            return {**values, **summaries(cg.ir, outs), **(accounting.figures(cg.ir, outs) if accounting else {})}
+        def figures(values: Columns, outs: Mapping[str, np.ndarray], cores: int = 1) -> Columns:
+            with _numba_threads(cores):
+                money_ = accounting.figures(cg.ir, outs) if accounting else {}
+                return {**values, **summaries(cg.ir, outs), **money_}
 
-    if threads == 1 or len(starts) < PIPELINED:  # each step on every core in turn
-        yield from (figures(*kernel(k, start), threads) for k, start in enumerate(starts))
-        return
-    with ThreadPoolExecutor(max_workers=1) as kernels, ThreadPoolExecutor(max_workers=1) as beside:
-        recent: deque[Future[Columns]] = deque(maxlen=2)  # the last two chunks' figures: who holds the buffers
-        ahead: deque[Future[Columns]] = deque()
-        for k, start in enumerate(starts):
-            ran = kernels.submit(kernel, k, start, recent[0] if len(recent) == 2 else None)
-            valued = beside.submit(lambda ran=ran: figures(*ran.result()))
-            recent.append(valued)
-            ahead.append(valued)
-            if len(ahead) > 3:
+        if threads == 1 or len(starts) < PIPELINED:  # each step on every core in turn
+            yield from (figures(*kernel(k, start), threads) for k, start in enumerate(starts))
+            return
+        with ThreadPoolExecutor(max_workers=1) as kernels, ThreadPoolExecutor(max_workers=1) as beside:
+            recent: deque[Future[Columns]] = deque(maxlen=2)  # the last two chunks' figures: who holds the buffers
+            ahead: deque[Future[Columns]] = deque()
+            for k, start in enumerate(starts):
+                ran = kernels.submit(kernel, k, start, recent[0] if len(recent) == 2 else None)
+                valued = beside.submit(lambda ran=ran: figures(*ran.result()))
+                recent.append(valued)
+                ahead.append(valued)
+                if len(ahead) > 3:
+                    yield ahead.popleft().result()
+            while ahead:
                 yield ahead.popleft().result()
-        while ahead:
-            yield ahead.popleft().result()
+    finally:
+        pop.give_back(*buffers)  # nothing yielded is a view of them
 
 
 STREAM = ("trade", *(f"trade_{name}" for name in TRADE_FIELDS))  # what the stream's figures and money read
