@@ -20,7 +20,7 @@ from violet.dag.graph import load_graph
 from violet.dag.types import DType
 from violet.errors import InputError
 from violet.tools.grid import Grid, grid_values, product, read_grid
-from violet.tools.sweep import population, summarize, sweep
+from violet.tools.sweep import chunks, population, rows, summarize, sweep
 from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
@@ -69,21 +69,23 @@ def test_a_sweep_row_is_the_run_with_those_parameters(history):
     assert all(same(a, b) for a, b in zip(rows, sweep(cg, columns, sets, threads=1)))
 
 
-def test_a_second_sweep_writes_into_the_firsts_buffers_and_leaves_its_rows_alone(history):
-    """A sweep gives its population's buffers back for the next (a page written once stays mapped); what it
-    returned is no view of them: a second sweep of other points, in the same buffers, changes none of it."""
+def test_a_second_sweep_writes_into_the_firsts_buffers_and_leaves_its_columns_alone(history):
+    """A sweep gives its population's buffers back for the next (a page written once stays mapped); the
+    columns it yielded are no view of them: a second sweep of other points, in the same buffers, changes none."""
     _, cg, columns = history
     sets = product(cg.ir, {"vd_threshold": [-0.01, -0.03], "pos.max_hold_bars": [6, 48]}).points()
-    first = sweep(cg, columns, sets, means=False, chunk=3)  # 3 + 1 points: both buffer sets written
+    first = list(chunks(cg, columns, sets, means=False, chunk=3))  # 3 + 1 points: both buffer sets written
     pop = population(cg, ["pos.max_hold_bars", "vd_threshold"], means=False)
-    held = [id(b) for b in pop.spare]
+    held = {id(b) for b in pop.spare}
     assert len(held) == 2
-    kept = [dict(row) for row in first]
+    kept = [{name: values.copy() for name, values in part.items()} for part in first]
     other = sweep(cg, columns, [{**p, "vd_threshold": p["vd_threshold"] / 2} for p in sets], means=False, chunk=3)
-    assert [id(b) for b in pop.spare] and set(id(b) for b in pop.spare) == set(held)  # lent and given back
-    assert all(same(a, b) for a, b in zip(first, kept))
-    assert any(a["trades"] != b["trades"] for a, b in zip(first, other))
-    assert all(same(a, b) for a, b in zip(first, sweep(cg, columns, sets, means=False, chunk=3)))
+    assert {id(b) for b in pop.spare} == held  # lent again and given back
+    for part, copy in zip(first, kept):
+        assert all(np.array_equal(part[name], copy[name], equal_nan=True) for name in part)
+    rows_ = [row for part in first for row in rows(part)]
+    assert any(a["trades"] != b["trades"] for a, b in zip(rows_, other))
+    assert all(same(a, b) for a, b in zip(rows_, sweep(cg, columns, sets, means=False)))
 
 
 def test_the_cli_writes_one_row_per_set_and_refuses_a_bad_grid(history, tmp_path):
