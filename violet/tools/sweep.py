@@ -96,8 +96,9 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
 
         def figures(values: Columns, outs: Mapping[str, np.ndarray], cores: int = 1) -> Columns:
             with _numba_threads(cores):
-                money_ = accounting.figures(cg.ir, outs) if accounting else {}
-                return {**values, **summaries(cg.ir, outs), **money_}
+                trades = Trades.of(cg.ir, outs)  # once: the summaries and the money both read it
+                money_ = accounting.figures(cg.ir, outs, trades) if accounting else {}
+                return {**values, **summaries(cg.ir, outs, trades), **money_}
 
         if threads == 1 or len(starts) < PIPELINED:  # each step on every core in turn
             yield from (figures(*kernel(k, start), threads) for k, start in enumerate(starts))
@@ -200,11 +201,11 @@ def _one_after_another(flag: np.ndarray, values: np.ndarray, out: np.ndarray) ->
     return out
 
 
-def summaries(ir: IR, outs: Mapping[str, np.ndarray]) -> Columns:
+def summaries(ir: IR, outs: Mapping[str, np.ndarray], trades: Trades | None = None) -> Columns:
     """Each run's summary, runs down the first axis of `outs`: trade-stream figures if the graph has one, then
     each scalar float output's mean (NaN skipped) where the outputs are every row's ((P, T) each); one compiled
-    loop per thread (`spread`)."""
-    trades = Trades.of(ir, outs)
+    loop per thread (`spread`). `trades`: `Trades.of(ir, outs)`, if the caller has it already."""
+    trades = trades or Trades.of(ir, outs)
     means = [name for name in ir.output_names if name in outs and outs[name].dtype == np.float64
              and outs[name].ndim == 2 and not name.startswith("trade_")]
     n_runs = len(next(iter(outs.values())))
@@ -263,17 +264,18 @@ class Money:
     scan_id: np.ndarray
     ts_us: np.ndarray
 
-    def figures(self, ir: IR, outs: Mapping[str, np.ndarray]) -> Columns:
+    def figures(self, ir: IR, outs: Mapping[str, np.ndarray], trades: Trades | None = None) -> Columns:
         """MONEY's figures per run (runs down the first axis of `outs`): each run's trade stream valued by
         `account`, the function `violet backtest` values one run with. A graph whose stream is one lane of
         one position named `trade`/`trade_*` (BLUE's) is read and valued in a compiled loop over the runs;
-        any other stream (several lanes, per-asset lanes: table_io.TradeStream) run by run in Python."""
+        any other stream (several lanes, per-asset lanes: table_io.TradeStream) run by run in Python.
+        `trades`: `Trades.of(ir, outs)`, if the caller has it already."""
         stream = trade_stream(ir)
         assert stream is not None
         lane = stream.lanes[0]
         if len(stream.lanes) > 1 or lane.per_asset or lane.flag != "trade" or not has_stream(ir):
             return self._per_run(ir, outs)
-        trades = Trades.of(ir, outs)
+        trades = trades or Trades.of(ir, outs)
         assert trades is not None
         led, c = self.ledger, self.costs
         out, ok = np.empty((len(trades.count), len(FIGURES))), np.empty(len(trades.count), np.bool_)
