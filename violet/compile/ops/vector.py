@@ -170,11 +170,12 @@ def _merge(em: Builder, op: Op, node: str, left: _Best, right: _Best, cmp: str, 
     return _Best(found, index, value)
 
 
-CHUNK = 16  # bits per piece of a wide comparison: a 49-bit carry chain alone nearly fills a 150 MHz cycle
+CHUNK = 12  # bits per piece of a wide comparison: a 49-bit carry chain alone nearly fills a 150 MHz cycle, and a
+# 16-bit signed piece with the route to it is the slowest stage of a 64-asset argmax (146 MHz; 12 bits: 166 MHz)
 
 
 def _compare(em: Builder, name: str, x: Expr, y: Expr, width: int, cmp: str) -> Expr:
-    """x > y (or <) on signed `width`-bit signals: one comparator, or for a wide value one per 16-bit piece
+    """x > y (or <) on signed `width`-bit signals: one comparator, or for a wide value one per CHUNK-bit piece
     (the top piece signed, the others unsigned) with an equality beside each but the lowest, which the
     expression returned joins from the top (greater here, or equal here and greater below): the pieces
     are cells of their own, so the pipelining can put a register between them and the join."""
