@@ -47,3 +47,10 @@ def real_scans(tmp_path_factory) -> Path:
     scans, universe = build_scans(default_panel())
     write_scans(scans, universe, path)
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `long` (minutes of one core: synthesis, the longest co-simulations, the Dask
+    cluster) first, the rest in their order: the workers then share the short ones at the end, instead of one
+    starting a long test when the others are done."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

@@ -51,6 +51,7 @@ def bits(row: dict) -> dict:
     return {k: struct.pack("<d", v) if isinstance(v, float) else v for k, v in row.items()}
 
 
+@pytest.mark.long
 def test_the_cluster_sweep_is_the_in_process_sweep_bit_for_bit(history, client):
     _, ir, columns = history
     costs = Costs(10_000.0, 4.0, 1.0)
@@ -86,6 +87,7 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.long
 def test_the_cli_on_a_local_cluster_and_on_a_dead_scheduler(history, tmp_path):
     path, _, _ = history
     args = [sys.executable, "-m", "violet.cli", "sweep", str(DECISION), "--input", str(path), "--set",

@@ -25,6 +25,7 @@ def sizing_model():
     return FixedModel(lower(load_graph(GRAPHS / "blue_sizing.toml")), FixedConfig(frac_bits=24, max_int_bits=24))
 
 
+@pytest.mark.long
 def test_sizing_rtl_equals_the_fixed_point_model_on_12k_vectors(sizing_model, tmp_path):
     rows = cosim_rows(sizing_model, 12_000, seed=11)
     for simulator in SIMULATORS:
@@ -94,6 +95,7 @@ def price_walk(model: FixedModel, n: int, seed: int) -> list[dict]:
     return rows
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("params, reasons", [
     ({}, {"TAKE_PROFIT", "MAX_HOLD"}),
     ({"sl_enabled": True, "trail_enabled": True, "max_hold_bars": 6}, {"STOP_LOSS", "TAKE_PROFIT", "TRAILING", "MAX_HOLD"}),
@@ -115,6 +117,7 @@ def test_exit_graph_rtl_with_state_registers_equals_the_model_over_a_sequence(tm
     assert reasons <= seen, seen  # every exit rule fired in the sequence
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("stages, bound", [(1, False), (12, True)])
 def test_pipelined_sizing_streams_one_vector_per_clock(sizing_model, tmp_path, stages, bound):
     """--pipeline N: registers between N + 1 segments of the logic, in_valid carried to out_valid N clocks later;
@@ -194,6 +197,7 @@ def test_a_nan_constant_reaching_arithmetic_is_refused_naming_node_and_op(write_
     assert where in str(err.value)
 
 
+@pytest.mark.long
 def test_the_whole_decision_graph_in_rtl_equals_the_model_over_a_sequence(tmp_path):
     """blue_decision (exit check, entry decision, selection, sizing, exchange leverage) over 4 assets: one
     6,000-scan sequence from reset under both simulators, every output and every missing flag equal."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -244,6 +245,7 @@ def test_vector_state_and_windows_compiled_equal_the_interpreter_bit_for_bit(wri
     assert_compiled_equals_interpreter(write_graph, text, columns, step=True)
 
 
+@pytest.mark.long
 @settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(graphs(min_nodes=150, max_nodes=200), rows(n=8))

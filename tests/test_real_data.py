@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import GRAPHS
 
 from violet.compile.lower import lower
@@ -43,6 +44,7 @@ def test_readme_diff_command_on_real_scans(real_scans):
     assert done.stdout.count("step kernel") == 2 and done.stdout.count("step trades:") == 2
 
 
+@pytest.mark.long
 def test_readme_main_job_as_written(tmp_path):
     """The README's main job, parsed from the README (all but its set-up: a venv installed from the lock, as
     .ci/run does), in a fresh directory: scans, the reactor replay into the embedded journal, the report and

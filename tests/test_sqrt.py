@@ -80,6 +80,7 @@ rab = "sqrt(a * b) + sqrt(c * c)"
 """
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("frac_bits, int_bits", [(24, 24), (7, 12), (0, 5)])
 def test_sqrt_rtl_equals_the_fixed_point_model(write_graph, tmp_path, frac_bits, int_bits):
     model = FixedModel(lower(load_graph(write_graph(HARDWARE))), FixedConfig(frac_bits=frac_bits,

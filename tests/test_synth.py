@@ -94,6 +94,7 @@ ROUTED = [("blue_selector", ["--assets", "16", "--pipeline", "11", "--bound-inpu
           ("blue_sizing", ["--frac-bits", "16", "--bound-inputs", "--pipeline", "80"], 150.0)]
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("graph, options, clock_mhz", ROUTED)
 def test_the_module_is_synthesized_placed_and_routed(tmp_path, graph, options, clock_mhz):
     done = _violet("hdl", str(GRAPHS / f"{graph}.toml"), "--out", str(tmp_path), *options, "--synth",
