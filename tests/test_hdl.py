@@ -16,7 +16,7 @@ from violet.compile.fixed import MISSING, FixedConfig, FixedModel, LoweringError
 from violet.compile.interp import Interpreter
 from violet.compile.lower import lower
 from violet.compile.qformat import shift_round
-from violet.compile.verilog import emit_module
+from violet.compile.verilog import build_netlist, emit_module
 from violet.dag.graph import load_graph
 
 
@@ -139,9 +139,13 @@ def test_a_stateful_graph_is_not_pipelined():
         emit_module(FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml"))), "blue_exit", 4, pipeline=2)
 
 
-def test_selector_argmax_over_the_universe(tmp_path):
-    """blue_selector: argmax with ties to the lowest index and any(), as a comparison tree and an or tree over 5 assets."""
-    model = FixedModel(lower(load_graph(GRAPHS / "blue_selector.toml")))
+@pytest.mark.parametrize("universe", [None, 5])
+def test_selector_argmax_over_the_universe(tmp_path, universe):
+    """blue_selector: argmax with ties to the lowest index and any(), as a comparison tree and an or tree over 5
+    assets; the model built for any universe (the index in Q24.0) or for these 5 (Q3.0, [-1, 4])."""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_selector.toml")), FixedConfig(assets=universe))
+    asset = dict(model.ir.outputs)["asset"]
+    assert model.formats[asset].int_bits == (24 if universe is None else 3)
     rows = cosim_rows(model, 8_000, seed=2, assets=5)
     rows += [{"score": [1.0, 3.0, 3.0, -2.0, 3.0], "stable": [False, False, False, False, True]}]  # a tie: index 1
     for simulator in SIMULATORS:
@@ -149,6 +153,16 @@ def test_selector_argmax_over_the_universe(tmp_path):
         assert report.mismatches == 0, report.render()
     trace = model.trace(rows[-1])
     assert trace[dict(model.ir.outputs)["asset"]] == 1
+
+
+def test_a_model_built_for_fewer_assets_than_the_module_is_refused():
+    """Indices sized to 4 assets ([-1, 3]) cannot name asset 7: emitting the module for 8 is one message
+    naming the node, never an index saturated into another asset's."""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_selector.toml")), FixedConfig(assets=4))
+    with pytest.raises(LoweringError) as refused:
+        build_netlist(model, "blue_selector", 8, 0)
+    assert "argmax over 8 assets" in str(refused.value) and "node 'asset'" in refused.value.where
+    assert "FixedConfig(assets=8)" in refused.value.fix
 
 
 MISSING_GRAPH = """

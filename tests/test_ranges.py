@@ -174,3 +174,43 @@ def test_ranges_by_cases_are_sound_on_random_graphs(write_graph, text, data):
                 assert iv.nan, (op.render(), row, iv, text)
             else:
                 assert iv.lo <= value <= iv.hi, (op.render(), row, value, iv, text)  # int vs float: exact
+
+
+UNIVERSE = """
+[graph]
+name = "universe"
+[inputs]
+x = { type = "float64", vector = true, finite = true }
+m = { type = "bool", vector = true }
+[outputs]
+best = "argmax(x, m)"
+worst = "argmin(x, m)"
+n_true = "count(m)"
+r = "rank(x, m)"
+avg = "mean(x)"
+"""
+
+
+def test_indices_and_counts_are_bounded_by_a_known_universe(write_graph):
+    """With the universe's size known (hardware built for N assets), an index lies in [-1, N - 1], a count in
+    [0, N] and size() is N; without it they are bounded only by int64."""
+    ir = lower(load_graph(write_graph(UNIVERSE)))
+    outputs = dict(ir.outputs)
+    size = next(op.id for op in ir.ops if op.kind == "size")
+    free, known = analyze(ir), analyze(ir, assets=7)
+    for name in ("best", "worst", "r"):
+        assert free[outputs[name]] == Interval(-1, 2**63 - 1) and known[outputs[name]] == Interval(-1, 6)
+    assert known[outputs["n_true"]] == Interval(0, 7) and free[outputs["n_true"]].hi == 2**63 - 1
+    assert known[size] == Interval(7, 7) and free[size].hi == 2**63 - 1
+    # mean = sum / size: with size proven 7, never 0 / 0, so never NaN; its bounds are the values', not N's
+    assert free[outputs["avg"]].nan and known[outputs["avg"]] == Interval(free[outputs["avg"]].lo,
+                                                                          free[outputs["avg"]].hi, nan=False)
+
+
+def test_the_decisions_position_asset_is_sized_to_the_universe():
+    """blue_decision's held asset is the selection's argmax carried in a state field: [-1, 3] over 4 assets,
+    at the fixpoint of the state's ranges."""
+    ir = lower(load_graph(GRAPHS / "blue_decision.toml"))
+    outputs = dict(ir.outputs)
+    for name in ("asset", "pos_asset", "trade_asset"):
+        assert analyze(ir, assets=4)[outputs[name]] == Interval(-1, 3)

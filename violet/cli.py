@@ -540,7 +540,7 @@ def hdl(graph: GraphArg,
             raise InputError(f"unknown simulator {quote(simulator)}", where="--simulator",
                              fix=f"use {' and/or '.join(SIMULATORS)}")
     ir = load_ir(graph, sets)
-    model = FixedModel(ir, FixedConfig(frac_bits, int_bits, bound_inputs))
+    model = FixedModel(ir, FixedConfig(frac_bits, int_bits, bound_inputs, assets or None))
     out_dir.mkdir(parents=True, exist_ok=True)
     name = module_name(ir.name)
     net, counts = build_netlist(model, name, assets, pipeline)

@@ -49,11 +49,14 @@ WIDE = 1 << 16  # integer bits of a format no exact result leaves: the rules' re
 @dataclass(frozen=True)
 class FixedConfig:
     """`bound_inputs`: an input declaring a typical range gets the format that holds it (instead of
-    `max_int_bits` where its type is unbounded) and saturates beyond it, and its range is the format's."""
+    `max_int_bits` where its type is unbounded) and saturates beyond it, and its range is the format's.
+    `assets`: the universe size the module is built for; an index (argmax, argmin, rank) or count is then
+    proven within it (a module built for more assets refuses the format: verilog's `refuse_short_index`)."""
 
     frac_bits: int = 24
     max_int_bits: int = 24
     bound_inputs: bool = False
+    assets: int | None = None  # the universe the hardware is built for: indices and counts sized to it
 
 
 class Missing:
@@ -190,7 +193,7 @@ class FixedModel:
         self.ir, self.cfg = ir, cfg
         refuse_nan_state(ir)
         self.params = {**ir.param_defaults, **(params or {})}
-        self.ranges = analyze(ir, self.params, typical_bounds(ir, cfg) if cfg.bound_inputs else None)
+        self.ranges = analyze(ir, self.params, typical_bounds(ir, cfg) if cfg.bound_inputs else None, cfg.assets)
         self.formats = choose_formats(ir, self.ranges, cfg)
         self.missing = missing_ops(ir, self.params)
         refuse_unlowerable(ir)

@@ -30,6 +30,10 @@ class Interval:
     def union(self, other: Interval) -> Interval:
         return Interval(min(self.lo, other.lo), max(self.hi, other.hi), self.nan or other.nan)
 
+    def intersect(self, other: Interval) -> Interval:
+        """The numbers in both (NaN only if both can be)."""
+        return Interval(max(self.lo, other.lo), min(self.hi, other.hi), self.nan and other.nan)
+
     def within(self, lo: float, hi: float) -> bool:
         """Proven to lie in [lo, hi] and never NaN."""
         return not self.nan and lo <= self.lo and self.hi <= hi

@@ -75,15 +75,16 @@ class Analysis:
 
 
 def analyze(ir: IR, params: Mapping[str, Scalar] | None = None,
-            inputs: Mapping[str, Interval] | None = None) -> list[Interval]:
+            inputs: Mapping[str, Interval] | None = None, assets: int | None = None) -> list[Interval]:
     """The interval of every op (state fields at their fixpoint)."""
-    return analysis(ir, params, inputs=inputs).ranges
+    return analysis(ir, params, inputs=inputs, assets=assets).ranges
 
 
 def analysis(ir: IR, params: Mapping[str, Scalar] | None = None, max_boxes: int = MAX_BOXES,
-             inputs: Mapping[str, Interval] | None = None) -> Analysis:
+             inputs: Mapping[str, Interval] | None = None, assets: int | None = None) -> Analysis:
     """The interval of every op by cases on the inputs' signs, state fields at their fixpoint. `inputs`
-    narrows some inputs' intervals (the hardware's input formats, which saturate beyond them)."""
+    narrows some inputs' intervals (the hardware's input formats, which saturate beyond them); `assets`, the
+    universe's size where it is known (hardware built for N assets), bounds indices and counts by it."""
     values = {**ir.param_defaults, **(params or {})}
     narrowed = inputs or {}
     bounds = {s.name: narrowed[s.name] if s.name in narrowed else input_interval(s) for s in ir.inputs}
@@ -91,7 +92,7 @@ def analysis(ir: IR, params: Mapping[str, Scalar] | None = None, max_boxes: int 
     # past WIDEN_AFTER, every round that is not a fixpoint widens a field to its whole type, which cannot grow
     # again: one round per field more reaches the fixpoint (a lag's shift register widens one field a round)
     for round_ in range(WIDEN_AFTER + len(ir.state) + 2):
-        result = _cases(ir, values, state, max_boxes, bounds)
+        result = _cases(ir, values, state, max_boxes, bounds, assets)
         grown = {name: state[name].union(result.ranges[i]) for name, i in ir.next_state}
         if grown == state:
             return result
@@ -99,18 +100,18 @@ def analysis(ir: IR, params: Mapping[str, Scalar] | None = None, max_boxes: int 
             grown = {name: type_interval(ir.ops[i]) if grown[name] != state[name] else state[name]
                      for name, i in ir.next_state}
         state = grown
-    return _cases(ir, values, state, max_boxes, bounds)
+    return _cases(ir, values, state, max_boxes, bounds, assets)
 
 
 def _cases(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval], max_boxes: int,
-           inputs: Mapping[str, Interval]) -> Analysis:
+           inputs: Mapping[str, Interval], assets: int | None) -> Analysis:
     """One pass, by cases: the union over the boxes of the split inputs' pieces."""
-    whole = _pass(ir, params, state, inputs)
+    whole = _pass(ir, params, state, inputs, assets)
     pieces = _pieces(ir, whole, max_boxes)
     if not pieces:
         return Analysis(whole, (), 1)
     boxes = itertools.product(*pieces.values())
-    cases = [_pass(ir, params, state, {**inputs, **dict(zip(pieces, box))}) for box in boxes]
+    cases = [_pass(ir, params, state, {**inputs, **dict(zip(pieces, box))}, assets) for box in boxes]
     ranges = [functools.reduce(Interval.union, per_case) for per_case in zip(*cases)]
     return Analysis(ranges, tuple(pieces), len(cases))
 
@@ -150,7 +151,7 @@ def _split_at_zero(iv: Interval, dtype: DType) -> list[Interval]:
 
 
 def _pass(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval],
-          inputs: Mapping[str, Interval]) -> list[Interval]:
+          inputs: Mapping[str, Interval], assets: int | None) -> list[Interval]:
     """One pass over the ops, each input at its interval in `inputs` (a box's piece, or its whole range)."""
     ranges: list[Interval] = []
     for op in ir.ops:
@@ -163,16 +164,19 @@ def _pass(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval],
         elif op.kind == "state":
             ranges.append(state[op.name])
         else:
-            ranges.append(transfer(op, [ranges[a] for a in op.args]))
+            ranges.append(transfer(op, [ranges[a] for a in op.args], assets))
     return ranges
 
 
-def transfer(op: Op, a: list[Interval]) -> Interval:
-    """The interval of `op` given its arguments' intervals: the op's catalog rule."""
-    rule = spec(op.kind).interval
+def transfer(op: Op, a: list[Interval], assets: int | None = None) -> Interval:
+    """The interval of `op` given its arguments' intervals: the op's catalog rule, within its range over
+    `assets` assets where it depends on the universe's size and that size is known."""
+    op_spec = spec(op.kind)
+    rule = op_spec.interval
     if isinstance(rule, Refusal):
         raise ValueError(f"no range rule for op kind {op.kind!r}: {rule.reason}")
-    return rule(op, a)
+    result = rule(op, a)
+    return result.intersect(op_spec.universe(assets)) if assets is not None and op_spec.universe else result
 
 
 def ranges_by_node(ir: IR, ranges: list[Interval]) -> list[tuple[str, str, Interval]]:

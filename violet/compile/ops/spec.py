@@ -12,6 +12,10 @@ and nothing else about the op:
 - `fixed(op, raw_args, arg_formats, out_format) -> raw`: the fixed-point model;
 - `verilog(em, op) -> None`: declares the op's wires through the emitter.
 
+`universe(n) -> Interval`, for an op whose range depends on the number of assets
+(an index, a count): its range over a universe of n assets, which the analysis
+intersects with `interval`'s when it knows n (the hardware is built for one).
+
 A backend that cannot take an op holds a `Refusal` saying why, never a gap:
 the dataclass has no defaults for them, and tests/test_catalog.py checks each.
 """
@@ -65,6 +69,7 @@ class OpSpec:
     builtin: str = ""  # the expression built-in whose call is exactly this op ("" if none)
     elementwise: bool = True  # applied per asset over vectors, a scalar operand shared by every asset
     numba_helper: str = ""
+    universe: Callable[[int], Interval] | None = None  # the range over n assets, where it depends on n
 
     def rule(self, backend: str) -> Any:
         """The backend's rule or refusal, by backend name (one of BACKENDS)."""

@@ -115,14 +115,15 @@ def mask_bit(em: Builder, mask: int, j: int) -> Expr:
 
 
 def refuse_short_index(em: Builder, op: Op) -> None:
-    """An index (argmax, argmin, rank) reaches N - 1, which the analysis cannot know: refuse a format
-    that cannot hold it, rather than saturate an index into another asset's."""
+    """An index (argmax, argmin, rank) reaches N - 1, which the analysis knows only if the model was built
+    for N assets (FixedConfig.assets): refuse a format that cannot hold it, rather than saturate an index
+    into another asset's."""
     n, out = em.assets, em.fmt(op.id)
     if n - 1 > out.hi:
         raise LoweringError(f"{op.kind} over {n} assets gives indices up to {n - 1}, its format {out} holds at "
                             f"most {out.hi}", where=f"node '{op.node}'",
-                            fix=f"raise --int-bits to at least {(n - 1).bit_length()} (the analysis cannot bound "
-                                "an index by the universe size)")
+                            fix=f"build the model for {n} assets (FixedConfig(assets={n}), as `violet hdl --assets` "
+                                f"does) or raise --int-bits to at least {(n - 1).bit_length()}")
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ def _arg_extreme(kind: str, meaning: str, lowest: bool) -> OpSpec:
     return OpSpec(kind, 2, meaning, index_type, lambda op, args: partial(sem.arg_extreme, lowest=lowest),
                   lambda op, a: f"arg_extreme({a[0]}, {a[1]}, {lowest})", lambda op, a: Interval(-1, INT64_MAX),
                   fixed_argmax, verilog_argmax, builtin=kind, elementwise=False,
-                  numba_helper=jitted(sem.arg_extreme, inline=True))
+                  numba_helper=jitted(sem.arg_extreme, inline=True), universe=lambda n: Interval(-1, n - 1))
 
 
 OPS = (
