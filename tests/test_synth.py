@@ -87,7 +87,7 @@ def test_an_unknown_device_is_one_message_and_exit_2(tmp_path):
 # same every time and the test fails on a change of the lowering, not on noise. The 16-asset selector, the
 # score in its real range (--bound-inputs, Q3.24), its comparison tree cut into 11 stages (202.18 MHz
 # measured, 14 s: 3 cycles a tree level: the 12-bit pieces of the comparison, their join, the multiplexers),
-# at the 150 MHz of issue 13 (the 64-asset one, 166.31 MHz, takes 1.5 minutes); and blue_sizing in 16
+# at the 150 MHz of issue 13 (the 64-asset one, 174.49 MHz, takes 1.5 minutes); and blue_sizing in 16
 # fractional bits, inputs in their typical ranges, cut into 81 stages (152.91 MHz, 613 LUT4, 33 DSP blocks;
 # 3.4 minutes of one core, the longest test: its latency, 540 ns, is issue 13's open point).
 ROUTED = [("blue_selector", ["--assets", "16", "--pipeline", "11", "--bound-inputs"], 150.0),
