@@ -85,7 +85,7 @@ def test_an_unknown_device_is_one_message_and_exit_2(tmp_path):
 # The CI's synthesis runs: each is routed on the LFE5U-85F and must fit and close at the stated clock.
 # Measured (docs/hdl.md) above it; the tools are locked and nextpnr's placer seed fixed, so a run is the
 # same every time and the test fails on a change of the lowering, not on noise. The 16-asset selector, the
-# score in its real range (--bound-inputs, Q3.24), its comparison tree cut into 11 stages (202.18 MHz
+# score in its real range (--bound-inputs, Q3.24), its comparison tree cut into 11 stages (180.73 MHz
 # measured, 14 s: 3 cycles a tree level: the 12-bit pieces of the comparison, their join, the multiplexers),
 # at the 150 MHz of issue 13 (the 64-asset one, 174.49 MHz, takes 1.5 minutes); and blue_sizing in 16
 # fractional bits, inputs in their typical ranges, cut into 81 stages (152.91 MHz, 613 LUT4, 33 DSP blocks;
