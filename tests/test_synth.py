@@ -12,12 +12,13 @@ from conftest import GRAPHS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from violet.compile.cosim import cosim_rows, cosimulate, verilator_lint
+from violet.compile.cosim import cosim_rows, cosimulate, run_tool, verilator_lint
 from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
 from violet.compile.qformat import floor_by_reciprocal, reciprocal
 from violet.compile.verilog import emit_module
 from violet.dag.graph import load_graph
+from violet.errors import VioletError
 
 
 @settings(max_examples=400, deadline=None)
@@ -107,3 +108,15 @@ def test_the_module_is_synthesized_placed_and_routed(tmp_path, graph, options, c
     assert report["share"]["lut4"] < 0.25 and report["share"]["mult18"] < 0.25  # issue 13's resource targets
     assert report["latency_cycles"] == int(options[options.index("--pipeline") + 1]) + 1
     assert "Fmax:" in done.stdout and "meets the requested" in done.stdout
+
+
+def test_a_tool_the_os_kills_is_one_message_saying_so(tmp_path):
+    """A tool killed by a signal (the OS's SIGKILL when memory runs out: Yosys on blue_decision over 64
+    assets) prints nothing of its own; the message names the signal and the likely cause."""
+    with pytest.raises(VioletError) as killed:
+        run_tool(["sh", "-c", "echo mapping; kill -9 $$"], tmp_path, "yosys", "see yosys.log in that directory")
+    assert "yosys was killed by SIGKILL (by the OS: most often out of memory): mapping" in str(killed.value)
+    assert killed.value.where == str(tmp_path) and "yosys.log" in killed.value.fix
+    with pytest.raises(VioletError) as failed:
+        run_tool(["sh", "-c", "echo 'ERROR: no such module' >&2; exit 1"], tmp_path, "yosys")
+    assert "yosys failed: ERROR: no such module" in str(failed.value)
