@@ -18,8 +18,9 @@ relative; the total PnL per point too. With `--fee-bps` the tools charge the exi
 difference is exactly that, trade by trade.
 
 Timed, side by side in this one run, both producing per point the closed trades and their summed PnL:
-warm (compile excluded: each tool run once before, then --repeat runs of each taken in turn, the best kept) and cold (a fresh Python
-process per tool that imports it, compiles into an empty Numba cache and runs the grid once).
+warm (compile excluded: each tool run once before, then --repeat runs of each taken in turn, the best
+kept) and cold (a fresh Python process per tool that imports it, compiles into an empty Numba cache and
+runs the grid once).
 
 Needs vectorbt: `pip install -e '.[bench]'`. Run from the repository root:
     python benchmarks/bench_vectorbt.py --input out/scans.parquet

@@ -76,11 +76,11 @@ def test_a_second_sweep_writes_into_the_firsts_buffers_and_leaves_its_columns_al
     sets = product(cg.ir, {"vd_threshold": [-0.01, -0.03], "pos.max_hold_bars": [6, 48]}).points()
     first = list(chunks(cg, columns, sets, means=False, chunk=3))  # 3 + 1 points: both buffer sets written
     pop = population(cg, ["pos.max_hold_bars", "vd_threshold"], means=False)
-    held = {id(b) for b in pop.spare}
+    held = {id(b) for sets in pop.spare.values() for b in sets}
     assert len(held) == 2
     kept = [{name: values.copy() for name, values in part.items()} for part in first]
     other = sweep(cg, columns, [{**p, "vd_threshold": p["vd_threshold"] / 2} for p in sets], means=False, chunk=3)
-    assert {id(b) for b in pop.spare} == held  # lent again and given back
+    assert {id(b) for sets in pop.spare.values() for b in sets} == held  # lent again and given back
     for part, copy in zip(first, kept):
         assert all(np.array_equal(part[name], copy[name], equal_nan=True) for name in part)
     rows_ = [row for part in first for row in rows(part)]

@@ -210,13 +210,13 @@ def run_tool(cmd: list[str], cwd: Path, what: str = "", fix: str = "see the gene
     """Run an HDL tool in `cwd`; a failure is one message with the end of its output, and a tool the OS
     killed says so (Yosys on blue_decision over 64 assets: killed for memory at 24 GB, printing nothing)."""
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if done.returncode == 0:
+        return
+    how = "failed"
     if done.returncode < 0:
         signal_ = signal.Signals(-done.returncode).name
-        cause = " (by the OS: most often out of memory)" if signal_ == "SIGKILL" else ""
-        raise VioletError(f"{what or cmd[0]} was killed by {signal_}{cause}: {(done.stderr or done.stdout)[-2000:]}",
-                          where=str(cwd), fix=fix)
-    if done.returncode != 0:
-        raise VioletError(f"{what or cmd[0]} failed: {(done.stderr or done.stdout)[-2000:]}", where=str(cwd), fix=fix)
+        how = f"was killed by {signal_}" + (" (by the OS: most often out of memory)" if signal_ == "SIGKILL" else "")
+    raise VioletError(f"{what or cmd[0]} {how}: {(done.stderr or done.stdout)[-2000:]}", where=str(cwd), fix=fix)
 
 
 

@@ -279,11 +279,6 @@ class BoundGraph:
 SPARE = 2  # buffer sets a population keeps between sweeps (a sweep's two: violet.tools.sweep.chunks)
 
 
-def _rows_of(buffers: dict[str, np.ndarray]) -> int:
-    """The rows a set of `buffers` holds per instance (a `where` count array has none: 0)."""
-    return max((b.shape[1] for b in buffers.values() if b.ndim == 2), default=0)
-
-
 @dataclass
 class Population(Kernels):
     """The kernels that run P instances of one IR at once, the parameters `swept` given one value per
@@ -293,7 +288,7 @@ class Population(Kernels):
     swept: tuple[str, ...] = ()
     outputs: frozenset[str] | None = None  # the scalar outputs `run` writes (None: all)
     where: str | None = None  # a bool output: the others written only on its true rows (its array counts them)
-    spare: list[dict[str, np.ndarray]] = field(default_factory=list, repr=False)  # `lend`'s sets given back
+    spare: dict[tuple[int, int], list[dict[str, np.ndarray]]] = field(default_factory=dict, repr=False)  # by shape
     lending: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def warm(self, *names: str) -> Any:
@@ -359,17 +354,17 @@ class Population(Kernels):
         A page's first write is a fault, and numpy may take a large array fresh from the OS on every call (it
         does once vectorbt is imported: a third of a 500-point sweep); a set lent again is already mapped."""
         with self.lending:
-            for k, buffers in enumerate(self.spare):
-                if len(next(iter(buffers.values()))) == n_instances and _rows_of(buffers) == n_rows:
-                    return self.spare.pop(k)
+            sets = self.spare.get((n_instances, n_rows))
+            if sets:
+                return sets.pop()
         return self.buffers(n_instances, n_rows)
 
-    def give_back(self, *sets: dict[str, np.ndarray]) -> None:
-        """Buffer sets `lend` gave, the sweep done with them (nothing it returned is a view of them): the last
-        SPARE kept for the next sweep."""
+    def give_back(self, n_instances: int, n_rows: int, *sets: dict[str, np.ndarray]) -> None:
+        """Buffer sets `lend` gave for this shape, the sweep done with them (nothing it returned is a view of
+        them): the last SPARE kept for the next sweep."""
         with self.lending:
-            self.spare[:0] = sets
-            del self.spare[SPARE:]
+            shape = (n_instances, n_rows)
+            self.spare = {shape: [*sets, *self.spare.get(shape, [])][:SPARE]}
 
     def states(self, n_instances: int, n_assets: int) -> dict[str, np.ndarray]:
         """P instances' initial state, one row per instance (a vector field P x N), for `step`."""

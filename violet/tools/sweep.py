@@ -82,7 +82,8 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
     size = chunk or max(1, CHUNK_BYTES // max(1, 2 * n_rows * 8 * len(population_outputs(cg.ir, pop.outputs))))
     with _numba_threads(threads):
         shared = pop.shared(columns)
-    buffers = [pop.lend(min(size, grid.size), n_rows) for _ in range(2)]  # each reused by every other chunk
+    shape = (min(size, grid.size), n_rows)
+    buffers = [pop.lend(*shape) for _ in range(2)]  # each reused by every other chunk
     try:
         starts = range(0, grid.size, size)
 
@@ -116,7 +117,7 @@ def chunks(cg: CompiledGraph, columns: Mapping[str, np.ndarray], points: Grid | 
             while ahead:
                 yield ahead.popleft().result()
     finally:
-        pop.give_back(*buffers)  # nothing yielded is a view of them
+        pop.give_back(*shape, *buffers)  # nothing yielded is a view of them
 
 
 STREAM = ("trade", *(f"trade_{name}" for name in TRADE_FIELDS))  # what the stream's figures and money read
