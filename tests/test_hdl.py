@@ -134,9 +134,41 @@ def test_pipelined_sizing_streams_one_vector_per_clock(sizing_model, tmp_path, s
     assert verilator_lint(tmp_path / "blue_sizing.v") == ""
 
 
-def test_a_stateful_graph_is_not_pipelined():
-    with pytest.raises(LoweringError, match="a stateful graph is not pipelined"):
-        emit_module(FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml"))), "blue_exit", 4, pipeline=2)
+STOPS_AND_TRAILS = {"sl_enabled": True, "trail_enabled": True, "max_hold_bars": 6}
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("stages", [1, 6])
+def test_a_pipelined_stateful_graph_takes_a_scan_every_depth_plus_one_clocks(tmp_path, stages):
+    """blue_exit pipelined: its state read in the first stage and written on out_valid's clock edge, so a scan
+    enters every N + 1 clocks (the testbench waits for out_valid); the pnl divider's cells spread over the
+    stages. 20,000 scans (half a price walk: every rule fires) equal the model under both simulators."""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(frac_bits=24), STOPS_AND_TRAILS)
+    net, counts = build_netlist(model, "blue_exit", 4, stages)
+    assert net.interval == stages + 1 and counts["dividers"] == 1
+    pnl = next(op.id for op in model.ir.ops if op.kind == "div")
+    first, last = net.op_stages()[pnl]
+    assert last - first == stages  # the divider, the longest chain, is cut across every stage
+    rows = cosim_rows(model, 10_000, seed=7, assets=4) + price_walk(model, 10_000, seed=8)
+    for simulator in SIMULATORS:
+        report = cosimulate(model, rows, tmp_path / simulator, "blue_exit", 4, simulator, pipeline=stages)
+        assert report.vectors == 20_000 and report.mismatches == 0, report.render()
+    (tmp_path / "blue_exit.v").write_text(emit_module(model, "blue_exit", 4, stages)[0])
+    assert verilator_lint(tmp_path / "blue_exit.v") == ""
+
+
+def test_a_pipelined_state_written_on_every_clock_is_caught(tmp_path, monkeypatch):
+    """The testbench's check of a pipelined stateful module is not vacuous: the same module writing its state
+    on every clock (not only on out_valid's) disagrees with the model."""
+    from violet.compile import cosim
+
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(frac_bits=24), STOPS_AND_TRAILS)
+    module, counts = emit_module(model, "blue_exit", 4, 6)
+    assert module.count("end else if (valid_q[5]) begin") == 1
+    broken = module.replace("end else if (valid_q[5]) begin", "end else begin")
+    monkeypatch.setattr(cosim, "emit_module", lambda *args, **kwargs: (broken, counts))
+    report = cosimulate(model, price_walk(model, 500, seed=8), tmp_path, "blue_exit", 4, "icarus", pipeline=6)
+    assert report.mismatches > 0
 
 
 @pytest.mark.parametrize("universe", [None, 5])
@@ -212,14 +244,16 @@ def test_a_nan_constant_reaching_arithmetic_is_refused_naming_node_and_op(write_
 
 
 @pytest.mark.long
-def test_the_whole_decision_graph_in_rtl_equals_the_model_over_a_sequence(tmp_path):
+@pytest.mark.parametrize("stages, scans", [(0, 6_000), (12, 3_000)])
+def test_the_whole_decision_graph_in_rtl_equals_the_model_over_a_sequence(tmp_path, stages, scans):
     """blue_decision (exit check, entry decision, selection, sizing, exchange leverage) over 4 assets: one
-    6,000-scan sequence from reset under both simulators, every output and every missing flag equal."""
+    sequence from reset under both simulators, combinational and pipelined (its missing flags carried
+    through the stages like values), every output and every missing flag equal."""
     model = FixedModel(lower(load_graph(GRAPHS / "blue_decision.toml")))
-    rows = cosim_rows(model, 6_000, seed=9, assets=4)
+    rows = cosim_rows(model, scans, seed=9, assets=4)
     for simulator in SIMULATORS:
-        report = cosimulate(model, rows, tmp_path / simulator, "blue_decision", assets=4, simulator=simulator)
-        assert report.vectors == 6_000 and report.mismatches == 0, report.render()
+        report = cosimulate(model, rows, tmp_path / simulator, "blue_decision", 4, simulator, pipeline=stages)
+        assert report.vectors == scans and report.mismatches == 0, report.render()
     out = dict(model.ir.outputs)
     actions, missing, state = set(), set(), model.initial_state(4)
     for row in rows:
@@ -227,7 +261,7 @@ def test_the_whole_decision_graph_in_rtl_equals_the_model_over_a_sequence(tmp_pa
         actions.add(trace[out["action"]])
         missing.add(trace[out["leverage"]] is MISSING)
     assert actions == {0, 1, 2} and missing == {True, False}  # NONE, ENTER_SHORT and EXIT all happened
-    module, _ = emit_module(model, "blue_decision", 4)
+    module, _ = emit_module(model, "blue_decision", 4, stages)
     (tmp_path / "blue_decision.v").write_text(module)
     assert verilator_lint(tmp_path / "blue_decision.v") == ""
 

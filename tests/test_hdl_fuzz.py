@@ -5,7 +5,9 @@ extended with what the hardware path adds: gathers over a 3-asset universe
 (indices reaching below 0 and past N), argmax, any/all, elementwise vector
 nodes, three state fields (a float and an int register, and a float register
 per asset) and lags with a finite fill (shift registers). Each example picks
-`frac_bits` in [0, 32] and `int_bits` in [1, 40], lowers, and co-simulates a
+`frac_bits` in [0, 32], `int_bits` in [1, 40] and a pipeline depth in [0, 4]
+(0: combinational; a stateful graph pipelined takes a row every depth + 1
+clocks, its state written from the last stage), lowers, and co-simulates a
 sequence of rows from reset.
 
 Cost is bounded for CI: VIOLET_FUZZ_EXAMPLES graphs (100 by default, about
@@ -61,23 +63,26 @@ HARDWARE = Vocabulary(
     state={"acc": "f", "cnt": "i", "vacc": "V"},
 )
 
-formats = st.tuples(st.integers(0, 32), st.integers(1, 40))
+formats = st.tuples(st.integers(0, 32), st.integers(1, 40), st.integers(0, 4))
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-def cosimulate_random(text: str, frac_bits: int, int_bits: int, seed: int, simulator: str) -> None:
-    """Lower one random graph in one format and co-simulate it from reset: 0 mismatches, or the graph."""
+def cosimulate_random(text: str, frac_bits: int, int_bits: int, stages: int, seed: int, simulator: str) -> None:
+    """Lower one random graph in one format and pipeline depth, and co-simulate it from reset: 0 mismatches,
+    or the graph."""
     with tempfile.TemporaryDirectory(prefix="violet-fuzz-") as tmp:
         path = Path(tmp) / "random.toml"
         path.write_text(text)
         model = FixedModel(lower(load_graph(path)), FixedConfig(frac_bits=frac_bits, max_int_bits=int_bits))
         rows = cosim_rows(model, ROWS, seed=seed, assets=ASSETS)
         try:
-            report = cosimulate(model, rows, Path(tmp) / "sim", "random", assets=ASSETS, simulator=simulator)
+            report = cosimulate(model, rows, Path(tmp) / "sim", "random", assets=ASSETS, simulator=simulator,
+                                pipeline=stages)
         except LoweringError as err:  # refused, as documented: an index needs ceil(log2(N)) integer bits
             assert re.search(r"(argmax|argmin|rank) over", str(err)) and int_bits < (ASSETS - 1).bit_length(), err
             reject()
-    assert report.vectors == ROWS and report.mismatches == 0, f"Q*.{frac_bits}, {int_bits} int bits\n{text}\n" \
+    assert report.vectors == ROWS and report.mismatches == 0, f"Q*.{frac_bits}, {int_bits} int bits, " \
+                                                              f"--pipeline {stages}\n{text}\n" \
                                                               f"{report.render()}"
 
 

@@ -515,7 +515,7 @@ def hdl(graph: GraphArg,
             "saturates) and prove the ranges from there")] = False,
         simulate: Annotated[int, typer.Option(help="co-simulate this many vectors under each --simulator (0: none)")] = 0,
         assets: Annotated[int, typer.Option(help="universe size, for graphs with vectors")] = 0,
-        pipeline: Annotated[int, typer.Option(help="register stages (stateless graphs), with in_valid/out_valid")] = 0,
+        pipeline: Annotated[int, typer.Option(help="register stages, with in_valid/out_valid (a stateful graph: one scan every N + 1 clocks)")] = 0,
         simulators: Annotated[list[str], typer.Option("--simulator", help="icarus and/or verilator")] =
         ["icarus", "verilator"],
         seed: Annotated[int, typer.Option(help="random seed of the vectors")] = 0,
@@ -528,7 +528,8 @@ def hdl(graph: GraphArg,
     --synth synthesizes and routes it (exit 1 if it does not fit, route, or meet --clock-mhz).
 
     Parameters become constants of the hardware (--set changes them); a stateful graph's state becomes
-    registers (clk, rst, en) and its vectors one port per asset (--assets N)."""
+    registers (clk, rst, en; pipelined: written on out_valid's clock) and its vectors one port per asset
+    (--assets N)."""
     from violet.compile.cosim import SIMULATORS, cosim_rows, cosimulate, testbench
     from violet.compile.dot import netlist_dot
     from violet.compile.fixed import FixedConfig, FixedModel, error_report, monte_carlo_rows
@@ -551,7 +552,7 @@ def hdl(graph: GraphArg,
     lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (name + '.v')} "
              f"(netlist view: {out_dir / 'netlist.dot'})",
              "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {net.stages} "
-             f"(outputs {net.stages} clock(s) after their inputs; initiation interval 1)",
+             f"(outputs {net.stages} clock(s) after their inputs; initiation interval {net.interval})",
              "formats:"]
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]
     lines += [f"  warning: {what} has no proven finite range: Q{model.formats[i].int_bits}.{model.formats[i].frac_bits} "

@@ -109,9 +109,17 @@ def testbench(model: FixedModel, name: str, assets: int = 0, pipeline: int = 0) 
 
 
 def _streaming_testbench(model: FixedModel, name: str, assets: int, stages: int) -> str:
+    """One vector per clock, outputs written whenever out_valid; a stateful module takes the next vector
+    only after the clock that ends out_valid (which writes the state): it waits for that condition."""
     b = _bench(model, assets)
     conns = [".clk(clk)", ".rst(rst)", ".in_valid(in_valid)", ".out_valid(out_valid)"] + b.connections
-    clock = ["#1 clk = 1;", "#1 clk = 0;", f"if (out_valid) {b.write}"]
+    tick = ["#1 clk = 1;", "#1 clk = 0;"]
+    clock = [*tick, f"if (out_valid) {b.write}"]
+    if model.ir.stateful:
+        feed = [*tick, "in_valid = 0;", "while (!out_valid) begin", *[f"    {c}" for c in tick], "end", b.write, *tick]
+        drain: list[str] = []
+    else:
+        feed, drain = clock, ["in_valid = 0;", f"repeat ({stages}) begin", *[f"    {c}" for c in clock], "end"]
     return "\n".join([
         "`timescale 1ns/1ps", "module tb;", *b.declarations,
         "    reg clk = 0, rst = 1, in_valid = 0;", "    wire out_valid;",
@@ -121,8 +129,8 @@ def _streaming_testbench(model: FixedModel, name: str, assets: int, stages: int)
         "        while (!$feof(fi)) begin",
         f"            {b.read}",
         f"            if (got == {len(in_ports(model, assets))}) begin", "                in_valid = 1;",
-        *[f"                {c}" for c in clock], "            end", "        end",
-        "        in_valid = 0;", f"        repeat ({stages}) begin", *[f"            {c}" for c in clock], "        end",
+        *[f"                {c}" for c in feed], "            end", "        end",
+        *[f"        {c}" for c in drain],
         "        $fclose(fi);", "        $fclose(fo);", "        $finish;", "    end", "endmodule", ""])
 
 

@@ -167,7 +167,7 @@ class Port:
 class Netlist:
     """A module: ports, cells in dependency order (a wire reads only cells added before it, a register
     anything), and each output port's expression. `stages`: pipeline registers between the inputs and the
-    outputs (0: combinational)."""
+    outputs (0: combinational); `interval`: the initiation interval, clocks from one input to the next."""
 
     name: str
     header: list[str] = field(default_factory=list)
@@ -175,6 +175,7 @@ class Netlist:
     cells: dict[str, Cell] = field(default_factory=dict)
     outputs: list[tuple[str, Expr]] = field(default_factory=list)
     stages: int = 0
+    interval: int = 1  # clocks between two inputs: 1, or a pipelined stateful module's stages + 1
 
     def add(self, cell: Cell) -> Expr:
         """Add a cell (its name a fresh identifier); a read of it."""
@@ -215,7 +216,14 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
     that needs no more than `stages` + 1 segments, so the slowest segment is as short as the cells allow.
 
     A registered DSP block takes its inputs in one stage and gives its product `latency` stages later; when
-    the stages are too few for that on the longest chain of blocks, every block is a wire instead."""
+    the stages are too few for that on the longest chain of blocks, every block is a wire instead.
+
+    State registers (a stateful graph) are read in the first stage and written from the last, on the clock
+    edge that ends `out_valid`'s cycle: the next scan may enter on the clock after that one, so the
+    initiation interval is `stages` + 1 (a scan's next state needs its whole result). The inputs are then
+    held from `in_valid` to `out_valid`, and the state does not change in between, so every register of
+    the scan holds its value once computed: a value is registered once, where it is made, and read from
+    there by every later stage (inputs and state, directly), instead of carried stage by stage."""
     wires = [c for c in net.cells.values() if c.kind in ("wire", "dsp") and c.stage is not None]
     if _segments(net, wires, math.inf) > stages + 1:
         for c in wires:
@@ -230,9 +238,14 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
             lo = mid
     _segments(net, wires, hi)
     net.stages = stages
-    _register_crossings(net, wires)
-    net.ports[:0] = [Port("clk", 1, False), Port("rst", 1, False), Port("in_valid", 1, False),
-                     Port("out_valid", 1, False, output=True)]
+    state = [c for c in net.cells.values() if c.kind == "reg"]
+    _register_crossings(net, wires, state)
+    for c in state:
+        c.enable = f"valid_q[{stages - 1}]"
+    net.interval = stages + 1 if state else 1
+    control = [p for p in net.ports if p.name in ("clk", "rst", "en")]
+    net.ports[:] = [Port("clk", 1, False), Port("rst", 1, False), Port("in_valid", 1, False),
+                    Port("out_valid", 1, False, output=True), *(p for p in net.ports if p not in control)]
     shift = Expr(Ref("in_valid")) if stages == 1 else Expr("{", Ref("valid_q", stages - 2, 0), ", ", Ref("in_valid"), "}")
     net.add(Cell("valid_q", stages, False, shift, kind="reg", stage=None, reset="0"))
     net.outputs.append(("out_valid", Expr(Ref("valid_q", stages - 1, stages - 1))))
@@ -261,17 +274,21 @@ def _segments(net: Netlist, wires: list[Cell], budget: float) -> int:
     return 1 + max((_ready(c) for c in wires), default=0)
 
 
-def _register_crossings(net: Netlist, wires: list[Cell]) -> None:
-    """Registers `<name>_p<b>` for each value read b stages after its own, and the reads pointed at them."""
-    staged = {c.name: _ready(c) for c in wires}
+def _register_crossings(net: Netlist, wires: list[Cell], state: list[Cell]) -> None:
+    """Registers `<name>_p<b>` for each value read b stages after its own, and the reads pointed at them
+    (a state register's next value, and an output, are read in the last stage). With state (inputs held
+    for the scan), only `<name>_p<s + 1>` after a value's stage s, and nothing for the inputs and state."""
+    held = _held(net, wires) if state else set()
+    staged = {c.name: _ready(c) for c in wires if c.name not in held}
     needed: dict[str, int] = {}
     readers: list[tuple[int, Cell | int]] = [(c.stage or 0, c) for c in wires]
-    readers += [(net.stages, k) for k in range(len(net.outputs))]
+    readers += [(net.stages, c) for c in state] + [(net.stages, k) for k in range(len(net.outputs))]
     for stage, reader in readers:
         expr = reader.expr if isinstance(reader, Cell) else net.outputs[reader][1]
-        rename = {r.name: f"{r.name}_p{stage}" for r in expr.refs() if staged.get(r.name, stage) < stage}
+        rename = {r.name: f"{r.name}_p{staged[r.name] + 1 if state else stage}" for r in expr.refs()
+                  if staged.get(r.name, stage) < stage}
         for name in rename:
-            needed[name] = max(needed.get(name, 0), stage)
+            needed[name] = max(needed.get(name, 0), staged[name] + 1 if state else stage)
         if not rename:
             continue
         if isinstance(reader, Cell):
@@ -284,6 +301,18 @@ def _register_crossings(net: Netlist, wires: list[Cell]) -> None:
             previous = name if b == staged[name] + 1 else f"{name}_p{b - 1}"
             net.add(Cell(f"{name}_p{b}", source.width, source.signed, Expr(Ref(previous)), kind="reg", stage=b,
                          op=source.op))
+
+
+def _held(net: Netlist, wires: list[Cell]) -> set[str]:
+    """The wires that only rename or select bits of inputs, state or constants (or of such wires): in a
+    stateful pipeline, inputs held for the scan, every stage reads them as they are."""
+    held: set[str] = set()
+    for c in wires:
+        sources = [net.cells.get(r.name) for r in c.expr.refs()]
+        if c.kind == "wire" and c.delay == WIRING and all(
+                x is None or x.kind in ("reg", "localparam") or x.stage is None or x.name in held for x in sources):
+            held.add(c.name)
+    return held
 
 
 # ---------------------------------------------------------------- lint waiver

@@ -111,7 +111,9 @@ class SynthReport:
         at_fmax = f", {self.latency_ns(self.fmax_mhz):.1f} ns at Fmax" if self.fmax_mhz else ""
         lines.append(f"  latency: {self.latency_cycles} cycle(s) (input register to output register), "
                      f"{self.latency_ns(self.clock_mhz):.1f} ns at {self.clock_mhz:g} MHz{at_fmax}")
-        lines.append(f"  initiation interval: {self.initiation_interval} cycle (a new input every clock)")
+        every = "every clock" if self.initiation_interval == 1 else \
+            f"every {self.initiation_interval} clocks: the state is written from the last stage"
+        lines.append(f"  initiation interval: {self.initiation_interval} cycle(s) (a new input {every})")
         return "\n".join(lines)
 
 
@@ -170,7 +172,8 @@ def synthesize(net: Netlist, workdir: Path, device: str, clock_mhz: float) -> Sy
     run_tool([yosys, "-q", "-l", "yosys.log", "-p", script], workdir, "yosys", "see yosys.log in that directory")
     cells = cell_counts((workdir / "stat.txt").read_text())
     report = SynthReport(name, device, cells.get("LUT4", 0), cells.get("CCU2C", 0), cells.get("TRELLIS_FF", 0),
-                         cells.get("MULT18X18D", 0), cells.get("DP16KD", 0), clock_mhz, net.stages + 1, 1)
+                         cells.get("MULT18X18D", 0), cells.get("DP16KD", 0), clock_mhz, net.stages + 1,
+                         net.interval)
     d = DEVICES[device]
     done = subprocess.run([nextpnr, d.nextpnr_flag, "--package", d.package, "--json", "netlist.json",
                            "--freq", f"{clock_mhz:g}", "--router", "router2", "--timing-allow-fail",

@@ -199,6 +199,43 @@ class Builder:
         self.products[key] = self.decl(f"{prefix}", width, level[0], delay=WIRING)
         return self.products[key]
 
+    def long_division(self, prefix: str, num: Expr, nw: int, den: Expr, dw: int, bits: int
+                      ) -> tuple[Expr, Expr, Expr | None]:
+        """floor(num / den) and num mod den of an unsigned `nw`-bit numerator and a `dw`-bit divisor
+        den > 0 (both unsigned wires), by restoring division: one subtract-and-choose per quotient bit, each
+        its own cell, so the pipelining cuts a divider like any other chain of adders.
+
+        Only the quotient's low `bits` bits are computed (a caller saturating at its format needs no more):
+        the remainder starts as num >> bits, and the third value is 1 when that is not below den (the
+        quotient needs more bits), or None when it cannot be. A zero den gives a quotient of all ones; the
+        caller chooses its own value for it."""
+        steps = min(bits, nw)
+        rem: Expr | None = None
+        overflow = None
+        if steps < nw:
+            top, cw = num.bits(nw - 1, steps), max(nw - steps, dw)
+            wide = lambda e, n: e if n == cw else Expr(f"{{{cw - n}'d0, ", e, "}")  # noqa: E731
+            overflow = self.decl(f"{prefix}_o", 1, Expr(wide(top, nw - steps), " >= ", wide(den, dw)), signed=False,
+                                 delay=carry(cw))
+            fit = num.bits(min(nw - 1, steps + dw - 1), steps)
+            rem = self.decl(f"{prefix}_r{steps}", dw, fit if nw - steps >= dw else
+                            Expr(f"{{{dw - nw + steps}'d0, ", fit, "}"), signed=False, delay=WIRING)
+        signs = []
+        for j in range(steps - 1, -1, -1):
+            low = num.bit(j) if dw == 1 else Expr("{", rem.bits(dw - 2, 0) if rem else f"{dw - 1}'d0", ", ", num.bit(j), "}")
+            shifted = Expr("{", rem if rem else f"{dw}'d0", ", ", num.bit(j), "}")
+            diff = self.decl(f"{prefix}_d{j}", dw + 2, Expr("{1'b0, ", shifted, "} - {2'b0, ", den, "}"), signed=False,
+                             delay=carry(dw + 2))
+            signs.append(diff.bit(dw + 1))  # 1: below den, the quotient bit is 0
+            rem = self.decl(f"{prefix}_r{j}", dw, Expr(diff.bit(dw + 1), " ? ", low, " : ", diff.bits(dw - 1, 0)),
+                            signed=False)
+        parts: list[str | Expr] = []
+        for k, sign in enumerate(signs):
+            parts += [", " if k else "", sign]
+        quotient = self.decl(f"{prefix}_q", steps, Expr("~{", *parts, "}"), signed=False, delay=WIRING)
+        assert rem is not None
+        return quotient, rem, overflow
+
     def _pieces(self, prefix: str, x: Expr, width: int, signed: bool) -> list[tuple[Expr, Chunk, int]]:
         """The operand's pieces as signed wires (a piece, its chunk, its width): the top one as is (an
         unsigned operand's with a zero on top), the others with a zero on top."""
@@ -298,16 +335,11 @@ def build_netlist(model: FixedModel, name: str, assets: int | None = None, pipel
     Vectors become `assets` wires (ports `in_<name>_<k>`); state fields become
     registers with a synchronous reset to their initial values, advanced on a
     clock edge when `en` is high; outputs are combinational from inputs and state.
-    With `pipeline` = N > 0 (stateless graphs), the logic is cut on its
-    accumulated delay into N + 1 segments with registers between them, and
-    `in_valid` travels with the data to `out_valid` N clocks later."""
+    With `pipeline` = N > 0, the logic is cut on its accumulated delay into
+    N + 1 segments with registers between them, and `in_valid` travels with the
+    data to `out_valid` N clocks later; a stateful graph's registers are then
+    written on `out_valid`'s clock edge (no `en`), one scan every N + 1 clocks."""
     ir = model.ir
-    if pipeline and ir.stateful:
-        raise LoweringError("a stateful graph is not pipelined (its next state needs this scan's result)",
-                            where=ir.name, fix="drop --pipeline, or pipeline a stateless graph")
-    if pipeline and model.missing:
-        raise LoweringError("a graph with a NaN ('missing') constant is not pipelined", where=ir.name,
-                            fix="drop --pipeline")
     has_vectors = any(op.type.vector for op in ir.ops)
     if has_vectors and not assets:
         raise LoweringError(f"graph {ir.name} has vectors over the universe", where=ir.name,

@@ -162,34 +162,44 @@ def verilog_mul(em: Builder, op: Op) -> None:
 
 
 def verilog_div(em: Builder, op: Op) -> None:
-    """floor((2 * (a << n) + b) / (2 * b)) after moving b's sign to a: the model's round half up, from
-    Verilog's truncating `/` and `%` (minus one when the remainder is nonzero and the numerator negative)."""
+    """floor((2 * (a << n) + b) / (2 * b)) after moving b's sign to a: the model's round half up. The
+    numerator's magnitude is divided by restoring division (`Builder.long_division`), one cell per bit of
+    the quotient the result's format can hold, and floored for a negative numerator (minus one more when
+    the remainder is nonzero); a quotient beyond those bits, or a zero divisor, saturates by the
+    numerator's sign."""
     (a, b), f = op.args, [em.fmt(x) for x in op.args]
     values = em.model.few_values(b)
     if values and (all(d > 0 for _, d in values) or len(values) == 1 and values[0][1] < 0):
         verilog_div_by_reciprocal(em, op, values)
         return
-    i, shift = op.id, f[1].frac_bits
-    w = divider_width(f[0], f[1], em.fmt(i))
+    i, shift, out = op.id, f[1].frac_bits, em.fmt(op.id)
+    w = divider_width(f[0], f[1], out)
     an, bn = em.ext(a, w), em.ext(b, w)
-    zero, one = em.const(0, w), em.const(1, w)
+    zero = em.const(0, w)
     negative = Expr("(", em.ref(b), " < ", em.const(0, f[1].width), ")")
     em.counts["dividers"] += 1
     sn = em.decl(em.name("sn", i), w, Expr(negative, " ? -(", an, f" <<< {shift}) : (", an, f" <<< {shift})"),
                  delay=carry(w))
-    sd = em.decl(em.name("sd", i), w, Expr(negative, " ? -", bn, " : ", bn), delay=carry(w))
-    n = em.decl(em.name("n", i), w, Expr("(", sn, " <<< 1) + ", sd), delay=carry(w))
-    d = em.decl(em.name("d", i), w, Expr(sd, " <<< 1"), delay=WIRING)
-    q = em.decl(em.name("q", i), w, Expr("(", d, " == ", zero, ") ? ", zero, " : ", n, " / ", d), delay=w * carry(w))
-    r = em.decl(em.name("r", i), w, Expr("(", d, " == ", zero, ") ? ", zero, " : ", n, " % ", d), delay=w * carry(w))
-    fl = em.decl(em.name("fl", i), w, Expr("((", r, " != ", zero, ") && (", n, " < ", zero, ")) ? ", q, " - ", one,
-                                          " : ", q), delay=carry(w))  # floor, d > 0
-    out = em.fmt(i)
-    top, bottom, a_zero = em.const(out.hi, w), em.const(out.lo, w), em.const(0, f[0].width)
-    t = em.decl(em.name("t", i), w, Expr("(", sd, " != ", zero, ") ? ", fl, " : (", em.ref(a), " > ", a_zero, ") ? ",
-                                        top, " : (", em.ref(a), " < ", a_zero, ") ? ", bottom, " : ", zero),
-                delay=carry(w))
-    em.fit(op, t, -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+    sd = em.decl(em.name("sd", i), w, Expr(negative, " ? -", bn, " : ", bn), delay=carry(w))  # |b|, below 2**wb
+    n = em.decl(em.name("n", i), w, Expr("(", sn, " <<< 1) + ", sd), delay=carry(w))  # |n| < 2**(w - 1)
+    nn = em.decl(em.name("nn", i), w, Expr("-", n), delay=carry(w))
+    mag = em.decl(em.name("mg", i), w - 1, Expr(n.bit(w - 1), " ? ", nn.bits(w - 2, 0), " : ", n.bits(w - 2, 0)),
+                  signed=False)
+    den = em.decl(em.name("dd", i), f[1].width + 1, Expr("{", sd.bits(f[1].width - 1, 0), ", 1'b0}"), signed=False,
+                  delay=WIRING)  # 2|b|
+    q, r, overflow = em.long_division(em.name("dv", i), mag, w - 1, den, f[1].width + 1, out.width)
+    tw, qw = max(w, out.width + 2), min(out.width, w - 1)  # the quotient, plus one, negated; its bits
+    top, bottom, a_zero = em.const(out.hi, tw), em.const(out.lo, tw), em.const(0, f[0].width)
+    up = em.decl(em.name("qu", i), tw, Expr("$signed({", f"{tw - qw}'d0, ", q, "}) + $signed({",
+                                             f"{tw - 1}'d0, |", r, "})"), delay=carry(tw))
+    floor = em.decl(em.name("fl", i), tw, Expr(n.bit(w - 1), " ? -", up, " : $signed({", f"{tw - qw}'d0, ",
+                                                q, "})"), delay=carry(tw))
+    beyond = Expr("(", n.bit(w - 1), " ? ", bottom, " : ", top, ")")
+    chosen = Expr(overflow, " ? ", beyond, " : ", floor) if overflow is not None else floor
+    t = em.decl(em.name("t", i), tw, Expr("(", sd, " != ", zero, ") ? ", chosen, " : (", em.ref(a), " > ", a_zero,
+                                         ") ? ", top, " : (", em.ref(a), " < ", a_zero, ") ? ", bottom, " : ",
+                                         em.const(0, tw)), delay=carry(w))
+    em.fit(op, t, -(1 << (tw - 1)), (1 << (tw - 1)) - 1, tw)
 
 
 def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]) -> None:

@@ -153,14 +153,28 @@ def verilog_copysign(em: Builder, op: Op) -> None:
 
 
 def verilog_division(em: Builder, op: Op) -> None:
-    """Verilog's truncating `/` and `%`, then floored (the remainder moved to b's sign, the quotient one
-    down) when the remainder is nonzero and its sign differs from b's; b = 0 gives a // 0 = 0, a % 0 = a."""
+    """|a| divided by |b| by restoring division (`Builder.long_division`, a cell per quotient bit), the
+    truncated quotient and remainder given their signs (a's sign times b's, and a's), then floored (the
+    remainder moved to b's sign, the quotient one down) when the remainder is nonzero and its sign differs
+    from b's; b = 0 gives a // 0 = 0, a % 0 = a."""
     (a, b), f, i = op.args, [em.fmt(x) for x in op.args], op.id
     w = max(f[0].width, f[1].width) + 1
     an, bn, zero, one = em.ext(a, w), em.ext(b, w), em.const(0, w), em.const(1, w)
     em.counts["dividers"] += 1
-    q = em.decl(em.name("q", i), w, Expr("(", bn, " == ", zero, ") ? ", zero, " : ", an, " / ", bn), delay=w * carry(w))
-    r = em.decl(em.name("r", i), w, Expr("(", bn, " == ", zero, ") ? ", an, " : ", an, " % ", bn), delay=w * carry(w))
+    mags = [em.decl(em.name(f"ma{k}_", i), w, Expr("(", x, " < ", zero, ") ? -", x, " : ", x), delay=carry(w) + LUT)
+            for k, x in enumerate((an, bn))]
+    ua, ub = (em.decl(em.name(f"mu{k}_", i), f[k].width, m.bits(f[k].width - 1, 0), signed=False, delay=WIRING)
+              for k, m in enumerate(mags))  # |a| <= 2**(wa - 1): wa bits, unsigned
+    uq, ur, _ = em.long_division(em.name("dv", i), ua, f[0].width, ub, f[1].width, f[0].width)
+    sa, sb = em.ref(a), em.ref(b)
+    negative_a = Expr("(", sa, " < ", em.const(0, f[0].width), ")")
+    negative_q = Expr("(", negative_a, " != (", sb, " < ", em.const(0, f[1].width), "))")
+    qm = Expr("$signed({", f"{w - f[0].width}'d0, ", uq, "})")
+    rm = Expr("$signed({", f"{w - f[1].width}'d0, ", ur, "})")
+    q = em.decl(em.name("q", i), w, Expr("(", bn, " == ", zero, ") ? ", zero, " : ", negative_q, " ? -", qm, " : ", qm),
+                delay=carry(w) + LUT)
+    r = em.decl(em.name("r", i), w, Expr("(", bn, " == ", zero, ") ? ", an, " : ", negative_a, " ? -", rm, " : ", rm),
+                delay=carry(w) + LUT)
     fl = em.decl(em.name("fl", i), 1, Expr("(", bn, " != ", zero, ") && (", r, " != ", zero, ") && ((", r, " < ",
                                            zero, ") != (", bn, " < ", zero, "))"), signed=False, delay=carry(w))
     if op.kind == "floordiv":
