@@ -552,7 +552,8 @@ def hdl(graph: GraphArg,
     lines = [f"graph {ir.name} {ir.content_hash[:16]}: {len(ir.ops)} ops -> {out_dir / (name + '.v')} "
              f"(netlist view: {out_dir / 'netlist.dot'})",
              "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {net.stages} "
-             f"(outputs {net.stages} clock(s) after their inputs; initiation interval {net.interval})",
+             f"(outputs {net.stages} clock(s) after their inputs; initiation interval {net.interval}"
+             + (f"; slowest stage about {net.budget:.1f} LUT levels, estimated)" if net.stages else ")"),
              "formats:"]
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]
     lines += [f"  warning: {what} has no proven finite range: Q{model.formats[i].int_bits}.{model.formats[i].frac_bits} "

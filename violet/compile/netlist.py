@@ -176,6 +176,7 @@ class Netlist:
     outputs: list[tuple[str, Expr]] = field(default_factory=list)
     stages: int = 0
     interval: int = 1  # clocks between two inputs: 1, or a pipelined stateful module's stages + 1
+    budget: float = 0.0  # the slowest pipeline segment's estimated delay, in LUT levels
 
     def add(self, cell: Cell) -> Expr:
         """Add a cell (its name a fresh identifier); a read of it."""
@@ -237,7 +238,7 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
         else:
             lo = mid
     _segments(net, wires, hi)
-    net.stages = stages
+    net.stages, net.budget = stages, hi
     state = [c for c in net.cells.values() if c.kind == "reg"]
     _register_crossings(net, wires, state)
     for c in state:
@@ -277,27 +278,31 @@ def _segments(net: Netlist, wires: list[Cell], budget: float) -> int:
 def _register_crossings(net: Netlist, wires: list[Cell], state: list[Cell]) -> None:
     """Registers `<name>_p<b>` for each value read b stages after its own, and the reads pointed at them
     (a state register's next value, and an output, are read in the last stage). With state (inputs held
-    for the scan), only `<name>_p<s + 1>` after a value's stage s, and nothing for the inputs and state."""
+    for the scan), nothing for the inputs and state, and a value read in only one later stage gets one
+    register, `<name>_p<s + 1>` after its stage s; one read in several is still carried stage by stage,
+    so that each stage reads a copy placed near it (a divisor read by every step of a divider)."""
     held = _held(net, wires) if state else set()
     staged = {c.name: _ready(c) for c in wires if c.name not in held}
-    needed: dict[str, int] = {}
     readers: list[tuple[int, Cell | int]] = [(c.stage or 0, c) for c in wires]
     readers += [(net.stages, c) for c in state] + [(net.stages, k) for k in range(len(net.outputs))]
-    for stage, reader in readers:
-        expr = reader.expr if isinstance(reader, Cell) else net.outputs[reader][1]
-        rename = {r.name: f"{r.name}_p{staged[r.name] + 1 if state else stage}" for r in expr.refs()
-                  if staged.get(r.name, stage) < stage}
-        for name in rename:
-            needed[name] = max(needed.get(name, 0), staged[name] + 1 if state else stage)
-        if not rename:
-            continue
+    exprs = [reader.expr if isinstance(reader, Cell) else net.outputs[reader][1] for _, reader in readers]
+    read_in: dict[str, set[int]] = {}
+    for (stage, _), expr in zip(readers, exprs):
+        for r in expr.refs():
+            if staged.get(r.name, stage) < stage:
+                read_in.setdefault(r.name, set()).add(stage)
+    copy = {name: (lambda k, s=staged[name] + 1: s) if state and len(at) == 1 else (lambda k: k)
+            for name, at in read_in.items()}
+    for (stage, reader), expr in zip(readers, exprs):
+        rename = {r.name: f"{r.name}_p{copy[r.name](stage)}" for r in expr.refs() if r.name in read_in
+                  and staged[r.name] < stage}
         if isinstance(reader, Cell):
             reader.expr = expr.renamed(rename)
-        else:
+        elif rename:
             net.outputs[reader] = (net.outputs[reader][0], expr.renamed(rename))
-    for name, last in needed.items():
+    for name, at in read_in.items():
         source = net.cells[name]
-        for b in range(staged[name] + 1, last + 1):
+        for b in range(staged[name] + 1, copy[name](max(at)) + 1):
             previous = name if b == staged[name] + 1 else f"{name}_p{b - 1}"
             net.add(Cell(f"{name}_p{b}", source.width, source.signed, Expr(Ref(previous)), kind="reg", stage=b,
                          op=source.op))

@@ -202,8 +202,13 @@ class Builder:
     def long_division(self, prefix: str, num: Expr, nw: int, den: Expr, dw: int, bits: int
                       ) -> tuple[Expr, Expr, Expr | None]:
         """floor(num / den) and num mod den of an unsigned `nw`-bit numerator and a `dw`-bit divisor
-        den > 0 (both unsigned wires), by restoring division: one subtract-and-choose per quotient bit, each
-        its own cell, so the pipelining cuts a divider like any other chain of adders.
+        den > 0 (both unsigned wires), by non-restoring division: one adder per quotient bit, each its own
+        cell, so the pipelining cuts a divider like any other chain of adders.
+
+        The partial remainder r is signed, in (-den, den): each step takes 2r + the next bit of num and adds
+        den if r < 0, else subtracts it (one carry chain: den's complement and the carry-in chosen by r's
+        sign, no multiplexer after it), and the quotient bit is 1 where the result is not negative: the same
+        bits as restoring division, whose remainder is r, or r + den where r < 0 (the last step's correction).
 
         Only the quotient's low `bits` bits are computed (a caller saturating at its format needs no more):
         the remainder starts as num >> bits, and the third value is 1 when that is not below den (the
@@ -218,23 +223,32 @@ class Builder:
             overflow = self.decl(f"{prefix}_o", 1, Expr(wide(top, nw - steps), " >= ", wide(den, dw)), signed=False,
                                  delay=carry(cw))
             fit = num.bits(min(nw - 1, steps + dw - 1), steps)
-            rem = self.decl(f"{prefix}_r{steps}", dw, fit if nw - steps >= dw else
-                            Expr(f"{{{dw - nw + steps}'d0, ", fit, "}"), signed=False, delay=WIRING)
+            rem = self.decl(f"{prefix}_r{steps}", dw + 1, Expr(f"{{{dw + 1 - min(nw - steps, dw)}'d0, ", fit, "}"),
+                            signed=False, delay=WIRING)
         signs = []
         for j in range(steps - 1, -1, -1):
-            low = num.bit(j) if dw == 1 else Expr("{", rem.bits(dw - 2, 0) if rem else f"{dw - 1}'d0", ", ", num.bit(j), "}")
-            shifted = Expr("{", rem if rem else f"{dw}'d0", ", ", num.bit(j), "}")
-            diff = self.decl(f"{prefix}_d{j}", dw + 2, Expr("{1'b0, ", shifted, "} - {2'b0, ", den, "}"), signed=False,
-                             delay=carry(dw + 2))
-            signs.append(diff.bit(dw + 1))  # 1: below den, the quotient bit is 0
-            rem = self.decl(f"{prefix}_r{j}", dw, Expr(diff.bit(dw + 1), " ? ", low, " : ", diff.bits(dw - 1, 0)),
-                            signed=False)
+            # each step reads its own bit of num, and the quotient its bit of each step: one-bit signals, so
+            # a pipeline carries bits to where they are read, not whole words
+            bit = self.decl(f"{prefix}_n{j}", 1, num.bit(j), signed=False, delay=WIRING)
+            if rem is None:  # r = 0: subtract
+                x, y = Expr(f"{{{dw + 1}'d0, ", bit, ", 1'b1}"), Expr("{2'b11, ~", den, ", 1'b1}")
+            else:  # {2r + bit, 1} + {den or ~den, carry}: the carry-in as the low bit of a wider sum
+                add = rem.bit(dw)
+                x = Expr("{", rem, ", ", bit, ", 1'b1}")
+                y = Expr("{({2'b00, ", den, "} ^ {", str(dw + 2), "{~", add, "}}), ~", add, "}")
+            step = self.decl(f"{prefix}_s{j}", dw + 3, Expr(x, " + ", y), signed=False,
+                             delay=carry(dw + 3) + LUT)  # and the route of the sign to every bit of it
+            rem = self.decl(f"{prefix}_r{j}", dw + 1, step.bits(dw + 1, 1), signed=False, delay=WIRING)
+            signs.append(self.decl(f"{prefix}_b{j}", 1, rem.bit(dw), signed=False, delay=WIRING))  # 1: negative
         parts: list[str | Expr] = []
         for k, sign in enumerate(signs):
             parts += [", " if k else "", sign]
         quotient = self.decl(f"{prefix}_q", steps, Expr("~{", *parts, "}"), signed=False, delay=WIRING)
         assert rem is not None
-        return quotient, rem, overflow
+        low = rem.bits(dw - 1, 0)
+        remainder = self.decl(f"{prefix}_m", dw, Expr(rem.bit(dw), " ? ", low, " + ", den, " : ", low), signed=False,
+                              delay=carry(dw) + LUT)
+        return quotient, remainder, overflow
 
     def _pieces(self, prefix: str, x: Expr, width: int, signed: bool) -> list[tuple[Expr, Chunk, int]]:
         """The operand's pieces as signed wires (a piece, its chunk, its width): the top one as is (an

@@ -187,19 +187,26 @@ def verilog_div(em: Builder, op: Op) -> None:
                   signed=False)
     den = em.decl(em.name("dd", i), f[1].width + 1, Expr("{", sd.bits(f[1].width - 1, 0), ", 1'b0}"), signed=False,
                   delay=WIRING)  # 2|b|
-    q, r, overflow = em.long_division(em.name("dv", i), mag, w - 1, den, f[1].width + 1, out.width)
-    tw, qw = max(w, out.width + 2), min(out.width, w - 1)  # the quotient, plus one, negated; its bits
+    # |quotient| < 2**(wo - 1) leaves the floor in the format: -(q + 1) >= -2**(wo - 1) = its lowest value;
+    # beyond it the format's bound is the saturated value either way, so no comparator saturates after it
+    bits = max(out.width - 1, 1)
+    q, r, overflow = em.long_division(em.name("dv", i), mag, w - 1, den, f[1].width + 1, bits)
+    below = em.decl(em.name("ng", i), 1, n.bit(w - 1), signed=False, delay=WIRING)  # one bit read at the end
+    by_zero = em.decl(em.name("dz", i), 1, Expr(sd, " == ", zero), signed=False, delay=carry(w))
+    qw = min(bits, w - 1)  # the quotient's bits
+    tw = max(qw + 2, out.width + 1)  # the quotient plus one, negated; the format's bounds
     top, bottom, a_zero = em.const(out.hi, tw), em.const(out.lo, tw), em.const(0, f[0].width)
     up = em.decl(em.name("qu", i), tw, Expr("$signed({", f"{tw - qw}'d0, ", q, "}) + $signed({",
                                              f"{tw - 1}'d0, |", r, "})"), delay=carry(tw))
-    floor = em.decl(em.name("fl", i), tw, Expr(n.bit(w - 1), " ? -", up, " : $signed({", f"{tw - qw}'d0, ",
-                                                q, "})"), delay=carry(tw))
-    beyond = Expr("(", n.bit(w - 1), " ? ", bottom, " : ", top, ")")
+    floor = em.decl(em.name("fl", i), tw, Expr(below, " ? -", up, " : $signed({", f"{tw - qw}'d0, ", q, "})"),
+                    delay=carry(tw))
+    beyond = Expr("(", below, " ? ", bottom, " : ", top, ")")
     chosen = Expr(overflow, " ? ", beyond, " : ", floor) if overflow is not None else floor
-    t = em.decl(em.name("t", i), tw, Expr("(", sd, " != ", zero, ") ? ", chosen, " : (", em.ref(a), " > ", a_zero,
-                                         ") ? ", top, " : (", em.ref(a), " < ", a_zero, ") ? ", bottom, " : ",
-                                         em.const(0, tw)), delay=carry(w))
-    em.fit(op, t, -(1 << (tw - 1)), (1 << (tw - 1)) - 1, tw)
+    above = [em.decl(em.name(f"a{k}", i), 1, Expr(em.ref(a), f" {cmp} ", a_zero), signed=False, delay=carry(f[0].width))
+             for k, cmp in (("p", ">"), ("n", "<"))]  # a's sign, for a zero divisor
+    t = em.decl(em.name("t", i), tw, Expr(by_zero, " ? (", above[0], " ? ", top, " : ", above[1], " ? ", bottom, " : ",
+                                         em.const(0, tw), ") : ", chosen), delay=carry(w))
+    em.fit(op, t, min(-(1 << qw), out.lo), max((1 << qw) - 1, out.hi), tw)
 
 
 def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]) -> None:
