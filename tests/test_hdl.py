@@ -359,6 +359,31 @@ def test_the_divider_holds_a_divisor_wider_than_its_numerator_in_any_format(writ
     assert report.vectors == 2_000 and report.mismatches == 0, report.render()
 
 
+SMALL_DIVISOR_GRAPH = """
+[graph]
+name = "small_divisor"
+[inputs]
+x = { type = "float64", finite = true, ge = -100.0, le = 100.0 }
+k = { type = "int64", ge = 0, le = 5 }
+[outputs]
+q = "x / float(k)"
+"""
+
+
+@pytest.mark.parametrize("frac_bits", [0, 8, 24])
+def test_a_divisor_of_a_few_integers_and_zero_is_a_reciprocal_table(write_graph, tmp_path, frac_bits):
+    """k in [0, 5]: the nonzero k divide by their exact reciprocals (a multiplication, no divider) and k = 0
+    saturates by x's sign, as the divider does (blue_decision's exchange leverage is 0 when no asset is
+    selected); every k, the zero included, co-simulates with 0 mismatches."""
+    model = FixedModel(lower(load_graph(write_graph(SMALL_DIVISOR_GRAPH))), FixedConfig(frac_bits, 12))
+    _, counts = emit_module(model, "small_divisor")
+    assert counts["dividers"] == 0 and counts["multipliers"] == 1
+    rows = cosim_rows(model, 3_000, seed=frac_bits)
+    assert {row["k"] for row in rows} == set(range(6)) and any(row["k"] == 0 and row["x"] for row in rows)
+    report = cosimulate(model, rows, tmp_path, "small_divisor")
+    assert report.vectors == 3_000 and report.mismatches == 0, report.render()
+
+
 def test_argmax_over_more_assets_than_its_format_holds_is_refused(tmp_path):
     """The analysis bounds argmax only by [-1, INT64_MAX] (it does not know N), so under --int-bits 1 the
     index is Q1.0, [-2, 1]: over 5 assets the module is refused, naming the fix, instead of wrapping

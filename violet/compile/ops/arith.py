@@ -168,9 +168,10 @@ def verilog_div(em: Builder, op: Op) -> None:
     the remainder is nonzero); a quotient beyond those bits, or a zero divisor, saturates by the
     numerator's sign."""
     (a, b), f = op.args, [em.fmt(x) for x in op.args]
-    values = em.model.few_values(b)
-    if values and (all(d > 0 for _, d in values) or len(values) == 1 and values[0][1] < 0):
-        verilog_div_by_reciprocal(em, op, values)
+    values = em.model.few_values(b) or []
+    nonzero = [(k, d) for k, d in values if d]
+    if nonzero and (all(d > 0 for _, d in nonzero) or values == nonzero and len(values) == 1):
+        verilog_div_by_reciprocal(em, op, nonzero, by_zero=len(nonzero) < len(values))
         return
     i, shift, out = op.id, f[1].frac_bits, em.fmt(op.id)
     w = divider_width(f[0], f[1], out)
@@ -209,12 +210,14 @@ def verilog_div(em: Builder, op: Op) -> None:
     em.fit(op, t, min(-(1 << qw), out.lo), max((1 << qw) - 1, out.hi), tw)
 
 
-def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]) -> None:
+def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]], by_zero: bool = False) -> None:
     """The same quotient, floor((2 * (a << n) + |b|) / (2 * |b|)), as a multiplication: b is a constant of
     the hardware (it depends only on parameters) or one of a few integers k (`values`: (k, b's raw value)),
-    each 2|b| with its exact reciprocal (`qformat.reciprocal`), chosen by k. The numerator x is made
-    non-negative by its complement (floor(x / d) = ~floor(~x / d)); the model is unchanged. The bits of
-    the product below the shift (the quotient's fraction) and the constants' sign bit are left unread."""
+    each 2|b| with its exact reciprocal (`qformat.reciprocal`), chosen by k; `by_zero`: b may also be 0
+    (blue_decision's exchange leverage, 0 when no asset is selected), which saturates by a's sign as the
+    divider does. The numerator x is made non-negative by its complement (floor(x / d) = ~floor(~x / d));
+    the model is unchanged. The bits of the product below the shift (the quotient's fraction) and the
+    constants' sign bit are left unread."""
     (a, b), f = op.args, [em.fmt(x) for x in op.args]
     i, w = op.id, divider_width(f[0], f[1], em.fmt(op.id))
     sign = -1 if values[0][1] < 0 else 1
@@ -241,8 +244,14 @@ def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]
     q = em.decl(em.name("q", i), w, Expr(f"$signed({{{{{w - pw + shift}{{1'b0}}}}, ", p.bits(pw - 1, shift), "})"),
                 delay=WIRING)  # floor(u / 2|b|)
     em.counts["multipliers"] += 1
-    t = em.decl(em.name("t", i), w, Expr(x.bit(w - 1), " ? ~", q, " : ", q))
-    em.fit(op, t, -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+    t = Expr(x.bit(w - 1), " ? ~", q, " : ", q)
+    if by_zero:
+        out, zero = em.fmt(i), em.const(0, f[0].width)
+        t = em.decl(em.name("tq", i), w, t)
+        t = Expr("(", em.ref(b), " == ", em.const(0, f[1].width), ") ? ((", em.ref(a), " > ", zero, ") ? ",
+                 em.const(out.hi, w), " : (", em.ref(a), " < ", zero, ") ? ", em.const(out.lo, w), " : ",
+                 em.const(0, w), ") : ", t)
+    em.fit(op, em.decl(em.name("t", i), w, t), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
 
 
 def verilog_pick(em: Builder, op: Op) -> None:
