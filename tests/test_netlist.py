@@ -11,7 +11,7 @@ from conftest import GRAPHS
 from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
-from violet.compile.netlist import DSP_LATENCY, LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
+from violet.compile.netlist import DSP_LATENCY, FAN_OUT, LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
 from violet.compile.verilog import Chunk, build_netlist, chunks
 from violet.dag.graph import load_graph
 
@@ -66,11 +66,7 @@ def test_pipelining_cuts_the_argmax_tree_by_level_and_registers_every_crossing(s
     argmax = next(op.id for op in selector.ir.ops if op.kind == "argmax")
     assert net.op_stages()[argmax] == (0, 6) and net.stages == 6
     assert counts["registers"] == net.registers() == sum(c.width for c in net.cells.values() if c.kind == "reg")
-    arrival: dict[str, float] = {}
-    for cell in net.cells.values():
-        if cell.kind == "wire" and cell.stage is not None:
-            same = [arrival[r.name] for r in cell.expr.refs() if r.name in arrival and stage_of[r.name] == cell.stage]
-            arrival[cell.name] = cell.delay + max(same, default=0.0)
+    arrival = _arrivals(net)
     level = carry(49) + LUT  # one node of the tree: compare 49-bit scores, then a multiplexer
     assert max(arrival.values()) <= 1.5 * level
 
@@ -84,6 +80,58 @@ def test_pipelining_a_netlist_with_fewer_levels_than_stages_delays_its_outputs()
     cut_pipeline(net, 3)
     regs = sorted(c.name for c in net.cells.values() if c.kind == "reg")
     assert regs == ["v1_p1", "v1_p2", "v1_p3", "valid_q"] and net.outputs[0][1].render() == "v1_p3"
+
+
+def _arrivals(net: Netlist) -> dict[str, float]:
+    """Each wire's estimated delay from the start of its stage (what it reads in its own stage, plus itself)."""
+    arrival: dict[str, float] = {}
+    for cell in net.cells.values():
+        if cell.kind == "wire" and cell.stage is not None:
+            same = [arrival[r.name] for r in cell.expr.refs() if r.name in arrival
+                    and net.cells[r.name].stage == cell.stage]
+            arrival[cell.name] = cell.delay + max(same, default=0.0)
+    return arrival
+
+
+def test_a_stateful_pipeline_registers_a_value_once_unless_several_stages_read_it():
+    """blue_exit over 4 assets, 12 stages: the state is written on out_valid's clock (valid_q's last bit), the
+    inputs and the state are read where they are (no register carries them), and a value gets more than one
+    register only when several later stages read it (a copy near each)."""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(assets=4))
+    net, _ = build_netlist(model, "blue_exit", 4, 12)
+    assert net.interval == 13 and [p.name for p in net.ports[:4]] == ["clk", "rst", "in_valid", "out_valid"]
+    assert "en" not in {p.name for p in net.ports}
+    state = [c for c in net.cells.values() if c.kind == "reg" and c.reset is not None and c.name != "valid_q"]
+    assert state and all(c.enable == "valid_q[11]" for c in state)
+    leaves = {f"v{op.id}" for op in model.ir.ops if op.kind in ("input", "state")}
+    copies: dict[str, list[str]] = {}
+    for c in net.cells.values():
+        if c.kind == "reg" and "_p" in c.name and c.name.rsplit("_p", 1)[1].isdigit():
+            copies.setdefault(c.name.rsplit("_p", 1)[0], []).append(c.name)
+    assert copies and not any(name.split("_")[0] in leaves for name in copies)
+    reader_stages: dict[str, set[int]] = {}
+    for c in net.cells.values():
+        for r in c.expr.refs():
+            if r.name in {x for names in copies.values() for x in names}:
+                reader_stages.setdefault(r.name.rsplit("_p", 1)[0], set()).add(c.stage if c.kind != "reg" or
+                                                                                c.reset is None else 12)
+    for source, names in copies.items():
+        assert len(names) == 1 or len(reader_stages.get(source, ())) > 1, (source, names)
+
+
+def test_a_gathers_wide_select_bits_start_their_stage_from_a_register():
+    """blue_decision over 64 assets, 80 stages: a gather's select bit read by FAN_OUT_BITS multiplexer bits or
+    more is the first cell of its stage, read from a register, so its long route has a stage of its own; one
+    read by fewer is a plain bit of the index."""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_decision.toml")), FixedConfig(assets=64, bound_inputs=True))
+    net, _ = build_netlist(model, "blue_decision", 64, 80)
+    arrival = _arrivals(net)
+    selects = [c for c in net.cells.values() if c.name.startswith("gs") and c.kind == "wire"]
+    # three gathers over 64 assets, 6 levels each: the selected asset's exchange leverage (Q7.0, 32 x 8 bits at
+    # its first level) and two prices (Q20.24: 32, 16 and 8 x 45 bits at their first three)
+    assert len(selects) == 3 * 6 and sum(c.fans_out for c in selects) == 1 + 2 * 3
+    assert all(arrival[c.name] == c.delay == FAN_OUT for c in selects if c.fans_out)
+    assert all(c.delay == 0 for c in selects if not c.fans_out)
 
 
 @pytest.mark.parametrize("assets, stages, simulator", [(1, 1, "icarus"), (7, 2, "icarus"), (13, 4, "verilator"),

@@ -197,10 +197,10 @@ def verilog_div(em: Builder, op: Op) -> None:
     qw = min(bits, w - 1)  # the quotient's bits
     tw = max(qw + 2, out.width + 1)  # the quotient plus one, negated; the format's bounds
     top, bottom, a_zero = em.const(out.hi, tw), em.const(out.lo, tw), em.const(0, f[0].width)
-    up = em.decl(em.name("qu", i), tw, Expr("$signed({", f"{tw - qw}'d0, ", q, "}) + $signed({",
-                                             f"{tw - 1}'d0, |", r, "})"), delay=carry(tw))
-    floor = em.decl(em.name("fl", i), tw, Expr(below, " ? -", up, " : $signed({", f"{tw - qw}'d0, ", q, "})"),
-                    delay=carry(tw))
+    exact = em.decl(em.name("rz", i), 1, Expr("~|", r), signed=False, delay=LUT * math.ceil(math.log(f[1].width + 1, 4)))
+    # floor: q, or for a negative numerator -(q + 1 - exact) = ~q + exact, in one adder
+    floor = em.decl(em.name("fl", i), tw, Expr("({", f"{tw - qw}'d0, ", q, "} ^ {", str(tw), "{", below, "}}) + {",
+                                               f"{tw - 1}'d0, ", below, " & ", exact, "}"), delay=carry(tw))
     beyond = Expr("(", below, " ? ", bottom, " : ", top, ")")
     chosen = Expr(overflow, " ? ", beyond, " : ", floor) if overflow is not None else floor
     above = [em.decl(em.name(f"a{k}", i), 1, Expr(em.ref(a), f" {cmp} ", a_zero), signed=False, delay=carry(f[0].width))

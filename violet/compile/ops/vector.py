@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from violet.compile import semantics as sem
 from violet.compile.interval import BOOL as BOOL_INTERVAL
 from violet.compile.interval import Interval, point
-from violet.compile.netlist import LUT, WIRING, Expr, carry
+from violet.compile.netlist import FAN_OUT, FAN_OUT_BITS, LUT, WIRING, Cell, Expr, carry
 from violet.compile.ops.spec import Fn, OpSpec, jitted
 from violet.compile.qformat import Fmt, LoweringError, saturate
 from violet.dag.types import BOOL, I64, INT64_MAX, DType, ValueType
@@ -89,7 +89,9 @@ def _joined(items: list[Expr], join: str) -> Expr:
 
 def verilog_gather(em: Builder, op: Op) -> None:
     """A balanced tree of 2:1 multiplexers, one level per bit of the index (an odd one out paired with 0);
-    an index outside [0, N) gives 0, the type's zero."""
+    an index outside [0, N) gives 0, the type's zero. Each level's select bit drives all of its
+    multiplexers (blue_decision's price over 64 assets: 32 x 45 bits at the first level): where that is
+    FAN_OUT_BITS or more, it is its own cell that a pipeline reads from a register."""
     vec, idx = op.args
     out, elem = em.fmt(op.id), em.fmt(vec)
     width = max(out.width, elem.width)
@@ -100,7 +102,10 @@ def verilog_gather(em: Builder, op: Op) -> None:
     level = 0
     while len(items) > 1:
         pairs = [(items[k], items[k + 1] if k + 1 < len(items) else zero) for k in range(0, len(items), 2)]
-        items = [em.decl(f"{em.name('gm', op.id)}_{level}_{g}", width, Expr(sel.bit(level), " ? ", hi, " : ", lo))
+        wide = len(pairs) * width >= FAN_OUT_BITS
+        bit = em.net.add(Cell(f"{em.name('gs', op.id)}_{level}", 1, False, sel.bit(level), op=op.id,
+                              delay=FAN_OUT if wide else WIRING, fans_out=wide))
+        items = [em.decl(f"{em.name('gm', op.id)}_{level}_{g}", width, Expr(bit, " ? ", hi, " : ", lo))
                  for g, (lo, hi) in enumerate(pairs)]
         level += 1
     inside = Expr("(", sel, " >= ", em.const(0, iw), ") && (", sel, " < ", em.const(em.assets, iw), ")")
