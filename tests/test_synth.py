@@ -110,6 +110,30 @@ def test_the_module_is_synthesized_placed_and_routed(tmp_path, graph, options, c
     assert "Fmax:" in done.stdout and "meets the requested" in done.stdout
 
 
+ADDER_GRAPH = """
+[graph]
+name = "adder"
+[inputs]
+a = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
+b = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
+[outputs]
+y = "a + b"
+"""
+
+
+def test_the_placer_seed_is_nextpnrs_and_in_the_report(write_graph, tmp_path):
+    """`--placer-seed N` starts nextpnr's placer from N (a seed sweep, for a design near its clock); the report
+    names it, and without the option it says nextpnr's default."""
+    graph = str(write_graph(ADDER_GRAPH))
+    done = _violet("hdl", graph, "--out", str(tmp_path / "seeded"), "--synth", "--placer-seed", "7")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((tmp_path / "seeded" / "synth" / "report.json").read_text())["seed"] == 7
+    assert "(placer seed 7)" in (tmp_path / "seeded" / "synth" / "report.txt").read_text()
+    done = _violet("hdl", graph, "--out", str(tmp_path / "default"), "--synth")
+    assert done.returncode == 0 and "(placer seed default)" in (tmp_path / "default" / "synth" / "report.txt").read_text()
+    assert json.loads((tmp_path / "default" / "synth" / "report.json").read_text())["seed"] is None
+
+
 def test_a_tool_the_os_kills_is_one_message_saying_so(tmp_path):
     """A tool killed by a signal (the OS's SIGKILL when memory runs out: Yosys on blue_decision over 64
     assets) prints nothing of its own; the message names the signal and the likely cause."""

@@ -523,6 +523,8 @@ def hdl(graph: GraphArg,
                                             "resources, Fmax, latency in DIR/synth/report.txt and .json")] = False,
         device: Annotated[str, typer.Option(help="FPGA for --synth")] = "ecp5-85k",
         clock_mhz: Annotated[float, typer.Option(help="requested clock for --synth (MHz)")] = 100.0,
+        placer_seed: Annotated[int | None, typer.Option(help="nextpnr's placer seed for --synth (Fmax near a target "
+                                                        "depends on it; default: nextpnr's own)")] = None,
         sets: SetOpt = None) -> None:
     """Lower a graph to fixed point and Verilog: module, testbench, summary; --simulate co-simulates (exit 1 on a mismatch);
     --synth synthesizes and routes it (exit 1 if it does not fit, route, or meet --clock-mhz).
@@ -573,16 +575,16 @@ def hdl(graph: GraphArg,
         if any(r.mismatches for r in reports):
             raise typer.Exit(1)
     if synth:
-        _synth(net, out_dir / "synth", device, clock_mhz)
+        _synth(net, out_dir / "synth", device, clock_mhz, placer_seed)
 
 
-def _synth(net: Netlist, workdir: Path, device: str, clock_mhz: float) -> None:
+def _synth(net: Netlist, workdir: Path, device: str, clock_mhz: float, placer_seed: int | None) -> None:
     """`violet hdl --synth`: the netlist's module in its register wrapper through yosys and nextpnr; the report."""
     from violet.compile.synth import synthesize
 
     if not clock_mhz > 0:
         raise InputError(f"--clock-mhz must be positive, got {clock_mhz:g}", where="--clock-mhz")
-    report = synthesize(net, workdir, device, clock_mhz)
+    report = synthesize(net, workdir, device, clock_mhz, placer_seed)
     out.print(report.render())
     out.print(f"wrote {workdir / 'report.txt'} and {workdir / 'report.json'}")
     if not (report.fits and report.meets_clock):
