@@ -11,7 +11,7 @@ from conftest import GRAPHS
 from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
-from violet.compile.netlist import DSP_LATENCY, LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
+from violet.compile.netlist import DSP_LATENCY, FAN_OUT, LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
 from violet.compile.verilog import Chunk, build_netlist, chunks
 from violet.dag.graph import load_graph
 
@@ -117,6 +117,21 @@ def test_a_stateful_pipeline_registers_a_value_once_unless_several_stages_read_i
                                                                                 c.reset is None else 12)
     for source, names in copies.items():
         assert len(names) == 1 or len(reader_stages.get(source, ())) > 1, (source, names)
+
+
+def test_a_gathers_wide_select_bits_start_their_stage_from_a_register():
+    """blue_decision over 64 assets, 80 stages: a gather's select bit read by FAN_OUT_BITS multiplexer bits or
+    more is the first cell of its stage, read from a register, so its long route has a stage of its own; one
+    read by fewer is a plain bit of the index."""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_decision.toml")), FixedConfig(assets=64, bound_inputs=True))
+    net, _ = build_netlist(model, "blue_decision", 64, 80)
+    arrival = _arrivals(net)
+    selects = [c for c in net.cells.values() if c.name.startswith("gs") and c.kind == "wire"]
+    # three gathers over 64 assets, 6 levels each: the selected asset's exchange leverage (Q7.0, 32 x 8 bits at
+    # its first level) and two prices (Q20.24: 32, 16 and 8 x 45 bits at their first three)
+    assert len(selects) == 3 * 6 and sum(c.fans_out for c in selects) == 1 + 2 * 3
+    assert all(arrival[c.name] == c.delay == FAN_OUT for c in selects if c.fans_out)
+    assert all(c.delay == 0 for c in selects if not c.fans_out)
 
 
 @pytest.mark.parametrize("assets, stages, simulator", [(1, 1, "icarus"), (7, 2, "icarus"), (13, 4, "verilator"),

@@ -41,6 +41,8 @@ DSP = 4 * LUT  # one MULT18X18D block, combinational: an 18x18 partial product
 DSP_IN = 2 * LUT  # a registered block's input side: the route from a fabric register to its input registers
 DSP_OUT = LUT  # and its output side: from its output registers to the next cell
 DSP_LATENCY = 2  # a registered block: input registers, then output registers
+FAN_OUT = 2 * LUT  # the route from a register to many cells spread over the device
+FAN_OUT_BITS = 256  # how many bits a signal selects before its route is that long (measured on blue_decision)
 
 
 def shift_add(rows: int, width: int) -> float:
@@ -121,7 +123,9 @@ class Cell:
     (its `expr` is the next value on a clock edge, `reset` its value under rst, `enable` gating the edge) or
     "dsp" (an 18x18 signed product `a * b` of two 18-bit wires in a MULT18X18D block: a wire while `latency`
     is 0, else the block's input and output registers make its value `latency` clocks later).
-    `stage` is None for what every stage sees alike (constants), a dsp's stage the one its inputs are read
+    `fans_out`: a signal read by many cells spread over the device (a gather's select bit, read by every
+    multiplexer of its level): a pipeline gives it a register of its own to start from, the usual cure for
+    a long route. `stage` is None for what every stage sees alike (constants), a dsp's stage the one its inputs are read
     in; `op` is the IR op it was built for."""
 
     name: str
@@ -136,6 +140,7 @@ class Cell:
     enable: str = ""
     comment: str = ""
     latency: int = 0
+    fans_out: bool = False  # drives many cells across the device: read from a register (its stage's first cell)
 
     def declaration(self) -> str:
         sign = "signed " if self.signed else ""
@@ -269,7 +274,7 @@ def _segments(net: Netlist, wires: list[Cell], budget: float) -> int:
         reads = [net.cells[r.name] for r in c.expr.refs() if r.name in arrival]
         stage = max((_ready(r) for r in reads), default=0)
         start = max((arrival[r.name] for r in reads if _ready(r) == stage), default=0.0)
-        if start > 0 and (c.latency or start + _delay(c) > budget):  # a block's operands come from registers
+        if start > 0 and (c.latency or c.fans_out or start + _delay(c) > budget):  # from registers
             stage, start = stage + 1, 0.0
         c.stage, arrival[c.name] = stage, DSP_OUT if c.latency else start + c.delay
     return 1 + max((_ready(c) for c in wires), default=0)

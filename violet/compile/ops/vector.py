@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from violet.compile import semantics as sem
 from violet.compile.interval import BOOL as BOOL_INTERVAL
 from violet.compile.interval import Interval, point
-from violet.compile.netlist import LUT, WIRING, Expr, carry
+from violet.compile.netlist import FAN_OUT, FAN_OUT_BITS, LUT, WIRING, Cell, Expr, carry
 from violet.compile.ops.spec import Fn, OpSpec, jitted
 from violet.compile.qformat import Fmt, LoweringError, saturate
 from violet.dag.types import BOOL, I64, INT64_MAX, DType, ValueType
@@ -88,29 +88,30 @@ def _joined(items: list[Expr], join: str) -> Expr:
 
 
 def verilog_gather(em: Builder, op: Op) -> None:
-    """One-hot: a decoder per asset (index == j) enables that asset's value, and a tree of ORs (two enabled
-    values a LUT, then four values a LUT) joins them, so each index bit reaches N small decoders and each
-    enable only its own asset's bits. (A tree of 2:1 multiplexers had each select bit drive its whole level:
-    blue_decision's price over 64 assets, 32 x 45 multiplexer bits from one register, 8.9 ns of routing.)
-    An index outside [0, N) enables nothing: 0, the type's zero."""
+    """A balanced tree of 2:1 multiplexers, one level per bit of the index (an odd one out paired with 0);
+    an index outside [0, N) gives 0, the type's zero. Each level's select bit drives all of its
+    multiplexers (blue_decision's price over 64 assets: 32 x 45 bits at the first level): where that is
+    FAN_OUT_BITS or more, it is its own cell that a pipeline reads from a register."""
     vec, idx = op.args
-    out, elem, n = em.fmt(op.id), em.fmt(vec), em.assets
+    out, elem = em.fmt(op.id), em.fmt(vec)
     width = max(out.width, elem.width)
-    index, iw = em.gather_index(idx, n)
+    index, iw = em.gather_index(idx, em.assets)
     sel = em.decl(em.name("gi", op.id), iw, index, delay=WIRING)
     zero = em.const(0, width)
-    hot = [em.decl(f"{em.name('ge', op.id)}_{j}", 1, Expr(sel, " == ", em.const(j, iw)), signed=False, delay=2 * LUT)
-           for j in range(n)]
-    enabled = [Expr("(", hot[j], " ? ", em.resize(em.elem(vec, j), elem.width, width), " : ", zero, ")")
-               for j in range(n)]
-    level = [em.decl(f"{em.name('gm', op.id)}_0_{g}", width, _joined(enabled[2 * g:2 * g + 2], " | "))
-             for g in range((n + 1) // 2)]
-    depth = 1
-    while len(level) > 1:
-        level = [em.decl(f"{em.name('gm', op.id)}_{depth}_{g}", width, _joined(level[4 * g:4 * g + 4], " | "))
-                 for g in range((len(level) + 3) // 4)]
-        depth += 1
-    em.fit(op, level[0], min(elem.lo, 0), max(elem.hi, 0), width)
+    items = [em.resize(em.elem(vec, j), elem.width, width) for j in range(em.assets)]
+    level = 0
+    while len(items) > 1:
+        pairs = [(items[k], items[k + 1] if k + 1 < len(items) else zero) for k in range(0, len(items), 2)]
+        wide = len(pairs) * width >= FAN_OUT_BITS
+        bit = em.net.add(Cell(f"{em.name('gs', op.id)}_{level}", 1, False, sel.bit(level), op=op.id,
+                              delay=FAN_OUT if wide else WIRING, fans_out=wide))
+        items = [em.decl(f"{em.name('gm', op.id)}_{level}_{g}", width, Expr(bit, " ? ", hi, " : ", lo))
+                 for g, (lo, hi) in enumerate(pairs)]
+        level += 1
+    inside = Expr("(", sel, " >= ", em.const(0, iw), ") && (", sel, " < ", em.const(em.assets, iw), ")")
+    t = em.decl(em.name("t", op.id), width, Expr("(", inside, ") ? ", items[0], " : ", zero),
+                delay=carry(iw) + LUT)
+    em.fit(op, t, min(elem.lo, 0), max(elem.hi, 0), width)
 
 
 def mask_bit(em: Builder, mask: int, j: int) -> Expr:
