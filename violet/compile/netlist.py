@@ -228,8 +228,8 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
     edge that ends `out_valid`'s cycle: the next scan may enter on the clock after that one, so the
     initiation interval is `stages` + 1 (a scan's next state needs its whole result). The inputs are then
     held from `in_valid` to `out_valid`, and the state does not change in between, so every register of
-    the scan holds its value once computed: a value is registered once, where it is made, and read from
-    there by every later stage (inputs and state, directly), instead of carried stage by stage."""
+    the scan holds its value once computed: the inputs and state are read directly by every stage, and a
+    value read in one later stage is registered once, where it is made (`_register_crossings`)."""
     wires = [c for c in net.cells.values() if c.kind in ("wire", "dsp") and c.stage is not None]
     if _segments(net, wires, math.inf) > stages + 1:
         for c in wires:
@@ -296,10 +296,14 @@ def _register_crossings(net: Netlist, wires: list[Cell], state: list[Cell]) -> N
         for r in expr.refs():
             if staged.get(r.name, stage) < stage:
                 read_in.setdefault(r.name, set()).add(stage)
-    copy = {name: (lambda k, s=staged[name] + 1: s) if state and len(at) == 1 else (lambda k: k)
-            for name, at in read_in.items()}
+    once = {name for name, at in read_in.items() if state and len(at) == 1}
+
+    def copy(name: str, stage: int) -> int:
+        """The stage of the register a reader in `stage` reads `name` from."""
+        return staged[name] + 1 if name in once else stage
+
     for (stage, reader), expr in zip(readers, exprs):
-        rename = {r.name: f"{r.name}_p{copy[r.name](stage)}" for r in expr.refs() if r.name in read_in
+        rename = {r.name: f"{r.name}_p{copy(r.name, stage)}" for r in expr.refs() if r.name in read_in
                   and staged[r.name] < stage}
         if isinstance(reader, Cell):
             reader.expr = expr.renamed(rename)
@@ -307,7 +311,7 @@ def _register_crossings(net: Netlist, wires: list[Cell], state: list[Cell]) -> N
             net.outputs[reader] = (net.outputs[reader][0], expr.renamed(rename))
     for name, at in read_in.items():
         source = net.cells[name]
-        for b in range(staged[name] + 1, copy[name](max(at)) + 1):
+        for b in range(staged[name] + 1, copy(name, max(at)) + 1):
             previous = name if b == staged[name] + 1 else f"{name}_p{b - 1}"
             net.add(Cell(f"{name}_p{b}", source.width, source.signed, Expr(Ref(previous)), kind="reg", stage=b,
                          op=source.op))
