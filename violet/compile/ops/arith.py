@@ -196,17 +196,14 @@ def verilog_div(em: Builder, op: Op) -> None:
     by_zero = em.decl(em.name("dz", i), 1, Expr(sd, " == ", zero), signed=False, delay=carry(w))
     qw = min(bits, w - 1)  # the quotient's bits
     tw = max(qw + 2, out.width + 1)  # the quotient plus one, negated; the format's bounds
-    top, bottom, a_zero = em.const(out.hi, tw), em.const(out.lo, tw), em.const(0, f[0].width)
+    top, bottom = em.const(out.hi, tw), em.const(out.lo, tw)
     exact = em.decl(em.name("rz", i), 1, Expr("~|", r), signed=False, delay=LUT * math.ceil(math.log(f[1].width + 1, 4)))
     # floor: q, or for a negative numerator -(q + 1 - exact) = ~q + exact, in one adder
     floor = em.decl(em.name("fl", i), tw, Expr("({", f"{tw - qw}'d0, ", q, "} ^ {", str(tw), "{", below, "}}) + {",
                                                f"{tw - 1}'d0, ", below, " & ", exact, "}"), delay=carry(tw))
     beyond = Expr("(", below, " ? ", bottom, " : ", top, ")")
     chosen = Expr(overflow, " ? ", beyond, " : ", floor) if overflow is not None else floor
-    above = [em.decl(em.name(f"a{k}", i), 1, Expr(em.ref(a), f" {cmp} ", a_zero), signed=False, delay=carry(f[0].width))
-             for k, cmp in (("p", ">"), ("n", "<"))]  # a's sign, for a zero divisor
-    t = em.decl(em.name("t", i), tw, Expr(by_zero, " ? (", above[0], " ? ", top, " : ", above[1], " ? ", bottom, " : ",
-                                         em.const(0, tw), ") : ", chosen), delay=carry(w))
+    t = em.decl(em.name("t", i), tw, Expr(by_zero, " ? ", _by_zero(em, op, tw), " : ", chosen), delay=carry(w))
     em.fit(op, t, min(-(1 << qw), out.lo), max((1 << qw) - 1, out.hi), tw)
 
 
@@ -246,12 +243,20 @@ def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]
     em.counts["multipliers"] += 1
     t = Expr(x.bit(w - 1), " ? ~", q, " : ", q)
     if by_zero:
-        out, zero = em.fmt(i), em.const(0, f[0].width)
         t = em.decl(em.name("tq", i), w, t)
-        t = Expr("(", em.ref(b), " == ", em.const(0, f[1].width), ") ? ((", em.ref(a), " > ", zero, ") ? ",
-                 em.const(out.hi, w), " : (", em.ref(a), " < ", zero, ") ? ", em.const(out.lo, w), " : ",
-                 em.const(0, w), ") : ", t)
+        t = Expr("(", em.ref(b), " == ", em.const(0, f[1].width), ") ? ", _by_zero(em, op, w), " : ", t)
     em.fit(op, em.decl(em.name("t", i), w, t), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+
+
+def _by_zero(em: Builder, op: Op, width: int) -> Expr:
+    """What a division by zero gives (`qformat.divide`): the format's top or bottom by the numerator's sign,
+    0 for 0 / 0, as `width` bits. The sign is two one-bit cells, so a pipeline carries bits, not the word."""
+    a, out = op.args[0], em.fmt(op.id)
+    zero = em.const(0, em.fmt(a).width)
+    above, below = (em.decl(em.name(f"a{k}", op.id), 1, Expr(em.ref(a), f" {cmp} ", zero), signed=False,
+                            delay=carry(em.fmt(a).width)) for k, cmp in (("p", ">"), ("n", "<")))
+    return Expr("(", above, " ? ", em.const(out.hi, width), " : ", below, " ? ", em.const(out.lo, width), " : ",
+                em.const(0, width), ")")
 
 
 def verilog_pick(em: Builder, op: Op) -> None:
