@@ -80,17 +80,17 @@ def test_verilator_lint_is_clean(sizing_model, tmp_path):
 EXIT_REASONS = ["NONE", "STOP_LOSS", "TAKE_PROFIT", "TRAILING", "MAX_HOLD"]
 
 
-def price_walk(model: FixedModel, n: int, seed: int) -> list[dict]:
+def price_walk(model: FixedModel, n: int, seed: int, assets: int = 4) -> list[dict]:
     """Scans whose prices walk in small steps (so stops, trails and holds all happen), quantized to the formats."""
     rnd = random.Random(seed)
     scale = 1 << model.cfg.frac_bits
-    prices = [1.0] * 4
+    prices = [1.0] * assets
     rows = []
     for k in range(n):
         step = rnd.choice([0.002, 0.004, 0.02])
         prices = [max(0.5, p * (1 + rnd.gauss(0, step))) for p in prices]
         rows.append({"scan_id": k, "price": [round(p * scale) / scale for p in prices], "want_entry": rnd.random() < 0.7,
-                     "entry_asset": rnd.randrange(4), "entry_leverage": round(rnd.uniform(0.5, 9) * scale) / scale,
+                     "entry_asset": rnd.randrange(assets), "entry_leverage": round(rnd.uniform(0.5, 9) * scale) / scale,
                      "entry_notional": float(rnd.randrange(100, 100_000)), "bar_close": rnd.random() < 0.8})
     return rows
 
@@ -155,6 +155,36 @@ def test_a_pipelined_stateful_graph_takes_a_scan_every_depth_plus_one_clocks(tmp
         assert report.vectors == 20_000 and report.mismatches == 0, report.render()
     (tmp_path / "blue_exit.v").write_text(emit_module(model, "blue_exit", 4, stages)[0])
     assert verilator_lint(tmp_path / "blue_exit.v") == ""
+
+
+WIDE_GATHER_GRAPH = """
+[graph]
+name = "wide_gather"
+[inputs]
+price = { type = "float64", vector = true, finite = true, ge = -4.0, le = 4.0 }
+k = { type = "int64", ge = -1, le = 40 }
+[outputs]
+picked = "price[k] * 0.5 + price[k - 1]"
+"""
+
+
+@pytest.mark.long
+def test_a_wide_gathers_select_copies_equal_the_model_stateful_and_streamed(write_graph, tmp_path):
+    """A select bit driving FAN_OUT_BITS multiplexer bits or more is copies of one register (netlist's
+    `_replicate_fan_out`): blue_exit over 16 assets at 4 stages (its 49-bit price gather: 8 copies at the
+    first level, loading the held position's asset) and a streamed gather over 32 assets at 3 stages (one
+    scan a clock: the copies load the index's pipeline register input) equal the model under both simulators."""
+    exit_model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(frac_bits=24), STOPS_AND_TRAILS)
+    gather_model = FixedModel(lower(load_graph(write_graph(WIDE_GATHER_GRAPH))), FixedConfig(frac_bits=24))
+    exit_rows = cosim_rows(exit_model, 1_000, seed=3, assets=16) + price_walk(exit_model, 2_000, seed=4, assets=16)
+    cases = [(exit_model, "blue_exit", 16, 4, exit_rows), (gather_model, "wide_gather", 32, 3,
+                                                           cosim_rows(gather_model, 3_000, seed=5, assets=32))]
+    for model, name, assets, stages, rows in cases:
+        net, _ = build_netlist(model, name, assets, stages)
+        assert sum(c.replica for c in net.cells.values()) >= 8, name
+        for simulator in SIMULATORS:
+            report = cosimulate(model, rows, tmp_path / name / simulator, name, assets, simulator, pipeline=stages)
+            assert report.vectors == len(rows) and report.mismatches == 0, report.render()
 
 
 def test_a_pipelined_state_written_on_every_clock_is_caught(tmp_path, monkeypatch):

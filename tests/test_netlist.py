@@ -11,7 +11,7 @@ from conftest import GRAPHS
 from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
-from violet.compile.netlist import DSP_LATENCY, FAN_OUT, LUT, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
+from violet.compile.netlist import DSP_LATENCY, FAN_OUT_BITS, LUT, REPLICA_BITS, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
 from violet.compile.verilog import Chunk, build_netlist, chunks
 from violet.dag.graph import load_graph
 
@@ -119,19 +119,33 @@ def test_a_stateful_pipeline_registers_a_value_once_unless_several_stages_read_i
         assert len(names) == 1 or len(reader_stages.get(source, ())) > 1, (source, names)
 
 
-def test_a_gathers_wide_select_bits_start_their_stage_from_a_register():
+def test_a_gathers_wide_select_bits_are_copies_of_a_register_each_driving_a_few_multiplexers():
     """blue_decision over 64 assets, 80 stages: a gather's select bit read by FAN_OUT_BITS multiplexer bits or
-    more is the first cell of its stage, read from a register, so its long route has a stage of its own; one
-    read by fewer is a plain bit of the index."""
+    more becomes copies of one register (Yosys would merge them; synthesis instantiates them as flip-flops),
+    each selecting at most REPLICA_BITS bits, so no route from one flip-flop spans the device; one read by
+    fewer stays a plain bit of the index."""
     model = FixedModel(lower(load_graph(GRAPHS / "blue_decision.toml")), FixedConfig(assets=64, bound_inputs=True))
     net, _ = build_netlist(model, "blue_decision", 64, 80)
-    arrival = _arrivals(net)
-    selects = [c for c in net.cells.values() if c.name.startswith("gs") and c.kind == "wire"]
-    # three gathers over 64 assets, 6 levels each: the selected asset's exchange leverage (Q7.0, 32 x 8 bits at
-    # its first level) and two prices (Q20.24: 32, 16 and 8 x 45 bits at their first three)
-    assert len(selects) == 3 * 6 and sum(c.fans_out for c in selects) == 1 + 2 * 3
-    assert all(arrival[c.name] == c.delay == FAN_OUT for c in selects if c.fans_out)
-    assert all(c.delay == 0 for c in selects if not c.fans_out)
+    selected: dict[str, int] = {}  # each select signal: the bits of the multiplexers it selects
+    for c in net.cells.values():
+        if c.name.startswith("gm"):
+            select = next(c.expr.refs()).name
+            selected[select] = selected.get(select, 0) + c.width
+    copies = {name: bits for name, bits in selected.items() if net.cells[name].replica}
+    # three gathers over 64 assets: the selected asset's exchange leverage (Q7.0: 32 x 8 bits at its first
+    # level, 4 copies of 8 multiplexers) and two prices (Q20.24: 32, 16 and 8 multiplexers of 45 bits at their
+    # first three levels, one copy each)
+    assert len(copies) == 4 + 2 * (32 + 16 + 8)
+    assert sorted(set(copies.values())) == [45, 64] and sum(v == 64 for v in copies.values()) == 4
+    assert max(selected.values()) < FAN_OUT_BITS and max(copies.values()) <= REPLICA_BITS
+    for name in copies:
+        copy = net.cells[name]
+        assert copy.kind == "reg" and copy.width == 1 and copy.reset is None and copy.stage >= 1
+        source = next(copy.expr.refs())
+        assert source.name.startswith(("gi", "gs")) and source.hi == source.lo  # one bit of the index
+    module = to_verilog(net, primitives=True)
+    assert module.count("TRELLIS_FF #(") == len(copies) and f"wire [0:0] {next(iter(copies))};" in module
+    assert "TRELLIS_FF" not in to_verilog(net)  # simulation: plain registers
 
 
 @pytest.mark.parametrize("assets, stages, simulator", [(1, 1, "icarus"), (7, 2, "icarus"), (13, 4, "verilator"),

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from violet.compile.cosim import cosim_rows, cosimulate, run_tool, verilator_lint
 from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
+from violet.compile.synth import TOP
 from violet.compile.qformat import floor_by_reciprocal, reciprocal
-from violet.compile.verilog import emit_module
+from violet.compile.verilog import build_netlist, emit_module
 from violet.dag.graph import load_graph
 from violet.errors import VioletError
 
@@ -144,3 +145,30 @@ def test_a_tool_the_os_kills_is_one_message_saying_so(tmp_path):
     with pytest.raises(VioletError) as failed:
         run_tool(["sh", "-c", "echo 'ERROR: no such module' >&2; exit 1"], tmp_path, "yosys")
     assert "yosys failed: ERROR: no such module" in str(failed.value)
+
+
+WIDE_GATHER_GRAPH = """
+[graph]
+name = "wide_gather"
+[inputs]
+price = { type = "float64", vector = true, finite = true, ge = -4.0, le = 4.0 }
+k = { type = "int64", ge = 0, le = 31 }
+[outputs]
+picked = "price[k]"
+"""
+
+
+@pytest.mark.long
+def test_a_select_bits_register_copies_survive_synthesis(write_graph, tmp_path):
+    """Yosys merges identical registers (even `(* keep *)` ones), which would undo a fan-out's copies: the
+    synthesis netlist has every copy as its own flip-flop, and the module routes."""
+    graph = write_graph(WIDE_GATHER_GRAPH)
+    net, _ = build_netlist(FixedModel(lower(load_graph(graph)), FixedConfig(frac_bits=24)), "wide_gather", 32, 3)
+    copies = {c.name for c in net.cells.values() if c.replica}
+    assert len(copies) >= 8  # 16 multiplexers of 28 bits at the first level: 8 copies of 64 bits or fewer
+    done = _violet("hdl", str(graph), "--out", str(tmp_path), "--assets", "32", "--pipeline", "3", "--synth")
+    assert done.returncode == 0, done.stdout + done.stderr
+    top = json.loads((tmp_path / "synth" / "netlist.json").read_text())["modules"][TOP]
+    kept = {name.rsplit(".", 1)[-1].removesuffix("_i") for name, cell in top["cells"].items()
+            if cell["type"] == "TRELLIS_FF"}
+    assert copies <= kept

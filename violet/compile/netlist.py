@@ -43,6 +43,7 @@ DSP_OUT = LUT  # and its output side: from its output registers to the next cell
 DSP_LATENCY = 2  # a registered block: input registers, then output registers
 FAN_OUT = 2 * LUT  # the route from a register to many cells spread over the device
 FAN_OUT_BITS = 256  # how many bits a signal selects before its route is that long (measured on blue_decision)
+REPLICA_BITS = 64  # in a pipeline, each copy of such a signal's register drives at most this many bits
 
 
 def shift_add(rows: int, width: int) -> float:
@@ -124,8 +125,9 @@ class Cell:
     "dsp" (an 18x18 signed product `a * b` of two 18-bit wires in a MULT18X18D block: a wire while `latency`
     is 0, else the block's input and output registers make its value `latency` clocks later).
     `fans_out`: a signal read by many cells spread over the device (a gather's select bit, read by every
-    multiplexer of its level): a pipeline gives it a register of its own to start from, the usual cure for
-    a long route. `stage` is None for what every stage sees alike (constants), a dsp's stage the one its inputs are read
+    multiplexer of its level): a pipeline makes it copies of a register, each read by a few of those cells
+    (`replica`: a register synthesis must keep apart from its twins, the usual cure for a long route, which
+    Yosys would otherwise merge back into one). `stage` is None for what every stage sees alike (constants), a dsp's stage the one its inputs are read
     in; `op` is the IR op it was built for."""
 
     name: str
@@ -141,6 +143,7 @@ class Cell:
     comment: str = ""
     latency: int = 0
     fans_out: bool = False  # drives many cells across the device: read from a register (its stage's first cell)
+    replica: bool = False  # a register with identical twins, each driving a part of one fan-out
 
     def declaration(self) -> str:
         sign = "signed " if self.signed else ""
@@ -245,7 +248,9 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
     _segments(net, wires, hi)
     net.stages, net.budget = stages, hi
     state = [c for c in net.cells.values() if c.kind == "reg"]
-    _register_crossings(net, wires, state)
+    held = _held(net, wires) if state else set()
+    _register_crossings(net, wires, state, held)
+    _replicate_fan_out(net, held, bool(state))
     for c in state:
         c.enable = f"valid_q[{stages - 1}]"
     net.interval = stages + 1 if state else 1
@@ -274,19 +279,18 @@ def _segments(net: Netlist, wires: list[Cell], budget: float) -> int:
         reads = [net.cells[r.name] for r in c.expr.refs() if r.name in arrival]
         stage = max((_ready(r) for r in reads), default=0)
         start = max((arrival[r.name] for r in reads if _ready(r) == stage), default=0.0)
-        if start > 0 and (c.latency or c.fans_out or start + _delay(c) > budget):  # from registers
+        if c.fans_out or (start > 0 and (c.latency or start + _delay(c) > budget)):  # from registers
             stage, start = stage + 1, 0.0
         c.stage, arrival[c.name] = stage, DSP_OUT if c.latency else start + c.delay
     return 1 + max((_ready(c) for c in wires), default=0)
 
 
-def _register_crossings(net: Netlist, wires: list[Cell], state: list[Cell]) -> None:
+def _register_crossings(net: Netlist, wires: list[Cell], state: list[Cell], held: set[str]) -> None:
     """Registers `<name>_p<b>` for each value read b stages after its own, and the reads pointed at them
     (a state register's next value, and an output, are read in the last stage). With state (inputs held
     for the scan), nothing for the inputs and state, and a value read in only one later stage gets one
     register, `<name>_p<s + 1>` after its stage s; one read in several is still carried stage by stage,
     so that each stage reads a copy placed near it (a divisor read by every step of a divider)."""
-    held = _held(net, wires) if state else set()
     staged = {c.name: _ready(c) for c in wires if c.name not in held}
     readers: list[tuple[int, Cell | int]] = [(c.stage or 0, c) for c in wires]
     readers += [(net.stages, c) for c in state] + [(net.stages, k) for k in range(len(net.outputs))]
@@ -315,6 +319,71 @@ def _register_crossings(net: Netlist, wires: list[Cell], state: list[Cell]) -> N
             previous = name if b == staged[name] + 1 else f"{name}_p{b - 1}"
             net.add(Cell(f"{name}_p{b}", source.width, source.signed, Expr(Ref(previous)), kind="reg", stage=b,
                          op=source.op))
+
+
+def _replicate_fan_out(net: Netlist, held: set[str], stateful: bool) -> None:
+    """Each fan-out cell (a select bit, one stage after what it reads) and each register that carries it to
+    a later stage become copies of one register, each read by readers of at most REPLICA_BITS bits: a copy
+    loads what that register loads (a bit of a fan-out cell's pipeline register is that register's input's
+    bit; in a stateful pipeline, the held input, state or wire itself, which the inputs' hold keeps valid
+    from the scan's second stage on)."""
+    readers: dict[str, list[Cell]] = {}
+    for c in net.cells.values():
+        for name in dict.fromkeys(r.name for r in c.expr.refs()):
+            readers.setdefault(name, []).append(c)
+    for c in [c for c in net.cells.values() if c.fans_out]:
+        carried = _carried(net, c)
+        for x in [c, *carried]:
+            source = _replica_source(net, x, held, stateful)
+            users = [r for r in readers.get(x.name, []) if r not in carried]
+            if source is None or not users:
+                continue
+            for k, group in enumerate(_groups(users, REPLICA_BITS)):
+                copy = f"{x.name}_r{k}"
+                net.add(Cell(copy, 1, False, source, kind="reg", stage=x.stage, op=x.op, replica=True))
+                for reader in group:
+                    reader.expr = reader.expr.renamed({x.name: copy})
+            if len(users) == len(readers[x.name]):
+                del net.cells[x.name]
+
+
+def _carried(net: Netlist, c: Cell) -> list[Cell]:
+    """The pipeline registers carrying `c` to later stages (`c_p<b>`, each loading `c` or the one before)."""
+    chain, names = [], {c.name}
+    for x in net.cells.values():
+        refs = list(x.expr.refs())
+        if x.kind == "reg" and x.reset is None and len(refs) == 1 and refs[0].name in names and refs[0].hi is None:
+            chain.append(x)
+            names.add(x.name)
+    return chain
+
+
+def _replica_source(net: Netlist, x: Cell, held: set[str], stateful: bool) -> Expr | None:
+    """What a copy of `x`'s register loads: a pipeline register's copy, its input; a fan-out cell, one bit
+    of a pipeline register (that register's input's bit) or of a held signal; None otherwise (a bit of the
+    scan's first stage)."""
+    (read,) = x.expr.refs()
+    if x.kind == "reg":
+        return x.expr
+    source = net.cells.get(read.name)
+    if stateful and x.stage and (source is None or read.name in held or source.reset is not None):
+        return Expr(read)
+    if source is not None and source.kind == "reg" and source.reset is None and source.stage is not None and (
+            source.stage == x.stage or (stateful and source.stage < x.stage)):
+        (inner,) = source.expr.refs()
+        if inner.hi is None:
+            return Expr(Ref(inner.name, read.hi, read.lo))
+    return None
+
+
+def _groups(cells: list[Cell], bits: int) -> list[list[Cell]]:
+    """`cells` in order, cut into runs of at most `bits` bits (a wider cell alone in its run)."""
+    groups: list[list[Cell]] = [[]]
+    for c in cells:
+        if groups[-1] and sum(x.width for x in groups[-1]) + c.width > bits:
+            groups.append([])
+        groups[-1].append(c)
+    return groups
 
 
 def _held(net: Netlist, wires: list[Cell]) -> set[str]:
@@ -355,12 +424,15 @@ def unused_bits(net: Netlist) -> set[str]:
 def to_verilog(net: Netlist, primitives: bool = False) -> str:
     """The module: ports, constants, registers, wires (a lint waiver around those with unused bits), the
     registered DSP blocks, the registers' clocked updates, and the output assignments; after it, the blocks'
-    module (a model for simulation, or with `primitives` the MULT18X18D for synthesis)."""
+    module (a model for simulation, or with `primitives` the MULT18X18D for synthesis). With `primitives`,
+    a register's replicas are TRELLIS_FF flip-flops, which Yosys keeps apart."""
     waived = unused_bits(net)
     cells = list(net.cells.values())
 
+    flip_flops = [c for c in cells if c.replica] if primitives else []
+
     def declare(c: Cell) -> list[str]:
-        line = c.declaration()
+        line = c.declaration().replace("    reg ", "    wire ", 1) if primitives and c.replica else c.declaration()
         return ["    /* verilator lint_off UNUSED */", line, "    /* verilator lint_on UNUSED */"] if c.name in waived \
             else [line]
 
@@ -371,12 +443,18 @@ def to_verilog(net: Netlist, primitives: bool = False) -> str:
     blocks = [c for c in cells if c.kind == "dsp" and c.latency]
     body += [f"    {net.name}_mul18 {c.name}_i (.clk(clk), .a({a.text(a.name)}), .b({b.text(b.name)}), .p({c.name}));"
              for c in blocks for a, b in [tuple(c.expr.refs())]]
-    body += _clocked(c for c in cells if c.kind == "reg")
+    body += [f"    TRELLIS_FF #({FF_PARAMETERS}) {c.name}_i (.CLK(clk), .LSR(1'b0), "
+             f".DI({c.expr.render()}), .Q({c.name}));" for c in flip_flops]
+    body += _clocked(c for c in cells if c.kind == "reg" and not (primitives and c.replica))
     body += [f"    assign {port} = {expr.render()};" for port, expr in net.outputs]
     helper = ["/* verilator lint_off DECLFILENAME */", *(mul18_primitive if primitives else mul18_model)(
         f"{net.name}_mul18"), "/* verilator lint_on DECLFILENAME */"] if blocks else []  # a second module
     return "\n".join([*net.header, "`default_nettype none", f"module {net.name} (", *ports, ");", *body,
                       "endmodule", *helper, "`default_nettype wire", ""])
+
+
+# An ECP5 fabric flip-flop, clocked, always enabled, never reset (a pipeline register's copy for synthesis)
+FF_PARAMETERS = '.GSR("DISABLED"), .CEMUX("1"), .CLKMUX("CLK"), .LSRMUX("LSR"), .REGSET("RESET")'
 
 
 def mul18_model(name: str) -> list[str]:
