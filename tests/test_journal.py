@@ -8,10 +8,12 @@ import errno
 import json
 import math
 import os
+import pickle
 import random
 import struct
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from test_runtime import write_scans
 from violet.api import load
 from violet.errors import InputError
 from violet.journal import spill as spill_module
+from violet.journal import writer_process
 from violet.journal.dsn import JournalError
 from violet.journal.writer import Journal
 from violet.runtime.record import decision_record
@@ -110,6 +113,61 @@ def test_rows_through_the_writer_process_are_exactly_what_was_appended(journal):
         for row, got in zip(rows, back, strict=True):
             assert all(same(row[c], v) for c, v in zip(columns, got, strict=True)), (table, row, got)
     assert journal.stats.inserted == {table: 60 for table in appended}
+
+
+def test_a_writer_slower_than_the_decisions_holds_them_back_instead_of_growing_a_backlog(chdb_dir, tmp_path):
+    """Backpressure: one database insert per row of 4 KB (batch_rows=1) is far slower than appending, so the writer's
+    queue fills, then the pipe, then the sender's outbox up to its bound (32 KiB here); from there each append
+    waits for the writer (said once, as a notice), no append leaves the outbox past the bound, and every row
+    is written, once."""
+    notices: list[str] = []
+    database = f"t_{uuid.uuid4().hex[:10]}"
+    journal = Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill",
+                      batch_rows=1, notice=notices.append, backlog_bytes=32 << 10).start()
+    rows = [decision_row(journal, k, leverage=k / 7, symbol=f"{k:04d}" * 1_000) for k in range(600)]  # 4 KB a row
+    frame = max(len(pickle.dumps(("rows", [("t", row)]))) for row in rows[:10]) + 64
+    most = 0
+    for row in rows:
+        journal.append("decisions", row)
+        most = max(most, journal.writer_backlog)
+    assert (32 << 10) - frame < most <= 32 << 10  # it reached the bound, and no append left it further
+    assert len(notices) == 1 and "behind the decisions" in notices[0]
+    journal.close()
+    with Journal(f"chdb://{chdb_dir}", layout=LAYOUT, database=database, spill_dir=tmp_path / "spill") as again:
+        assert again.count("decisions", "run") == 600
+        assert bits(again, "leverage") == [struct.unpack("<Q", struct.pack("<d", k / 7))[0] for k in range(600)]
+
+
+def test_the_writers_reader_stops_taking_frames_when_its_queue_is_full():
+    """The other half of backpressure: the writer's reader thread holds at most `frames` frames (plus the one
+    it waits to put), so a writer that cannot keep up leaves the rest in the pipe, which fills and makes the
+    sender wait, instead of growing its own memory."""
+    read_end, write_end = os.pipe()
+    inbox = writer_process._reader(read_end, 8)
+    os.set_blocking(write_end, False)
+    frame, sent = writer_process._frame(("rows", [("t", {"x": "y" * 1_000})])), 0
+    while sent < 100_000:  # an unbounded reader would empty the pipe for ever
+        try:
+            os.write(write_end, frame)  # a frame is smaller than a pipe's atomic write (PIPE_BUF is 4 KB)
+            sent += 1
+        except BlockingIOError:  # the pipe is full: once the reader's queue is, it must stay full
+            deadline = time.monotonic() + 60
+            while inbox.qsize() < 8 and time.monotonic() < deadline:
+                time.sleep(0.001)  # waits on a condition (the queue filling), bounded on a stuck machine
+            try:
+                os.write(write_end, frame)
+                sent += 1
+            except BlockingIOError:
+                break
+    assert inbox.qsize() == 8 and sent > 8 + 2  # the queue is full, the rest waits in the pipe
+    taken = [inbox.get() for _ in range(8)]
+    assert all(item == ("rows", [("t", {"x": "y" * 1_000})]) for item in taken)
+    os.close(write_end)
+    rest = []
+    while (item := inbox.get(timeout=60)) is not None:
+        rest.append(item)
+    assert len(taken) + len(rest) == sent  # nothing lost: every frame sent is read, in order, then the end
+    os.close(read_end)
 
 
 def test_failure_mid_run_spills_and_replays_every_row_once(journal):

@@ -37,7 +37,7 @@ from violet.journal.dsn import (TABLES, JournalError, embedded_directory, identi
                                 writable_directory)
 from violet.journal.layout import Layout
 from violet.journal.store import JournalStats, Store, StoreOptions
-from violet.journal.writer_process import WriterProcess
+from violet.journal.writer_process import BACKLOG_BYTES, WriterProcess
 
 
 def _warn(message: str) -> None:
@@ -50,7 +50,7 @@ class Journal:
 
     def __init__(self, dsn: str, database: str = "violet", spill_dir: Path | None = None,
                  batch_rows: int = 2000, flush_seconds: float = 0.05, notice: Callable[[str], None] = _warn,
-                 layout: Layout | None = None) -> None:
+                 layout: Layout | None = None, backlog_bytes: int = BACKLOG_BYTES) -> None:
         self.dsn = dsn
         self.database = identifier(database, "--database")
         directory = embedded_directory(dsn)
@@ -65,6 +65,7 @@ class Journal:
         self.batch_rows = batch_rows
         self.flush_seconds = flush_seconds
         self.notice = notice
+        self.backlog_bytes = backlog_bytes  # how far the writer process may fall behind before appends wait
         self._rows: list[tuple[str, dict[str, Any]]] = []  # appended, not yet handed to the writer
         self._keys: dict[str, frozenset[str]] = {}  # logical table -> its columns, once the database is open
         self._writer: WriterProcess | None = None
@@ -85,7 +86,8 @@ class Journal:
         until it is ready; a database this process had open is closed first (one process per directory)."""
         if self._writer is None:
             self._close_store()
-            self._writer = WriterProcess(self.options, self.batch_rows, self.flush_seconds, self.notice)
+            self._writer = WriterProcess(self.options, self.batch_rows, self.flush_seconds, self.notice,
+                                         self.backlog_bytes)
             self._keys = {t: frozenset(self._writer.columns[p]) for t, p in self.tables.items()}
         return self
 
@@ -93,6 +95,11 @@ class Journal:
     def writer_pid(self) -> int | None:
         """The writer process's id while it runs (to watch it, or pin it to a CPU); None without one."""
         return self._writer.pid if self._writer is not None else None
+
+    @property
+    def writer_backlog(self) -> int:
+        """Bytes handed to the writer process that it has not taken yet (at most about `backlog_bytes`)."""
+        return self._writer.backlog if self._writer is not None else 0
 
     def close(self) -> None:
         """Write everything appended (or spill it), stop the writer, close the database; raise if rows were
@@ -137,7 +144,8 @@ class Journal:
 
     def append(self, table: str, row: Mapping[str, Any]) -> None:
         """Keep one row (it is taken, not copied); a scan's `scans` row hands the scan's rows to the writer
-        in one non-blocking write. Never waits on the database.
+        in one non-blocking write. Waits on the database only when the writer is more than `backlog_bytes`
+        behind (backpressure: a replay then runs at the database's pace).
 
         A row that does not match its table's columns is a bug in the caller, not an outage: it is refused
         here, loudly, instead of being spilled and retried forever. Once the writer has stopped (rows it

@@ -6,12 +6,17 @@ so the writer process is the one that opens it; everything else goes to it throu
 
 - rows and requests, decision process -> writer: frames (8-byte length, then a pickle), written with
   non-blocking writes. A frame that does not fit in the pipe waits in the sender's outbox for the next
-  send, so sending never blocks on the database; only a request (a read, a flush, close) waits.
+  send, so sending does not block on the database; only a request (a read, a flush, close) waits, and a
+  send once the writer is far behind (backpressure, below).
 - messages, writer -> decision process: `ready` (the tables' columns), `stats` after every write,
   `stopped` (rows it could neither insert nor spill), `notice` (a warning to show), `reply`.
 
-In the writer, a reader thread drains the rows pipe into a queue at once (so the pipe rarely fills), and
-the main thread batches rows by size or age and writes them through a `Store`. A request is answered
+In the writer, a reader thread drains the rows pipe into a queue of at most `inbox_frames` frames (so the
+pipe rarely fills), and the main thread batches rows by size or age and writes them through a `Store`.
+Memory is bounded on both sides: when the database is slower than the decisions (a replay at full speed),
+the writer's queue fills, then the pipe, then the sender's outbox up to `backlog_bytes`; past that, each
+send waits until the writer has taken the outbox (said once, as a notice), so the run goes at the
+database's pace instead of holding an ever longer backlog. A request is answered
 after every row sent before it is written, so a read sees every row appended before it. The writer
 process dying (killed, crashed) closes its pipes: the next send or request in the decision's process
 raises a JournalError instead of running on unjournaled. End of input (the decision's process gone)
@@ -44,6 +49,8 @@ from violet.journal.store import JournalStats, Store, StoreOptions
 
 HEADER = struct.Struct("!Q")
 PIPE_BYTES = 1 << 20  # ask Linux for a 1 MiB pipe: a slow insert leaves room for many scans before the outbox grows
+BACKLOG_BYTES = 64 << 20  # the sender's outbox beyond which a send waits for the writer
+INBOX_FRAMES = 64  # frames the writer's reader takes from the pipe ahead of its writes
 WRITER_NICE = 5  # the writer yields the CPU to the decision when both want it
 RESUME_FIX = "run the same replay again with the same --run-id: it resumes after the last scan journaled"
 
@@ -57,13 +64,18 @@ class WriterProcess:
     its settings are the first frame it reads."""
 
     def __init__(self, options: StoreOptions, batch_rows: int, flush_seconds: float,
-                 notice: Callable[[str], None]) -> None:
+                 notice: Callable[[str], None], backlog_bytes: int = BACKLOG_BYTES,
+                 inbox_frames: int = INBOX_FRAMES) -> None:
         self.where = options.dsn
         self.notice = notice
+        self.backlog_bytes = backlog_bytes
+        self.backlog = 0  # bytes in the outbox
+        self.waited = 0  # sends that waited for the writer (backpressure)
         self.stats = JournalStats()
         self.stopped: JournalError | None = None  # why the writer stopped or died, once it has
         self._gone: JournalError | None = None  # set once the writer process is found dead
-        self._outbox: deque[memoryview] = deque([memoryview(_frame((options, batch_rows, flush_seconds)))])
+        self._outbox: deque[memoryview] = deque()
+        self._enqueue((options, batch_rows, flush_seconds))
         self._requests = 0
         self._ready = False
         rows_in, self._fd = os.pipe()
@@ -72,7 +84,7 @@ class WriterProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         try:
             self.process = subprocess.Popen([sys.executable, "-m", "violet.journal.writer_process", str(rows_in),
-                                             str(messages_out)], pass_fds=(rows_in, messages_out),
+                                             str(messages_out), str(inbox_frames)], pass_fds=(rows_in, messages_out),
                                             stdin=subprocess.DEVNULL, env=env)
         finally:
             os.close(rows_in)  # only the writer holds the read end: if it dies, a write here fails (EPIPE)
@@ -94,10 +106,16 @@ class WriterProcess:
     # ------------------------------------------------------------ the decision side
 
     def send(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
-        """Hand rows (physical table, row) to the writer without waiting for it; raise if it stopped or died."""
+        """Hand rows (physical table, row) to the writer without waiting for it, unless it is more than
+        `backlog_bytes` behind (then wait until it has taken them); raise if it stopped or died."""
         self.check()
-        self._outbox.append(memoryview(_frame(("rows", rows))))
-        self._push(block=False)
+        self._enqueue(("rows", rows))
+        behind = self.backlog > self.backlog_bytes
+        if behind and not self.waited:
+            self.notice(f"the journal writer is more than {self.backlog_bytes / (1 << 20):.3g} MiB behind the decisions: "
+                        "each scan now waits for it (the run goes at the database's pace, its memory bounded)")
+        self.waited += behind
+        self._push(block=behind)
 
     def check(self) -> None:
         """Take the writer's messages (never waits); raise if it stopped or died."""
@@ -112,7 +130,7 @@ class WriterProcess:
         if self.process.poll() is not None:
             raise self._died()
         self._requests += 1
-        self._outbox.append(memoryview(_frame(("request", self._requests, name, args))))
+        self._enqueue(("request", self._requests, name, args))
         self._push(block=True)
         while True:
             message = self._receive()
@@ -168,6 +186,11 @@ class WriterProcess:
         except (EOFError, OSError):
             raise self._died() from None
 
+    def _enqueue(self, message: tuple) -> None:
+        frame = memoryview(_frame(message))
+        self._outbox.append(frame)
+        self.backlog += len(frame)
+
     def _push(self, block: bool) -> None:
         """Write the outbox into the pipe: as much as fits now, or all of it when `block` (taking the writer's
         messages meanwhile, so neither side waits on the other). Frames are kept apart, so a backlog is never
@@ -185,6 +208,7 @@ class WriterProcess:
             except OSError:  # EPIPE: nobody reads any more
                 raise self._died() from None
             head = self._outbox[0]
+            self.backlog -= written
             if written == len(head):
                 self._outbox.popleft()
             else:
@@ -209,13 +233,13 @@ class WriterProcess:
 
 # ------------------------------------------------------------------ the writer process itself
 
-def serve(rows_fd: int, messages: Connection) -> None:
+def serve(rows_fd: int, messages: Connection, inbox_frames: int) -> None:
     """The writer process's main: read its settings, open the store, then write what arrives until `close`
     or end of input."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the decision side decides, then closes
     with contextlib.suppress(OSError):
         os.nice(WRITER_NICE)
-    inbox = _reader(rows_fd)
+    inbox = _reader(rows_fd, inbox_frames)
     settings = inbox.get()
     if settings is None:  # the decision's process was gone before it could send them
         return
@@ -312,9 +336,10 @@ def _tell(messages: Connection, message: tuple) -> None:
         messages.send(message)
 
 
-def _reader(fd: int) -> queue.Queue:
-    """A thread that moves frames from the rows pipe into a queue as they arrive; None at end of input."""
-    inbox: queue.Queue = queue.Queue()
+def _reader(fd: int, frames: int) -> queue.Queue:
+    """A thread that moves frames from the rows pipe into a queue of at most `frames` as they arrive (when
+    it is full, the thread waits and the pipe fills); None at end of input."""
+    inbox: queue.Queue = queue.Queue(maxsize=frames)
 
     def pump() -> None:
         while (head := _read_exactly(fd, HEADER.size)) is not None:
@@ -368,4 +393,4 @@ def _rebuild(value: Any) -> BaseException:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), Connection(int(sys.argv[2]), readable=False))
+    serve(int(sys.argv[1]), Connection(int(sys.argv[2]), readable=False), int(sys.argv[3]))
