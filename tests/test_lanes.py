@@ -243,9 +243,61 @@ def test_lanes_with_different_trade_fields_are_refused_at_load(tmp_path):
 ])
 def test_exit_q_is_refused_where_no_lane_can_be_checked_between_scans(tmp_path, name, message):
     scans = write_scans(tmp_path / "scans.parquet", n_scans=5)
-    done = violet("replay", EXAMPLES / f"{name}.toml", "--input", scans, "--exit-q", "60", "--no-progress")
+    graph = copy_example(tmp_path, name)
+    graph.write_text("\n".join(line for line in graph.read_text().splitlines() if not line.startswith("exit_check")))
+    done = violet("replay", graph, "--input", scans, "--exit-q", "60", "--no-progress")
     assert done.returncode == 2 and message in " ".join(done.stderr.split()), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def copy_example(tmp_path: Path, name: str) -> Path:
+    """An example graph file copied with what it composes (the BLUE graphs beside its directory)."""
+    for graph in GRAPHS.glob("*.toml"):
+        (tmp_path / graph.name).write_text(graph.read_text())
+    (tmp_path / "examples").mkdir(exist_ok=True)
+    for graph in EXAMPLES.glob("*.toml"):
+        (tmp_path / "examples" / graph.name).write_text(graph.read_text())
+    return tmp_path / "examples" / f"{name}.toml"
+
+
+@pytest.mark.parametrize("tp_pct, closes", [(None, True), (0.02, False)])
+def test_a_lanes_exit_node_inside_its_graph_is_checked_between_scans(tp_pct, closes):
+    """two_lane's exit nodes are nested (`short.pos`: node pos of the short lane's graph); --exit-q runs each
+    on the portfolio's state under its path, its parameters as the portfolio binds them (`--set
+    short.pos.tp_pct=0.02`). A short opened at 100 on asset 1, the price now 98.9: pnl 0.011 by hand, a
+    take-profit at tp_pct 0.0095 and none at 0.02; the long lane, flat, closes nothing."""
+    from violet.api import bind
+    from violet.runtime.record import decision_record
+    from violet.runtime.session import exit_checks
+
+    graph = EXAMPLES / "two_lane.toml"
+    ir = load(graph)
+    if tp_pct is not None:
+        ir = bind(ir, {"short.pos.tp_pct": tp_pct})
+    checks = exit_checks(graph, ir, decision_record(ir, "two_lane"))
+    assert [(c.prefix, c.lane) for c in checks] == [("short.pos.", "short"), ("long.pos.", "long")]
+    state = {s.name: s.init for s in ir.state}
+    state.update({"short.pos.open": True, "short.pos.asset": 1, "short.pos.entry_price": 100.0,
+                  "short.pos.entry_scan": 3, "short.pos.leverage": 2.0, "short.pos.notional": 500.0})
+    price = np.array([1.0, 98.9, 7.0])
+    trades = [trade for check in checks if (trade := check.run(state, 5, price)) is not None]
+    if closes:
+        (trade,) = trades
+        assert (trade["lane"], trade["asset"], trade["reason"], trade["exit_scan"]) == ("short", 1, "TAKE_PROFIT", 5)
+        assert trade["pnl"] == (100.0 - 98.9) / 100.0 and trade["notional"] == 500.0
+        assert not state["short.pos.open"]  # the check advanced the portfolio's state
+    else:
+        assert trades == [] and state["short.pos.open"]
+    assert not state["long.pos.open"]
+
+
+def test_an_exit_check_path_to_no_composed_node_is_one_message(tmp_path):
+    graph = copy_example(tmp_path, "two_lane")
+    graph.write_text(graph.read_text().replace('exit_check    = "short.pos"', 'exit_check    = "short.sel.nope"'))
+    with pytest.raises(GraphError) as caught:
+        load(graph)
+    assert caught.value.what == "exit_check names 'short.sel.nope': 'nope' (in short.sel) is not a composed graph node"
+    assert "record.lanes.short.exit_check" in caught.value.where
 
 
 def test_the_per_asset_record_reads_every_asset_in_index_order():

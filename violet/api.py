@@ -20,7 +20,7 @@ from violet.compile.ir import IR, Scalar
 from violet.compile.numba_backend import CompiledGraph
 from violet.dag.graph import Graph
 from violet.dag.types import DType, float64_problem, int64_problem
-from violet.errors import InputError, quote
+from violet.errors import GraphError, InputError, quote
 
 @beartype
 def load(path: str | Path, params: Mapping[str, bool | int | float] | None = None) -> IR:
@@ -49,33 +49,41 @@ def compile_graph(graph: str | Path | IR, params: Mapping[str, bool | int | floa
 
 
 def composed(path: str | Path, instance: str, outer: IR) -> IR:
-    """The graph composed as node `instance` of graph file `path`, lowered alone, its parameters as `outer`
-    (the lowered outer graph, parameters bound) gives them: an unbound one is `outer`'s `instance.<name>`,
-    one bound to a literal or to an outer parameter takes that value. The runtime's exit check between
-    scans runs it on the outer graph's state under `instance.`."""
+    """The graph composed as node `instance` of graph file `path` (or nested: `short.pos`, node pos of node
+    short's graph), lowered alone, its parameters as `outer` (the lowered outer graph, parameters bound)
+    gives them: an unbound one is `outer`'s `<instance>.<name>`, one bound to a literal takes it, one bound
+    to a parameter of the graph holding the node takes that parameter's value there, found the same way.
+    The runtime's exit check between scans runs it on the outer graph's state under `instance.`."""
+    from violet.compile.lower import lower
+    from violet.dag.graph import composed_node, load_graph
+
+    try:
+        chain = composed_node(load_graph(path), instance, str(path))
+    except GraphError as exc:
+        raise InputError(exc.what, where=str(path), fix=exc.fix) from None
+    exit_graph = chain[-1].subgraph
+    assert exit_graph is not None  # composed_node checked it
+    values = {name: _param_value(chain, len(chain), name, outer.param_defaults, str(path), instance)
+              for name in exit_graph.params}
+    return bind(lower(exit_graph), values, f"{path} node {instance}")
+
+
+def _param_value(chain: list, depth: int, name: str, outer: Mapping[str, Scalar], path: str,
+                 instance: str) -> bool | int | float:
+    """Parameter `name` of the graph of node `chain[depth - 1]`, as the outer graph binds it."""
     import ast
 
-    from violet.compile.lower import lower
-    from violet.dag.graph import load_graph
-
-    node = load_graph(path).nodes.get(instance)
-    if node is None or node.subgraph is None:
-        raise InputError(f"{quote(instance)} is not a composed graph node", where=str(path),
-                         fix="name a `graph = ...` node in [record] exit_check")
-    outer_values = outer.param_defaults
-    values: dict[str, bool | int | float] = {}
-    for name in node.subgraph.params:
-        bound = node.param_bindings.get(name)
-        if bound is None:
-            values[name] = outer_values[f"{instance}.{name}"]
-        elif isinstance(bound, ast.Name) and bound.id in outer_values:
-            values[name] = outer_values[bound.id]
-        elif isinstance(bound, (bool, int, float)):
-            values[name] = bound
-        else:
-            raise InputError(f"parameter {quote(name)} of {quote(instance)} is bound to an expression",
-                             where=str(path), fix="bind it to a literal or to a parameter to check exits between scans")
-    return bind(lower(node.subgraph), values, f"{path} node {instance}")
+    if depth == 0 and name in outer:
+        return outer[name]
+    bound = chain[depth - 1].param_bindings.get(name) if depth else "not a parameter"  # a const's name, say
+    if bound is None:
+        return _param_value(chain, depth - 1, f"{chain[depth - 1].name}.{name}", outer, path, instance)
+    if isinstance(bound, ast.Name):
+        return _param_value(chain, depth - 1, bound.id, outer, path, instance)
+    if isinstance(bound, (bool, int, float)):
+        return bound
+    raise InputError(f"parameter {quote(name)} of {quote(instance)} is bound to an expression",
+                     where=path, fix="bind it to a literal or to a parameter to check exits between scans")
 
 
 def bind(ir: IR, params: Mapping[str, bool | int | float], where: str = "params") -> IR:

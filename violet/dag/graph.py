@@ -164,12 +164,24 @@ def _lane(name: str, m: LaneModel, graph: Graph) -> Lane:
             raise GraphError(f"{key}.{field_} names {quote(output)}, which is not an output"
                              f"{_did_you_mean(output, list(graph.outputs))}",
                              where=where(graph.file, f"{key}.{field_}"), fix="name an output of [outputs]")
-    node = graph.nodes.get(m.exit_check)
-    if m.exit_check and (node is None or node.subgraph is None):
-        raise GraphError(f"{key}.exit_check names {quote(m.exit_check)}, which is not a composed graph node",
-                         where=where(graph.file, f"{key}.exit_check"), fix="name a `graph = ...` node (the exit graph)")
+    if m.exit_check:
+        composed_node(graph, m.exit_check, where(graph.file, f"{key}.exit_check"))
     return Lane(name, m.action, tuple(sorted(m.actions.items())), m.asset, m.leverage, m.notional, m.exit_leverage,
                 m.exit_notional, m.trade, m.exit_check, m.trades)
+
+
+def composed_node(graph: Graph, path: str, at: str) -> list[NodeInstance]:
+    """The composed graph nodes along `path` (`pos`, or `short.pos`: node pos of node short's graph), each
+    checked to be a `graph = ...` node; the last one's graph is the node the path names."""
+    chain: list[NodeInstance] = []
+    for part in path.split("."):
+        node = (chain[-1].subgraph if chain else graph).nodes.get(part)  # type: ignore[union-attr]
+        if node is None or node.subgraph is None:
+            inside = f" (in {'.'.join(n.name for n in chain)})" if chain else ""
+            raise GraphError(f"exit_check names {quote(path)}: {quote(part)}{inside} is not a composed graph node",
+                             where=at, fix="name a `graph = ...` node (the exit graph), or a path to one: lane.pos")
+        chain.append(node)
+    return chain
 
 
 def _trade_fields(lane: Lane, graph: Graph) -> set[str]:

@@ -271,8 +271,8 @@ def _check_record_names(record: RecordModel | LanesModel, file: str) -> None:
                 check_name(name, file, key)
         for value in m.actions:
             check_name(value, file, f"{key}.actions")
-        if m.exit_check:
-            check_name(m.exit_check, file, f"{key}.exit_check")
+        for part in m.exit_check.split(".") if m.exit_check else ():  # a node, or a path to a nested one
+            check_name(part, file, f"{key}.exit_check")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", m.trades):
             raise GraphError(f"{key}.trades {quote(m.trades)} is not a prefix of output names", where=file,
                              fix=f"e.g. trades = \"{lane or 'long'}_trade_\"")
