@@ -176,9 +176,9 @@ def test_a_wide_gathers_select_copies_equal_the_model_stateful_and_streamed(writ
     scan a clock: the copies load the index's pipeline register input) equal the model under both simulators."""
     exit_model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(frac_bits=24), STOPS_AND_TRAILS)
     gather_model = FixedModel(lower(load_graph(write_graph(WIDE_GATHER_GRAPH))), FixedConfig(frac_bits=24))
-    exit_rows = cosim_rows(exit_model, 1_000, seed=3, assets=16) + price_walk(exit_model, 2_000, seed=4, assets=16)
+    exit_rows = cosim_rows(exit_model, 500, seed=3, assets=16) + price_walk(exit_model, 1_000, seed=4, assets=16)
     cases = [(exit_model, "blue_exit", 16, 4, exit_rows), (gather_model, "wide_gather", 32, 3,
-                                                           cosim_rows(gather_model, 3_000, seed=5, assets=32))]
+                                                           cosim_rows(gather_model, 1_500, seed=5, assets=32))]
     for model, name, assets, stages, rows in cases:
         net, _ = build_netlist(model, name, assets, stages)
         assert sum(c.replica for c in net.cells.values()) >= 8, name
