@@ -122,17 +122,26 @@ y = "a + b"
 """
 
 
-def test_the_placer_seed_is_nextpnrs_and_in_the_report(write_graph, tmp_path):
-    """`--placer-seed N` starts nextpnr's placer from N (a seed sweep, for a design near its clock); the report
-    names it, and without the option it says nextpnr's default."""
+def test_the_placer_seed_and_timing_weight_are_nextpnrs_and_in_the_report(write_graph, tmp_path):
+    """`--placer-seed N` starts nextpnr's placer from N (a seed sweep, for a design near its clock) and
+    `--placer-timing-weight W` weighs timing against wire length; the report names both, and without the
+    options says nextpnr's defaults (a flag nextpnr did not know would leave the module unrouted, exit 1);
+    a negative weight is refused before any tool runs."""
     graph = str(write_graph(ADDER_GRAPH))
-    done = _violet("hdl", graph, "--out", str(tmp_path / "seeded"), "--synth", "--placer-seed", "7")
+    done = _violet("hdl", graph, "--out", str(tmp_path / "seeded"), "--synth", "--placer-seed", "7",
+                   "--placer-timing-weight", "40")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads((tmp_path / "seeded" / "synth" / "report.json").read_text())["seed"] == 7
-    assert "(placer seed 7)" in (tmp_path / "seeded" / "synth" / "report.txt").read_text()
+    report = json.loads((tmp_path / "seeded" / "synth" / "report.json").read_text())
+    assert (report["seed"], report["timing_weight"]) == (7, 40)
+    assert "(placer seed 7, timing weight 40)" in (tmp_path / "seeded" / "synth" / "report.txt").read_text()
     done = _violet("hdl", graph, "--out", str(tmp_path / "default"), "--synth")
-    assert done.returncode == 0 and "(placer seed default)" in (tmp_path / "default" / "synth" / "report.txt").read_text()
-    assert json.loads((tmp_path / "default" / "synth" / "report.json").read_text())["seed"] is None
+    text = (tmp_path / "default" / "synth" / "report.txt").read_text()
+    assert done.returncode == 0 and "(placer seed default, timing weight default)" in text
+    report = json.loads((tmp_path / "default" / "synth" / "report.json").read_text())
+    assert report["seed"] is None and report["timing_weight"] is None
+    done = _violet("hdl", graph, "--out", str(tmp_path / "bad"), "--synth", "--placer-timing-weight", "-1")
+    assert done.returncode == 2 and "--placer-timing-weight must not be negative, got -1" in done.stderr
+    assert not (tmp_path / "bad" / "synth").exists()
 
 
 def test_a_tool_the_os_kills_is_one_message_saying_so(tmp_path):

@@ -525,6 +525,8 @@ def hdl(graph: GraphArg,
         clock_mhz: Annotated[float, typer.Option(help="requested clock for --synth (MHz)")] = 100.0,
         placer_seed: Annotated[int | None, typer.Option(help="nextpnr's placer seed for --synth (Fmax near a target "
                                                         "depends on it; default: nextpnr's own)")] = None,
+        placer_timing_weight: Annotated[int | None, typer.Option(
+            help="nextpnr's placer weight on timing against wire length for --synth (default: nextpnr's, 10)")] = None,
         sets: SetOpt = None) -> None:
     """Lower a graph to fixed point and Verilog: module, testbench, summary; --simulate co-simulates (exit 1 on a mismatch);
     --synth synthesizes and routes it (exit 1 if it does not fit, route, or meet --clock-mhz).
@@ -575,16 +577,20 @@ def hdl(graph: GraphArg,
         if any(r.mismatches for r in reports):
             raise typer.Exit(1)
     if synth:
-        _synth(net, out_dir / "synth", device, clock_mhz, placer_seed)
+        _synth(net, out_dir / "synth", device, clock_mhz, placer_seed, placer_timing_weight)
 
 
-def _synth(net: Netlist, workdir: Path, device: str, clock_mhz: float, placer_seed: int | None) -> None:
+def _synth(net: Netlist, workdir: Path, device: str, clock_mhz: float, placer_seed: int | None,
+           timing_weight: int | None) -> None:
     """`violet hdl --synth`: the netlist's module in its register wrapper through yosys and nextpnr; the report."""
     from violet.compile.synth import synthesize
 
     if not clock_mhz > 0:
         raise InputError(f"--clock-mhz must be positive, got {clock_mhz:g}", where="--clock-mhz")
-    report = synthesize(net, workdir, device, clock_mhz, placer_seed)
+    if timing_weight is not None and timing_weight < 0:
+        raise InputError(f"--placer-timing-weight must not be negative, got {timing_weight}",
+                         where="--placer-timing-weight")
+    report = synthesize(net, workdir, device, clock_mhz, placer_seed, timing_weight)
     out.print(report.render())
     out.print(f"wrote {workdir / 'report.txt'} and {workdir / 'report.json'}")
     if not (report.fits and report.meets_clock):
