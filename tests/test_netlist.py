@@ -4,6 +4,7 @@ on it, and the pipelined comparison tree of the selector, bit for bit with the f
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from conftest import GRAPHS
@@ -11,7 +12,7 @@ from conftest import GRAPHS
 from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
-from violet.compile.netlist import DSP_LATENCY, FAN_OUT_BITS, LUT, REPLICA_BITS, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
+from violet.compile.netlist import DSP_LATENCY, FAN_OUT_BITS, LUT, REPLICA_BITS, lookup, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
 from violet.compile.verilog import Chunk, build_netlist, chunks
 from violet.dag.graph import load_graph
 
@@ -146,6 +147,17 @@ def test_a_gathers_wide_select_bits_are_copies_of_a_register_each_driving_a_few_
     module = to_verilog(net, primitives=True)
     assert module.count("TRELLIS_FF #(") == len(copies) and f"wire [0:0] {next(iter(copies))};" in module
     assert "TRELLIS_FF" not in to_verilog(net)  # simulation: plain registers
+
+
+def test_a_constant_chosen_by_a_wide_key_counts_a_lut_level_per_three_more_key_bits():
+    """A table's output bit is a function of its key: one LUT4 for 4 key bits, two for 5 to 7 (blue_decision's
+    margin: the reciprocal of 2 * exch_lev chosen by the 5-bit saturated exchange leverage, measured at
+    10.2 ns with the saturation before it, where one level had been counted)."""
+    assert [lookup(bits) for bits in (1, 4, 5, 7, 8, 10, 11)] == [1, 1, 2, 2, 3, 3, 4]
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_decision.toml")), FixedConfig(assets=64, bound_inputs=True))
+    net, _ = build_netlist(model, "blue_decision", 64, 80)
+    (choice,) = [c for c in net.cells.values() if re.fullmatch(r"ms\d+", c.name) and " == " in c.expr.render()]
+    assert choice.delay == 2 * LUT and _arrivals(net)[choice.name] <= net.budget
 
 
 @pytest.mark.parametrize("assets, stages, simulator", [(1, 1, "icarus"), (7, 2, "icarus"), (13, 4, "verilator"),

@@ -46,6 +46,13 @@ FAN_OUT_BITS = 256  # how many bits a signal selects before its route is that lo
 REPLICA_BITS = 64  # in a pipeline, each copy of such a signal's register drives at most this many bits
 
 
+def lookup(bits: int) -> float:
+    """A value chosen by a key of `bits` bits (a table of constants): each output bit a function of the key,
+    one LUT4 level for up to 4 key bits, then one more for every 3 (a slice's wider functions are LUT4s
+    and multiplexers)."""
+    return LUT * max(1, math.ceil((bits - 1) / 3))
+
+
 def shift_add(rows: int, width: int) -> float:
     """A product by a chunk of `rows` bits in logic: one adder of `width` bits per row."""
     return rows * carry(width)

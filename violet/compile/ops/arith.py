@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from violet.compile import semantics as sem
 from violet.compile.interval import INF, Interval, wrapped
-from violet.compile.netlist import LUT, WIRING, Expr, carry
+from violet.compile.netlist import LUT, WIRING, Expr, carry, lookup
 from violet.compile.ops.spec import Fn, OpSpec, by_dtype, names
 from violet.compile.qformat import Fmt, divide, divider_width, reciprocal, saturate, shift_round
 from violet.dag.types import F64, I64, DType, ValueType
@@ -228,12 +228,13 @@ def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]
     x = em.decl(em.name("x", i), w, Expr("-" if sign < 0 else "", num, " + ", divisor), delay=carry(w))
     u = em.decl(em.name("u", i), w - 1, Expr(x.bit(w - 1), " ? ~", x.bits(w - 2, 0), " : ", x.bits(w - 2, 0)),
                 signed=False)
-    choices = em.const(magic[0], mw)
+    choices, choosing = em.const(magic[0], mw), LUT
     if len(values) > 1:  # the reciprocal of 2 * k, chosen by the integer k (the i2f's argument)
         k = em.model.ir.ops[b].args[0]
+        choosing = lookup(em.w(k))
         for (key, _), value in zip(values[1:], magic[1:]):
             choices = Expr("(", em.ref(k), " == ", em.const(key, em.w(k)), ") ? ", em.const(value, mw), " : ", choices)
-    ms = em.decl(em.name("ms", i), mw, choices)
+    ms = em.decl(em.name("ms", i), mw, choices, delay=choosing)
     m = em.decl(em.name("m", i), mw - 1, ms.bits(mw - 2, 0), signed=False, delay=WIRING)
     uz = em.decl(em.name("uz", i), w - 1 - z, u.bits(w - 2, z), signed=False, delay=WIRING)
     pw = max(w - 1 - z + mw - 1, shift + 1)  # (u >> z) * m < 2**(w - 1 - z) * 2**(mw - 1)
