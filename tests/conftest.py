@@ -17,6 +17,15 @@ GRAPHS = REPO / "graphs"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def copy_example(tmp_path: Path, name: str) -> Path:
+    """graphs/ copied into tmp_path as laid out (an example beside what it composes), to be edited; the copy
+    of example `name`."""
+    (tmp_path / "examples").mkdir(exist_ok=True)
+    for graph in [*GRAPHS.glob("*.toml"), *(GRAPHS / "examples").glob("*.toml")]:
+        (tmp_path / graph.relative_to(GRAPHS)).write_text(graph.read_text())
+    return tmp_path / "examples" / f"{name}.toml"
+
+
 @pytest.fixture
 def write_graph(tmp_path: Path):
     """Write a graph file from TOML text and return its path."""

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import GRAPHS
+from conftest import GRAPHS, copy_example
 from test_runtime import COUNT_SCRIPT, HOUR, scans_written, write_scans
 from waiting import LineReader
 
@@ -223,13 +223,8 @@ def test_run_writes_every_lanes_trades_with_symbols_and_times(tmp_path):
 
 
 def test_lanes_with_different_trade_fields_are_refused_at_load(tmp_path):
-    for name in ("blue_decision.toml", "blue_selector.toml", "blue_sizing.toml", "blue_exit.toml"):
-        (tmp_path / name).write_text((GRAPHS / name).read_text())
-    (tmp_path / "examples").mkdir()
-    for name in ("long_lane.toml", "long_exit.toml"):
-        (tmp_path / "examples" / name).write_text((EXAMPLES / name).read_text())
-    graph = tmp_path / "examples" / "two_lane.toml"
-    graph.write_text((EXAMPLES / "two_lane.toml").read_text().replace("long_trade_reason ", "long_trade_why "))
+    graph = copy_example(tmp_path, "two_lane")
+    graph.write_text(graph.read_text().replace("long_trade_reason ", "long_trade_why "))
     with pytest.raises(GraphError) as caught:
         load(graph)
     assert "they differ in reason, why" in caught.value.what
@@ -248,16 +243,6 @@ def test_exit_q_is_refused_where_no_lane_can_be_checked_between_scans(tmp_path, 
     done = violet("replay", graph, "--input", scans, "--exit-q", "60", "--no-progress")
     assert done.returncode == 2 and message in " ".join(done.stderr.split()), done.stderr
     assert "Traceback" not in done.stderr
-
-
-def copy_example(tmp_path: Path, name: str) -> Path:
-    """An example graph file copied with what it composes (the BLUE graphs beside its directory)."""
-    for graph in GRAPHS.glob("*.toml"):
-        (tmp_path / graph.name).write_text(graph.read_text())
-    (tmp_path / "examples").mkdir(exist_ok=True)
-    for graph in EXAMPLES.glob("*.toml"):
-        (tmp_path / "examples" / graph.name).write_text(graph.read_text())
-    return tmp_path / "examples" / f"{name}.toml"
 
 
 @pytest.mark.parametrize("tp_pct, closes", [(None, True), (0.02, False)])
@@ -373,10 +358,7 @@ trades = "{p}_trade_"
 def test_exits_between_scans_check_each_lane_of_one_position(tmp_path):
     """Two long lanes, each with its exit node: a tick 10 minutes after scan 0 takes the low lane's profit,
     one 20 minutes after the high lane's (the checks go on after one lane closed); each a reduce-only SELL."""
-    (tmp_path / "blue_exit.toml").write_text((GRAPHS / "blue_exit.toml").read_text())
-    (tmp_path / "examples").mkdir()
-    (tmp_path / "examples" / "long_exit.toml").write_text((EXAMPLES / "long_exit.toml").read_text())
-    graph = tmp_path / "examples" / "two_longs.toml"
+    graph = copy_example(tmp_path, "long_exit").with_name("two_longs.toml")  # beside the exit it composes
     graph.write_text(TWO_LONGS)
     path = tmp_path / "s.parquet"
     pq.write_table(pa.table({"scan_id": [0, 1], "ts_us": [0, HOUR], "price": [[1.0, 50.0, 100.0]] * 2,

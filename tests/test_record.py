@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import GRAPHS
+from conftest import GRAPHS, copy_example
 from test_runtime import HOUR, write_scans
 
 from violet.api import load
@@ -113,16 +113,6 @@ def test_the_cooldown_short_journals_its_extra_outputs_and_verifies(chdb_dir, tm
         assert not audit.ok and audit.mismatches[0].startswith(f"scan {scan}, cooling: journal ")
 
 
-def long_lane_copy(tmp_path: Path) -> Path:
-    """The LONG lane and the graphs it composes, copied into tmp_path (as laid out in graphs/) to be edited."""
-    for name in ("blue_sizing.toml", "blue_exit.toml"):
-        (tmp_path / name).write_text((GRAPHS / name).read_text())
-    (tmp_path / "examples").mkdir()
-    for name in ("long_lane.toml", "long_exit.toml"):
-        (tmp_path / "examples" / name).write_text((EXAMPLES / name).read_text())
-    return tmp_path / "examples" / "long_lane.toml"
-
-
 def violet(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "violet.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
@@ -138,7 +128,7 @@ def violet(*args: object, cwd: Path | None = None) -> subprocess.CompletedProces
     (lambda t: t[:t.index("# What a host reads")], "it lacks a [record] table"),
 ])
 def test_a_record_that_does_not_fit_is_refused_with_exit_2(tmp_path, edit, message):
-    bad = long_lane_copy(tmp_path)
+    bad = copy_example(tmp_path, "long_lane")
     bad.write_text(edit(bad.read_text()))
     scans = write_scans(tmp_path / "scans.parquet", n_scans=10)
     done = violet("replay", bad, "--input", scans, "--journal", f"chdb://{tmp_path / 'j'}", "--no-progress")
@@ -149,7 +139,7 @@ def test_a_record_that_does_not_fit_is_refused_with_exit_2(tmp_path, edit, messa
 
 def test_exits_between_scans_whatever_the_exit_node_is_called(tmp_path):
     """The LONG lane with its exit node renamed `lane`: a tick 10 minutes after the entry takes profit, SELL."""
-    graph = long_lane_copy(tmp_path)
+    graph = copy_example(tmp_path, "long_lane")
     text = graph.read_text().replace("[nodes.pos]", "[nodes.lane]").replace("pos.", "lane.")
     graph.write_text(text.replace('exit_check    = "pos"', 'exit_check    = "lane"'))
     assert any(s.name.startswith("lane.") for s in load(graph).state)
