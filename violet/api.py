@@ -18,7 +18,7 @@ from beartype import beartype
 
 from violet.compile.ir import IR, Scalar
 from violet.compile.numba_backend import CompiledGraph
-from violet.dag.graph import Graph
+from violet.dag.graph import Graph, NodeInstance
 from violet.dag.types import DType, float64_problem, int64_problem
 from violet.errors import GraphError, InputError, quote
 
@@ -68,18 +68,20 @@ def composed(path: str | Path, instance: str, outer: IR) -> IR:
     return bind(lower(exit_graph), values, f"{path} node {instance}")
 
 
-def _param_value(chain: list, depth: int, name: str, outer: Mapping[str, Scalar], path: str,
+def _param_value(chain: list[NodeInstance], depth: int, name: str, outer: Mapping[str, Scalar], path: str,
                  instance: str) -> bool | int | float:
-    """Parameter `name` of the graph of node `chain[depth - 1]`, as the outer graph binds it."""
+    """Parameter `name` of the graph of node `chain[depth - 1]` (of the file's graph at depth 0), as the
+    outer graph binds it."""
     import ast
 
-    if depth == 0 and name in outer:
-        return outer[name]
-    bound = chain[depth - 1].param_bindings.get(name) if depth else "not a parameter"  # a const's name, say
-    if bound is None:
-        return _param_value(chain, depth - 1, f"{chain[depth - 1].name}.{name}", outer, path, instance)
-    if isinstance(bound, ast.Name):
-        return _param_value(chain, depth - 1, bound.id, outer, path, instance)
+    if depth == 0:
+        bound: object = outer.get(name)  # None: a name that is no parameter there (a constant's, say)
+    else:
+        bound = chain[depth - 1].param_bindings.get(name)
+        if bound is None:
+            return _param_value(chain, depth - 1, f"{chain[depth - 1].name}.{name}", outer, path, instance)
+        if isinstance(bound, ast.Name):
+            return _param_value(chain, depth - 1, bound.id, outer, path, instance)
     if isinstance(bound, (bool, int, float)):
         return bound
     raise InputError(f"parameter {quote(name)} of {quote(instance)} is bound to an expression",

@@ -436,10 +436,11 @@ def to_verilog(net: Netlist, primitives: bool = False) -> str:
     waived = unused_bits(net)
     cells = list(net.cells.values())
 
-    flip_flops = [c for c in cells if c.replica] if primitives else []
+    flip_flops = [c for c in cells if c.replica] if primitives else []  # instantiated, so wires here
+    instantiated = {c.name for c in flip_flops}
 
     def declare(c: Cell) -> list[str]:
-        line = c.declaration().replace("    reg ", "    wire ", 1) if primitives and c.replica else c.declaration()
+        line = c.declaration().replace("    reg ", "    wire ", 1) if c.name in instantiated else c.declaration()
         return ["    /* verilator lint_off UNUSED */", line, "    /* verilator lint_on UNUSED */"] if c.name in waived \
             else [line]
 
@@ -452,7 +453,7 @@ def to_verilog(net: Netlist, primitives: bool = False) -> str:
              for c in blocks for a, b in [tuple(c.expr.refs())]]
     body += [f"    TRELLIS_FF #({FF_PARAMETERS}) {c.name}_i (.CLK(clk), .LSR(1'b0), "
              f".DI({c.expr.render()}), .Q({c.name}));" for c in flip_flops]
-    body += _clocked(c for c in cells if c.kind == "reg" and not (primitives and c.replica))
+    body += _clocked(c for c in cells if c.kind == "reg" and c.name not in instantiated)
     body += [f"    assign {port} = {expr.render()};" for port, expr in net.outputs]
     helper = ["/* verilator lint_off DECLFILENAME */", *(mul18_primitive if primitives else mul18_model)(
         f"{net.name}_mul18"), "/* verilator lint_on DECLFILENAME */"] if blocks else []  # a second module
