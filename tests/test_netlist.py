@@ -12,8 +12,9 @@ from conftest import GRAPHS
 from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
-from violet.compile.netlist import DSP_LATENCY, FAN_OUT_BITS, LUT, REPLICA_BITS, lookup, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, to_verilog, unused_bits
-from violet.compile.verilog import Chunk, build_netlist, chunks
+from violet.compile.netlist import (DSP_LATENCY, FAN_OUT_BITS, LUT, REPLICA_BITS, Cell, Expr, Netlist, Port, Ref, carry,
+                                    cut_pipeline, longest_path, lookup, to_verilog, unused_bits)
+from violet.compile.verilog import Chunk, build_netlist, chunks, path_report
 from violet.dag.graph import load_graph
 
 
@@ -81,6 +82,34 @@ def test_pipelining_a_netlist_with_fewer_levels_than_stages_delays_its_outputs()
     cut_pipeline(net, 3)
     regs = sorted(c.name for c in net.cells.values() if c.kind == "reg")
     assert regs == ["v1_p1", "v1_p2", "v1_p3", "valid_q"] and net.outputs[0][1].render() == "v1_p3"
+
+
+def test_the_longest_path_is_the_chain_with_the_largest_summed_delay():
+    """Two chains from the inputs, a (1 + 3 = 4) and b (2.5), joined by y (0.5): a's is the longest, 4.5; a
+    register's value starts a chain again (the state is read at the scan's start), so z, which reads the
+    register r, adds only its own 1."""
+    net = Netlist("m")
+    a1 = net.add(Cell("a1", 8, True, Expr(Ref("in_a")), delay=1.0))
+    a2 = net.add(Cell("a2", 8, True, Expr(a1, " + 1"), delay=3.0))
+    b1 = net.add(Cell("b1", 8, True, Expr(Ref("in_b")), delay=2.5))
+    y = net.add(Cell("y", 8, True, Expr(a2, " - ", b1), delay=0.5))
+    r = net.add(Cell("r", 8, True, y, kind="reg", reset="0"))
+    z = net.add(Cell("z", 8, True, Expr(r, " + ", y), delay=1.0))
+    net.outputs.append(("out_z", z))
+    assert [c.name for c in longest_path(net)] == ["a1", "a2", "y", "z"]
+    assert sum(c.delay for c in longest_path(net)) == 5.5
+
+
+def test_the_hdl_summary_names_the_nodes_on_the_longest_path():
+    """blue_exit's longest chain runs through its pnl divider (one adder a quotient bit) and ends in a next
+    state; the report gives each node's share in path order, summing to the total."""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(assets=4))
+    net, _ = build_netlist(model, "blue_exit", 4, 0)
+    report = path_report(model.ir, net)
+    total = float(re.search(r"about (\d+) LUT levels", report)[1])
+    shares = [float(x) for x in re.findall(r"(?:^|-> )\S+ (\d+) \(", report.split(": ", 1)[1])]
+    assert report.split(": ", 1)[1].startswith("pnl ") and "div " in report and "next." in report
+    assert abs(sum(shares) - total) <= len(shares) and shares[0] > total / 2
 
 
 def _arrivals(net: Netlist) -> dict[str, float]:

@@ -538,7 +538,7 @@ def hdl(graph: GraphArg,
     from violet.compile.dot import netlist_dot
     from violet.compile.fixed import FixedConfig, FixedModel, error_report, monte_carlo_rows
     from violet.compile.netlist import to_verilog
-    from violet.compile.verilog import build_netlist, module_name
+    from violet.compile.verilog import build_netlist, module_name, path_report
 
     for simulator in simulators:  # each names a directory under --out: only known names
         if simulator not in SIMULATORS:
@@ -558,7 +558,7 @@ def hdl(graph: GraphArg,
              "hardware: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (bits), pipeline depth {net.stages} "
              f"(outputs {net.stages} clock(s) after their inputs; initiation interval {net.interval}"
              + (f"; slowest stage about {net.budget:.1f} LUT levels, estimated)" if net.stages else ")"),
-             "formats:"]
+             path_report(ir, net), "formats:"]
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]
     lines += [f"  warning: {what} has no proven finite range: Q{model.formats[i].int_bits}.{model.formats[i].frac_bits} "
               "from --int-bits, saturating" for what, i in model.unbounded()]

@@ -192,6 +192,7 @@ class Netlist:
     stages: int = 0
     interval: int = 1  # clocks between two inputs: 1, or a pipelined stateful module's stages + 1
     budget: float = 0.0  # the slowest pipeline segment's estimated delay, in LUT levels
+    path: list[Cell] = field(default_factory=list)  # the longest chain of logic, before any pipelining
 
     def add(self, cell: Cell) -> Expr:
         """Add a cell (its name a fresh identifier); a read of it."""
@@ -218,6 +219,26 @@ class Netlist:
                 lo, hi = spans.get(c.op, (c.stage, c.stage))
                 spans[c.op] = (min(lo, c.stage), max(hi, c.stage))
         return spans
+
+
+def longest_path(net: Netlist) -> list[Cell]:
+    """The chain of wires with the largest summed delay estimate, from an input or a state register to an
+    output or a next state, in order: what bounds the latency at any clock (the stages' delays add up to at
+    least its), and what a shorter decision must shorten first. Read before pipelining (its registers would
+    cut the chain)."""
+    arrival: dict[str, float] = {}
+    before: dict[str, str] = {}
+    for c in net.cells.values():
+        if c.kind not in ("wire", "dsp"):
+            continue
+        reads = [r.name for r in c.expr.refs() if r.name in arrival]
+        if reads:
+            before[c.name] = max(reads, key=arrival.__getitem__)
+        arrival[c.name] = c.delay + (arrival[before[c.name]] if reads else 0.0)
+    chain = [max(arrival, key=arrival.__getitem__)] if arrival else []
+    while chain[-1] in before:
+        chain.append(before[chain[-1]])
+    return [net.cells[name] for name in reversed(chain)]
 
 
 # ---------------------------------------------------------------- pipelining

@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError
-from violet.compile.ir import Op
+from violet.compile.ir import IR, Op
 from violet.compile.netlist import (DSP, DSP_LATENCY, IDENT, LUT, WIRING, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline,
-                                   shift_add, text, to_verilog)
+                                   longest_path, shift_add, text, to_verilog)
 from violet.compile.ops import Refusal, spec
 
 
@@ -383,10 +383,29 @@ def build_netlist(model: FixedModel, name: str, assets: int | None = None, pipel
     if ir.stateful:
         _registers(b)
     _outputs(b)
+    net.path = longest_path(net)
     if pipeline:
         cut_pipeline(net, pipeline)
     b.counts["registers"] = net.registers()
     return net, b.counts
+
+
+def path_report(ir: IR, net: Netlist) -> str:
+    """The netlist's longest chain of logic by graph node, in order (consecutive cells of one node as one
+    step, its ops' estimated delays beside it): which nodes a shorter latency has to shorten."""
+    steps: list[tuple[str, dict[str, float]]] = []
+    for c in net.path:
+        op = ir.ops[c.op] if c.op is not None else None
+        node = (op.node or op.name or op.kind) if op is not None else "(outputs)"
+        if not steps or steps[-1][0] != node:
+            steps.append((node, {}))
+        kinds = steps[-1][1]
+        kinds[op.kind if op else "wiring"] = kinds.get(op.kind if op else "wiring", 0.0) + c.delay
+    total = sum(c.delay for c in net.path)
+    parts = [f"{node} {sum(kinds.values()):.0f} ("
+             + ", ".join(f"{kind} {d:.0f}" for kind, d in kinds.items() if d >= 0.5) + ")"
+             for node, kinds in steps if sum(kinds.values()) >= 0.5]
+    return f"longest path about {total:.0f} LUT levels (estimated, before pipelining): " + " -> ".join(parts)
 
 
 def emit_module(model: FixedModel, name: str, assets: int | None = None, pipeline: int = 0
