@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -15,8 +16,10 @@ from hypothesis import strategies as st
 from violet.compile.cosim import cosim_rows, cosimulate, run_tool, verilator_lint
 from violet.compile.fixed import FixedConfig, FixedModel
 from violet.compile.lower import lower
-from violet.compile.synth import TOP
+from violet.compile.synth import (CLOCK_PAD_UNROUTED, DEVICES, TOP, SynthReport, nextpnr_exe, place_and_route,
+                                  route_failure, wrapper)
 from violet.compile.qformat import floor_by_reciprocal, reciprocal
+from violet.compile.netlist import to_verilog
 from violet.compile.verilog import build_netlist, emit_module
 from violet.dag.graph import load_graph
 from violet.errors import VioletError
@@ -142,6 +145,119 @@ def test_the_placer_seed_and_timing_weight_are_nextpnrs_and_in_the_report(write_
     done = _violet("hdl", graph, "--out", str(tmp_path / "bad"), "--synth", "--placer-timing-weight", "-1")
     assert done.returncode == 2 and "--placer-timing-weight must not be negative, got -1" in done.stderr
     assert not (tmp_path / "bad" / "synth").exists()
+
+
+TWO_WORD_GRAPH = """
+[graph]
+name = "sums"
+[inputs]
+a = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
+b = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
+k = { type = "int64", ge = -100, le = 100 }
+[outputs]
+y = "a + b"
+z = "a - b"
+m = "k * 3"
+"""
+
+
+def test_the_synthesis_top_writes_every_input_bit_and_reads_every_output_bit(write_graph, tmp_path):
+    """The top that --synth routes, simulated under Icarus: every input bit shifted in from the pin `sin`
+    (the last one in is the first port's bit 0), the outputs captured on `cap` and shifted out on `sout`
+    (the first port's top bit first), equal the fixed-point model's for Q2.24 and int inputs: every bit is
+    controllable and observable, so synthesis keeps the module's logic whole."""
+    model = FixedModel(lower(load_graph(write_graph(TWO_PORT_GRAPH))), FixedConfig(frac_bits=24))
+    net, _ = build_netlist(model, "sums", None, 0)
+    ins = [p for p in net.ports if not p.output]
+    outs = [p for p in net.ports if p.output]
+    rng = random.Random(5)
+    rows = [{"a": rng.uniform(-4, 4), "b": rng.uniform(-4, 4), "k": rng.randint(-100, 100)} for _ in range(20)]
+    shifted = []
+    for row in rows:
+        values = model.trace(row)
+        raw = {f"in_{op.name}": values[op.id] for op in model.ir.ops if op.kind == "input"}
+        shifted += reversed(_bits(ins, raw))  # the highest bit first: it travels furthest up the chain
+    (tmp_path / "bits.txt").write_text("\n".join(map(str, shifted)) + "\n")
+    (tmp_path / "sums.v").write_text(to_verilog(net))
+    (tmp_path / "top.v").write_text(wrapper(net))
+    win, wout = len(_bits(ins, {p.name: 0 for p in ins})), len(_bits(outs, {p.name: 0 for p in outs}))
+    (tmp_path / "tb.v").write_text(TOP_BENCH.format(rows=len(rows), win=win, wout=wout))
+    run_tool(["iverilog", "-g2012", "-o", "sim.vvp", "tb.v", "top.v", "sums.v"], tmp_path)
+    run_tool(["vvp", "-n", "sim.vvp"], tmp_path)
+    read = [int(x) for x in (tmp_path / "read.txt").read_text().split()]
+    for r, row in enumerate(rows):
+        values = model.trace(row)
+        want = {f"out_{name}": values[i] for name, i in model.ir.outputs}
+        assert read[r * wout:(r + 1) * wout] == list(reversed(_bits(list(reversed(outs)), want))), row
+
+
+TWO_PORT_GRAPH = """
+[graph]
+name = "sums"
+[inputs]
+a = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
+b = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
+k = { type = "int64", ge = -100, le = 100 }
+[outputs]
+y = "a + b"
+z = "a - b"
+m = "k * 3"
+"""
+
+
+def _bits(ports: list, raw: dict[str, int]) -> list[int]:
+    """The ports' raw values (two's complement, each its width) one after the other, bit 0 first."""
+    return [(raw[p.name] >> k) & 1 for p in ports for k in range(p.width)]
+
+
+TOP_BENCH = """
+module tb;
+    reg clk = 0, rst = 0, en = 0, sin = 0, cap = 0;
+    wire sout;
+    integer f, g, r, k, got, b;
+    violet_synth_top top(.clk(clk), .rst(rst), .en(en), .sin(sin), .cap(cap), .sout(sout));
+    initial begin
+        f = $fopen("bits.txt", "r");
+        g = $fopen("read.txt", "w");
+        for (r = 0; r < {rows}; r = r + 1) begin
+            for (k = 0; k < {win}; k = k + 1) begin
+                got = $fscanf(f, "%d", b);
+                sin = b; #1 clk = 1; #1 clk = 0;
+            end
+            cap = 1; #1 clk = 1; #1 clk = 0; cap = 0;
+            for (k = 0; k < {wout}; k = k + 1) begin
+                #1 $fwrite(g, "%0d\\n", sout); clk = 1; #1 clk = 0;
+            end
+        end
+        $fclose(g);
+        $finish;
+    end
+endmodule
+"""
+
+
+def test_a_clock_on_a_pad_without_a_route_to_the_clock_network_is_placed_again_on_the_clock_pin(write_graph,
+                                                                                                tmp_path):
+    """Left to itself, nextpnr may put the clock's input on a pad with no route to the global clock network
+    (blue_decision over 64 assets, twice in session 10: "not routed" for a design that had placed). That
+    error, and only it, sends the run again with the clock on the package's clock pin (G2, as on the ULX3S):
+    the pinned run routes, its log says the pad is constrained, and the report names the pad."""
+    seen = ("ERROR: Failed to route arc 0.0 of net 'clk$TRELLIS_IO_IN', from X0/Y11/JPADDIC_PIO to "
+            "X0/Y0/G_CLKI_TDCC0.")
+    assert CLOCK_PAD_UNROUTED.search(seen)
+    assert not CLOCK_PAD_UNROUTED.search("ERROR: Failed to route arc 3.0 of net 'dut.v12', from X1/Y2 to X3/Y4.")
+    assert route_failure(seen, "nextpnr-ecp5") == seen
+    graph = str(write_graph(ADDER_GRAPH))
+    done = _violet("hdl", graph, "--out", str(tmp_path), "--synth")
+    assert done.returncode == 0, done.stdout + done.stderr
+    workdir, device = tmp_path / "synth", DEVICES["ecp5-85k"]
+    (workdir / "route.json").unlink()
+    pinned = place_and_route(nextpnr_exe(), device, workdir, 100.0, None, None, device.clock_pin)
+    assert pinned.returncode == 0 and (workdir / "route.json").exists(), pinned.stderr
+    assert 'LOCATE COMP "clk" SITE "G2"' in (workdir / "clock.lpf").read_text()
+    assert "pin 'clk$tr_io' constrained to Bel" in (workdir / "nextpnr.log").read_text()
+    report = SynthReport("adder", "ecp5-85k", 1, 0, 1, 0, 0, 100.0, 1, 1, clock_pin="G2", fmax_mhz=120.0)
+    assert "clock on pad G2: the placer's own pad had no route to the clock network" in report.render()
 
 
 def test_a_tool_the_os_kills_is_one_message_saying_so(tmp_path):

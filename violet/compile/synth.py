@@ -37,6 +37,7 @@ class Device:
     part: str
     nextpnr_flag: str
     package: str
+    clock_pin: str  # a primary clock input (PCLK) of the package, as on the ULX3S board
     lut4: int
     ff: int
     mult18: int
@@ -44,9 +45,9 @@ class Device:
 
 
 DEVICES = {
-    "ecp5-25k": Device("LFE5U-25F", "--25k", "CABGA381", 24_288, 24_288, 28, 56),
-    "ecp5-45k": Device("LFE5U-45F", "--45k", "CABGA381", 43_848, 43_848, 72, 108),
-    "ecp5-85k": Device("LFE5U-85F", "--85k", "CABGA381", 83_640, 83_640, 156, 208),
+    "ecp5-25k": Device("LFE5U-25F", "--25k", "CABGA381", "G2", 24_288, 24_288, 28, 56),
+    "ecp5-45k": Device("LFE5U-45F", "--45k", "CABGA381", "G2", 43_848, 43_848, 72, 108),
+    "ecp5-85k": Device("LFE5U-85F", "--85k", "CABGA381", "G2", 83_640, 83_640, 156, 208),
 }
 
 
@@ -67,6 +68,7 @@ class SynthReport:
     initiation_interval: int
     seed: int | None = None  # nextpnr's placer seed (None: its default)
     timing_weight: int | None = None  # nextpnr's placer timing weight (None: its default, 10)
+    clock_pin: str | None = None  # the clock's pad when the placer's own choice could not reach the clock network
     fmax_mhz: float | None = None
     route_error: str = ""
 
@@ -86,9 +88,12 @@ class SynthReport:
         return self.fmax_mhz is not None and self.fmax_mhz >= self.clock_mhz
 
     def placement(self) -> str:
-        """How nextpnr placed it: the seed and the timing weight, each `default` when not given."""
+        """How nextpnr placed it: the seed and the timing weight, each `default` when not given, and the
+        clock's pad when it was constrained."""
         shown = [("placer seed", self.seed), ("timing weight", self.timing_weight)]
-        return ", ".join(f"{name} {'default' if value is None else value}" for name, value in shown)
+        pad = [f"clock on pad {self.clock_pin}: the placer's own pad had no route to the clock network"
+               ] if self.clock_pin else []
+        return ", ".join([*(f"{name} {'default' if value is None else value}" for name, value in shown), *pad])
 
     def latency_ns(self, mhz: float) -> float:
         return self.latency_cycles * 1000.0 / mhz
@@ -173,7 +178,8 @@ def synthesize(net: Netlist, workdir: Path, device: str, clock_mhz: float, seed:
     another seed, or with its wires renamed (blue_exit: 88.30 and 100.21 MHz for the same logic), as an
     FPGA engineer's seed sweep shows. `timing_weight` is the analytic placer's weight on timing against
     wire length (nextpnr's default 10; 40 gave blue_decision over 64 assets 97.90 and 93.24 MHz where the
-    default gave 80.12 and 87.73)."""
+    default gave 80.12 and 87.73). A clock nextpnr put on a pad with no route to the clock network is placed
+    again on the package's clock pin (`place_and_route`), and the report names it."""
     if device not in DEVICES:
         raise VioletError(f"unknown device {quote(device)}", where="--device", fix=f"use one of {', '.join(DEVICES)}")
     yosys, nextpnr = yosys_exe(), nextpnr_exe()
@@ -189,12 +195,10 @@ def synthesize(net: Netlist, workdir: Path, device: str, clock_mhz: float, seed:
                          cells.get("MULT18X18D", 0), cells.get("DP16KD", 0), clock_mhz, net.stages + 1,
                          net.interval, seed, timing_weight)
     d = DEVICES[device]
-    done = subprocess.run([nextpnr, d.nextpnr_flag, "--package", d.package, "--json", "netlist.json",
-                           "--freq", f"{clock_mhz:g}", *(["--seed", str(seed)] if seed is not None else []),
-                           *(["--placer-heap-timingweight", str(timing_weight)] if timing_weight is not None else []),
-                           "--router", "router2", "--timing-allow-fail", "--report", "route.json", "--log", "nextpnr.log",
-                           "-q"],
-                          cwd=workdir, capture_output=True, text=True)
+    done = place_and_route(nextpnr, d, workdir, clock_mhz, seed, timing_weight)
+    if done.returncode != 0 and CLOCK_PAD_UNROUTED.search(done.stdout + done.stderr):
+        report.clock_pin = d.clock_pin
+        done = place_and_route(nextpnr, d, workdir, clock_mhz, seed, timing_weight, d.clock_pin)
     if done.returncode != 0 or not (workdir / "route.json").exists():
         report.route_error = route_failure(done.stdout + done.stderr, nextpnr)
     else:
@@ -202,6 +206,27 @@ def synthesize(net: Netlist, workdir: Path, device: str, clock_mhz: float, seed:
     (workdir / "report.txt").write_text(report.render() + "\n")
     (workdir / "report.json").write_text(report.to_json())
     return report
+
+
+# nextpnr placed the clock's input on a pad with no route to the global clock network
+CLOCK_PAD_UNROUTED = re.compile(r"Failed to route arc \S+ of net 'clk\$TRELLIS_IO_IN'")
+
+
+def place_and_route(nextpnr: str, d: Device, workdir: Path, clock_mhz: float, seed: int | None,
+                    timing_weight: int | None, clock_pin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """nextpnr on Yosys's netlist.json, its report in route.json and its log in nextpnr.log; with `clock_pin`
+    the clock's input is constrained to that pad (clock.lpf) and the other pins are placed freely."""
+    pinned: list[str] = []
+    if clock_pin is not None:
+        (workdir / "clock.lpf").write_text(f'LOCATE COMP "clk" SITE "{clock_pin}";\n'
+                                           'IOBUF PORT "clk" IO_TYPE=LVCMOS33;\n')
+        pinned = ["--lpf", "clock.lpf", "--lpf-allow-unconstrained"]
+    return subprocess.run([nextpnr, d.nextpnr_flag, "--package", d.package, "--json", "netlist.json", *pinned,
+                           "--freq", f"{clock_mhz:g}", *(["--seed", str(seed)] if seed is not None else []),
+                           *(["--placer-heap-timingweight", str(timing_weight)] if timing_weight is not None else []),
+                           "--router", "router2", "--timing-allow-fail", "--report", "route.json", "--log",
+                           "nextpnr.log", "-q"],
+                          cwd=workdir, capture_output=True, text=True)
 
 
 def cell_counts(stat: str) -> dict[str, int]:
