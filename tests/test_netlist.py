@@ -98,6 +98,7 @@ def test_the_longest_path_is_the_chain_with_the_largest_summed_delay():
     net.outputs.append(("out_z", z))
     assert [c.name for c in longest_path(net)] == ["a1", "a2", "y", "z"]
     assert sum(c.delay for c in longest_path(net)) == 5.5
+    assert longest_path(Netlist("constants_only")) == []
 
 
 def test_the_hdl_summary_names_the_nodes_on_the_longest_path():

@@ -236,7 +236,7 @@ def longest_path(net: Netlist) -> list[Cell]:
             before[c.name] = max(reads, key=arrival.__getitem__)
         arrival[c.name] = c.delay + (arrival[before[c.name]] if reads else 0.0)
     chain = [max(arrival, key=arrival.__getitem__)] if arrival else []
-    while chain[-1] in before:
+    while chain and chain[-1] in before:
         chain.append(before[chain[-1]])
     return [net.cells[name] for name in reversed(chain)]
 
