@@ -114,14 +114,19 @@ def test_the_module_is_synthesized_placed_and_routed(tmp_path, graph, options, c
     assert "Fmax:" in done.stdout and "meets the requested" in done.stdout
 
 
-ADDER_GRAPH = """
+# A small design: routed in seconds, and its ports (two Q2.24 and an int input, three outputs) span several
+# bits of the synthesis top's chains.
+SUMS_GRAPH = """
 [graph]
-name = "adder"
+name = "sums"
 [inputs]
 a = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
 b = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
+k = { type = "int64", ge = -100, le = 100 }
 [outputs]
 y = "a + b"
+z = "a - b"
+m = "k * 3"
 """
 
 
@@ -130,7 +135,7 @@ def test_the_placer_seed_and_timing_weight_are_nextpnrs_and_in_the_report(write_
     `--placer-timing-weight W` weighs timing against wire length; the report names both, and without the
     options says nextpnr's defaults (a flag nextpnr did not know would leave the module unrouted, exit 1);
     a negative weight is refused before any tool runs."""
-    graph = str(write_graph(ADDER_GRAPH))
+    graph = str(write_graph(SUMS_GRAPH))
     done = _violet("hdl", graph, "--out", str(tmp_path / "seeded"), "--synth", "--placer-seed", "7",
                    "--placer-timing-weight", "40")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -152,7 +157,7 @@ def test_the_synthesis_top_writes_every_input_bit_and_reads_every_output_bit(wri
     (the last one in is the first port's bit 0), the outputs captured on `cap` and shifted out on `sout`
     (the first port's top bit first), equal the fixed-point model's for Q2.24 and int inputs: every bit is
     controllable and observable, so synthesis keeps the module's logic whole."""
-    model = FixedModel(lower(load_graph(write_graph(TWO_PORT_GRAPH))), FixedConfig(frac_bits=24))
+    model = FixedModel(lower(load_graph(write_graph(SUMS_GRAPH))), FixedConfig(frac_bits=24))
     net, _ = build_netlist(model, "sums", None, 0)
     ins = [p for p in net.ports if not p.output]
     outs = [p for p in net.ports if p.output]
@@ -175,20 +180,6 @@ def test_the_synthesis_top_writes_every_input_bit_and_reads_every_output_bit(wri
         values = model.trace(row)
         want = {f"out_{name}": values[i] for name, i in model.ir.outputs}
         assert read[r * wout:(r + 1) * wout] == list(reversed(_bits(list(reversed(outs)), want))), row
-
-
-TWO_PORT_GRAPH = """
-[graph]
-name = "sums"
-[inputs]
-a = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
-b = { type = "float64", finite = true, ge = -4.0, le = 4.0 }
-k = { type = "int64", ge = -100, le = 100 }
-[outputs]
-y = "a + b"
-z = "a - b"
-m = "k * 3"
-"""
 
 
 def _bits(ports: list, raw: dict[str, int]) -> list[int]:
@@ -233,7 +224,7 @@ def test_a_clock_on_a_pad_without_a_route_to_the_clock_network_is_placed_again_o
     assert CLOCK_PAD_UNROUTED.search(seen)
     assert not CLOCK_PAD_UNROUTED.search("ERROR: Failed to route arc 3.0 of net 'dut.v12', from X1/Y2 to X3/Y4.")
     assert route_failure(seen, "nextpnr-ecp5") == seen
-    graph = str(write_graph(ADDER_GRAPH))
+    graph = str(write_graph(SUMS_GRAPH))
     done = _violet("hdl", graph, "--out", str(tmp_path), "--synth")
     assert done.returncode == 0, done.stdout + done.stderr
     workdir, device = tmp_path / "synth", DEVICES["ecp5-85k"]
@@ -242,7 +233,7 @@ def test_a_clock_on_a_pad_without_a_route_to_the_clock_network_is_placed_again_o
     assert pinned.returncode == 0 and (workdir / "route.json").exists(), pinned.stderr
     assert 'LOCATE COMP "clk" SITE "G2"' in (workdir / "clock.lpf").read_text()
     assert "pin 'clk$tr_io' constrained to Bel" in (workdir / "nextpnr.log").read_text()
-    report = SynthReport("adder", "ecp5-85k", 1, 0, 1, 0, 0, 100.0, 1, 1, clock_pin="G2", fmax_mhz=120.0)
+    report = SynthReport("sums", "ecp5-85k", 1, 0, 1, 0, 0, 100.0, 1, 1, clock_pin="G2", fmax_mhz=120.0)
     assert "clock on pad G2: the placer's own pad had no route to the clock network" in report.render()
 
 

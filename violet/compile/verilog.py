@@ -396,11 +396,11 @@ def path_report(ir: IR, net: Netlist) -> str:
     steps: list[tuple[str, dict[str, float]]] = []
     for c in net.path:
         op = ir.ops[c.op] if c.op is not None else None
-        node = (op.node or op.name or op.kind) if op is not None else "(outputs)"
+        node, kind = (op.node or op.name or op.kind, op.kind) if op is not None else ("(outputs)", "wiring")
         if not steps or steps[-1][0] != node:
             steps.append((node, {}))
         kinds = steps[-1][1]
-        kinds[op.kind if op else "wiring"] = kinds.get(op.kind if op else "wiring", 0.0) + c.delay
+        kinds[kind] = kinds.get(kind, 0.0) + c.delay
     total = sum(c.delay for c in net.path)
     parts = [f"{node} {sum(kinds.values()):.0f} ("
              + ", ".join(f"{kind} {d:.0f}" for kind, d in kinds.items() if d >= 0.5) + ")"
