@@ -238,13 +238,19 @@ z = "x * y"
 def test_a_product_is_its_partial_products_summed_bit_for_bit(write_graph, tmp_path, frac_bits, int_bits, blocks,
                                                              rows):
     """Each partial product is its own cell (an 18x18 block, or adder rows for a piece of at most SMALL_CHUNK
-    bits) and so is each adder of the tree summing them; the module equals the model (signed pieces, ties)."""
+    bits). The partial products and the rounding's half ULP are summed by carry-save cells (three terms in,
+    two out) down to two terms, then one carry chain; a block, the latest term, meets one carry-save cell and
+    that adder. The module equals the model (signed pieces, ties)."""
     model = FixedModel(lower(load_graph(write_graph(PRODUCT_GRAPH))), FixedConfig(frac_bits, int_bits))
     net, _ = build_netlist(model, "product")
     partial = [c for c in net.cells.values() if "_pp" in c.name and c.delay]  # not the blocks' 18-bit operands
     assert sum(c.kind == "dsp" for c in partial) == blocks and sum(c.kind == "wire" for c in partial) == rows
-    # the adder tree: the partial products and the rounding's half ULP, pairwise
-    assert sum("_s" in c.name for c in net.cells.values()) == len(partial) + (frac_bits > 0) - 1
+    adders = [c for c in net.cells.values() if re.fullmatch(r"p\d+_s\d+", c.name)]
+    saves = [c for c in net.cells.values() if re.fullmatch(r"p\d+_[xy]\d+", c.name)]
+    assert len(adders) == 1 and len(saves) == 2 * (len(partial) + (frac_bits > 0) - 2)
+    if blocks == 1:
+        block = next(c for c in partial if c.kind == "dsp")
+        assert net.arrivals[adders[0].name] == net.arrivals[block.name] + LUT + adders[0].delay
     report = cosimulate(model, cosim_rows(model, 600, seed=frac_bits), tmp_path, "product")
     assert report.vectors == 600 and report.mismatches == 0, report.render()
 
@@ -266,3 +272,40 @@ def test_dsp_blocks_take_their_input_and_output_registers_when_the_pipeline_is_d
     for simulator in ("icarus", "verilator"):
         report = cosimulate(model, rows, tmp_path / simulator, "product", simulator=simulator, pipeline=stages)
         assert report.vectors == 500 and report.mismatches == 0, report.render()
+
+
+ROUNDING_GRAPH = """
+[graph]
+name = "rounding"
+[inputs]
+x = { type = "float64", finite = true, ge = -40.0, le = 40.0 }
+p = { type = "float64", finite = true, ge = 0.25, le = 40.0 }
+k = { type = "int64", ge = 1, le = 9 }
+[outputs]
+up = "ceil(x)"
+down = "floor(x)"
+whole = "int(x)"
+whole_p = "int(ceil(p))"
+at_least = "max(ceil(p), 1.0)"
+share = "p / float(k)"
+signed_share = "x / float(k)"
+"""
+
+
+@pytest.mark.parametrize("frac_bits", [8, 16])
+def test_what_the_ranges_decide_is_wiring_and_the_rest_equals_the_model(write_graph, tmp_path, frac_bits):
+    """A ceil is one carry chain; an int() of a value proven non-negative (ceil(p), p >= 0.25) drops the
+    fraction, no logic; max(ceil(p), 1) is ceil(p) (no comparator); p / float(k) of a non-negative p needs
+    no complement of its numerator, x / float(k) does. Hand values (ties and negatives), then every output
+    bit for bit with the model under Icarus."""
+    model = FixedModel(lower(load_graph(write_graph(ROUNDING_GRAPH))), FixedConfig(frac_bits, 8, True))
+    out = model.step({"x": -2.5, "p": 2.25, "k": 4})
+    assert out == {"up": -2.0, "down": -3.0, "whole": -2, "whole_p": 3, "at_least": 3.0, "share": 0.5625,
+                   "signed_share": -0.625}
+    net, _ = build_netlist(model, "rounding")
+    op = dict(model.ir.outputs)
+    assert net.cells[f"t{op['whole_p']}"].delay == 0 and net.cells[f"t{op['whole']}"].delay > carry(8)
+    assert f"k{op['at_least']}" not in net.cells
+    assert f"x{op['share']}" not in net.cells and f"x{op['signed_share']}" in net.cells
+    report = cosimulate(model, cosim_rows(model, 400, seed=frac_bits), tmp_path, "rounding")
+    assert report.vectors == 400 and report.mismatches == 0, report.render()

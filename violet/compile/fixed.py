@@ -42,7 +42,7 @@ __all__ = ["MISSING", "FixedConfig", "FixedModel", "Fmt", "LoweringError", "erro
            "quantize"]
 
 
-MONOTONE = frozenset({"add", "sub", "mul", "div", "min", "max", "neg"})  # each rule monotone in every argument
+MONOTONE = frozenset({"add", "sub", "mul", "div", "min", "max", "neg", "floor", "ceil", "f2i", "i2f"})  # monotone rules
 WIDE = 1 << 16  # integer bits of a format no exact result leaves: the rules' results unsaturated
 
 
@@ -199,7 +199,7 @@ class FixedModel:
         refuse_unlowerable(ir)
         self._constants: dict[int, int | Missing] = {}
         self._folded: dict[int, int | None] = {}
-        self._exact_bounds = self._bounds()
+        self._exact_bounds, self._raw_bounds = self._bounds()
 
     def initial_state(self, assets: int) -> dict[str, Any]:
         """The state fields' raw initial values (the registers' reset values), a list of `assets` of them
@@ -277,9 +277,9 @@ class FixedModel:
             return None
         return [(k, self._apply(op, [k], fa, self.formats[i])) for k in range(int(iv.lo), int(iv.hi) + 1)]
 
-    def _bounds(self) -> list[tuple[int, int] | None]:
-        """Every op's exact bounds (or None), in op order, from the raw bounds of what it reads (see
-        `exact_bounds`)."""
+    def _bounds(self) -> tuple[list[tuple[int, int] | None], list[tuple[int, int]]]:
+        """Every op's exact bounds (or None) and raw bounds, in op order, each from the raw bounds of what
+        it reads (see `exact_bounds`)."""
         exact: list[tuple[int, int] | None] = []
         raw: list[tuple[int, int]] = []
         for op in self.ir.ops:
@@ -301,7 +301,7 @@ class FixedModel:
                 raw.append((fmt.lo, fmt.hi))
             else:  # the rules saturate to the format, but a select passes its branch's value as it is
                 raw.append(ends if op.kind == "select" else (saturate(ends[0], fmt), saturate(ends[1], fmt)))
-        return exact
+        return exact, raw
 
     def exact_bounds(self, i: int) -> tuple[int, int] | None:
         """The raw bounds of op i's exact result before it is fitted to its format, when its rule is monotone
@@ -311,6 +311,11 @@ class FixedModel:
         saturated, else the format's. The hardware saturates only where the exact bounds leave the format:
         `s * s` of an `s` proven in [0, 1] needs no clamp, though two Q1.n can make 4."""
         return self._exact_bounds[i]
+
+    def raw_bounds(self, i: int) -> tuple[int, int]:
+        """The raw bounds of op i's value (see `exact_bounds`): a divider whose numerator cannot be negative
+        needs no complement of it."""
+        return self._raw_bounds[i]
 
     def unbounded(self) -> list[tuple[str, int]]:
         """The values whose format fell back to `max_int_bits` (no finite range proven), one per input,

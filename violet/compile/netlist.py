@@ -193,13 +193,21 @@ class Netlist:
     interval: int = 1  # clocks between two inputs: 1, or a pipelined stateful module's stages + 1
     budget: float = 0.0  # the slowest pipeline segment's estimated delay, in LUT levels
     path: list[Cell] = field(default_factory=list)  # the longest chain of logic, before any pipelining
+    arrivals: dict[str, float] = field(default_factory=dict)  # each wire's estimated delay from the inputs
 
     def add(self, cell: Cell) -> Expr:
         """Add a cell (its name a fresh identifier); a read of it."""
         if not IDENT.fullmatch(cell.name) or cell.name in self.cells:
             raise ValueError(f"{cell.name!r} is not a fresh identifier")
         self.cells[cell.name] = cell
+        if cell.kind in ("wire", "dsp"):
+            self.arrivals[cell.name] = cell.delay + self.arrival(cell.expr)
         return Expr(Ref(cell.name))
+
+    def arrival(self, e: Expr) -> float:
+        """When an expression's value is ready, in estimated LUT levels after the inputs, the state and the
+        constants (all at 0), before any pipelining: what a sum of many terms orders its adders by."""
+        return max((self.arrivals.get(r.name, 0.0) for r in e.refs()), default=0.0)
 
     def port(self, port: Port) -> Expr:
         if not IDENT.fullmatch(port.name):
@@ -226,18 +234,11 @@ def longest_path(net: Netlist) -> list[Cell]:
     output or a next state, in order: what bounds the latency at any clock (the stages' delays add up to at
     least its), and what a shorter decision must shorten first. Read before pipelining (its registers would
     cut the chain)."""
-    arrival: dict[str, float] = {}
-    before: dict[str, str] = {}
-    for c in net.cells.values():
-        if c.kind not in ("wire", "dsp"):
-            continue
-        reads = [r.name for r in c.expr.refs() if r.name in arrival]
-        if reads:
-            before[c.name] = max(reads, key=arrival.__getitem__)
-        arrival[c.name] = c.delay + (arrival[before[c.name]] if reads else 0.0)
-    chain = [max(arrival, key=arrival.__getitem__)] if arrival else []
-    while chain and chain[-1] in before:
-        chain.append(before[chain[-1]])
+    if not net.arrivals:
+        return []
+    chain = [max(net.arrivals, key=net.arrivals.__getitem__)]
+    while reads := [r.name for r in net.cells[chain[-1]].expr.refs() if r.name in net.arrivals]:
+        chain.append(max(reads, key=net.arrivals.__getitem__))
     return [net.cells[name] for name in reversed(chain)]
 
 

@@ -20,6 +20,7 @@ netlist (`violet.compile.netlist`) is then pipelined and written as Verilog.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 from violet.compile.fixed import MISSING, FixedModel, Fmt, LoweringError
@@ -165,16 +166,17 @@ class Builder:
                                                  bottom.bits(out.width - 1, 0), " : ", self.resize(t, twidth, out.width)))
 
     def product(self, prefix: str, a: Expr, wa: int, b: Expr, wb: int, width: int, signed: bool = True,
-                addend: int = 0) -> Expr:
-        """The exact product of two whole signals (both signed, or both unsigned), plus a constant `addend`
-        (one more term of the tree, as a rounding's half ULP), as a `width`-bit signal.
+                addend: int | Expr = 0) -> Expr:
+        """The exact product of two whole signals (both signed, or both unsigned), plus an `addend` (one more
+        term of the tree: a constant, as a rounding's half ULP, or a `width`-bit signal), as a `width`-bit
+        signal.
 
         Each operand is cut into pieces (`chunks`: 18 bits for the top, 17 below), every pair of pieces is
         its own partial product cell, one MULT18X18D block (or, with a piece of at most SMALL_CHUNK bits,
         an adder row per bit), and a balanced tree of adders sums them shifted into place, each adder its
         own cell: the pipelining can cut between a block and the adders, so one product does not set a
         stage's delay. The sums are taken modulo 2**width, exact since the product fits."""
-        key = (a.ref().name, wa, b.ref().name, wb, width, signed, addend)
+        key = (a.ref().name, wa, b.ref().name, wb, width, signed, addend if isinstance(addend, int) else addend.render())
         if key in self.products:  # the same product again (blue_sizing's s * s in two nodes): its signal
             return self.decl(prefix, width, self.products[key], delay=WIRING)
         pieces = [self._pieces(f"{prefix}a", a, wa, signed), self._pieces(f"{prefix}b", b, wb, signed)]
@@ -187,17 +189,36 @@ class Builder:
                 name = f"{prefix}_pp{cx.lo}_{cy.lo}"
                 terms += [(t, w, shift + k) for t, w, k in self._partial(name, (x, cx, rx), (y, cy, ry))]
         level = [self._placed(t, w, shift, width) for t, w, shift in terms if shift < width]
-        if addend:
+        if isinstance(addend, Expr):
+            level.append(addend)
+        elif addend:
             level.append(self.const(addend, width))
-        depth = 0
-        while len(level) > 1:
-            pairs = [level[k:k + 2] for k in range(0, len(level), 2)]
-            level = [pair[0] if len(pair) == 1 else
-                     self.decl(f"{prefix}_s{depth}_{k}", width, Expr(pair[0], " + ", pair[1]), delay=carry(width))
-                     for k, pair in enumerate(pairs)]
-            depth += 1
-        self.products[key] = self.decl(f"{prefix}", width, level[0], delay=WIRING)
+        self.products[key] = self.decl(f"{prefix}", width, self.sum(prefix, level, width), delay=WIRING)
         return self.products[key]
+
+    def sum(self, prefix: str, terms: list[Expr], width: int) -> Expr:
+        """The sum of `terms` (each exactly `width` bits) modulo 2**width, earliest terms first, so that a
+        late one (a DSP block's product) meets as few adders as possible after it: the two earliest go
+        through an adder, or the three earliest through a carry-save cell (one LUT level, two terms out)
+        when the third is not much later than the second, as the partial products of one wide product,
+        which a tree of adders would sum in several carry chains where one is enough."""
+        ready = [(self.net.arrival(t), k, t) for k, t in enumerate(terms)]
+        heapq.heapify(ready)
+        made = len(ready)
+        while len(ready) > 1:
+            (_, _, a), (t2, _, b) = heapq.heappop(ready), heapq.heappop(ready)
+            if ready and ready[0][0] - t2 < carry(width) - LUT:
+                c = heapq.heappop(ready)[2]
+                low = self.decl(f"{prefix}_x{made}", width, Expr(a, " ^ ", b, " ^ ", c), delay=LUT)
+                high = self.decl(f"{prefix}_y{made}", width, Expr("((", a, " & ", b, ") | (", a, " & ", c, ") | (",
+                                                                  b, " & ", c, ")) <<< 1"), delay=LUT)
+                new = [low, high]
+            else:
+                new = [self.decl(f"{prefix}_s{made}", width, Expr(a, " + ", b), delay=carry(width))]
+            for e in new:
+                heapq.heappush(ready, (self.net.arrival(e), made, e))
+                made += 1
+        return ready[0][2]
 
     def long_division(self, prefix: str, num: Expr, nw: int, den: Expr, dw: int, bits: int
                       ) -> tuple[Expr, Expr, Expr | None]:

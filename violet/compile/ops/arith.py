@@ -214,7 +214,11 @@ def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]
     (blue_decision's exchange leverage, 0 when no asset is selected), which saturates by a's sign as the
     divider does. The numerator x is made non-negative by its complement (floor(x / d) = ~floor(~x / d));
     the model is unchanged. The bits of the product below the shift (the quotient's fraction) and the
-    constants' sign bit are left unread."""
+    constants' sign bit are left unread.
+
+    Where a is proven non-negative and b positive (blue_sizing's margin), x needs no complement and no adder:
+    (2 * (a << n) + |b|) >> z is (a << (n + 1 - z)) + (|b| >> z), so the product is a's times the reciprocal
+    plus a constant of each divisor, one more term of its sum, and only the choice of constants waits for b."""
     (a, b), f = op.args, [em.fmt(x) for x in op.args]
     i, w = op.id, divider_width(f[0], f[1], em.fmt(op.id))
     sign = -1 if values[0][1] < 0 else 1
@@ -223,30 +227,47 @@ def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]]
     z = min(min((d & -d).bit_length() - 1 for d in doubled), w - 2)
     magic, shift = reciprocal([d >> z for d in doubled], w - 1 - z)
     mw = max(magic).bit_length() + 1
-    num = Expr("(", em.ext(a, w), f" <<< {f[1].frac_bits + 1})")
-    divisor = em.const(abs(values[0][1]), w) if len(values) == 1 else em.ext(b, w)
-    x = em.decl(em.name("x", i), w, Expr("-" if sign < 0 else "", num, " + ", divisor), delay=carry(w))
-    u = em.decl(em.name("u", i), w - 1, Expr(x.bit(w - 1), " ? ~", x.bits(w - 2, 0), " : ", x.bits(w - 2, 0)),
-                signed=False)
-    choices, choosing = em.const(magic[0], mw), LUT
-    if len(values) > 1:  # the reciprocal of 2 * k, chosen by the integer k (the i2f's argument)
-        k = em.model.ir.ops[b].args[0]
-        choosing = lookup(em.w(k))
-        for (key, _), value in zip(values[1:], magic[1:]):
-            choices = Expr("(", em.ref(k), " == ", em.const(key, em.w(k)), ") ? ", em.const(value, mw), " : ", choices)
-    ms = em.decl(em.name("ms", i), mw, choices, delay=choosing)
-    m = em.decl(em.name("m", i), mw - 1, ms.bits(mw - 2, 0), signed=False, delay=WIRING)
-    uz = em.decl(em.name("uz", i), w - 1 - z, u.bits(w - 2, z), signed=False, delay=WIRING)
+    m = em.decl(em.name("m", i), mw - 1, _chosen(em, op, values, magic, mw).bits(mw - 2, 0), signed=False,
+                delay=WIRING)
     pw = max(w - 1 - z + mw - 1, shift + 1)  # (u >> z) * m < 2**(w - 1 - z) * 2**(mw - 1)
-    p = em.product(em.name("p", i), uz, w - 1 - z, m, mw - 1, pw, signed=False)
+    x: Expr | None = None
+    if sign > 0 and em.model.raw_bounds(a)[0] >= 0 and z <= f[1].frac_bits + 1 and f[0].width > 1:
+        k, top = f[1].frac_bits + 1 - z, f[0].width - 1  # a's magnitude bits, shifted left by k
+        parts = ([f"{w - 1 - z - top - k}'d0, "] if w - 1 - z > top + k else []) + [em.ref(a).bits(top - 1, 0)]
+        uz = em.decl(em.name("uz", i), w - 1 - z, Expr("{", *parts, f", {k}'d0}}" if k else "}"), signed=False,
+                     delay=WIRING)
+        rest = _chosen(em, op, values, [(abs(d) >> z) * mk for (_, d), mk in zip(values, magic)], pw + 1, "c")
+        p = em.product(em.name("p", i), uz, w - 1 - z, m, mw - 1, pw, signed=False, addend=rest.bits(pw - 1, 0))
+    else:
+        num = Expr("(", em.ext(a, w), f" <<< {f[1].frac_bits + 1})")
+        divisor = em.const(abs(values[0][1]), w) if len(values) == 1 else em.ext(b, w)
+        x = em.decl(em.name("x", i), w, Expr("-" if sign < 0 else "", num, " + ", divisor), delay=carry(w))
+        u = em.decl(em.name("u", i), w - 1, Expr(x.bit(w - 1), " ? ~", x.bits(w - 2, 0), " : ", x.bits(w - 2, 0)),
+                    signed=False)
+        uz = em.decl(em.name("uz", i), w - 1 - z, u.bits(w - 2, z), signed=False, delay=WIRING)
+        p = em.product(em.name("p", i), uz, w - 1 - z, m, mw - 1, pw, signed=False)
     q = em.decl(em.name("q", i), w, Expr(f"$signed({{{{{w - pw + shift}{{1'b0}}}}, ", p.bits(pw - 1, shift), "})"),
                 delay=WIRING)  # floor(u / 2|b|)
     em.counts["multipliers"] += 1
-    t = Expr(x.bit(w - 1), " ? ~", q, " : ", q)
+    t = q if x is None else Expr(x.bit(w - 1), " ? ~", q, " : ", q)
     if by_zero:
         t = em.decl(em.name("tq", i), w, t)
         t = Expr("(", em.ref(b), " == ", em.const(0, f[1].width), ") ? ", _by_zero(em, op, w), " : ", t)
-    em.fit(op, em.decl(em.name("t", i), w, t), -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+    chosen = em.decl(em.name("t", i), w, t, delay=WIRING if x is None and not by_zero else LUT)
+    em.fit(op, chosen, -(1 << (w - 1)), (1 << (w - 1)) - 1, w)
+
+
+def _chosen(em: Builder, op: Op, values: list[tuple[int, int]], table: list[int], width: int, prefix: str = "ms"
+            ) -> Expr:
+    """A constant of each divisor in `values` (`table`, as `width`-bit signed constants), as a wire chosen by
+    the integer k whose float is the divisor (the i2f's argument); the one constant of a single divisor."""
+    choices, choosing = em.const(table[0], width), LUT
+    if len(values) > 1:
+        k = em.model.ir.ops[op.args[1]].args[0]
+        choosing = lookup(em.w(k))
+        for (key, _), value in zip(values[1:], table[1:]):
+            choices = Expr("(", em.ref(k), " == ", em.const(key, em.w(k)), ") ? ", em.const(value, width), " : ", choices)
+    return em.decl(em.name(prefix, op.id), width, choices, delay=choosing)
 
 
 def _by_zero(em: Builder, op: Op, width: int) -> Expr:
@@ -262,10 +283,17 @@ def _by_zero(em: Builder, op: Op, width: int) -> Expr:
 
 def verilog_pick(em: Builder, op: Op) -> None:
     """A comparator and a multiplexer, each its own cell (the pipelining may cut between them):
-    `b if b < a else a` (min), as the IR's rule."""
+    `b if b < a else a` (min), as the IR's rule. Where the raw bounds of a and b decide it (blue_sizing's
+    max(ceil(leverage), 1) of a leverage proven at least 0.5), the one it takes, as a wire."""
     a, f = op.args, [em.fmt(x) for x in op.args]
     width = max(f[0].width, f[1].width)
     x, y = em.ext(a[0], width), em.ext(a[1], width)
+    (xlo, xhi), (ylo, yhi) = em.model.raw_bounds(a[0]), em.model.raw_bounds(a[1])
+    if yhi < xlo or ylo >= xhi if op.kind == "min" else ylo > xhi or yhi <= xlo:
+        taken = y if (yhi < xlo if op.kind == "min" else ylo > xhi) else x
+        em.fit(op, em.decl(em.name("t", op.id), width, taken, delay=WIRING), min(f[0].lo, f[1].lo),
+               max(f[0].hi, f[1].hi), width)
+        return
     em.counts["comparators"] += 1
     take = em.decl(em.name("k", op.id), 1, Expr(y, " < " if op.kind == "min" else " > ", x), signed=False,
                    delay=carry(width))

@@ -66,7 +66,9 @@ def fixed_rescale(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
 
 
 def verilog_rescale(em: Builder, op: Op) -> None:
-    """Shifts by the fractional bits: i2f left; floor, ceil and f2i (toward zero) right."""
+    """Shifts by the fractional bits: i2f left; floor, ceil and f2i (toward zero) right. A ceil (and an
+    f2i of a negative value) is floor((x + 2**n - 1) / 2**n), one carry chain; an f2i of a value proven
+    non-negative only drops its fraction."""
     i, k, src = op.args[0], op.kind, em.fmt(op.args[0])
     if k == "i2f":
         n = em.fmt(op.id).frac_bits
@@ -76,9 +78,13 @@ def verilog_rescale(em: Builder, op: Op) -> None:
         return
     n, width = src.frac_bits, src.width + 1
     x = em.ext(i, width)
-    expr = {"floor": Expr("(", x, f" >>> {n}) <<< {n}"), "ceil": Expr("-(((-", x, f") >>> {n}) <<< {n})"),
-            "f2i": Expr("(", x, " < ", em.const(0, width), ") ? -((-", x, f") >>> {n}) : (", x, f" >>> {n})")}[k]
-    t = em.decl(em.name("t", op.id), width, expr, delay=WIRING if k == "floor" else carry(width) + LUT)
+    up = Expr("((", x, " + ", em.const((1 << n) - 1, width), f") >>> {n})")  # ceil(x / 2**n)
+    down = Expr("(", x, f" >>> {n})")
+    expr, delay = {"floor": (Expr(down, f" <<< {n}"), WIRING), "ceil": (Expr(up, f" <<< {n}"), carry(width)),
+                   "f2i": (Expr("(", x, " < ", em.const(0, width), ") ? ", up, " : ", down), carry(width) + LUT)}[k]
+    if k == "f2i" and em.model.raw_bounds(i)[0] >= 0:
+        expr, delay = down, WIRING
+    t = em.decl(em.name("t", op.id), width, expr, delay=delay)
     ends = [rescale(k, e, n) for e in (src.lo, src.hi)]
     em.fit(op, t, min(ends), max(ends), width)
 
