@@ -18,7 +18,7 @@ from violet.compile.fixed import (
     quantize,
 )
 from violet.compile.lower import lower
-from violet.compile.qformat import divider_width, shift_round
+from violet.compile.qformat import divider_width, shift_round, signed_digits
 from violet.compile.ranges import Interval
 from violet.dag.graph import load_graph
 
@@ -113,3 +113,17 @@ def test_the_divider_width_holds_every_intermediate_of_any_formats(num_int, den_
             for x in (sn, -sn, 2 * sn + abs(b), 2 * abs(b), abs(b)):
                 assert lo <= x <= hi, (num, den, out, w, a, b, x)
     assert lo <= out.lo and out.hi <= hi
+
+
+@given(st.integers(-(1 << 80), 1 << 80))
+def test_signed_digits_sum_to_the_number_and_are_never_adjacent(c):
+    """The non-adjacent form: sum(sign * 2**k) is c, no two digits at neighbouring k, and never more digits
+    than c has set bits (7 = 8 - 1: two, where binary has three)."""
+    digits = signed_digits(c)
+    assert sum(sign << k for sign, k in digits) == c
+    assert all(sign in (1, -1) for sign, _ in digits)
+    ks = [k for _, k in digits]
+    assert all(b - a >= 2 for a, b in zip(ks, ks[1:]))
+    assert len(digits) <= bin(abs(c)).count("1") + (c < 0)
+    assert signed_digits(7) == [(-1, 0), (1, 3)] and signed_digits(int(7.5 * 2**16)) == [(-1, 15), (1, 19)]
+

@@ -10,8 +10,9 @@ import pytest
 from conftest import GRAPHS
 
 from violet.compile.cosim import cosim_rows, cosimulate
-from violet.compile.fixed import FixedConfig, FixedModel
+from violet.compile.fixed import FixedConfig, FixedModel, Fmt, quantize
 from violet.compile.lower import lower
+from violet.compile.qformat import shift_round
 from violet.compile.netlist import (DSP_LATENCY, FAN_OUT_BITS, LUT, REPLICA_BITS, Cell, Expr, Netlist, Port, Ref, carry,
                                     cut_pipeline, longest_path, lookup, to_verilog, unused_bits)
 from violet.compile.verilog import Chunk, build_netlist, chunks, path_report
@@ -308,4 +309,44 @@ def test_what_the_ranges_decide_is_wiring_and_the_rest_equals_the_model(write_gr
     assert f"k{op['at_least']}" not in net.cells
     assert f"x{op['share']}" not in net.cells and f"x{op['signed_share']}" in net.cells
     report = cosimulate(model, cosim_rows(model, 400, seed=frac_bits), tmp_path, "rounding")
+    assert report.vectors == 400 and report.mismatches == 0, report.render()
+
+
+CONSTANT_PRODUCTS = """
+[graph]
+name = "scaled"
+[inputs]
+x = { type = "float64", finite = true, ge = -100.0, le = 100.0 }
+[params]
+eight = 8.0
+gap = 7.5
+minus_three = -3.0
+root_half = 0.7071
+[outputs]
+whole = "x * eight"
+gapped = "gap * x"
+negative = "x * minus_three"
+fraction = "x * root_half"
+"""
+
+
+@pytest.mark.parametrize("frac_bits", [8, 16])
+def test_a_product_by_a_constant_of_few_signed_digits_is_shifted_copies(write_graph, tmp_path, frac_bits):
+    """x * 8 (a whole number, one digit) is wiring: no block, no adder, no rounding. 7.5 * x (2**3 - 2**-1)
+    and x * -3 (-4 + 1) are copies of x summed by one carry chain, no block; x * 0.7071 (5 signed digits at
+    n = 8, 7 at 16: more than SHIFT_ADD_DIGITS) keeps its DSP block. Every output bit for bit with the model
+    (Icarus)."""
+    model = FixedModel(lower(load_graph(write_graph(CONSTANT_PRODUCTS))), FixedConfig(frac_bits, 24, True))
+    q = Fmt(8, frac_bits)  # 0.7071 is not exact: -2.5 * round(0.7071 * 2**n), rounded half up, over 2**n
+    root = shift_round(quantize(-2.5, q) * quantize(0.7071, q), frac_bits) / 2**frac_bits
+    assert model.step({"x": -2.5}) == {"whole": -20.0, "gapped": -18.75, "negative": 7.5, "fraction": root}
+    assert root == (-452 / 256 if frac_bits == 8 else -115852 / 65536)  # -2.5 * 181 = -452.5 -> -452
+    net, counts = build_netlist(model, "scaled")
+    op = dict(model.ir.outputs)
+    logic = {name: [c for c in net.cells.values() if c.op == i and c.delay] for name, i in op.items()}
+    assert logic["whole"] == []
+    for name in ("gapped", "negative"):
+        assert [c.kind for c in logic[name] if c.kind == "dsp"] == [] and sum("_s" in c.name for c in logic[name]) == 1
+    assert any(c.kind == "dsp" for c in logic["fraction"]) and counts["multipliers"] == 4
+    report = cosimulate(model, cosim_rows(model, 400, seed=frac_bits), tmp_path, "scaled")
     assert report.vectors == 400 and report.mismatches == 0, report.render()

@@ -41,6 +41,7 @@ DSP = 4 * LUT  # one MULT18X18D block, combinational: an 18x18 partial product
 DSP_IN = 2 * LUT  # a registered block's input side: the route from a fabric register to its input registers
 DSP_OUT = LUT  # and its output side: from its output registers to the next cell
 DSP_LATENCY = 2  # a registered block: input registers, then output registers
+SHIFT_ADD_DIGITS = 4  # a product by a constant of this many signed digits or fewer: shifted copies, no DSP
 FAN_OUT = 2 * LUT  # the route from a register to many cells spread over the device
 FAN_OUT_BITS = 256  # how many bits a signal selects before its route is that long (measured on blue_decision)
 REPLICA_BITS = 64  # in a pipeline, each copy of such a signal's register drives at most this many bits

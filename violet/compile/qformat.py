@@ -90,3 +90,17 @@ def floor_by_reciprocal(x: int, m: int, shift: int) -> int:
     """floor(x / d) for a signed x from d's reciprocal (m, shift): a negative x through its complement,
     floor(x / d) = ~floor(~x / d) (~x = -x - 1 >= 0), as the hardware computes it."""
     return ~((~x * m) >> shift) if x < 0 else (x * m) >> shift
+
+
+def signed_digits(c: int) -> list[tuple[int, int]]:
+    """c as a sum of signed powers of two, sign * 2**k, with no two adjacent (the non-adjacent form: the
+    fewest nonzero digits), as (sign, k) from the lowest: 7.5 in Q.16 is 2**19 - 2**15."""
+    digits, k = [], 0
+    while c:
+        if c & 1:
+            d = 2 - (c & 3)  # 1 where c ends in 01, -1 where it ends in 11
+            digits.append((d, k))
+            c -= d
+        c >>= 1
+        k += 1
+    return digits

@@ -28,6 +28,7 @@ from violet.compile.ir import IR, Op
 from violet.compile.netlist import (DSP, DSP_LATENCY, IDENT, LUT, WIRING, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline,
                                    longest_path, shift_add, text, to_verilog)
 from violet.compile.ops import Refusal, spec
+from violet.compile.qformat import signed_digits
 
 
 # IEEE 1800-2017 (SystemVerilog, a superset of Verilog-2005) reserved words: a graph may be named `module`
@@ -195,6 +196,22 @@ class Builder:
             level.append(self.const(addend, width))
         self.products[key] = self.decl(f"{prefix}", width, self.sum(prefix, level, width), delay=WIRING)
         return self.products[key]
+
+    def constant_product(self, prefix: str, x: Expr, wx: int, c: int, width: int, addend: int = 0) -> Expr:
+        """x * c + addend for a constant c, as a `width`-bit signal: x shifted by each signed digit of c
+        (`signed_digits`), a negative digit's copy complemented (-y = ~y + 1: its 1 joins the addend), all
+        summed as one tree (`sum`); a single positive digit and no addend is wiring."""
+        terms: list[Expr] = []
+        for sign, k in signed_digits(c):
+            if k >= width:
+                continue
+            term = self._placed(x, wx, k, width)
+            if sign < 0:
+                term, addend = self.decl(f"{prefix}_n{k}", width, Expr("~", term), delay=WIRING), addend + 1
+            terms.append(term)
+        if addend % (1 << width) or not terms:
+            terms.append(self.const(addend % (1 << width), width))
+        return self.decl(prefix, width, self.sum(prefix, terms, width), delay=WIRING)
 
     def sum(self, prefix: str, terms: list[Expr], width: int) -> Expr:
         """The sum of `terms` (each exactly `width` bits) modulo 2**width, earliest terms first, so that a

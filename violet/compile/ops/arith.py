@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from violet.compile import semantics as sem
 from violet.compile.interval import INF, Interval, wrapped
-from violet.compile.netlist import LUT, WIRING, Expr, carry, lookup
+from violet.compile.netlist import LUT, SHIFT_ADD_DIGITS, WIRING, Expr, carry, lookup
 from violet.compile.ops.spec import Fn, OpSpec, by_dtype, names
-from violet.compile.qformat import Fmt, divide, divider_width, reciprocal, saturate, shift_round
+from violet.compile.qformat import Fmt, divide, divider_width, reciprocal, saturate, shift_round, signed_digits
 from violet.dag.types import F64, I64, DType, ValueType
 
 if TYPE_CHECKING:
@@ -150,15 +150,36 @@ def verilog_add(em: Builder, op: Op) -> None:
 
 def verilog_mul(em: Builder, op: Op) -> None:
     """Full-width product plus half an ULP (one more term of the product's adder tree), arithmetic shift by
-    n, then fit."""
+    n, then fit. A product by a constant of the hardware with at most SHIFT_ADD_DIGITS nonzero digits in
+    signed binary is a sum of shifted copies (`Builder.constant_product`), no DSP block; by a whole
+    number (a multiple of 2**n, blue_sizing's max_leverage of 8), with no rounding either."""
     a, f = op.args, [em.fmt(x) for x in op.args]
     width, shift = f[0].width + f[1].width, f[1].frac_bits
     corners = [x * y for x in (f[0].lo, f[0].hi) for y in (f[1].lo, f[1].hi)]
     em.counts["multipliers"] += 1
     half = 1 << (shift - 1) if shift else 0
-    p = em.product(em.name("p", op.id), em.ref(a[0]), f[0].width, em.ref(a[1]), f[1].width, width + 1, addend=half)
-    t = em.decl(em.name("t", op.id), width + 1, Expr(p, f" >>> {shift}"), delay=WIRING) if shift else p
+    by, right = _constant_factor(em, op), shift
+    if by is not None:
+        k, c = by
+        if c % (1 << shift) == 0:  # x * c >> n is x * (c >> n), exactly
+            c, right, half = c >> shift, 0, 0
+        p = em.constant_product(em.name("p", op.id), em.ref(a[1 - k]), f[1 - k].width, c, width + 1, addend=half)
+    else:
+        p = em.product(em.name("p", op.id), em.ref(a[0]), f[0].width, em.ref(a[1]), f[1].width, width + 1,
+                       addend=half)
+    t = em.decl(em.name("t", op.id), width + 1, Expr(p, f" >>> {right}"), delay=WIRING) if right else p
     em.fit(op, t, shift_round(min(corners), shift), shift_round(max(corners), shift), width + 1)
+
+
+def _constant_factor(em: Builder, op: Op) -> tuple[int, int] | None:
+    """Which factor of a product is a constant of the hardware, and its raw value, if it has few signed
+    digits (counted after the shift when it is a whole number)."""
+    shift = em.fmt(op.args[1]).frac_bits
+    for k in (1, 0):
+        c = em.model.folded(op.args[k])
+        if c is not None and len(signed_digits(c >> shift if c % (1 << shift) == 0 else c)) <= SHIFT_ADD_DIGITS:
+            return k, c
+    return None
 
 
 def verilog_div(em: Builder, op: Op) -> None:
