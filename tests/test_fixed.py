@@ -59,7 +59,7 @@ def test_integer_bits_from_a_range(lo, hi, frac, bits):
 def test_unbounded_ranges_saturate_at_the_cap():
     ir = lower(load_graph(GRAPHS / "blue_sizing.toml"))
     model = FixedModel(ir, FixedConfig(frac_bits=16, max_int_bits=20))
-    formats = {name: model.formats[i] for name, i in ir.outputs}
+    formats = {name: model.formats[i] for name, i in model.ir.outputs}
     assert str(formats["s"]) == "Q1.16" and str(formats["esof"]) == "Q1.16"
     # leverage is proven in [0.5, 9], so exch_lev = ceil(leverage) in [1, 9]: 4 integer bits, no clamp
     assert str(formats["leverage"]) == "Q4.16" and str(formats["exch_lev"]) == "Q4.0"
@@ -75,11 +75,11 @@ def test_bound_inputs_sizes_each_input_to_its_typical_range_and_proves_every_val
         "input acb_beta", "input acb_boost", "input capital", "input esof_score", "input mc_scale", "input ob_mult",
         "input vel_div", "node esof", "node s", "node regime", "node cmax", "node raw", "node notional", "node margin"]
     model = FixedModel(ir, FixedConfig(frac_bits=24, bound_inputs=True))
-    inputs = {op.name: op.id for op in ir.leaves("input")}
+    inputs = {op.name: op.id for op in model.ir.leaves("input")}
     assert model.formats[inputs["acb_boost"]] == Fmt(2, 24) and model.formats[inputs["capital"]] == Fmt(20, 24)
     assert model.formats[inputs["exchange_max_leverage"]] == Fmt(7, 0)
     assert model.unbounded() == []
-    formats = {name: str(model.formats[i]) for name, i in ir.outputs}
+    formats = {name: str(model.formats[i]) for name, i in model.ir.outputs}
     assert formats["regime"] == "Q5.24" and formats["notional"] == "Q21.24" and formats["leverage"] == "Q4.24"
     row = {"vel_div": -0.03, "acb_boost": 1.0, "acb_beta": 0.5, "mc_scale": 1.0, "ob_mult": 1.0, "esof_score": 0.0,
            "dc_status": 1, "posture": 0, "capital": 5e6, "exchange_max_leverage": 10}

@@ -513,6 +513,9 @@ def hdl(graph: GraphArg,
         bound_inputs: Annotated[bool, typer.Option(
             "--bound-inputs", help="size each input declaring a typical range to hold it (beyond it, the input "
             "saturates) and prove the ranges from there")] = False,
+        as_written: Annotated[bool, typer.Option(
+            "--as-written", help="keep the graph's grouping of products (default: a chain of them is regrouped, "
+            "the earliest factors first, for a shorter path)")] = False,
         simulate: Annotated[int, typer.Option(help="co-simulate this many vectors under each --simulator (0: none)")] = 0,
         assets: Annotated[int, typer.Option(help="universe size, for graphs with vectors")] = 0,
         pipeline: Annotated[int, typer.Option(help="register stages, with in_valid/out_valid (a stateful graph: one scan every N + 1 clocks)")] = 0,
@@ -544,8 +547,8 @@ def hdl(graph: GraphArg,
         if simulator not in SIMULATORS:
             raise InputError(f"unknown simulator {quote(simulator)}", where="--simulator",
                              fix=f"use {' and/or '.join(SIMULATORS)}")
-    ir = load_ir(graph, sets)
-    model = FixedModel(ir, FixedConfig(frac_bits, int_bits, bound_inputs, assets or None))
+    model = FixedModel(load_ir(graph, sets), FixedConfig(frac_bits, int_bits, bound_inputs, assets or None, as_written))
+    ir = model.ir  # the graph's ops, its chains of products regrouped unless --as-written
     out_dir.mkdir(parents=True, exist_ok=True)
     name = module_name(ir.name)
     net, counts = build_netlist(model, name, assets, pipeline)

@@ -36,6 +36,7 @@ from violet.compile.ir import IR, LEAVES, Op, input_shape
 from violet.compile.ops import Refusal, spec
 from violet.compile.qformat import Fmt, LoweringError, saturate
 from violet.compile.ranges import Interval, analyze, input_interval
+from violet.compile.reassociate import regroup_products
 from violet.dag.types import DType
 
 __all__ = ["MISSING", "FixedConfig", "FixedModel", "Fmt", "LoweringError", "error_report", "monte_carlo_rows",
@@ -51,12 +52,15 @@ class FixedConfig:
     """`bound_inputs`: an input declaring a typical range gets the format that holds it (instead of
     `max_int_bits` where its type is unbounded) and saturates beyond it, and its range is the format's.
     `assets`: the universe size the module is built for; an index (argmax, argmin, rank) or count is then
-    proven within it (a module built for more assets refuses the format: verilog's `refuse_short_index`)."""
+    proven within it (a module built for more assets refuses the format: verilog's `refuse_short_index`).
+    `as_written`: products keep the graph's grouping (else chains of them are regrouped earliest factor
+    first: `violet.compile.reassociate`)."""
 
     frac_bits: int = 24
     max_int_bits: int = 24
     bound_inputs: bool = False
     assets: int | None = None  # the universe the hardware is built for: indices and counts sized to it
+    as_written: bool = False
 
 
 class Missing:
@@ -187,13 +191,20 @@ def to_number(raw: int | Missing, fmt: Fmt) -> float | int | bool:
 
 
 class FixedModel:
-    """The IR evaluated in fixed point, with the formats chosen for it."""
+    """The IR evaluated in fixed point, with the formats chosen for it. `ir` is the hardware's: the graph's,
+    its chains of products regrouped unless `cfg.as_written` (op ids then differ from the graph's: read
+    formats, ranges and traces by `model.ir`'s ids)."""
 
-    def __init__(self, ir: IR, cfg: FixedConfig = FixedConfig(), params: Mapping[str, Any] | None = None) -> None:
-        self.ir, self.cfg = ir, cfg
-        refuse_nan_state(ir)
-        self.params = {**ir.param_defaults, **(params or {})}
-        self.ranges = analyze(ir, self.params, typical_bounds(ir, cfg) if cfg.bound_inputs else None, cfg.assets)
+    def __init__(self, graph: IR, cfg: FixedConfig = FixedConfig(), params: Mapping[str, Any] | None = None) -> None:
+        self.cfg = cfg
+        refuse_nan_state(graph)
+        self.params = {**graph.param_defaults, **(params or {})}
+        bounds = typical_bounds(graph, cfg) if cfg.bound_inputs else None
+        self.ranges = analyze(graph, self.params, bounds, cfg.assets)
+        self.ir = ir = graph
+        if not cfg.as_written:
+            self.ir = ir = regroup_products(graph, self.ranges)
+            self.ranges = analyze(ir, self.params, bounds, cfg.assets)
         self.formats = choose_formats(ir, self.ranges, cfg)
         self.missing = missing_ops(ir, self.params)
         refuse_unlowerable(ir)
