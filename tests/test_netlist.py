@@ -230,6 +230,12 @@ z = "x * y"
 """
 
 
+def _equals_model(model: FixedModel, tmp_path, name: str, vectors: int, seed: int) -> None:
+    """The combinational module, under Icarus, equals the fixed-point model on `vectors` rows."""
+    report = cosimulate(model, cosim_rows(model, vectors, seed=seed), tmp_path, name)
+    assert report.vectors == vectors and report.mismatches == 0, report.render()
+
+
 @pytest.mark.parametrize("frac_bits, int_bits, blocks, rows", [
     (14, 4, 1, 3),    # 19 bits: an 18x18 block, the 1-bit pieces as adder rows (x_lo * y_top, x_top * y_lo, lo * lo)
     (24, 24, 9, 0),   # 49 bits: 18 + 17 + 14, nine blocks
@@ -252,8 +258,7 @@ def test_a_product_is_its_partial_products_summed_bit_for_bit(write_graph, tmp_p
     if blocks == 1:
         block = next(c for c in partial if c.kind == "dsp")
         assert net.arrivals[adders[0].name] == net.arrivals[block.name] + LUT + adders[0].delay
-    report = cosimulate(model, cosim_rows(model, 600, seed=frac_bits), tmp_path, "product")
-    assert report.vectors == 600 and report.mismatches == 0, report.render()
+    _equals_model(model, tmp_path, "product", 600, frac_bits)
 
 
 @pytest.mark.parametrize("stages, registered", [(1, False), (6, True)])
@@ -308,8 +313,7 @@ def test_what_the_ranges_decide_is_wiring_and_the_rest_equals_the_model(write_gr
     assert net.cells[f"t{op['whole_p']}"].delay == 0 and net.cells[f"t{op['whole']}"].delay > carry(8)
     assert f"k{op['at_least']}" not in net.cells
     assert f"x{op['share']}" not in net.cells and f"x{op['signed_share']}" in net.cells
-    report = cosimulate(model, cosim_rows(model, 400, seed=frac_bits), tmp_path, "rounding")
-    assert report.vectors == 400 and report.mismatches == 0, report.render()
+    _equals_model(model, tmp_path, "rounding", 400, frac_bits)
 
 
 CONSTANT_PRODUCTS = """
@@ -348,5 +352,4 @@ def test_a_product_by_a_constant_of_few_signed_digits_is_shifted_copies(write_gr
     for name in ("gapped", "negative"):
         assert [c.kind for c in logic[name] if c.kind == "dsp"] == [] and sum("_s" in c.name for c in logic[name]) == 1
     assert any(c.kind == "dsp" for c in logic["fraction"]) and counts["multipliers"] == 4
-    report = cosimulate(model, cosim_rows(model, 400, seed=frac_bits), tmp_path, "scaled")
-    assert report.vectors == 400 and report.mismatches == 0, report.render()
+    _equals_model(model, tmp_path, "scaled", 400, frac_bits)
