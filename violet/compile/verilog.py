@@ -174,7 +174,7 @@ class Builder:
 
         Each operand is cut into pieces (`chunks`: 18 bits for the top, 17 below), every pair of pieces is
         its own partial product cell, one MULT18X18D block (or, with a piece of at most SMALL_CHUNK bits,
-        an adder row per bit), and a balanced tree of adders sums them shifted into place, each adder its
+        an adder row per bit), and `sum` adds them shifted into place, each adder and carry-save cell its
         own cell: the pipelining can cut between a block and the adders, so one product does not set a
         stage's delay. The sums are taken modulo 2**width, exact since the product fits."""
         key = (a.ref().name, wa, b.ref().name, wb, width, signed, addend if isinstance(addend, int) else addend.render())
