@@ -254,10 +254,8 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
     top of that stage's arrival would pass the budget. The budget is the smallest (by bisection) for which
     that needs no more than `stages` + 1 segments, so the slowest segment is as short as the cells allow.
 
-    A registered DSP block takes its inputs in one stage and gives its product `latency` stages later: two
-    (input and output registers in the block) when the stages leave room for that on the longest chain of
-    blocks, else one (the output register only: the product is computed in the stage of its operands, and
-    the route out of the block starts the next), else every block is a wire.
+    A registered DSP block takes its inputs in one stage and gives its product `latency` stages later; when
+    the stages are too few for that on the longest chain of blocks, every block is a wire instead.
 
     State registers (a stateful graph) are read in the first stage and written from the last, on the clock
     edge that ends `out_valid`'s cycle: the next scan may enter on the clock after that one, so the
@@ -266,12 +264,9 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
     the scan holds its value once computed: the inputs and state are read directly by every stage, and a
     value read in one later stage is registered once, where it is made (`_register_crossings`)."""
     wires = [c for c in net.cells.values() if c.kind in ("wire", "dsp") and c.stage is not None]
-    blocks = [c for c in wires if c.latency]
-    for latency in (DSP_LATENCY, 1, 0):
-        for c in blocks:
-            c.latency = latency
-        if _segments(net, wires, math.inf) <= stages + 1:
-            break
+    if _segments(net, wires, math.inf) > stages + 1:
+        for c in wires:
+            c.latency = 0
     lo = max((_delay(c) for c in wires), default=0.0)
     hi = max(lo, sum(c.delay for c in wires))
     for _ in range(40):
@@ -298,8 +293,8 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
 
 
 def _delay(c: Cell) -> float:
-    """A cell's delay inside its stage: a block with input registers, only the route into them."""
-    return DSP_IN if c.latency == DSP_LATENCY else c.delay
+    """A cell's delay inside its stage: a registered block's only the route into its input registers."""
+    return DSP_IN if c.latency else c.delay
 
 
 def _ready(c: Cell) -> int:
@@ -314,7 +309,7 @@ def _segments(net: Netlist, wires: list[Cell], budget: float) -> int:
         reads = [net.cells[r.name] for r in c.expr.refs() if r.name in arrival]
         stage = max((_ready(r) for r in reads), default=0)
         start = max((arrival[r.name] for r in reads if _ready(r) == stage), default=0.0)
-        if c.fans_out or (start > 0 and (c.latency == DSP_LATENCY or start + _delay(c) > budget)):  # from registers
+        if c.fans_out or (start > 0 and (c.latency or start + _delay(c) > budget)):  # from registers
             stage, start = stage + 1, 0.0
         c.stage, arrival[c.name] = stage, DSP_OUT if c.latency else start + c.delay
     return 1 + max((_ready(c) for c in wires), default=0)
@@ -484,8 +479,7 @@ def to_verilog(net: Netlist, primitives: bool = False) -> str:
     body += _clocked(c for c in cells if c.kind == "reg" and c.name not in instantiated)
     body += [f"    assign {port} = {expr.render()};" for port, expr in net.outputs]
     helper = ["/* verilator lint_off DECLFILENAME */", *(mul18_primitive if primitives else mul18_model)(
-        f"{net.name}_mul18", blocks[0].latency == DSP_LATENCY), "/* verilator lint_on DECLFILENAME */"
-              ] if blocks else []  # a second module; every block of a netlist has one latency (`cut_pipeline`)
+        f"{net.name}_mul18"), "/* verilator lint_on DECLFILENAME */"] if blocks else []  # a second module
     return "\n".join([*net.header, "`default_nettype none", f"module {net.name} (", *ports, ");", *body,
                       "endmodule", *helper, "`default_nettype wire", ""])
 
@@ -494,28 +488,24 @@ def to_verilog(net: Netlist, primitives: bool = False) -> str:
 FF_PARAMETERS = '.GSR("DISABLED"), .CEMUX("1"), .CLKMUX("CLK"), .LSRMUX("LSR"), .REGSET("RESET")'
 
 
-def mul18_model(name: str, inputs: bool = True) -> list[str]:
-    """The registered 18x18 signed multiplier as simulators run it: input registers (with `inputs`), then
-    the product into output registers (two clocks, or one), as a MULT18X18D with REG_INPUTA/B and
-    REG_OUTPUT on one clock."""
-    operands = ["    reg signed [17:0] ra, rb;"] if inputs else []
-    latch = ["        ra <= a;", "        rb <= b;", "        rp <= ra * rb;"] if inputs else ["        rp <= a * b;"]
+def mul18_model(name: str) -> list[str]:
+    """The registered 18x18 signed multiplier as simulators run it: input registers, then the product into
+    output registers (two clocks), as a MULT18X18D with REG_INPUTA/B and REG_OUTPUT on one clock."""
     return [f"module {name} (", "    input wire clk,", "    input wire signed [17:0] a,",
             "    input wire signed [17:0] b,", "    output wire signed [35:0] p", ");",
-            *operands, "    reg signed [35:0] rp;", "    always @(posedge clk) begin",
-            *latch, "    end", "    assign p = rp;", "endmodule"]
+            "    reg signed [17:0] ra, rb;", "    reg signed [35:0] rp;", "    always @(posedge clk) begin",
+            "        ra <= a;", "        rb <= b;", "        rp <= ra * rb;", "    end", "    assign p = rp;",
+            "endmodule"]
 
 
-def mul18_primitive(name: str, inputs: bool = True) -> list[str]:
-    """The same multiplier for synthesis: the ECP5 MULT18X18D block with its output registers, and with
-    `inputs` its input registers, on CLK0 (Yosys 0.23 does not pack fabric registers into the block, so it
-    is instantiated)."""
+def mul18_primitive(name: str) -> list[str]:
+    """The same multiplier for synthesis: the ECP5 MULT18X18D block with its input and output registers on
+    CLK0 (Yosys 0.23 does not pack fabric registers into the block, so it is instantiated)."""
     bus = lambda pin, n, sig: ", ".join(f".{pin}{k}({sig}[{k}])" for k in range(n))  # noqa: E731
     zero = lambda pins: ", ".join(f".{p}(1'b0)" for p in pins)  # noqa: E731
-    clock = '"CLK0"' if inputs else '"NONE"'
     return [f"module {name} (input wire clk, input wire signed [17:0] a, input wire signed [17:0] b,",
             "                 output wire signed [35:0] p);",
-            f'    MULT18X18D #(.REG_INPUTA_CLK({clock}), .REG_INPUTB_CLK({clock}), .REG_OUTPUT_CLK("CLK0"),',
+            '    MULT18X18D #(.REG_INPUTA_CLK("CLK0"), .REG_INPUTB_CLK("CLK0"), .REG_OUTPUT_CLK("CLK0"),',
             '                 .GSR("DISABLED")) block (',
             f"        {bus('A', 18, 'a')},", f"        {bus('B', 18, 'b')},",
             f"        {zero(f'C{k}' for k in range(18))},",
