@@ -96,6 +96,21 @@ def chunks(width: int) -> list[Chunk]:
     return out
 
 
+def summed(times: list[float], width: int, save: bool) -> float:
+    """When a sum of `width`-bit terms ready at `times` is ready, built as `Builder.sum` builds it, with
+    carry-save cells (`save`) or adders only."""
+    ready = sorted(times)
+    while len(ready) > 1:
+        heapq.heapify(ready)
+        t1, t2 = heapq.heappop(ready), heapq.heappop(ready)
+        if save and ready and ready[0] - t2 < carry(width) - LUT:
+            t3 = heapq.heappop(ready)
+            ready += [max(t1, t2, t3) + LUT] * 2
+        else:
+            ready.append(max(t1, t2) + carry(width))
+    return ready[0] if ready else 0.0
+
+
 def lit(value: int, width: int) -> str:
     """A signed constant of explicit width (two's complement hex)."""
     return f"{width}'sh{value & ((1 << width) - 1):x}"
@@ -216,15 +231,19 @@ class Builder:
     def sum(self, prefix: str, terms: list[Expr], width: int) -> Expr:
         """The sum of `terms` (each exactly `width` bits) modulo 2**width, earliest terms first, so that a
         late one (a DSP block's product) meets as few adders as possible after it: the two earliest go
-        through an adder, or the three earliest through a carry-save cell (one LUT level, two terms out)
-        when the third is not much later than the second, as the partial products of one wide product,
-        which a tree of adders would sum in several carry chains where one is enough."""
-        ready = [(self.net.arrival(t), k, t) for k, t in enumerate(terms)]
+        through an adder, or, where that makes the sum ready at least a LUT level sooner (`summed`), the
+        three earliest through a carry-save cell (one LUT level, two terms out) when the third is not much
+        later than the second: the partial products of one wide product, which adders alone would sum in
+        several carry chains where one is enough. Carry-save cells cost two LUTs a bit, so they are used
+        only where they shorten the path."""
+        times = [self.net.arrival(t) for t in terms]
+        save = summed(times, width, True) <= summed(times, width, False) - LUT
+        ready = [(t, k, e) for k, (t, e) in enumerate(zip(times, terms))]
         heapq.heapify(ready)
         made = len(ready)
         while len(ready) > 1:
             (_, _, a), (t2, _, b) = heapq.heappop(ready), heapq.heappop(ready)
-            if ready and ready[0][0] - t2 < carry(width) - LUT:
+            if save and ready and ready[0][0] - t2 < carry(width) - LUT:
                 c = heapq.heappop(ready)[2]
                 low = self.decl(f"{prefix}_x{made}", width, Expr(a, " ^ ", b, " ^ ", c), delay=LUT)
                 high = self.decl(f"{prefix}_y{made}", width, Expr("((", a, " & ", b, ") | (", a, " & ", c, ") | (",
