@@ -201,9 +201,8 @@ class FixedModel:
         self.params = {**graph.param_defaults, **(params or {})}
         bounds = typical_bounds(graph, cfg) if cfg.bound_inputs else None
         self.ranges = analyze(graph, self.params, bounds, cfg.assets)
-        self.ir = ir = graph
-        if not cfg.as_written:
-            self.ir = ir = regroup_products(graph, self.ranges)
+        self.ir = ir = graph if cfg.as_written else regroup_products(graph, self.ranges)
+        if ir is not graph:  # the regrouped products' ranges
             self.ranges = analyze(ir, self.params, bounds, cfg.assets)
         self.formats = choose_formats(ir, self.ranges, cfg)
         self.missing = missing_ops(ir, self.params)

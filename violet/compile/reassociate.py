@@ -36,11 +36,13 @@ OTHER = 2.0
 def regroup_products(ir: IR, ranges: list[Interval]) -> IR:
     """The IR with each chain of products of three or more factors, all of them in a finite range (`ranges`,
     by op), regrouped earliest first (module docstring); ops renumbered, outputs and next state remapped,
-    the hashes kept (it is the same graph)."""
+    the hashes kept (it is the same graph). The IR itself where no chain is regrouped."""
     inner = _inner_products(ir)
     for op in reversed(ir.ops):  # a chain not regrouped keeps its inner products, as written
         if _is_product(op) and op.id not in inner and not all(_finite(ranges[f]) for f in _factors(ir, op, inner)):
             inner -= _inside(ir, op, inner)
+    if not inner:
+        return ir
     ops: list[Op] = []
     new_id: dict[int, int] = {}
     ready: dict[int, float] = {}

@@ -96,19 +96,27 @@ def chunks(width: int) -> list[Chunk]:
     return out
 
 
-def summed(times: list[float], width: int, save: bool) -> float:
-    """When a sum of `width`-bit terms ready at `times` is ready, built as `Builder.sum` builds it, with
-    carry-save cells (`save`) or adders only."""
-    ready = sorted(times)
+def sum_plan(times: list[float], width: int, save: bool) -> tuple[list[tuple[int, ...]], float]:
+    """How `Builder.sum` adds `width`-bit terms ready at `times`, earliest first, and when the sum is ready:
+    each step reads two terms (an adder) or three (a carry-save cell, with `save`, when the third is ready
+    within an adder's delay of the second) by index, and appends its one or two results to the terms."""
+    ready = [(t, k) for k, t in enumerate(times)]
+    heapq.heapify(ready)
+    steps: list[tuple[int, ...]] = []
+    made = len(ready)
     while len(ready) > 1:
-        heapq.heapify(ready)
-        t1, t2 = heapq.heappop(ready), heapq.heappop(ready)
-        if save and ready and ready[0] - t2 < carry(width) - LUT:
-            t3 = heapq.heappop(ready)
-            ready += [max(t1, t2, t3) + LUT] * 2
+        (t1, a), (t2, b) = heapq.heappop(ready), heapq.heappop(ready)
+        if save and ready and ready[0][0] - t2 < carry(width) - LUT:
+            t3, c = heapq.heappop(ready)
+            steps.append((a, b, c))
+            out = [max(t1, t2, t3) + LUT] * 2
         else:
-            ready.append(max(t1, t2) + carry(width))
-    return ready[0] if ready else 0.0
+            steps.append((a, b))
+            out = [max(t1, t2) + carry(width)]
+        for t in out:
+            heapq.heappush(ready, (t, made))
+            made += 1
+    return steps, ready[0][0] if ready else 0.0
 
 
 def lit(value: int, width: int) -> str:
@@ -230,31 +238,29 @@ class Builder:
 
     def sum(self, prefix: str, terms: list[Expr], width: int) -> Expr:
         """The sum of `terms` (each exactly `width` bits) modulo 2**width, earliest terms first, so that a
-        late one (a DSP block's product) meets as few adders as possible after it: the two earliest go
-        through an adder, or, where that makes the sum ready at least a LUT level sooner (`summed`), the
+        late one (a DSP block's product) meets as few adders as possible after it (`sum_plan`): the two
+        earliest go through an adder, or, where that makes the sum ready at least a LUT level sooner, the
         three earliest through a carry-save cell (one LUT level, two terms out) when the third is not much
         later than the second: the partial products of one wide product, which adders alone would sum in
         several carry chains where one is enough. Carry-save cells cost two LUTs a bit, so they are used
         only where they shorten the path."""
         times = [self.net.arrival(t) for t in terms]
-        save = summed(times, width, True) <= summed(times, width, False) - LUT
-        ready = [(t, k, e) for k, (t, e) in enumerate(zip(times, terms))]
-        heapq.heapify(ready)
-        made = len(ready)
-        while len(ready) > 1:
-            (_, _, a), (t2, _, b) = heapq.heappop(ready), heapq.heappop(ready)
-            if save and ready and ready[0][0] - t2 < carry(width) - LUT:
-                c = heapq.heappop(ready)[2]
-                low = self.decl(f"{prefix}_x{made}", width, Expr(a, " ^ ", b, " ^ ", c), delay=LUT)
-                high = self.decl(f"{prefix}_y{made}", width, Expr("((", a, " & ", b, ") | (", a, " & ", c, ") | (",
-                                                                  b, " & ", c, ")) <<< 1"), delay=LUT)
-                new = [low, high]
+        steps, saved = sum_plan(times, width, True)
+        plain = sum_plan(times, width, False)
+        if saved > plain[1] - LUT:
+            steps = plain[0]
+        terms = list(terms)
+        for step in steps:
+            name = f"{prefix}_{'x' if len(step) == 3 else 's'}{len(terms)}"
+            a, b, *rest = (terms[k] for k in step)
+            if rest:
+                c = rest[0]
+                terms.append(self.decl(name, width, Expr(a, " ^ ", b, " ^ ", c), delay=LUT))
+                terms.append(self.decl(f"{prefix}_y{len(terms) - 1}", width, Expr(
+                    "((", a, " & ", b, ") | (", a, " & ", c, ") | (", b, " & ", c, ")) <<< 1"), delay=LUT))
             else:
-                new = [self.decl(f"{prefix}_s{made}", width, Expr(a, " + ", b), delay=carry(width))]
-            for e in new:
-                heapq.heappush(ready, (self.net.arrival(e), made, e))
-                made += 1
-        return ready[0][2]
+                terms.append(self.decl(name, width, Expr(a, " + ", b), delay=carry(width)))
+        return terms[-1]
 
     def long_division(self, prefix: str, num: Expr, nw: int, den: Expr, dw: int, bits: int
                       ) -> tuple[Expr, Expr, Expr | None]:

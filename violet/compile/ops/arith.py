@@ -160,10 +160,9 @@ def verilog_mul(em: Builder, op: Op) -> None:
     half = 1 << (shift - 1) if shift else 0
     by, right = _constant_factor(em, op), shift
     if by is not None:
-        k, c = by
-        if c % (1 << shift) == 0:  # x * c >> n is x * (c >> n), exactly
-            c, right, half = c >> shift, 0, 0
-        p = em.constant_product(em.name("p", op.id), em.ref(a[1 - k]), f[1 - k].width, c, width + 1, addend=half)
+        k, c, right = by
+        p = em.constant_product(em.name("p", op.id), em.ref(a[1 - k]), f[1 - k].width, c, width + 1,
+                                addend=half if right else 0)
     else:
         p = em.product(em.name("p", op.id), em.ref(a[0]), f[0].width, em.ref(a[1]), f[1].width, width + 1,
                        addend=half)
@@ -171,14 +170,18 @@ def verilog_mul(em: Builder, op: Op) -> None:
     em.fit(op, t, shift_round(min(corners), shift), shift_round(max(corners), shift), width + 1)
 
 
-def _constant_factor(em: Builder, op: Op) -> tuple[int, int] | None:
-    """Which factor of a product is a constant of the hardware, and its raw value, if it has few signed
-    digits (counted after the shift when it is a whole number)."""
+def _constant_factor(em: Builder, op: Op) -> tuple[int, int, int] | None:
+    """Which factor of a product is a constant of the hardware with few signed digits, the constant to
+    multiply by, and the shift after the product: a whole number (a multiple of 2**n) is multiplied by
+    c >> n with no shift (x * c >> n is x * (c >> n), exactly), any other by its raw value, shifted by n."""
     shift = em.fmt(op.args[1]).frac_bits
     for k in (1, 0):
         c = em.model.folded(op.args[k])
-        if c is not None and len(signed_digits(c >> shift if c % (1 << shift) == 0 else c)) <= SHIFT_ADD_DIGITS:
-            return k, c
+        if c is None:
+            continue
+        c, right = (c >> shift, 0) if c % (1 << shift) == 0 else (c, shift)
+        if len(signed_digits(c)) <= SHIFT_ADD_DIGITS:
+            return k, c, right
     return None
 
 
@@ -310,9 +313,9 @@ def verilog_pick(em: Builder, op: Op) -> None:
     width = max(f[0].width, f[1].width)
     x, y = em.ext(a[0], width), em.ext(a[1], width)
     (xlo, xhi), (ylo, yhi) = em.model.raw_bounds(a[0]), em.model.raw_bounds(a[1])
-    if yhi < xlo or ylo >= xhi if op.kind == "min" else ylo > xhi or yhi <= xlo:
-        taken = y if (yhi < xlo if op.kind == "min" else ylo > xhi) else x
-        em.fit(op, em.decl(em.name("t", op.id), width, taken, delay=WIRING), min(f[0].lo, f[1].lo),
+    always, never = (yhi < xlo, ylo >= xhi) if op.kind == "min" else (ylo > xhi, yhi <= xlo)  # b taken
+    if always or never:
+        em.fit(op, em.decl(em.name("t", op.id), width, y if always else x, delay=WIRING), min(f[0].lo, f[1].lo),
                max(f[0].hi, f[1].hi), width)
         return
     em.counts["comparators"] += 1
