@@ -511,8 +511,8 @@ def hdl(graph: GraphArg,
         frac_bits: Annotated[int, typer.Option(help="fractional bits of every float64 value")] = 24,
         int_bits: Annotated[int, typer.Option(help="integer bits where no range is proven (values saturate)")] = 24,
         bound_inputs: Annotated[bool, typer.Option(
-            "--bound-inputs", help="size each input declaring a typical range to hold it (beyond it, the input "
-            "saturates) and prove the ranges from there")] = False,
+            "--bound-inputs", help="size each input (and node) declaring a typical range to hold it (beyond it, "
+            "the value saturates) and prove the ranges from there")] = False,
         as_written: Annotated[bool, typer.Option(
             "--as-written", help="keep the graph's grouping of products (default: a chain of them is regrouped, "
             "the earliest factors first, for a shorter path)")] = False,
@@ -565,6 +565,9 @@ def hdl(graph: GraphArg,
     lines += [f"  {op.kind} {op.name}: {model.formats[op.id]}" for op in ir.ops if op.kind in ("input", "param")]
     lines += [f"  warning: {what} has no proven finite range: Q{model.formats[i].int_bits}.{model.formats[i].frac_bits} "
               "from --int-bits, saturating" for what, i in model.unbounded()]
+    typical = {i: (lo, hi) for i, lo, hi in ir.typical}
+    lines += [f"  node {ir.ops[i].node}: {model.formats[i]} from its declared typical range "
+              f"[{typical[i][0]:g}, {typical[i][1]:g}]" for i in sorted(model.declared)]
     lines += [f"  output {name}: {model.formats[i]}" + (f" + missing flag out_{name}_nan" if i in model.missing else "")
               + f"  range {model.ranges[i]}" for name, i in ir.outputs]
     if not ir.stateful and not assets:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -50,7 +50,8 @@ WIDE = 1 << 16  # integer bits of a format no exact result leaves: the rules' re
 @dataclass(frozen=True)
 class FixedConfig:
     """`bound_inputs`: an input declaring a typical range gets the format that holds it (instead of
-    `max_int_bits` where its type is unbounded) and saturates beyond it, and its range is the format's.
+    `max_int_bits` where its type is unbounded) and saturates beyond it, and its range is the format's; so
+    does a node's value declaring one (`IR.typical`: blue_exit's pnl, which no analysis bounds below).
     `assets`: the universe size the module is built for; an index (argmax, argmin, rank) or count is then
     proven within it (a module built for more assets refuses the format: verilog's `refuse_short_index`).
     `as_written`: products keep the graph's grouping (else chains of them are regrouped earliest factor
@@ -136,22 +137,34 @@ def typical_bounds(ir: IR, cfg: FixedConfig) -> dict[str, Interval]:
         spec_ = ir.input_spec(op.name)
         if spec_.refine.typical is None or op.type.enum is not None or op.type.dtype == DType.BOOL:
             continue
-        frac = cfg.frac_bits if op.type.dtype == DType.F64 else 0
-        bits = int_bits_for(Interval(*spec_.refine.typical), frac)
-        if bits is None or bits >= cfg.max_int_bits:
-            continue
-        fmt = Fmt(bits, frac)
-        lo, hi = fmt.lo / (1 << frac), fmt.hi / (1 << frac)
-        iv = input_interval(spec_)
-        if op.type.dtype == DType.I64:
-            lo, hi = int(lo), int(hi)
-        bounds[op.name] = Interval(max(iv.lo, lo), min(iv.hi, hi), iv.nan)
+        if (held := _held(op, spec_.refine.typical, cfg)) is not None:
+            iv = input_interval(spec_)
+            bounds[op.name] = Interval(max(iv.lo, held.lo), min(iv.hi, held.hi), iv.nan)
     return bounds
 
 
-def choose_formats(ir: IR, ranges: list[Interval], cfg: FixedConfig) -> list[Fmt]:
+def typical_clamps(ir: IR, cfg: FixedConfig) -> dict[int, Interval]:
+    """Each node's value declaring a typical range (by op id): the range of the format that holds it, which
+    the value saturates to."""
+    return {i: held for i, lo, hi in ir.typical if (held := _held(ir.ops[i], (lo, hi), cfg)) is not None}
+
+
+def _held(op: Op, typical: tuple[float, float], cfg: FixedConfig) -> Interval | None:
+    """The range of the format holding a typical range, at op's fractional bits; None where it would take
+    `max_int_bits` or more (the default format holds it already)."""
+    frac = cfg.frac_bits if op.type.dtype == DType.F64 else 0
+    bits = int_bits_for(Interval(*typical), frac)
+    if bits is None or bits >= cfg.max_int_bits:
+        return None
+    fmt = Fmt(bits, frac)
+    lo, hi = fmt.lo / (1 << frac), fmt.hi / (1 << frac)
+    return Interval(int(lo), int(hi)) if op.type.dtype == DType.I64 else Interval(lo, hi)
+
+
+def choose_formats(ir: IR, ranges: list[Interval], cfg: FixedConfig, clamps: Collection[int] = ()) -> list[Fmt]:
     """A format for every op (a vector's elements share it): from its proven range, capped and
-    saturating where none is proven."""
+    saturating where none is proven; saturating too for the values in `clamps` (their declared typical
+    range bounds them)."""
     formats = []
     for op in ir.ops:
         if op.type.dtype == DType.BOOL:
@@ -164,7 +177,7 @@ def choose_formats(ir: IR, ranges: list[Interval], cfg: FixedConfig) -> list[Fmt
         elif bits is None or bits > cfg.max_int_bits:
             formats.append(Fmt(cfg.max_int_bits, frac, saturates=True))
         else:
-            formats.append(Fmt(bits, frac))
+            formats.append(Fmt(bits, frac, saturates=op.id in clamps))
     return formats
 
 
@@ -200,11 +213,14 @@ class FixedModel:
         refuse_nan_state(graph)
         self.params = {**graph.param_defaults, **(params or {})}
         bounds = typical_bounds(graph, cfg) if cfg.bound_inputs else None
-        self.ranges = analyze(graph, self.params, bounds, cfg.assets)
+        clamps = typical_clamps(graph, cfg) if cfg.bound_inputs else {}
+        self.ranges = analyze(graph, self.params, bounds, cfg.assets, clamps)
         self.ir = ir = graph if cfg.as_written else regroup_products(graph, self.ranges)
-        if ir is not graph:  # the regrouped products' ranges
-            self.ranges = analyze(ir, self.params, bounds, cfg.assets)
-        self.formats = choose_formats(ir, self.ranges, cfg)
+        if ir is not graph:  # the regrouped products' ranges (the declared ones by the new op ids)
+            clamps = typical_clamps(ir, cfg) if cfg.bound_inputs else {}
+            self.ranges = analyze(ir, self.params, bounds, cfg.assets, clamps)
+        self.declared = set(clamps)  # the nodes' values saturating to a declared typical range
+        self.formats = choose_formats(ir, self.ranges, cfg, self.declared)
         self.missing = missing_ops(ir, self.params)
         refuse_unlowerable(ir)
         self._constants: dict[int, int | Missing] = {}
@@ -333,7 +349,7 @@ class FixedModel:
         refined input types) would narrow."""
         named: dict[str, int] = {}
         for op in self.ir.ops:
-            if self.formats[op.id].saturates and op.kind not in ("param", "const"):
+            if self.formats[op.id].saturates and op.kind not in ("param", "const") and op.id not in self.declared:
                 named[f"{op.kind} {op.name}" if op.kind in ("input", "state") else f"node {op.node}"] = op.id
         return list(named.items())
 

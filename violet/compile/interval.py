@@ -34,6 +34,12 @@ class Interval:
         """The numbers in both (NaN only if both can be)."""
         return Interval(max(self.lo, other.lo), min(self.hi, other.hi), self.nan and other.nan)
 
+    def saturated(self, lo: float, hi: float) -> Interval:
+        """The values once clamped to [lo, hi] (a format that saturates): each bound moved inside it."""
+        if self.empty:
+            return self
+        return Interval(min(max(self.lo, lo), hi), min(max(self.hi, lo), hi), self.nan)
+
     def within(self, lo: float, hi: float) -> bool:
         """Proven to lie in [lo, hi] and never NaN."""
         return not self.nan and lo <= self.lo and self.hi <= hi

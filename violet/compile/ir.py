@@ -105,6 +105,7 @@ class IR:
     source: str = ""
     labels: tuple[tuple[str, str], ...] = ()  # node path -> what it is (display only, not hashed)
     record: Record | None = None  # a decision graph's [record]: the outputs its host reads
+    typical: tuple[tuple[int, float, float], ...] = ()  # op id -> its node's declared typical range (hardware)
     _hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -193,6 +194,8 @@ class IR:
             data["nodes"] = [o.node for o in self.ops]
             if self.record is not None:  # only when there is one: the hashes of other graphs stay as they were
                 data["record"] = self.record.canonical()
+            if self.typical:  # the same: a declared range changes the hardware, not the float64 code
+                data["typical"] = [[i, literal_text(lo), literal_text(hi)] for i, lo, hi in self.typical]
         return data
 
     def render(self) -> str:

@@ -68,6 +68,7 @@ class Builder:
         self.labels: dict[str, str] = {}
         self.state: list[StateSpec] = []
         self.next_state: list[tuple[str, int]] = []
+        self.typical: list[tuple[int, float, float]] = []
         self._consts: dict[tuple[str, str], Ref] = {}
 
     def leaf(self, kind: str, vtype: ValueType, name: str, node: str = "") -> Ref:
@@ -565,6 +566,21 @@ def _lower_nodes(graph: Graph, builder: Builder, values: dict[str, Value], prefi
             values[name] = outs[0] if inst.library.single else dict(zip([o for o, _ in inst.library.outputs], outs))
         else:
             values[name] = _lower_subgraph(inst, inst.file, scope, path)
+        if inst.typical is not None:
+            _declare_typical(inst, values[name], builder)
+
+
+def _declare_typical(inst: NodeInstance, value: Value, b: Builder) -> None:
+    """Record a node's declared typical range against the op computing its value: one number of its own."""
+    at = where(inst.file, f"{inst.key}.typical")
+    if not isinstance(value, Ref) or value.type.enum is not None or value.type.dtype == DType.BOOL:
+        raise GraphError(f"node {quote(inst.name)} has no numeric value for `typical` to bound", where=at,
+                         fix="declare `typical` on a node whose value is one float64 or int64")
+    if b.ops[value.id].kind in ("input", "param", "const", "state"):
+        raise GraphError(f"node {quote(inst.name)} computes nothing of its own: it names a "
+                         f"{b.ops[value.id].kind}", where=at, fix="declare the range where the value is computed")
+    assert inst.typical is not None
+    b.typical.append((value.id, *inst.typical))
 
 
 def describe_instance(inst: NodeInstance) -> str:
@@ -737,4 +753,5 @@ def _lower_graph(graph: Graph) -> IR:
         source=graph.file,
         labels=tuple(sorted(b.labels.items())),
         record=graph.record,
+        typical=tuple(b.typical),
     )

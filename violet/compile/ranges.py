@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from violet.compile.interval import BOOL, INF, Interval, point
@@ -74,25 +74,29 @@ class Analysis:
     boxes: int
 
 
-def analyze(ir: IR, params: Mapping[str, Scalar] | None = None,
-            inputs: Mapping[str, Interval] | None = None, assets: int | None = None) -> list[Interval]:
+def analyze(ir: IR, params: Mapping[str, Scalar] | None = None, inputs: Mapping[str, Interval] | None = None,
+            assets: int | None = None, clamps: Mapping[int, Interval] | None = None) -> list[Interval]:
     """The interval of every op (state fields at their fixpoint)."""
-    return analysis(ir, params, inputs=inputs, assets=assets).ranges
+    return analysis(ir, params, inputs=inputs, assets=assets, clamps=clamps).ranges
 
 
 def analysis(ir: IR, params: Mapping[str, Scalar] | None = None, max_boxes: int = MAX_BOXES,
-             inputs: Mapping[str, Interval] | None = None, assets: int | None = None) -> Analysis:
+             inputs: Mapping[str, Interval] | None = None, assets: int | None = None,
+             clamps: Mapping[int, Interval] | None = None) -> Analysis:
     """The interval of every op by cases on the inputs' signs, state fields at their fixpoint. `inputs`
     narrows some inputs' intervals (the hardware's input formats, which saturate beyond them); `assets`, the
-    universe's size where it is known (hardware built for N assets), bounds indices and counts by it."""
+    universe's size where it is known (hardware built for N assets), bounds indices and counts by it;
+    `clamps`, by op id, the bounds some ops' values saturate to (a node's format sized to its declared
+    typical range)."""
     values = {**ir.param_defaults, **(params or {})}
     narrowed = inputs or {}
     bounds = {s.name: narrowed[s.name] if s.name in narrowed else input_interval(s) for s in ir.inputs}
     state = {s.name: point(s.init) for s in ir.state}
+    pass_ = functools.partial(_pass, assets=assets, clamps=clamps or {})
     # past WIDEN_AFTER, every round that is not a fixpoint widens a field to its whole type, which cannot grow
     # again: one round per field more reaches the fixpoint (a lag's shift register widens one field a round)
     for round_ in range(WIDEN_AFTER + len(ir.state) + 2):
-        result = _cases(ir, values, state, max_boxes, bounds, assets)
+        result = _cases(ir, values, state, max_boxes, bounds, pass_)
         grown = {name: state[name].union(result.ranges[i]) for name, i in ir.next_state}
         if grown == state:
             return result
@@ -100,18 +104,18 @@ def analysis(ir: IR, params: Mapping[str, Scalar] | None = None, max_boxes: int 
             grown = {name: type_interval(ir.ops[i]) if grown[name] != state[name] else state[name]
                      for name, i in ir.next_state}
         state = grown
-    return _cases(ir, values, state, max_boxes, bounds, assets)
+    return _cases(ir, values, state, max_boxes, bounds, pass_)
 
 
 def _cases(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval], max_boxes: int,
-           inputs: Mapping[str, Interval], assets: int | None) -> Analysis:
+           inputs: Mapping[str, Interval], pass_: Callable[..., list[Interval]]) -> Analysis:
     """One pass, by cases: the union over the boxes of the split inputs' pieces."""
-    whole = _pass(ir, params, state, inputs, assets)
+    whole = pass_(ir, params, state, inputs)
     pieces = _pieces(ir, whole, max_boxes)
     if not pieces:
         return Analysis(whole, (), 1)
     boxes = itertools.product(*pieces.values())
-    cases = [_pass(ir, params, state, {**inputs, **dict(zip(pieces, box))}, assets) for box in boxes]
+    cases = [pass_(ir, params, state, {**inputs, **dict(zip(pieces, box))}) for box in boxes]
     ranges = [functools.reduce(Interval.union, per_case) for per_case in zip(*cases)]
     return Analysis(ranges, tuple(pieces), len(cases))
 
@@ -151,8 +155,9 @@ def _split_at_zero(iv: Interval, dtype: DType) -> list[Interval]:
 
 
 def _pass(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval],
-          inputs: Mapping[str, Interval], assets: int | None) -> list[Interval]:
-    """One pass over the ops, each input at its interval in `inputs` (a box's piece, or its whole range)."""
+          inputs: Mapping[str, Interval], assets: int | None, clamps: Mapping[int, Interval]) -> list[Interval]:
+    """One pass over the ops, each input at its interval in `inputs` (a box's piece, or its whole range), each
+    op in `clamps` saturated to its bounds."""
     ranges: list[Interval] = []
     for op in ir.ops:
         if op.kind == "input":
@@ -165,6 +170,8 @@ def _pass(ir: IR, params: Mapping[str, Scalar], state: Mapping[str, Interval],
             ranges.append(state[op.name])
         else:
             ranges.append(transfer(op, [ranges[a] for a in op.args], assets))
+        if op.id in clamps:
+            ranges[-1] = ranges[-1].saturated(clamps[op.id].lo, clamps[op.id].hi)
     return ranges
 
 

@@ -11,7 +11,8 @@ only its rounding points move (a few ULPs against float64, which the error
 report measures).
 
 A chain is a tree of scalar float64 `mul` ops whose inner products are read
-once, by the chain, and are neither outputs nor state: those are regrouped.
+once, by the chain, and are neither outputs, state, nor a value with a
+declared typical range: those are regrouped.
 Anything read elsewhere is a factor of the chain, kept as it is. A chain is
 regrouped only where every factor has a proven finite range: with an unbounded
 one, the products saturate, and where they do is the graph's to say.
@@ -69,6 +70,7 @@ def regroup_products(ir: IR, ranges: list[Interval]) -> IR:
         new_id[op.id] = heap[0][2]
     return replace(ir, ops=tuple(ops), outputs=tuple((n, new_id[i]) for n, i in ir.outputs),
                    next_state=tuple((n, new_id[i]) for n, i in ir.next_state),
+                   typical=tuple((new_id[i], lo, hi) for i, lo, hi in ir.typical),
                    _hashes={"content": ir.content_hash, "code": ir.code_hash})
 
 
@@ -81,12 +83,13 @@ def _is_product(op: Op) -> bool:
 
 
 def _inner_products(ir: IR) -> set[int]:
-    """The products read once, by a product, and neither an output nor a next state."""
+    """The products read once, by a product, and neither an output, a next state nor a node's value with a
+    declared typical range (its format saturates there)."""
     readers: dict[int, list[Op]] = {}
     for op in ir.ops:
         for a in op.args:
             readers.setdefault(a, []).append(op)
-    kept = {i for _, i in ir.outputs} | {i for _, i in ir.next_state}
+    kept = {i for _, i in ir.outputs} | {i for _, i in ir.next_state} | {i for i, _, _ in ir.typical}
     return {op.id for op in ir.ops if _is_product(op) and op.id not in kept
             and len(r := readers.get(op.id, [])) == 1 and _is_product(r[0])}
 

@@ -56,6 +56,7 @@ class NodeInstance:
     bindings: dict[str, Bound] = field(default_factory=dict)
     param_bindings: dict[str, Bound] = field(default_factory=dict)
     doc: str = ""
+    typical: tuple[float, float] | None = None  # the range its value is expected in (hardware formats only)
 
     def sources(self) -> list[ast.expr | Literal]:
         values = list(self.bindings.values()) + list(self.param_bindings.values())
@@ -283,7 +284,7 @@ def _instance(name: str, m: NodeModel, path: Path, stack: tuple[str, ...], libra
     """Node `name`, as written in graph file `path` (a variant's base, for an entry it inherits)."""
     file = str(path)
     key = f"nodes.{name}"
-    inst = NodeInstance(name, key, file, doc=m.doc)
+    inst = NodeInstance(name, key, file, doc=m.doc, typical=tuple(m.typical) if m.typical else None)
     if m.expr is not None:
         inst.expr, inst.text = parse_expr(m.expr, where(file, f"{key}.expr")), m.expr
         return inst

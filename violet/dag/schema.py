@@ -111,12 +111,17 @@ class InputModel(_Strict):
 
     def _check_typical(self, lo: float, hi: float) -> None:
         """`typical = [lo, hi]` guides sampling: finite, ordered, of finite width, and meeting the bounds."""
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi and math.isfinite(hi - lo)):
-            raise ValueError(f"`typical` must be [lo, hi] with finite lo <= hi, got [{lo!r}, {hi!r}]")
+        check_typical(lo, hi)
         lower = max((b for b in (self.ge, self.gt) if b is not None), default=-math.inf)
         upper = min((b for b in (self.le, self.lt) if b is not None), default=math.inf)
         if hi < lower or lo > upper:
             raise ValueError(f"`typical` [{lo!r}, {hi!r}] lies outside the input's bounds")
+
+
+def check_typical(lo: float, hi: float) -> None:
+    """A typical range is [lo, hi] with finite lo <= hi, of finite width."""
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi and math.isfinite(hi - lo)):
+        raise ValueError(f"`typical` must be [lo, hi] with finite lo <= hi, got [{lo!r}, {hi!r}]")
 
 
 class ParamModel(_Strict):
@@ -144,6 +149,7 @@ class NodeModel(_Strict):
     graph: str | None = None
     in_: dict[str, Binding] = Field(default_factory=dict, alias="in")
     params: dict[str, Binding] = Field(default_factory=dict)
+    typical: tuple[Number, Number] | None = None  # the range its value is expected in: hardware sized to it
     doc: str = ""
 
     @model_validator(mode="after")
@@ -155,6 +161,10 @@ class NodeModel(_Strict):
             raise ValueError("an `expr` node names its sources inside the expression; remove `in`")
         if self.graph is None and self.params:
             raise ValueError("only a composed `graph` node takes `params`")
+        if self.typical is not None:
+            if self.graph is not None:
+                raise ValueError("a composed `graph` node has no one value: give `typical` to a node inside it")
+            check_typical(*self.typical)
         return self
 
 
