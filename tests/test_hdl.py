@@ -194,8 +194,9 @@ def test_a_pipelined_state_written_on_every_clock_is_caught(tmp_path, monkeypatc
 
     model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(frac_bits=24), STOPS_AND_TRAILS)
     module, counts = emit_module(model, "blue_exit", 4, 6)
-    assert module.count("end else if (valid_q[5]) begin") == 1
-    broken = module.replace("end else if (valid_q[5]) begin", "end else begin")
+    enabled = re.compile(r"end else if \(valid_e\d+\) begin")
+    assert len(enabled.findall(module)) >= 2 and module.count("valid_e0 <= ~rst & valid_q[4];") == 1
+    broken = enabled.sub("end else begin", module)
     monkeypatch.setattr(cosim, "emit_module", lambda *args, **kwargs: (broken, counts))
     report = cosimulate(model, price_walk(model, 500, seed=8), tmp_path, "blue_exit", 4, "icarus", pipeline=6)
     assert report.mismatches > 0

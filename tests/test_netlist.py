@@ -15,7 +15,8 @@ from violet.compile.lower import lower
 from violet.compile.qformat import shift_round
 from violet.compile.netlist import (DSP_LATENCY, FAN_OUT_BITS, LUT, REPLICA_BITS, Cell, Expr, Netlist, Port, Ref, carry,
                                     cut_pipeline, longest_path, lookup, to_verilog, unused_bits)
-from violet.compile.verilog import Chunk, build_netlist, chunks, path_report
+from violet.compile.ops.arith import clamp_chain
+from violet.compile.verilog import Builder, Chunk, build_netlist, chunks, path_report
 from violet.dag.graph import load_graph
 
 
@@ -134,7 +135,10 @@ def test_a_stateful_pipeline_registers_a_value_once_unless_several_stages_read_i
     assert net.interval == 13 and [p.name for p in net.ports[:4]] == ["clk", "rst", "in_valid", "out_valid"]
     assert "en" not in {p.name for p in net.ports}
     state = [c for c in net.cells.values() if c.kind == "reg" and c.reset is not None and c.name != "valid_q"]
-    assert state and all(c.enable == "valid_q[11]" for c in state)
+    enables = {c.enable for c in state}
+    assert state and all(sum(c.width for c in state if c.enable == e) <= REPLICA_BITS for e in enables)
+    for e in enables:  # each a copy of valid_q[11]: it loads what valid_q[11] loads, and is 0 under reset
+        assert net.cells[e].replica and net.cells[e].expr.render() == "~rst & valid_q[10]"
     leaves = {f"v{op.id}" for op in model.ir.ops if op.kind in ("input", "state")}
     copies: dict[str, list[str]] = {}
     for c in net.cells.values():
@@ -176,7 +180,10 @@ def test_a_gathers_wide_select_bits_are_copies_of_a_register_each_driving_a_few_
         source = next(copy.expr.refs())
         assert source.name.startswith(("gi", "gs")) and source.hi == source.lo  # one bit of the index
     module = to_verilog(net, primitives=True)
-    assert module.count("TRELLIS_FF #(") == len(copies) and f"wire [0:0] {next(iter(copies))};" in module
+    enables = [c for c in net.cells.values() if c.name.startswith("valid_e")]  # out_valid's copies
+    assert enables and all(c.replica for c in enables)
+    assert module.count("TRELLIS_FF #(") == len(copies) + len(enables)
+    assert f"wire [0:0] {next(iter(copies))};" in module
     assert "TRELLIS_FF" not in to_verilog(net)  # simulation: plain registers
 
 
@@ -358,3 +365,42 @@ def test_a_product_by_a_constant_of_few_signed_digits_is_shifted_copies(write_gr
         assert sum("_s" in c.name for c in logic[name]) + sum("_x" in c.name for c in logic[name]) == 2
     assert any(c.kind == "dsp" for c in logic["fraction"]) and counts["multipliers"] == 4
     _equals_model(model, tmp_path, "scaled", 400, frac_bits)
+
+
+CLAMPS = """
+[graph]
+name = "clamps"
+[inputs]
+x = { type = "float64", finite = true, ge = -8.0, le = 8.0 }
+[outputs]
+unit = "min(max(x, 0.0), 1.0)"
+unit_swapped = "max(1.0 * 0.0, min(1.0, x))"
+capped = "min(min(x, 9.0), 2.0)"
+constant = "max(min(x, 1.0), 3.0)"
+nested = "min(max(max(x, -1.0), 0.5), 4.0)"
+single = "max(x, 0.5)"
+"""
+
+
+def test_a_chain_of_min_and_max_by_constants_is_one_clamp_of_its_value(write_graph, tmp_path):
+    """Each chain reads x once: min(max(x, 0), 1) and max(0, min(1, x)) are clamp(x, 0, 1); min(min(x, 9), 2)
+    only caps at 2; max(min(x, 1), 3) is 3 whatever x; max(max(x, -1), 0.5) then min 4 is clamp(x, 0.5, 4).
+    Both comparisons read x, one multiplexer follows (the pick before compared the previous pick's result).
+    A single pick is left as it was. Every output bit for bit with the model (Icarus)."""
+    model = FixedModel(lower(load_graph(write_graph(CLAMPS))), FixedConfig(8, 4))
+    net, _ = build_netlist(model, "clamps")
+    em = Builder(model, net, {}, 0)
+    op = dict(model.ir.outputs)
+    x = next(o.id for o in model.ir.leaves("input"))
+    one = 256
+    assert clamp_chain(em, op["unit"]) == (x, 0, one) and clamp_chain(em, op["unit_swapped"]) == (x, 0, one)
+    assert clamp_chain(em, op["capped"]) == (x, None, 2 * one)
+    assert clamp_chain(em, op["constant"]) == (x, 3 * one, 3 * one)
+    assert clamp_chain(em, op["nested"]) == (x, one // 2, 4 * one) and clamp_chain(em, op["single"]) is None
+    assert model.step({"x": -3.0}) == {"unit": 0.0, "unit_swapped": 0.0, "capped": -3.0, "constant": 3.0,
+                                       "nested": 0.5, "single": 0.5}
+    assert model.step({"x": 7.5}) == {"unit": 1.0, "unit_swapped": 1.0, "capped": 2.0, "constant": 3.0,
+                                      "nested": 4.0, "single": 7.5}
+    reads = {c.name for c in net.cells.values() if f"v{x}" in {r.name for r in c.expr.refs()}}
+    assert {f"kl{op['unit']}", f"kh{op['unit']}", f"kh{op['capped']}"} <= reads
+    _equals_model(model, tmp_path, "clamps", 400, 8)

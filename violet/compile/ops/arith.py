@@ -318,11 +318,57 @@ def verilog_pick(em: Builder, op: Op) -> None:
         em.fit(op, em.decl(em.name("t", op.id), width, y if always else x, delay=WIRING), min(f[0].lo, f[1].lo),
                max(f[0].hi, f[1].hi), width)
         return
+    if (chain := clamp_chain(em, op.id)) is not None:
+        _clamp(em, op, *chain)
+        return
     em.counts["comparators"] += 1
     take = em.decl(em.name("k", op.id), 1, Expr(y, " < " if op.kind == "min" else " > ", x), signed=False,
                    delay=carry(width))
     t = em.decl(em.name("t", op.id), width, Expr(take, " ? ", y, " : ", x))
     em.fit(op, t, min(f[0].lo, f[1].lo), max(f[0].hi, f[1].hi), width)
+
+
+def clamp_chain(em: Builder, i: int) -> tuple[int, int | None, int | None] | None:
+    """(x, lo, hi) when op i is a min or max of a constant and of another such op, down to a value x that
+    is none: its value is then min(max(x, lo), hi) (None: no bound on that side; lo <= hi), each bound
+    the constants' raw values composed. None for a single pick (nothing to fuse) or anything else."""
+    bounds: list[tuple[str, int]] = []
+    x = i
+    while (op := em.model.ir.ops[x]).kind in ("min", "max") and not op.type.vector:
+        folded = [em.model.folded(a) for a in op.args]
+        if (folded[0] is None) == (folded[1] is None):
+            break
+        bounds.append((op.kind, folded[0] if folded[0] is not None else folded[1]))  # type: ignore[arg-type]
+        x = op.args[1] if folded[0] is not None else op.args[0]
+    if len(bounds) < 2:
+        return None
+    lo: int | None = None
+    hi: int | None = None
+    for kind, c in reversed(bounds):  # innermost first: max(min(max(x, lo), hi), c), min(..., c)
+        if kind == "max":
+            lo, hi = (c, c) if hi is not None and c >= hi else (c if lo is None else max(lo, c), hi)
+        else:
+            lo, hi = (c, c) if lo is not None and c <= lo else (lo, c if hi is None else min(hi, c))
+    return x, lo, hi
+
+
+def _clamp(em: Builder, op: Op, x: int, lo: int | None, hi: int | None) -> None:
+    """A chain of min/max by constants as one clamp of x (`clamp_chain`): both comparisons read x at once,
+    then one multiplexer, where the chain compared each pick's result in turn (blue_sizing's s, clamped to
+    [0, 1], and cmax, capped at abs_max_leverage and at stalker_cap)."""
+    ends = [c for c in (lo, hi) if c is not None]
+    width = max(em.w(x), em.fmt(op.id).width, *(c.bit_length() + 1 for c in ends))
+    value = em.ext(x, width)
+    t: Expr | str = value
+    for c, cmp in ((hi, " > "), (lo, " < ")):
+        if c is not None:
+            em.counts["comparators"] += 1
+            bound = em.const(c, width)
+            past = em.decl(em.name(f"k{'h' if cmp == ' > ' else 'l'}", op.id), 1, Expr(value, cmp, bound),
+                           signed=False, delay=carry(width))
+            t = Expr(past, " ? ", bound, " : ", t)
+    em.fit(op, em.decl(em.name("t", op.id), width, t), min(ends + [em.fmt(x).lo]), max(ends + [em.fmt(x).hi]),
+           width)
 
 
 def verilog_neg(em: Builder, op: Op) -> None:
