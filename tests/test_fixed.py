@@ -127,3 +127,17 @@ def test_signed_digits_sum_to_the_number_and_are_never_adjacent(c):
     assert len(digits) <= bin(abs(c)).count("1") + (c < 0)
     assert signed_digits(7) == [(-1, 0), (1, 3)] and signed_digits(int(7.5 * 2**16)) == [(-1, 15), (1, 19)]
 
+
+
+def test_a_state_fields_raw_bounds_grow_from_its_initial_value_to_a_fixpoint():
+    """blue_exit over 4 assets, --bound-inputs (price Q2.24, never negative): the entry price starts at 0 and
+    is only ever a price or 0, so its raw bounds are [0, the price's top], not its whole format (what lets
+    pnl divide by it as a non-negative divisor); bars_held grows by one a scan, so after the rounds it takes
+    its whole format; open is a bool."""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(24, 24, bound_inputs=True, assets=4))
+    state = {op.name: op.id for op in model.ir.leaves("state")}
+    price = next(op.id for op in model.ir.leaves("input") if op.name == "price")
+    assert model.raw_bounds(price) == (0, Fmt(2, 24).hi)
+    assert model.raw_bounds(state["entry_price"]) == (0, Fmt(2, 24).hi)
+    bars = model.formats[state["bars_held"]]
+    assert model.raw_bounds(state["bars_held"]) == (bars.lo, bars.hi)

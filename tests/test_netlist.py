@@ -404,3 +404,36 @@ def test_a_chain_of_min_and_max_by_constants_is_one_clamp_of_its_value(write_gra
     reads = {c.name for c in net.cells.values() if f"v{x}" in {r.name for r in c.expr.refs()}}
     assert {f"kl{op['unit']}", f"kh{op['unit']}", f"kh{op['capped']}"} <= reads
     _equals_model(model, tmp_path, "clamps", 400, 8)
+
+
+COMPLEMENT = """
+[graph]
+name = "complement"
+[inputs]
+b = { type = "float64", finite = true, ge = 0.0, le = 4.0 }
+x = { type = "float64", finite = true, ge = 0.0, le = 4.0 }
+[nodes.r]
+expr = "(b - x) / b"
+typical = [-2.0, 1.0]
+[outputs]
+r = "r"
+"""
+
+
+def test_a_ratio_to_its_own_divisor_divides_the_part_and_equals_the_model(write_graph, tmp_path):
+    """(b - x) / b, x and b not negative, is divided as 1 - x / b: the divider reads x itself (no
+    subtraction, no sign moved); Q1.8 from the declared range. Hand values at 8 bits: 2/3 is 170.67/256,
+    171; 1/3 is 85; (2 - 511/256) / 2 is half an ULP, a tie, rounded up to 1/256; x four times b is -3,
+    held at -2; b = 0: -2 (the numerator is negative), and 0 / 0 is 0. Every bit under both simulators."""
+    model = FixedModel(lower(load_graph(write_graph(COMPLEMENT))), FixedConfig(8, 24, bound_inputs=True))
+    rows = [{"b": 3.0, "x": 1.0}, {"b": 3.0, "x": 2.0}, {"b": 2.0, "x": 511 / 256}, {"b": 1.0, "x": 4.0},
+            {"b": 0.0, "x": 1.0}, {"b": 0.0, "x": 0.0}, {"b": 2.0, "x": 1.0}]
+    assert [model.step(row)["r"] for row in rows] == [171 / 256, 85 / 256, 1 / 256, -2.0, -2.0, 0.0, 0.5]
+    net, counts = build_netlist(model, "complement")
+    div = dict(model.ir.outputs)["r"]
+    assert f"cx{div}" in net.cells and f"sn{div}" not in net.cells and counts["dividers"] == 1
+    assert not any(model.ir.ops[c.op].kind == "sub" for c in net.path if c.op is not None)
+    rows += cosim_rows(model, 400, seed=5)
+    for simulator in ("icarus", "verilator"):
+        report = cosimulate(model, rows, tmp_path / simulator, "complement", simulator=simulator)
+        assert report.mismatches == 0 and report.vectors == len(rows), report.render()

@@ -45,6 +45,7 @@ __all__ = ["MISSING", "FixedConfig", "FixedModel", "Fmt", "LoweringError", "erro
 
 MONOTONE = frozenset({"add", "sub", "mul", "div", "min", "max", "neg", "floor", "ceil", "f2i", "i2f"})  # monotone rules
 WIDE = 1 << 16  # integer bits of a format no exact result leaves: the rules' results unsaturated
+WIDEN_RAW = 8  # rounds of the state fields' raw bounds before one still growing takes its whole format
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ class FixedModel:
         refuse_unlowerable(ir)
         self._constants: dict[int, int | Missing] = {}
         self._folded: dict[int, int | None] = {}
-        self._exact_bounds, self._raw_bounds = self._bounds()
+        self._exact_bounds, self._raw_bounds = self._state_fixpoint()
 
     def initial_state(self, assets: int) -> dict[str, Any]:
         """The state fields' raw initial values (the registers' reset values), a list of `assets` of them
@@ -303,9 +304,27 @@ class FixedModel:
             return None
         return [(k, self._apply(op, [k], fa, self.formats[i])) for k in range(int(iv.lo), int(iv.hi) + 1)]
 
-    def _bounds(self) -> tuple[list[tuple[int, int] | None], list[tuple[int, int]]]:
+    def _state_fixpoint(self) -> tuple[list[tuple[int, int] | None], list[tuple[int, int]]]:
+        """`_bounds` with each state field's raw bounds grown from its initial value by its next values to a
+        fixpoint (a field still growing after WIDEN_RAW rounds takes its whole format): blue_exit's entry
+        price is never negative, as the price it is written from."""
+        fields = {op.name: op for op in self.ir.leaves("state")}
+        start = self.initial_state(1)
+        state = {name: (v, v) for name, raw in start.items() for v in [raw[0] if isinstance(raw, list) else raw]}
+        for round_ in range(WIDEN_RAW + len(fields) + 1):
+            exact, raw = self._bounds(state)
+            grown = {name: (min(state[name][0], raw[i][0]), max(state[name][1], raw[i][1]))
+                     for name, i in self.ir.next_state}
+            if grown == state:
+                break
+            state = {name: (fmt.lo, fmt.hi) if round_ >= WIDEN_RAW and grown[name] != state[name] else grown[name]
+                     for name, fmt in ((name, self.formats[fields[name].id]) for name in grown)}
+        return exact, raw
+
+    def _bounds(self, state: Mapping[str, tuple[int, int]]) -> tuple[list[tuple[int, int] | None],
+                                                                      list[tuple[int, int]]]:
         """Every op's exact bounds (or None) and raw bounds, in op order, each from the raw bounds of what
-        it reads (see `exact_bounds`)."""
+        it reads (see `exact_bounds`); a state field's from `state`."""
         exact: list[tuple[int, int] | None] = []
         raw: list[tuple[int, int]] = []
         for op in self.ir.ops:
@@ -317,16 +336,20 @@ class FixedModel:
                 ends = (min(corners), max(corners))
             elif op.kind == "select":  # either branch's value, unchanged
                 ends = (min(args[1][0], args[2][0]), max(args[1][1], args[2][1]))
+            elif op.kind == "gather":  # an element, or 0 outside the universe
+                ends = (saturate(min(args[0][0], 0), fmt), saturate(max(args[0][1], 0), fmt))
             exact.append(ends)
             if op.kind in ("param", "const"):
                 value = self.constant(op)
                 raw.append((0, 0) if value is MISSING else (value, value))
             elif op.kind == "input" and not fmt.boolean and self.ranges[op.id].lo <= self.ranges[op.id].hi:
                 raw.append((quantize(self.ranges[op.id].lo, fmt), quantize(self.ranges[op.id].hi, fmt)))
+            elif op.kind == "state":
+                raw.append(state[op.name])
             elif ends is None:
                 raw.append((fmt.lo, fmt.hi))
             else:  # the rules saturate to the format, but a select passes its branch's value as it is
-                raw.append(ends if op.kind == "select" else (saturate(ends[0], fmt), saturate(ends[1], fmt)))
+                raw.append(ends if op.kind in ("select", "gather") else (saturate(ends[0], fmt), saturate(ends[1], fmt)))
         return exact, raw
 
     def exact_bounds(self, i: int) -> tuple[int, int] | None:

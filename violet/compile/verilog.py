@@ -262,7 +262,7 @@ class Builder:
                 terms.append(self.decl(name, width, Expr(a, " + ", b), delay=carry(width)))
         return terms[-1]
 
-    def long_division(self, prefix: str, num: Expr, nw: int, den: Expr, dw: int, bits: int
+    def long_division(self, prefix: str, num: Expr, nw: int, den: Expr, dw: int, bits: int, corrected: bool = True
                       ) -> tuple[Expr, Expr, Expr | None]:
         """floor(num / den) and num mod den of an unsigned `nw`-bit numerator and a `dw`-bit divisor
         den > 0 (both unsigned wires), by non-restoring division: one adder per quotient bit, each its own
@@ -276,7 +276,8 @@ class Builder:
         Only the quotient's low `bits` bits are computed (a caller saturating at its format needs no more):
         the remainder starts as num >> bits, and the third value is 1 when that is not below den (the
         quotient needs more bits), or None when it cannot be. A zero den gives a quotient of all ones; the
-        caller chooses its own value for it."""
+        caller chooses its own value for it. Not `corrected`: the second value is the last partial
+        remainder r, `dw + 1` bits, as it is (the remainder is r, or r + den where r < 0)."""
         steps = min(bits, nw)
         rem: Expr | None = None
         overflow = None
@@ -308,6 +309,8 @@ class Builder:
             parts += [", " if k else "", sign]
         quotient = self.decl(f"{prefix}_q", steps, Expr("~{", *parts, "}"), signed=False, delay=WIRING)
         assert rem is not None
+        if not corrected:
+            return quotient, rem, overflow
         low = rem.bits(dw - 1, 0)
         remainder = self.decl(f"{prefix}_m", dw, Expr(rem.bit(dw), " ? ", low, " + ", den, " : ", low), signed=False,
                               delay=carry(dw) + LUT)

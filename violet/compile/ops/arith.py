@@ -197,6 +197,9 @@ def verilog_div(em: Builder, op: Op) -> None:
     if nonzero and (all(d > 0 for _, d in nonzero) or values == nonzero and len(values) == 1):
         verilog_div_by_reciprocal(em, op, nonzero, by_zero=len(nonzero) < len(values))
         return
+    if (part := complement_part(em, op)) is not None:
+        verilog_div_complement(em, op, part)
+        return
     i, shift, out = op.id, f[1].frac_bits, em.fmt(op.id)
     w = divider_width(f[0], f[1], out)
     an, bn = em.ext(a, w), em.ext(b, w)
@@ -229,6 +232,54 @@ def verilog_div(em: Builder, op: Op) -> None:
     chosen = Expr(overflow, " ? ", beyond, " : ", floor) if overflow is not None else floor
     t = em.decl(em.name("t", i), tw, Expr(by_zero, " ? ", _by_zero(em, op, tw), " : ", chosen), delay=carry(w))
     em.fit(op, t, min(-(1 << qw), out.lo), max((1 << qw) - 1, out.hi), tw)
+
+
+def complement_part(em: Builder, op: Op) -> int | None:
+    """x, where op divides b - x by b, x and b proven non-negative and b - x exact in its format (a short's
+    pnl, `(entry_price - price) / entry_price`), all of one scale; else None."""
+    (a, b), model = op.args, em.model
+    num = model.ir.ops[a]
+    if num.kind != "sub" or num.args[0] != b or op.type.vector:
+        return None
+    x, exact = num.args[1], model.exact_bounds(a)
+    scales = {em.fmt(k).frac_bits for k in (a, b, x, op.id)}
+    if len(scales) > 1 or exact is None or not em.fmt(a).lo <= exact[0] <= exact[1] <= em.fmt(a).hi:
+        return None
+    return x if model.raw_bounds(x)[0] >= 0 and model.raw_bounds(b)[0] >= 0 else None
+
+
+def verilog_div_complement(em: Builder, op: Op, x: int) -> None:
+    """(b - x) / b as 1 - x / b, exactly the model's rounding: with x * 2**n = Q * b + R (0 <= R < b), the
+    quotient floor((2 * (b - x) * 2**n + b) / (2 * b)) is 2**n - Q - up, up = 1 if 2R > b. So the divider
+    starts from x (no subtraction before it, no sign to move, no complement after: x and b are not negative)
+    and takes a quotient bit per bit that Q needs before the result leaves its format. After the last step
+    everything reads Q or the last partial remainder r at once: up from r (2r > b, or 2r > -b for a negative
+    r, whose remainder is r + b), both candidates 2**n - Q and 2**n - Q - 1, and whether Q + up passes the
+    format's bottom; one multiplexer chooses. A zero b gives what the model's division by zero gives."""
+    b, i, out, n = op.args[1], op.id, em.fmt(op.id), em.fmt(op.id).frac_bits
+    wx, wb = em.w(x) - 1, em.w(b) - 1  # magnitudes: the sign bits are 0
+    em.counts["dividers"] += 1
+    limit = (1 << n) - out.lo  # Q + up beyond it: the format's bottom
+    bits = limit.bit_length()
+    num = em.decl(em.name("cx", i), wx + n, Expr("{", em.ref(x).bits(wx - 1, 0), f", {n}'d0}}") if n else
+                  em.ref(x).bits(wx - 1, 0), signed=False, delay=WIRING)
+    den = em.decl(em.name("cb", i), wb, em.ref(b).bits(wb - 1, 0), signed=False, delay=WIRING)
+    minus = em.decl(em.name("cn", i), wb + 2, Expr("-$signed({2'b00, ", den, "})"), delay=carry(wb + 2))
+    q, r, overflow = em.long_division(em.name("dv", i), num, wx + n, den, wb, bits, corrected=False)
+    twice = Expr("$signed({", r, ", 1'b0})")
+    up = em.decl(em.name("cr", i), 1, Expr(r.bit(wb), " ? (", twice, " > ", minus, ") : (", twice,
+                                           " > $signed({2'b00, ", den, "}))"), signed=False, delay=carry(wb + 2) + LUT)
+    tw, wide = bits + 2, Expr("{2'b00, ", q, "}")
+    past, at = (em.decl(em.name(name, i), 1, Expr(wide, cmp, em.const(limit, tw)), signed=False, delay=carry(tw))
+                for name, cmp in (("cg", " > "), ("ce", " == ")))
+    low = em.decl(em.name("cl", i), 1, Expr(past, " | (", at, " & ", up, ")") if overflow is None else
+                  Expr(overflow, " | ", past, " | (", at, " & ", up, ")"), signed=False)
+    whole, less = (em.decl(em.name(name, i), tw, Expr(em.const(c, tw), " - ", wide), delay=carry(tw))
+                   for name, c in (("c0", 1 << n), ("c1", (1 << n) - 1)))
+    zero = em.decl(em.name("cz", i), 1, Expr(den, " == ", f"{wb}'d0"), signed=False, delay=carry(wb))
+    chosen = em.decl(em.name("t", i), tw, Expr(zero, " ? ", _by_zero(em, op, tw), " : ", low, " ? ",
+                                               em.const(out.lo, tw), " : ", up, " ? ", less, " : ", whole))
+    em.fit(op, chosen, out.lo, max(out.hi, 1 << n), tw)
 
 
 def verilog_div_by_reciprocal(em: Builder, op: Op, values: list[tuple[int, int]], by_zero: bool = False) -> None:
