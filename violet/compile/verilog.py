@@ -262,24 +262,24 @@ class Builder:
                 terms.append(self.decl(name, width, Expr(a, " + ", b), delay=carry(width)))
         return terms[-1]
 
-    def long_division(self, prefix: str, num: Expr, nw: int, den: Expr, dw: int, bits: int, corrected: bool = True
+    def long_division(self, prefix: str, num: Expr, nw: int, den: Expr, dw: int, bits: int
                       ) -> tuple[Expr, Expr, Expr | None]:
         """floor(num / den) and num mod den of an unsigned `nw`-bit numerator and a `dw`-bit divisor
-        den > 0 (both unsigned wires), by non-restoring division: one adder per quotient bit, each its own
-        cell, so the pipelining cuts a divider like any other chain of adders.
+        den > 0 (both unsigned wires), by restoring division in radix 4: two quotient bits a step, each step
+        its own cells, so the pipelining cuts a divider like any other chain of adders.
 
-        The partial remainder r is signed, in (-den, den): each step takes 2r + the next bit of num and adds
-        den if r < 0, else subtracts it (one carry chain: den's complement and the carry-in chosen by r's
-        sign, no multiplexer after it), and the quotient bit is 1 where the result is not negative: the same
-        bits as restoring division, whose remainder is r, or r + den where r < 0 (the last step's correction).
+        The partial remainder r stays in [0, den). A step takes 4r + the next two bits of num and subtracts
+        den, 2 den and 3 den from it side by side (three carry chains, where radix 2 takes two in series; the
+        multiples are made once, off the numerator's path), then keeps the result of the largest that is not
+        negative: the two bits are how many of the three are not. An odd count of quotient bits starts with
+        one radix-2 step.
 
         Only the quotient's low `bits` bits are computed (a caller saturating at its format needs no more):
         the remainder starts as num >> bits, and the third value is 1 when that is not below den (the
         quotient needs more bits), or None when it cannot be. A zero den gives a quotient of all ones; the
-        caller chooses its own value for it. Not `corrected`: the second value is the last partial
-        remainder r, `dw + 1` bits, as it is (the remainder is r, or r + den where r < 0)."""
+        caller chooses its own value for it."""
         steps = min(bits, nw)
-        rem: Expr | None = None
+        rem: Expr = Expr(f"{dw}'d0")
         overflow = None
         if steps < nw:
             top, cw = num.bits(nw - 1, steps), max(nw - steps, dw)
@@ -287,34 +287,46 @@ class Builder:
             overflow = self.decl(f"{prefix}_o", 1, Expr(wide(top, nw - steps), " >= ", wide(den, dw)), signed=False,
                                  delay=carry(cw))
             fit = num.bits(min(nw - 1, steps + dw - 1), steps)
-            rem = self.decl(f"{prefix}_r{steps}", dw + 1, Expr(f"{{{dw + 1 - min(nw - steps, dw)}'d0, ", fit, "}"),
-                            signed=False, delay=WIRING)
-        signs = []
-        for j in range(steps - 1, -1, -1):
-            # each step reads its own bit of num, and the quotient its bit of each step: one-bit signals, so
-            # a pipeline carries bits to where they are read, not whole words
-            bit = self.decl(f"{prefix}_n{j}", 1, num.bit(j), signed=False, delay=WIRING)
-            if rem is None:  # r = 0: subtract
-                x, y = Expr(f"{{{dw + 1}'d0, ", bit, ", 1'b1}"), Expr("{2'b11, ~", den, ", 1'b1}")
-            else:  # {2r + bit, 1} + {den or ~den, carry}: the carry-in as the low bit of a wider sum
-                add = rem.bit(dw)
-                x = Expr("{", rem, ", ", bit, ", 1'b1}")
-                y = Expr("{({2'b00, ", den, "} ^ {", str(dw + 2), "{~", add, "}}), ~", add, "}")
-            step = self.decl(f"{prefix}_s{j}", dw + 3, Expr(x, " + ", y), signed=False,
-                             delay=carry(dw + 3) + LUT)  # and the route of the sign to every bit of it
-            rem = self.decl(f"{prefix}_r{j}", dw + 1, step.bits(dw + 1, 1), signed=False, delay=WIRING)
-            signs.append(self.decl(f"{prefix}_b{j}", 1, rem.bit(dw), signed=False, delay=WIRING))  # 1: negative
+            rem = self.decl(f"{prefix}_r{steps}", dw, Expr(f"{{{dw - min(nw - steps, dw)}'d0, ", fit, "}")
+                            if nw - steps < dw else fit, signed=False, delay=WIRING)
+        multiples = [Expr("{2'd0, ", den, "}"), Expr("{1'd0, ", den, ", 1'b0}")]
+        multiples.append(self.decl(f"{prefix}_d3", dw + 2, Expr(multiples[0], " + ", multiples[1]), signed=False,
+                                   delay=carry(dw + 2)))
+        digits: list[Expr] = []
+        j = steps - 1
+        if steps % 2:  # one radix-2 step: 2r + bit, less den where that is not negative
+            r2 = self.decl(f"{prefix}_x{j}", dw + 1, Expr("{", rem, ", ", self._bit(prefix, num, j), "}"),
+                           signed=False, delay=WIRING)
+            t = self.decl(f"{prefix}_t{j}", dw + 2, Expr("{1'b0, ", r2, "} - {2'b00, ", den, "}"), signed=False,
+                          delay=carry(dw + 2))
+            digits.append(self.decl(f"{prefix}_g{j}", 1, Expr("~", t.bit(dw + 1)), signed=False, delay=WIRING))
+            rem = self.decl(f"{prefix}_r{j}", dw, Expr(digits[-1], " ? ", t.bits(dw - 1, 0), " : ",
+                                                       r2.bits(dw - 1, 0)), signed=False)
+            j -= 1
+        while j > 0:
+            r4 = self.decl(f"{prefix}_x{j}", dw + 2, Expr("{", rem, ", ", self._bit(prefix, num, j), ", ",
+                                                          self._bit(prefix, num, j - 1), "}"), signed=False,
+                           delay=WIRING)
+            ts = [self.decl(f"{prefix}_t{j}_{k + 1}", dw + 3, Expr("{1'b0, ", r4, "} - {1'b0, ", d, "}"),
+                            signed=False, delay=carry(dw + 3)) for k, d in enumerate(multiples)]
+            g1, g2, g3 = (self.decl(f"{prefix}_g{j}_{k + 1}", 1, Expr("~", t.bit(dw + 2)), signed=False,
+                                    delay=WIRING) for k, t in enumerate(ts))
+            digits += [g2, self.decl(f"{prefix}_g{j}_lo", 1, Expr(g3, " | (", g1, " & ~", g2, ")"), signed=False)]
+            low = [t.bits(dw - 1, 0) for t in ts]
+            rem = self.decl(f"{prefix}_r{j - 1}", dw, Expr(g3, " ? ", low[2], " : ", g2, " ? ", low[1], " : ", g1,
+                                                           " ? ", low[0], " : ", r4.bits(dw - 1, 0)), signed=False,
+                            delay=2 * LUT)  # a 4:1 multiplexer, its selects routed to every bit
+            j -= 2
         parts: list[str | Expr] = []
-        for k, sign in enumerate(signs):
-            parts += [", " if k else "", sign]
-        quotient = self.decl(f"{prefix}_q", steps, Expr("~{", *parts, "}"), signed=False, delay=WIRING)
-        assert rem is not None
-        if not corrected:
-            return quotient, rem, overflow
-        low = rem.bits(dw - 1, 0)
-        remainder = self.decl(f"{prefix}_m", dw, Expr(rem.bit(dw), " ? ", low, " + ", den, " : ", low), signed=False,
-                              delay=carry(dw) + LUT)
-        return quotient, remainder, overflow
+        for k, digit in enumerate(digits):
+            parts += [", " if k else "", digit]
+        quotient = self.decl(f"{prefix}_q", steps, Expr("{", *parts, "}"), signed=False, delay=WIRING)
+        return quotient, rem, overflow
+
+    def _bit(self, prefix: str, num: Expr, j: int) -> Expr:
+        """Bit j of a divider's numerator as its own signal: each step reads its own bits, so a pipeline
+        carries bits to where they are read, not whole words."""
+        return self.decl(f"{prefix}_n{j}", 1, num.bit(j), signed=False, delay=WIRING)
 
     def _pieces(self, prefix: str, x: Expr, width: int, signed: bool) -> list[tuple[Expr, Chunk, int]]:
         """The operand's pieces as signed wires (a piece, its chunk, its width): the top one as is (an

@@ -253,9 +253,8 @@ def verilog_div_complement(em: Builder, op: Op, x: int) -> None:
     quotient floor((2 * (b - x) * 2**n + b) / (2 * b)) is 2**n - Q - up, up = 1 if 2R > b. So the divider
     starts from x (no subtraction before it, no sign to move, no complement after: x and b are not negative)
     and takes a quotient bit per bit that Q needs before the result leaves its format. After the last step
-    everything reads Q or the last partial remainder r at once: up from r (2r > b, or 2r > -b for a negative
-    r, whose remainder is r + b), both candidates 2**n - Q and 2**n - Q - 1, and whether Q + up passes the
-    format's bottom; one multiplexer chooses. A zero b gives what the model's division by zero gives."""
+    everything reads Q or R at once: up (2R > b), both candidates 2**n - Q and 2**n - Q - 1, and whether
+    Q + up passes the format's bottom; one multiplexer chooses. A zero b gives what the model's division by zero gives."""
     b, i, out, n = op.args[1], op.id, em.fmt(op.id), em.fmt(op.id).frac_bits
     wx, wb = em.w(x) - 1, em.w(b) - 1  # magnitudes: the sign bits are 0
     em.counts["dividers"] += 1
@@ -264,11 +263,8 @@ def verilog_div_complement(em: Builder, op: Op, x: int) -> None:
     num = em.decl(em.name("cx", i), wx + n, Expr("{", em.ref(x).bits(wx - 1, 0), f", {n}'d0}}") if n else
                   em.ref(x).bits(wx - 1, 0), signed=False, delay=WIRING)
     den = em.decl(em.name("cb", i), wb, em.ref(b).bits(wb - 1, 0), signed=False, delay=WIRING)
-    minus = em.decl(em.name("cn", i), wb + 2, Expr("-$signed({2'b00, ", den, "})"), delay=carry(wb + 2))
-    q, r, overflow = em.long_division(em.name("dv", i), num, wx + n, den, wb, bits, corrected=False)
-    twice = Expr("$signed({", r, ", 1'b0})")
-    up = em.decl(em.name("cr", i), 1, Expr(r.bit(wb), " ? (", twice, " > ", minus, ") : (", twice,
-                                           " > $signed({2'b00, ", den, "}))"), signed=False, delay=carry(wb + 2) + LUT)
+    q, r, overflow = em.long_division(em.name("dv", i), num, wx + n, den, wb, bits)
+    up = em.decl(em.name("cr", i), 1, Expr("{", r, ", 1'b0} > {1'b0, ", den, "}"), signed=False, delay=carry(wb + 1))
     tw, wide = bits + 2, Expr("{2'b00, ", q, "}")
     past, at = (em.decl(em.name(name, i), 1, Expr(wide, cmp, em.const(limit, tw)), signed=False, delay=carry(tw))
                 for name, cmp in (("cg", " > "), ("ce", " == ")))
