@@ -274,7 +274,8 @@ def verilog_div_complement(em: Builder, op: Op, x: int) -> None:
                    for name, c in (("c0", 1 << n), ("c1", (1 << n) - 1)))
     zero = em.decl(em.name("cz", i), 1, Expr(den, " == ", f"{wb}'d0"), signed=False, delay=carry(wb))
     chosen = em.decl(em.name("t", i), tw, Expr(zero, " ? ", _by_zero(em, op, tw), " : ", low, " ? ",
-                                               em.const(out.lo, tw), " : ", up, " ? ", less, " : ", whole))
+                                               em.const(out.lo, tw), " : ", up, " ? ", less, " : ", whole),
+                     delay=2 * LUT)  # five choices by four selects: two levels (blue_decision's slowest stage)
     em.fit(op, chosen, out.lo, max(out.hi, 1 << n), tw)
 
 
