@@ -308,17 +308,17 @@ class FixedModel:
         """`_bounds` with each state field's raw bounds grown from its initial value by its next values to a
         fixpoint (a field still growing after WIDEN_RAW rounds takes its whole format): blue_exit's entry
         price is never negative, as the price it is written from."""
-        fields = {op.name: op for op in self.ir.leaves("state")}
+        whole = {op.name: (self.formats[op.id].lo, self.formats[op.id].hi) for op in self.ir.leaves("state")}
         start = self.initial_state(1)
         state = {name: (v, v) for name, raw in start.items() for v in [raw[0] if isinstance(raw, list) else raw]}
-        for round_ in range(WIDEN_RAW + len(fields) + 1):
+        for round_ in range(WIDEN_RAW + len(whole) + 1):
             exact, raw = self._bounds(state)
             grown = {name: (min(state[name][0], raw[i][0]), max(state[name][1], raw[i][1]))
                      for name, i in self.ir.next_state}
             if grown == state:
                 break
-            state = {name: (fmt.lo, fmt.hi) if round_ >= WIDEN_RAW and grown[name] != state[name] else grown[name]
-                     for name, fmt in ((name, self.formats[fields[name].id]) for name in grown)}
+            state = {name: whole[name] if round_ >= WIDEN_RAW and grown[name] != state[name] else grown[name]
+                     for name in grown}
         return exact, raw
 
     def _bounds(self, state: Mapping[str, tuple[int, int]]) -> tuple[list[tuple[int, int] | None],

@@ -567,10 +567,10 @@ def _lower_nodes(graph: Graph, builder: Builder, values: dict[str, Value], prefi
         else:
             values[name] = _lower_subgraph(inst, inst.file, scope, path)
         if inst.typical is not None:
-            _declare_typical(inst, values[name], builder)
+            _declare_typical(inst, inst.typical, values[name], builder)
 
 
-def _declare_typical(inst: NodeInstance, value: Value, b: Builder) -> None:
+def _declare_typical(inst: NodeInstance, typical: tuple[float, float], value: Value, b: Builder) -> None:
     """Record a node's declared typical range against the op computing its value: one number of its own."""
     at = where(inst.file, f"{inst.key}.typical")
     if not isinstance(value, Ref) or value.type.enum is not None or value.type.dtype == DType.BOOL:
@@ -579,8 +579,7 @@ def _declare_typical(inst: NodeInstance, value: Value, b: Builder) -> None:
     if b.ops[value.id].kind in ("input", "param", "const", "state"):
         raise GraphError(f"node {quote(inst.name)} computes nothing of its own: it names a "
                          f"{b.ops[value.id].kind}", where=at, fix="declare the range where the value is computed")
-    assert inst.typical is not None
-    b.typical.append((value.id, *inst.typical))
+    b.typical.append((value.id, *typical))
 
 
 def describe_instance(inst: NodeInstance) -> str:

@@ -289,39 +289,49 @@ class Builder:
             fit = num.bits(min(nw - 1, steps + dw - 1), steps)
             rem = self.decl(f"{prefix}_r{steps}", dw, Expr(f"{{{dw - min(nw - steps, dw)}'d0, ", fit, "}")
                             if nw - steps < dw else fit, signed=False, delay=WIRING)
-        multiples = [Expr("{2'd0, ", den, "}"), Expr("{1'd0, ", den, ", 1'b0}")]
+        multiples = [Expr("{2'd0, ", den, "}"), Expr("{1'd0, ", den, ", 1'b0}")]  # den, 2 den, 3 den: dw + 2 bits
         multiples.append(self.decl(f"{prefix}_d3", dw + 2, Expr(multiples[0], " + ", multiples[1]), signed=False,
                                    delay=carry(dw + 2)))
         digits: list[Expr] = []
         j = steps - 1
-        if steps % 2:  # one radix-2 step: 2r + bit, less den where that is not negative
-            r2 = self.decl(f"{prefix}_x{j}", dw + 1, Expr("{", rem, ", ", self._bit(prefix, num, j), "}"),
-                           signed=False, delay=WIRING)
-            t = self.decl(f"{prefix}_t{j}", dw + 2, Expr("{1'b0, ", r2, "} - {2'b00, ", den, "}"), signed=False,
-                          delay=carry(dw + 2))
-            digits.append(self.decl(f"{prefix}_g{j}", 1, Expr("~", t.bit(dw + 1)), signed=False, delay=WIRING))
-            rem = self.decl(f"{prefix}_r{j}", dw, Expr(digits[-1], " ? ", t.bits(dw - 1, 0), " : ",
-                                                       r2.bits(dw - 1, 0)), signed=False)
+        if steps % 2:  # one radix-2 step first
+            rem, got = self._division_step(prefix, j, rem, [self._bit(prefix, num, j)], multiples[:1], dw)
+            digits += got
             j -= 1
         while j > 0:
-            r4 = self.decl(f"{prefix}_x{j}", dw + 2, Expr("{", rem, ", ", self._bit(prefix, num, j), ", ",
-                                                          self._bit(prefix, num, j - 1), "}"), signed=False,
-                           delay=WIRING)
-            ts = [self.decl(f"{prefix}_t{j}_{k + 1}", dw + 3, Expr("{1'b0, ", r4, "} - {1'b0, ", d, "}"),
-                            signed=False, delay=carry(dw + 3)) for k, d in enumerate(multiples)]
-            g1, g2, g3 = (self.decl(f"{prefix}_g{j}_{k + 1}", 1, Expr("~", t.bit(dw + 2)), signed=False,
-                                    delay=WIRING) for k, t in enumerate(ts))
-            digits += [g2, self.decl(f"{prefix}_g{j}_lo", 1, Expr(g3, " | (", g1, " & ~", g2, ")"), signed=False)]
-            low = [t.bits(dw - 1, 0) for t in ts]
-            rem = self.decl(f"{prefix}_r{j - 1}", dw, Expr(g3, " ? ", low[2], " : ", g2, " ? ", low[1], " : ", g1,
-                                                           " ? ", low[0], " : ", r4.bits(dw - 1, 0)), signed=False,
-                            delay=2 * LUT)  # a 4:1 multiplexer, its selects routed to every bit
+            bits_in = [self._bit(prefix, num, j), self._bit(prefix, num, j - 1)]
+            rem, got = self._division_step(prefix, j, rem, bits_in, multiples, dw)
+            digits += got
             j -= 2
         parts: list[str | Expr] = []
         for k, digit in enumerate(digits):
             parts += [", " if k else "", digit]
         quotient = self.decl(f"{prefix}_q", steps, Expr("{", *parts, "}"), signed=False, delay=WIRING)
         return quotient, rem, overflow
+
+    def _division_step(self, prefix: str, j: int, rem: Expr, taken: list[Expr], multiples: list[Expr], dw: int
+                       ) -> tuple[Expr, list[Expr]]:
+        """One restoring step of radix 2**k, k the numerator bits `taken` (one or two): r' = r with them
+        shifted in, less each multiple of den (`multiples`: den .. (2**k - 1) den, unsigned) side
+        by side; the next remainder is the result of the largest that is not negative (else r'), and the k
+        quotient bits count how many are not."""
+        k = len(taken)
+        w = dw + k
+        shifted = self.decl(f"{prefix}_x{j}", w, Expr("{", rem, *(part for bit in taken for part in (", ", bit)), "}"),
+                            signed=False, delay=WIRING)
+        results = [self.decl(f"{prefix}_t{j}_{m + 1}", w + 1, Expr("{1'b0, ", shifted, "} - {", d, "}"),
+                             signed=False, delay=carry(w + 1)) for m, d in enumerate(multiples)]
+        kept = [self.decl(f"{prefix}_g{j}_{m + 1}", 1, Expr("~", t.bit(w)), signed=False, delay=WIRING)
+                for m, t in enumerate(results)]
+        choice = Expr(shifted.bits(dw - 1, 0))
+        for g, t in zip(kept, results):
+            choice = Expr(g, " ? ", t.bits(dw - 1, 0), " : ", choice)
+        rem = self.decl(f"{prefix}_r{j - k + 1}", dw, choice, signed=False,
+                        delay=k * LUT)  # a 2**k:1 multiplexer, its selects routed to every bit
+        if k == 1:
+            return rem, kept
+        return rem, [kept[1], self.decl(f"{prefix}_g{j}_lo", 1, Expr(kept[2], " | (", kept[0], " & ~", kept[1], ")"),
+                                        signed=False)]
 
     def _bit(self, prefix: str, num: Expr, j: int) -> Expr:
         """Bit j of a divider's numerator as its own signal: each step reads its own bits, so a pipeline

@@ -254,7 +254,7 @@ def verilog_div_complement(em: Builder, op: Op, x: int) -> None:
     starts from x (no subtraction before it, no sign to move, no complement after: x and b are not negative)
     and takes a quotient bit per bit that Q needs before the result leaves its format. After the last step
     everything reads Q or R at once: up (2R > b), both candidates 2**n - Q and 2**n - Q - 1, and whether
-    Q + up passes the format's bottom; one multiplexer chooses. A zero b gives what the model's division by zero gives."""
+    Q reaches the format's bottom; one multiplexer chooses. A zero b gives what the model's division by zero gives."""
     b, i, out, n = op.args[1], op.id, em.fmt(op.id), em.fmt(op.id).frac_bits
     wx, wb = em.w(x) - 1, em.w(b) - 1  # magnitudes: the sign bits are 0
     em.counts["dividers"] += 1
@@ -266,10 +266,9 @@ def verilog_div_complement(em: Builder, op: Op, x: int) -> None:
     q, r, overflow = em.long_division(em.name("dv", i), num, wx + n, den, wb, bits)
     up = em.decl(em.name("cr", i), 1, Expr("{", r, ", 1'b0} > {1'b0, ", den, "}"), signed=False, delay=carry(wb + 1))
     tw, wide = bits + 2, Expr("{2'b00, ", q, "}")
-    past, at = (em.decl(em.name(name, i), 1, Expr(wide, cmp, em.const(limit, tw)), signed=False, delay=carry(tw))
-                for name, cmp in (("cg", " > "), ("ce", " == ")))
-    low = em.decl(em.name("cl", i), 1, Expr(past, " | (", at, " & ", up, ")") if overflow is None else
-                  Expr(overflow, " | ", past, " | (", at, " & ", up, ")"), signed=False)
+    # Q >= limit is the bottom whatever up is: at Q = limit, 2**n - Q - up is the bottom or below it
+    past = em.decl(em.name("cg", i), 1, Expr(wide, " >= ", em.const(limit, tw)), signed=False, delay=carry(tw))
+    low = past if overflow is None else em.decl(em.name("cl", i), 1, Expr(overflow, " | ", past), signed=False)
     whole, less = (em.decl(em.name(name, i), tw, Expr(em.const(c, tw), " - ", wide), delay=carry(tw))
                    for name, c in (("c0", 1 << n), ("c1", (1 << n) - 1)))
     zero = em.decl(em.name("cz", i), 1, Expr(den, " == ", f"{wb}'d0"), signed=False, delay=carry(wb))
@@ -408,12 +407,11 @@ def _clamp(em: Builder, op: Op, x: int, lo: int | None, hi: int | None) -> None:
     width = max(em.w(x), em.fmt(op.id).width, *(c.bit_length() + 1 for c in ends))
     value = em.ext(x, width)
     t: Expr | str = value
-    for c, cmp in ((hi, " > "), (lo, " < ")):
+    for c, cmp, name in ((hi, " > ", "kh"), (lo, " < ", "kl")):
         if c is not None:
             em.counts["comparators"] += 1
             bound = em.const(c, width)
-            past = em.decl(em.name(f"k{'h' if cmp == ' > ' else 'l'}", op.id), 1, Expr(value, cmp, bound),
-                           signed=False, delay=carry(width))
+            past = em.decl(em.name(name, op.id), 1, Expr(value, cmp, bound), signed=False, delay=carry(width))
             t = Expr(past, " ? ", bound, " : ", t)
     em.fit(op, em.decl(em.name("t", op.id), width, t), min(ends + [em.fmt(x).lo]), max(ends + [em.fmt(x).hi]),
            width)
