@@ -89,3 +89,31 @@ def test_sqrt_rtl_equals_the_fixed_point_model(write_graph, tmp_path, frac_bits,
     for simulator in SIMULATORS if frac_bits == 24 else SIMULATORS[:1]:
         report = cosimulate(model, rows, tmp_path / simulator, "roots", simulator=simulator)
         assert report.vectors == 5000 and report.mismatches == 0, report.render()
+
+
+NO_NUMBER = """
+[graph]
+name = "no_number"
+[inputs]
+x = { type = "float64", finite = true, ge = -4.0, le = 3.0 }
+[outputs]
+low = "min(sqrt(-2.5), x)"
+high = "max(sqrt(-2.5), x)"
+"""
+
+
+@pytest.mark.parametrize("x, low, high", [(-3.0, -1, 0), (-1.0, -1, 0), (2.0, 0, 0)])
+def test_a_pick_of_a_value_only_nan_in_float64_fits_its_format(write_graph, x, low, high):
+    """sqrt(-2.5) is only NaN in float64: its range holds no number, so it and the picks of it get the
+    format `Q0.0` (raw -1 or 0), and fixed point's sqrt gives 0. The pick is then fitted to that format,
+    in the model as in the hardware: min(0, -3) is -1, not -3 (a fuzz example, where the -3 had gone on to
+    an argmax the RTL computed from -1)."""
+    model = FixedModel(lower(load_graph(write_graph(NO_NUMBER))), FixedConfig(frac_bits=0, max_int_bits=2))
+    trace = model.trace({"x": x})
+    assert [trace[i] for _, i in model.ir.outputs] == [low, high]
+
+
+def test_a_pick_of_a_value_only_nan_in_float64_rtl_equals_the_model(write_graph, tmp_path):
+    model = FixedModel(lower(load_graph(write_graph(NO_NUMBER))), FixedConfig(frac_bits=0, max_int_bits=2))
+    report = cosimulate(model, cosim_rows(model, 200, seed=1), tmp_path, "no_number")
+    assert report.vectors == 200 and report.mismatches == 0, report.render()

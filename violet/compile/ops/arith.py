@@ -126,7 +126,9 @@ def fixed_div(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
 
 
 def fixed_pick(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
-    return sem.vmin(a[0], a[1]) if op.kind == "min" else sem.vmax(a[0], a[1])
+    """The pick, fitted to its format as the hardware's `fit` does: a no-op where the ranges are proven,
+    but a value only NaN in float64 (`sqrt(-2.5)`, then `min` of it) has no proven number (`Q0.0`)."""
+    return saturate(sem.vmin(a[0], a[1]) if op.kind == "min" else sem.vmax(a[0], a[1]), out)
 
 
 def fixed_neg(op: Op, a: list[int], fa: list[Fmt], out: Fmt) -> int:
