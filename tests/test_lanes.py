@@ -265,11 +265,13 @@ def test_a_lanes_exit_node_inside_its_graph_is_checked_between_scans(tp_pct, clo
     state.update({"short.pos.open": True, "short.pos.asset": 1, "short.pos.entry_price": 100.0,
                   "short.pos.entry_scan": 3, "short.pos.leverage": 2.0, "short.pos.notional": 500.0})
     price = np.array([1.0, 98.9, 7.0])
-    trades = [trade for check in checks if (trade := check.run(state, 5, price)) is not None]
+    trades = [closed for check in checks if (closed := check.run(state, {"scan_id": 5, "price": price})) is not None]
     if closes:
-        (trade,) = trades
+        (closed,) = trades
+        trade = closed.trade
         assert (trade["lane"], trade["asset"], trade["reason"], trade["exit_scan"]) == ("short", 1, "TAKE_PROFIT", 5)
         assert trade["pnl"] == (100.0 - 98.9) / 100.0 and trade["notional"] == 500.0
+        assert (closed.leverage, closed.notional) == (2.0, 500.0)  # the closing order's sizes, as the lane names them
         assert not state["short.pos.open"]  # the check advanced the portfolio's state
     else:
         assert trades == [] and state["short.pos.open"]

@@ -27,10 +27,11 @@ from test_runtime import HOUR, write_scans
 from violet.api import load
 from violet.cli import decision_graph
 from violet.journal.audit import verify_run
+from violet.table_io import TRADE_REQUIRED
 from violet.journal.layout import SCAN_HEADER, layout_of
 from violet.journal.spill import SpillDir
 from violet.journal.writer import Journal
-from violet.runtime.record import decision_record
+from violet.runtime.record import SCAN_INPUTS, decision_record
 from violet.runtime.session import ReplaySettings, build_reactor
 from violet.runtime.source import PriceTick
 
@@ -204,9 +205,15 @@ BLUE_ONLY = BLUE_INPUTS | {"reason", "entry_reason", "selected", "pos_asset", "s
 
 
 def test_the_runtime_names_no_field_of_blue():
-    """Every string in violet/runtime/*.py (docstrings aside) against BLUE's output names and actions: only the
-    record contract's own generic fields (docs/runtime.md) may appear, never one of BLUE's own."""
+    """Every string in violet/runtime/*.py (docstrings aside) against BLUE's output names and actions, and its exit
+    graph's inputs and outputs: only the record contract's own generic fields (docs/runtime.md: a decision graph
+    reads `scan_id` and `price`; a trade has `pnl`) may appear, never one of BLUE's own, nor `pos_`, the prefix of
+    its exit graph's position outputs."""
     blue = load(GRAPHS / "blue_decision.toml")
+    exit_graph = load(GRAPHS / "blue_exit.toml")
+    exit_names = {spec.name for spec in exit_graph.inputs} | set(exit_graph.output_names)
+    assert {"bar_close", "want_entry", "exit", "pos_leverage"} <= exit_names
+    own = BLUE_ONLY | (exit_names - set(SCAN_INPUTS) - set(TRADE_REQUIRED)) | {"pos_"}
     assert BLUE_ONLY - BLUE_INPUTS - {"ENTER_SHORT", "BUY_TO_CLOSE", "SELL_SHORT", "pos.", "pos.open"} <= set(blue.output_names)
     assert BLUE_INPUTS <= {spec.name for spec in blue.inputs}
     found = {}
@@ -216,7 +223,7 @@ def test_the_runtime_names_no_field_of_blue():
                 and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
         strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
                    and id(n) not in docs}
-        if hits := {s for s in strings if s in BLUE_ONLY or s.startswith("pos.")}:
+        if hits := {s for s in strings if s in own or s.startswith("pos.")}:
             found[path.name] = sorted(hits)
     assert not found
 
@@ -297,3 +304,148 @@ def test_the_record_of_each_hosted_graph():
     assert "cooling" in cooldown.layout.decision_fields
     assert cooldown.layout.trade_fields == ["entry_scan", "exit_scan", "asset", "reason", "pnl"]
     assert short.layout.key != long.layout.key != cooldown.layout.key
+
+
+MINI_EXIT = """
+[graph]
+name = "mini_exit"
+[inputs]
+tick_no = { type = "int64" }
+px      = { type = "float64", vector = true }
+on_bar  = { type = "bool" }
+go      = { type = "bool" }
+which   = { type = "int64" }
+[params]
+tp   = 0.01
+lev  = 2.0
+size = 500.0
+[state]
+held  = false
+at    = -1
+paid  = 0.0
+since = -1
+bars  = 0
+[nodes.gain]
+expr = "(px[at] - paid) / paid if held else 0.0"
+[nodes.out]
+expr = "held and gain >= tp"
+[nodes.opens]
+expr = "go and not held"
+[nodes.stays]
+expr = "held and not out"
+[outputs]
+close_now = "out"
+opened    = "opens"
+gain_now  = "gain"
+held_at   = "at"
+held_since = "since"
+bars_now  = "bars"
+lev_now   = "lev"
+size_now  = "size"
+[next_state]
+held  = "opens or stays"
+at    = "which if opens else (at if stays else -1)"
+paid  = "px[which] if opens else (paid if stays else 0.0)"
+since = "tick_no if opens else (since if stays else -1)"
+bars  = "0 if opens else ((bars + 1 if on_bar else bars) if stays else 0)"
+"""
+
+MINI = """
+[graph]
+name = "mini"
+[inputs]
+scan_id = { type = "int64", ge = 0 }
+price   = { type = "float64", vector = true, finite = true, gt = 0.0 }
+score   = { type = "float64", vector = true }
+[enums]
+action = ["NONE", "BUY", "SELL"]
+[nodes.pick]
+expr = "argmax(score, score == score)"
+[nodes.x]
+graph = "mini_exit.toml"
+in = { tick_no = "scan_id", px = "price", on_bar = true, go = true, which = "pick" }
+[outputs]
+action = "action.SELL if x.close_now else (action.BUY if x.opened else action.NONE)"
+asset  = "x.held_at if x.close_now else (pick if x.opened else -1)"
+lev    = "x.lev_now"
+size   = "x.size_now"
+trade            = "x.close_now"
+trade_entry_scan = "x.held_since"
+trade_exit_scan  = "scan_id"
+trade_asset      = "x.held_at"
+trade_bars       = "x.bars_now"
+trade_pnl        = "x.gain_now"
+[record]
+action        = "action"
+actions       = { BUY = "enter_long", SELL = "exit_long" }
+asset         = "asset"
+leverage      = "lev"
+notional      = "size"
+exit_leverage = "lev"
+exit_notional = "size"
+trade         = "trade"
+exit_check    = "x"
+"""
+
+
+def _mini(tmp_path: Path, graph: str = MINI) -> tuple[Path, Path]:
+    (tmp_path / "mini_exit.toml").write_text(MINI_EXIT)
+    (tmp_path / "mini.toml").write_text(graph)
+    scans = tmp_path / "s.parquet"
+    pq.write_table(pa.table({"scan_id": [0, 1], "ts_us": [0, HOUR], "price": [[1.0, 100.0]] * 2,
+                             "score": [[0.0, 1.0]] * 2}), scans)
+    pq.write_table(pa.table({"symbol": ["A", "B"]}), tmp_path / "s.universe.parquet")
+    return tmp_path / "mini.toml", scans
+
+
+def test_an_exit_check_is_wired_by_the_graph_whatever_its_inputs_and_outputs_are_called(tmp_path):
+    """An exit graph sharing no name with BLUE's (inputs tick_no, px, on_bar; its flag close_now): the check
+    gives tick_no the last scan's id and px the latest prices, because the node binds them to scan_id and
+    price; on_bar, bound to true on a scan, is idle (false) between scans, so bars stay 0; the trade's fields
+    and the SELL's sizes are read where the graph's own outputs say. Entered at 100 on scan 0; a tick at
+    101 ten minutes later: gain 0.01 >= tp."""
+    from violet.runtime.session import exit_checks
+
+    graph, scans = _mini(tmp_path)
+    ir = load(graph)
+    (check,) = exit_checks(graph, ir, decision_record(ir, "mini"))
+    assert check.plan.given == {"tick_no": "scan_id", "px": "price"}
+    assert check.plan.fields["exit_scan"].scan_input == "scan_id" and check.plan.fields["pnl"].output == "gain_now"
+    reactor, source, _ = build_reactor(ReplaySettings(graph, scans, exit_q_s=60.0))
+    source.events.append(PriceTick(10 * 60_000_000 + 5, np.array([1.0, 101.0])))
+    summary = reactor.run(source)
+    assert summary.intrabar_exits == 1 and summary.trades == 1
+    trade = reactor.shadow_trades[0]
+    assert (trade["asset"], trade["entry_scan"], trade["exit_scan"], trade["bars"]) == (1, 0, 0, 0)
+    assert trade["pnl"] == (101.0 - 100.0) / 100.0
+    orders = [(i.side, i.reduce_only, i.asset, i.leverage, i.notional) for i in reactor.driver.venue.attempts]
+    assert orders[:2] == [("BUY", False, 1, 2.0, 500.0), ("SELL", True, 1, 2.0, 500.0)]
+
+
+@pytest.mark.parametrize("edit, output", [
+    (lambda t: t.replace('trade_pnl        = "x.gain_now"', 'trade_pnl        = "x.gain_now * 2.0"'), "trade_pnl"),
+    (lambda t: t.replace('size   = "x.size_now"', 'size   = "500.0"'), "size"),
+    (lambda t: t.replace('trade            = "x.close_now"', 'trade            = "x.close_now and pick >= 0"'), "trade"),
+])
+def test_a_trade_output_an_exit_check_cannot_read_is_one_message(tmp_path, edit, output):
+    """A trade field, the trade flag or a closing size computed from the exit node's outputs (not one of them, nor
+    the scan's id or prices) cannot be read between scans: --exit-q is refused with exit 2 naming the output,
+    before anything runs; the same graph replays without --exit-q."""
+    graph, scans = _mini(tmp_path, edit(MINI))
+    done = violet("replay", graph, "--input", scans, "--reference", "none", "--exit-q", "60", "--no-progress")
+    text = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"outputs.{output}" in text and "cannot be read between scans: it is not an output of exit node 'x'" in text
+    again = violet("replay", graph, "--input", scans, "--reference", "none", "--no-progress")
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_graph_reading_no_universe_input_decides_over_the_whole_universe(tmp_path):
+    """mini reads no universe input, so its vectors' length comes from the universe table (2 symbols): the
+    step kernel picks asset 1 (score [0, 1]) and enters there, as the batch kernel does. (The engine had
+    been bound to 0 assets: every pick -1.)"""
+    graph, scans = _mini(tmp_path)
+    reactor, source, _ = build_reactor(ReplaySettings(graph, scans))
+    records = [reactor.engine.decide(event.inputs) for event in source]
+    assert [(r["action"], r["asset"]) for r in records] == [("BUY", 1), ("NONE", -1)]
+    assert reactor.engine.state["x.at"] == 1 and reactor.engine.state["x.paid"] == 100.0

@@ -1,7 +1,7 @@
 """The facade: a graph file in, its IR or its compiled kernels out, parameters bound and checked.
 
 The CLI, the runtime, the audit, the tools and the benchmarks all load and compile graphs through here
-(`load`, `loaded`, `compile_graph`, `composed`; a test checks nothing else imports the loader, the
+(`load`, `loaded`, `compile_graph`, `exit_check`; a test checks nothing else imports the loader, the
 lowering or the compiler), so a graph is read, validated, lowered, given parameters and compiled one way
 only. Its functions check their arguments' types at the call
 (beartype): a notebook calling `load("g.toml", {"k": "3"})` gets a clear error, not a late one deep
@@ -11,15 +11,16 @@ in a kernel.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from beartype import beartype
 
 from violet.compile.ir import IR, Scalar
 from violet.compile.numba_backend import CompiledGraph
+from violet.dag.exits import ExitPlan
 from violet.dag.graph import Graph, NodeInstance
-from violet.dag.types import DType, float64_problem, int64_problem
+from violet.dag.types import DType, Lane, float64_problem, int64_problem
 from violet.errors import GraphError, InputError, quote
 
 @beartype
@@ -48,24 +49,29 @@ def compile_graph(graph: str | Path | IR, params: Mapping[str, bool | int | floa
     return compile_ir(ir)
 
 
-def composed(path: str | Path, instance: str, outer: IR) -> IR:
-    """The graph composed as node `instance` of graph file `path` (or nested: `short.pos`, node pos of node
-    short's graph), lowered alone, its parameters as `outer` (the lowered outer graph, parameters bound)
-    gives them: an unbound one is `outer`'s `<instance>.<name>`, one bound to a literal takes it, one bound
-    to a parameter of the graph holding the node takes that parameter's value there, found the same way.
-    The runtime's exit check between scans runs it on the outer graph's state under `instance.`."""
+def exit_check(path: str | Path, lane: Lane, outer: IR, per_scan: Collection[str]) -> tuple[IR, ExitPlan]:
+    """`lane`'s exit node (its `exit_check`: `pos`, or nested: `short.pos`, node pos of node short's graph) of
+    graph file `path`, lowered alone, and its wiring (`violet.dag.exits`: which of its inputs take the
+    `per_scan` inputs, where the trade is read). Its parameters are as `outer` (the lowered outer graph,
+    parameters bound) gives them: an unbound one is `outer`'s `<path>.<name>`, one bound to a literal takes
+    it, one bound to a parameter of the graph holding the node takes that parameter's value there, found the
+    same way. The runtime's exit check between scans runs it on the outer graph's state under `<path>.`."""
     from violet.compile.lower import lower
+    from violet.dag.exits import exit_plan
     from violet.dag.graph import composed_node, load_graph
 
+    instance = lane.exit_check
     try:
-        chain = composed_node(load_graph(path), instance, str(path))
+        graph = load_graph(path)
+        chain = composed_node(graph, instance, str(path))
+        plan = exit_plan(graph, lane, per_scan)
     except GraphError as exc:
-        raise InputError(exc.what, where=str(path), fix=exc.fix) from None
+        raise InputError(exc.what, where=exc.where or str(path), fix=exc.fix) from None
     exit_graph = chain[-1].subgraph
     assert exit_graph is not None  # composed_node checked it
     values = {name: _param_value(chain, len(chain), name, outer.param_defaults, str(path), instance)
               for name in exit_graph.params}
-    return bind(lower(exit_graph), values, f"{path} node {instance}")
+    return bind(lower(exit_graph), values, f"{path} node {instance}"), plan
 
 
 def _param_value(chain: list[NodeInstance], depth: int, name: str, outer: Mapping[str, Scalar], path: str,

@@ -196,9 +196,11 @@ class CompiledGraph(Kernels):
         args = [n_rows, n_assets, *arrays, *universe, *params_, *self._state(state, n_assets), *outs.values()]
         return lambda: scan(*args), outs
 
-    def bind(self, universe: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> BoundGraph:
-        """This graph bound to its universe inputs and parameters: the kernel calling convention, once."""
-        return BoundGraph(self, universe, params)
+    def bind(self, universe: Mapping[str, Any], params: Mapping[str, Any] | None = None, assets: int = 0
+             ) -> BoundGraph:
+        """This graph bound to its universe inputs and parameters: the kernel calling convention, once.
+        `assets`: the universe's size, for a graph reading no universe input (its arrays give it otherwise)."""
+        return BoundGraph(self, universe, params, assets)
 
     def batch(self, columns: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None,
               parallel: bool | None = None, into: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -234,12 +236,14 @@ class BoundGraph:
     bound values in the kernels' order. A host (the reactor's decision engine, a benchmark) never builds
     kernel arguments itself."""
 
-    def __init__(self, graph: CompiledGraph, universe: Mapping[str, Any], params: Mapping[str, Any] | None) -> None:
+    def __init__(self, graph: CompiledGraph, universe: Mapping[str, Any], params: Mapping[str, Any] | None,
+                 assets: int = 0) -> None:
         ir = graph.ir
         self.graph, self.ir = graph, ir
         self.universe = {op.name: kernel_array(universe[op.name], op.type) for op in ir.input_leaves(universe=True)}
         self.params = {**ir.param_defaults, **(params or {})}
-        self.assets = len(next(iter(self.universe.values()))) if self.universe else 0
+        # the kernels loop over this many assets: a graph reading no universe input is told the universe's size
+        self.assets = len(next(iter(self.universe.values()))) if self.universe else assets
         self.output_names = [name for name, _ in ir.canonical_outputs]  # the order of `step`'s outputs
         self.state_names = [op.name for op in ir.leaves("state")]
         self._feeds = [feeder(op.name, op.type, self.universe) for op in ir.leaves("input")]

@@ -12,49 +12,57 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from violet.compile.ir import IR
 from violet.compile.numba_backend import BoundGraph, CompiledGraph
+from violet.dag.exits import ExitPlan, Source
 from violet.dag.types import DType
-from violet.errors import InputError
 
-CHECK_INPUTS = ("scan_id", "price", "bar_close")  # what an exit graph is given between scans
-IDLE: dict[DType, Any] = {DType.BOOL: False, DType.I64: 0, DType.F64: 0.0}  # its other inputs: no entry
+IDLE: dict[DType, Any] = {DType.BOOL: False, DType.I64: 0, DType.F64: 0.0}  # an exit graph's inputs between scans
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A trade an exit check closed: its record (the lane, the trade fields) and its closing order's sizes."""
+
+    trade: dict[str, Any]
+    leverage: float
+    notional: float
 
 
 class ExitCheck:
-    """A composed exit graph run alone between scans on the decision's state under `<instance>.`.
+    """A composed exit graph run alone between scans on the decision's state under `<path>.`, wired as the
+    graph declares (`violet.dag.exits`: `plan`).
 
-    It is given the last scan's id, the latest prices and bar_close = false; its other inputs (the entry
-    it may take) are false, 0 or 0.0. A closed trade's fields are its outputs named like the trade field,
-    or with `pos_` or `exit_` before it; exit_scan is the last scan. `lane` is the record's lane it exits."""
+    The inputs its binding ties to the decision graph's scan id or prices are given the last scan's id and
+    the latest prices; every other is false, 0 or 0.0 (idle: they may only matter on a scan). The trade
+    flag, the trade fields and the closing order's sizes are read where the plan says. `lane` is the
+    record's lane it exits."""
 
-    def __init__(self, graph: CompiledGraph, instance: str, trade_fields: list[str], where: str, lane: str = "") -> None:
-        self.graph, self.prefix, self.lane = graph, instance + ".", lane
-        ir = graph.ir
-        names = set(ir.output_names)
-        self.fields = {f: next((c for c in (f, f"pos_{f}", f"exit_{f}") if c in names), "")
-                       for f in dict.fromkeys([*trade_fields, "asset", "leverage", "notional"]) if f != "exit_scan"}
-        lacks = [f"input {n}" for n in CHECK_INPUTS if n not in {s.name for s in ir.inputs}]
-        lacks += ["output exit"] * ("exit" not in names) + [f"an output for the trade's {f}" for f, c in self.fields.items() if not c]
-        if lacks:
-            raise InputError(f"exit graph {ir.name} (node {instance}) cannot be checked between scans: it lacks "
-                             + ", ".join(lacks), where=where, fix="see docs/runtime.md, \"Exit checks between scans\"")
-        self.idle = {s.name: IDLE[s.type.dtype] for s in ir.inputs if s.name not in CHECK_INPUTS and not s.universe}
+    def __init__(self, graph: CompiledGraph, plan: ExitPlan, lane: str = "") -> None:
+        self.graph, self.plan, self.prefix, self.lane = graph, plan, plan.path + ".", lane
+        self.idle = {s.name: IDLE[s.type.dtype] for s in graph.ir.inputs if not s.universe}
 
-    def run(self, state: dict[str, Any], scan_id: int, price: np.ndarray) -> dict[str, Any] | None:
-        """One check: `state` advances in place; the closed trade, or None."""
+    def run(self, state: dict[str, Any], scan: Mapping[str, Any]) -> Closed | None:
+        """One check, given the per-scan inputs the host holds (`scan`: the last scan's id, the latest prices):
+        `state` advances in place; the closed trade, or None."""
         eg = self.graph
         mine = {s.name: state[self.prefix + s.name] for s in eg.ir.state}
-        outputs, next_state = eg.advance({**self.idle, "scan_id": scan_id, "price": price, "bar_close": False}, mine)
+        given = {name: scan[source] for name, source in self.plan.given.items()}
+        outputs, next_state = eg.advance({**self.idle, **given}, mine)
         state.update({self.prefix + name: value for name, value in next_state.items()})
-        if not outputs["exit"]:
-            return None
         named = namer(eg.ir, list(outputs))(tuple(outputs.values()))
-        return {"lane": self.lane, "exit_scan": scan_id, **{f: named[c] for f, c in self.fields.items()}}
+
+        def read(source: Source) -> Any:
+            return named[source.output] if source.output else scan[source.scan_input]
+
+        if not read(self.plan.flag):
+            return None
+        trade = {"lane": self.lane, **{f: read(source) for f, source in self.plan.fields.items()}}
+        return Closed(trade, float(read(self.plan.leverage)), float(read(self.plan.notional)))
+
 
 def namer(ir: IR, names: list[str]) -> Callable[[tuple], dict[str, Any]]:
     """A function turning kernel output values (Python scalars and arrays, as Numba returns them) into a
@@ -89,8 +97,8 @@ class DecisionEngine:
         self.latencies_us.append((time.perf_counter_ns() - start) / 1000)
         return record
 
-    def check_exit(self, scan_id: int, price: np.ndarray) -> list[dict[str, Any]]:
-        """An intra-bar exit check at `price`: each lane's exit graph alone, on this engine's position state;
-        the trades they close (each with its lane)."""
+    def check_exit(self, scan: Mapping[str, Any]) -> list[Closed]:
+        """An intra-bar exit check on the per-scan inputs held between scans (the last scan's id, the latest
+        prices): each lane's exit graph alone, on this engine's position state; the trades they close."""
         assert self.exit_checks, "no exit graph hosted"
-        return [trade for check in self.exit_checks if (trade := check.run(self.state, scan_id, price)) is not None]
+        return [closed for check in self.exit_checks if (closed := check.run(self.state, scan)) is not None]

@@ -34,7 +34,8 @@ class PopulationHost:
     """Hosts P instances of one compiled decision graph between scans, and their aggregates."""
 
     def __init__(self, cg: CompiledGraph, universe: Mapping[str, np.ndarray], sets: list[dict[str, Scalar]],
-                 record: DecisionRecord, params: Mapping[str, Any] | None = None, threads: int = 1) -> None:
+                 record: DecisionRecord, params: Mapping[str, Any] | None = None, threads: int = 1,
+                 assets: int = 0) -> None:
         if not sets or not sets[0]:
             raise InputError("a population needs at least one swept parameter", where="--population",
                              fix="give --population name=a,b,c (or name=lo:hi:n)")
@@ -43,7 +44,7 @@ class PopulationHost:
         self.threads = threads
         pop = cg.population(list(sets[0]))
         values = {name: np.array([s[name] for s in sets], dtype=_dtype(cg, name)) for name in sets[0]}
-        self._bound = cg.bind(universe, params)  # the inputs' calling convention, shared with the step kernel
+        self._bound = cg.bind(universe, params, assets)  # the inputs' calling convention, shared with the step kernel
         self.states = pop.states(len(sets), self._bound.assets)
         # the call, decided once (the per-scan path): kernel, parameters, state rows, outputs
         self._step = pop.kernel("population_step")

@@ -245,16 +245,16 @@ class Reactor:
         self._exit_timer = None
         if self._price is None:
             return
-        trades = self.engine.check_exit(self._last_scan, self._price)
-        for trade in trades:
+        closed = self.engine.check_exit({"scan_id": self._last_scan, "price": self._price})
+        for c in closed:
             self.summary.intrabar_exits += 1
-            exit_order = self.record.lane(trade["lane"]).exit_order
+            lane = c.trade["lane"]
+            exit_order = self.record.lane(lane).exit_order
             assert exit_order is not None  # the session hosts exit checks of lanes with an exit role only
-            self._intent(self._last_scan, now_us, Intent(trade["lane"], *exit_order, int(trade["asset"]),
-                                                         float(trade["leverage"]), float(trade["notional"])))
-            self._trade({name: trade[name] for name in ("lane", *self.record.layout.trade_fields)}, now_us,
-                        replayed=False)
-        if len(trades) < len(self.engine.exit_checks):
+            self._intent(self._last_scan, now_us, Intent(lane, *exit_order, int(c.trade["asset"]), c.leverage,
+                                                         c.notional))
+            self._trade(c.trade, now_us, replayed=False)
+        if len(closed) < len(self.engine.exit_checks):
             self._schedule_exit_check(now_us)
 
     # ------------------------------------------------------------ the end

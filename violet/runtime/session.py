@@ -24,7 +24,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from violet.api import compile_graph, composed, load
+from violet.api import compile_graph, exit_check, load
 from violet.errors import InputError, quote
 from violet.runtime.cadence import Cadence
 from violet.runtime.clock import LiveClock, ReplayClock
@@ -36,7 +36,7 @@ from violet.journal.writer import Journal
 from violet.runtime.population import PopulationHost
 from violet.runtime.reactor import Reactor, RunSummary
 from violet.runtime.rows import RunJournal
-from violet.runtime.record import DecisionRecord, decision_record
+from violet.runtime.record import SCAN_INPUTS, DecisionRecord, decision_record
 from violet.runtime.scheduler import DeadlineScheduler
 from violet.runtime.source import ScanEvent, replay_source
 from violet.scans.factors import AsOf
@@ -166,8 +166,8 @@ def exit_checks(graph: Path, ir: Any, record: DecisionRecord) -> list[ExitCheck]
     if not hosted:
         raise InputError(f"graph {ir.name} names no exit graph to check between scans (or no exit action)",
                          where=where, fix="declare exit_check (a composed exit node) in [record], or leave out --exit-q")
-    return [ExitCheck(compile_graph(composed(graph, h.lane.exit_check, ir)), h.lane.exit_check,
-                      record.layout.trade_fields, where, h.lane.name) for h in hosted]
+    return [ExitCheck(compile_graph(check), plan, h.lane.name)
+            for h in hosted for check, plan in [exit_check(graph, h.lane, ir, SCAN_INPUTS)]]
 
 
 def build_reactor(s: ReplaySettings, console: Console | None = None,
@@ -191,8 +191,9 @@ def build_reactor(s: ReplaySettings, console: Console | None = None,
                                 fields=record.layout.decision_fields, trade_fields=record.stream.compared)
     cg = compile_graph(ir)
     run_id = s.run_id or f"{ir.name}-{time.strftime('%Y%m%dT%H%M%S')}"
-    engine = DecisionEngine(cg.bind(source.universe), exit_checks=checks)
-    population = (PopulationHost(cg, source.universe, s.population, record, threads=s.population_threads)
+    engine = DecisionEngine(cg.bind(source.universe, assets=len(source.symbols)), exit_checks=checks)
+    population = (PopulationHost(cg, source.universe, s.population, record, threads=s.population_threads,
+                                 assets=len(source.symbols))
                   if s.population else None)
     first = min((e.ts_us for e in source.events), default=0)
     clock = LiveClock(first) if s.live_pace_s else ReplayClock(first)
