@@ -19,6 +19,7 @@ from violet.table_io import input_columns, read_table
 
 DECISION = GRAPHS / "blue_decision.toml"
 COOLDOWN = GRAPHS / "examples" / "cooldown_short.toml"
+K_SHORT = GRAPHS / "examples" / "k_short.toml"
 
 
 def bits(value) -> bytes:
@@ -72,6 +73,28 @@ def test_per_asset_state_is_each_instances_own(scans):
     host, _ = run_both(COOLDOWN, scans, sets)
     assert any(np.asarray(v).ndim == 2 for v in host.states.values())
     assert host.trades.sum() > 0
+
+
+def test_a_per_asset_lane_is_totalled_over_its_assets(scans):
+    """k_short holds up to k shorts at once, its action, trade flag and pnl vectors over the assets: each
+    instance's entries are its ENTER_SHORT actions over every scan and asset, its trades and wins the flags
+    set, its pnl each scan's closed pnl summed over the assets in index order, then added scan by scan
+    (computed here from the scan kernel run alone with its parameters)."""
+    sets = [{"tp_pct": tp, "enter_score": e} for tp in (0.004, 0.02) for e in (0.5, 1.0)]
+    host, alone = run_both(K_SHORT, scans, sets)
+    enter = load(K_SHORT).output_type("action").enum.index("ENTER_SHORT")
+    for k, outs in enumerate(alone):
+        closed, pnl = outs["trade"], outs["trade_pnl"]
+        assert closed.ndim == 2 and closed.shape[1] == 7
+        total = 0.0
+        for t in range(closed.shape[0]):
+            scan_total = 0.0
+            for a in np.flatnonzero(closed[t]):
+                scan_total += float(pnl[t, a])
+            total += scan_total
+        assert (host.entries[k], host.trades[k]) == ((outs["action"] == enter).sum(), closed.sum())
+        assert host.wins[k] == (closed & (pnl > 0)).sum() and bits(host.pnl[k]) == bits(total)
+    assert host.trades.min() > 0 and len(set(host.trades.tolist())) > 1  # every instance trades, not alike
 
 
 def test_a_population_needs_a_swept_parameter(scans):

@@ -23,9 +23,11 @@ from typing import Any
 import numba
 import numpy as np
 
+from violet.api import compile_graph
 from violet.compile.ir import Scalar
 from violet.compile.numba_backend import CompiledGraph
 from violet.compile.numba_codegen import population_outputs
+from violet.compile.totals import TOTALS, LaneOutputs, total_name, with_totals
 from violet.errors import InputError
 from violet.runtime.record import DecisionRecord, HostLane
 
@@ -39,40 +41,39 @@ class PopulationHost:
         if not sets or not sets[0]:
             raise InputError("a population needs at least one swept parameter", where="--population",
                              fix="give --population name=a,b,c (or name=lo:hi:n)")
-        ir = cg.ir
         self.sets = sets
         self.threads = threads
-        pop = cg.population(list(sets[0]))
+        # each lane's totals of a scan are outputs of the graph the population runs (violet.compile.totals)
+        lanes = [_lane_outputs(cg.ir, host) for host in record.lanes]
+        totalled = compile_graph(with_totals(cg.ir, lanes))
+        ir = totalled.ir
+        pop = totalled.population(list(sets[0]))
         values = {name: np.array([s[name] for s in sets], dtype=_dtype(cg, name)) for name in sets[0]}
-        self._bound = cg.bind(universe, params, assets)  # the inputs' calling convention, shared with the step kernel
+        self._bound = totalled.bind(universe, params, assets)  # the inputs' calling convention, shared with the step kernel
         self.states = pop.states(len(sets), self._bound.assets)
         # the call, decided once (the per-scan path): kernel, parameters, state rows, outputs
         self._step = pop.kernel("population_step")
         self._head = (self._bound.assets, len(sets))
         self._tail = [*pop.param_args(values, params), *[self.states[op.name] for op in ir.leaves("state")]]
-        self.outputs = {name: np.empty(len(sets), ir.ops[i].type.dtype.value) for name, i in population_outputs(ir)}
-        self._tail += list(self.outputs.values())
-        self._lanes = [_lane_outputs(ir, lane) for lane in record.lanes]
-        n = len(sets)
+        written = {name: np.empty(len(sets), ir.ops[i].type.dtype.value) for name, i in population_outputs(ir)}
+        self._tail += list(written.values())
+        self.outputs = {name: out for name, out in written.items() if name in cg.ir.output_names}  # the graph's own
+        self._totals = [[written[total_name(lane.name, what)] for lane in lanes] for what in TOTALS]
         self.scans = 0
-        self.entries, self.trades, self.wins = (np.zeros(n, np.int64) for _ in range(3))
-        self.pnl = np.zeros(n)
+        self.entries, self.trades, self.wins = (np.zeros(len(sets), np.int64) for _ in range(3))
+        self.pnl = np.zeros(len(sets))
         self.latencies_us: list[float] = []
 
     def on_scan(self, scan: Mapping[str, Any]) -> None:
-        """Every instance decides this scan (one compiled call, timed); the aggregates take its outputs."""
+        """Every instance decides this scan (one compiled call, timed); the aggregates add each lane's totals."""
         numba.set_num_threads(self.threads)  # numba's setting is per calling thread: this one's, every call
         start = time.perf_counter_ns()
         self._step(*self._head, *self._bound.input_args(scan), *self._tail)
         self.latencies_us.append((time.perf_counter_ns() - start) / 1000)
-        outs = self.outputs
         self.scans += 1
-        for action, trade, pnl_output, entry_codes in self._lanes:
-            closed, pnl = outs[trade], outs[pnl_output]
-            self.entries += np.isin(outs[action], entry_codes)
-            self.trades += closed
-            self.wins += closed & (pnl > 0)
-            self.pnl += np.where(closed, pnl, 0.0)
+        for total, per_lane in zip((self.entries, self.trades, self.wins, self.pnl), self._totals):
+            for lane_total in per_lane:
+                total += lane_total
 
     def rows(self, run_id: str) -> list[dict[str, Any]]:
         """One `population` journal row per instance."""
@@ -81,16 +82,13 @@ class PopulationHost:
                  "pnl": float(self.pnl[k])} for k, s in enumerate(self.sets)]
 
 
-def _lane_outputs(ir: Any, host: HostLane) -> tuple[str, str, str, np.ndarray]:
+def _lane_outputs(ir: Any, host: HostLane) -> LaneOutputs:
     """What a population reads of one lane: its action, trade flag and trade pnl outputs, and the action codes
-    that enter; a per-asset lane (vectors: one value per instance only for scalars) is refused."""
+    that enter (a per-asset lane's are vectors: violet.compile.totals folds them per scan)."""
     lane = host.lane
-    if lane.per_asset:
-        raise InputError(f"lane {lane.name or '(the record)'} is per-asset: a population aggregates lanes of one "
-                         "position", where="--population", fix="leave out --population for this graph")
     enum = ir.output_type(lane.action).enum or ()
-    entries = [enum.index(v) for v, role in host.roles.items() if role.startswith("enter_")]
-    return lane.action, lane.trade, lane.trades + "pnl", np.array(entries, np.int64)
+    entries = tuple(enum.index(v) for v, role in host.roles.items() if role.startswith("enter_"))
+    return LaneOutputs(lane.name, lane.action, lane.trade, lane.trades + "pnl", entries)
 
 
 def _dtype(cg: CompiledGraph, name: str) -> str:
