@@ -426,6 +426,9 @@ def test_an_exit_check_is_wired_by_the_graph_whatever_its_inputs_and_outputs_are
     (lambda t: t.replace('trade_pnl        = "x.gain_now"', 'trade_pnl        = "x.gain_now * 2.0"'), "trade_pnl"),
     (lambda t: t.replace('size   = "x.size_now"', 'size   = "500.0"'), "size"),
     (lambda t: t.replace('trade            = "x.close_now"', 'trade            = "x.close_now and pick >= 0"'), "trade"),
+    (lambda t: t.replace("[outputs]", "".join(f'[nodes.a{k}]\nexpr = "{f"a{k - 1}" if k else "x.gain_now"}"\n'
+                                              for k in range(300)) + "[outputs]")
+     .replace('trade_pnl        = "x.gain_now"', 'trade_pnl        = "a299"'), "trade_pnl"),  # 300 renames: refused
 ])
 def test_a_trade_output_an_exit_check_cannot_read_is_one_message(tmp_path, edit, output):
     """A trade field, the trade flag or a closing size computed from the exit node's outputs (not one of them, nor

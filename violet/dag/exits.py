@@ -68,13 +68,18 @@ def exit_plan(graph: Graph, lane: Lane, per_scan: Collection[str]) -> ExitPlan:
                     read(lane.exit_notional))
 
 
+MAX_HOPS = 256  # names followed to find a source; a longer chain of renames is refused, not recursed into
+
+
 def _source(expr: ast.expr, level: int, chain: list[NodeInstance], levels: list[Graph | None],
-            per_scan: Collection[str]) -> Source | None:
+            per_scan: Collection[str], hops: int = 0) -> Source | None:
     """Where `expr`, written in the graph at `level` of the exit node's path (0: the decision graph), comes
     from between scans: followed down through the path's nodes' outputs, up through their inputs' bindings
     and through expression nodes that only name another value; None for anything computed."""
     graph = levels[level]
     assert graph is not None
+    if hops > MAX_HOPS:
+        return None
     if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and level < len(chain) \
             and expr.value.id == chain[level].name:
         inner = levels[level + 1]
@@ -83,15 +88,15 @@ def _source(expr: ast.expr, level: int, chain: list[NodeInstance], levels: list[
             return None
         if level + 1 == len(chain):
             return Source(output=expr.attr)
-        return _source(inner.outputs[expr.attr], level + 1, chain, levels, per_scan)
+        return _source(inner.outputs[expr.attr], level + 1, chain, levels, per_scan, hops + 1)
     if not isinstance(expr, ast.Name):
         return None
     node = graph.nodes.get(expr.id)
     if node is not None:
-        return None if node.expr is None else _source(node.expr, level, chain, levels, per_scan)
+        return None if node.expr is None else _source(node.expr, level, chain, levels, per_scan, hops + 1)
     if expr.id not in {spec.name for spec in graph.inputs}:
         return None
     if level == 0:
         return Source(scan_input=expr.id) if expr.id in per_scan else None
     bound = chain[level - 1].bindings.get(expr.id)
-    return _source(bound, level - 1, chain, levels, per_scan) if isinstance(bound, ast.expr) else None
+    return _source(bound, level - 1, chain, levels, per_scan, hops + 1) if isinstance(bound, ast.expr) else None
