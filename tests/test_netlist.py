@@ -13,8 +13,8 @@ from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel, Fmt, quantize
 from violet.compile.lower import lower
 from violet.compile.qformat import shift_round
-from violet.compile.netlist import (DSP_LATENCY, FAN_OUT_BITS, LUT, REPLICA_BITS, Cell, Expr, Netlist, Port, Ref, carry,
-                                    cut_pipeline, longest_path, lookup, to_verilog, unused_bits)
+from violet.compile.netlist import (DSP_LATENCY, FAN_OUT_BITS, FF_PARAMETERS, HELD_COPY_STAGES, LUT, REPLICA_BITS, Cell,
+                                    Expr, Netlist, Port, Ref, carry, cut_pipeline, longest_path, lookup, to_verilog, unused_bits)
 from violet.compile.ops.arith import clamp_chain
 from violet.compile.verilog import Builder, Chunk, build_netlist, chunks, path_report
 from violet.dag.graph import load_graph
@@ -182,9 +182,31 @@ def test_a_gathers_wide_select_bits_are_copies_of_a_register_each_driving_a_few_
     module = to_verilog(net, primitives=True)
     enables = [c for c in net.cells.values() if c.name.startswith("valid_e")]  # out_valid's copies
     assert enables and all(c.replica for c in enables)
-    assert module.count("TRELLIS_FF #(") == len(copies) + len(enables)
+    held = [c for c in net.cells.values() if c.comment.endswith(f"held, copied for stage {c.stage}")]
+    assert module.count("TRELLIS_FF #(") == len(copies) + len(enables) + sum(c.width for c in held)
     assert f"wire [0:0] {next(iter(copies))};" in module
     assert "TRELLIS_FF" not in to_verilog(net)  # simulation: plain registers
+
+
+def test_a_value_held_for_the_scan_read_in_many_stages_is_copied_for_each():
+    """blue_exit over 4 assets, 6 stages: the pnl divider's divisor, the held entry price, is read by the
+    divider's steps in HELD_COPY_STAGES stages or more; logic in each stage from the second reads its own
+    copy, a register loading the held value whole (valid from the scan's second stage on), and logic in the
+    first reads the value itself; synthesis keeps the copies apart, a flip-flop a bit. (The same netlist is
+    co-simulated over 20,000 scans: test_hdl.py, test_a_pipelined_stateful_graph_...)"""
+    model = FixedModel(lower(load_graph(GRAPHS / "blue_exit.toml")), FixedConfig(frac_bits=24))
+    net, _ = build_netlist(model, "blue_exit", 4, 6)
+    copies = {c.name: c for c in net.cells.values() if c.comment.endswith(f"held, copied for stage {c.stage}")}
+    (held,) = {next(c.expr.refs()).name for c in copies.values()}
+    source = net.cells[held]
+    assert len(copies) >= HELD_COPY_STAGES and source.kind == "wire" and source.width > 1
+    logic = [c for c in net.cells.values() if c.kind in ("wire", "dsp")]
+    for c in copies.values():
+        assert (c.kind, c.replica, c.reset, c.width, c.expr.render()) == ("reg", True, None, source.width, held)
+        assert c.stage >= 1 and {x.stage for x in logic if c.name in {r.name for r in x.expr.refs()}} == {c.stage}
+    assert all(x.stage == 0 for x in logic if held in {r.name for r in x.expr.refs()})
+    module = to_verilog(net, primitives=True)
+    assert sum(module.count(f"TRELLIS_FF #({FF_PARAMETERS}) {name}_i") for name in copies) == source.width * len(copies)
 
 
 def test_a_constant_chosen_by_a_wide_key_counts_a_lut_level_per_three_more_key_bits():

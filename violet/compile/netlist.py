@@ -45,6 +45,7 @@ SHIFT_ADD_DIGITS = 4  # a product by a constant of this many signed digits or fe
 FAN_OUT = 2 * LUT  # the route from a register to many cells spread over the device
 FAN_OUT_BITS = 256  # how many bits a signal selects before its route is that long (measured on blue_decision)
 REPLICA_BITS = 64  # in a pipeline, each copy of such a signal's register drives at most this many bits
+HELD_COPY_STAGES = 3  # a value held for the scan read in this many stages or more: a copy of it in each
 
 
 def lookup(bits: int) -> float:
@@ -281,6 +282,8 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
     held = _held(net, wires) if state else set()
     _register_crossings(net, wires, state, held)
     _replicate_fan_out(net, held, bool(state))
+    if state:
+        _held_copies(net, held | {c.name for c in state})
     _enable_copies(net, state, stages)
     net.interval = stages + 1 if state else 1
     control = [p for p in net.ports if p.name in ("clk", "rst", "en")]
@@ -289,6 +292,32 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
     shift = Expr(Ref("in_valid")) if stages == 1 else Expr("{", Ref("valid_q", stages - 2, 0), ", ", Ref("in_valid"), "}")
     net.add(Cell("valid_q", stages, False, shift, kind="reg", stage=None, reset="0"))
     net.outputs.append(("out_valid", Expr(Ref("valid_q", stages - 1, stages - 1))))
+
+
+def _held_copies(net: Netlist, held: set[str]) -> None:
+    """In a stateful pipeline, a value held for the scan (an input, a state register, a wire of them) that
+    logic reads in HELD_COPY_STAGES stages or more is read, in each stage from the second on, from a copy of
+    its own: a register loading it every clock, valid from the scan's second stage on (the inputs are held
+    from `in_valid`, the state written on `out_valid`'s edge, and a scan enters a clock later at the soonest),
+    which synthesis can place near that stage's logic. One state register (blue_exit's entry price, the pnl
+    divider's divisor) read by the divider's steps across 13 stages had been routed 8.65 ns across the
+    device (blue_decision over 64 assets, 50 stages)."""
+    readers = [c for c in net.cells.values() if c.kind in ("wire", "dsp") and c.stage]
+    read_in: dict[str, set[int]] = {}
+    for c in readers:
+        for r in c.expr.refs():
+            if r.name in held:
+                read_in.setdefault(r.name, set()).add(c.stage)  # type: ignore[arg-type]
+    copied = {name: at for name, at in read_in.items() if len(at) >= HELD_COPY_STAGES}
+    for name, at in copied.items():
+        source = net.cells[name]
+        for b in sorted(at):
+            net.add(Cell(f"{name}_h{b}", source.width, source.signed, Expr(Ref(name)), kind="reg", stage=b,
+                         op=source.op, replica=True, comment=f"{name} held, copied for stage {b}"))
+    for c in readers:
+        rename = {r.name: f"{r.name}_h{c.stage}" for r in c.expr.refs() if r.name in copied}
+        if rename:
+            c.expr = c.expr.renamed(rename)
 
 
 def _enable_copies(net: Netlist, state: list[Cell], stages: int) -> None:
@@ -486,14 +515,24 @@ def to_verilog(net: Netlist, primitives: bool = False) -> str:
     blocks = [c for c in cells if c.kind == "dsp" and c.latency]
     body += [f"    {net.name}_mul18 {c.name}_i (.clk(clk), .a({a.text(a.name)}), .b({b.text(b.name)}), .p({c.name}));"
              for c in blocks for a, b in [tuple(c.expr.refs())]]
-    body += [f"    TRELLIS_FF #({FF_PARAMETERS}) {c.name}_i (.CLK(clk), .LSR(1'b0), "
-             f".DI({c.expr.render()}), .Q({c.name}));" for c in flip_flops]
+    body += [f"    TRELLIS_FF #({FF_PARAMETERS}) {c.name}_i{k} (.CLK(clk), .LSR(1'b0), .DI({d}), .Q({q}));"
+             for c in flip_flops for k, d, q in _bits(c)]
     body += _clocked(c for c in cells if c.kind == "reg" and c.name not in instantiated)
     body += [f"    assign {port} = {expr.render()};" for port, expr in net.outputs]
     helper = ["/* verilator lint_off DECLFILENAME */", *(mul18_primitive if primitives else mul18_model)(
         f"{net.name}_mul18"), "/* verilator lint_on DECLFILENAME */"] if blocks else []  # a second module
     return "\n".join([*net.header, "`default_nettype none", f"module {net.name} (", *ports, ");", *body,
                       "endmodule", *helper, "`default_nettype wire", ""])
+
+
+def _bits(c: Cell) -> list[tuple[str, str, str]]:
+    """A replica register's flip-flops: (instance suffix, input, output) per bit; a copy of a whole held
+    value (`_held_copies`) is one flip-flop a bit."""
+    if c.width == 1:
+        return [("", c.expr.render(), c.name)]
+    (read,) = c.expr.refs()
+    assert read.hi is None and c.expr.render() == read.name  # a copy of a whole signal
+    return [(f"_{k}", Ref(read.name, k, k).text(read.name), f"{c.name}[{k}]") for k in range(c.width)]
 
 
 # An ECP5 fabric flip-flop, clocked, always enabled, never reset (a pipeline register's copy for synthesis)
