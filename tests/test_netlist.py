@@ -13,9 +13,8 @@ from violet.compile.cosim import cosim_rows, cosimulate
 from violet.compile.fixed import FixedConfig, FixedModel, Fmt, quantize
 from violet.compile.lower import lower
 from violet.compile.qformat import shift_round
-from violet.compile.netlist import (DSP_LATENCY, FAN_OUT_BITS, FF_PARAMETERS, HELD_COPY_STAGES, LUT, MID_FAN,
-                                    REPLICA_BITS, Cell, Expr, Netlist, Port, Ref, carry, cut_pipeline, longest_path,
-                                    lookup, to_verilog, unused_bits)
+from violet.compile.netlist import (DSP_LATENCY, FAN_OUT_BITS, FF_PARAMETERS, HELD_COPY_STAGES, LUT, REPLICA_BITS, Cell,
+                                    Expr, Netlist, Port, Ref, carry, cut_pipeline, longest_path, lookup, to_verilog, unused_bits)
 from violet.compile.ops.arith import clamp_chain
 from violet.compile.verilog import Builder, Chunk, build_netlist, chunks, path_report
 from violet.dag.graph import load_graph
@@ -175,26 +174,16 @@ def test_a_gathers_wide_select_bits_are_copies_of_a_register_each_driving_a_few_
     assert len(copies) == 4 + 2 * (32 + 16 + 8)
     assert sorted(set(copies.values())) == [45, 64] and sum(v == 64 for v in copies.values()) == 4
     assert max(selected.values()) < FAN_OUT_BITS and max(copies.values()) <= REPLICA_BITS
-    # stateful: a fan-out's copies load copies, one per MID_FAN of them, a stage before (the copies of the
-    # first three levels: 4 + 2 of each price gather's, 1 of the exchange leverage's)
-    middles = {c.name: c for c in net.cells.values() if c.replica and re.fullmatch(r"gs\d+_\d+_m\d+", c.name)}
-    assert len(middles) == 13
-    loading = {}
     for name in copies:
         copy = net.cells[name]
         assert copy.kind == "reg" and copy.width == 1 and copy.reset is None and copy.stage >= 1
         source = next(copy.expr.refs())
-        if source.name in middles:
-            loading[source.name] = loading.get(source.name, 0) + 1
-            assert middles[source.name].stage == copy.stage - 1
-            source = next(middles[source.name].expr.refs())
         assert source.name.startswith(("gi", "gs")) and source.hi == source.lo  # one bit of the index
-    assert loading.keys() == middles.keys() and max(loading.values()) == MID_FAN
     module = to_verilog(net, primitives=True)
     enables = [c for c in net.cells.values() if c.name.startswith("valid_e")]  # out_valid's copies
     assert enables and all(c.replica for c in enables)
     held = [c for c in net.cells.values() if c.comment.endswith(f"held, copied for stage {c.stage}")]
-    assert module.count("TRELLIS_FF #(") == len(copies) + len(middles) + len(enables) + sum(c.width for c in held)
+    assert module.count("TRELLIS_FF #(") == len(copies) + len(enables) + sum(c.width for c in held)
     assert f"wire [0:0] {next(iter(copies))};" in module
     assert "TRELLIS_FF" not in to_verilog(net)  # simulation: plain registers
 

@@ -45,8 +45,6 @@ SHIFT_ADD_DIGITS = 4  # a product by a constant of this many signed digits or fe
 FAN_OUT = 2 * LUT  # the route from a register to many cells spread over the device
 FAN_OUT_BITS = 256  # how many bits a signal selects before its route is that long (measured on blue_decision)
 REPLICA_BITS = 64  # in a pipeline, each copy of such a signal's register drives at most this many bits
-FAN_TREE = 2  # in a stateful pipeline, a fan-out's copies load copies (MID_FAN each) of what it reads
-MID_FAN = 8
 HELD_COPY_STAGES = 3  # a value held for the scan read in this many stages or more: a copy of it in each
 
 
@@ -267,21 +265,20 @@ def cut_pipeline(net: Netlist, stages: int) -> None:
     the scan holds its value once computed: the inputs and state are read directly by every stage, and a
     value read in one later stage is registered once, where it is made (`_register_crossings`)."""
     wires = [c for c in net.cells.values() if c.kind in ("wire", "dsp") and c.stage is not None]
-    state = [c for c in net.cells.values() if c.kind == "reg"]
-    fan = FAN_TREE if state else 1  # the registers a fan-out passes through: a tree of copies needs a hold
-    if _segments(net, wires, math.inf, fan) > stages + 1:
+    if _segments(net, wires, math.inf) > stages + 1:
         for c in wires:
             c.latency = 0
     lo = max((_delay(c) for c in wires), default=0.0)
     hi = max(lo, sum(c.delay for c in wires))
     for _ in range(40):
         mid = (lo + hi) / 2
-        if _segments(net, wires, mid, fan) <= stages + 1:
+        if _segments(net, wires, mid) <= stages + 1:
             hi = mid
         else:
             lo = mid
-    _segments(net, wires, hi, fan)
+    _segments(net, wires, hi)
     net.stages, net.budget = stages, hi
+    state = [c for c in net.cells.values() if c.kind == "reg"]
     held = _held(net, wires) if state else set()
     _register_crossings(net, wires, state, held)
     _replicate_fan_out(net, held, bool(state))
@@ -346,17 +343,14 @@ def _ready(c: Cell) -> int:
     return (c.stage or 0) + c.latency
 
 
-def _segments(net: Netlist, wires: list[Cell], budget: float, fan: int = 1) -> int:
-    """Assign each wire its greedy stage under `budget`; how many segments that takes. A fan-out cell is
-    `fan` stages after what it reads (the levels of registers its copies make)."""
+def _segments(net: Netlist, wires: list[Cell], budget: float) -> int:
+    """Assign each wire its greedy stage under `budget`; how many segments that takes."""
     arrival: dict[str, float] = {}
     for c in wires:
         reads = [net.cells[r.name] for r in c.expr.refs() if r.name in arrival]
         stage = max((_ready(r) for r in reads), default=0)
         start = max((arrival[r.name] for r in reads if _ready(r) == stage), default=0.0)
-        if c.fans_out:
-            stage, start = stage + fan, 0.0
-        elif start > 0 and (c.latency or start + _delay(c) > budget):  # from registers
+        if c.fans_out or (start > 0 and (c.latency or start + _delay(c) > budget)):  # from registers
             stage, start = stage + 1, 0.0
         c.stage, arrival[c.name] = stage, DSP_OUT if c.latency else start + c.delay
     return 1 + max((_ready(c) for c in wires), default=0)
@@ -403,11 +397,7 @@ def _replicate_fan_out(net: Netlist, held: set[str], stateful: bool) -> None:
     a later stage become copies of one register, each read by readers of at most REPLICA_BITS bits: a copy
     loads what that register loads (a bit of a fan-out cell's pipeline register is that register's input's
     bit; in a stateful pipeline, the held input, state or wire itself, which the inputs' hold keeps valid
-    from the scan's second stage on). In a stateful pipeline a fan-out cell is FAN_TREE stages after what it
-    reads, and its copies are a tree: each loads one of a first level of copies (one per MID_FAN), which load
-    the bit a stage earlier (`_earlier`), so no route has to span the device in one clock (blue_decision
-    over 64 assets: the open position's asset, one register, to the price gather's 32 first multiplexers,
-    through one level of copies: 9.4 to 12.0 ns of routing)."""
+    from the scan's second stage on)."""
     readers: dict[str, list[Cell]] = {}
     for c in net.cells.values():
         for name in dict.fromkeys(r.name for r in c.expr.refs()):
@@ -419,36 +409,13 @@ def _replicate_fan_out(net: Netlist, held: set[str], stateful: bool) -> None:
             users = [r for r in readers.get(x.name, []) if r not in carried]
             if source is None or not users:
                 continue
-            groups = _groups(users, REPLICA_BITS)
-            early = _earlier(net, source, x.stage - 2, held) if stateful and x is c and x.stage >= 2 else None
-            for k, group in enumerate(groups):
+            for k, group in enumerate(_groups(users, REPLICA_BITS)):
                 copy = f"{x.name}_r{k}"
-                if early is not None:  # a tree: copies of copies, each of the first level loading `early`
-                    middle = f"{x.name}_m{k // MID_FAN}"
-                    if k % MID_FAN == 0:
-                        net.add(Cell(middle, 1, False, early, kind="reg", stage=x.stage - 1, op=x.op, replica=True))
-                    loads = Expr(Ref(middle))
-                else:
-                    loads = source
-                net.add(Cell(copy, 1, False, loads, kind="reg", stage=x.stage, op=x.op, replica=True))
+                net.add(Cell(copy, 1, False, source, kind="reg", stage=x.stage, op=x.op, replica=True))
                 for reader in group:
                     reader.expr = reader.expr.renamed({x.name: copy})
             if len(users) == len(readers[x.name]):
                 del net.cells[x.name]
-
-
-def _earlier(net: Netlist, read: Expr, stage: int, held: set[str]) -> Expr | None:
-    """`read` (a bit of one signal), or the same bit of the register chain it was loaded through, valid in
-    `stage` of a stateful pipeline, where a value once valid stays so for the scan (held inputs and state:
-    from the first stage); None if neither is."""
-    (ref,) = read.refs()
-    while (c := net.cells.get(ref.name)) is not None and ref.name not in held and c.reset is None \
-            and c.stage is not None and _ready(c) > stage:
-        inner = list(c.expr.refs())
-        if c.kind != "reg" or len(inner) != 1 or inner[0].hi is not None:
-            return None
-        ref = Ref(inner[0].name, ref.hi, ref.lo)
-    return Expr(ref)
 
 
 def _carried(net: Netlist, c: Cell) -> list[Cell]:
