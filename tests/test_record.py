@@ -26,6 +26,7 @@ from test_runtime import HOUR, write_scans
 
 from violet.api import load
 from violet.cli import decision_graph
+from violet.errors import InputError
 from violet.journal.audit import verify_run
 from violet.table_io import TRADE_REQUIRED
 from violet.journal.layout import SCAN_HEADER, layout_of
@@ -388,13 +389,13 @@ exit_check    = "x"
 """
 
 
-def _mini(tmp_path: Path, graph: str = MINI) -> tuple[Path, Path]:
-    (tmp_path / "mini_exit.toml").write_text(MINI_EXIT)
+def _mini(tmp_path: Path, graph: str = MINI, exit_graph: str = MINI_EXIT) -> tuple[Path, Path]:
+    (tmp_path / "mini_exit.toml").write_text(exit_graph)
     (tmp_path / "mini.toml").write_text(graph)
     scans = tmp_path / "s.parquet"
     pq.write_table(pa.table({"scan_id": [0, 1], "ts_us": [0, HOUR], "price": [[1.0, 100.0]] * 2,
                              "score": [[0.0, 1.0]] * 2}), scans)
-    pq.write_table(pa.table({"symbol": ["A", "B"]}), tmp_path / "s.universe.parquet")
+    pq.write_table(pa.table({"symbol": ["A", "B"], "cap": [5.0, 1.5]}), tmp_path / "s.universe.parquet")
     return tmp_path / "mini.toml", scans
 
 
@@ -410,7 +411,7 @@ def test_an_exit_check_is_wired_by_the_graph_whatever_its_inputs_and_outputs_are
     ir = load(graph)
     (check,) = exit_checks(graph, ir, decision_record(ir, "mini"))
     assert check.plan.given == {"tick_no": "scan_id", "px": "price"}
-    assert check.plan.fields["exit_scan"].scan_input == "scan_id" and check.plan.fields["pnl"].output == "gain_now"
+    assert check.plan.fields["exit_scan"].held_input == "scan_id" and check.plan.fields["pnl"].output == "gain_now"
     reactor, source, _ = build_reactor(ReplaySettings(graph, scans, exit_q_s=60.0))
     source.events.append(PriceTick(10 * 60_000_000 + 5, np.array([1.0, 101.0])))
     summary = reactor.run(source)
@@ -452,3 +453,31 @@ def test_a_graph_reading_no_universe_input_decides_over_the_whole_universe(tmp_p
     records = [reactor.engine.decide(event.inputs) for event in source]
     assert [(r["action"], r["asset"]) for r in records] == [("BUY", 1), ("NONE", -1)]
     assert reactor.engine.state["x.at"] == 1 and reactor.engine.state["x.paid"] == 100.0
+
+
+CAPPED_EXIT = MINI_EXIT.replace("which   = { type = \"int64\" }", "which   = { type = \"int64\" }\n"
+                                "cap     = { type = \"float64\", vector = true, universe = true }"
+                                ).replace('lev_now   = "lev"', 'lev_now   = "min(lev, cap[at])"')
+CAPPED = MINI.replace("score   = { type = \"float64\", vector = true }", "score   = { type = \"float64\", vector = true }\n"
+                      "cap     = { type = \"float64\", vector = true, universe = true }"
+                      ).replace('which = "pick" }', 'which = "pick", cap = "cap" }')
+
+
+@pytest.mark.parametrize("bound, sold", [('cap = "cap"', 1.5), ('cap = "price * 2.0"', None)])
+def test_an_exit_graph_reading_the_universe_is_given_it_between_scans(tmp_path, bound, sold):
+    """The exit graph caps its leverage by a universe input (`cap`, 1.5 for asset 1): bound to the decision
+    graph's own universe input, the check between scans is given the universe, and the SELL closing asset 1
+    has leverage min(2.0, 1.5); bound to a computed value, the check has no value for it: refused with one
+    message before the run, not a missing key mid-run."""
+    graph, scans = _mini(tmp_path, CAPPED.replace('cap = "cap"', bound), CAPPED_EXIT)
+    assert "universe = true" in CAPPED_EXIT and 'cap = "cap"' in CAPPED
+    if sold is None:
+        with pytest.raises(InputError, match="exit node 'x' reads universe input 'cap', which is not bound to a "
+                                             "universe input of the decision graph"):
+            build_reactor(ReplaySettings(graph, scans, exit_q_s=60.0))
+        return
+    reactor, source, _ = build_reactor(ReplaySettings(graph, scans, exit_q_s=60.0))
+    source.events.append(PriceTick(10 * 60_000_000 + 5, np.array([1.0, 101.0])))
+    assert reactor.run(source).intrabar_exits == 1
+    sells = [(i.asset, i.leverage, i.notional) for i in reactor.driver.venue.attempts if i.side == "SELL"]
+    assert sells[0] == (1, sold, 500.0)

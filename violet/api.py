@@ -49,10 +49,10 @@ def compile_graph(graph: str | Path | IR, params: Mapping[str, bool | int | floa
     return compile_ir(ir)
 
 
-def exit_check(path: str | Path, lane: Lane, outer: IR, per_scan: Collection[str]) -> tuple[IR, ExitPlan]:
+def exit_check(path: str | Path, lane: Lane, outer: IR, held: Collection[str]) -> tuple[IR, ExitPlan]:
     """`lane`'s exit node (its `exit_check`: `pos`, or nested: `short.pos`, node pos of node short's graph) of
     graph file `path`, lowered alone, and its wiring (`violet.dag.exits`: which of its inputs take the
-    `per_scan` inputs, where the trade is read). Its parameters are as `outer` (the lowered outer graph,
+    `held` inputs, where the trade is read). Its parameters are as `outer` (the lowered outer graph,
     parameters bound) gives them: an unbound one is `outer`'s `<path>.<name>`, one bound to a literal takes
     it, one bound to a parameter of the graph holding the node takes that parameter's value there, found the
     same way. The runtime's exit check between scans runs it on the outer graph's state under `<path>.`."""
@@ -64,7 +64,7 @@ def exit_check(path: str | Path, lane: Lane, outer: IR, per_scan: Collection[str
     try:
         graph = load_graph(path)
         chain = composed_node(graph, instance, str(path))
-        plan = exit_plan(graph, lane, per_scan)
+        plan = exit_plan(graph, lane, held)
     except GraphError as exc:
         raise InputError(exc.what, where=exc.where or str(path), fix=exc.fix) from None
     exit_graph = chain[-1].subgraph

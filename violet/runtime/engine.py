@@ -19,6 +19,7 @@ from violet.compile.ir import IR
 from violet.compile.numba_backend import BoundGraph, CompiledGraph
 from violet.dag.exits import ExitPlan, Source
 from violet.dag.types import DType
+from violet.errors import InputError, quote
 
 IDLE: dict[DType, Any] = {DType.BOOL: False, DType.I64: 0, DType.F64: 0.0}  # an exit graph's inputs between scans
 
@@ -36,27 +37,33 @@ class ExitCheck:
     """A composed exit graph run alone between scans on the decision's state under `<path>.`, wired as the
     graph declares (`violet.dag.exits`: `plan`).
 
-    The inputs its binding ties to the decision graph's scan id or prices are given the last scan's id and
-    the latest prices; every other is false, 0 or 0.0 (idle: they may only matter on a scan). The trade
+    The inputs its binding ties to the decision graph's scan id, prices or universe inputs are given the last
+    scan's id, the latest prices and the universe; every other is false, 0 or 0.0 (idle: they may only
+    matter on a scan). The trade
     flag, the trade fields and the closing order's sizes are read where the plan says. `lane` is the
     record's lane it exits."""
 
     def __init__(self, graph: CompiledGraph, plan: ExitPlan, lane: str = "") -> None:
         self.graph, self.plan, self.prefix, self.lane = graph, plan, plan.path + ".", lane
         self.idle = {s.name: IDLE[s.type.dtype] for s in graph.ir.inputs if not s.universe}
+        unheld = [s.name for s in graph.ir.inputs if s.universe and s.name not in plan.given]
+        if unheld:  # a universe has no idle value: it must be the decision graph's own
+            raise InputError(f"exit node {quote(plan.path)} reads universe input {quote(unheld[0])}, which is not "
+                             "bound to a universe input of the decision graph: it has no value between scans",
+                             where=f"{plan.path}.{unheld[0]}", fix="bind it to the decision graph's universe input")
 
-    def run(self, state: dict[str, Any], scan: Mapping[str, Any]) -> Closed | None:
-        """One check, given the per-scan inputs the host holds (`scan`: the last scan's id, the latest prices):
-        `state` advances in place; the closed trade, or None."""
+    def run(self, state: dict[str, Any], held: Mapping[str, Any]) -> Closed | None:
+        """One check, given the decision graph's inputs the host holds between scans (`held`: the last scan's
+        id, the latest prices, the universe): `state` advances in place; the closed trade, or None."""
         eg = self.graph
         mine = {s.name: state[self.prefix + s.name] for s in eg.ir.state}
-        given = {name: scan[source] for name, source in self.plan.given.items()}
+        given = {name: held[source] for name, source in self.plan.given.items()}
         outputs, next_state = eg.advance({**self.idle, **given}, mine)
         state.update({self.prefix + name: value for name, value in next_state.items()})
         named = namer(eg.ir, list(outputs))(tuple(outputs.values()))
 
         def read(source: Source) -> Any:
-            return named[source.output] if source.output else scan[source.scan_input]
+            return named[source.output] if source.output else held[source.held_input]
 
         if not read(self.plan.flag):
             return None
@@ -99,6 +106,8 @@ class DecisionEngine:
 
     def check_exit(self, scan: Mapping[str, Any]) -> list[Closed]:
         """An intra-bar exit check on the per-scan inputs held between scans (the last scan's id, the latest
-        prices): each lane's exit graph alone, on this engine's position state; the trades they close."""
+        prices) and the universe: each lane's exit graph alone, on this engine's position state; the trades
+        they close."""
         assert self.exit_checks, "no exit graph hosted"
-        return [closed for check in self.exit_checks if (closed := check.run(self.state, scan)) is not None]
+        held = {**self.graph.universe, **scan}
+        return [closed for check in self.exit_checks if (closed := check.run(self.state, held)) is not None]

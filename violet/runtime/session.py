@@ -166,8 +166,9 @@ def exit_checks(graph: Path, ir: Any, record: DecisionRecord) -> list[ExitCheck]
     if not hosted:
         raise InputError(f"graph {ir.name} names no exit graph to check between scans (or no exit action)",
                          where=where, fix="declare exit_check (a composed exit node) in [record], or leave out --exit-q")
+    held = (*SCAN_INPUTS, *(spec.name for spec in ir.inputs if spec.universe))  # what a check can be given
     return [ExitCheck(compile_graph(check), plan, h.lane.name)
-            for h in hosted for check, plan in [exit_check(graph, h.lane, ir, SCAN_INPUTS)]]
+            for h in hosted for check, plan in [exit_check(graph, h.lane, ir, held)]]
 
 
 def build_reactor(s: ReplaySettings, console: Console | None = None,
