@@ -49,7 +49,7 @@ class PopulationHost:
         ir = totalled.ir
         pop = totalled.population(list(sets[0]))
         values = {name: np.array([s[name] for s in sets], dtype=_dtype(cg, name)) for name in sets[0]}
-        self._bound = totalled.bind(universe, params, assets)  # the inputs' calling convention, shared with the step kernel
+        self._bound = cg.bind(universe, params, assets)  # the inputs' calling convention (the totals add none)
         self.states = pop.states(len(sets), self._bound.assets)
         # the call, decided once (the per-scan path): kernel, parameters, state rows, outputs
         self._step = pop.kernel("population_step")
