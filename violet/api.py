@@ -64,7 +64,7 @@ def exit_check(path: str | Path, lane: Lane, outer: IR, held: Collection[str]) -
     try:
         graph = load_graph(path)
         chain = composed_node(graph, instance, str(path))
-        plan = exit_plan(graph, lane, held)
+        plan = exit_plan(graph, chain, lane, held)
     except GraphError as exc:
         raise InputError(exc.what, where=exc.where or str(path), fix=exc.fix) from None
     exit_graph = chain[-1].subgraph

@@ -15,7 +15,7 @@ import ast
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from violet.dag.graph import Graph, NodeInstance, composed_node
+from violet.dag.graph import Graph, NodeInstance
 from violet.dag.types import Lane
 from violet.errors import GraphError, quote, where
 
@@ -41,12 +41,10 @@ class ExitPlan:
     notional: Source
 
 
-def exit_plan(graph: Graph, lane: Lane, held: Collection[str]) -> ExitPlan:
-    """The wiring of `lane`'s exit check in decision graph `graph`; one message naming the first output that
-    cannot be read between scans (not the exit node's output, nor an input held between scans, by references
-    alone)."""
-    key = f"record.lanes.{lane.name}" if lane.name else "record"
-    chain = composed_node(graph, lane.exit_check, where(graph.file, f"{key}.exit_check"))
+def exit_plan(graph: Graph, chain: list[NodeInstance], lane: Lane, held: Collection[str]) -> ExitPlan:
+    """The wiring of `lane`'s exit check in decision graph `graph`, its exit node at the end of `chain`
+    (`graph.composed_node` of the lane's `exit_check`); one message naming the first output that cannot be
+    read between scans (not the exit node's output, nor an input held between scans, by references alone)."""
     levels = [graph, *(node.subgraph for node in chain)]
     exit_graph = levels[-1]
     assert exit_graph is not None  # composed_node checked every node on the path is a composed graph

@@ -39,9 +39,8 @@ class ExitCheck:
 
     The inputs its binding ties to the decision graph's scan id, prices or universe inputs are given the last
     scan's id, the latest prices and the universe; every other is false, 0 or 0.0 (idle: they may only
-    matter on a scan). The trade
-    flag, the trade fields and the closing order's sizes are read where the plan says. `lane` is the
-    record's lane it exits."""
+    matter on a scan). The trade flag, the trade fields and the closing order's sizes are read where the plan
+    says. `lane` is the record's lane it exits."""
 
     def __init__(self, graph: CompiledGraph, plan: ExitPlan, lane: str = "") -> None:
         self.graph, self.plan, self.prefix, self.lane = graph, plan, plan.path + ".", lane
